@@ -1,0 +1,48 @@
+# glyph developer entry points. `make run` and `make test` are the two commands a newcomer needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run stop test lint format bench bench-quick clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+run: install
+	$(BIN)/glyph up
+	$(BIN)/glyph ingest data/samples/gpu_listings_sample.csv --wait --source sample
+	$(BIN)/glyph urls
+
+stop: install
+	$(BIN)/glyph down
+
+lint: install
+	$(BIN)/ruff check glyph_assets glyphd_api tests
+	$(BIN)/black --check glyph_assets glyphd_api tests
+	$(BIN)/isort --check-only glyph_assets glyphd_api tests
+	$(BIN)/flake8 glyph_assets glyphd_api tests
+
+format: install
+	$(BIN)/isort glyph_assets glyphd_api tests
+	$(BIN)/black glyph_assets glyphd_api tests
+	$(BIN)/ruff check --fix glyph_assets glyphd_api tests
+
+test: install lint
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/glyph bench
+
+bench-quick: install
+	$(BIN)/glyph bench --quick
+
+clean:
+	rm -rf $(VENV) .dagster .pytest_cache

@@ -1,0 +1,291 @@
+"""The five pipeline assets of one import: raw -> normalized -> enriched -> scored -> persisted."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    Backoff,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    RetryPolicy,
+    asset,
+)
+
+from glyph_assets.assets.metadata import add_counts, distribution_table, preview, stage_metadata
+from glyph_assets.io_managers import FrameStream, ParquetParts
+from glyph_assets.landing import read_manifest
+from glyph_assets.partitions import imports_partitions
+from glyph_assets.settings import get_settings
+from glyph_assets.sieve.pipeline import enrich_chunk, normalize_chunk, score_chunks
+from glyph_assets.sieve.read import ERROR_COLUMN, iter_raw_chunks
+from glyph_assets.store import repository
+from glyph_assets.store.db import migrate
+
+GROUP = "ingestion"
+OWNERS = ["team:glyph"]
+PIPELINE_TAGS = {"domain": "gpu_market", "layer": "pipeline"}
+PREVIEW_COLUMNS = ["import_index", "title", "price", "canonical_model", "match_type", "score"]
+
+
+class StageConfig(Config):
+    """Operational switches: a delay per chunk (to watch or cancel a run) and a fault switch."""
+
+    delay_seconds: float = 0.0
+    fail: bool = False
+
+
+def _apply_switches(context: AssetExecutionContext, config: StageConfig) -> None:
+    if config.delay_seconds:
+        time.sleep(config.delay_seconds)
+    if config.fail:
+        raise RuntimeError(f"fault switch set for {context.asset_key.to_user_string()}")
+
+
+def _kind(import_id: str) -> str:
+    manifest = read_manifest(get_settings().landing_dir, import_id)
+    return manifest.kind or "raw"
+
+
+def _progress(context: AssetExecutionContext, stage: str, done: int, total: int | None) -> None:
+    of = f" / {total}" if total is not None else ""
+    context.log.info(f"progress {stage}: {done}{of} rows")
+
+
+def _errors(frame: pd.DataFrame) -> int:
+    return int(frame["error_stage"].notna().sum()) if "error_stage" in frame else 0
+
+
+@asset(
+    partitions_def=imports_partitions,
+    group_name=GROUP,
+    kinds={"python", "parquet"},
+    code_version="1",
+    owners=OWNERS,
+    tags=PIPELINE_TAGS,
+    description="The landed file of one import, as text rows with their 0-based import_index.",
+)
+def raw_listings(context: AssetExecutionContext, config: StageConfig) -> FrameStream:
+    settings = get_settings()
+    import_id = context.partition_key
+    manifest = read_manifest(settings.landing_dir, import_id)
+    engine = migrate(settings.sqlalchemy_url)
+    repository.set_import_status(engine, import_id, "running")
+    _apply_switches(context, config)
+    stats = {"rows": 0, "unreadable": 0}
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        for chunk in iter_raw_chunks(
+            manifest.path, chunk_rows=settings.chunk_rows, filename=manifest.original_filename
+        ):
+            stats["rows"] += len(chunk)
+            stats["unreadable"] += int(chunk[ERROR_COLUMN].notna().sum())
+            _progress(context, "raw_listings", stats["rows"], None)
+            yield chunk.astype({c: "string" for c in chunk.columns if c != "import_index"})
+
+    yield_stream = FrameStream(chunks())
+    context.add_output_metadata(
+        {
+            "import_id": import_id,
+            "original_filename": str(manifest.original_filename),
+            "sha256": manifest.sha256,
+            "size_bytes": manifest.size_bytes,
+            "source": manifest.source,
+            "kind": manifest.kind or "raw",
+        }
+    )
+    return yield_stream
+
+
+@asset(
+    partitions_def=imports_partitions,
+    group_name=GROUP,
+    kinds={"pandas", "parquet"},
+    code_version="1",
+    owners=OWNERS,
+    tags=PIPELINE_TAGS,
+    description=(
+        "Cleaned rows (one column set for every header dialect, typed prices, conditions) "
+        "mapped to a canonical GPU model or rejected as not-a-GPU / unknown model."
+    ),
+)
+def normalized_listings(
+    context: AssetExecutionContext, config: StageConfig, raw_listings: ParquetParts
+) -> FrameStream:
+    settings = get_settings()
+    kind = _kind(context.partition_key)
+    total = raw_listings.num_rows
+    _apply_switches(context, config)
+    match_types: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    state = {"rows": 0, "errors": 0, "preview": pd.DataFrame()}
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        for raw in raw_listings.iter_frames():
+            frame = normalize_chunk(raw.astype(object), kind, settings.max_field_chars)
+            state["rows"] += len(frame)
+            state["errors"] += _errors(frame)
+            add_counts(match_types, frame.loc[frame["error_stage"].isna(), "match_type"])
+            add_counts(reasons, frame.loc[frame["error_stage"].isna(), "reject_reason"])
+            if state["preview"].empty:
+                state["preview"] = frame.head(10)
+            _progress(context, "normalized_listings", state["rows"], total)
+            yield frame
+
+    stream = FrameStream(chunks())
+    return _with_metadata(context, stream, state, match_types, reasons)
+
+
+def _with_metadata(
+    context: AssetExecutionContext,
+    stream: FrameStream,
+    state: dict,
+    match_types: dict[str, int] | None = None,
+    reasons: dict[str, int] | None = None,
+) -> FrameStream:
+    """Metadata is known only once the stream has been written; compute it lazily after."""
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        yield from stream.chunks
+        extra = {"preview": preview(state["preview"], PREVIEW_COLUMNS)}
+        if match_types is not None:
+            extra["match_types"] = distribution_table(match_types, "match_type")
+        if reasons is not None:
+            extra["reject_reasons"] = distribution_table(reasons, "reject_reason")
+        context.add_output_metadata(stage_metadata(state["rows"], state["errors"], extra))
+
+    return FrameStream(chunks())
+
+
+@asset(
+    partitions_def=imports_partitions,
+    group_name=GROUP,
+    kinds={"pandas", "parquet"},
+    code_version="1",
+    owners=OWNERS,
+    tags=PIPELINE_TAGS,
+    description="Normalized rows joined with the GPU registry's specs, with contradiction warnings.",
+)
+def enriched_listings(
+    context: AssetExecutionContext, config: StageConfig, normalized_listings: ParquetParts
+) -> FrameStream:
+    kind = _kind(context.partition_key)
+    total = normalized_listings.num_rows
+    _apply_switches(context, config)
+    state = {"rows": 0, "errors": 0, "preview": pd.DataFrame(), "warnings": 0}
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        for frame in normalized_listings.iter_frames():
+            frame = enrich_chunk(frame, kind)
+            state["rows"] += len(frame)
+            state["errors"] += _errors(frame)
+            state["warnings"] += int(frame["warnings"].notna().sum())
+            if state["preview"].empty:
+                state["preview"] = frame.head(10)
+            _progress(context, "enriched_listings", state["rows"], total)
+            yield frame
+
+    return _with_metadata(context, FrameStream(chunks()), state)
+
+
+@asset(
+    partitions_def=imports_partitions,
+    group_name=GROUP,
+    kinds={"pandas", "parquet"},
+    code_version="1",
+    owners=OWNERS,
+    tags=PIPELINE_TAGS,
+    description=(
+        "Enriched rows with a utility score in [0, 100] for inference value per dollar and its "
+        "components, priced against the same import's market per model."
+    ),
+)
+def scored_listings(
+    context: AssetExecutionContext, config: StageConfig, enriched_listings: ParquetParts
+) -> FrameStream:
+    kind = _kind(context.partition_key)
+    total = enriched_listings.num_rows
+    _apply_switches(context, config)
+    state = {"rows": 0, "errors": 0, "preview": pd.DataFrame()}
+    scores: list[pd.Series] = []
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        for frame in score_chunks(enriched_listings.iter_frames, kind):
+            state["rows"] += len(frame)
+            state["errors"] += _errors(frame)
+            scores.append(frame["score"].dropna())
+            if state["preview"].empty:
+                state["preview"] = frame.head(10)
+            _progress(context, "scored_listings", state["rows"], total)
+            yield frame
+        values = pd.concat(scores) if scores else pd.Series(dtype=float)
+        bins = pd.cut(values, bins=[0, 20, 40, 60, 80, 100], include_lowest=True)
+        context.add_output_metadata(
+            {
+                "score_distribution": distribution_table(
+                    {str(k): int(v) for k, v in bins.value_counts(sort=False).items()}, "score"
+                ),
+                "score_min": float(values.min()) if len(values) else 0.0,
+                "score_max": float(values.max()) if len(values) else 0.0,
+            }
+        )
+
+    return _with_metadata(context, FrameStream(chunks()), state)
+
+
+@asset(
+    partitions_def=imports_partitions,
+    group_name=GROUP,
+    kinds={"sqlite", "postgresql"},
+    code_version="1",
+    owners=OWNERS,
+    tags={**PIPELINE_TAGS, "layer": "warehouse"},
+    retry_policy=RetryPolicy(max_retries=3, delay=1.0, backoff=Backoff.EXPONENTIAL),
+    description=(
+        "The import's listings and row errors written to the database in one transaction, "
+        "replacing any earlier write of the same import."
+    ),
+)
+def persisted_listings(
+    context: AssetExecutionContext, config: StageConfig, scored_listings: ParquetParts
+) -> MaterializeResult:
+    settings = get_settings()
+    import_id = context.partition_key
+    engine = migrate(settings.sqlalchemy_url)
+    total = scored_listings.num_rows
+    done = {"rows": 0}
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        for frame in scored_listings.iter_frames():
+            done["rows"] += len(frame)
+            _progress(context, "persisted_listings", done["rows"], total)
+            _apply_switches(context, config)
+            yield frame
+
+    counts = repository.replace_import_rows(engine, import_id, chunks())
+    status = "partially_succeeded" if counts["error_rows"] else "succeeded"
+    repository.set_import_status(engine, import_id, status, total_rows=total, **counts)
+    return MaterializeResult(
+        metadata={
+            "import_id": import_id,
+            "status": status,
+            "total_rows": MetadataValue.int(total),
+            **{name: MetadataValue.int(value) for name, value in counts.items()},
+            "database": MetadataValue.text(engine.url.render_as_string(hide_password=True)),
+        }
+    )
+
+
+PIPELINE_ASSETS = [
+    raw_listings,
+    normalized_listings,
+    enriched_listings,
+    scored_listings,
+    persisted_listings,
+]
+
+__all__ = ["PIPELINE_ASSETS", "StageConfig"]

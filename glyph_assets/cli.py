@@ -1,0 +1,206 @@
+"""``glyph``: run the local stack, ingest files through the API, and run the pipeline offline."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from glyph_assets.settings import get_settings
+
+app = typer.Typer(help="glyph: GPU market listings ingestion.", no_args_is_help=True)
+console = Console()
+TERMINAL = {"succeeded", "partially_succeeded", "failed", "canceled"}
+
+
+def _apply_ports(api_port: int | None, dagster_port: int | None) -> None:
+    import os
+
+    from glyph_assets.settings import reset_settings_cache
+
+    if api_port:
+        os.environ["GLYPH_API_PORT"] = str(api_port)
+    if dagster_port:
+        os.environ["GLYPH_DAGSTER_PORT"] = str(dagster_port)
+    reset_settings_cache()
+
+
+@app.command()
+def dev(
+    api_port: Annotated[int | None, typer.Option(help="API port (GLYPH_API_PORT)")] = None,
+    dagster_port: Annotated[int | None, typer.Option(help="UI port (GLYPH_DAGSTER_PORT)")] = None,
+) -> None:
+    """Start the stack in the foreground; Ctrl-C stops it."""
+    from glyph_assets import stack
+
+    _apply_ports(api_port, dagster_port)
+    procs = stack.start()
+    _print_urls()
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    try:
+        while not stop["now"] and all(p.poll() is None for p in procs.values()):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop_processes(procs)
+        (stack.dagster_home() / "stack" / "pids.json").unlink(missing_ok=True)
+
+
+@app.command()
+def up(
+    api_port: Annotated[int | None, typer.Option(help="API port (GLYPH_API_PORT)")] = None,
+    dagster_port: Annotated[int | None, typer.Option(help="UI port (GLYPH_DAGSTER_PORT)")] = None,
+) -> None:
+    """Start the stack in the background (stop it with ``glyph down``)."""
+    from glyph_assets import stack
+
+    _apply_ports(api_port, dagster_port)
+    if (stack.dagster_home() / "stack" / "pids.json").exists():
+        stack.stop()
+    with console.status("starting Dagster code server, webserver, daemon and the API..."):
+        stack.start()
+    console.print("[green]stack is up[/green]")
+
+
+@app.command()
+def down() -> None:
+    """Stop a stack started with ``glyph up``."""
+    from glyph_assets import stack
+
+    stopped = stack.stop()
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "no stack was running")
+
+
+def _print_urls() -> None:
+    from glyph_assets.stack import urls as stack_urls
+
+    u = stack_urls()
+    console.print(f"Dagster UI: {u.dagster}")
+    console.print(f"API docs:   {u.api_docs}")
+
+
+@app.command()
+def urls() -> None:
+    """Print where the Dagster UI and the API docs are."""
+    _print_urls()
+
+
+def _summary_table(summary: dict) -> Table:
+    table = Table(title="import summary", show_header=False)
+    for key in (
+        "import_id",
+        "status",
+        "total_rows",
+        "persisted_rows",
+        "error_rows",
+        "not_gpu_rows",
+        "unknown_model_rows",
+    ):
+        table.add_row(key, str(summary.get(key)))
+    runs = summary.get("runs") or []
+    table.add_row("run ids", ", ".join(r.get("run_id", "") for r in runs))
+    for error in (summary.get("first_errors") or [])[:5]:
+        table.add_row(
+            f"row error {error.get('import_index')}", f"{error.get('field')}: {error.get('reason')}"
+        )
+    return table
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV, TSV or JSON")],
+    wait: Annotated[bool, typer.Option(help="Wait for the run and show its progress")] = False,
+    source: Annotated[str, typer.Option(help="Source label recorded with the import")] = "cli",
+    description: Annotated[str | None, typer.Option()] = None,
+    api_url: Annotated[str | None, typer.Option(help="Defaults to the local API")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the run")] = 600.0,
+) -> None:
+    """Submit FILE through the REST API as a new import."""
+    settings = get_settings()
+    base = api_url or f"http://{settings.api_host}:{settings.api_port}"
+    headers = {"Authorization": f"Bearer {settings.api_token}"} if settings.api_token else {}
+    data = {"source": source, **({"description": description} if description else {})}
+    with open(file, "rb") as fh:
+        response = httpx.post(
+            f"{base}/api/imports",
+            files={"file": (file.name, fh)},
+            data=data,
+            headers=headers,
+            timeout=120,
+        )
+    body = response.json()
+    if response.status_code >= 400:
+        console.print_json(json.dumps(body))
+        raise typer.Exit(1)
+    import_id = body["import_id"]
+    console.print(f"import_id {import_id}  run {body.get('run_id')}  status {body.get('status')}")
+    if not wait:
+        return
+    summary = _wait_with_progress(base, import_id, body.get("run_id"), timeout)
+    console.print(_summary_table(summary))
+    if summary.get("status") not in ("succeeded", "partially_succeeded"):
+        raise typer.Exit(1)
+
+
+def _wait_with_progress(base: str, import_id: str, run_id: str | None, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(), console=console,
+    ) as progress:
+        task = progress.add_task("ingesting", total=5, detail="")
+        while time.monotonic() < deadline:
+            summary = httpx.get(f"{base}/api/imports/{import_id}", timeout=30).json()
+            if run_id:
+                job = httpx.get(f"{base}/api/jobs/{run_id}/status", timeout=30)
+                if job.status_code == 200:
+                    info = job.json().get("progress") or {}
+                    progress.update(
+                        task,
+                        completed=info.get("assets_done", 0),
+                        detail=f"{info.get('rows_processed') or 0} rows",
+                    )
+            if summary.get("status") in TERMINAL:
+                progress.update(task, completed=5)
+                return summary
+            time.sleep(0.5)
+    raise typer.Exit(2)
+
+
+@app.command()
+def pipeline(
+    input: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV, TSV or JSON")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output CSV")],
+    report: Annotated[bool, typer.Option(help="Print match and reject distributions")] = False,
+    kind: Annotated[str | None, typer.Option(help="raw or scored (detected by default)")] = None,
+) -> None:
+    """Run clean -> normalize -> enrich -> score on INPUT with no Dagster and no database."""
+    from glyph_assets.offline import write_offline_outputs
+
+    result = write_offline_outputs(input, output, kind=kind)
+    console.print(
+        f"{result.rows} rows -> {output} ({result.listings} listings, "
+        f"{result.errors} row errors -> {result.errors_path})"
+    )
+    if report:
+        for title, counts in result.report.items():
+            table = Table(title=title)
+            table.add_column("value")
+            table.add_column("rows", justify="right")
+            for key, count in counts.items():
+                table.add_row(str(key), str(count))
+            console.print(table)
+
+
+if __name__ == "__main__":
+    app()

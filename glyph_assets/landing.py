@@ -1,0 +1,136 @@
+"""The landing zone: every import's original bytes, kept unchanged, with a manifest.
+
+Landing paths are generated from the import_id; a client's filename is recorded in the manifest
+and never used as a path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ORIGINAL_STEM = "original"
+MANIFEST_NAME = "manifest.json"
+_SAFE_SUFFIXES = {".csv", ".tsv", ".tab", ".txt", ".json"}
+
+
+class UploadTooLarge(ValueError):
+    """The upload exceeded the configured size limit; nothing was kept."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"upload is larger than the limit of {limit} bytes")
+        self.limit = limit
+
+
+@dataclass
+class Manifest:
+    import_id: str
+    original_filename: str | None
+    stored_as: str
+    sha256: str
+    size_bytes: int
+    content_type: str | None
+    source: str
+    kind: str | None
+    received_at: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.stored_as)
+
+
+def new_import_id() -> str:
+    return str(uuid.uuid4())
+
+
+def safe_suffix(filename: str | None, content_type: str | None = None) -> str:
+    suffix = Path(filename or "").suffix.lower()
+    if suffix in _SAFE_SUFFIXES:
+        return suffix
+    if content_type and "json" in content_type:
+        return ".json"
+    if content_type and "tab-separated" in content_type:
+        return ".tsv"
+    return ".csv"
+
+
+def import_dir(landing_root: Path, import_id: str) -> Path:
+    if not re.fullmatch(r"[0-9a-f-]{36}", import_id):
+        raise ValueError(f"not an import id: {import_id!r}")
+    return landing_root / import_id
+
+
+def land_stream(
+    chunks: Iterable[bytes],
+    landing_root: Path,
+    *,
+    filename: str | None,
+    content_type: str | None,
+    source: str,
+    kind: str | None = None,
+    import_id: str | None = None,
+    max_bytes: int | None = None,
+) -> Manifest:
+    """Stream bytes into landing/<import_id>/original.<ext>, hashing as they arrive."""
+    import_id = import_id or new_import_id()
+    target_dir = import_dir(landing_root, import_id)
+    target_dir.mkdir(parents=True, exist_ok=False)
+    target = target_dir / f"{ORIGINAL_STEM}{safe_suffix(filename, content_type)}"
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(target, "xb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise UploadTooLarge(max_bytes)
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        shutil.rmtree(target_dir, ignore_errors=True)
+        raise
+    os.chmod(target, 0o444)
+    manifest = Manifest(
+        import_id=import_id,
+        original_filename=filename,
+        stored_as=str(target.resolve()),
+        sha256=digest.hexdigest(),
+        size_bytes=size,
+        content_type=content_type,
+        source=source,
+        kind=kind,
+        received_at=datetime.now(UTC).isoformat(),
+    )
+    (target_dir / MANIFEST_NAME).write_text(json.dumps(asdict(manifest), indent=2))
+    return manifest
+
+
+def land_file(path: Path, landing_root: Path, **kwargs: object) -> Manifest:
+    def chunks() -> Iterable[bytes]:
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                yield block
+
+    kwargs.setdefault("filename", path.name)
+    kwargs.setdefault("content_type", None)
+    return land_stream(chunks(), landing_root, **kwargs)  # type: ignore[arg-type]
+
+
+def read_manifest(landing_root: Path, import_id: str) -> Manifest:
+    data = json.loads((import_dir(landing_root, import_id) / MANIFEST_NAME).read_text())
+    return Manifest(**data)
+
+
+def discard(landing_root: Path, import_id: str) -> None:
+    """Remove a landing that was refused at file level (nothing of it is kept)."""
+    shutil.rmtree(import_dir(landing_root, import_id), ignore_errors=True)

@@ -1,0 +1,75 @@
+"""One place for glyph's configuration: every knob is a ``GLYPH_`` environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime settings; all state lives under ``data_dir`` and ``DAGSTER_HOME``."""
+
+    model_config = SettingsConfigDict(env_prefix="GLYPH_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=PROJECT_ROOT / "data")
+    database_url: str | None = None
+    registry_path: Path = Field(default=PROJECT_ROOT / "data" / "reference" / "gpu_models.csv")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_token: str | None = None
+    dagster_host: str = "127.0.0.1"
+    dagster_port: int = 3000
+    code_server_port: int = 4266
+    dagster_location: str = "glyph"
+    dagster_postgres_url: str | None = None
+    max_concurrent_runs: int = 4
+    dequeue_interval_seconds: int = 1
+
+    chunk_rows: int = 50_000
+    max_upload_bytes: int = 512 * 1024 * 1024
+    max_rows: int = 5_000_000
+    max_field_chars: int = 4096
+    pipeline_root: Path | None = None
+    inbox_dir: Path | None = None
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.data_dir / "landing"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.data_dir / "warehouse"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.data_dir / "staging"
+
+    @property
+    def inbox(self) -> Path:
+        return self.inbox_dir or self.data_dir / "inbox"
+
+    @property
+    def from_pipeline_root(self) -> Path:
+        return self.pipeline_root or self.data_dir / "pipeline"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.warehouse_dir / 'glyph.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Tests change the environment between stacks; forget the cached settings."""
+    get_settings.cache_clear()

@@ -1,0 +1,238 @@
+"""Clean: map any header dialect to glyph's columns and parse text values into typed fields.
+
+A row that cannot be cleaned gets ``error_stage='clean'`` with the field and the reason; it is
+never dropped, and it never stops the import.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+
+from glyph_assets.sieve.columns import CLEAN_COLUMNS, ERROR_COLUMNS
+from glyph_assets.sieve.read import ERROR_COLUMN, INDEX_COLUMN
+
+DEFAULT_MAX_FIELD_CHARS = 4096
+
+# Canonical column -> header names (after _header_key) that carry it, in order of preference.
+HEADER_SYNONYMS: dict[str, list[str]] = {
+    "title": [
+        "title",
+        "listing_title",
+        "product_title",
+        "item_title",
+        "name",
+        "product_name",
+        "product",
+        "item",
+        "listing",
+        "gpu",
+        "card",
+    ],
+    "model_hint": ["model", "gpu_model", "model_name", "card_model"],
+    "price": [
+        "price",
+        "price_usd",
+        "usd_price",
+        "price_in_usd",
+        "unit_price",
+        "sale_price",
+        "asking_price",
+        "list_price",
+        "amount",
+        "cost",
+        "price_eur",
+        "price_gbp",
+    ],
+    "currency": ["currency", "currency_code", "price_currency"],
+    "condition": ["condition", "item_condition", "state"],
+    "quantity": ["quantity", "qty", "stock", "availability", "available_quantity", "stock_status"],
+    "seller": ["seller", "store", "merchant", "shop", "retailer", "seller_name"],
+    "brand_hint": ["brand", "vendor", "manufacturer", "make"],
+    "region": ["geographic_region", "region", "location", "country", "geo"],
+    "source_url": ["source_url", "url", "link", "product_url", "listing_url", "href"],
+    "source_type": ["source_type", "source", "channel"],
+    "listing_age": ["listing_age", "age", "listed", "date", "listed_at"],
+    "bulk_notes": ["bulk_notes", "notes", "note", "comments", "description"],
+}
+
+CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
+CURRENCY_CODES = ("USD", "EUR", "GBP", "CAD", "AUD", "JPY", "CNY", "HKD", "SGD", "INR", "CHF")
+_CODE_RE = re.compile(r"\b(" + "|".join(CURRENCY_CODES) + r")\b", re.IGNORECASE)
+_CURRENCY_FROM_HEADER = re.compile(r"_(usd|eur|gbp|cad|aud|jpy|cny)$")
+_NUMBER_RE = re.compile(r"-?\d[\d,. ]*")
+
+CONDITION_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("for_parts", re.compile(r"for parts|not working|as[- ]is|defective|broken|faulty", re.I)),
+    ("open_box", re.compile(r"open[- ]?box", re.I)),
+    ("refurbished", re.compile(r"refurb|renewed|recertified|reconditioned", re.I)),
+    ("used", re.compile(r"used|pre[- ]?owned|second[- ]?hand|pulled|pull\b|tested", re.I)),
+    ("new", re.compile(r"\bnew\b|sealed|brand new|nib|bnib|retail", re.I)),
+]
+
+_OUT_OF_STOCK = re.compile(
+    r"out of stock|unavailable|sold out|backorder|back-ordered|discontinued|no stock", re.I
+)
+_LOT_RE = re.compile(r"(?:lot|pack|set|bundle|qty)\s*(?:of)?\s*:?\s*(\d{1,4})", re.I)
+
+
+def _header_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+
+
+def map_headers(columns: list[str]) -> dict[str, str]:
+    """Canonical column -> source column, for the columns this file has."""
+    keyed = {_header_key(c): c for c in columns if c not in (INDEX_COLUMN, ERROR_COLUMN)}
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for target, names in HEADER_SYNONYMS.items():
+        for name in names:
+            source = keyed.get(name)
+            if source is not None and source not in used:
+                mapping[target] = source
+                used.add(source)
+                break
+    if "title" not in mapping and "model_hint" in mapping:
+        # Price sheets carry the listing text in "Model".
+        mapping["title"] = mapping.pop("model_hint")
+    return mapping
+
+
+def missing_required(columns: list[str]) -> list[str]:
+    """File-level problems: no column can serve as the title or the price."""
+    mapping = map_headers(columns)
+    problems = []
+    if "title" not in mapping:
+        problems.append("no column can serve as the listing title (expected e.g. title, model)")
+    if "price" not in mapping:
+        problems.append("no column can serve as the price (expected e.g. price, price_usd)")
+    return problems
+
+
+def parse_price(values: pd.Series, default_currency: str = "USD") -> tuple[pd.Series, pd.Series]:
+    """Parse '$12,490.00', 'USD 899', '1299.00 USD', '1.299,00 €' into (amount, currency)."""
+    text = values.fillna("").astype(str).str.strip()
+    currency = pd.Series(default_currency, index=values.index, dtype=object)
+    code = text.str.extract(_CODE_RE, expand=False).str.upper()
+    currency = currency.where(code.isna(), code)
+    for symbol, name in CURRENCY_SYMBOLS.items():
+        has = text.str.contains(symbol, regex=False)
+        currency = currency.where(~has | code.notna(), name)
+    number = text.str.extract(r"(-?\d[\d,. ]*)", expand=False).fillna("").str.replace(" ", "")
+    negative = text.str.match(r"^\s*(?:-|\(|[^\d]*-)")
+    number = number.str.lstrip("-")
+    # A comma followed by exactly two digits at the end is a decimal comma (1.299,00).
+    decimal_comma = number.str.match(r"^\d{1,3}(\.\d{3})*,\d{1,2}$")
+    number = number.where(~decimal_comma, number.str.replace(".", "").str.replace(",", "."))
+    number = number.where(decimal_comma, number.str.replace(",", ""))
+    amount = pd.to_numeric(number, errors="coerce")
+    amount = amount.where(~negative.fillna(False), -amount)
+    return amount, currency.where(amount.notna(), None)
+
+
+def normalize_condition(values: pd.Series) -> pd.Series:
+    text = values.fillna("").astype(str)
+    result = pd.Series(None, index=values.index, dtype=object)
+    for label, pattern in CONDITION_PATTERNS:
+        hit = text.str.contains(pattern) & result.isna()
+        result = result.mask(hit, label)
+    return result
+
+
+def parse_quantity(values: pd.Series, titles: pd.Series | None = None) -> pd.Series:
+    """Units on offer: numbers and 'Lot of 4' as counts, out-of-stock words as 0, else unknown."""
+    text = values.fillna("").astype(str).str.strip()
+    quantity = pd.to_numeric(text.str.replace(",", ""), errors="coerce")
+    quantity = quantity.where(quantity.isna() | ((quantity >= 0) & (quantity < 1e9)), np.nan)
+    lot = pd.to_numeric(text.str.extract(_LOT_RE, expand=False), errors="coerce")
+    quantity = quantity.fillna(lot)
+    quantity = quantity.mask(quantity.isna() & text.str.contains(_OUT_OF_STOCK), 0)
+    if titles is not None:
+        title_lot = pd.to_numeric(
+            titles.fillna("").astype(str).str.extract(_LOT_RE, expand=False), errors="coerce"
+        )
+        quantity = quantity.fillna(title_lot)
+    return quantity.round().astype("Int64")
+
+
+def _text(frame: pd.DataFrame, mapping: dict[str, str], column: str) -> pd.Series:
+    source = mapping.get(column)
+    if source is None:
+        return pd.Series(None, index=frame.index, dtype=object)
+    values = frame[source].astype(object)
+    stripped = values.where(values.isna(), values.astype(str).str.strip())
+    return stripped.where(stripped.notna() & (stripped != ""), None)
+
+
+def _set_error(
+    errors: pd.DataFrame, mask: pd.Series, field: str, reason: str | pd.Series
+) -> None:
+    todo = mask & errors["error_reason"].isna()
+    if not todo.any():
+        return
+    errors.loc[todo, "error_stage"] = "clean"
+    errors.loc[todo, "error_field"] = field
+    errors.loc[todo, "error_reason"] = reason[todo] if isinstance(reason, pd.Series) else reason
+
+
+def _raw_rows(frame: pd.DataFrame, mask: pd.Series) -> pd.Series:
+    originals = [c for c in frame.columns if c not in (INDEX_COLUMN, ERROR_COLUMN)]
+    raw = pd.Series(None, index=frame.index, dtype=object)
+    if mask.any():
+        subset = frame.loc[mask, originals]
+        raw.loc[mask] = [
+            json.dumps({k: v for k, v in row.items() if v is not None}, ensure_ascii=False)
+            for row in subset.to_dict("records")
+        ]
+    return raw
+
+
+def clean(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> pd.DataFrame:
+    """Raw string rows (any dialect) -> CLEAN_COLUMNS + ERROR_COLUMNS, one row per input row."""
+    mapping = map_headers(list(raw.columns))
+    out = pd.DataFrame(index=raw.index)
+    if INDEX_COLUMN in raw.columns:
+        out["import_index"] = raw[INDEX_COLUMN].astype("int64")
+    else:
+        out["import_index"] = np.arange(len(raw), dtype="int64")
+    for column in CLEAN_COLUMNS:
+        if column not in ("import_index", "price", "currency", "quantity", "condition"):
+            out[column] = _text(raw, mapping, column)
+
+    price_text = _text(raw, mapping, "price")
+    header_currency = None
+    if "price" in mapping:
+        match = _CURRENCY_FROM_HEADER.search(_header_key(mapping["price"]))
+        header_currency = match.group(1).upper() if match else None
+    out["price"], out["currency"] = parse_price(price_text, header_currency or "USD")
+    explicit_currency = _text(raw, mapping, "currency")
+    if explicit_currency.notna().any():
+        code = explicit_currency.str.upper().str.extract(_CODE_RE, expand=False).str.upper()
+        out["currency"] = out["currency"].mask(code.notna() & out["price"].notna(), code)
+    out["condition"] = normalize_condition(_text(raw, mapping, "condition"))
+    out["quantity"] = parse_quantity(_text(raw, mapping, "quantity"), out["title"])
+
+    errors = pd.DataFrame(None, index=raw.index, columns=ERROR_COLUMNS, dtype=object)
+    if ERROR_COLUMN in raw.columns:
+        read_error = raw[ERROR_COLUMN]
+        _set_error(errors, read_error.notna(), "row", read_error.astype(object))
+        errors.loc[read_error.notna(), "error_stage"] = "read"
+    for column in [c for c in raw.columns if c not in (INDEX_COLUMN, ERROR_COLUMN)]:
+        too_long = raw[column].astype(str).str.len() > max_field_chars
+        _set_error(errors, too_long, column, f"field is longer than {max_field_chars} characters")
+    _set_error(errors, out["title"].isna(), "title", "title is empty")
+    _set_error(errors, price_text.isna(), "price", "price is missing")
+    unparsed = price_text.notna() & out["price"].isna()
+    reason = "price is not a number: " + price_text.fillna("").astype(str).str.slice(0, 80)
+    _set_error(errors, unparsed, "price", reason)
+    _set_error(errors, out["price"] == 0, "price", "price is zero")
+    _set_error(errors, out["price"] < 0, "price", "price is negative")
+    _set_error(errors, out["price"] > 1e8, "price", "price is above 100,000,000")
+
+    failed = errors["error_reason"].notna()
+    errors["raw_row"] = _raw_rows(raw, failed)
+    result = pd.concat([out, errors], axis=1)
+    return result[CLEAN_COLUMNS + ERROR_COLUMNS].reset_index(drop=True)

@@ -1,0 +1,69 @@
+"""File-level checks shared by every way in (API, inbox sensor, CLI): reject early, list all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from glyph_assets.sieve.clean import _header_key, missing_required
+from glyph_assets.sieve.columns import SCORED_KIND_MARKERS
+from glyph_assets.sieve.read import (
+    ERROR_COLUMN,
+    INDEX_COLUMN,
+    FileRejected,
+    detect_format,
+    iter_raw_chunks,
+)
+
+
+@dataclass
+class FileInspection:
+    format: str
+    encoding: str
+    delimiter: str | None
+    columns: list[str]
+    kind: str
+    first_chunk_rows: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def detect_kind(columns: list[str]) -> str:
+    keys = {_header_key(c) for c in columns}
+    return "scored" if SCORED_KIND_MARKERS <= keys else "raw"
+
+
+def inspect_file(path: Path, filename: str | None = None, kind: str | None = None) -> FileInspection:
+    """Check that a file can be ingested at all; raise FileRejected listing every problem."""
+    fmt = detect_format(path, filename)
+    try:
+        first = next(iter(iter_raw_chunks(path, chunk_rows=1000, filename=filename)), None)
+    except UnicodeError as exc:
+        raise FileRejected([f"the file cannot be decoded: {exc}"]) from exc
+    columns = (
+        [c for c in first.columns if c not in (INDEX_COLUMN, ERROR_COLUMN)]
+        if first is not None
+        else []
+    )
+    problems: list[str] = []
+    if first is None or (not columns and len(first) == 0):
+        problems.append("the file has no header and no data rows")
+    else:
+        problems.extend(missing_required(columns))
+        if len(first) == 0:
+            problems.append("the file has a header but no data rows")
+    if kind not in (None, "raw", "scored"):
+        problems.append(f"kind must be 'raw' or 'scored', not {kind!r}")
+    if problems:
+        raise FileRejected(problems)
+    return FileInspection(
+        format=fmt.kind,
+        encoding=fmt.encoding,
+        delimiter=fmt.delimiter if fmt.kind == "csv" else None,
+        columns=columns,
+        kind=kind or detect_kind(columns),
+        first_chunk_rows=len(first) if first is not None else 0,
+    )

@@ -1,0 +1,294 @@
+"""Reading landed files: format, encoding and delimiter detection, and chunked row iteration.
+
+Every data row gets its ``import_index`` (0-based position among the data rows) here, once; rows
+that cannot be split into fields (ragged, NUL bytes, wrong JSON type) are kept with ``_error`` set
+so that a later stage turns them into row errors instead of dropping them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from charset_normalizer import from_bytes
+
+SAMPLE_BYTES = 256 * 1024
+DELIMITERS = ",;\t|"
+ERROR_COLUMN = "_error"
+INDEX_COLUMN = "import_index"
+
+csv.field_size_limit(64 * 1024 * 1024)
+
+
+class FileRejected(ValueError):
+    """The file as a whole cannot be ingested; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class FileFormat:
+    kind: str  # "csv" or "json"
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    columns: list[str] = field(default_factory=list)
+
+
+def _is_binary(sample: bytes) -> bool:
+    if not sample:
+        return False
+    if sample.count(b"\x00") > max(8, len(sample) // 100):
+        return True
+    control = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    return control > len(sample) // 20
+
+
+def detect_encoding(sample: bytes) -> str:
+    """UTF-8 (with or without BOM) first, then the best legacy guess, latin-1 as last resort."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut by the sample boundary is still UTF-8.
+        if exc.start >= len(sample) - 4:
+            return "utf-8"
+    best = from_bytes(sample).best()
+    if best is not None and best.encoding not in {"utf_8", "ascii"}:
+        try:
+            sample.decode(best.encoding)
+            return best.encoding
+        except (UnicodeDecodeError, LookupError):
+            pass
+    try:
+        sample.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def sniff_delimiter(text: str, filename: str | None = None) -> str:
+    if filename and filename.lower().endswith((".tsv", ".tab")):
+        return "\t"
+    lines = [line for line in text.splitlines()[:50] if line.strip()]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        header = lines[0]
+        counts = {d: header.count(d) for d in DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def detect_format(path: Path, filename: str | None = None) -> FileFormat:
+    """Decide how to read a landed file, or raise FileRejected with every problem found."""
+    with open(path, "rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+    if not sample.strip():
+        raise FileRejected(["the file is empty"])
+    if _is_binary(sample):
+        raise FileRejected(["the file is binary or not text in a known encoding"])
+    encoding = detect_encoding(sample)
+    text = sample.decode(encoding, errors="replace").lstrip("\ufeff")
+    stripped = text.lstrip()
+    if stripped[:1] in "[{":
+        return FileFormat(kind="json", encoding=encoding)
+    delimiter = sniff_delimiter(text, filename)
+    return FileFormat(kind="csv", encoding=encoding, delimiter=delimiter)
+
+
+def _unique_headers(raw: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    headers: list[str] = []
+    for position, name in enumerate(raw):
+        name = (name or "").replace("\x00", "").strip() or f"column_{position + 1}"
+        if name in seen or name in {INDEX_COLUMN, ERROR_COLUMN}:
+            seen[name] = seen.get(name, 0) + 1
+            name = f"{name}_{seen[name]}"
+        seen.setdefault(name, 0)
+        headers.append(name)
+    return headers
+
+
+def _frame(rows: list[list[str | None]], headers: list[str], start: int) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=headers + [ERROR_COLUMN], dtype=object)
+    frame.insert(0, INDEX_COLUMN, range(start, start + len(frame)))
+    return frame
+
+
+def iter_csv_chunks(path: Path, fmt: FileFormat, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    with open(path, encoding=fmt.encoding, errors="replace", newline="") as fh:
+        reader = csv.reader(fh, delimiter=fmt.delimiter)
+        headers: list[str] | None = None
+        for raw_header in reader:
+            if any(cell.strip() for cell in raw_header):
+                headers = _unique_headers(raw_header)
+                break
+        if headers is None:
+            return
+        width = len(headers)
+        rows: list[list[str | None]] = []
+        index = 0
+        for record in reader:
+            if not record or not any(cell.strip() for cell in record):
+                continue  # blank lines are layout, not data rows
+            error = None
+            if len(record) != width:
+                error = f"row has {len(record)} fields, the header has {width}"
+                record = (record + [""] * width)[:width]
+            elif any("\x00" in cell for cell in record):
+                error = "row contains NUL bytes"
+                record = [cell.replace("\x00", "") for cell in record]
+            rows.append([*record, error])
+            if len(rows) >= chunk_rows:
+                yield _frame(rows, headers, index)
+                index += len(rows)
+                rows = []
+        if rows or index == 0:
+            yield _frame(rows, headers, index)
+
+
+def _json_records(payload: Any) -> list[Any]:
+    if isinstance(payload, list):
+        return payload
+    if isinstance(payload, dict):
+        if isinstance(payload.get("products"), list):
+            return _shopify_variants(payload["products"])
+        for key in ("listings", "items", "data", "results", "rows"):
+            if isinstance(payload.get(key), list):
+                return payload[key]
+    raise FileRejected(
+        ["JSON must be an array of objects, or an object with a 'listings' or 'products' array"]
+    )
+
+
+def _shopify_variants(products: list[Any]) -> list[Any]:
+    """Shopify products.json: one listing per variant, titled by product (+ variant name)."""
+    records: list[Any] = []
+    for product in products:
+        if not isinstance(product, dict):
+            records.append(product)
+            continue
+        variants = product.get("variants") or [{}]
+        for variant in variants:
+            variant = variant if isinstance(variant, dict) else {}
+            name = str(product.get("title") or "")
+            option = variant.get("title")
+            if option and option != "Default Title":
+                name = f"{name} {option}"
+            records.append(
+                {
+                    "title": name,
+                    "price": variant.get("price"),
+                    "quantity": "Available" if variant.get("available") else "Out of Stock",
+                    "seller": product.get("vendor"),
+                    "brand": product.get("vendor"),
+                    "sku": variant.get("sku"),
+                    "product_type": product.get("product_type"),
+                    "source_url": product.get("handle"),
+                    "source_type": "shopify_products_json",
+                }
+            )
+    return records
+
+
+def _cell(value: Any) -> tuple[str | None, str | None]:
+    if value is None:
+        return None, None
+    if isinstance(value, bool):
+        return str(value).lower(), None
+    if isinstance(value, int | float | str):
+        return str(value), None
+    return None, f"has a JSON {type(value).__name__}, expected text or a number"
+
+
+def records_to_frames(records: list[Any], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    headers_seen: dict[str, None] = {}
+    for record in records:
+        if isinstance(record, dict):
+            for key in record:
+                headers_seen.setdefault(str(key), None)
+    headers = _unique_headers(list(headers_seen))
+    originals = list(headers_seen)
+    for start in range(0, max(len(records), 1), chunk_rows):
+        rows: list[list[str | None]] = []
+        for record in records[start : start + chunk_rows]:
+            if not isinstance(record, dict):
+                rows.append(
+                    [None] * len(headers)
+                    + [f"row is a JSON {type(record).__name__}, expected an object"]
+                )
+                continue
+            values: list[str | None] = []
+            problems: list[str] = []
+            for key in originals:
+                value, problem = _cell(record.get(key))
+                if problem:
+                    problems.append(f"field '{key}' {problem}")
+                if value is not None and "\x00" in value:
+                    problems.append(f"field '{key}' contains NUL bytes")
+                    value = value.replace("\x00", "")
+                values.append(value)
+            rows.append(values + ["; ".join(problems) or None])
+        yield _frame(rows, headers, start)
+
+
+def load_json(path: Path, fmt: FileFormat) -> list[Any]:
+    with open(path, encoding=fmt.encoding, errors="replace") as fh:
+        try:
+            payload = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise FileRejected([f"invalid JSON: {exc.msg} at line {exc.lineno}"]) from exc
+    return _json_records(payload)
+
+
+def iter_raw_chunks(
+    path: Path, chunk_rows: int = 50_000, filename: str | None = None
+) -> Iterator[pd.DataFrame]:
+    """Yield the file's data rows as string frames of at most ``chunk_rows`` rows."""
+    fmt = detect_format(path, filename)
+    if fmt.kind == "json":
+        yield from records_to_frames(load_json(path, fmt), chunk_rows)
+    else:
+        yield from iter_csv_chunks(path, fmt, chunk_rows)
+
+
+def read_raw(path: Path, filename: str | None = None) -> pd.DataFrame:
+    """The whole file as one raw frame (small files, tests, the offline pipeline)."""
+    frames = list(iter_raw_chunks(path, chunk_rows=1_000_000_000, filename=filename))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def read_bytes(data: bytes, filename: str | None = None) -> pd.DataFrame:
+    """Parse an in-memory upload the same way as a landed file."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=Path(filename or "upload").suffix) as tmp:
+        tmp.write(data)
+        tmp.flush()
+        return read_raw(Path(tmp.name), filename)
+
+
+__all__ = [
+    "ERROR_COLUMN",
+    "INDEX_COLUMN",
+    "FileFormat",
+    "FileRejected",
+    "detect_format",
+    "iter_raw_chunks",
+    "read_raw",
+    "read_bytes",
+]

@@ -1,0 +1,1 @@
+"""glyph's database: schema (models), migrations, engine and the writers/readers on top."""

@@ -1,0 +1,161 @@
+"""The one module that owns glyph's database schema (SQLAlchemy 2.0 typed models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Import(Base):
+    """One submission: a file, a JSON body or an inbox file."""
+
+    __tablename__ = "imports"
+
+    import_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    source: Mapped[str] = mapped_column(String(200), default="api")
+    description: Mapped[str | None] = mapped_column(Text)
+    filename: Mapped[str | None] = mapped_column(String(500))
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(16), default="raw")
+    status: Mapped[str] = mapped_column(String(32), default="queued", index=True)
+    campaign_id: Mapped[str | None] = mapped_column(String(200))
+    metadata_json: Mapped[dict | None] = mapped_column(JSON)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    total_rows: Mapped[int | None] = mapped_column(Integer)
+    persisted_rows: Mapped[int | None] = mapped_column(Integer)
+    error_rows: Mapped[int | None] = mapped_column(Integer)
+    not_gpu_rows: Mapped[int | None] = mapped_column(Integer)
+    unknown_model_rows: Mapped[int | None] = mapped_column(Integer)
+
+
+class ImportRun(Base):
+    """A Dagster run that worked on an import (first run, retries, re-executions)."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    import_id: Mapped[str] = mapped_column(
+        ForeignKey("imports.import_id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[str] = mapped_column(String(64), unique=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(32), default="QUEUED")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Listing(Base):
+    """One persisted row of an import; identity is (import_id, import_index)."""
+
+    __tablename__ = "listings"
+    __table_args__ = (
+        UniqueConstraint("import_id", "import_index", name="uq_listings_import_row"),
+        Index("ix_listings_import_score", "import_id", "score"),
+        Index("ix_listings_model_score", "canonical_model", "score"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    import_id: Mapped[str] = mapped_column(
+        ForeignKey("imports.import_id", ondelete="CASCADE"), nullable=False
+    )
+    import_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    title: Mapped[str | None] = mapped_column(Text)
+    price: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(8))
+    condition: Mapped[str | None] = mapped_column(String(32))
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    seller: Mapped[str | None] = mapped_column(Text)
+    region: Mapped[str | None] = mapped_column(Text)
+    source_url: Mapped[str | None] = mapped_column(Text)
+    source_type: Mapped[str | None] = mapped_column(Text)
+    listing_age: Mapped[str | None] = mapped_column(Text)
+    model_hint: Mapped[str | None] = mapped_column(Text)
+    brand_hint: Mapped[str | None] = mapped_column(Text)
+    bulk_notes: Mapped[str | None] = mapped_column(Text)
+    canonical_model: Mapped[str | None] = mapped_column(String(64))
+    match_type: Mapped[str | None] = mapped_column(String(16))
+    match_score: Mapped[float | None] = mapped_column(Float)
+    vendor: Mapped[str | None] = mapped_column(String(16))
+    is_gpu: Mapped[bool | None] = mapped_column(Boolean)
+    reject_reason: Mapped[str | None] = mapped_column(String(32))
+    segment: Mapped[str | None] = mapped_column(String(32))
+    architecture: Mapped[str | None] = mapped_column(String(64))
+    vram_gb: Mapped[float | None] = mapped_column(Float)
+    memory_type: Mapped[str | None] = mapped_column(String(32))
+    tdp_watts: Mapped[float | None] = mapped_column(Float)
+    mig_instances: Mapped[int | None] = mapped_column(Integer)
+    nvlink: Mapped[bool | None] = mapped_column(Boolean)
+    pcie_gen: Mapped[int | None] = mapped_column(Integer)
+    form_factor: Mapped[str | None] = mapped_column(String(16))
+    launch_year: Mapped[int | None] = mapped_column(Integer)
+    warnings: Mapped[str | None] = mapped_column(Text)
+    score: Mapped[float | None] = mapped_column(Float)
+    score_capacity: Mapped[float | None] = mapped_column(Float)
+    score_features: Mapped[float | None] = mapped_column(Float)
+    score_efficiency: Mapped[float | None] = mapped_column(Float)
+    score_value: Mapped[float | None] = mapped_column(Float)
+
+
+class RowError(Base):
+    """A row that could not be cleaned or validated, kept with its reason and raw content."""
+
+    __tablename__ = "row_errors"
+    __table_args__ = (
+        UniqueConstraint("import_id", "import_index", name="uq_row_errors_import_row"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    import_id: Mapped[str] = mapped_column(
+        ForeignKey("imports.import_id", ondelete="CASCADE"), nullable=False
+    )
+    import_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    stage: Mapped[str] = mapped_column(String(32))
+    field: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    raw_row: Mapped[str | None] = mapped_column(Text)
+
+
+class GpuModel(Base):
+    """The GPU registry, loaded from data/reference/gpu_models.csv."""
+
+    __tablename__ = "gpu_models"
+
+    canonical_model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(16))
+    display_name: Mapped[str] = mapped_column(String(200))
+    segment: Mapped[str | None] = mapped_column(String(32))
+    architecture: Mapped[str | None] = mapped_column(String(64))
+    vram_gb: Mapped[float | None] = mapped_column(Float)
+    memory_type: Mapped[str | None] = mapped_column(String(32))
+    tdp_watts: Mapped[float | None] = mapped_column(Float)
+    mig_instances: Mapped[int | None] = mapped_column(Integer)
+    nvlink: Mapped[bool | None] = mapped_column(Boolean)
+    pcie_gen: Mapped[int | None] = mapped_column(Integer)
+    form_factor: Mapped[str | None] = mapped_column(String(16))
+    slot_width: Mapped[int | None] = mapped_column(Integer)
+    launch_year: Mapped[int | None] = mapped_column(Integer)
+    aliases: Mapped[str | None] = mapped_column(Text)
