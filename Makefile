@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run stop test lint format bench bench-quick clean
+.PHONY: install run stop test lint format bench bench-quick bench-tools browser clean
 
 install: $(STAMP)
 
@@ -35,14 +35,22 @@ format: install
 	$(BIN)/black glyph_assets glyphd_api tests
 	$(BIN)/ruff check --fix glyph_assets glyphd_api tests
 
-test: install lint
+test: install lint browser
 	$(BIN)/python -m pytest
 
-bench: install
+bench: install bench-tools
 	$(BIN)/glyph bench
 
-bench-quick: install
+bench-quick: install bench-tools
 	$(BIN)/glyph bench --quick
 
 clean:
 	rm -rf $(VENV) .dagster .pytest_cache
+
+# wrk measures API latency under concurrent clients; Debian's package, installed when missing.
+bench-tools:
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null) || echo "wrk could not be installed; latency figures will be skipped"
+
+# Debian's chromium for the Dagster UI test (tests/integration/test_ui.py), installed when missing.
+browser:
+	@.ci/install-chromium

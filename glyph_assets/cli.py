@@ -155,8 +155,11 @@ def ingest(
 def _wait_with_progress(base: str, import_id: str, run_id: str | None, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"),
-        TimeElapsedColumn(), console=console,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=console,
     ) as progress:
         task = progress.add_task("ingesting", total=5, detail="")
         while time.monotonic() < deadline:
@@ -200,6 +203,17 @@ def pipeline(
             for key, count in counts.items():
                 table.add_row(str(key), str(count))
             console.print(table)
+
+
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="100,000 rows instead of 1,000,000")] = False,
+    output: Annotated[Path | None, typer.Option(help="Where to write the figures as JSON")] = None,
+) -> None:
+    """Measure every performance figure against a baseline from the same run; print one table."""
+    from glyph_assets.bench.suite import run_bench
+
+    run_bench(quick=quick, output=output)
 
 
 if __name__ == "__main__":

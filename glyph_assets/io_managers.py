@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -21,9 +22,14 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 @dataclass
 class FrameStream:
-    """An asset's output produced chunk by chunk."""
+    """An asset's output produced chunk by chunk.
+
+    ``metadata`` is called once every chunk is written: figures such as row counts are only
+    known then, and the IO manager attaches them to the materialization.
+    """
 
     chunks: Iterable[pd.DataFrame]
+    metadata: Callable[[], dict[str, Any]] | None = None
 
 
 @dataclass
@@ -40,9 +46,13 @@ class ParquetParts:
     def num_rows(self) -> int:
         return sum(pq.ParquetFile(p).metadata.num_rows for p in self.part_files)
 
-    def iter_frames(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+    def iter_frames(
+        self, columns: list[str] | None = None, arrow_strings: bool = False
+    ) -> Iterator[pd.DataFrame]:
+        """Each part as a frame; ``arrow_strings`` keeps text Arrow-backed (no object copies)."""
+        mapper = {pa.string(): pd.StringDtype("pyarrow")}.get if arrow_strings else None
         for part in self.part_files:
-            yield pq.read_table(part, columns=columns).to_pandas()
+            yield pq.read_table(part, columns=columns).to_pandas(types_mapper=mapper)
 
     def to_pandas(self, columns: list[str] | None = None) -> pd.DataFrame:
         frames = list(self.iter_frames(columns))
@@ -82,7 +92,10 @@ class ParquetPartsIOManager(ConfigurableIOManager):
     def handle_output(self, context: OutputContext, obj: FrameStream | pd.DataFrame) -> None:
         chunks = obj.chunks if isinstance(obj, FrameStream) else [obj]
         rows, parts = write_parts(chunks, self._path(context))
-        context.add_output_metadata({"stored_rows": rows, "parquet_parts": parts})
+        metadata = {"stored_rows": rows, "parquet_parts": parts}
+        if isinstance(obj, FrameStream) and obj.metadata is not None:
+            metadata.update(obj.metadata())
+        context.add_output_metadata(metadata)
 
     def load_input(self, context: InputContext) -> ParquetParts:
         path = self._path(context)

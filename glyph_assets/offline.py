@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from glyph_assets.sieve.columns import SCORED_COLUMNS
 from glyph_assets.sieve.pipeline import run_offline
 

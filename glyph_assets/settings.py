@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,12 @@ class Settings(BaseSettings):
     code_server_port: int = 4266
     dagster_location: str = "glyph"
     dagster_postgres_url: str | None = None
+    # Where runs execute: "default" (a process beside the code server) or "docker" (a container
+    # per run through dagster-docker's DockerRunLauncher; see deploy/README.md).
+    dagster_run_launcher: Literal["default", "docker"] = "default"
+    dagster_run_image: str | None = None
+    dagster_run_network: str | None = None
+    dagster_run_volumes: list[str] = Field(default_factory=list)
     max_concurrent_runs: int = 4
     dequeue_interval_seconds: int = 1
 

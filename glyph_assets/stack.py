@@ -5,6 +5,7 @@ Every process binds to 127.0.0.1 by default; logs and pid files live under DAGST
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,8 +18,12 @@ from pathlib import Path
 
 import httpx
 
-from glyph_assets.instance import dagster_home, grpc_workspace, migrate_instance
-from glyph_assets.instance import write_instance_config
+from glyph_assets.instance import (
+    dagster_home,
+    grpc_workspace,
+    migrate_instance,
+    write_instance_config,
+)
 from glyph_assets.settings import PROJECT_ROOT, Settings, get_settings
 
 BIN = Path(sys.executable).parent
@@ -170,10 +175,8 @@ def stop_processes(procs: dict[str, subprocess.Popen], timeout: float = 15.0) ->
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def stop(home: Path | None = None, timeout: float = 15.0) -> list[str]:

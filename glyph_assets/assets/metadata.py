@@ -26,9 +26,7 @@ def add_counts(target: dict[str, int], series: pd.Series) -> None:
         target[str(key)] = target.get(str(key), 0) + int(count)
 
 
-def stage_metadata(
-    rows: int, errors: int, extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def stage_metadata(rows: int, errors: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "rows": MetadataValue.int(rows),
         "row_errors": MetadataValue.int(errors),

@@ -1,9 +1,8 @@
 """The five pipeline assets of one import: raw -> normalized -> enriched -> scored -> persisted."""
 
-from __future__ import annotations
-
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pandas as pd
 from dagster import (
@@ -87,7 +86,7 @@ def raw_listings(context: AssetExecutionContext, config: StageConfig) -> FrameSt
             _progress(context, "raw_listings", stats["rows"], None)
             yield chunk.astype({c: "string" for c in chunk.columns if c != "import_index"})
 
-    yield_stream = FrameStream(chunks())
+    stream = FrameStream(chunks())
     context.add_output_metadata(
         {
             "import_id": import_id,
@@ -98,7 +97,7 @@ def raw_listings(context: AssetExecutionContext, config: StageConfig) -> FrameSt
             "kind": manifest.kind or "raw",
         }
     )
-    return yield_stream
+    return stream
 
 
 @asset(
@@ -125,8 +124,8 @@ def normalized_listings(
     state = {"rows": 0, "errors": 0, "preview": pd.DataFrame()}
 
     def chunks() -> Iterator[pd.DataFrame]:
-        for raw in raw_listings.iter_frames():
-            frame = normalize_chunk(raw.astype(object), kind, settings.max_field_chars)
+        for raw in raw_listings.iter_frames(arrow_strings=True):
+            frame = normalize_chunk(raw, kind, settings.max_field_chars)
             state["rows"] += len(frame)
             state["errors"] += _errors(frame)
             add_counts(match_types, frame.loc[frame["error_stage"].isna(), "match_type"])
@@ -136,29 +135,29 @@ def normalized_listings(
             _progress(context, "normalized_listings", state["rows"], total)
             yield frame
 
-    stream = FrameStream(chunks())
-    return _with_metadata(context, stream, state, match_types, reasons)
+    return _with_metadata(FrameStream(chunks()), state, match_types, reasons)
 
 
 def _with_metadata(
-    context: AssetExecutionContext,
     stream: FrameStream,
     state: dict,
     match_types: dict[str, int] | None = None,
     reasons: dict[str, int] | None = None,
+    more: Callable[[], dict[str, Any]] | None = None,
 ) -> FrameStream:
-    """Metadata is known only once the stream has been written; compute it lazily after."""
+    """Counts are known only once the stream is written; the IO manager asks for them then."""
 
-    def chunks() -> Iterator[pd.DataFrame]:
-        yield from stream.chunks
-        extra = {"preview": preview(state["preview"], PREVIEW_COLUMNS)}
+    def metadata() -> dict[str, Any]:
+        extra: dict[str, Any] = {"preview": preview(state["preview"], PREVIEW_COLUMNS)}
         if match_types is not None:
             extra["match_types"] = distribution_table(match_types, "match_type")
         if reasons is not None:
             extra["reject_reasons"] = distribution_table(reasons, "reject_reason")
-        context.add_output_metadata(stage_metadata(state["rows"], state["errors"], extra))
+        if more is not None:
+            extra.update(more())
+        return stage_metadata(state["rows"], state["errors"], extra)
 
-    return FrameStream(chunks())
+    return FrameStream(stream.chunks, metadata)
 
 
 @asset(
@@ -168,7 +167,10 @@ def _with_metadata(
     code_version="1",
     owners=OWNERS,
     tags=PIPELINE_TAGS,
-    description="Normalized rows joined with the GPU registry's specs, with contradiction warnings.",
+    description=(
+        "Normalized rows joined with the GPU registry's specs, with warnings where a listing "
+        "contradicts them."
+    ),
 )
 def enriched_listings(
     context: AssetExecutionContext, config: StageConfig, normalized_listings: ParquetParts
@@ -189,7 +191,7 @@ def enriched_listings(
             _progress(context, "enriched_listings", state["rows"], total)
             yield frame
 
-    return _with_metadata(context, FrameStream(chunks()), state)
+    return _with_metadata(FrameStream(chunks()), state)
 
 
 @asset(
@@ -222,19 +224,18 @@ def scored_listings(
                 state["preview"] = frame.head(10)
             _progress(context, "scored_listings", state["rows"], total)
             yield frame
+
+    def score_metadata() -> dict[str, Any]:
         values = pd.concat(scores) if scores else pd.Series(dtype=float)
         bins = pd.cut(values, bins=[0, 20, 40, 60, 80, 100], include_lowest=True)
-        context.add_output_metadata(
-            {
-                "score_distribution": distribution_table(
-                    {str(k): int(v) for k, v in bins.value_counts(sort=False).items()}, "score"
-                ),
-                "score_min": float(values.min()) if len(values) else 0.0,
-                "score_max": float(values.max()) if len(values) else 0.0,
-            }
-        )
+        counts = {str(k): int(v) for k, v in bins.value_counts(sort=False).items()}
+        return {
+            "score_distribution": distribution_table(counts, "score"),
+            "score_min": float(values.min()) if len(values) else 0.0,
+            "score_max": float(values.max()) if len(values) else 0.0,
+        }
 
-    return _with_metadata(context, FrameStream(chunks()), state)
+    return _with_metadata(FrameStream(chunks()), state, more=score_metadata)
 
 
 @asset(

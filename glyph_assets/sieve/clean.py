@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -79,6 +81,22 @@ _OUT_OF_STOCK = re.compile(
 _LOT_RE = re.compile(r"(?:lot|pack|set|bundle|qty)\s*(?:of)?\s*:?\s*(\d{1,4})", re.I)
 
 
+def _map_unique(
+    values: pd.Series, parse: Callable[[pd.Series], Any]
+) -> pd.Series | tuple[pd.Series, ...]:
+    """Apply a vectorised parser to the distinct values only (real files repeat them a lot)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    parsed = parse(pd.Series(list(uniques) + [None], dtype=object))
+    codes = np.where(codes < 0, len(uniques), codes)
+
+    def take(series: pd.Series) -> pd.Series:
+        return pd.Series(series.to_numpy()[codes], index=values.index, dtype=series.dtype)
+
+    if isinstance(parsed, tuple):
+        return tuple(take(part) for part in parsed)
+    return take(parsed)
+
+
 def _header_key(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
 
@@ -114,7 +132,16 @@ def missing_required(columns: list[str]) -> list[str]:
 
 def parse_price(values: pd.Series, default_currency: str = "USD") -> tuple[pd.Series, pd.Series]:
     """Parse '$12,490.00', 'USD 899', '1299.00 USD', '1.299,00 €' into (amount, currency)."""
-    text = values.fillna("").astype(str).str.strip()
+    amount = pd.to_numeric(values, errors="coerce").astype(float)
+    currency = pd.Series(default_currency, index=values.index, dtype=object)
+    rest = amount.isna() & values.notna()
+    if rest.any():  # only text that is not a plain number goes through the patterns
+        amount[rest], currency[rest] = _parse_price_text(values[rest], default_currency)
+    return amount, currency.where(amount.notna(), None)
+
+
+def _parse_price_text(values: pd.Series, default_currency: str) -> tuple[pd.Series, pd.Series]:
+    text = values.astype(str).str.strip()
     currency = pd.Series(default_currency, index=values.index, dtype=object)
     code = text.str.extract(_CODE_RE, expand=False).str.upper()
     currency = currency.where(code.isna(), code)
@@ -124,13 +151,13 @@ def parse_price(values: pd.Series, default_currency: str = "USD") -> tuple[pd.Se
     number = text.str.extract(r"(-?\d[\d,. ]*)", expand=False).fillna("").str.replace(" ", "")
     negative = text.str.match(r"^\s*(?:-|\(|[^\d]*-)")
     number = number.str.lstrip("-")
-    # A comma followed by exactly two digits at the end is a decimal comma (1.299,00).
+    # A comma followed by one or two digits at the end is a decimal comma (1.299,00).
     decimal_comma = number.str.match(r"^\d{1,3}(\.\d{3})*,\d{1,2}$")
     number = number.where(~decimal_comma, number.str.replace(".", "").str.replace(",", "."))
     number = number.where(decimal_comma, number.str.replace(",", ""))
     amount = pd.to_numeric(number, errors="coerce")
     amount = amount.where(~negative.fillna(False), -amount)
-    return amount, currency.where(amount.notna(), None)
+    return amount.astype(float), currency
 
 
 def normalize_condition(values: pd.Series) -> pd.Series:
@@ -142,7 +169,12 @@ def normalize_condition(values: pd.Series) -> pd.Series:
     return result
 
 
-def parse_quantity(values: pd.Series, titles: pd.Series | None = None) -> pd.Series:
+def _lot_size(titles: pd.Series) -> pd.Series:
+    lots = titles.fillna("").astype(str).str.extract(_LOT_RE, expand=False)
+    return pd.to_numeric(lots, errors="coerce").astype("Float64")
+
+
+def parse_quantity(values: pd.Series) -> pd.Series:
     """Units on offer: numbers and 'Lot of 4' as counts, out-of-stock words as 0, else unknown."""
     text = values.fillna("").astype(str).str.strip()
     quantity = pd.to_numeric(text.str.replace(",", ""), errors="coerce")
@@ -150,26 +182,32 @@ def parse_quantity(values: pd.Series, titles: pd.Series | None = None) -> pd.Ser
     lot = pd.to_numeric(text.str.extract(_LOT_RE, expand=False), errors="coerce")
     quantity = quantity.fillna(lot)
     quantity = quantity.mask(quantity.isna() & text.str.contains(_OUT_OF_STOCK), 0)
-    if titles is not None:
-        title_lot = pd.to_numeric(
-            titles.fillna("").astype(str).str.extract(_LOT_RE, expand=False), errors="coerce"
-        )
-        quantity = quantity.fillna(title_lot)
     return quantity.round().astype("Int64")
 
 
-def _text(frame: pd.DataFrame, mapping: dict[str, str], column: str) -> pd.Series:
+class _Strings:
+    """Arrow-backed string views of a raw chunk, converted once per column."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._cache: dict[str, pd.Series] = {}
+
+    def __getitem__(self, column: str) -> pd.Series:
+        if column not in self._cache:
+            self._cache[column] = self.frame[column].astype("string[pyarrow]")
+        return self._cache[column]
+
+
+def _text(strings: _Strings, mapping: dict[str, str], column: str) -> pd.Series:
     source = mapping.get(column)
     if source is None:
-        return pd.Series(None, index=frame.index, dtype=object)
-    values = frame[source].astype(object)
-    stripped = values.where(values.isna(), values.astype(str).str.strip())
-    return stripped.where(stripped.notna() & (stripped != ""), None)
+        return pd.Series(None, index=strings.frame.index, dtype=object)
+    stripped = strings[source].str.strip()
+    stripped = stripped.mask(stripped == "")
+    return stripped.astype(object).where(stripped.notna(), None)
 
 
-def _set_error(
-    errors: pd.DataFrame, mask: pd.Series, field: str, reason: str | pd.Series
-) -> None:
+def _set_error(errors: pd.DataFrame, mask: pd.Series, field: str, reason: str | pd.Series) -> None:
     todo = mask & errors["error_reason"].isna()
     if not todo.any():
         return
@@ -182,17 +220,23 @@ def _raw_rows(frame: pd.DataFrame, mask: pd.Series) -> pd.Series:
     originals = [c for c in frame.columns if c not in (INDEX_COLUMN, ERROR_COLUMN)]
     raw = pd.Series(None, index=frame.index, dtype=object)
     if mask.any():
-        subset = frame.loc[mask, originals]
-        raw.loc[mask] = [
-            json.dumps({k: v for k, v in row.items() if v is not None}, ensure_ascii=False)
-            for row in subset.to_dict("records")
-        ]
+        subset = frame.loc[mask, originals].astype(object)
+        subset = subset.where(subset.notna(), None)
+        raw.loc[mask] = pd.Series(
+            [
+                json.dumps(dict(zip(originals, values, strict=True)), ensure_ascii=False)
+                for values in subset.to_numpy().tolist()
+            ],
+            index=subset.index,
+            dtype=object,
+        )
     return raw
 
 
 def clean(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> pd.DataFrame:
     """Raw string rows (any dialect) -> CLEAN_COLUMNS + ERROR_COLUMNS, one row per input row."""
     mapping = map_headers(list(raw.columns))
+    strings = _Strings(raw)
     out = pd.DataFrame(index=raw.index)
     if INDEX_COLUMN in raw.columns:
         out["import_index"] = raw[INDEX_COLUMN].astype("int64")
@@ -200,20 +244,27 @@ def clean(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> 
         out["import_index"] = np.arange(len(raw), dtype="int64")
     for column in CLEAN_COLUMNS:
         if column not in ("import_index", "price", "currency", "quantity", "condition"):
-            out[column] = _text(raw, mapping, column)
+            out[column] = _text(strings, mapping, column)
 
-    price_text = _text(raw, mapping, "price")
+    price_text = _text(strings, mapping, "price")
     header_currency = None
     if "price" in mapping:
         match = _CURRENCY_FROM_HEADER.search(_header_key(mapping["price"]))
         header_currency = match.group(1).upper() if match else None
-    out["price"], out["currency"] = parse_price(price_text, header_currency or "USD")
-    explicit_currency = _text(raw, mapping, "currency")
+    out["price"], out["currency"] = _map_unique(
+        price_text, lambda v: parse_price(v, header_currency or "USD")
+    )
+    explicit_currency = _text(strings, mapping, "currency")
     if explicit_currency.notna().any():
         code = explicit_currency.str.upper().str.extract(_CODE_RE, expand=False).str.upper()
         out["currency"] = out["currency"].mask(code.notna() & out["price"].notna(), code)
-    out["condition"] = normalize_condition(_text(raw, mapping, "condition"))
-    out["quantity"] = parse_quantity(_text(raw, mapping, "quantity"), out["title"])
+    out["condition"] = _map_unique(_text(strings, mapping, "condition"), normalize_condition)
+    quantity = _map_unique(_text(strings, mapping, "quantity"), parse_quantity)
+    lots = quantity.isna() & out["title"].notna()
+    if lots.any():
+        from_title = _map_unique(out.loc[lots, "title"], _lot_size)
+        quantity = quantity.mask(lots, from_title)
+    out["quantity"] = quantity.astype("Int64")
 
     errors = pd.DataFrame(None, index=raw.index, columns=ERROR_COLUMNS, dtype=object)
     if ERROR_COLUMN in raw.columns:
@@ -221,7 +272,8 @@ def clean(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> 
         _set_error(errors, read_error.notna(), "row", read_error.astype(object))
         errors.loc[read_error.notna(), "error_stage"] = "read"
     for column in [c for c in raw.columns if c not in (INDEX_COLUMN, ERROR_COLUMN)]:
-        too_long = raw[column].astype(str).str.len() > max_field_chars
+        lengths = strings[column].str.len()
+        too_long = (lengths > max_field_chars).fillna(False).astype(bool)
         _set_error(errors, too_long, column, f"field is longer than {max_field_chars} characters")
     _set_error(errors, out["title"].isna(), "title", "title is empty")
     _set_error(errors, price_text.isna(), "price", "price is missing")

@@ -33,10 +33,12 @@ class FileInspection:
 
 def detect_kind(columns: list[str]) -> str:
     keys = {_header_key(c) for c in columns}
-    return "scored" if SCORED_KIND_MARKERS <= keys else "raw"
+    return "scored" if keys >= SCORED_KIND_MARKERS else "raw"
 
 
-def inspect_file(path: Path, filename: str | None = None, kind: str | None = None) -> FileInspection:
+def inspect_file(
+    path: Path, filename: str | None = None, kind: str | None = None
+) -> FileInspection:
     """Check that a file can be ingested at all; raise FileRejected listing every problem."""
     fmt = detect_format(path, filename)
     try:

@@ -1,0 +1,189 @@
+"""Market assets: what users came for, recomputed from the database after imports land.
+
+Both are non-partitioned and depend on every partition of ``persisted_listings``. They read the
+listings of the N most recent persisted imports, compute with ``sieve.market`` and replace their
+table. They refresh through declarative automation (any new persisted import) and a daily
+schedule (``glyph_assets.schedules``) as a backstop.
+"""
+
+import os
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AutomationCondition,
+    Backoff,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    RetryPolicy,
+    asset,
+)
+from pydantic import Field
+
+from glyph_assets.settings import get_settings
+from glyph_assets.sieve import market
+from glyph_assets.store import market as market_store
+from glyph_assets.store.db import migrate
+
+GROUP = "market"
+OWNERS = ["team:glyph"]
+MARKET_TAGS = {"domain": "gpu_market", "layer": "market"}
+PERSISTED = AssetKey("persisted_listings")
+PREVIEW_ROWS = 15
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value and value.strip() else default
+
+
+# Defaults from the environment so a schedule or automation run (no run config) can be tuned.
+DEFAULT_STATS_WINDOW = _env_int("GLYPH_MARKET_WINDOW_IMPORTS", 10)
+DEFAULT_MOVEMENTS_WINDOW = _env_int("GLYPH_MARKET_MOVEMENTS_WINDOW_IMPORTS", 50)
+
+# eager() waits while any upstream partition is missing; with one partition per import a single
+# failed import would block the market forever, so that clause is dropped. The rest stays: run
+# after any persisted_listings partition updates, never while an ingest or this asset runs.
+MARKET_AUTOMATION = (
+    AutomationCondition.eager()
+    .without(~AutomationCondition.any_deps_missing())
+    .with_label("eager (a failed import does not block)")
+)
+
+RETRY = RetryPolicy(max_retries=3, delay=1.0, backoff=Backoff.EXPONENTIAL)
+
+
+class MarketStatsConfig(Config):
+    """How many of the newest persisted imports the statistics cover."""
+
+    window_imports: int = Field(default=DEFAULT_STATS_WINDOW, ge=1)
+
+
+class PriceMovementsConfig(Config):
+    """How many of the newest persisted imports the movements are computed over."""
+
+    window_imports: int = Field(default=DEFAULT_MOVEMENTS_WINDOW, ge=2)
+
+
+def _markdown(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> MetadataValue:
+    if frame.empty:
+        return MetadataValue.md("(no rows)")
+    return MetadataValue.md(frame.head(rows).to_markdown(index=False, floatfmt=".2f"))
+
+
+def _load(window_imports: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    engine = migrate(get_settings().sqlalchemy_url)
+    imports = market_store.recent_imports(engine, window_imports)
+    listings = market_store.listings_of(engine, imports["import_id"].tolist())
+    return imports, listings
+
+
+@asset(
+    group_name=GROUP,
+    deps=[PERSISTED],
+    kinds={"pandas", "sqlite", "postgresql"},
+    owners=OWNERS,
+    tags=MARKET_TAGS,
+    code_version="1",
+    automation_condition=MARKET_AUTOMATION,
+    retry_policy=RETRY,
+    description=(
+        "Per canonical model (and currency): listing count, min / p10 / median / p90 / max "
+        "price, median price per GB of VRAM and the best-scored listing, over the N most "
+        "recent persisted imports. Table model_market_stats, replaced on each refresh."
+    ),
+)
+def model_market_stats(
+    context: AssetExecutionContext, config: MarketStatsConfig
+) -> MaterializeResult:
+    imports, listings = _load(config.window_imports)
+    stats = market.model_market_stats(listings)
+    engine = migrate(get_settings().sqlalchemy_url)
+    written = market_store.replace_model_market_stats(engine, stats, config.window_imports)
+    context.log.info(
+        f"model_market_stats: {written} models from {len(listings)} listings "
+        f"of {len(imports)} imports"
+    )
+    preview = stats.sort_values("listings", ascending=False, kind="mergesort")
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": MetadataValue.int(written),
+            "models": MetadataValue.int(int(stats["canonical_model"].nunique())),
+            "listings_considered": MetadataValue.int(int(stats["listings"].sum())),
+            "window_imports": MetadataValue.int(config.window_imports),
+            "imports_in_window": MetadataValue.int(len(imports)),
+            "newest_import_id": str(imports["import_id"].iloc[0]) if len(imports) else "",
+            "preview": _markdown(
+                preview[
+                    [
+                        "canonical_model",
+                        "currency",
+                        "listings",
+                        "min_price",
+                        "median_price",
+                        "p90_price",
+                        "median_price_per_gb_vram",
+                        "best_score",
+                    ]
+                ]
+            ),
+        }
+    )
+
+
+@asset(
+    group_name=GROUP,
+    deps=[PERSISTED],
+    kinds={"pandas", "sqlite", "postgresql"},
+    owners=OWNERS,
+    tags=MARKET_TAGS,
+    code_version="1",
+    automation_condition=MARKET_AUTOMATION,
+    retry_policy=RETRY,
+    description=(
+        "Per canonical model (and currency), across all sources (source '*') and per import "
+        "source: the change in median price between consecutive imports in which the model "
+        "appears (import_id, previous_import_id, medians, absolute and percent change). "
+        "Table price_movements, replaced on each refresh."
+    ),
+)
+def price_movements(
+    context: AssetExecutionContext, config: PriceMovementsConfig
+) -> MaterializeResult:
+    imports, listings = _load(config.window_imports)
+    movements = market.price_movements(listings, imports)
+    engine = migrate(get_settings().sqlalchemy_url)
+    written = market_store.replace_price_movements(engine, movements)
+    overall = movements.loc[movements["source"] == market.ALL_SOURCES]
+    latest = overall.loc[
+        overall["import_id"] == (imports["import_id"].iloc[0] if len(imports) else "")
+    ]
+    biggest = latest.reindex(latest["pct_change"].abs().sort_values(ascending=False).index)
+    context.log.info(f"price_movements: {written} steps over {len(imports)} imports")
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": MetadataValue.int(written),
+            "models_with_movement": MetadataValue.int(int(overall["canonical_model"].nunique())),
+            "window_imports": MetadataValue.int(config.window_imports),
+            "imports_in_window": MetadataValue.int(len(imports)),
+            "latest_import_moves": _markdown(
+                biggest[
+                    [
+                        "canonical_model",
+                        "currency",
+                        "previous_median_price",
+                        "median_price",
+                        "abs_change",
+                        "pct_change",
+                    ]
+                ]
+            ),
+        }
+    )
+
+
+MARKET_ASSETS = [model_market_stats, price_movements]
+
+__all__ = ["GROUP", "MARKET_ASSETS", "MarketStatsConfig", "PriceMovementsConfig"]

@@ -1,0 +1,191 @@
+"""``glyph bench``: every performance figure of glyph beside a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from glyph_assets.bench.datagen import generate_csv
+from glyph_assets.bench.runner import Figure, median_of, print_table, run_task, save
+from glyph_assets.settings import PROJECT_ROOT
+
+CORPUS_EXPORT = PROJECT_ROOT.parent / "shared" / "corpus" / "shopify_store_export.csv"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def offline_figures(path: Path, label: str, repeat: int = 1) -> list[Figure]:
+    """Rows/s of each stage and of the whole offline pipeline, against pandas.read_csv."""
+    baseline = [run_task("read_csv", str(path)) for _ in range(repeat)]
+    runs = [run_task("offline", str(path)) for _ in range(repeat)]
+    read_s = median_of([b["seconds"] for b in baseline])
+    rows = runs[0]["rows"]
+    figures = []
+    for stage in ("read", "clean", "normalize", "enrich", "score"):
+        seconds = median_of([r["stages"][stage] for r in runs])
+        figures.append(Figure(f"{label}: {stage} rows/s", rows / max(seconds, 1e-9), "rows/s"))
+    total = median_of([r["seconds"] for r in runs])
+    figures.append(
+        Figure(
+            f"{label}: whole offline pipeline ({rows:,} rows)",
+            total,
+            "s",
+            baseline=read_s,
+            baseline_name="pandas.read_csv",
+            target="< 5x" if rows >= 1_000_000 else "",
+            peak_mem_mb=max(r["peak_mb"] for r in runs),
+        )
+    )
+    return figures
+
+
+def ingest_figures(path: Path, workdir: Path, label: str) -> tuple[list[Figure], dict]:
+    """One import through a real Dagster run into SQLite, against read_csv + bulk insert."""
+    floor = run_task("sqlite_floor", str(path), str(workdir / "floor.db"))
+    env = {
+        "GLYPH_DATA_DIR": str(workdir / "data"),
+        "DAGSTER_HOME": str(workdir / "dagster_home"),
+    }
+    (workdir / "dagster_home").mkdir(parents=True, exist_ok=True)
+    result = run_task("ingest", str(path), env=env)
+    if not result["success"] or result["persisted_rows"] + result["error_rows"] != floor["rows"]:
+        raise RuntimeError(f"ingest lost rows: {result} vs {floor['rows']}")
+    figure = Figure(
+        f"{label}: ingest end to end through Dagster into SQLite ({floor['rows']:,} rows)",
+        result["seconds"],
+        "s",
+        baseline=floor["seconds"],
+        baseline_name="read_csv + bulk insert",
+        target="< 8x, peak < 1536 MB",
+        peak_mem_mb=result["peak_mb"],
+    )
+    return [figure], {**result, **env}
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def listing_latency(env: dict, import_id: str, seconds: int = 10) -> list[Figure]:
+    """Page-of-100 reads of a big import under 32 concurrent clients, measured with wrk."""
+    if not wrk_available():
+        return [Figure("listings page latency: wrk not installed (make bench installs it)", 0, "")]
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("uvicorn")),
+            "glyphd_api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, **{k: v for k, v in env.items() if k.isupper()}},
+        cwd=PROJECT_ROOT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        url = f"{base}/api/imports/{import_id}/listings?limit=100&offset=500"
+        _wait(lambda: httpx.get(url, timeout=2).status_code == 200, 60)
+        out = subprocess.run(
+            ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "--timeout", "5s", url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    p50 = _wrk_percentile(out, "50")
+    p99 = _wrk_percentile(out, "99")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return [
+        Figure("GET listings page of 100, 32 clients: median", p50, "ms", target="< 50 ms"),
+        Figure("GET listings page of 100, 32 clients: p99", p99, "ms", target="< 200 ms"),
+        Figure("GET listings page of 100, 32 clients: throughput", rps, "req/s"),
+    ]
+
+
+def _wrk_percentile(output: str, pct: str) -> float:
+    match = re.search(rf"\s{pct}(?:\.0+)?%\s+([\d.]+)(us|ms|s)", output)
+    if not match:
+        raise RuntimeError(f"no {pct}% line in wrk output:\n{output}")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def _wait(check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError("service did not become ready")
+
+
+def run_bench(quick: bool = False, output: Path | None = None) -> list[Figure]:
+    rows = 100_000 if quick else 1_000_000
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="glyph-bench-") as tmp:
+        work = Path(tmp)
+        if CORPUS_EXPORT.exists():
+            figures += offline_figures(CORPUS_EXPORT, "shopify_store_export.csv", repeat=3)
+        big = generate_csv(work / f"generated_{rows}.csv", rows)
+        figures += offline_figures(big, f"generated {rows:,} rows")
+        ingest, env = ingest_figures(big, work / "ingest", f"generated {rows:,} rows")
+        figures += ingest
+        figures += listing_latency(env, env["import_id"], seconds=5 if quick else 10)
+        for extra in _optional_suites(quick):
+            figures += extra
+    print_table(figures, title=f"glyph benchmarks ({'quick' if quick else 'full'})")
+    save(figures, output or PROJECT_ROOT / "bench-results" / "latest.json")
+    return figures
+
+
+def _optional_suites(quick: bool) -> list[list[Figure]]:
+    """API and storage benchmarks, each measured against its own baseline."""
+    results: list[list[Figure]] = []
+    for module, function in (("api", "bench_api"), ("storage", "bench_storage")):
+        try:
+            bench = getattr(
+                __import__(f"glyph_assets.bench.{module}", fromlist=[function]), function
+            )
+        except (ImportError, AttributeError):
+            continue
+        rows = bench(quick)
+        results.append([_as_figure(row) for row in rows])
+    return results
+
+
+def _as_figure(row: dict | Figure) -> Figure:
+    if isinstance(row, Figure):
+        return row
+    return Figure(
+        figure=row["figure"],
+        value=row["value"],
+        unit=row.get("unit", ""),
+        baseline=row.get("baseline"),
+        baseline_name=row.get("baseline_name", ""),
+        target=row.get("target", ""),
+        peak_mem_mb=row.get("peak_mem_mb"),
+    )

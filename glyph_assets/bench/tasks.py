@@ -1,0 +1,135 @@
+"""Benchmark tasks, each run in its own interpreter so its peak memory is its own.
+
+Usage: ``python -m glyph_assets.bench.tasks TASK ARGS...``; prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def task_read_csv(path: str) -> dict[str, Any]:
+    start = time.perf_counter()
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return {"seconds": time.perf_counter() - start, "rows": len(frame)}
+
+
+def task_sqlite_floor(path: str, db: str) -> dict[str, Any]:
+    """The machine's floor for ingesting: read_csv plus one bulk insert into an empty table."""
+    start = time.perf_counter()
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    read_s = time.perf_counter() - start
+    conn = sqlite3.connect(db)
+    columns = ", ".join(f'"{c}" TEXT' for c in frame.columns)
+    conn.execute(f"CREATE TABLE listings (import_index INTEGER, {columns})")
+    marks = ", ".join("?" for _ in range(len(frame.columns) + 1))
+    with conn:
+        conn.executemany(
+            f"INSERT INTO listings VALUES ({marks})",
+            ((i, *row) for i, row in enumerate(frame.itertuples(index=False, name=None))),
+        )
+    conn.close()
+    return {"seconds": time.perf_counter() - start, "read_seconds": read_s, "rows": len(frame)}
+
+
+def task_offline(path: str, chunk_rows: str = "100000") -> dict[str, Any]:
+    """Each stage timed separately over the same chunks, then the sum as the whole pipeline."""
+    from glyph_assets.sieve.clean import clean
+    from glyph_assets.sieve.enrich import enrich
+    from glyph_assets.sieve.normalize import normalize
+    from glyph_assets.sieve.read import iter_raw_chunks
+    from glyph_assets.sieve.registry import load_registry
+    from glyph_assets.sieve.score import market_reference, score
+
+    load_registry()
+    timings = dict.fromkeys(("read", "clean", "normalize", "enrich", "score"), 0.0)
+    enriched: list[pd.DataFrame] = []
+    rows = 0
+    started = time.perf_counter()
+    tick = time.perf_counter()
+    for raw in iter_raw_chunks(Path(path), chunk_rows=int(chunk_rows)):
+        now = time.perf_counter()
+        timings["read"] += now - tick
+        cleaned = clean(raw)
+        timings["clean"] += time.perf_counter() - now
+        now = time.perf_counter()
+        normalized = normalize(cleaned)
+        timings["normalize"] += time.perf_counter() - now
+        now = time.perf_counter()
+        enriched.append(enrich(normalized))
+        timings["enrich"] += time.perf_counter() - now
+        rows += len(raw)
+        tick = time.perf_counter()
+    now = time.perf_counter()
+    reference = market_reference(enriched)
+    scored = [score(frame, reference=reference) for frame in enriched]
+    timings["score"] += time.perf_counter() - now
+    total = time.perf_counter() - started
+    matched = sum(int(f["canonical_model"].notna().sum()) for f in scored)
+    return {"seconds": total, "stages": timings, "rows": rows, "matched": matched}
+
+
+def task_ingest(path: str) -> dict[str, Any]:
+    """One import end to end through a Dagster run (five assets, in_process) into the database."""
+    from dagster import DagsterInstance, materialize
+
+    from glyph_assets.assets.pipeline import PIPELINE_ASSETS
+    from glyph_assets.imports import file_chunks, register_import
+    from glyph_assets.io_managers import ParquetPartsIOManager
+    from glyph_assets.partitions import IMPORTS_PARTITIONS_NAME
+    from glyph_assets.settings import get_settings
+    from glyph_assets.store import repository
+    from glyph_assets.store.db import migrate
+
+    settings = get_settings()
+    migrate(settings.sqlalchemy_url)
+    start = time.perf_counter()
+    source = Path(path)
+    registered = register_import(file_chunks(source), filename=source.name, source="bench")
+    with DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions(IMPORTS_PARTITIONS_NAME, [registered.import_id])
+        result = materialize(
+            PIPELINE_ASSETS,
+            partition_key=registered.import_id,
+            instance=instance,
+            resources={"io_manager": ParquetPartsIOManager(base_dir=str(settings.staging_dir))},
+            tags={"glyph/import_id": registered.import_id},
+        )
+    seconds = time.perf_counter() - start
+    counts = repository.count_rows(migrate(settings.sqlalchemy_url), registered.import_id)
+    return {
+        "seconds": seconds,
+        "success": result.success,
+        "import_id": registered.import_id,
+        **counts,
+    }
+
+
+TASKS = {
+    "read_csv": task_read_csv,
+    "sqlite_floor": task_sqlite_floor,
+    "offline": task_offline,
+    "ingest": task_ingest,
+}
+
+
+def main(argv: list[str]) -> None:
+    result = TASKS[argv[0]](*argv[1:])
+    result["peak_mb"] = peak_mb()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

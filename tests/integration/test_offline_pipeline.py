@@ -1,0 +1,50 @@
+"""Every corpus file through ``glyph pipeline``: no crash, no silently dropped row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from glyph_assets.cli import app
+from glyph_assets.sieve.read import read_raw
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+FILES = sorted(
+    p for p in CORPUS.rglob("*") if p.suffix in {".csv", ".json", ".tsv"} and p.is_file()
+)
+REQUIRED = [
+    "import_index",
+    "title",
+    "price",
+    "currency",
+    "canonical_model",
+    "match_type",
+    "match_score",
+    "vendor",
+    "is_gpu",
+    "reject_reason",
+    "vram_gb",
+    "tdp_watts",
+    "mig_instances",
+    "nvlink",
+    "score",
+]
+
+
+@pytest.mark.skipif(not FILES, reason="corpus not present beside the checkout")
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(CORPUS)))
+def test_pipeline_accounts_for_every_row(path: Path, tmp_path: Path) -> None:
+    output = tmp_path / "out.csv"
+    result = CliRunner().invoke(app, ["pipeline", str(path), "-o", str(output), "--report"])
+    assert result.exit_code == 0, result.output
+    listings = pd.read_csv(output, dtype={"canonical_model": str})
+    errors = pd.read_csv(tmp_path / "out.errors.csv")
+    expected = len(read_raw(path))
+    assert len(listings) + len(errors) == expected
+    assert sorted([*listings["import_index"], *errors["import_index"]]) == list(range(expected))
+    assert set(REQUIRED) <= set(listings.columns)
+    assert listings["score"].dropna().between(0, 100).all()
+    assert "match_type" in result.output

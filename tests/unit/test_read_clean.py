@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from glyph_assets.sieve.clean import clean, map_headers, parse_price, parse_quantity
+from glyph_assets.sieve.inspect import inspect_file
+from glyph_assets.sieve.read import FileRejected, read_raw
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_import_index_is_position_of_data_rows(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.csv", b"title,price\nA,1\n\nB,2\nC,3\n")
+    raw = read_raw(path)
+    assert list(raw["import_index"]) == [0, 1, 2]
+    assert list(raw["title"]) == ["A", "B", "C"]
+
+
+def test_ragged_rows_are_kept_with_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.csv", b"title,price\nA,1,extra\nB\nC,3\n")
+    raw = read_raw(path)
+    assert len(raw) == 3
+    assert raw["_error"].notna().tolist() == [True, True, False]
+    cleaned = clean(raw)
+    assert cleaned["error_stage"].tolist()[:2] == ["read", "read"]
+    assert cleaned["raw_row"].notna().tolist() == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    "encoding,delimiter",
+    [("utf-8-sig", ","), ("cp1252", ";"), ("latin-1", "\t"), ("utf-8", "|")],
+)
+def test_encodings_and_delimiters(tmp_path: Path, encoding: str, delimiter: str) -> None:
+    text = f"Title{delimiter}Price (USD)\r\nCafé RTX 4090 ± 24GB{delimiter}1599\r\n"
+    path = write(tmp_path, "a.csv", text.encode(encoding))
+    cleaned = clean(read_raw(path))
+    assert cleaned.loc[0, "title"].startswith("Caf")
+    assert cleaned.loc[0, "price"] == 1599
+
+
+def test_quoted_fields_with_commas_quotes_and_newlines(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.csv", b'title,price\n"RTX 3090, ""FE""\nused",700\n')
+    cleaned = clean(read_raw(path))
+    assert cleaned.loc[0, "title"] == 'RTX 3090, "FE"\nused'
+
+
+@pytest.mark.parametrize(
+    "text,amount,currency",
+    [
+        ("$12,490.00", 12490.0, "USD"),
+        ("USD 899", 899.0, "USD"),
+        ("1299.00 USD", 1299.0, "USD"),
+        ("€ 7,450", 7450.0, "EUR"),
+        ("1.299,00 €", 1299.0, "EUR"),
+        ("£300", 300.0, "GBP"),
+        ("Quote", None, None),
+    ],
+)
+def test_parse_price(text: str, amount: float | None, currency: str | None) -> None:
+    values, currencies = parse_price(pd.Series([text]))
+    if amount is None:
+        assert pd.isna(values[0]) and currencies[0] is None
+    else:
+        assert values[0] == amount and currencies[0] == currency
+
+
+def test_quantity_words() -> None:
+    parsed = parse_quantity(pd.Series(["Available", "Out of Stock", "Lot of 4", "12", None]))
+    assert parsed.tolist()[1:4] == [0, 4, 12]
+    assert pd.isna(parsed[0]) and pd.isna(parsed[4])
+
+
+def test_header_dialects() -> None:
+    assert map_headers(["Model", "Price_USD", "Seller"])["title"] == "Model"
+    mapping = map_headers(["model", "title", "Price (USD)", " CONDITION "])
+    assert mapping["title"] == "title" and mapping["model_hint"] == "model"
+    assert mapping["price"] == "Price (USD)" and mapping["condition"] == " CONDITION "
+
+
+def test_row_errors_for_bad_values(tmp_path: Path) -> None:
+    data = b"title,price\n,10\nA,\nB,abc\nC,0\nD,-5\nE,5\n"
+    cleaned = clean(read_raw(write(tmp_path, "a.csv", data)))
+    reasons = cleaned["error_reason"].tolist()
+    assert reasons[:5] == [
+        "title is empty",
+        "price is missing",
+        "price is not a number: abc",
+        "price is zero",
+        "price is negative",
+    ]
+    assert pd.isna(reasons[5])
+
+
+def test_formula_and_html_titles_are_kept_as_text(tmp_path: Path) -> None:
+    data = b'title,price\n=HYPERLINK("x"),5\n<b>RTX</b>\'; DROP TABLE x;--,6\n'
+    cleaned = clean(read_raw(write(tmp_path, "a.csv", data)))
+    assert cleaned["title"].tolist() == ['=HYPERLINK("x")', "<b>RTX</b>'; DROP TABLE x;--"]
+
+
+@pytest.mark.parametrize(
+    "data,problem",
+    [
+        (b"", "empty"),
+        (b"title,price\n", "no data rows"),
+        (b"\x00\x01\x02\x03" * 100, "binary"),
+        (b"name_of_thing,colour\nx,y\n", "price"),
+        (b"[]", "no header"),
+        (b"{not json", "invalid JSON"),
+    ],
+)
+def test_file_level_rejections(tmp_path: Path, data: bytes, problem: str) -> None:
+    path = write(tmp_path, "f.json" if data[:1] in b"[{" else "f.csv", data)
+    with pytest.raises(FileRejected) as info:
+        inspect_file(path)
+    assert problem in "; ".join(info.value.problems)
+
+
+def test_shopify_products_json_expands_variants(corpus: Path) -> None:
+    raw = read_raw(corpus / "shopify_products_sample.json")
+    cleaned = clean(raw)
+    assert len(cleaned) >= 25
+    assert cleaned["price"].notna().all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["title", "price", "condition", "quantity", "Model", "x"]),
+            st.one_of(st.none(), st.text(max_size=40)),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_clean_never_raises(rows: list[dict]) -> None:
+    raw = pd.DataFrame(rows, dtype=object)
+    result = clean(raw)
+    assert len(result) == len(raw)
