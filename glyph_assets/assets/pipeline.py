@@ -84,7 +84,7 @@ def raw_listings(context: AssetExecutionContext, config: StageConfig) -> FrameSt
             stats["rows"] += len(chunk)
             stats["unreadable"] += int(chunk[ERROR_COLUMN].notna().sum())
             _progress(context, "raw_listings", stats["rows"], None)
-            yield chunk.astype({c: "string" for c in chunk.columns if c != "import_index"})
+            yield chunk.astype({c: "string[pyarrow]" for c in chunk.columns if c != "import_index"})
 
     stream = FrameStream(chunks())
     context.add_output_metadata(

@@ -15,10 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from charset_normalizer import from_bytes
 
 SAMPLE_BYTES = 256 * 1024
+ARROW_BLOCK_BYTES = 4 << 20
 DELIMITERS = ",;\t|"
 ERROR_COLUMN = "_error"
 INDEX_COLUMN = "import_index"
@@ -143,8 +147,8 @@ def iter_csv_chunks(path: Path, fmt: FileFormat, chunk_rows: int) -> Iterator[pd
         rows: list[list[str | None]] = []
         index = 0
         for record in reader:
-            if not record or not any(cell.strip() for cell in record):
-                continue  # blank lines are layout, not data rows
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # blank lines are layout, not data rows (as pandas counts them)
             error = None
             if len(record) != width:
                 error = f"row has {len(record)} fields, the header has {width}"
@@ -159,6 +163,95 @@ def iter_csv_chunks(path: Path, fmt: FileFormat, chunk_rows: int) -> Iterator[pd
                 rows = []
         if rows or index == 0:
             yield _frame(rows, headers, index)
+
+
+def _arrow_reader(
+    path: Path, fmt: FileFormat, headers: list[str], on_invalid: Any, columns: list[str] | None
+) -> pacsv.CSVStreamingReader:
+    return pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            column_names=headers, skip_rows=1, block_size=ARROW_BLOCK_BYTES, encoding="utf8"
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=fmt.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(headers, pa.string()),
+            include_columns=columns,
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _arrow_headers(path: Path, fmt: FileFormat) -> list[str] | None:
+    """Headers when Arrow's fast reader gives exactly what the careful reader would, else None.
+
+    That holds for UTF-8 text without NUL bytes whose header is the first line and whose every
+    row has the header's width; a cheap first pass (one column converted) checks the widths.
+    """
+    if fmt.encoding not in ("utf-8", "utf-8-sig"):
+        return None
+    with open(path, "rb") as fh:
+        while block := fh.read(8 << 20):
+            if b"\x00" in block:
+                return None
+    with open(path, encoding=fmt.encoding, newline="") as fh:
+        reader = csv.reader(fh, delimiter=fmt.delimiter)
+        header = next(reader, None)
+        if not header or reader.line_num != 1 or not any(c.strip() for c in header):
+            return None
+    headers = _unique_headers(header)
+    invalid = 0
+
+    def count_invalid(_row: Any) -> str:
+        nonlocal invalid
+        invalid += 1
+        return "skip"
+
+    try:
+        for _batch in _arrow_reader(path, fmt, headers, count_invalid, headers[:1]):
+            if invalid:
+                return None
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    return headers if not invalid else None
+
+
+def _iter_arrow_chunks(
+    path: Path, fmt: FileFormat, headers: list[str], chunk_rows: int
+) -> Iterator[pd.DataFrame]:
+    def refuse(_row: Any) -> str:
+        return "error"  # the first pass saw none; a change under our feet must fail loudly
+
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    start = 0
+
+    def emit(table: pa.Table) -> pd.DataFrame:
+        frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+        frame.insert(0, INDEX_COLUMN, np.arange(start, start + len(frame), dtype="int64"))
+        frame[ERROR_COLUMN] = pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]")
+        return frame
+
+    for batch in _arrow_reader(path, fmt, headers, refuse, None):
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        while pending_rows >= chunk_rows:
+            table = pa.Table.from_batches(pending)
+            yield emit(table.slice(0, chunk_rows))
+            start += chunk_rows
+            rest = table.slice(chunk_rows)
+            pending = rest.to_batches()
+            pending_rows = rest.num_rows
+    if pending_rows or start == 0:
+        table = pa.Table.from_batches(pending) if pending else _empty_table(headers)
+        yield emit(table)
+
+
+def _empty_table(headers: list[str]) -> pa.Table:
+    return pa.table({h: pa.array([], pa.string()) for h in headers})
 
 
 def _json_records(payload: Any) -> list[Any]:
@@ -262,6 +355,10 @@ def iter_raw_chunks(
     fmt = detect_format(path, filename)
     if fmt.kind == "json":
         yield from records_to_frames(load_json(path, fmt), chunk_rows)
+        return
+    headers = _arrow_headers(path, fmt)
+    if headers is not None:
+        yield from _iter_arrow_chunks(path, fmt, headers, chunk_rows)
     else:
         yield from iter_csv_chunks(path, fmt, chunk_rows)
 
