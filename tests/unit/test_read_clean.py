@@ -146,3 +146,40 @@ def test_clean_never_raises(rows: list[dict]) -> None:
     raw = pd.DataFrame(rows, dtype=object)
     result = clean(raw)
     assert len(result) == len(raw)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'title,price\nA,1\n"B, with ""quotes""\nand a newline",2\n,,\n\nC,3\n',
+        "\ufefftitle;price\nCaf\u00e9 RTX,1\nD;2\n".encode(),
+        b"title,price\n" + b"".join(b"T%d,%d\n" % (i, i) for i in range(2500)),
+    ],
+)
+def test_arrow_fast_path_reads_like_the_careful_reader(tmp_path: Path, data: bytes) -> None:
+    from glyph_assets.sieve.read import (
+        _arrow_headers,
+        _iter_arrow_chunks,
+        detect_format,
+        iter_csv_chunks,
+    )
+
+    path = write(tmp_path, "a.csv", data)
+    fmt = detect_format(path)
+    headers = _arrow_headers(path, fmt)
+    careful = pd.concat(list(iter_csv_chunks(path, fmt, 1000)), ignore_index=True)
+    if headers is None:  # e.g. ragged rows: only the careful reader applies
+        assert careful["_error"].notna().any()
+        return
+    fast = pd.concat(list(_iter_arrow_chunks(path, fmt, headers, 1000)), ignore_index=True)
+    assert fast.astype(object).where(fast.notna(), None).values.tolist() == (
+        careful.astype(object).where(careful.notna(), None).values.tolist()
+    )
+
+
+def test_ragged_file_falls_back_to_the_careful_reader(tmp_path: Path) -> None:
+    from glyph_assets.sieve.read import _arrow_headers, detect_format
+
+    path = write(tmp_path, "a.csv", b"title,price\nA,1\nB\n")
+    assert _arrow_headers(path, detect_format(path)) is None
+    assert read_raw(path)["_error"].notna().tolist() == [False, True]
