@@ -78,7 +78,10 @@ CONDITION_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 _OUT_OF_STOCK = re.compile(
     r"out of stock|unavailable|sold out|backorder|back-ordered|discontinued|no stock", re.I
 )
-_LOT_RE = re.compile(r"(?:lot|pack|set|bundle|qty)\s*(?:of)?\s*:?\s*(\d{1,4})", re.I)
+_LOT_RE = re.compile(
+    r"(?:lot|pack|set|bundle|qty)\s*(?:of)?\s*:?\s*(\d{1,4})|\b(\d{1,3})\s*(?:pcs|pieces|units)\b",
+    re.I,
+)
 
 
 def _map_unique(
@@ -170,7 +173,8 @@ def normalize_condition(values: pd.Series) -> pd.Series:
 
 
 def _lot_size(titles: pd.Series) -> pd.Series:
-    lots = titles.fillna("").astype(str).str.extract(_LOT_RE, expand=False)
+    found = titles.fillna("").astype(str).str.extract(_LOT_RE)
+    lots = found[0].fillna(found[1])
     return pd.to_numeric(lots, errors="coerce").astype("Float64")
 
 
@@ -179,7 +183,8 @@ def parse_quantity(values: pd.Series) -> pd.Series:
     text = values.fillna("").astype(str).str.strip()
     quantity = pd.to_numeric(text.str.replace(",", ""), errors="coerce")
     quantity = quantity.where(quantity.isna() | ((quantity >= 0) & (quantity < 1e9)), np.nan)
-    lot = pd.to_numeric(text.str.extract(_LOT_RE, expand=False), errors="coerce")
+    found = text.str.extract(_LOT_RE)
+    lot = pd.to_numeric(found[0].fillna(found[1]), errors="coerce")
     quantity = quantity.fillna(lot)
     quantity = quantity.mask(quantity.isna() & text.str.contains(_OUT_OF_STOCK), 0)
     return quantity.round().astype("Int64")

@@ -1,0 +1,102 @@
+"""Enrich: join the registry's specs onto matched rows and flag what the title contradicts.
+
+Specs come only from the registry (never from the title), so two listings of the same model
+always carry the same facts. The title is still evidence: when it states a memory size or an
+interface that disagrees with the model, the row keeps the model and gets a warning, because
+the usual causes (modded cards, feed errors, SXM modules on PCIe adapters) are worth a look.
+
+One exception: where the registry leaves ``vram_gb`` empty because one id covers several memory
+variants (GT 730 2GB/4GB, Radeon HD 5450 512MB/1GB/2GB), the size the title states is the only
+fact about that board, so it fills ``vram_gb``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from glyph_assets.sieve.columns import SPEC_COLUMNS
+from glyph_assets.sieve.normalize import title_facts
+from glyph_assets.sieve.registry import Registry, load_registry
+
+REGISTRY_SPECS: list[str] = [c for c in SPEC_COLUMNS if c != "warnings"]
+
+
+def _gb(value: float) -> str:
+    return f"{value:g}GB"
+
+
+def _facts_by_model(registry: Registry) -> dict[str, tuple[float | None, str | None]]:
+    specs = registry.specs
+    return {
+        str(model): (None if pd.isna(vram) else float(vram), form)
+        for model, vram, form in zip(
+            specs.index, specs["vram_gb"], specs["form_factor"], strict=True
+        )
+    }
+
+
+def title_warnings(title: str, model: str, registry: Registry) -> list[str]:
+    """What the title says that the registry entry for ``model`` contradicts."""
+    facts = title_facts(title, registry=registry)
+    found: list[str] = []
+    vram, form = registry.memo("enrich.facts", _facts_by_model).get(model, (None, None))
+    stated = facts.title_vram_gb
+    if stated is not None and vram is not None and abs(stated - vram) > 0.5:
+        found.append(f"title says {_gb(stated)}, {model} has {_gb(vram)}")
+    if "PCIE" in (facts.title_interface or "").split(",") and form == "SXM":
+        found.append(f"title says PCIe, {model} is an SXM module (adapter or mislabel)")
+    return found
+
+
+def _titles(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    if "title" not in frame:
+        return np.full(len(rows), "", dtype=object)
+    return frame["title"].iloc[rows].astype(object).fillna("").astype(str).to_numpy()
+
+
+def enrich(normalized: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
+    """Add SPEC_COLUMNS (registry specs and ``warnings``) to normalized rows.
+
+    Rows without a canonical model, and row errors, get nulls. Title lookups and warnings are
+    computed once per distinct (title, model) pair.
+    """
+    registry = registry or load_registry()
+    out = normalized.copy(deep=False)  # new columns only: the input frame is not modified
+    n = len(out)
+    if "canonical_model" in out:
+        model = out["canonical_model"].astype(object)
+    else:
+        model = pd.Series(None, index=out.index, dtype=object)
+    usable = model.notna()
+    if "error_stage" in out:
+        usable &= out["error_stage"].isna()
+    known = (usable & model.isin(registry.specs.index)).to_numpy()
+    specs = registry.specs.reindex(model.where(known, None).to_numpy())  # keeps the dtypes
+    for column in REGISTRY_SPECS:
+        values = specs[column]
+        if values.dtype == object:
+            values = values.astype(object).where(values.notna(), None)  # None, never NaN
+        out[column] = values.array
+    rows = np.flatnonzero(known)
+    warnings = np.full(n, None, dtype=object)
+    if len(rows):
+        pairs = pd.DataFrame({"title": _titles(out, rows), "model": model.iloc[rows].to_numpy()})
+        codes = pairs.groupby(["title", "model"], sort=False).ngroup().to_numpy()
+        firsts = list(pairs.drop_duplicates().itertuples(index=False, name=None))
+        texts = [
+            "; ".join(title_warnings(title, canonical, registry)) or None if title else None
+            for title, canonical in firsts
+        ]
+        warnings[rows] = np.array(texts, dtype=object)[codes]
+        vram = out["vram_gb"].to_numpy(dtype=float, copy=True)
+        if np.isnan(vram[rows]).any():
+            stated = [title_facts(t, registry).title_vram_gb if t else None for t, _ in firsts]
+            from_title = np.array(stated, dtype=float)[codes]
+            vram[rows] = np.where(np.isnan(vram[rows]), from_title, vram[rows])
+            out["vram_gb"] = vram
+    out["warnings"] = warnings
+    return out
+
+
+__all__ = ["REGISTRY_SPECS", "enrich", "title_warnings"]

@@ -1,0 +1,964 @@
+"""Normalize: map each listing title onto one canonical GPU model, or say why there is none.
+
+How a title is read. Every rule is driven by the registry's ids (see ``registry.ModelKey``), so a
+model added to the CSV is matched without code changes:
+
+1. Tokens. The title is upper-cased and split into words, and words into letter/digit runs
+   (``RTX4060Ti`` -> RTX 4060 TI, ``TUF-RX7800XT-O16G`` -> ... RX 7800 XT O 16 G). Glued series
+   words are cut off (``GFRTX``, ``RTXPRO``, ``PRIMEGEFORCE``), and a model number glued to its
+   memory size is split (``30506GB`` -> 3050 6GB) when the first four digits are a known number.
+2. Memory sizes: a number followed by G/GB/GiB/MB (``12G``, ``12GB``, ``12 GB``, ``O8G``, ``4GD5``);
+   not when the unit runs on into more digits (part numbers such as ``699-2G150``).
+3. Mentions. A model is mentioned by a letter+digit token that is a registry model number (A100,
+   L40S, W7900, MI300X, T1000, A10G) or by a series word followed by a number (RTX 4090, RX 7600,
+   GT 1030, Flex 140, Radeon HD 7750). "GeForce"/"Radeon" alone stand in for their series, and
+   so do "Nvidia"/"AMD" when the number is a registry number ("AMD 7950X3D" is a CPU).
+   Variant words after the number (TI, SUPER, XT, XTX, GRE, D, a glued S = SUPER, X2, Dual Slot)
+   must equal the id's variant words exactly, so "RX 7600 XT" can only be RX_7600_XT, and a
+   variant the registry lacks is a GPU with an unknown model, never its neighbour. Letters glued
+   after a letter token (A4000E, T400E) are a variant the registry lacks unless they are noise
+   of two or more letters on a known token (HPE "M60AC").
+4. Siblings sharing a number (RTX 6000 Ada / Quadro RTX 6000 / RTX PRO 6000 Blackwell, A100
+   PCIe/SXM4 40/80GB, RTX 3060 12/8GB) are scored on the title's evidence: edition words (Ada,
+   Blackwell, PRO, Quadro, SFF/low-profile, Server Edition, Max-Q), memory size and interface;
+   the words a seller chose outweigh a memory size ("Quadro RTX 4000 20GB" is a Quadro RTX 4000).
+   An SXM module "converted to PCIe" is still the SXM part; with no interface word the PCIe board
+   is assumed. A tie is ambiguous: no model, reason unknown_model. A memory size that fits no
+   sibling of an id family split by memory (RTX 3080 20GB) is an unknown model; a size that
+   contradicts a single-SKU model (RTX 4090 48GB) keeps the model and enrich warns.
+   When the title states no memory size, model_hint/brand_hint/bulk_notes are used as evidence.
+5. The first mention decides; later ones are "for RTX A6000" or "equivalent to ..." remarks.
+6. Not a GPU: accessories, cables, bridges, capture/converter boxes anywhere in the title; and
+   servers, workstations, PCs, coolers, software when they come before any model or GPU brand.
+7. Registry aliases (ids without a number: TITAN_V, RADEON_VII) and a guarded fuzzy pass
+   (rapidfuzz; one vendor, the same model digits, one model left, high threshold) come last.
+
+Matching never crosses vendors: a model whose vendor contradicts the title's vendor words is
+rejected. Each distinct title is analysed once and cached for the process.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz
+
+from glyph_assets.sieve.columns import MATCH_COLUMNS
+from glyph_assets.sieve.registry import ModelKey, Registry, load_registry
+
+MATCH_TYPES: tuple[str, ...] = ("exact", "alias", "pattern", "fuzzy", "none")
+NOT_GPU = "not_gpu"
+UNKNOWN_MODEL = "unknown_model"
+
+# Brand words that stand in for a series word before a bare number ("GeForce 210", "Radeon 7750",
+# "Nvidia 3080"). A vendor name alone only counts when the number is a registry model number
+# ("AMD 7950X3D" is a CPU).
+WEAK_FAMILIES: dict[str, tuple[str | None, ...]] = {
+    "GEFORCE": ("RTX", "GTX", "GT", None),
+    "RADEON": ("RX", "HD"),
+    "NVIDIA": ("RTX", "GTX", "GT"),
+    "AMD": ("RX",),
+}
+WEAK_FAMILY_VENDOR = {"GEFORCE": "NVIDIA", "RADEON": "AMD", "NVIDIA": "NVIDIA", "AMD": "AMD"}
+VENDOR_ONLY_FAMILIES = frozenset({"NVIDIA", "AMD"})
+# Series words that say "GPU" on their own; other family words (HD, MAX, FLEX...) need context.
+STRONG_FAMILIES = frozenset({"RTX", "GTX", "RX"})
+GLUED_SERIES = ("RTX", "GTX", "GEFORCE", "RADEON")
+SKIP_BEFORE_NUMBER = frozenset({"PRO"})
+CORE_VARIANTS = frozenset({"TI", "SUPER", "XT", "XTX", "GRE", "D"})
+GLUED_VARIANT_ALIASES = {"S": "SUPER"}
+PLAUSIBLE_VRAM = frozenset({1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96})
+MEMORY_UNITS = frozenset({"G", "GB", "GIB", "GD"})
+HINT_COLUMNS = ("model_hint", "brand_hint", "bulk_notes")  # evidence, in match_title's order
+TRADEMARKS = re.compile("[\u2122\u00ae\u00a9]")
+
+VENDOR_WORDS: dict[str, str] = {
+    "NVIDIA": "NVIDIA",
+    "NVIDA": "NVIDIA",
+    "GEFORCE": "NVIDIA",
+    "GEFOCE": "NVIDIA",
+    "QUADRO": "NVIDIA",
+    "TESLA": "NVIDIA",
+    "RTX": "NVIDIA",
+    "GTX": "NVIDIA",
+    "AMD": "AMD",
+    "RADEON": "AMD",
+    "FIREPRO": "AMD",
+    "INSTINCT": "AMD",
+    "ATI": "AMD",
+    "INTEL": "Intel",
+}
+# "Tesla" is left out: alone it is more often a car than a GPU.
+GPU_BRAND_WORDS = frozenset(
+    {"GEFORCE", "GEFOCE", "RADEON", "QUADRO", "FIREPRO", "INSTINCT", "TITAN", "GRID"}
+)
+GPU_WORDS = frozenset({"GPU", "GPUS", "ACCELERATOR"})
+CARD_ADJECTIVES = frozenset({"GRAPHIC", "GRAPHICS", "VIDEO"})
+CARD_NOUNS = frozenset({"CARD", "CARDS", "BOARD"})
+
+# Not a GPU wherever these appear: the listing is the accessory, not the card.
+ACCESSORY_WORDS = frozenset(
+    {
+        "BRIDGE",
+        "BRG",
+        "SLI",
+        "HOLDER",
+        "RISER",
+        "BACKPLATE",
+        "WATERBLOCK",
+        "CABLE",
+        "CABLES",
+        "CAPTURE",
+        "CAPTURING",
+        "CONVERTER",
+        "ENCODER",
+        "DECODER",
+        "EXTENDER",
+        "SPLITTER",
+        "KVM",
+        "SYNC",
+        "FRAMELOCK",
+        "EDID",
+        "ANTISAG",
+        "SHROUD",
+        "LAPTOP",
+        "NOTEBOOK",
+        "PREBUILT",
+        "SCALER",
+        "SWITCHER",
+        "DONGLE",
+        "EMULATOR",
+        "EXTRACTOR",
+        "EMBEDDER",
+    }
+)
+ACCESSORY_PHRASES: tuple[tuple[str, ...], ...] = (
+    ("WATER", "BLOCK"),
+    ("ANTI", "SAG"),
+    ("THERMAL", "PAD"),
+    ("THERMAL", "PADS"),
+    ("POWER", "SUPPLY"),
+    ("PRE", "BUILT"),
+    ("GAMING", "PC"),
+    ("DESKTOP", "PC"),
+    ("MINI", "PC"),
+)
+# Not a GPU when they come before the first model or GPU brand word ("Server with RTX A6000"),
+# harmless after it ("RTX 3090 ... for Server", "RTX PRO 6000 Blackwell Workstation Edition").
+CONTEXT_WORDS = frozenset(
+    {
+        "SERVER",
+        "SERVERS",
+        "WORKSTATION",
+        "DESKTOP",
+        "PC",
+        "COMPUTER",
+        "SYSTEM",
+        "BAREBONE",
+        "POWEREDGE",
+        "PROLIANT",
+        "THINKSTATION",
+        "OPTIPLEX",
+        "ALIENWARE",
+        "DGX",
+        "COOLER",
+        "HEATSINK",
+        "FAN",
+        "FANS",
+        "COOLING",
+        "ADAPTER",
+        "BRACKET",
+        "MOUNT",
+        "SOFTWARE",
+        "LICENSE",
+        "LICENCE",
+        "SUBSCRIPTION",
+        "NVLINK",
+        "USB",
+        "KIT",
+    }
+)
+_MULTI_GPU_SYSTEM = re.compile(
+    r"\b\d+\s*-?\s*X?\s*-?\s*GPUS?\s+(?:SYSTEM|SERVER|NODE|RIG|WORKSTATION|MACHINE)\b"
+)
+_WORD = re.compile(r"[A-Z0-9]+")
+_PART = re.compile(r"[A-Z]+|[0-9]+")
+_CACHE_LIMIT = 500_000
+_FUZZY_THRESHOLD = 90.0
+
+
+@dataclass(frozen=True)
+class Match:
+    """The outcome for one listing; the first six fields are MATCH_COLUMNS.
+
+    ``title_vram_gb`` / ``title_interface`` are what the title itself states (for enrich's
+    contradiction warnings); ``detail`` says in words why the match came out this way.
+    """
+
+    canonical_model: str | None
+    match_type: str
+    match_score: float
+    vendor: str | None
+    is_gpu: bool
+    reject_reason: str | None
+    title_vram_gb: float | None = None
+    title_interface: str | None = None
+    detail: str = ""
+
+    def row(self) -> tuple[Any, ...]:
+        """The MATCH_COLUMNS values, in order."""
+        return (
+            self.canonical_model,
+            self.match_type,
+            self.match_score,
+            self.vendor,
+            self.is_gpu,
+            self.reject_reason,
+        )
+
+
+@dataclass(slots=True)
+class _Tok:
+    text: str
+    num: bool
+    word: int
+
+
+@dataclass
+class _Title:
+    tokens: list[_Tok]
+    words: list[str]
+    memory: list[tuple[int, float]]  # (token index of the number, GB)
+    text: str
+
+    @property
+    def texts(self) -> list[str]:
+        return [t.text for t in self.tokens]
+
+
+@dataclass
+class _Mention:
+    start: int  # token index of the model number
+    vendor: str | None
+    candidates: list[ModelKey]
+    variants: frozenset[str]
+    label: str
+    unknown_trailing: bool = False
+
+
+@dataclass
+class _Pending:
+    """A title whose mention needs evidence from the other columns (its memory size)."""
+
+    mention: _Mention
+    title: _Title
+    base: Match
+
+
+@dataclass
+class _Index:
+    registry: Registry
+    by_lookup: dict[tuple[str | None, str], list[ModelKey]]
+    families: dict[str, str]  # family word -> vendor
+    numbers: frozenset[str]
+    letter_tokens: frozenset[str]
+    letter_shapes: frozenset[tuple[str, int]]
+    variant_words: frozenset[str]
+    exact_names: dict[str, set[str]]
+    aliases: list[tuple[str, str]]  # (" NORMALIZED ALIAS ", id), longest first
+    aliases_by_id: dict[str, list[str]]
+    digits_index: dict[str, list[ModelKey]]
+    cache: dict[str, Match | _Pending] = field(default_factory=dict)
+    evidence_cache: dict[tuple[str, str, str, str], Match] = field(default_factory=dict)
+
+
+def _prepare(text: str) -> str:
+    text = TRADEMARKS.sub(" ", html.unescape(text))
+    return unicodedata.normalize("NFKC", text).upper()
+
+
+def _norm_phrase(text: str) -> str:
+    return " ".join(_WORD.findall(_prepare(text)))
+
+
+def _build_index(registry: Registry) -> _Index:
+    by_lookup: dict[tuple[str | None, str], list[ModelKey]] = {}
+    families: dict[str, str] = {}
+    numbers: set[str] = set()
+    letters: set[str] = set()
+    shapes: set[tuple[str, int]] = set()
+    variants: set[str] = set()
+    digits_index: dict[str, list[ModelKey]] = {}
+    for key in registry.keys.values():
+        variants |= key.suffixes
+        lookup = key.lookup
+        if lookup is None:
+            continue
+        by_lookup.setdefault(lookup, []).append(key)
+        digits_index.setdefault(re.sub(r"\D", "", lookup[1]), []).append(key)
+        if lookup[1].isdigit():
+            numbers.add(lookup[1])
+            if key.family:
+                families[key.family] = key.vendor
+        else:
+            letters.add(lookup[1])
+            head = re.match(r"^([A-Z]+)(\d+)", lookup[1])
+            if head:
+                shapes.add((head.group(1), len(head.group(2))))
+    exact: dict[str, set[str]] = {}
+    drop = {"NVIDIA", "AMD", "INTEL", "GEFORCE", "TESLA"}
+    alias_list: list[tuple[str, str]] = []
+    aliases_by_id: dict[str, list[str]] = {}
+    for model in registry.ids:
+        display = str(registry.specs.at[model, "display_name"] or "")
+        names = {model.replace("_", " "), _norm_phrase(display)}
+        names |= {" ".join(w for w in n.split() if w not in drop) for n in list(names)}
+        exact[model] = names
+        normalized = [_norm_phrase(a) for a in registry.aliases.get(model, [])]
+        aliases_by_id[model] = [f" {a} " for a in normalized if a]
+        alias_list.extend((f" {a} ", model) for a in normalized if a)
+    alias_list.sort(key=lambda item: -len(item[0]))
+    return _Index(
+        registry=registry,
+        by_lookup=by_lookup,
+        families=families,
+        numbers=frozenset(numbers),
+        letter_tokens=frozenset(letters),
+        letter_shapes=frozenset(shapes),
+        variant_words=frozenset(variants | CORE_VARIANTS),
+        exact_names=exact,
+        aliases=alias_list,
+        aliases_by_id=aliases_by_id,
+        digits_index=digits_index,
+    )
+
+
+def _index(registry: Registry | None = None) -> _Index:
+    return (registry or load_registry()).memo("normalize.index", _build_index)
+
+
+def _split_word(word: str, idx: _Index) -> list[str]:
+    if word.isdigit() or (word.isalpha() and not any(g in word for g in GLUED_SERIES)):
+        return [word]  # the common case: nothing to split
+    parts = _PART.findall(word)
+    out: list[str] = []
+    for p, part in enumerate(parts):
+        if part.isdigit():
+            nxt = parts[p + 1] if p + 1 < len(parts) else ""
+            head, tail = part[:4], part[4:]
+            if (
+                5 <= len(part) <= 6
+                and nxt in ("G", "GB")
+                and head in idx.numbers
+                and int(tail) in PLAUSIBLE_VRAM
+            ):
+                out.extend([head, tail])  # 30506GB -> 3050 6 GB
+            else:
+                out.append(part)
+            continue
+        for series in GLUED_SERIES:
+            if part != series and part.startswith(series):
+                out.extend([series, part[len(series) :]])  # RTXPRO
+                break
+            if part != series and part.endswith(series):
+                out.extend([part[: -len(series)], series])  # GFRTX, PRIMEGEFORCE
+                break
+        else:
+            out.append(part)
+    return out
+
+
+def _tokenize(title: str, idx: _Index) -> _Title:
+    text = _prepare(title)
+    words = _WORD.findall(text)
+    tokens: list[_Tok] = []
+    for w, word in enumerate(words):
+        tokens.extend(_Tok(t, t.isdigit(), w) for t in _split_word(word, idx))
+    memory: list[tuple[int, float]] = []
+    for i in range(len(tokens) - 1):
+        tok, unit = tokens[i], tokens[i + 1]
+        if not tok.num or (unit.text not in MEMORY_UNITS and unit.text != "MB"):
+            continue
+        after = tokens[i + 2] if i + 2 < len(tokens) else None
+        glued = after is not None and after.word == unit.word
+        if unit.text == "GD" and glued and not after.num:
+            continue  # 4GD5 / 12GD are 4GB GDDR5 / 12GB GDDR, "GDX" is not
+        if unit.text != "GD" and glued and after.num:
+            continue  # 699-2G150 is a part number
+        value = float(tok.text) if len(tok.text) <= 5 else 0.0
+        if unit.text == "MB":
+            value /= 1024.0
+        if 0 < value <= 1024:
+            memory.append((i, value))
+    return _Title(tokens=tokens, words=words, memory=memory, text=text)
+
+
+def _glued(tokens: list[_Tok], i: int, j: int) -> bool:
+    return 0 <= i < len(tokens) and 0 <= j < len(tokens) and tokens[i].word == tokens[j].word
+
+
+def _variant_window(
+    title: _Title, idx: _Index, last: int, family_number: bool
+) -> tuple[frozenset[str], bool]:
+    """Variant words after a model number: glued letters, then whole words or memory sizes."""
+    tokens = title.tokens
+    found: set[str] = set()
+    unknown = False
+    i = last + 1
+    while i < len(tokens) and _glued(tokens, last, i):
+        text = tokens[i].text
+        word = GLUED_VARIANT_ALIASES.get(text, text) if family_number else text
+        if word in idx.variant_words:
+            found.add(word)
+        elif not (family_number and (tokens[i].num or text in MEMORY_UNITS)):
+            unknown = True
+        i += 1
+    memory_at = {pos for pos, _ in title.memory}
+    while i < len(tokens):
+        if i in memory_at:
+            i += 2
+            continue
+        word = title.words[tokens[i].word]
+        if word in idx.variant_words and word not in GLUED_VARIANT_ALIASES:
+            found.add(word)
+            i += sum(1 for t in tokens[i:] if t.word == tokens[i].word)
+            continue
+        break
+    return frozenset(found), unknown
+
+
+def _family_before(tokens: list[_Tok], i: int, idx: _Index) -> str | None:
+    j = i - 1
+    while j >= 0 and tokens[j].text in SKIP_BEFORE_NUMBER:
+        j -= 1
+    if j < 0 or tokens[j].num:
+        return None
+    word = tokens[j].text
+    return word if word in idx.families or word in WEAK_FAMILIES else None
+
+
+def _letter_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Mention | None:
+    tokens = title.tokens
+    letters, digits = tokens[i - 1].text, tokens[i].text
+    token = letters + digits
+    nxt = tokens[i + 1] if _glued(tokens, i, i + 1) else None
+    last = i
+    if nxt is not None and not nxt.num and token + nxt.text in idx.letter_tokens:
+        token += nxt.text
+        last = i + 1
+    elif token not in idx.letter_tokens:
+        if context and (letters, len(digits)) in idx.letter_shapes:
+            return _Mention(i, None, [], frozenset(), token)  # W5700-like: GPU, not registered
+        return None
+    variants, unknown = _variant_window(title, idx, last, family_number=False)
+    if unknown and nxt is not None and len(nxt.text) >= 2 and not nxt.num:
+        unknown = False  # two or more letters of SKU noise on a known token (HPE "M60AC")
+    candidates = list(idx.by_lookup.get((None, token), []))
+    vendors = {k.vendor for k in candidates}
+    return _Mention(
+        i,
+        vendors.pop() if len(vendors) == 1 else None,
+        candidates,
+        variants,
+        token,
+        unknown_trailing=unknown,
+    )
+
+
+def _number_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Mention | None:
+    tokens = title.tokens
+    family = _family_before(tokens, i, idx)
+    if family is None:
+        return None
+    if family not in STRONG_FAMILIES and not context:
+        return None  # "HD 1080", "MAX 300": not GPU words without GPU context
+    number = tokens[i].text
+    candidates = list(idx.by_lookup.get((family, number), [])) if family in idx.families else []
+    vendor = idx.families.get(family)
+    if not candidates and family in WEAK_FAMILIES:
+        vendor = WEAK_FAMILY_VENDOR[family]
+        for fam in WEAK_FAMILIES[family]:
+            keys = idx.by_lookup.get((fam, number), [])
+            candidates.extend(k for k in keys if k.vendor == vendor)
+    if not candidates and family in VENDOR_ONLY_FAMILIES:
+        return None
+    variants, unknown = _variant_window(title, idx, i, family_number=True)
+    return _Mention(i, vendor, candidates, variants, f"{family} {number}", unknown)
+
+
+def _mentions(title: _Title, idx: _Index, context: bool) -> list[_Mention]:
+    """Every model mention in reading order, known to the registry or not."""
+    tokens = title.tokens
+    memory_at = {pos for pos, _ in title.memory}
+    found: list[_Mention] = []
+    for i, tok in enumerate(tokens):
+        if not tok.num:
+            continue
+        glued_letters = i > 0 and _glued(tokens, i - 1, i) and not tokens[i - 1].num
+        if glued_letters and tokens[i - 1].text not in idx.families:
+            mention = _letter_mention(title, idx, i, context)
+        elif i in memory_at:
+            continue
+        else:
+            mention = _number_mention(title, idx, i, context)
+        if mention is not None:
+            found.append(mention)
+    return found
+
+
+@dataclass
+class _Features:
+    markers: set[str]
+    rtx_pro: bool
+    quadro: bool
+    interface: str | None
+    sxm_version: str | None
+    words: set[str]
+    stated: str | None  # every interface word the title uses: "SXM", "PCIE", "PCIE,SXM"...
+
+
+def _pairs(texts: list[str]) -> Iterable[tuple[str, str]]:
+    return zip(texts, texts[1:], strict=False)
+
+
+def _features(title: _Title, mention: _Mention) -> _Features:
+    texts = title.texts
+    words = set(texts)
+    markers = {m for m in ("ADA", "BLACKWELL", "SFF") if m in words}
+    if "SERVER" in texts[mention.start :]:
+        markers.add("SERVER")
+    for pair in _pairs(texts):
+        if pair == ("MAX", "Q"):
+            markers.add("MAX_Q")
+        elif pair in {("LOW", "PROFILE"), ("SMALL", "FORM")}:
+            markers.add("SFF")
+    if "MAXQ" in words:
+        markers.add("MAX_Q")
+    if "LP" in words:
+        markers.add("SFF")
+    if "SFF" not in words and {"FULL", "HEIGHT"} <= words:
+        markers.discard("SFF")  # "Full-height/Low-profile" bracket: says nothing
+    interface = None
+    sxm_version = None
+    for i, text in enumerate(texts):
+        if text == "SXM" and not (i > 0 and texts[i - 1] in {"NOT", "NON", "NO"}):
+            interface = "SXM"
+            nxt = title.tokens[i + 1] if i + 1 < len(texts) else None
+            if nxt is not None and nxt.num and nxt.word == title.tokens[i].word:
+                sxm_version = f"SXM{nxt.text}"
+    pcie = "PCIE" in words or any(a == "PCI" and b in {"E", "EXPRESS"} for a, b in _pairs(texts))
+    if interface is None:
+        interface = "NVL" if "NVL" in words else "PCIE" if pcie else None
+    stated = ",".join(sorted({interface} | ({"PCIE"} if pcie else set()))) if interface else None
+    return _Features(
+        markers=markers,
+        rtx_pro=("RTX", "PRO") in set(_pairs(texts)),
+        quadro="QUADRO" in words,
+        interface=interface,
+        sxm_version=sxm_version,
+        words=words,
+        stated=stated,
+    )
+
+
+def _mention_memory(title: _Title, mention: _Mention, stop: int) -> tuple[float | None, set[float]]:
+    """The size nearest after the mention (else the last one before it) and all sizes after it."""
+    after = [gb for pos, gb in title.memory if mention.start < pos < stop]
+    if after:
+        return after[0], set(after)
+    before = [gb for pos, gb in title.memory if pos < mention.start]
+    return (before[-1], set(before[-1:])) if before else (None, set())
+
+
+def _candidate_score(
+    key: ModelKey, f: _Features, vram: float | None, vram_weight: float
+) -> tuple[float, list[str]]:
+    """How well one sibling fits the title; the words a seller chose outweigh a memory size."""
+    score = 0.0
+    conflicts: list[str] = []
+    if vram is not None and key.vram_gb is not None:
+        if abs(key.vram_gb - vram) < 0.5:
+            score += vram_weight
+        else:
+            score -= vram_weight
+            conflicts.append("vram")
+    elif vram is None and key.id_vram_gb is not None:
+        score -= 0.5
+    for gen in ("ADA", "BLACKWELL"):
+        if gen in f.markers:
+            score += 5 if gen in key.markers else -5
+        elif gen in key.markers:
+            score -= 1
+    if key.family == "RTX":
+        if f.rtx_pro:
+            score += 3 if "PRO" in key.prefix else -3
+        elif "PRO" in key.prefix:
+            score -= 2
+        if f.quadro:
+            score += 6 if "QUADRO" in key.prefix else -2
+        elif "QUADRO" in key.prefix:
+            score -= 1
+    elif key.family is None and key.prefix:
+        present = len(key.prefix & f.words)
+        score += 1.5 * present - 1.0 * (len(key.prefix) - present)
+    for marker in ("SFF", "SERVER", "MAX_Q"):
+        if marker in f.markers:
+            score += 2 if marker in key.markers else -2
+        elif marker in key.markers:
+            score -= 2
+    iface = key.interface or ("SXM" if key.form_factor == "SXM" else None)
+    sxm = bool(iface and iface.startswith("SXM"))
+    if f.interface == "SXM":
+        score += (3 + (0.5 if iface == f.sxm_version else 0)) if sxm else -3
+        if not sxm:
+            conflicts.append("interface")
+    elif f.interface == "NVL":
+        score += 3 if iface == "NVL" else -3
+        if iface != "NVL":
+            conflicts.append("interface")
+    elif f.interface == "PCIE":
+        score += {"PCIE": 2.0, "NVL": 1.0}.get(iface or "", -1.0 if sxm else 0.0)
+    else:
+        score += {"PCIE": 1.5, "NVL": 1.0}.get(iface or "", 0.0)
+    return score, conflicts
+
+
+def _title_vendors(words: Iterable[str]) -> set[str]:
+    words = set(words)
+    vendors = {VENDOR_WORDS[w] for w in words if w in VENDOR_WORDS}
+    if "ARC" in words and "INTEL" in words:
+        vendors.add("Intel")
+    return vendors
+
+
+def _unknown(vendor: str | None, detail: str, vram: float | None = None) -> Match:
+    return Match(None, "none", 0.0, vendor, True, UNKNOWN_MODEL, vram, None, detail)
+
+
+def _not_gpu(detail: str) -> Match:
+    return Match(None, "none", 0.0, None, False, NOT_GPU, None, None, detail)
+
+
+def _classify(idx: _Index, title: _Title, model: str) -> tuple[str, float]:
+    names = idx.exact_names.get(model, set())
+    plain = " ".join(title.words)
+    stripped = " ".join(w for w in title.words if w not in {"NVIDIA", "AMD", "INTEL", "GEFORCE"})
+    if plain in names or stripped in names:
+        return "exact", 1.0
+    padded = f" {plain} "
+    if any(alias in padded for alias in idx.aliases_by_id.get(model, [])):
+        return "alias", 0.95
+    return "pattern", 0.9
+
+
+def _resolve(
+    idx: _Index,
+    title: _Title,
+    mention: _Mention,
+    next_start: int,
+    evidence_vram: float | None = None,
+    kind: str | None = None,
+) -> Match | _Pending:
+    """Pick one sibling for a mention, or explain why none can be picked."""
+    vram, sizes = _mention_memory(title, mention, next_start)
+    if not mention.candidates:
+        return _unknown(mention.vendor, f"{mention.label}: not in the registry", vram)
+    relevant = CORE_VARIANTS.union(*(k.suffixes for k in mention.candidates))
+    variants = mention.variants & relevant
+    candidates = [k for k in mention.candidates if k.suffixes == variants]
+    if mention.unknown_trailing or not candidates:
+        vendor = mention.vendor or mention.candidates[0].vendor
+        shown = " ".join(sorted(variants)) or "no variant word"
+        return _unknown(vendor, f"{mention.label} ({shown}): variant not in the registry", vram)
+    vendor_words = _title_vendors(title.words) | ({mention.vendor} if mention.vendor else set())
+    if len({k.vendor for k in candidates}) > 1 and vendor_words & {k.vendor for k in candidates}:
+        candidates = [k for k in candidates if k.vendor in vendor_words]
+    f = _features(title, mention)
+    used, weight, source = vram, 4.0, "title"
+    if used is None and evidence_vram is not None:
+        used, weight, source = evidence_vram, 3.0, "evidence"
+    scored = sorted(
+        ((*_candidate_score(k, f, used, weight), k) for k in candidates), key=lambda s: -s[0]
+    )
+    best_score, conflicts, best = scored[0]
+    tied = [k.canonical_model for s, _, k in scored if abs(s - best_score) < 1e-9]
+    vendor = best.vendor
+    if "vram" in conflicts and best.id_vram_gb is not None:
+        return _unknown(vendor, f"{used:g}GB {mention.label} is not in the registry", vram)
+    if len(tied) > 1:
+        if used is None and len({k.vram_gb for k in candidates}) > 1:
+            base = _unknown(vendor, f"ambiguous without a memory size: {'|'.join(tied)}")
+            return _Pending(mention, title, base)
+        return _unknown(vendor, f"ambiguous: {'|'.join(tied)}", vram)
+    if source == "title" and len(sizes) > 1:
+        fitting = {k.canonical_model for k in candidates if k.vram_gb in sizes}
+        if len(fitting) > 1:
+            return _unknown(vendor, f"several memory sizes: {'|'.join(sorted(fitting))}", vram)
+    if "interface" in conflicts:
+        return _unknown(vendor, f"{f.interface} {mention.label} is not in the registry", vram)
+    if vendor_words and vendor not in vendor_words:
+        return _unknown(None, f"{best.canonical_model} contradicts the vendor words", vram)
+    if kind is not None:
+        match_type, score = kind, 0.75
+    elif source == "evidence":
+        match_type, score = "pattern", 0.8
+    else:
+        match_type, score = _classify(idx, title, best.canonical_model)
+        if conflicts:
+            score = min(score, 0.75)
+    detail = f"{mention.label} -> {best.canonical_model} ({source} evidence)"
+    return Match(
+        best.canonical_model, match_type, score, vendor, True, None, vram, f.stated, detail
+    )
+
+
+def _has_phrase(texts: list[str], phrases: tuple[tuple[str, ...], ...]) -> bool:
+    spans = {tuple(texts[i : i + 2]) for i in range(len(texts) - 1)}
+    return any(phrase in spans for phrase in phrases)
+
+
+def _gpu_brand_position(title: _Title) -> int | None:
+    for i, tok in enumerate(title.tokens):
+        if tok.text in GPU_BRAND_WORDS:
+            return i
+    return None
+
+
+def _gpu_evidence(title: _Title) -> bool:
+    texts = title.texts
+    words = set(texts)
+    if words & GPU_BRAND_WORDS or words & GPU_WORDS:
+        return True
+    if {"ARC", "INTEL"} <= words or {"TESLA", "NVIDIA"} <= words:
+        return True
+    return any(a in CARD_ADJECTIVES and b in CARD_NOUNS for a, b in _pairs(texts))
+
+
+def _alias_match(idx: _Index, title: _Title) -> str | None:
+    padded = f" {' '.join(title.words)} "
+    for alias, model in idx.aliases:
+        if alias in padded:
+            return model
+    return None
+
+
+def _fuzzy(idx: _Index, title: _Title) -> Match | _Pending | None:
+    """Last resort, guarded: one vendor, the same model digits, one model left, a high ratio."""
+    vendors = _title_vendors(title.words)
+    if len(vendors) != 1:
+        return None
+    vendor = next(iter(vendors))
+    tokens = title.tokens
+    sizes = {gb for _, gb in title.memory if gb >= 1}
+    for i, tok in enumerate(tokens):
+        if not tok.num or len(tok.text) < 3:
+            continue
+        keys = [k for k in idx.digits_index.get(tok.text, []) if k.vendor == vendor]
+        if sizes:
+            keys = [k for k in keys if k.vram_gb is None or k.vram_gb in sizes]
+        lookups = {k.lookup for k in keys}
+        if len(lookups) != 1:
+            continue  # A100/V100/P100 share digits: never guess between them
+        first = max(0, tokens[i].word - 3)
+        window = " ".join(title.words[first : tokens[i].word + 3])
+        ratio = max(
+            (
+                max(fuzz.token_set_ratio(alias, window), fuzz.partial_ratio(alias.strip(), window))
+                for k in keys
+                for alias in idx.aliases_by_id.get(k.canonical_model, [])
+            ),
+            default=0.0,
+        )
+        if ratio < _FUZZY_THRESHOLD:
+            continue
+        variants, unknown = _variant_window(title, idx, i, family_number=True)
+        mention = _Mention(i, vendor, keys, variants, f"~{keys[0].number}", unknown)
+        return _resolve(idx, title, mention, len(tokens), kind="fuzzy")
+    return None
+
+
+def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
+    title = _tokenize(raw_title, idx)
+    texts = title.texts
+    if not texts:
+        return _not_gpu("empty title")
+    context = bool(_title_vendors(title.words)) or _gpu_evidence(title)
+    mentions = _mentions(title, idx, context)
+    hard = [w for w in texts if w in ACCESSORY_WORDS]
+    if hard or _has_phrase(texts, ACCESSORY_PHRASES) or _MULTI_GPU_SYSTEM.search(title.text):
+        return _not_gpu(f"accessory or system: {' '.join(hard) or 'phrase'}")
+    anchors = [m.start for m in mentions[:1]] + [_gpu_brand_position(title) or len(texts)]
+    before = [w for w in texts[: min(anchors)] if w in CONTEXT_WORDS]
+    if before:
+        return _not_gpu(f"{' '.join(before)} before any GPU model")
+    if mentions:
+        # The first mention's text runs until a different model is named ("T1000 4 GB/8 GB").
+        later = [m.start for m in mentions[1:] if m.label != mentions[0].label]
+        return _resolve(idx, title, mentions[0], later[0] if later else len(texts))
+    model = _alias_match(idx, title)
+    if model is not None:
+        vendor = idx.registry.vendor_of(model)
+        vendors = _title_vendors(title.words)
+        if not vendors or vendor in vendors:
+            vram = title.memory[0][1] if title.memory else None
+            return Match(model, "alias", 0.95, vendor, True, None, vram, None, f"alias of {model}")
+    fuzzy = _fuzzy(idx, title)
+    if fuzzy is not None:
+        return fuzzy
+    if context and _gpu_evidence(title):
+        vendors = _title_vendors(title.words)
+        vendor = next(iter(vendors)) if len(vendors) == 1 else None
+        return _unknown(vendor, "GPU words without a registry model")
+    return _not_gpu("no GPU model or GPU words")
+
+
+def _evidence_vram(idx: _Index, texts: Iterable[str]) -> float | None:
+    sizes: list[float] = []
+    for text in texts:
+        if text:
+            sizes.extend(gb for _, gb in _tokenize(text, idx).memory if gb >= 1)
+    return sizes[0] if len(set(sizes)) == 1 else None
+
+
+def _cached(idx: _Index, title: str) -> Match | _Pending:
+    hit = idx.cache.get(title)
+    if hit is None:
+        if len(idx.cache) >= _CACHE_LIMIT:
+            idx.cache.clear()
+            idx.evidence_cache.clear()
+        hit = _analyse(idx, title)
+        idx.cache[title] = hit
+    return hit
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    return str(value)
+
+
+def _with_evidence(idx: _Index, pending: _Pending, hints: tuple[Any, ...]) -> Match:
+    key = (pending.title.text, _text(hints[0]), _text(hints[1]), _text(hints[2]))
+    hit = idx.evidence_cache.get(key)
+    if hit is not None:
+        return hit
+    result: Match = pending.base
+    vram = _evidence_vram(idx, key[1:])
+    if vram is not None:
+        resolved = _resolve(
+            idx, pending.title, pending.mention, len(pending.title.tokens), evidence_vram=vram
+        )
+        result = resolved.base if isinstance(resolved, _Pending) else resolved
+    idx.evidence_cache[key] = result
+    return result
+
+
+def match_title(
+    title: Any,
+    model_hint: Any = None,
+    brand_hint: Any = None,
+    notes: Any = None,
+    registry: Registry | None = None,
+) -> Match:
+    """Match one listing title; the hints only decide what the title leaves open."""
+    idx = _index(registry)
+    result = _match_cached(idx, title)
+    if isinstance(result, _Pending):
+        return _with_evidence(idx, result, (model_hint, brand_hint, notes))
+    return result
+
+
+def title_facts(title: Any, registry: Registry | None = None) -> Match:
+    """The title-only reading (memory size and interface the title states), cached."""
+    return match_title(title, registry=registry)
+
+
+def clear_match_cache(registry: Registry | None = None) -> None:
+    """Forget cached title results (after the registry file changed on disk)."""
+    idx = _index(registry)
+    idx.cache.clear()
+    idx.evidence_cache.clear()
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series(None, index=frame.index, dtype=object)
+
+
+def normalize(clean: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
+    """Add MATCH_COLUMNS to cleaned rows; row errors pass through with null match columns.
+
+    Each distinct title is matched once (and cached for the process); only titles that leave
+    the memory size open look at model_hint, brand_hint and bulk_notes, once per combination.
+    """
+    idx = _index(registry)
+    out = clean.copy(deep=False)  # new columns only: the input frame is not modified
+    n = len(out)
+    columns = {
+        "canonical_model": np.full(n, None, dtype=object),
+        "match_type": np.full(n, None, dtype=object),
+        "match_score": np.full(n, np.nan, dtype=float),
+        "vendor": np.full(n, None, dtype=object),
+        "is_gpu": np.full(n, None, dtype=object),
+        "reject_reason": np.full(n, None, dtype=object),
+    }
+    positions = np.flatnonzero(_column(out, "error_stage").isna().to_numpy())
+    if len(positions):
+        titles = _column(out, "title").iloc[positions]
+        codes, uniques = pd.factorize(titles, use_na_sentinel=True)
+        outcomes: list[Match | _Pending] = [_match_cached(idx, t) for t in uniques]
+        outcomes.append(_not_gpu("no title"))  # code -1
+        table = np.array(
+            [(o if isinstance(o, Match) else o.base).row() for o in outcomes], dtype=object
+        )
+        _assign(columns, positions, table[codes])
+        pending = [c for c, o in enumerate(outcomes) if isinstance(o, _Pending)]
+        if pending:
+            mask = np.isin(codes, pending)
+            rows = positions[mask]
+            hints = pd.DataFrame(
+                {c: _column(out, c).iloc[rows].map(_text).to_numpy() for c in HINT_COLUMNS}
+            )
+            hints.insert(0, "code", codes[mask])
+            sub_codes = hints.groupby(list(hints.columns), sort=False).ngroup().to_numpy()
+            firsts = hints.drop_duplicates()
+            resolved = []
+            for code, *values in firsts.itertuples(index=False, name=None):
+                item = outcomes[int(code)]
+                assert isinstance(item, _Pending)
+                resolved.append(_with_evidence(idx, item, tuple(values)).row())
+            _assign(columns, rows, np.array(resolved, dtype=object)[sub_codes])
+    for name in MATCH_COLUMNS:
+        out[name] = columns[name]
+    return out
+
+
+def _match_cached(idx: _Index, title: Any) -> Match | _Pending:
+    """Title-only outcome from the process cache (normalize's per-distinct-title step)."""
+    text = _text(title)
+    return _cached(idx, text) if text.strip() else _not_gpu("no title")
+
+
+def _assign(columns: dict[str, np.ndarray], rows: np.ndarray, values: np.ndarray) -> None:
+    for j, name in enumerate(MATCH_COLUMNS):
+        columns[name][rows] = values[:, j].astype(float) if name == "match_score" else values[:, j]
+
+
+__all__ = [
+    "MATCH_TYPES",
+    "Match",
+    "NOT_GPU",
+    "UNKNOWN_MODEL",
+    "clear_match_cache",
+    "match_title",
+    "normalize",
+    "title_facts",
+]

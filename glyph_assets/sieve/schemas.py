@@ -1,0 +1,263 @@
+"""Pandera models of each stage's stored frame: the contract the asset checks verify.
+
+Each model lists the columns ``sieve.columns`` promises for its stage with their types and
+ranges; extra columns are allowed (a scored upload carries its own columns through every
+stage). Text columns accept None/NaN, numeric columns may be any numeric dtype (an all-null
+chunk comes back from Parquet as object or float), so a check fails on wrong content, not on
+how pandas happened to store a null.
+"""
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from glyph_assets.sieve.columns import (
+    ENRICHED_COLUMNS,
+    ERROR_COLUMNS,
+    NORMALIZED_COLUMNS,
+    SCORED_COLUMNS,
+)
+
+BOOLS = [True, False]
+NUMERIC_ERROR = "must be numeric or null"
+
+
+def _numeric(series: pd.Series) -> bool:
+    """Numeric dtype, or an object column holding only numbers and nulls."""
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return True
+    values = series.dropna()
+    return bool(values.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool)).all())
+
+
+class _Base(pa.DataFrameModel):
+    class Config:
+        strict = False
+        coerce = False
+
+
+class RawListings(_Base):
+    """raw_listings: the file's cells as text, one row per data row, with read errors."""
+
+    import_index: Series[int] = pa.Field(ge=0)
+    read_error: Series[str] | None = pa.Field(nullable=True, alias="_error")
+
+
+class _ErrorColumns(_Base):
+    error_stage: Series[str] = pa.Field(nullable=True)
+    error_field: Series[str] = pa.Field(nullable=True)
+    error_reason: Series[str] = pa.Field(nullable=True)
+    raw_row: Series[str] = pa.Field(nullable=True)
+
+    @pa.dataframe_check(error="a row error has a stage but no reason")
+    def error_has_reason(cls, df: pd.DataFrame) -> pd.Series:  # noqa: N805
+        return df["error_stage"].isna() | df["error_reason"].notna()
+
+
+class CleanedListings(_ErrorColumns):
+    import_index: Series[int] = pa.Field(ge=0)
+    title: Series[str] = pa.Field(nullable=True)
+    price: Series = pa.Field(nullable=True, ge=0)
+    currency: Series[str] = pa.Field(nullable=True, str_matches=r"^[A-Z]{3}$")
+    condition: Series[str] = pa.Field(nullable=True)
+    quantity: Series = pa.Field(nullable=True, ge=0)
+    seller: Series[str] = pa.Field(nullable=True)
+    region: Series[str] = pa.Field(nullable=True)
+    source_url: Series[str] = pa.Field(nullable=True)
+    source_type: Series[str] = pa.Field(nullable=True)
+    listing_age: Series[str] = pa.Field(nullable=True)
+    model_hint: Series[str] = pa.Field(nullable=True)
+    brand_hint: Series[str] = pa.Field(nullable=True)
+    bulk_notes: Series[str] = pa.Field(nullable=True)
+
+    @pa.check("price", "quantity", name="numeric", error=NUMERIC_ERROR)
+    def cleaned_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
+        return _numeric(series)
+
+
+class NormalizedListings(CleanedListings):
+    """normalized_listings: cleaned rows with their canonical model or reject reason."""
+
+    canonical_model: Series[str] = pa.Field(nullable=True)
+    match_type: Series[str] = pa.Field(nullable=True)
+    match_score: Series = pa.Field(nullable=True, ge=0, le=1)
+    vendor: Series[str] = pa.Field(nullable=True)
+    is_gpu: Series = pa.Field(nullable=True, isin=BOOLS)
+    reject_reason: Series[str] = pa.Field(nullable=True)
+
+    @pa.check("match_score", name="numeric", error=NUMERIC_ERROR)
+    def match_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
+        return _numeric(series)
+
+
+class EnrichedListings(NormalizedListings):
+    """enriched_listings: normalized rows with the registry's specs."""
+
+    segment: Series[str] = pa.Field(nullable=True)
+    architecture: Series[str] = pa.Field(nullable=True)
+    vram_gb: Series = pa.Field(nullable=True, ge=0)
+    memory_type: Series[str] = pa.Field(nullable=True)
+    tdp_watts: Series = pa.Field(nullable=True, ge=0)
+    mig_instances: Series = pa.Field(nullable=True, ge=0)
+    nvlink: Series = pa.Field(nullable=True, isin=BOOLS)
+    pcie_gen: Series = pa.Field(nullable=True, ge=1)
+    form_factor: Series[str] = pa.Field(nullable=True)
+    launch_year: Series = pa.Field(nullable=True, ge=1990, le=2100)
+    warnings: Series[str] = pa.Field(nullable=True)
+
+    @pa.check(
+        "vram_gb",
+        "tdp_watts",
+        "mig_instances",
+        "pcie_gen",
+        "launch_year",
+        name="numeric",
+        error=NUMERIC_ERROR,
+    )
+    def spec_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
+        return _numeric(series)
+
+
+class ScoredListings(EnrichedListings):
+    """scored_listings: enriched rows with the utility score and its components in [0, 100]."""
+
+    score: Series = pa.Field(nullable=True, ge=0, le=100)
+    score_capacity: Series = pa.Field(nullable=True, ge=0, le=100)
+    score_features: Series = pa.Field(nullable=True, ge=0, le=100)
+    score_efficiency: Series = pa.Field(nullable=True, ge=0, le=100)
+    score_value: Series = pa.Field(nullable=True, ge=0, le=100)
+
+    @pa.check(
+        "score",
+        "score_capacity",
+        "score_features",
+        "score_efficiency",
+        "score_value",
+        name="numeric",
+        error=NUMERIC_ERROR,
+    )
+    def score_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
+        return _numeric(series)
+
+
+class PersistedListings(_Base):
+    """The listings table's rows of one import (as read back from the database)."""
+
+    import_id: Series[str] = pa.Field(str_length={"min_value": 36, "max_value": 36})
+    import_index: Series[int] = pa.Field(ge=0, unique=True)
+    title: Series[str] = pa.Field(nullable=True)
+    price: Series = pa.Field(nullable=True, ge=0)
+    currency: Series[str] = pa.Field(nullable=True, str_matches=r"^[A-Z]{3}$")
+    canonical_model: Series[str] = pa.Field(nullable=True)
+    match_type: Series[str] = pa.Field(nullable=True)
+    is_gpu: Series = pa.Field(nullable=True, isin=BOOLS)
+    reject_reason: Series[str] = pa.Field(nullable=True)
+    vram_gb: Series = pa.Field(nullable=True, ge=0)
+    score: Series = pa.Field(nullable=True, ge=0, le=100)
+
+    @pa.check("price", "vram_gb", "score", name="numeric", error=NUMERIC_ERROR)
+    def persisted_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
+        return _numeric(series)
+
+
+STAGE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
+    "raw_listings": RawListings,
+    "normalized_listings": NormalizedListings,
+    "enriched_listings": EnrichedListings,
+    "scored_listings": ScoredListings,
+    "persisted_listings": PersistedListings,
+}
+
+# The column lists each model must cover (tests compare them with sieve.columns).
+STAGE_COLUMNS: dict[str, list[str]] = {
+    "raw_listings": ["import_index"],
+    "normalized_listings": NORMALIZED_COLUMNS + ERROR_COLUMNS,
+    "enriched_listings": ENRICHED_COLUMNS + ERROR_COLUMNS,
+    "scored_listings": SCORED_COLUMNS + ERROR_COLUMNS,
+    "persisted_listings": [
+        "import_id",
+        "import_index",
+        "title",
+        "price",
+        "currency",
+        "canonical_model",
+        "match_type",
+        "is_gpu",
+        "reject_reason",
+        "vram_gb",
+        "score",
+    ],
+}
+
+
+@dataclass
+class SchemaReport:
+    """What a stage's validation found: failing rows and a sample of failure cases."""
+
+    rows: int = 0
+    failing_rows: int = 0
+    failure_cases: int = 0
+    sample: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.failure_cases == 0
+
+    def add(self, other: "SchemaReport", limit: int = 20) -> None:
+        self.rows += other.rows
+        self.failing_rows += other.failing_rows
+        self.failure_cases += other.failure_cases
+        self.sample.extend(other.sample[: max(0, limit - len(self.sample))])
+
+
+def _failures(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> pd.DataFrame:
+    try:
+        model.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        return exc.failure_cases
+    return pd.DataFrame(columns=["column", "check", "failure_case", "index"])
+
+
+def validate_stage(
+    model: type[pa.DataFrameModel], frame: pd.DataFrame, limit: int = 20
+) -> SchemaReport:
+    """Validate one chunk of a stage.
+
+    Row errors keep whatever their fields held when they failed (a negative price, say), so the
+    stage's field rules apply to the rows without ``error_stage``; the error columns' own rules
+    apply to every row.
+    """
+    has_errors = "error_stage" in frame.columns
+    if has_errors and issubclass(model, _ErrorColumns):
+        good = frame.loc[frame["error_stage"].isna()]
+        cases = pd.concat(
+            [_failures(_ErrorColumns, frame), _failures(model, good)], ignore_index=True
+        )
+    else:
+        cases = _failures(model, frame)
+    keep = [c for c in ("column", "check", "failure_case", "index") if c in cases.columns]
+    rows = cases["index"].dropna() if "index" in cases.columns else pd.Series(dtype=object)
+    # a frame-wide rule reports every column of a failing row: one line per (rule, row) is enough
+    distinct = cases.drop_duplicates(subset=[c for c in ("check", "index") if c in cases.columns])
+    sample = distinct[keep].head(limit).astype(str).to_dict("records")
+    return SchemaReport(
+        rows=len(frame),
+        failing_rows=int(rows.nunique()),
+        failure_cases=len(cases),
+        sample=sample,
+    )
+
+
+__all__ = [
+    "EnrichedListings",
+    "NormalizedListings",
+    "PersistedListings",
+    "RawListings",
+    "STAGE_COLUMNS",
+    "STAGE_SCHEMAS",
+    "ScoredListings",
+    "SchemaReport",
+    "validate_stage",
+]

@@ -1,0 +1,203 @@
+"""Score: inference value per dollar in [0, 100], with the components that explain it.
+
+Only rows that are a GPU with a known model, a positive price and a known VRAM size are scored;
+all others (row errors, accessories, unknown models, no price) get ``score = None``.
+
+Components, each in [0, 100] (``C`` is the :class:`ScoreConfig`):
+
+* ``score_capacity`` - how much model fits:
+  ``100 * min(1, log2(1 + vram) / log2(1 + C.capacity_ref_gb))``. Logarithmic, because going
+  from 8 to 16 GB matters more than going from 80 to 88 GB.
+* ``score_features`` - serving features: ``100 * (C.mig_share * mig_instances / 7 + C.nvlink_share
+  * nvlink)`` with ``mig_share + nvlink_share = 1``; unknown counts as absent.
+* ``score_efficiency`` - power per GB of VRAM: ``100 * r / (r + tdp / vram)`` with
+  ``r = C.efficiency_ref_w_per_gb`` (so r W/GB scores 50); an unknown TDP scores ``C.neutral``.
+* ``score_value`` - price: ``C.deal_share * deal + (1 - C.deal_share) * per_gb`` where
+  ``deal = 100 * m / (m + price)`` with ``m`` the median price of the same model in the import
+  (a fair price scores 50, half of it 67), and ``per_gb = 100 * q / (q + price / vram)`` with
+  ``q`` the median over models of each model's median price per GB in the import.
+
+``score`` is the weighted mean ``sum(w_i * component_i) / sum(w_i)`` with the ``C.weight_*``.
+Medians are taken per currency (no exchange rates are assumed). All else equal, a lower price
+never lowers a score and more VRAM never lowers it: every term is monotone in price and VRAM,
+and ``median / x`` stays monotone in ``x`` even when ``x`` itself moves the median.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from glyph_assets.sieve.columns import SCORE_COLUMNS
+
+_KEY = ["canonical_model", "currency"]
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """Weights and reference points of the score; every number is documented in the module."""
+
+    weight_capacity: float = 0.30  # VRAM: the first limit on which models a card can serve
+    weight_features: float = 0.10  # MIG / NVLink: multi-tenant serving and multi-GPU models
+    weight_efficiency: float = 0.15  # watts per GB: running cost of the capacity
+    weight_value: float = 0.45  # price against the same model and against other models per GB
+    capacity_ref_gb: float = 192.0  # VRAM that earns the full capacity score
+    mig_share: float = 0.6  # part of the features score given by MIG (7 instances = all of it)
+    efficiency_ref_w_per_gb: float = 10.0  # watts per GB that score 50
+    deal_share: float = 0.5  # part of the value score from the same-model price comparison
+    neutral: float = 50.0  # component value used when its input is unknown
+
+    def __post_init__(self) -> None:
+        weights = self.weights()
+        if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+            raise ValueError("score weights must be >= 0 and not all zero")
+        if not 0 <= self.mig_share <= 1 or not 0 <= self.deal_share <= 1:
+            raise ValueError("mig_share and deal_share must be within [0, 1]")
+        if self.capacity_ref_gb <= 0 or self.efficiency_ref_w_per_gb <= 0:
+            raise ValueError("reference points must be positive")
+        if not 0 <= self.neutral <= 100:
+            raise ValueError("neutral must be within [0, 100]")
+
+    @property
+    def nvlink_share(self) -> float:
+        return 1.0 - self.mig_share
+
+    def weights(self) -> dict[str, float]:
+        return {
+            "score_capacity": self.weight_capacity,
+            "score_features": self.weight_features,
+            "score_efficiency": self.weight_efficiency,
+            "score_value": self.weight_value,
+        }
+
+
+@dataclass(frozen=True)
+class MarketReference:
+    """The import's market: median price per (model, currency), median price/GB per currency."""
+
+    model_price: dict[tuple[str, str], float] = field(default_factory=dict)
+    per_gb: dict[str, float] = field(default_factory=dict)
+
+
+def _scoreable(frame: pd.DataFrame) -> pd.Series:
+    def col(name: str) -> pd.Series:
+        return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
+
+    price = pd.to_numeric(col("price"), errors="coerce")
+    vram = pd.to_numeric(col("vram_gb"), errors="coerce")
+    mask = col("canonical_model").notna() & (col("is_gpu") == True)  # noqa: E712 (object dtype)
+    mask &= price.gt(0) & np.isfinite(price) & vram.gt(0)
+    if "error_stage" in frame:
+        mask &= frame["error_stage"].isna()
+    return mask.fillna(False).astype(bool)
+
+
+def _market_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    rows = frame.loc[_scoreable(frame)]
+    currency = rows["currency"] if "currency" in rows else pd.Series("USD", index=rows.index)
+    return pd.DataFrame(
+        {
+            "canonical_model": rows["canonical_model"].astype(str),
+            "currency": currency.fillna("USD").astype(str),
+            "price": pd.to_numeric(rows["price"]).astype(float),
+            "vram_gb": pd.to_numeric(rows["vram_gb"]).astype(float),
+        }
+    )
+
+
+def market_reference(chunks: Iterable[pd.DataFrame]) -> MarketReference:
+    """Per-model median prices and the per-GB reference over every chunk of one import."""
+    parts = [_market_rows(chunk) for chunk in chunks]
+    return _reference(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame())
+
+
+def _reference(rows: pd.DataFrame) -> MarketReference:
+    if rows.empty:
+        return MarketReference()
+    model_price = rows.groupby(_KEY)["price"].median()
+    model_per_gb = (rows["price"] / rows["vram_gb"]).groupby([rows[k] for k in _KEY]).median()
+    per_gb = model_per_gb.groupby(level="currency").median()
+    return MarketReference(
+        model_price={(str(m), str(c)): float(v) for (m, c), v in model_price.items()},
+        per_gb={str(c): float(v) for c, v in per_gb.items()},
+    )
+
+
+def _lookup(keys: pd.Series, reference: MarketReference) -> np.ndarray:
+    """The reference's median price for each row's "model\x1fcurrency" key (NaN if unseen)."""
+    table = {f"{m}\x1f{c}": v for (m, c), v in reference.model_price.items()}
+    return keys.map(table).to_numpy(dtype=float)
+
+
+def _numeric(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in frame:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _ratio_score(reference: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """100 * ref / (ref + value): 50 at the reference, higher when ``value`` is lower."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 100.0 * reference / (reference + value)
+
+
+def score(
+    enriched: pd.DataFrame,
+    config: ScoreConfig | None = None,
+    reference: MarketReference | None = None,
+) -> pd.DataFrame:
+    """Add SCORE_COLUMNS; ``reference`` defaults to the market of ``enriched`` itself."""
+    config = config or ScoreConfig()
+    out = enriched.copy(deep=False)  # new columns only: the input frame is not modified
+    n = len(out)
+    results = {name: np.full(n, np.nan) for name in SCORE_COLUMNS}
+    mask = _scoreable(out).to_numpy()
+    if mask.any():
+        rows = _market_rows(out)
+        reference = reference or _reference(rows)
+        keys = rows["canonical_model"] + "\x1f" + rows["currency"]
+        median = _lookup(keys, reference)
+        per_gb_ref = rows["currency"].map(reference.per_gb).to_numpy(float)
+        if np.isnan(median).any() or np.isnan(per_gb_ref).any():
+            local = _reference(rows)  # models the given reference has not seen
+            median = np.where(np.isnan(median), _lookup(keys, local), median)
+            per_gb_ref = np.where(
+                np.isnan(per_gb_ref), rows["currency"].map(local.per_gb).to_numpy(float), per_gb_ref
+            )
+        price = rows["price"].to_numpy()
+        vram = rows["vram_gb"].to_numpy()
+        picked = out.loc[mask]
+        mig = _numeric(picked, "mig_instances")
+        link = picked["nvlink"] if "nvlink" in picked else pd.Series(None, index=picked.index)
+        nvlink = ((link == True) | (link == "true")).to_numpy(float)  # noqa: E712 (object dtype)
+        tdp = _numeric(picked, "tdp_watts")
+
+        capacity = 100.0 * np.minimum(1.0, np.log2(1 + vram) / np.log2(1 + config.capacity_ref_gb))
+        mig_part = np.clip(np.nan_to_num(mig, nan=0.0), 0, 7) / 7.0
+        features = 100.0 * (config.mig_share * mig_part + config.nvlink_share * nvlink)
+        efficiency = _ratio_score(np.full(len(vram), config.efficiency_ref_w_per_gb), tdp / vram)
+        efficiency = np.where(np.isfinite(efficiency), efficiency, config.neutral)
+        deal = np.where(np.isfinite(median), _ratio_score(median, price), config.neutral)
+        per_gb = _ratio_score(per_gb_ref, price / vram)
+        per_gb = np.where(np.isfinite(per_gb), per_gb, config.neutral)
+        value = config.deal_share * deal + (1.0 - config.deal_share) * per_gb
+        components = {
+            "score_capacity": capacity,
+            "score_features": features,
+            "score_efficiency": efficiency,
+            "score_value": value,
+        }
+        weights = config.weights()
+        total = sum(weights[k] * components[k] for k in components) / sum(weights.values())
+        components["score"] = total
+        for name, values in components.items():
+            results[name][mask] = np.round(np.clip(values, 0.0, 100.0), 2)
+    for name in SCORE_COLUMNS:
+        out[name] = results[name]  # NaN where unscored: NULL in the store
+    return out
+
+
+__all__ = ["MarketReference", "ScoreConfig", "market_reference", "score"]

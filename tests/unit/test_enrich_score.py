@@ -1,0 +1,188 @@
+"""Enrich joins registry specs and warns on contradictions; score is bounded and monotone."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from glyph_assets.sieve.columns import (
+    CLEAN_COLUMNS,
+    ERROR_COLUMNS,
+    MATCH_COLUMNS,
+    SCORE_COLUMNS,
+    SPEC_COLUMNS,
+)
+from glyph_assets.sieve.enrich import enrich
+from glyph_assets.sieve.normalize import normalize
+from glyph_assets.sieve.registry import load_registry
+from glyph_assets.sieve.score import ScoreConfig, market_reference, score
+
+
+def _clean(rows: list[tuple[str | None, float | None]]) -> pd.DataFrame:
+    frame = pd.DataFrame({c: [None] * len(rows) for c in CLEAN_COLUMNS + ERROR_COLUMNS})
+    frame["import_index"] = range(len(rows))
+    frame["title"] = [t for t, _ in rows]
+    frame["price"] = [p for _, p in rows]
+    frame["currency"] = "USD"
+    return frame
+
+
+def _scored(rows: list[tuple[str | None, float | None]], **kwargs: object) -> pd.DataFrame:
+    return score(enrich(normalize(_clean(rows))), **kwargs)  # type: ignore[arg-type]
+
+
+def test_enrich_joins_registry_specs() -> None:
+    normalized = normalize(_clean([("NVIDIA H100 PCIe 80GB", 25000.0), ("NVLink bridge", 90.0)]))
+    out = enrich(normalized)
+    assert "vram_gb" not in normalized  # the input is left alone
+    assert list(out.columns) == CLEAN_COLUMNS + ERROR_COLUMNS + MATCH_COLUMNS + SPEC_COLUMNS
+    h100 = out.iloc[0]
+    specs = load_registry().specs.loc["H100_PCIE_80GB"]
+    assert h100["vram_gb"] == specs["vram_gb"] == 80
+    assert h100["mig_instances"] == 7 and h100["nvlink"] is True
+    assert h100["segment"] == "datacenter" and h100["form_factor"] == "PCIe"
+    assert h100["warnings"] is None
+    bridge = out.iloc[1]
+    assert bridge[SPEC_COLUMNS].isna().all()
+
+
+def test_enrich_warns_when_the_title_contradicts_the_model() -> None:
+    out = enrich(
+        normalize(
+            _clean(
+                [
+                    ("NVIDIA RTX A5000 48GB", 1500.0),
+                    ("H100 80GB SXM5 on PCIe adapter", 21000.0),
+                    ("NVIDIA RTX A5000 24GB", 1500.0),
+                ]
+            )
+        )
+    )
+    assert out["warnings"].iloc[0] == "title says 48GB, RTX_A5000 has 24GB"
+    assert "H100_SXM5_80GB is an SXM module" in out["warnings"].iloc[1]
+    assert out["warnings"].iloc[2] is None
+
+
+def test_enrich_takes_the_board_size_from_the_title_when_one_id_covers_several() -> None:
+    out = enrich(normalize(_clean([("GeForce GT 730 4GB DDR3", 70.0), ("GT 730 2GB", 60.0)])))
+    assert out["canonical_model"].tolist() == ["GT_730", "GT_730"]
+    assert out["vram_gb"].tolist() == [4.0, 2.0]
+    assert out["warnings"].isna().all()
+
+
+def test_enrich_leaves_row_errors_and_unknown_models_empty() -> None:
+    frame = _clean([("RTX 4090", 1600.0), ("Radeon RX 480 8GB", 80.0)])
+    frame.loc[0, "error_stage"] = "clean"
+    out = enrich(normalize(frame))
+    assert out[SPEC_COLUMNS].isna().all().all()
+
+
+def test_score_components_are_bounded_and_unscored_rows_are_none() -> None:
+    out = _scored(
+        [
+            ("NVIDIA H100 PCIe 80GB", 25000.0),
+            ("NVIDIA H100 PCIe 80GB", 30000.0),
+            ("RTX 4090 24GB", 1800.0),
+            ("RTX 3060 12GB", 280.0),
+            ("NVLink bridge", 90.0),
+            ("Radeon RX 480 8GB", 80.0),
+            ("RTX 4090 24GB", None),
+        ]
+    )
+    scored = out.iloc[:4]
+    for column in SCORE_COLUMNS:
+        assert scored[column].between(0, 100).all(), column
+        assert out[column].iloc[4:].isna().all(), column
+    # The cheaper of two identical H100s scores higher, and only on value.
+    assert out["score"].iloc[0] > out["score"].iloc[1]
+    assert out["score_capacity"].iloc[0] == out["score_capacity"].iloc[1]
+    assert out["score_features"].iloc[0] == 100.0  # 7 MIG instances and NVLink
+    assert out["score_features"].iloc[2] == 0.0
+
+
+def test_score_with_a_market_reference_matches_the_whole_import() -> None:
+    rows = [("RTX 4090 24GB", 1800.0), ("RTX 4090 24GB", 2000.0), ("RTX 3090 24GB", 900.0)]
+    enriched = enrich(normalize(_clean(rows)))
+    whole = score(enriched)
+    reference = market_reference([enriched.iloc[:1], enriched.iloc[1:]])
+    parts = pd.concat(
+        [
+            score(enriched.iloc[:1], reference=reference),
+            score(enriched.iloc[1:], reference=reference),
+        ]
+    )
+    assert reference.model_price[("RTX_4090", "USD")] == 1900.0
+    np.testing.assert_allclose(whole["score"], parts["score"].iloc[[0, 1, 2]])
+
+
+def test_score_config_is_validated_and_changes_the_weighting() -> None:
+    with pytest.raises(ValueError):
+        ScoreConfig(weight_value=-1)
+    with pytest.raises(ValueError):
+        ScoreConfig(weight_capacity=0, weight_features=0, weight_efficiency=0, weight_value=0)
+    rows = [("RTX 4090 24GB", 1800.0), ("RTX 3060 12GB", 280.0)]
+    only_capacity = ScoreConfig(weight_features=0, weight_efficiency=0, weight_value=0)
+    out = _scored(rows, config=only_capacity)
+    np.testing.assert_allclose(out["score"], out["score_capacity"])
+
+
+MODELS = ["RTX_4090", "RTX_3060_12GB", "H100_PCIE_80GB", "A100_PCIE_40GB", "RX_7900_XTX"]
+
+
+def _enriched_rows(models: list[str], prices: list[float]) -> pd.DataFrame:
+    specs = load_registry().specs
+    frame = pd.DataFrame(
+        {
+            "canonical_model": models,
+            "is_gpu": [True] * len(models),
+            "price": prices,
+            "currency": ["USD"] * len(models),
+            "error_stage": [None] * len(models),
+        }
+    )
+    for column in ("vram_gb", "tdp_watts", "mig_instances", "nvlink"):
+        frame[column] = specs.loc[models, column].to_numpy()
+    return frame
+
+
+market = st.lists(
+    st.tuples(st.sampled_from(MODELS), st.floats(min_value=10, max_value=50_000)),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(market, st.data())
+def test_a_lower_price_never_lowers_the_score(
+    rows: list[tuple[str, float]], data: st.DataObject
+) -> None:
+    models, prices = [m for m, _ in rows], [p for _, p in rows]
+    i = data.draw(st.integers(0, len(rows) - 1))
+    factor = data.draw(st.floats(min_value=0.01, max_value=1.0))
+    before = score(_enriched_rows(models, prices))["score"].iloc[i]
+    cheaper = list(prices)
+    cheaper[i] = prices[i] * factor
+    after = score(_enriched_rows(models, cheaper))["score"].iloc[i]
+    assert after >= before - 1e-9
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(market, st.data())
+def test_more_vram_never_lowers_the_score(
+    rows: list[tuple[str, float]], data: st.DataObject
+) -> None:
+    models, prices = [m for m, _ in rows], [p for _, p in rows]
+    i = data.draw(st.integers(0, len(rows) - 1))
+    extra = data.draw(st.floats(min_value=0.0, max_value=512.0))
+    frame = _enriched_rows(models, prices)
+    before = score(frame)["score"].iloc[i]
+    frame.loc[i, "vram_gb"] = frame.loc[i, "vram_gb"] + extra
+    after = score(frame)["score"].iloc[i]
+    assert after >= before - 1e-9
+    assert not math.isnan(after)
