@@ -174,7 +174,7 @@ def normalize_condition(values: pd.Series) -> pd.Series:
 
 def _lot_size(titles: pd.Series) -> pd.Series:
     found = titles.fillna("").astype(str).str.extract(_LOT_RE)
-    lots = found[0].fillna(found[1])
+    lots = found[0].where(found[0].notna(), found[1])
     return pd.to_numeric(lots, errors="coerce").astype("Float64")
 
 
@@ -184,7 +184,7 @@ def parse_quantity(values: pd.Series) -> pd.Series:
     quantity = pd.to_numeric(text.str.replace(",", ""), errors="coerce")
     quantity = quantity.where(quantity.isna() | ((quantity >= 0) & (quantity < 1e9)), np.nan)
     found = text.str.extract(_LOT_RE)
-    lot = pd.to_numeric(found[0].fillna(found[1]), errors="coerce")
+    lot = pd.to_numeric(found[0].where(found[0].notna(), found[1]), errors="coerce")
     quantity = quantity.fillna(lot)
     quantity = quantity.mask(quantity.isna() & text.str.contains(_OUT_OF_STOCK), 0)
     return quantity.round().astype("Int64")
