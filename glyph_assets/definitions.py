@@ -1,17 +1,23 @@
-"""The glyph code location: assets, jobs, sensors and resources."""
+"""The glyph code location: assets, checks, jobs, sensors, schedules and resources."""
 
 from dagster import Definitions
 
+from glyph_assets.assets.market import MARKET_ASSETS
 from glyph_assets.assets.pipeline import PIPELINE_ASSETS
+from glyph_assets.checks import PIPELINE_CHECKS
+from glyph_assets.inbox import inbox_sensor
 from glyph_assets.io_managers import ParquetPartsIOManager
 from glyph_assets.jobs import ingest_import_job
+from glyph_assets.schedules import AUTOMATION_SENSORS, MARKET_JOBS, SCHEDULES
 from glyph_assets.sensors import RUN_STATUS_SENSORS
 from glyph_assets.settings import get_settings
 
 defs = Definitions(
-    assets=PIPELINE_ASSETS,
-    jobs=[ingest_import_job],
-    sensors=RUN_STATUS_SENSORS,
+    assets=[*PIPELINE_ASSETS, *MARKET_ASSETS],
+    asset_checks=PIPELINE_CHECKS,
+    jobs=[ingest_import_job, *MARKET_JOBS],
+    sensors=[*RUN_STATUS_SENSORS, inbox_sensor, *AUTOMATION_SENSORS],
+    schedules=SCHEDULES,
     resources={
         "io_manager": ParquetPartsIOManager(base_dir=str(get_settings().staging_dir.resolve())),
     },

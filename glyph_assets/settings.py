@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     max_field_chars: int = 4096
     pipeline_root: Path | None = None
     inbox_dir: Path | None = None
+    inbox_reimport: bool = False
+
+    market_window_imports: int = 10
+    market_movements_window_imports: int = 50
+    market_cron: str = "0 5 * * *"
+    market_timezone: str = "UTC"
+    market_automation_interval: int = 30
+    unknown_model_warn_share: float = 0.25
+    check_sample_rows: int = 50_000
 
     @property
     def landing_dir(self) -> Path:

@@ -6,8 +6,6 @@ table. They refresh through declarative automation (any new persisted import) an
 schedule (``glyph_assets.schedules``) as a backstop.
 """
 
-import os
-
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
@@ -34,14 +32,9 @@ PERSISTED = AssetKey("persisted_listings")
 PREVIEW_ROWS = 15
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value and value.strip() else default
-
-
-# Defaults from the environment so a schedule or automation run (no run config) can be tuned.
-DEFAULT_STATS_WINDOW = _env_int("GLYPH_MARKET_WINDOW_IMPORTS", 10)
-DEFAULT_MOVEMENTS_WINDOW = _env_int("GLYPH_MARKET_MOVEMENTS_WINDOW_IMPORTS", 50)
+# Defaults from settings so a schedule or automation run (no run config) can be tuned.
+DEFAULT_STATS_WINDOW = get_settings().market_window_imports
+DEFAULT_MOVEMENTS_WINDOW = get_settings().market_movements_window_imports
 
 # eager() waits while any upstream partition is missing; with one partition per import a single
 # failed import would block the market forever, so that clause is dropped. The rest stays: run

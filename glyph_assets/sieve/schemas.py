@@ -4,13 +4,15 @@ Each model lists the columns ``sieve.columns`` promises for its stage with their
 ranges; extra columns are allowed (a scored upload carries its own columns through every
 stage). Text columns accept None/NaN, numeric columns may be any numeric dtype (an all-null
 chunk comes back from Parquet as object or float), so a check fails on wrong content, not on
-how pandas happened to store a null.
+how pandas happened to store a null. Types are checked column-wise in C (``infer_dtype``)
+rather than cell by cell; only a failing column is walked to name its bad rows.
 """
 
 from dataclasses import dataclass, field
 
 import pandas as pd
 import pandera.pandas as pa
+from pandera.extensions import register_check_method
 from pandera.typing import Series
 
 from glyph_assets.sieve.columns import (
@@ -24,12 +26,32 @@ BOOLS = [True, False]
 NUMERIC_ERROR = "must be numeric or null"
 
 
-def _numeric(series: pd.Series) -> bool:
+_NUMBER_KINDS = {"integer", "floating", "mixed-integer-float", "decimal", "empty"}
+
+
+def _numeric(series: pd.Series) -> bool | pd.Series:
     """Numeric dtype, or an object column holding only numbers and nulls."""
-    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+    if pd.api.types.is_bool_dtype(series):
+        return False
+    if pd.api.types.is_numeric_dtype(series):
         return True
-    values = series.dropna()
-    return bool(values.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool)).all())
+    if pd.api.types.infer_dtype(series, skipna=True) in _NUMBER_KINDS:
+        return True
+    return series.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool)) | (
+        series.isna()
+    )
+
+
+@register_check_method()
+def is_text(series: pd.Series) -> bool | pd.Series:
+    """Text or null: a string dtype, or an object column of str (checked in C first)."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return True
+    if series.dtype == object:
+        if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+            return True
+        return series.map(lambda v: isinstance(v, str)) | series.isna()
+    return bool(series.isna().all())  # an all-null chunk read back as float
 
 
 class _Base(pa.DataFrameModel):
@@ -42,14 +64,14 @@ class RawListings(_Base):
     """raw_listings: the file's cells as text, one row per data row, with read errors."""
 
     import_index: Series[int] = pa.Field(ge=0)
-    read_error: Series[str] | None = pa.Field(nullable=True, alias="_error")
+    read_error: Series | None = pa.Field(nullable=True, alias="_error", is_text=())
 
 
 class _ErrorColumns(_Base):
-    error_stage: Series[str] = pa.Field(nullable=True)
-    error_field: Series[str] = pa.Field(nullable=True)
-    error_reason: Series[str] = pa.Field(nullable=True)
-    raw_row: Series[str] = pa.Field(nullable=True)
+    error_stage: Series = pa.Field(nullable=True, is_text=())
+    error_field: Series = pa.Field(nullable=True, is_text=())
+    error_reason: Series = pa.Field(nullable=True, is_text=())
+    raw_row: Series = pa.Field(nullable=True, is_text=())
 
     @pa.dataframe_check(error="a row error has a stage but no reason")
     def error_has_reason(cls, df: pd.DataFrame) -> pd.Series:  # noqa: N805
@@ -58,19 +80,19 @@ class _ErrorColumns(_Base):
 
 class CleanedListings(_ErrorColumns):
     import_index: Series[int] = pa.Field(ge=0)
-    title: Series[str] = pa.Field(nullable=True)
+    title: Series = pa.Field(nullable=True, is_text=())
     price: Series = pa.Field(nullable=True, ge=0)
-    currency: Series[str] = pa.Field(nullable=True, str_matches=r"^[A-Z]{3}$")
-    condition: Series[str] = pa.Field(nullable=True)
+    currency: Series = pa.Field(nullable=True, is_text=(), str_matches=r"^[A-Z]{3}$")
+    condition: Series = pa.Field(nullable=True, is_text=())
     quantity: Series = pa.Field(nullable=True, ge=0)
-    seller: Series[str] = pa.Field(nullable=True)
-    region: Series[str] = pa.Field(nullable=True)
-    source_url: Series[str] = pa.Field(nullable=True)
-    source_type: Series[str] = pa.Field(nullable=True)
-    listing_age: Series[str] = pa.Field(nullable=True)
-    model_hint: Series[str] = pa.Field(nullable=True)
-    brand_hint: Series[str] = pa.Field(nullable=True)
-    bulk_notes: Series[str] = pa.Field(nullable=True)
+    seller: Series = pa.Field(nullable=True, is_text=())
+    region: Series = pa.Field(nullable=True, is_text=())
+    source_url: Series = pa.Field(nullable=True, is_text=())
+    source_type: Series = pa.Field(nullable=True, is_text=())
+    listing_age: Series = pa.Field(nullable=True, is_text=())
+    model_hint: Series = pa.Field(nullable=True, is_text=())
+    brand_hint: Series = pa.Field(nullable=True, is_text=())
+    bulk_notes: Series = pa.Field(nullable=True, is_text=())
 
     @pa.check("price", "quantity", name="numeric", error=NUMERIC_ERROR)
     def cleaned_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
@@ -80,12 +102,12 @@ class CleanedListings(_ErrorColumns):
 class NormalizedListings(CleanedListings):
     """normalized_listings: cleaned rows with their canonical model or reject reason."""
 
-    canonical_model: Series[str] = pa.Field(nullable=True)
-    match_type: Series[str] = pa.Field(nullable=True)
+    canonical_model: Series = pa.Field(nullable=True, is_text=())
+    match_type: Series = pa.Field(nullable=True, is_text=())
     match_score: Series = pa.Field(nullable=True, ge=0, le=1)
-    vendor: Series[str] = pa.Field(nullable=True)
+    vendor: Series = pa.Field(nullable=True, is_text=())
     is_gpu: Series = pa.Field(nullable=True, isin=BOOLS)
-    reject_reason: Series[str] = pa.Field(nullable=True)
+    reject_reason: Series = pa.Field(nullable=True, is_text=())
 
     @pa.check("match_score", name="numeric", error=NUMERIC_ERROR)
     def match_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
@@ -95,17 +117,17 @@ class NormalizedListings(CleanedListings):
 class EnrichedListings(NormalizedListings):
     """enriched_listings: normalized rows with the registry's specs."""
 
-    segment: Series[str] = pa.Field(nullable=True)
-    architecture: Series[str] = pa.Field(nullable=True)
+    segment: Series = pa.Field(nullable=True, is_text=())
+    architecture: Series = pa.Field(nullable=True, is_text=())
     vram_gb: Series = pa.Field(nullable=True, ge=0)
-    memory_type: Series[str] = pa.Field(nullable=True)
+    memory_type: Series = pa.Field(nullable=True, is_text=())
     tdp_watts: Series = pa.Field(nullable=True, ge=0)
     mig_instances: Series = pa.Field(nullable=True, ge=0)
     nvlink: Series = pa.Field(nullable=True, isin=BOOLS)
     pcie_gen: Series = pa.Field(nullable=True, ge=1)
-    form_factor: Series[str] = pa.Field(nullable=True)
+    form_factor: Series = pa.Field(nullable=True, is_text=())
     launch_year: Series = pa.Field(nullable=True, ge=1990, le=2100)
-    warnings: Series[str] = pa.Field(nullable=True)
+    warnings: Series = pa.Field(nullable=True, is_text=())
 
     @pa.check(
         "vram_gb",
@@ -145,15 +167,15 @@ class ScoredListings(EnrichedListings):
 class PersistedListings(_Base):
     """The listings table's rows of one import (as read back from the database)."""
 
-    import_id: Series[str] = pa.Field(str_length={"min_value": 36, "max_value": 36})
+    import_id: Series = pa.Field(is_text=(), str_length={"min_value": 36, "max_value": 36})
     import_index: Series[int] = pa.Field(ge=0, unique=True)
-    title: Series[str] = pa.Field(nullable=True)
+    title: Series = pa.Field(nullable=True, is_text=())
     price: Series = pa.Field(nullable=True, ge=0)
-    currency: Series[str] = pa.Field(nullable=True, str_matches=r"^[A-Z]{3}$")
-    canonical_model: Series[str] = pa.Field(nullable=True)
-    match_type: Series[str] = pa.Field(nullable=True)
+    currency: Series = pa.Field(nullable=True, is_text=(), str_matches=r"^[A-Z]{3}$")
+    canonical_model: Series = pa.Field(nullable=True, is_text=())
+    match_type: Series = pa.Field(nullable=True, is_text=())
     is_gpu: Series = pa.Field(nullable=True, isin=BOOLS)
-    reject_reason: Series[str] = pa.Field(nullable=True)
+    reject_reason: Series = pa.Field(nullable=True, is_text=())
     vram_gb: Series = pa.Field(nullable=True, ge=0)
     score: Series = pa.Field(nullable=True, ge=0, le=100)
 

@@ -159,3 +159,64 @@ class GpuModel(Base):
     slot_width: Mapped[int | None] = mapped_column(Integer)
     launch_year: Mapped[int | None] = mapped_column(Integer)
     aliases: Mapped[str | None] = mapped_column(Text)
+
+
+class ModelMarketStat(Base):
+    """Market figures of one canonical model over the most recent imports (replaced per refresh).
+
+    Prices are only comparable within one currency, so the key is (canonical_model, currency).
+    """
+
+    __tablename__ = "model_market_stats"
+    __table_args__ = (
+        UniqueConstraint("canonical_model", "currency", name="uq_model_market_stats_model"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    canonical_model: Mapped[str] = mapped_column(String(64), nullable=False)
+    currency: Mapped[str] = mapped_column(String(8), nullable=False)
+    listings: Mapped[int] = mapped_column(Integer, nullable=False)
+    imports: Mapped[int] = mapped_column(Integer, nullable=False)
+    min_price: Mapped[float] = mapped_column(Float, nullable=False)
+    p10_price: Mapped[float] = mapped_column(Float, nullable=False)
+    median_price: Mapped[float] = mapped_column(Float, nullable=False)
+    p90_price: Mapped[float] = mapped_column(Float, nullable=False)
+    max_price: Mapped[float] = mapped_column(Float, nullable=False)
+    median_price_per_gb_vram: Mapped[float | None] = mapped_column(Float)
+    best_import_id: Mapped[str | None] = mapped_column(String(36))
+    best_import_index: Mapped[int | None] = mapped_column(Integer)
+    best_price: Mapped[float | None] = mapped_column(Float)
+    best_score: Mapped[float | None] = mapped_column(Float)
+    window_imports: Mapped[int] = mapped_column(Integer, nullable=False)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class PriceMovement(Base):
+    """Change of a model's median price between two consecutive imports (replaced per refresh).
+
+    ``source`` is the importing source label, or ``*`` for the movement across all sources.
+    """
+
+    __tablename__ = "price_movements"
+    __table_args__ = (
+        UniqueConstraint(
+            "canonical_model", "currency", "source", "import_id", name="uq_price_movements_step"
+        ),
+        Index("ix_price_movements_model", "canonical_model", "source"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    canonical_model: Mapped[str] = mapped_column(String(64), nullable=False)
+    currency: Mapped[str] = mapped_column(String(8), nullable=False)
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    import_id: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
+    previous_import_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    previous_imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    listings: Mapped[int] = mapped_column(Integer, nullable=False)
+    previous_listings: Mapped[int] = mapped_column(Integer, nullable=False)
+    median_price: Mapped[float] = mapped_column(Float, nullable=False)
+    previous_median_price: Mapped[float] = mapped_column(Float, nullable=False)
+    abs_change: Mapped[float] = mapped_column(Float, nullable=False)
+    pct_change: Mapped[float | None] = mapped_column(Float)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

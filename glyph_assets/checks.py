@@ -1,0 +1,481 @@
+"""Asset checks on every pipeline stage, run in the same ingest run right after each stage.
+
+For each stage the stored Parquet parts (``ParquetParts``, read part by part so memory follows
+the chunk size) or, for ``persisted_listings``, the database rows of the import are checked:
+
+- ``schema_valid``: the stage's pandera model (``sieve.schemas``), on every row up to
+  ``GLYPH_CHECK_SAMPLE_ROWS`` (default 50,000) and on an even sample of that size beyond;
+- ``import_index_contiguous``: every data row once, numbered 0..n-1;
+- ``rows_preserved``: as many rows as ``raw_listings`` (no stage drops a row);
+- ``score_in_range``: scores and their components within [0, 100];
+- ``rows_accounted_for``: persisted listings + row errors == raw rows;
+- ``unknown_model_share`` (severity WARN): the share of persisted rows whose model is unknown is
+  at most ``GLYPH_UNKNOWN_MODEL_WARN_SHARE`` (default 0.25).
+
+Partitioning: the checks are declared per partition (``AssetCheckSpec(partitions_def=imports)``),
+so each import keeps its own results, the partition page shows them, a re-execution of one
+import replaces that import's results only, and the stage's frame is loaded by the IO manager
+for the run's partition. Without it a check result is recorded without a partition and the
+asset shows whichever import ran last. The feature is a Dagster preview: its PreviewWarning
+is silenced around these declarations only. No check is blocking: a failed check flags the
+import for an operator but does not stop its rows from being persisted.
+"""
+
+import math
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetIn,
+    MetadataValue,
+    multi_asset_check,
+)
+from dagster._utils.warnings import PreviewWarning
+from sqlalchemy import Engine, func, or_, select
+
+from glyph_assets.io_managers import ParquetParts
+from glyph_assets.partitions import imports_partitions
+from glyph_assets.settings import get_settings
+from glyph_assets.sieve.columns import SCORE_COLUMNS
+from glyph_assets.sieve.schemas import STAGE_SCHEMAS, SchemaReport, validate_stage
+from glyph_assets.store.db import migrate
+from glyph_assets.store.models import Import, Listing, RowError
+
+UNKNOWN_MODEL_WARN_SHARE = get_settings().unknown_model_warn_share
+DB_CHUNK_ROWS = 50_000
+# validating the schema costs about 12 µs a row on this machine's 2 cores: beyond this many rows
+# a stage is validated on an even sample; identity, counts and score ranges cover every row
+CHECK_SAMPLE_ROWS = get_settings().check_sample_rows
+WHOLE_POPULATION_COLUMNS = ["import_index", "error_stage", *SCORE_COLUMNS]
+
+
+DESCRIPTIONS = {
+    "schema_valid": "Every row without a row error satisfies the stage's pandera model.",
+    "import_index_contiguous": "import_index is unique and runs 0..n-1 without gaps.",
+    "rows_preserved": "The stage holds exactly as many rows as raw_listings.",
+    "score_in_range": "Scores and their components lie within [0, 100].",
+    "rows_accounted_for": "Persisted listings + row errors == raw rows of the import.",
+    "unknown_model_share": (
+        "Warns when the share of persisted rows with an unknown model is above "
+        "GLYPH_UNKNOWN_MODEL_WARN_SHARE."
+    ),
+}
+
+
+def _specs(asset: str, names: list[str], deps: list[str] | None = None) -> list[AssetCheckSpec]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PreviewWarning)
+        return [
+            AssetCheckSpec(
+                name,
+                asset=asset,
+                description=DESCRIPTIONS[name],
+                partitions_def=imports_partitions,
+                additional_deps=deps or [],
+                metadata={"glyph/stage": asset},
+            )
+            for name in names
+        ]
+
+
+# ---------------------------------------------------------------------------------------------
+# pure evaluations (also used by the tests)
+
+
+@dataclass
+class FrameScan:
+    """What one pass over a stage's parts found."""
+
+    rows: int = 0
+    indexes: list[np.ndarray] = field(default_factory=list)
+    schema: SchemaReport = field(default_factory=SchemaReport)
+    score_outside: int = 0
+    score_examples: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def all_indexes(self) -> np.ndarray:
+        return np.concatenate(self.indexes) if self.indexes else np.array([], dtype=np.int64)
+
+
+@dataclass
+class Chunk:
+    """One part of a stage: every row's identity and score columns, and the rows to validate."""
+
+    rows: pd.DataFrame
+    sample: pd.DataFrame
+
+
+def sample_step(total_rows: int, limit: int = CHECK_SAMPLE_ROWS) -> int:
+    """Validate every row up to ``limit`` rows, every k-th row beyond (k = ceil(total / limit))."""
+    return max(1, math.ceil(total_rows / max(1, limit)))
+
+
+def frame_chunks(frames: Iterable[pd.DataFrame], step: int = 1) -> Iterator[Chunk]:
+    for frame in frames:
+        yield Chunk(rows=frame, sample=frame.iloc[::step])
+
+
+def parquet_chunks(parts: ParquetParts, step: int) -> Iterator[Chunk]:
+    """Read each part once: the light columns for every row, all columns for the sample only."""
+    for part in parts.part_files:
+        table = pq.read_table(part)
+        light = [c for c in WHOLE_POPULATION_COLUMNS if c in table.column_names]
+        sample = table if step == 1 else table.take(pa.array(np.arange(0, table.num_rows, step)))
+        # text as Arrow-backed strings: a Parquet string column is text by its type, so pandera
+        # checks the dtype once instead of every cell
+        text = sample.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+        yield Chunk(rows=table.select(light).to_pandas(), sample=text)
+
+
+def scan_chunks(stage: str, chunks: Iterable[Chunk]) -> FrameScan:
+    model = STAGE_SCHEMAS[stage]
+    scan = FrameScan()
+    for chunk in chunks:
+        scan.rows += len(chunk.rows)
+        scan.indexes.append(pd.to_numeric(chunk.rows["import_index"]).to_numpy(dtype=np.int64))
+        scan.schema.add(validate_stage(model, chunk.sample))
+        outside, examples = scores_outside(chunk.rows)
+        scan.score_outside += outside
+        scan.score_examples.extend(examples[: max(0, 10 - len(scan.score_examples))])
+    return scan
+
+
+def scan_frames(stage: str, frames: Iterable[pd.DataFrame], step: int = 1) -> FrameScan:
+    """The same scan over in-memory frames (every row validated unless ``step`` > 1)."""
+    return scan_chunks(stage, frame_chunks(frames, step))
+
+
+def scores_outside(frame: pd.DataFrame) -> tuple[int, list[dict[str, object]]]:
+    """Rows (without a row error) whose score or a component is outside [0, 100]."""
+    columns = [c for c in SCORE_COLUMNS if c in frame.columns]
+    if not columns:
+        return 0, []
+    rows = frame if "error_stage" not in frame else frame.loc[frame["error_stage"].isna()]
+    values = rows[columns].apply(pd.to_numeric, errors="coerce")
+    bad = ((values < 0) | (values > 100)).any(axis=1)
+    examples = rows.loc[bad, ["import_index", *columns]].head(10).to_dict("records")
+    return int(bad.sum()), examples
+
+
+def index_report(indexes: np.ndarray) -> tuple[bool, dict[str, object]]:
+    """Unique and contiguous from 0: the identity (import_id, import_index) holds."""
+    n = len(indexes)
+    unique = np.unique(indexes)
+    duplicates = n - len(unique)
+    top = int(unique[-1]) if len(unique) else -1
+    low = int(unique[0]) if len(unique) else 0
+    missing = (top + 1 - len(unique)) if top >= 0 else 0
+    passed = duplicates == 0 and (n == 0 or (low == 0 and top == n - 1))
+    return passed, {
+        "rows": n,
+        "duplicates": duplicates,
+        "missing_in_range": missing,
+        "min_index": low,
+        "max_index": top,
+    }
+
+
+def unknown_model_report(
+    persisted: int, unknown: int, threshold: float = UNKNOWN_MODEL_WARN_SHARE
+) -> tuple[bool, dict[str, object]]:
+    share = unknown / persisted if persisted else 0.0
+    return share <= threshold, {
+        "unknown_model_rows": unknown,
+        "persisted_rows": persisted,
+        "share": round(share, 4),
+        "threshold": threshold,
+    }
+
+
+def _md_records(records: list[dict[str, object]]) -> MetadataValue:
+    if not records:
+        return MetadataValue.md("(none)")
+    return MetadataValue.md(pd.DataFrame(records).to_markdown(index=False))
+
+
+def _schema_result(stage: str, report: SchemaReport, rows: int) -> AssetCheckResult:
+    return AssetCheckResult(
+        check_name="schema_valid",
+        asset_key=stage,
+        passed=report.passed,
+        description=None if report.passed else f"{report.failing_rows} rows break the schema",
+        metadata={
+            "model": STAGE_SCHEMAS[stage].__name__,
+            "rows": rows,
+            "rows_validated": report.rows,
+            "failing_rows": report.failing_rows,
+            "failure_cases": report.failure_cases,
+            "first_failures": _md_records(report.sample),
+        },
+    )
+
+
+def _index_result(stage: str, indexes: np.ndarray) -> AssetCheckResult:
+    passed, figures = index_report(indexes)
+    return AssetCheckResult(
+        check_name="import_index_contiguous", asset_key=stage, passed=passed, metadata=figures
+    )
+
+
+def _score_result(stage: str, outside: int, examples: list[dict[str, object]]) -> AssetCheckResult:
+    return AssetCheckResult(
+        check_name="score_in_range",
+        asset_key=stage,
+        passed=outside == 0,
+        metadata={"rows_outside": outside, "examples": _md_records(examples)},
+    )
+
+
+def _stage_results(
+    stage: str, parts: ParquetParts, raw_rows: int | None, with_scores: bool = False
+) -> Iterator[AssetCheckResult]:
+    scan = scan_chunks(stage, parquet_chunks(parts, sample_step(parts.num_rows)))
+    yield _schema_result(stage, scan.schema, scan.rows)
+    yield _index_result(stage, scan.all_indexes)
+    if raw_rows is not None:
+        yield AssetCheckResult(
+            check_name="rows_preserved",
+            asset_key=stage,
+            passed=scan.rows == raw_rows,
+            metadata={"rows": scan.rows, "raw_rows": raw_rows},
+        )
+    if with_scores:
+        yield _score_result(stage, scan.score_outside, scan.score_examples)
+
+
+# ---------------------------------------------------------------------------------------------
+# the checks
+
+_FRAME_CHECKS = ["schema_valid", "import_index_contiguous"]
+_CHECK_OP_TAGS = {"glyph/checks": "pipeline", "domain": "gpu_market", "layer": "checks"}
+
+
+@multi_asset_check(
+    specs=_specs("raw_listings", _FRAME_CHECKS),
+    ins={"raw_listings": AssetIn("raw_listings")},
+    name="raw_listings_checks",
+    description="Schema and import_index checks on the stored raw rows of one import.",
+    op_tags=_CHECK_OP_TAGS,
+)
+def raw_listings_checks(
+    context: AssetCheckExecutionContext, raw_listings: ParquetParts
+) -> Iterator[AssetCheckResult]:
+    yield from _stage_results("raw_listings", raw_listings, raw_rows=None)
+
+
+@multi_asset_check(
+    specs=_specs("normalized_listings", [*_FRAME_CHECKS, "rows_preserved"], ["raw_listings"]),
+    ins={
+        "normalized_listings": AssetIn("normalized_listings"),
+        "raw_listings": AssetIn("raw_listings"),
+    },
+    name="normalized_listings_checks",
+    description="Schema, import_index and row-count checks on the normalized rows.",
+    op_tags=_CHECK_OP_TAGS,
+)
+def normalized_listings_checks(
+    context: AssetCheckExecutionContext,
+    normalized_listings: ParquetParts,
+    raw_listings: ParquetParts,
+) -> Iterator[AssetCheckResult]:
+    yield from _stage_results("normalized_listings", normalized_listings, raw_listings.num_rows)
+
+
+@multi_asset_check(
+    specs=_specs("enriched_listings", [*_FRAME_CHECKS, "rows_preserved"], ["raw_listings"]),
+    ins={
+        "enriched_listings": AssetIn("enriched_listings"),
+        "raw_listings": AssetIn("raw_listings"),
+    },
+    name="enriched_listings_checks",
+    description="Schema, import_index and row-count checks on the enriched rows.",
+    op_tags=_CHECK_OP_TAGS,
+)
+def enriched_listings_checks(
+    context: AssetCheckExecutionContext,
+    enriched_listings: ParquetParts,
+    raw_listings: ParquetParts,
+) -> Iterator[AssetCheckResult]:
+    yield from _stage_results("enriched_listings", enriched_listings, raw_listings.num_rows)
+
+
+@multi_asset_check(
+    specs=_specs(
+        "scored_listings",
+        [*_FRAME_CHECKS, "rows_preserved", "score_in_range"],
+        ["raw_listings"],
+    ),
+    ins={
+        "scored_listings": AssetIn("scored_listings"),
+        "raw_listings": AssetIn("raw_listings"),
+    },
+    name="scored_listings_checks",
+    description="Schema, import_index, row-count and score-range checks on the scored rows.",
+    op_tags=_CHECK_OP_TAGS,
+)
+def scored_listings_checks(
+    context: AssetCheckExecutionContext,
+    scored_listings: ParquetParts,
+    raw_listings: ParquetParts,
+) -> Iterator[AssetCheckResult]:
+    yield from _stage_results(
+        "scored_listings", scored_listings, raw_listings.num_rows, with_scores=True
+    )
+
+
+def _engine() -> Engine:
+    return migrate(get_settings().sqlalchemy_url)
+
+
+def _listing_indexes(import_id: str) -> np.ndarray:
+    with _engine().connect() as conn:
+        values = conn.execute(
+            select(Listing.import_index).where(Listing.import_id == import_id)
+        ).scalars()
+        return np.fromiter(values, dtype=np.int64)
+
+
+def _persisted_sample(import_id: str, step: int) -> Iterator[pd.DataFrame]:
+    """The schema's columns of every ``step``-th persisted row, in chunks."""
+    table = Listing.__table__
+    columns = list(STAGE_SCHEMAS["persisted_listings"].to_schema().columns)
+    query = select(*[table.c[c] for c in columns]).where(table.c.import_id == import_id)
+    if step > 1:
+        query = query.where(table.c.import_index % step == 0)
+    with _engine().connect() as conn:
+        result = conn.execution_options(stream_results=True).execute(
+            query.order_by(table.c.import_index)
+        )
+        while batch := result.fetchmany(DB_CHUNK_ROWS):
+            yield pd.DataFrame([tuple(r) for r in batch], columns=columns)
+
+
+def _persisted_scores_outside(import_id: str) -> tuple[int, list[dict[str, object]]]:
+    table = Listing.__table__
+    outside = or_(*[(table.c[c] < 0) | (table.c[c] > 100) for c in SCORE_COLUMNS])
+    where = (table.c.import_id == import_id) & outside
+    with _engine().connect() as conn:
+        count = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+        rows = conn.execute(
+            select(table.c.import_index, *[table.c[c] for c in SCORE_COLUMNS])
+            .where(where)
+            .order_by(table.c.import_index)
+            .limit(10)
+        ).all()
+    return int(count), [dict(r._mapping) for r in rows]
+
+
+def _error_indexes(import_id: str) -> np.ndarray:
+    with _engine().connect() as conn:
+        values = conn.execute(
+            select(RowError.import_index).where(RowError.import_id == import_id)
+        ).scalars()
+        return np.fromiter(values, dtype=np.int64)
+
+
+def _unknown_rows(import_id: str) -> int:
+    with _engine().connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(Listing)
+                .where(Listing.import_id == import_id, Listing.reject_reason == "unknown_model")
+            ).scalar_one()
+        )
+
+
+def _recorded_total(import_id: str) -> int | None:
+    with _engine().connect() as conn:
+        return conn.execute(
+            select(Import.total_rows).where(Import.import_id == import_id)
+        ).scalar_one_or_none()
+
+
+@multi_asset_check(
+    specs=_specs(
+        "persisted_listings",
+        [
+            "schema_valid",
+            "import_index_contiguous",
+            "rows_accounted_for",
+            "score_in_range",
+            "unknown_model_share",
+        ],
+        ["raw_listings"],
+    ),
+    ins={"raw_listings": AssetIn("raw_listings")},
+    name="persisted_listings_checks",
+    description=(
+        "Database checks of one import: schema, import_index over listings and row errors, "
+        "rows accounted for, score range and the unknown-model share."
+    ),
+    op_tags=_CHECK_OP_TAGS,
+)
+def persisted_listings_checks(
+    context: AssetCheckExecutionContext, raw_listings: ParquetParts
+) -> Iterator[AssetCheckResult]:
+    import_id = context.op_execution_context.partition_key
+    stage = "persisted_listings"
+    indexes = _listing_indexes(import_id)
+    errors = _error_indexes(import_id)
+    raw_rows = raw_listings.num_rows
+    schema = SchemaReport()
+    for frame in _persisted_sample(import_id, sample_step(len(indexes))):
+        schema.add(validate_stage(STAGE_SCHEMAS[stage], frame))
+    yield _schema_result(stage, schema, len(indexes))
+    yield _index_result(stage, np.concatenate([indexes, errors]))
+    yield AssetCheckResult(
+        check_name="rows_accounted_for",
+        asset_key=stage,
+        passed=len(indexes) + len(errors) == raw_rows,
+        metadata={
+            "persisted_rows": len(indexes),
+            "error_rows": len(errors),
+            "raw_rows": raw_rows,
+            "recorded_total_rows": _recorded_total(import_id),
+        },
+    )
+    yield _score_result(stage, *_persisted_scores_outside(import_id))
+    passed, figures = unknown_model_report(len(indexes), _unknown_rows(import_id))
+    yield AssetCheckResult(
+        check_name="unknown_model_share",
+        asset_key=stage,
+        passed=passed,
+        severity=AssetCheckSeverity.WARN,
+        description=(
+            None
+            if passed
+            else f"{figures['share']:.0%} of the rows have an unknown model "
+            f"(threshold {figures['threshold']:.0%}): registry aliases may be missing"
+        ),
+        metadata=figures,
+    )
+
+
+PIPELINE_CHECKS = [
+    raw_listings_checks,
+    normalized_listings_checks,
+    enriched_listings_checks,
+    scored_listings_checks,
+    persisted_listings_checks,
+]
+
+__all__ = [
+    "PIPELINE_CHECKS",
+    "UNKNOWN_MODEL_WARN_SHARE",
+    "index_report",
+    "sample_step",
+    "scan_chunks",
+    "scan_frames",
+    "scores_outside",
+    "unknown_model_report",
+]
