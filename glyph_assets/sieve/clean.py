@@ -172,10 +172,18 @@ def normalize_condition(values: pd.Series) -> pd.Series:
     return result
 
 
+_LOT_WORDS = r"(?i)lot|pack|set|bundle|qty|pcs|pieces|units"
+
+
 def _lot_size(titles: pd.Series) -> pd.Series:
-    found = titles.fillna("").astype(str).str.extract(_LOT_RE)
-    lots = found[0].where(found[0].notna(), found[1])
-    return pd.to_numeric(lots, errors="coerce").astype("Float64")
+    sizes = pd.Series(np.nan, index=titles.index, dtype="Float64")
+    text = titles.astype("string[pyarrow]")
+    candidates = text.str.contains(_LOT_WORDS, regex=True).fillna(False).astype(bool)
+    if candidates.any():  # the pattern runs only where a lot word appears at all
+        found = text[candidates].astype(object).str.extract(_LOT_RE)
+        lots = pd.to_numeric(found[0].where(found[0].notna(), found[1]), errors="coerce")
+        sizes[candidates] = lots.astype("Float64")
+    return sizes
 
 
 def parse_quantity(values: pd.Series) -> pd.Series:
@@ -206,10 +214,9 @@ class _Strings:
 def _text(strings: _Strings, mapping: dict[str, str], column: str) -> pd.Series:
     source = mapping.get(column)
     if source is None:
-        return pd.Series(None, index=strings.frame.index, dtype=object)
+        return pd.Series(pd.NA, index=strings.frame.index, dtype="string[pyarrow]")
     stripped = strings[source].str.strip()
-    stripped = stripped.mask(stripped == "")
-    return stripped.astype(object).where(stripped.notna(), None)
+    return stripped.mask(stripped == "")  # Arrow-backed: no per-value Python objects
 
 
 def _set_error(errors: pd.DataFrame, mask: pd.Series, field: str, reason: str | pd.Series) -> None:
@@ -267,7 +274,7 @@ def clean(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> 
     quantity = _map_unique(_text(strings, mapping, "quantity"), parse_quantity)
     lots = quantity.isna() & out["title"].notna()
     if lots.any():
-        from_title = _map_unique(out.loc[lots, "title"], _lot_size)
+        from_title = _lot_size(out.loc[lots, "title"])
         quantity = quantity.mask(lots, from_title)
     out["quantity"] = quantity.astype("Int64")
 
