@@ -19,7 +19,23 @@ def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster").resolve()
 
 
+def dagster_postgres_url(url: str) -> str:
+    """The URL dagster-postgres expects: plain ``postgresql://`` (it connects through psycopg2).
+
+    A team can then give Dagster the very URL it gives glyph (``postgresql+psycopg://...``).
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.split("+", 1)[0] in ("postgresql", "postgres"):
+        return f"postgresql://{rest}"
+    raise ValueError(f"GLYPH_DAGSTER_POSTGRES_URL is not a PostgreSQL URL: {scheme}://...")
+
+
 def instance_config(settings: Settings) -> dict[str, Any]:
+    """dagster.yaml as a dict: run queue, storage and run launcher, all from settings.
+
+    ``GLYPH_DAGSTER_POSTGRES_URL`` alone moves run, event-log and schedule storage to
+    dagster-postgres; without it the instance keeps its SQLite files under DAGSTER_HOME.
+    """
     config: dict[str, Any] = {
         "run_coordinator": {
             "module": "dagster._core.run_coordinator",
@@ -34,16 +50,53 @@ def instance_config(settings: Settings) -> dict[str, Any]:
         "nux": {"enabled": False},
     }
     if settings.dagster_postgres_url:
-        config["storage"] = {"postgres": {"postgres_url": settings.dagster_postgres_url}}
+        # One storage key covers runs, event logs and schedules (dagster-postgres).
+        config["storage"] = {
+            "postgres": {"postgres_url": dagster_postgres_url(settings.dagster_postgres_url)}
+        }
+    if settings.dagster_run_launcher == "docker":
+        config["run_launcher"] = _docker_run_launcher(settings)
     return config
 
 
+def _docker_run_launcher(settings: Settings) -> dict[str, Any]:
+    """A container per run (dagster-docker), carrying the settings a run needs.
+
+    Run containers share nothing with the daemon but the databases and the data volume, so the
+    instance must be on PostgreSQL and GLYPH_DATA_DIR must be a volume mounted in every container.
+    """
+    if not settings.dagster_postgres_url:
+        raise ValueError(
+            "GLYPH_DAGSTER_RUN_LAUNCHER=docker needs GLYPH_DAGSTER_POSTGRES_URL: run containers "
+            "cannot reach an instance kept in SQLite files"
+        )
+    env = {"GLYPH_DATA_DIR": str(settings.data_dir), "GLYPH_DATABASE_URL": settings.sqlalchemy_url}
+    env["GLYPH_DAGSTER_POSTGRES_URL"] = settings.dagster_postgres_url
+    launcher_config: dict[str, Any] = {"env_vars": [f"{k}={v}" for k, v in env.items()]}
+    if settings.dagster_run_image:
+        launcher_config["image"] = settings.dagster_run_image
+    if settings.dagster_run_network:
+        launcher_config["network"] = settings.dagster_run_network
+    if settings.dagster_run_volumes:
+        launcher_config["container_kwargs"] = {"volumes": list(settings.dagster_run_volumes)}
+    return {
+        "module": "dagster_docker",
+        "class": "DockerRunLauncher",
+        "config": launcher_config,
+    }
+
+
 def write_instance_config(home: Path | None = None, settings: Settings | None = None) -> Path:
+    """Write DAGSTER_HOME/dagster.yaml; readable by its owner only, as it may hold a password."""
     home = home or dagster_home()
     settings = settings or get_settings()
     home.mkdir(parents=True, exist_ok=True)
     path = home / "dagster.yaml"
-    path.write_text(HEADER + yaml.safe_dump(instance_config(settings), sort_keys=False))
+    text = HEADER + yaml.safe_dump(instance_config(settings), sort_keys=False)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)
     return path
 
 
@@ -73,3 +126,12 @@ def grpc_workspace(home: Path, host: str, port: int, location: str) -> Path:
         )
     )
     return path
+
+
+def main() -> None:
+    """``python -m glyph_assets.instance``: write dagster.yaml (container entrypoints call it)."""
+    print(write_instance_config())
+
+
+if __name__ == "__main__":
+    main()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from glyph_assets.settings import get_settings
@@ -18,6 +19,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 _migrated: set[str] = set()
+# Any constant works; it only has to be the same in every process that migrates glyph's schema.
+_MIGRATION_LOCK_KEY = 0x67_6C_79_70_68  # "glyph"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -30,9 +33,21 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def normalize_url(url: str) -> str:
+    """Send plain PostgreSQL URLs to psycopg 3, the driver whose COPY the bulk writer uses.
+
+    SQLAlchemy maps ``postgresql://`` to psycopg2 (installed only for dagster-postgres); the same
+    database URL can then be given to glyph and Dagster alike.
+    """
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def get_engine(url: str | None = None) -> Engine:
     """One engine per URL per process, created on first use."""
-    url = url or get_settings().sqlalchemy_url
+    url = normalize_url(url or get_settings().sqlalchemy_url)
     with _lock:
         engine = _engines.get(url)
         if engine is None:
@@ -42,10 +57,31 @@ def get_engine(url: str | None = None) -> Engine:
                     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
                 engine = create_engine(url, connect_args={"timeout": 30})
                 event.listen(engine, "connect", _sqlite_pragmas)
+            elif parsed.get_backend_name() == "postgresql":
+                engine = create_engine(url, **_postgres_options(parsed.drivername))
             else:
-                engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+                engine = create_engine(url, pool_pre_ping=True)
             _engines[url] = engine
         return engine
+
+
+def _postgres_options(drivername: str) -> dict[str, Any]:
+    """Pool sized for one process: a run worker uses one connection, the API a few per worker.
+
+    Every run worker, API worker and the daemon has its own pool, so the server's
+    ``max_connections`` (100 by default) bounds processes x (pool_size + max_overflow).
+    """
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,  # a restarted server or a proxy's idle cut does not fail a request
+        "pool_size": 5,
+        "max_overflow": 5,
+        "pool_recycle": 1800,
+        "pool_timeout": 30,
+    }
+    if drivername in ("postgresql+psycopg", "postgresql+psycopg2"):
+        # application_name shows who holds a connection in pg_stat_activity.
+        options["connect_args"] = {"application_name": "glyph", "connect_timeout": 10}
+    return options
 
 
 def alembic_config(url: str) -> Config:
@@ -56,8 +92,12 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str | None = None) -> Engine:
-    """Bring the schema to the newest Alembic revision (cheap when already there)."""
-    url = url or get_settings().sqlalchemy_url
+    """Bring the schema to the newest Alembic revision (cheap when already there).
+
+    On PostgreSQL several run workers may start on a new database at once: a transaction-level
+    advisory lock lets one of them migrate while the others wait and then find the schema current.
+    """
+    url = normalize_url(url or get_settings().sqlalchemy_url)
     engine = get_engine(url)
     if url in _migrated:
         return engine
@@ -67,10 +107,21 @@ def migrate(url: str | None = None) -> Engine:
         current = MigrationContext.configure(conn).get_current_revision()
     if current != head:
         with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            if _lock_migrations(conn):
+                current = MigrationContext.configure(conn).get_current_revision()
+            if current != head:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
     _migrated.add(url)
     return engine
+
+
+def _lock_migrations(conn: Connection) -> bool:
+    """Serialize migrations across processes where the database can (PostgreSQL)."""
+    if conn.dialect.name != "postgresql":
+        return False
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+    return True
 
 
 def dispose_engines() -> None:
