@@ -37,6 +37,8 @@ format: install
 
 test: install lint browser
 	$(BIN)/python -m pytest
+	# the API's integration suite a second time, with the listing store and Dagster on PostgreSQL
+	GLYPH_TEST_BACKEND=postgres $(BIN)/python -m pytest tests/integration/test_api.py
 
 bench: install bench-tools
 	$(BIN)/glyph bench

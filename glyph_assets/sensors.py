@@ -10,6 +10,7 @@ from dagster import (
     run_failure_sensor,
     run_status_sensor,
 )
+from sqlalchemy import Engine
 
 from glyph_assets.jobs import ingest_import_job
 from glyph_assets.settings import get_settings
@@ -22,6 +23,13 @@ IMPORT_TAG = "glyph/import_id"
 def _import_id(context: RunStatusSensorContext) -> str | None:
     run = context.dagster_run
     return run.tags.get(IMPORT_TAG) or run.tags.get("dagster/partition")
+
+
+def _superseded(engine: Engine, import_id: str, run_id: str) -> bool:
+    """A retry recorded after this run owns the import now: this run's end must not touch it
+    (a late tick for a canceled first attempt would otherwise delete the retry's rows)."""
+    attempts = {r["run_id"]: r["attempt"] for r in repository.runs_of(engine, import_id)}
+    return run_id in attempts and attempts[run_id] < max(attempts.values())
 
 
 @run_failure_sensor(
@@ -37,6 +45,8 @@ def import_failure_sensor(context: RunFailureSensorContext) -> None:
     engine = migrate(get_settings().sqlalchemy_url)
     message = context.failure_event.message or "run failed"
     repository.set_run_status(engine, context.dagster_run.run_id, "FAILURE")
+    if _superseded(engine, import_id, context.dagster_run.run_id):
+        return
     repository.set_import_status(engine, import_id, "failed", error_message=message[:4000])
 
 
@@ -53,6 +63,8 @@ def import_canceled_sensor(context: RunStatusSensorContext) -> None:
         return
     engine = migrate(get_settings().sqlalchemy_url)
     repository.set_run_status(engine, context.dagster_run.run_id, "CANCELED")
+    if _superseded(engine, import_id, context.dagster_run.run_id):
+        return
     repository.delete_import_rows(engine, import_id)
     repository.set_import_status(engine, import_id, "canceled")
 

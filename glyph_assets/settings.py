@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_token: str | None = None
+    allow_run_config: bool = False  # lets clients pass Dagster run config (delays, fault switches)
     dagster_host: str = "127.0.0.1"
     dagster_port: int = 3000
     code_server_port: int = 4266

@@ -1,0 +1,308 @@
+"""API benchmark: time from POST to a terminal import status, against Dagster's own run time.
+
+A temporary stack (code server, webserver, daemon, API) is started on free loopback ports with its
+own DAGSTER_HOME and GLYPH_DATA_DIR. The baseline is measured in the same run on the same stack:
+a run of ``ingest_import`` for a 1-row import, submitted straight to Dagster's GraphQL API and
+polled until it ends, which is the machine's floor for "a run of this job starts and finishes".
+The figures then show what the API adds on top (upload, landing, registration, the partition, the
+launch and the status reads) and what 100 rows add inside the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from glyph_assets.settings import PROJECT_ROOT, Settings, get_settings, reset_settings_cache
+
+SAMPLE = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"
+TERMINAL = {"succeeded", "partially_succeeded", "failed", "canceled"}
+RUN_TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_rows(target: Path, rows: int) -> Path:
+    """A file of ``rows`` listings cycled from glyph's own sample (no third-party data)."""
+    with open(SAMPLE, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        data = [r for r in reader if any(c.strip() for c in r)]
+    with open(target, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        for i in range(rows):
+            writer.writerow(data[i % len(data)])
+    return target
+
+
+class MemorySampler:
+    """Peak summed RSS of the stack's processes and their children (run workers included)."""
+
+    def __init__(self, pids: list[int], interval: float = 0.2) -> None:
+        self.pids = pids
+        self.interval = interval
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> float:
+        total = 0
+        for pid in self.pids:
+            try:
+                root = psutil.Process(pid)
+                for proc in [root, *root.children(recursive=True)]:
+                    try:
+                        total += proc.memory_info().rss
+                    except psutil.Error:
+                        continue
+            except psutil.Error:
+                continue
+        return total / (1024 * 1024)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, self._sample())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, self._sample())
+
+
+@dataclass
+class BenchStack:
+    settings: Settings
+    pids: list[int]
+
+    @property
+    def api(self) -> str:
+        return f"http://{self.settings.api_host}:{self.settings.api_port}"
+
+
+@contextmanager
+def temporary_stack(workdir: Path) -> Iterator[BenchStack]:
+    """The real stack on free ports with its own state; environment and caches restored after."""
+    from glyph_assets import stack
+    from glyph_assets.store.db import dispose_engines
+
+    home = workdir / "dagster_home"
+    home.mkdir(parents=True)
+    env = {
+        "DAGSTER_HOME": str(home),
+        "GLYPH_DATA_DIR": str(workdir / "data"),
+        "GLYPH_API_HOST": "127.0.0.1",
+        "GLYPH_DAGSTER_HOST": "127.0.0.1",
+        "GLYPH_API_PORT": str(_free_port()),
+        "GLYPH_DAGSTER_PORT": str(_free_port()),
+        "GLYPH_CODE_SERVER_PORT": str(_free_port()),
+    }
+    cleared = ("GLYPH_DATABASE_URL", "GLYPH_DAGSTER_POSTGRES_URL", "GLYPH_API_TOKEN")
+    saved = {k: os.environ.get(k) for k in [*env, *cleared]}
+    os.environ.update(env)
+    for name in cleared:
+        os.environ.pop(name, None)
+    reset_settings_cache()
+    dispose_engines()
+    procs: dict[str, Any] = {}
+    try:
+        settings = get_settings()
+        procs = stack.start(settings, home, timeout=180)
+        yield BenchStack(settings=settings, pids=[p.pid for p in procs.values()])
+    finally:
+        stack.stop_processes(procs)
+        dispose_engines()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_settings_cache()
+
+
+def _wait_import(client: httpx.Client, import_id: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        summary = client.get(f"/api/imports/{import_id}").json()
+        if summary["status"] in ("succeeded", "partially_succeeded"):
+            return summary["status"]
+        if summary["status"] in TERMINAL:
+            return f"{summary['status']} {import_id}: {summary.get('error_message')}"
+        time.sleep(0.1)
+    raise TimeoutError(f"import {import_id} did not finish within {timeout:.0f} s")
+
+
+def post_to_terminal(base: str, path: Path, timeout: float = 600) -> tuple[float, float, str]:
+    """(seconds POST -> 202, seconds POST -> terminal status, final status) for one upload."""
+    with httpx.Client(base_url=base, timeout=120) as client:
+        started = time.perf_counter()
+        with open(path, "rb") as fh:
+            response = client.post(
+                "/api/imports", data={"source": "bench"}, files={"file": (path.name, fh)}
+            )
+        accepted = time.perf_counter() - started
+        if response.status_code != 202:
+            raise RuntimeError(f"upload refused: {response.status_code} {response.text[:500]}")
+        status = _wait_import(client, response.json()["import_id"], timeout)
+        return accepted, time.perf_counter() - started, status
+
+
+def dagster_run_time(settings: Settings, path: Path, timeout: float = 600) -> float:
+    """Baseline: a 1-row import registered in-process and its run submitted straight to Dagster
+    over GraphQL, timed from submission until Dagster reports the run finished."""
+    from glyph_assets.imports import file_chunks, register_import
+    from glyphd_api.dagster_client import DagsterGateway
+
+    registered = register_import(
+        file_chunks(path), filename=path.name, source="bench-baseline", settings=settings
+    )
+    gateway = DagsterGateway(settings)  # one per thread: the client is not thread-safe
+    gateway.add_partition(registered.import_id)
+    started = time.perf_counter()
+    run_id = gateway.submit_ingest(registered.import_id, "bench-baseline")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = gateway.run(run_id)
+        if info is not None and info.status in RUN_TERMINAL:
+            if info.status != "SUCCESS":
+                raise RuntimeError(f"baseline run {run_id} ended {info.status}")
+            return time.perf_counter() - started
+        time.sleep(0.1)
+    raise TimeoutError(f"baseline run {run_id} did not finish within {timeout:.0f} s")
+
+
+def _concurrently(count: int, task: Callable[[], Any]) -> tuple[float, list[Any]]:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        results = list(pool.map(lambda _: task(), range(count)))
+    return time.perf_counter() - started, results
+
+
+def _row(
+    figure: str,
+    value: float,
+    baseline: float | None,
+    baseline_name: str,
+    unit: str,
+    peak: float | None,
+    target: str = "",
+) -> dict[str, Any]:
+    return {
+        "figure": figure,
+        "value": round(value, 3),
+        "baseline": round(baseline, 3) if baseline is not None else None,
+        "baseline_name": baseline_name,
+        "ratio": round(value / baseline, 2) if baseline else None,
+        "unit": unit,
+        "peak_mem_mb": round(peak, 1) if peak is not None else None,
+        "target": target,
+    }
+
+
+def bench_api(quick: bool = False) -> list[dict[str, Any]]:
+    """POST -> terminal status for a 100-row file (median) and for concurrent uploads, each
+    beside the Dagster run time of the same job for a 1-row import measured on the same stack."""
+    repeat = 3 if quick else 5
+    concurrent = 4 if quick else 10
+    workdir = Path(tempfile.mkdtemp(prefix="glyph-bench-api-"))
+    keep = False
+    try:
+        hundred = write_rows(workdir / "listings_100.csv", 100)
+        one = write_rows(workdir / "listings_1.csv", 1)
+        with temporary_stack(workdir / "stack") as bench:
+            settings = bench.settings
+            post_to_terminal(bench.api, hundred)  # warm-up: the first run worker is cold
+            dagster_run_time(settings, one)
+
+            # Interleaved, so that baseline and figure see the same machine conditions.
+            baselines: list[float] = []
+            singles: list[tuple[float, float, str]] = []
+            with MemorySampler(bench.pids) as one_mem:
+                for _ in range(repeat):
+                    baselines.append(dagster_run_time(settings, one))
+                    singles.append(post_to_terminal(bench.api, hundred))
+            baseline = statistics.median(baselines)
+            with MemorySampler(bench.pids) as base_many_mem:
+                base_wall, _ = _concurrently(concurrent, lambda: dagster_run_time(settings, one))
+            with MemorySampler(bench.pids) as many_mem:
+                wall, results = _concurrently(
+                    concurrent, lambda: post_to_terminal(bench.api, hundred)
+                )
+        failed = [
+            r for r in [*singles, *results] if r[2] not in ("succeeded", "partially_succeeded")
+        ]
+        if failed:
+            keep = True
+            raise RuntimeError(
+                f"benchmark imports did not succeed: {failed}; stack logs kept in {workdir}"
+            )
+        runs = f"{settings.max_concurrent_runs} runs at a time"
+        return [
+            _row(
+                f"API: POST -> terminal status, 100-row file (median of {repeat})",
+                statistics.median(r[1] for r in singles),
+                baseline,
+                f"Dagster run of ingest_import, 1-row import (median of {repeat})",
+                "s",
+                one_mem.peak_mb,
+                target="< 2x baseline",
+            ),
+            _row(
+                f"API: POST -> 202 accepted, 100-row file (median of {repeat})",
+                statistics.median(r[0] for r in singles),
+                None,
+                "",
+                "s",
+                one_mem.peak_mb,
+            ),
+            _row(
+                f"API: {concurrent} concurrent uploads of 100 rows -> all terminal ({runs})",
+                wall,
+                base_wall,
+                f"{concurrent} concurrent Dagster runs of 1-row imports",
+                "s",
+                many_mem.peak_mb,
+            ),
+            _row(
+                f"Dagster baseline: {concurrent} concurrent 1-row runs (stack memory)",
+                base_wall,
+                None,
+                "",
+                "s",
+                base_many_mem.peak_mb,
+            ),
+        ]
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":  # python -m glyph_assets.bench.api [--quick]
+    import json
+    import sys
+
+    print(json.dumps(bench_api(quick="--quick" in sys.argv), indent=2))

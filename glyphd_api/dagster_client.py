@@ -1,0 +1,471 @@
+"""The only place in glyph that speaks GraphQL to Dagster.
+
+``DagsterGraphQLClient`` is not thread-safe (one shared client failed 197 of 200 calls from 8
+threads on this machine), so a ``DagsterGateway`` is created per request and never shared.
+Dagster is the source of truth for run state; this module only translates its answers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+
+from glyph_assets.partitions import IMPORTS_PARTITIONS_NAME
+from glyph_assets.settings import Settings
+
+# glyph_assets.jobs defines the same name; importing it would load the whole pipeline here.
+INGEST_JOB_NAME = "ingest_import"
+REPOSITORY_NAME = "__repository__"
+PARTITION_TAG = "dagster/partition"
+IMPORT_TAG = "glyph/import_id"
+SOURCE_TAG = "glyph/source"
+ATTEMPT_TAG = "glyph/attempt"
+RESUME_RETRY_TAG = "dagster/is_resume_retry"
+STAGES = [
+    "raw_listings",
+    "normalized_listings",
+    "enriched_listings",
+    "scored_listings",
+    "persisted_listings",
+]
+RUN_TERMINAL = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
+_PROGRESS_RE = re.compile(r"^progress (\w+): (\d+)(?: / (\d+))? rows")
+
+
+class DagsterUnavailable(RuntimeError):
+    """Dagster's GraphQL endpoint could not be reached."""
+
+
+class DagsterError(RuntimeError):
+    """Dagster answered, but with an error (kind is the GraphQL result type)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+@dataclass
+class StepStat:
+    step_key: str
+    status: str | None
+    start_time: float | None
+    end_time: float | None
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    status: str
+    job_name: str
+    tags: dict[str, str]
+    creation_time: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    parent_run_id: str | None = None
+    root_run_id: str | None = None
+    step_keys_to_execute: list[str] | None = None
+    step_stats: list[StepStat] = field(default_factory=list)
+
+    @property
+    def import_id(self) -> str | None:
+        return self.tags.get(IMPORT_TAG) or self.tags.get(PARTITION_TAG)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in RUN_TERMINAL
+
+
+@dataclass
+class StageRows:
+    done: int
+    total: int | None
+
+
+@dataclass
+class RunEvents:
+    """What the run's event log tells beyond its status: row progress and the failure."""
+
+    progress: dict[str, StageRows] = field(default_factory=dict)
+    last_stage: str | None = None
+    step_failures: list[str] = field(default_factory=list)
+    retry_errors: dict[str, str] = field(default_factory=dict)
+    run_failure: str | None = None
+
+    @property
+    def failure_message(self) -> str | None:
+        """The failed step's error; after exhausted retries, the error that caused them."""
+        if self.step_failures:
+            message = self.step_failures[-1]
+            step = message.split(":", 1)[0]
+            cause = self.retry_errors.get(step)
+            return f"{message} (last error: {cause})" if cause else message
+        return self.run_failure
+
+
+def parse_progress_line(message: str) -> tuple[str, int, int | None] | None:
+    """``progress <stage>: N / M rows`` (what the assets log) -> (stage, N, M)."""
+    match = _PROGRESS_RE.match(message or "")
+    if not match:
+        return None
+    total = int(match.group(3)) if match.group(3) is not None else None
+    return match.group(1), int(match.group(2)), total
+
+
+def to_datetime(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, tz=UTC) if timestamp else None
+
+
+_RUN_FIELDS = """
+fragment GlyphRunFields on Run {
+  runId status jobName creationTime startTime endTime parentRunId rootRunId
+  stepKeysToExecute
+  tags { key value }
+  stepStats { stepKey status startTime endTime }
+}
+"""
+
+_RUN_QUERY = """
+query GlyphRun($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run { ...GlyphRunFields }
+    ... on Error { message }
+  }
+}
+""" + _RUN_FIELDS
+
+_RUNS_QUERY = """
+query GlyphRuns($filter: RunsFilter, $limit: Int) {
+  runsOrError(filter: $filter, limit: $limit) {
+    __typename
+    ... on Runs { results { ...GlyphRunFields } }
+    ... on Error { message }
+  }
+}
+""" + _RUN_FIELDS
+
+_LOGS_QUERY = """
+query GlyphRunLogs($runId: ID!, $cursor: String, $limit: Int) {
+  logsForRun(runId: $runId, afterCursor: $cursor, limit: $limit) {
+    __typename
+    ... on EventConnection {
+      cursor
+      hasMore
+      events {
+        __typename
+        ... on MessageEvent { message stepKey }
+        ... on ExecutionStepFailureEvent { error { message cause { message } } }
+        ... on ExecutionStepUpForRetryEvent { error { message cause { message } } }
+        ... on RunFailureEvent { error { message } }
+      }
+    }
+    ... on Error { message }
+  }
+}
+"""
+
+_ADD_PARTITION = """
+mutation GlyphAddPartition(
+  $selector: RepositorySelector!, $name: String!, $key: String!
+) {
+  addDynamicPartition(
+    repositorySelector: $selector, partitionsDefName: $name, partitionKey: $key
+  ) {
+    __typename
+    ... on AddDynamicPartitionSuccess { partitionKey }
+    ... on Error { message }
+  }
+}
+"""
+
+_TERMINATE = """
+mutation GlyphTerminate($runId: String!, $policy: TerminateRunPolicy) {
+  terminateRun(runId: $runId, terminatePolicy: $policy) {
+    __typename
+    ... on TerminateRunSuccess { run { runId status } }
+    ... on TerminateRunFailure { message }
+    ... on Error { message }
+  }
+}
+"""
+
+_REEXECUTE = """
+mutation GlyphReexecute(
+  $reexecutionParams: ReexecutionParams, $executionParams: ExecutionParams
+) {
+  launchRunReexecution(
+    reexecutionParams: $reexecutionParams, executionParams: $executionParams
+  ) {
+    __typename
+    ... on LaunchRunSuccess { run { runId status } }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidStepError { invalidStepKey }
+    ... on InvalidOutputError { stepKey invalidOutputName }
+    ... on Error { message }
+  }
+}
+"""
+
+
+class DagsterGateway:
+    """One request's conversation with Dagster's webserver (never share an instance)."""
+
+    def __init__(self, settings: Settings, timeout: int = 30) -> None:
+        self.settings = settings
+        self.location = settings.dagster_location
+        self.base_url = f"http://{settings.dagster_host}:{settings.dagster_port}"
+        self._client = DagsterGraphQLClient(
+            settings.dagster_host, port_number=settings.dagster_port, timeout=timeout
+        )
+
+    def run_url(self, run_id: str) -> str:
+        return f"{self.base_url}/runs/{run_id}"
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            return self._client._execute(query, variables)
+        except DagsterGraphQLClientError as exc:
+            raise self._translate(exc) from exc
+        except requests.exceptions.RequestException as exc:
+            raise DagsterUnavailable(f"Dagster at {self.base_url} is unreachable: {exc}") from exc
+
+    def _translate(self, exc: DagsterGraphQLClientError) -> Exception:
+        cause = exc.__cause__
+        while cause is not None:
+            if isinstance(cause, requests.exceptions.RequestException):
+                return DagsterUnavailable(f"Dagster at {self.base_url} is unreachable: {cause}")
+            cause = cause.__cause__
+        kind = str(exc.args[0]) if exc.args else "DagsterGraphQLClientError"
+        message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        return DagsterError(kind.splitlines()[0][:200], message[:2000])
+
+    @property
+    def repository_selector(self) -> dict[str, str]:
+        return {"repositoryLocationName": self.location, "repositoryName": REPOSITORY_NAME}
+
+    # -- reads ----------------------------------------------------------------------------------
+    def version(self) -> str:
+        return str(self.execute("query GlyphVersion { version }")["version"])
+
+    def run(self, run_id: str) -> RunInfo | None:
+        """The run, or None when Dagster does not know it."""
+        result = self.execute(_RUN_QUERY, {"runId": run_id})["runOrError"]
+        if result["__typename"] == "Run":
+            return _run_info(result)
+        if result["__typename"] == "RunNotFoundError":
+            return None
+        raise DagsterError(result["__typename"], result.get("message", ""))
+
+    def runs(self, run_ids: list[str]) -> dict[str, RunInfo]:
+        """Several runs in one call (missing ones are left out)."""
+        if not run_ids:
+            return {}
+        result = self.execute(_RUNS_QUERY, {"filter": {"runIds": run_ids}, "limit": len(run_ids)})[
+            "runsOrError"
+        ]
+        if result["__typename"] != "Runs":
+            raise DagsterError(result["__typename"], result.get("message", ""))
+        return {r["runId"]: _run_info(r) for r in result["results"]}
+
+    def runs_of_import(self, import_id: str, limit: int = 100) -> list[RunInfo]:
+        """Runs tagged with the import (newest first), including ones launched elsewhere."""
+        result = self.execute(
+            _RUNS_QUERY,
+            {"filter": {"tags": [{"key": IMPORT_TAG, "value": import_id}]}, "limit": limit},
+        )["runsOrError"]
+        if result["__typename"] != "Runs":
+            raise DagsterError(result["__typename"], result.get("message", ""))
+        return [_run_info(r) for r in result["results"]]
+
+    def events(self, run_id: str, page: int = 1000, max_pages: int = 50) -> RunEvents:
+        """Progress lines and failures from the run's event log."""
+        out = RunEvents()
+        cursor: str | None = None
+        for _ in range(max_pages):
+            result = self.execute(_LOGS_QUERY, {"runId": run_id, "cursor": cursor, "limit": page})
+            conn = result["logsForRun"]
+            if conn["__typename"] != "EventConnection":
+                if conn["__typename"] == "RunNotFoundError":
+                    return out
+                raise DagsterError(conn["__typename"], conn.get("message", ""))
+            for event in conn["events"]:
+                kind = event["__typename"]
+                if kind == "LogMessageEvent":
+                    parsed = parse_progress_line(event.get("message") or "")
+                    if parsed:
+                        stage, done, total = parsed
+                        out.progress[stage] = StageRows(done, total)
+                        out.last_stage = stage
+                elif kind == "ExecutionStepFailureEvent":
+                    error = _root_cause(event.get("error")) or event.get("message") or "failed"
+                    step = event.get("stepKey") or "step"
+                    out.step_failures.append(f"{step}: {error.strip()}")
+                elif kind == "ExecutionStepUpForRetryEvent":
+                    error = _root_cause(event.get("error"))
+                    if error:
+                        out.retry_errors[event.get("stepKey") or "step"] = error.strip()
+                elif kind == "RunFailureEvent":
+                    error = (event.get("error") or {}).get("message")
+                    out.run_failure = (error or event.get("message") or "run failed").strip()
+            cursor = conn["cursor"]
+            if not conn["hasMore"]:
+                break
+        return out
+
+    # -- writes ---------------------------------------------------------------------------------
+    def add_partition(self, import_id: str) -> None:
+        """Register the import as a key of the ``imports`` partitions (idempotent)."""
+        result = self.execute(
+            _ADD_PARTITION,
+            {
+                "selector": self.repository_selector,
+                "name": IMPORTS_PARTITIONS_NAME,
+                "key": import_id,
+            },
+        )["addDynamicPartition"]
+        if result["__typename"] in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"):
+            return
+        raise DagsterError(result["__typename"], result.get("message", ""))
+
+    def submit_ingest(
+        self,
+        import_id: str,
+        source: str,
+        run_config: dict[str, Any] | None = None,
+        attempt: int = 1,
+    ) -> str:
+        """Launch ``ingest_import`` for the import's partition; returns the run id."""
+        tags = {
+            PARTITION_TAG: import_id,
+            IMPORT_TAG: import_id,
+            SOURCE_TAG: source,
+            ATTEMPT_TAG: str(attempt),
+        }
+        try:
+            return self._client.submit_job_execution(
+                INGEST_JOB_NAME,
+                repository_location_name=self.location,
+                repository_name=REPOSITORY_NAME,
+                run_config=run_config or {},
+                tags=tags,
+            )
+        except DagsterGraphQLClientError as exc:
+            raise self._translate(exc) from exc
+        except requests.exceptions.RequestException as exc:
+            raise DagsterUnavailable(f"Dagster at {self.base_url} is unreachable: {exc}") from exc
+
+    def terminate(self, run_id: str) -> str:
+        """Terminate a run; a run still STARTING is marked canceled at once (SAFE fails then)."""
+        result = self.execute(_TERMINATE, {"runId": run_id, "policy": "SAFE_TERMINATE"})
+        outcome = result["terminateRun"]
+        if outcome["__typename"] == "TerminateRunFailure":
+            result = self.execute(
+                _TERMINATE, {"runId": run_id, "policy": "MARK_AS_CANCELED_IMMEDIATELY"}
+            )
+            outcome = result["terminateRun"]
+        if outcome["__typename"] != "TerminateRunSuccess":
+            raise DagsterError(outcome["__typename"], outcome.get("message", ""))
+        return str(outcome["run"]["status"])
+
+    def reexecute(
+        self,
+        parent_run_id: str,
+        strategy: str = "FROM_FAILURE",
+        extra_tags: dict[str, str] | None = None,
+    ) -> str:
+        """Dagster re-execution of a run with its own config and tags; returns the new run id."""
+        params: dict[str, Any] = {"parentRunId": parent_run_id, "strategy": strategy}
+        if extra_tags:
+            params["extraTags"] = [{"key": k, "value": v} for k, v in extra_tags.items()]
+        return self._launch_result(self.execute(_REEXECUTE, {"reexecutionParams": params}))
+
+    def reexecute_with_config(
+        self,
+        parent: RunInfo,
+        run_config: dict[str, Any],
+        from_failure: bool = True,
+        extra_tags: dict[str, str] | None = None,
+    ) -> str:
+        """Re-execute with a new run config: Dagster resumes from the failed step itself when
+        the ``dagster/is_resume_retry`` tag is set, exactly as its own from-failure does."""
+        tags = {k: v for k, v in parent.tags.items() if _inheritable(k)}
+        tags.update(extra_tags or {})
+        if from_failure:
+            tags[RESUME_RETRY_TAG] = "true"
+        params = {
+            "selector": {**self.repository_selector, "jobName": parent.job_name},
+            "runConfigData": run_config,
+            "mode": "default",
+            "executionMetadata": {
+                "parentRunId": parent.run_id,
+                "rootRunId": parent.root_run_id or parent.run_id,
+                "tags": [{"key": k, "value": v} for k, v in tags.items()],
+            },
+        }
+        return self._launch_result(self.execute(_REEXECUTE, {"executionParams": params}))
+
+    @staticmethod
+    def _launch_result(result: dict[str, Any]) -> str:
+        outcome = result["launchRunReexecution"]
+        kind = outcome["__typename"]
+        if kind == "LaunchRunSuccess":
+            return str(outcome["run"]["runId"])
+        if kind == "RunConfigValidationInvalid":
+            message = "; ".join(e["message"] for e in outcome.get("errors", []))
+        elif kind == "InvalidStepError":
+            message = f"invalid step {outcome.get('invalidStepKey')}"
+        elif kind == "InvalidOutputError":
+            message = f"invalid output {outcome.get('invalidOutputName')} of {outcome['stepKey']}"
+        else:
+            message = outcome.get("message", "")
+        raise DagsterError(kind, message)
+
+
+def _root_cause(error: dict[str, Any] | None) -> str | None:
+    """The user's exception rather than Dagster's wrapper (e.g. RetryRequestedFromPolicy)."""
+    if not error:
+        return None
+    cause = error.get("cause") or {}
+    return cause.get("message") or error.get("message")
+
+
+def _inheritable(key: str) -> bool:
+    """Tags a re-execution carries over: ours and the partition, not Dagster's bookkeeping."""
+    return key == PARTITION_TAG or not (key.startswith("dagster/") or key.startswith("."))
+
+
+def _run_info(data: dict[str, Any]) -> RunInfo:
+    return RunInfo(
+        run_id=data["runId"],
+        status=data["status"],
+        job_name=data["jobName"],
+        tags={t["key"]: t["value"] for t in data.get("tags") or []},
+        creation_time=data.get("creationTime"),
+        start_time=data.get("startTime"),
+        end_time=data.get("endTime"),
+        parent_run_id=data.get("parentRunId"),
+        root_run_id=data.get("rootRunId"),
+        step_keys_to_execute=data.get("stepKeysToExecute"),
+        step_stats=[
+            StepStat(s["stepKey"], s.get("status"), s.get("startTime"), s.get("endTime"))
+            for s in data.get("stepStats") or []
+        ],
+    )
+
+
+__all__ = [
+    "DagsterError",
+    "DagsterGateway",
+    "DagsterUnavailable",
+    "RunEvents",
+    "RunInfo",
+    "STAGES",
+    "parse_progress_line",
+]

@@ -1,0 +1,116 @@
+"""One JSON error shape for every failure the API reports, whoever raised it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from glyphd_api.schemas import SCHEMA_VERSION
+
+log = logging.getLogger("glyphd_api")
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    500: "internal_error",
+    502: "dagster_error",
+    503: "unavailable",
+    504: "timeout",
+}
+
+
+class ApiError(Exception):
+    """An error the API answers with on purpose: a status, a stable code and every problem."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        problems: list[str] | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code or _CODES.get(status, "error")
+        self.message = message
+        self.problems = problems or []
+        self.details = details
+        self.headers = headers
+
+
+def error_body(
+    code: str,
+    message: str,
+    problems: list[str] | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "error": {
+            "code": code,
+            "message": message,
+            "problems": problems or [],
+            "details": details,
+        },
+    }
+
+
+def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return _response(
+        exc.status, error_body(exc.code, exc.message, exc.problems, exc.details), exc.headers
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    return _response(
+        exc.status_code,
+        error_body(_CODES.get(exc.status_code, "error"), message),
+        getattr(exc, "headers", None),
+    )
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc if part not in ("body",)) or "body"
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [f"{_location(e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()]
+    return _response(422, error_body("invalid_request", "the request is not valid", problems))
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return _response(
+        500, error_body("internal_error", f"internal error: {type(exc).__name__}: {exc}"[:500])
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error path (ours, Starlette's, validation, crashes) to ``error_body``."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,627 @@
+"""Imports: submit (file, JSON body, raw CSV, server file), validate, list, summarize, retry."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path, PurePath
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from sqlalchemy.exc import IntegrityError
+
+from glyph_assets.imports import register_import
+from glyph_assets.landing import UploadTooLarge
+from glyph_assets.sieve.read import FileRejected
+from glyph_assets.store import repository
+from glyphd_api import queries, service
+from glyphd_api.deps import allow_run_config, get_context
+from glyphd_api.errors import ApiError
+from glyphd_api.routes.common import answer, errors, limit_param, offset_param, sorted_page
+from glyphd_api.schemas import (
+    DetectedFormat,
+    FromPipelineRequest,
+    ImportAccepted,
+    ImportListItem,
+    ImportSummary,
+    JsonImportRequest,
+    ListingOut,
+    Page,
+    RetryRequest,
+    RetryResponse,
+    RowErrorOut,
+    ValidationReport,
+)
+from glyphd_api.service import Context
+from glyphd_api.uploads import Submission, receive, safe_filename, spool_to_temp
+from glyphd_api.validation import validate_file
+
+router = APIRouter(tags=["imports"])
+
+_FORM_SCHEMA = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "source": {"type": "string", "maxLength": 200, "default": "api"},
+        "description": {"type": "string"},
+        "kind": {"type": "string", "enum": ["raw", "scored"]},
+        "campaign_id": {"type": "string"},
+        "metadata": {"type": "string", "description": "A JSON object, kept with the import"},
+        "run_config": {
+            "type": "string",
+            "description": "Dagster run config as JSON (only when the server allows it)",
+        },
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "CSV, TSV or JSON; send it after the other fields",
+        },
+    },
+}
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": (
+            "A multipart form with the file (fields before the file), a JSON body with "
+            "`listings`, or the CSV/TSV itself as the body (fields as query parameters)."
+        ),
+        "content": {
+            "multipart/form-data": {"schema": _FORM_SCHEMA},
+            "application/json": {
+                "schema": JsonImportRequest.model_json_schema(
+                    ref_template="#/components/schemas/{model}"
+                )
+            },
+            "text/csv": {"schema": {"type": "string", "format": "binary"}},
+            "text/tab-separated-values": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+UPLOAD_ERRORS = errors(400, 401, 403, 409, 413, 415, 422, 502, 503)
+
+
+class Fields:
+    """Query parameters that describe an upload (form fields or JSON keys take precedence)."""
+
+    def __init__(
+        self,
+        source: Annotated[str, Query(min_length=1, max_length=200)] = "api",
+        description: Annotated[str | None, Query(max_length=10_000)] = None,
+        kind: Annotated[str | None, Query(pattern="^(raw|scored)$")] = None,
+        campaign_id: Annotated[str | None, Query(max_length=200)] = None,
+        filename: Annotated[
+            str | None, Query(max_length=500, description="Name of a raw-body upload")
+        ] = None,
+    ) -> None:
+        self.submission = Submission(
+            source=source,
+            description=description,
+            kind=kind,
+            campaign_id=campaign_id,
+            filename=filename,
+        )
+
+
+WaitParam = Annotated[bool, Query(description="Answer with the final summary (200) when done")]
+TimeoutParam = Annotated[
+    float, Query(ge=0, le=3600, description="Seconds to wait with wait=true before answering 202")
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Repeat a submission safely: the same key answers with the same import",
+    ),
+]
+
+
+def _accepted(
+    ctx: Context,
+    record: dict[str, Any],
+    run_id: str | None,
+    attempt: int | None,
+    detected: DetectedFormat | None = None,
+) -> ImportAccepted:
+    return ImportAccepted(
+        import_id=record["import_id"],
+        run_id=run_id,
+        attempt=attempt,
+        status=record["status"],
+        source=record["source"],
+        kind=record.get("kind") or "raw",
+        sha256=record["sha256"],
+        size_bytes=record.get("size_bytes") or 0,
+        detected=detected,
+        links=ctx.links(record["import_id"], run_id),
+    )
+
+
+def _register_and_launch(
+    ctx: Context, submission: Submission, chunks: Iterator[bytes], idempotency_key: str | None
+) -> ImportAccepted:
+    """Land + check + record (register_import), then add the partition and launch the run."""
+    try:
+        registered = register_import(
+            chunks,
+            filename=submission.filename,
+            content_type=submission.content_type,
+            source=submission.source,
+            description=submission.description,
+            kind=submission.kind,
+            campaign_id=submission.campaign_id,
+            metadata=submission.metadata,
+            idempotency_key=idempotency_key,
+            settings=ctx.settings,
+        )
+    except FileRejected as exc:
+        raise ApiError(
+            422,
+            "the file cannot be ingested; nothing was kept",
+            code="file_rejected",
+            problems=exc.problems,
+        ) from exc
+    except UploadTooLarge as exc:
+        raise _too_large(exc) from exc
+    except IntegrityError as exc:
+        raise ApiError(
+            409, "an import with this Idempotency-Key is being created", code="idempotency_conflict"
+        ) from exc
+    run_id, attempt = service.launch_first_run(
+        ctx, registered.import_id, submission.source, submission.run_config
+    )
+    inspection = registered.inspection
+    detected = DetectedFormat(
+        format=inspection.format,
+        encoding=inspection.encoding,
+        delimiter=inspection.delimiter,
+        columns=inspection.columns,
+        kind=inspection.kind,  # type: ignore[arg-type]
+    )
+    record = repository.get_import(ctx.engine, registered.import_id) or registered.record
+    return _accepted(ctx, record, run_id, attempt, detected)
+
+
+def _too_large(exc: UploadTooLarge) -> ApiError:
+    return ApiError(413, str(exc), code="payload_too_large", details={"limit_bytes": exc.limit})
+
+
+async def wait_until_final(ctx: Context, import_id: str, timeout: float) -> service.ImportState:
+    """Poll (reconciling) until the import is final or the timeout passes. The wait itself is
+    async, so waiting clients do not hold the worker threads that other requests need."""
+    deadline = time.monotonic() + max(0.0, timeout)
+    delay = 0.2
+    while True:
+        state = await anyio.to_thread.run_sync(service.load_state, ctx, import_id)
+        left = deadline - time.monotonic()
+        if state.record["status"] in service.TERMINAL or left <= 0:
+            return state
+        await anyio.sleep(min(delay, left))
+        delay = min(delay * 1.5, 1.0)
+
+
+async def _finish(
+    ctx: Context,
+    accepted: ImportAccepted,
+    wait: bool,
+    timeout: float,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """202 with the accepted import, or with wait=true the final summary (200) once it is final."""
+    if wait:
+        state = await wait_until_final(ctx, accepted.import_id, timeout)
+        if state.record["status"] in service.TERMINAL:
+            summary = await anyio.to_thread.run_sync(service.build_summary, ctx, state)
+            return answer(summary, 200, headers)
+        accepted = accepted.model_copy(update={"status": state.record["status"]})
+    return answer(accepted, 202, headers)
+
+
+async def _replay(ctx: Context, key: str | None) -> ImportAccepted | None:
+    if not key:
+        return None
+    record = await anyio.to_thread.run_sync(
+        lambda: repository.find_import(ctx.engine, idempotency_key=key)
+    )
+    if record is None:
+        return None
+    runs = await anyio.to_thread.run_sync(repository.runs_of, ctx.engine, record["import_id"])
+    latest = runs[-1] if runs else None
+    return _accepted(
+        ctx, record, latest["run_id"] if latest else None, latest["attempt"] if latest else None
+    )
+
+
+async def _submit(
+    request: Request,
+    ctx: Context,
+    fields: Fields,
+    wait: bool,
+    timeout: float,
+    idempotency_key: str | None,
+) -> Any:
+    replayed = await _replay(ctx, idempotency_key)
+    if replayed is not None:
+        return await _finish(ctx, replayed, wait, timeout, {"Idempotent-Replayed": "true"})
+    try:
+        accepted = await receive(
+            request,
+            fields.submission,
+            lambda sub, chunks: _register_and_launch(ctx, sub, chunks, idempotency_key),
+            max_bytes=ctx.settings.max_upload_bytes,
+            allow_run_config=allow_run_config(request),
+        )
+    except UploadTooLarge as exc:
+        raise _too_large(exc) from exc
+    return await _finish(ctx, accepted, wait, timeout)
+
+
+@router.post(
+    "/api/imports",
+    status_code=202,
+    response_model=None,
+    summary="Submit a file or JSON listings as a new import",
+    responses={
+        202: {"model": ImportAccepted, "description": "Registered; its run is launched"},
+        200: {"model": ImportSummary, "description": "With wait=true: the final summary"},
+        **UPLOAD_ERRORS,
+    },
+    openapi_extra=UPLOAD_BODY,
+)
+async def create_import(
+    request: Request,
+    fields: Annotated[Fields, Depends()],
+    ctx: Annotated[Context, Depends(get_context)],
+    wait: WaitParam = False,
+    timeout: TimeoutParam = 60.0,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """The upload is streamed to the landing zone, checked at file level (every problem is
+    listed, nothing kept when refused), registered with a new import_id, its partition added and
+    an ``ingest_import`` run launched."""
+    return await _submit(request, ctx, fields, wait, timeout, idempotency_key)
+
+
+@router.post(
+    "/api/import/csv",
+    status_code=202,
+    response_model=None,
+    summary="Submit a CSV (the established raw-CSV path; same behaviour as /api/imports)",
+    responses={
+        202: {"model": ImportAccepted},
+        200: {"model": ImportSummary},
+        **UPLOAD_ERRORS,
+    },
+    openapi_extra=UPLOAD_BODY,
+)
+async def create_import_csv(
+    request: Request,
+    fields: Annotated[Fields, Depends()],
+    ctx: Annotated[Context, Depends(get_context)],
+    wait: WaitParam = False,
+    timeout: TimeoutParam = 60.0,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    return await _submit(request, ctx, fields, wait, timeout, idempotency_key)
+
+
+def resolve_pipeline_path(root: Path, given: str) -> Path:
+    """The file a pipeline names, if and only if it really lies under the pipeline root.
+
+    ``..`` is refused outright (422); symlinks are resolved before the containment check (403).
+    Nothing is opened here.
+    """
+    if "\x00" in given:
+        raise ApiError(422, "input_csv_path contains a NUL byte", code="path_not_allowed")
+    if ".." in PurePath(given.replace("\\", "/")).parts:
+        raise ApiError(422, "input_csv_path may not contain '..'", code="path_not_allowed")
+    try:
+        base = root.resolve(strict=True)
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise ApiError(
+            403,
+            "imports from the pipeline are not set up on this server "
+            "(the pipeline root does not exist)",
+            code="pipeline_root_missing",
+        ) from exc
+    candidate = Path(given)
+    candidate = candidate if candidate.is_absolute() else base / candidate
+    try:
+        resolved = candidate.resolve(strict=False)
+    except RuntimeError as exc:  # a symlink loop
+        raise ApiError(422, "input_csv_path cannot be resolved", code="path_not_allowed") from exc
+    if not resolved.is_relative_to(base):
+        raise ApiError(403, "input_csv_path is outside the pipeline root", code="path_forbidden")
+    if not resolved.exists():
+        raise ApiError(404, "no such file under the pipeline root", code="file_not_found")
+    if not resolved.is_file():
+        raise ApiError(422, "input_csv_path is not a regular file", code="path_not_allowed")
+    return resolved
+
+
+def _open_chunks(path: Path) -> Iterator[bytes]:
+    """Read the checked path without following a symlink swapped in since the check."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise ApiError(422, "input_csv_path is not a regular file", code="path_not_allowed")
+        while block := fh.read(1 << 20):
+            yield block
+
+
+@router.post(
+    "/api/imports/from-pipeline",
+    status_code=202,
+    response_model=None,
+    summary="Import a file already on the server, from under the pipeline root only",
+    responses={
+        202: {"model": ImportAccepted},
+        200: {"model": ImportSummary},
+        **errors(401, 403, 404, 409, 413, 422, 502, 503),
+    },
+)
+async def import_from_pipeline(
+    request: Request,
+    body: FromPipelineRequest,
+    ctx: Annotated[Context, Depends(get_context)],
+    wait: WaitParam = False,
+    timeout: TimeoutParam = 60.0,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    replayed = await _replay(ctx, idempotency_key)
+    if replayed is not None:
+        return await _finish(ctx, replayed, wait, timeout, {"Idempotent-Replayed": "true"})
+    path = resolve_pipeline_path(ctx.settings.from_pipeline_root, body.input_csv_path)
+    submission = Submission(
+        source=body.source_label,
+        description=body.description,
+        kind=body.kind,
+        campaign_id=body.campaign_id,
+        metadata=body.metadata,
+        run_config=body.run_config,
+        filename=safe_filename(path.name),
+    ).checked(allow_run_config(request))
+    accepted = await anyio.to_thread.run_sync(
+        _register_and_launch, ctx, submission, _open_chunks(path), idempotency_key
+    )
+    return await _finish(ctx, accepted, wait, timeout)
+
+
+@router.post(
+    "/api/imports/validate",
+    response_model=ValidationReport,
+    summary="Dry-run an import: file and row checks, nothing persisted",
+    responses=errors(400, 401, 403, 413, 415, 422),
+    openapi_extra=UPLOAD_BODY,
+)
+async def validate_import(
+    request: Request,
+    fields: Annotated[Fields, Depends()],
+    ctx: Annotated[Context, Depends(get_context)],
+    max_listed: Annotated[int, Query(ge=0, le=1000, description="Row errors to list")] = 100,
+) -> Any:
+    """The same checks as an import, row level included (the pipeline's own functions), on a
+    temporary copy: no landing, no database row, no run. A file an import would refuse answers
+    ``valid: false`` with every problem."""
+    settings = ctx.settings
+
+    def run(sub: Submission, chunks: Iterator[bytes]) -> ValidationReport:
+        suffix = Path(sub.filename or "upload.csv").suffix or ".csv"
+        with tempfile.TemporaryDirectory(prefix="glyph-validate-") as tmp:
+            path = spool_to_temp(chunks, tmp, suffix, settings.max_upload_bytes)
+            return validate_file(
+                Path(path),
+                sub.filename,
+                sub.kind,
+                chunk_rows=settings.chunk_rows,
+                max_field_chars=settings.max_field_chars,
+                max_listed=max_listed,
+            )
+
+    try:
+        report = await receive(
+            request,
+            fields.submission,
+            run,
+            max_bytes=settings.max_upload_bytes,
+            allow_run_config=True,  # validation launches nothing; run_config is ignored
+        )
+    except UploadTooLarge as exc:
+        raise _too_large(exc) from exc
+    return answer(report)
+
+
+@router.get(
+    "/api/imports",
+    response_model=Page[ImportListItem],
+    summary="List imports, newest first",
+    responses=errors(401, 422),
+)
+def list_imports(
+    ctx: Annotated[Context, Depends(get_context)],
+    status: Annotated[
+        list[str] | None,
+        Query(
+            description="One or more of queued, running, succeeded, partially_succeeded, "
+            "failed, canceled"
+        ),
+    ] = None,
+    source: Annotated[str | None, Query(max_length=200)] = None,
+    created_after: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    created_before: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    sort: Annotated[
+        str, Query(description="created_at, finished_at or total_rows; " "'-' for descending")
+    ] = "-created_at",
+    limit: Annotated[int, limit_param()] = 50,
+    offset: Annotated[int, offset_param()] = 0,
+) -> Any:
+    bad = [s for s in status or [] if s not in service.TERMINAL | {"queued", "running"}]
+    if bad:
+        raise ApiError(422, f"unknown status {', '.join(bad)}", code="invalid_request")
+    items, total = sorted_page(
+        lambda: queries.list_imports(
+            ctx.engine,
+            statuses=status,
+            source=source,
+            created_after=created_after,
+            created_before=created_before,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+    )
+    items = service.reconcile_page(ctx, items)
+    page = Page[ImportListItem](
+        items=[ImportListItem.model_validate(i) for i in items],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+    return answer(page)
+
+
+@router.get(
+    "/api/imports/{import_id}",
+    response_model=ImportSummary,
+    summary="An import's summary: status, runs, row counts, score range, top models, errors",
+    responses=errors(401, 404),
+)
+def get_import(import_id: str, ctx: Annotated[Context, Depends(get_context)]) -> Any:
+    state = service.load_state(ctx, import_id)
+    return answer(service.build_summary(ctx, state))
+
+
+def _known(ctx: Context, import_id: str) -> None:
+    if repository.get_import(ctx.engine, import_id) is None:
+        raise ApiError(404, f"no import {import_id}", code="import_not_found")
+
+
+@router.get(
+    "/api/imports/{import_id}/errors",
+    response_model=Page[RowErrorOut],
+    summary="An import's row errors",
+    responses=errors(401, 404, 422),
+)
+def import_errors(
+    import_id: str,
+    ctx: Annotated[Context, Depends(get_context)],
+    stage: str | None = None,
+    field: str | None = None,
+    sort: Annotated[str, Query(description="import_index, stage or field; '-' descending")] = (
+        "import_index"
+    ),
+    limit: Annotated[int, limit_param()] = 50,
+    offset: Annotated[int, offset_param()] = 0,
+) -> Any:
+    _known(ctx, import_id)
+    items, total = sorted_page(
+        lambda: queries.list_errors(
+            ctx.engine, import_id, stage=stage, field=field, sort=sort, limit=limit, offset=offset
+        )
+    )
+    return answer(
+        Page[RowErrorOut](
+            items=[RowErrorOut(**i) for i in items], total=total, limit=limit, offset=offset
+        )
+    )
+
+
+class ListingQuery:
+    """Filters shared by /api/listings and /api/imports/{id}/listings."""
+
+    def __init__(
+        self,
+        model: Annotated[
+            list[str] | None, Query(description="canonical_model (repeat for several)")
+        ] = None,
+        min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
+        max_score: Annotated[float | None, Query(ge=0, le=100)] = None,
+        min_price: float | None = None,
+        max_price: float | None = None,
+        is_gpu: bool | None = None,
+        vendor: str | None = None,
+        reject_reason: str | None = None,
+        sort: Annotated[
+            str,
+            Query(
+                description="import_index, score, price, canonical_model, match_score or "
+                "vram_gb; '-' for descending; comma-separated for several"
+            ),
+        ] = "import_index",
+        limit: Annotated[int, limit_param()] = 50,
+        offset: Annotated[int, offset_param()] = 0,
+    ) -> None:
+        self.filters = queries.ListingFilters(
+            models=model,
+            min_score=min_score,
+            max_score=max_score,
+            min_price=min_price,
+            max_price=max_price,
+            is_gpu=is_gpu,
+            vendor=vendor,
+            reject_reason=reject_reason,
+        )
+        self.sort = sort
+        self.limit = limit
+        self.offset = offset
+
+    def page(self, ctx: Context) -> Any:
+        items, total = sorted_page(
+            lambda: queries.list_listings(
+                ctx.engine, self.filters, sort=self.sort, limit=self.limit, offset=self.offset
+            )
+        )
+        return answer(
+            Page[ListingOut](
+                items=[ListingOut.model_validate(i) for i in items],
+                total=total,
+                limit=self.limit,
+                offset=self.offset,
+            )
+        )
+
+
+@router.get(
+    "/api/imports/{import_id}/listings",
+    response_model=Page[ListingOut],
+    summary="An import's persisted listings",
+    responses=errors(401, 404, 422),
+)
+def import_listings(
+    import_id: str,
+    ctx: Annotated[Context, Depends(get_context)],
+    query: Annotated[ListingQuery, Depends()],
+) -> Any:
+    _known(ctx, import_id)
+    query.filters.import_id = import_id
+    return query.page(ctx)
+
+
+@router.post(
+    "/api/imports/{import_id}/retry",
+    status_code=202,
+    response_model=RetryResponse,
+    summary="Launch the next attempt of a failed or canceled import",
+    responses=errors(401, 403, 404, 409, 422, 502, 503),
+)
+def retry_import(
+    import_id: str,
+    request: Request,
+    ctx: Annotated[Context, Depends(get_context)],
+    body: Annotated[RetryRequest | None, Body()] = None,
+) -> Any:
+    """Dagster re-executes from the failed step (re-reading the stored Parquet of the steps that
+    succeeded) where it can, otherwise a new run of the partition is launched; either way it is
+    recorded as the import's next attempt. A ``run_config`` given here replaces the parent's (a
+    plain re-execution keeps it)."""
+    body = body or RetryRequest()
+    if body.run_config is not None and not allow_run_config(request):
+        raise ApiError(
+            403, "run_config is not accepted by this server", code="run_config_not_allowed"
+        )
+    return answer(service.retry(ctx, import_id, body), 202)

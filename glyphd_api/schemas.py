@@ -1,0 +1,592 @@
+"""Request and response models of the REST API; every response carries ``schema_version``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1"
+
+ImportStatus = Literal[
+    "queued", "running", "succeeded", "partially_succeeded", "failed", "canceled"
+]
+JobState = Literal["queued", "running", "canceling", "succeeded", "failed", "canceled"]
+Kind = Literal["raw", "scored"]
+
+EXAMPLE_IMPORT_ID = "5b0e8f7c-3c1e-4c55-9d0e-2f7a9b1c4d21"
+EXAMPLE_RUN_ID = "9d3c51f2-7a44-4b8e-8f2a-0c6e1d2b3a45"
+T = TypeVar("T")
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; glyph stores UTC, so say so in every answer."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+
+class Versioned(BaseModel):
+    schema_version: str = Field(default=SCHEMA_VERSION, description="Version of this schema")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. file_rejected")
+    message: str
+    problems: list[str] = Field(default_factory=list, description="Every problem found")
+    details: dict[str, Any] | None = None
+
+
+class ErrorResponse(Versioned):
+    """The one error shape of the API."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "schema_version": SCHEMA_VERSION,
+                    "error": {
+                        "code": "file_rejected",
+                        "message": "the file cannot be ingested",
+                        "problems": [
+                            "no column can serve as the price (expected e.g. price, price_usd)"
+                        ],
+                        "details": None,
+                    },
+                }
+            ]
+        }
+    )
+    error: ErrorDetail
+
+
+class Page(Versioned, Generic[T]):
+    """A page of a list: ``items`` plus the total matching count and the window asked for."""
+
+    items: list[T]
+    total: int = Field(ge=0)
+    limit: int = Field(ge=0)
+    offset: int = Field(ge=0)
+
+
+class Links(BaseModel):
+    summary: str = Field(description="GET this import's summary")
+    job_status: str | None = Field(default=None, description="GET the run's status")
+    dagster_run: str | None = Field(default=None, description="The run in the Dagster UI")
+    listings: str | None = None
+    errors: str | None = None
+
+
+class DetectedFormat(BaseModel):
+    format: str = Field(description="csv or json")
+    encoding: str
+    delimiter: str | None = None
+    columns: list[str]
+    kind: Kind
+
+
+class ImportAccepted(Versioned):
+    """Answer to an upload: the import exists and its run is launched."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "schema_version": SCHEMA_VERSION,
+                    "import_id": EXAMPLE_IMPORT_ID,
+                    "run_id": EXAMPLE_RUN_ID,
+                    "attempt": 1,
+                    "status": "queued",
+                    "source": "api",
+                    "kind": "raw",
+                    "sha256": "3f1c...",
+                    "size_bytes": 33961,
+                    "detected": {
+                        "format": "csv",
+                        "encoding": "utf-8",
+                        "delimiter": ",",
+                        "columns": ["title", "price", "condition"],
+                        "kind": "raw",
+                    },
+                    "links": {
+                        "summary": f"/api/imports/{EXAMPLE_IMPORT_ID}",
+                        "job_status": f"/api/jobs/{EXAMPLE_RUN_ID}/status",
+                        "dagster_run": f"http://127.0.0.1:3000/runs/{EXAMPLE_RUN_ID}",
+                    },
+                }
+            ]
+        }
+    )
+    import_id: str
+    run_id: str | None
+    attempt: int | None = None
+    status: ImportStatus
+    source: str
+    kind: Kind
+    sha256: str
+    size_bytes: int
+    detected: DetectedFormat | None = None
+    links: Links
+
+
+class RunOut(BaseModel):
+    run_id: str
+    attempt: int
+    status: str = Field(description="Dagster's run status (QUEUED, STARTED, SUCCESS, ...)")
+    parent_run_id: str | None = None
+    created_at: UtcDatetime | None = None
+    start_time: UtcDatetime | None = None
+    end_time: UtcDatetime | None = None
+    dagster_url: str | None = None
+
+
+class RowErrorOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "import_index": 17,
+                    "stage": "clean",
+                    "field": "price",
+                    "reason": "price is not a number: call for price",
+                    "raw_row": '{"title": "RTX 4090", "price": "call for price"}',
+                }
+            ]
+        }
+    )
+    import_index: int
+    stage: str
+    field: str | None = None
+    reason: str
+    raw_row: str | None = None
+
+
+class ScoreRange(BaseModel):
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+
+
+class TopModel(BaseModel):
+    canonical_model: str
+    listings: int
+    min_price: float | None = None
+    max_price: float | None = None
+
+
+class Timings(BaseModel):
+    received_at: UtcDatetime | None = None
+    started_at: UtcDatetime | None = None
+    finished_at: UtcDatetime | None = None
+    queued_seconds: float | None = Field(default=None, description="received -> started")
+    processing_seconds: float | None = Field(default=None, description="started -> finished")
+    total_seconds: float | None = Field(default=None, description="received -> finished")
+
+
+class ImportSummary(Versioned):
+    """An import as a client sees it; counts are read from the database."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "schema_version": SCHEMA_VERSION,
+                    "import_id": EXAMPLE_IMPORT_ID,
+                    "status": "partially_succeeded",
+                    "source": "api",
+                    "kind": "raw",
+                    "total_rows": 173,
+                    "persisted_rows": 170,
+                    "error_rows": 3,
+                    "not_gpu_rows": 12,
+                    "unknown_model_rows": 4,
+                    "score": {"min": 3.2, "max": 91.5, "mean": 48.0},
+                    "top_models": [{"canonical_model": "H100_PCIE_80GB", "listings": 21}],
+                    "first_errors": [],
+                    "runs": [{"run_id": EXAMPLE_RUN_ID, "attempt": 1, "status": "SUCCESS"}],
+                    "timings": {"queued_seconds": 1.2, "processing_seconds": 2.9},
+                    "links": {"summary": f"/api/imports/{EXAMPLE_IMPORT_ID}"},
+                }
+            ]
+        }
+    )
+    import_id: str
+    status: ImportStatus
+    source: str
+    description: str | None = None
+    filename: str | None = None
+    content_type: str | None = None
+    kind: Kind
+    sha256: str
+    size_bytes: int
+    campaign_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    error_message: str | None = None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    total_rows: int | None = Field(default=None, description="Data rows read (known once done)")
+    persisted_rows: int = Field(description="Rows in the listings table for this import")
+    error_rows: int = Field(description="Rows in the row_errors table for this import")
+    not_gpu_rows: int
+    unknown_model_rows: int
+    score: ScoreRange
+    top_models: list[TopModel]
+    first_errors: list[RowErrorOut]
+    runs: list[RunOut]
+    timings: Timings
+    links: Links
+
+
+class ImportListItem(BaseModel):
+    import_id: str
+    status: ImportStatus
+    source: str
+    description: str | None = None
+    filename: str | None = None
+    kind: Kind
+    created_at: UtcDatetime
+    finished_at: UtcDatetime | None = None
+    total_rows: int | None = None
+    persisted_rows: int | None = None
+    error_rows: int | None = None
+    not_gpu_rows: int | None = None
+    unknown_model_rows: int | None = None
+    latest_run_id: str | None = None
+
+
+class ListingOut(BaseModel):
+    """One persisted listing: its identity and the pipeline's columns."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "import_id": EXAMPLE_IMPORT_ID,
+                    "import_index": 0,
+                    "title": "NVIDIA H100 PCIe 80GB",
+                    "price": 27450.0,
+                    "currency": "USD",
+                    "canonical_model": "H100_PCIE_80GB",
+                    "match_type": "exact",
+                    "is_gpu": True,
+                    "score": 71.3,
+                }
+            ]
+        }
+    )
+    import_id: str
+    import_index: int
+    title: str | None = None
+    price: float | None = None
+    currency: str | None = None
+    condition: str | None = None
+    quantity: int | None = None
+    seller: str | None = None
+    region: str | None = None
+    source_url: str | None = None
+    source_type: str | None = None
+    listing_age: str | None = None
+    model_hint: str | None = None
+    brand_hint: str | None = None
+    bulk_notes: str | None = None
+    canonical_model: str | None = None
+    match_type: str | None = None
+    match_score: float | None = None
+    vendor: str | None = None
+    is_gpu: bool | None = None
+    reject_reason: str | None = None
+    segment: str | None = None
+    architecture: str | None = None
+    vram_gb: float | None = None
+    memory_type: str | None = None
+    tdp_watts: float | None = None
+    mig_instances: int | None = None
+    nvlink: bool | None = None
+    pcie_gen: int | None = None
+    form_factor: str | None = None
+    launch_year: int | None = None
+    warnings: str | None = None
+    score: float | None = None
+    score_capacity: float | None = None
+    score_features: float | None = None
+    score_efficiency: float | None = None
+    score_value: float | None = None
+
+
+class StageProgress(BaseModel):
+    stage: str
+    status: str | None = Field(default=None, description="Dagster step status, if started")
+    rows_processed: int | None = None
+    rows_total: int | None = None
+
+
+class Progress(BaseModel):
+    assets_done: int = Field(ge=0, le=5)
+    assets_total: int = 5
+    current_stage: str | None = None
+    rows_processed: int | None = Field(default=None, description="Rows done in current stage")
+    rows_total: int | None = None
+    stages: list[StageProgress] = Field(default_factory=list)
+
+
+class JobStatus(Versioned):
+    """A Dagster run of an import, read from Dagster (the source of truth for run state)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "schema_version": SCHEMA_VERSION,
+                    "run_id": EXAMPLE_RUN_ID,
+                    "import_id": EXAMPLE_IMPORT_ID,
+                    "job_name": "ingest_import",
+                    "status": "running",
+                    "dagster_status": "STARTED",
+                    "attempt": 1,
+                    "import_status": "running",
+                    "progress": {
+                        "assets_done": 2,
+                        "assets_total": 5,
+                        "current_stage": "enriched_listings",
+                        "rows_processed": 50000,
+                        "rows_total": 173000,
+                    },
+                    "failure_message": None,
+                    "links": {
+                        "summary": f"/api/imports/{EXAMPLE_IMPORT_ID}",
+                        "job_status": f"/api/jobs/{EXAMPLE_RUN_ID}/status",
+                        "dagster_run": f"http://127.0.0.1:3000/runs/{EXAMPLE_RUN_ID}",
+                    },
+                }
+            ]
+        }
+    )
+    run_id: str
+    import_id: str | None
+    job_name: str
+    status: JobState
+    dagster_status: str
+    attempt: int | None = None
+    parent_run_id: str | None = None
+    import_status: ImportStatus | None = None
+    progress: Progress
+    created_at: UtcDatetime | None = None
+    start_time: UtcDatetime | None = None
+    end_time: UtcDatetime | None = None
+    failure_message: str | None = None
+    links: Links | None = None
+
+
+class RetryRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"strategy": "from_failure"}]},
+    )
+    strategy: Literal["from_failure", "all_steps", "fresh"] = Field(
+        default="from_failure",
+        description=(
+            "from_failure: re-execute the failed step and those after it (Dagster re-execution); "
+            "all_steps: re-execute every step; fresh: a new run of the partition"
+        ),
+    )
+    run_config: dict[str, Any] | None = Field(
+        default=None,
+        description="Replace the parent's run config (only when the server allows run_config)",
+    )
+
+
+class RetryResponse(Versioned):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "schema_version": SCHEMA_VERSION,
+                    "import_id": EXAMPLE_IMPORT_ID,
+                    "run_id": EXAMPLE_RUN_ID,
+                    "parent_run_id": "0e1f...",
+                    "attempt": 2,
+                    "strategy": "from_failure",
+                    "status": "queued",
+                    "links": {"summary": f"/api/imports/{EXAMPLE_IMPORT_ID}"},
+                }
+            ]
+        }
+    )
+    import_id: str
+    run_id: str
+    parent_run_id: str | None
+    attempt: int
+    strategy: Literal["from_failure", "all_steps", "fresh"]
+    status: ImportStatus
+    links: Links
+
+
+class JsonImportRequest(BaseModel):
+    """A JSON body import: the listings themselves plus what a multipart upload sends as fields."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "listings": [
+                        {"title": "NVIDIA A100 40GB PCIe", "price": "6890", "condition": "Used"}
+                    ],
+                    "source": "reseller-feed",
+                    "description": "nightly feed",
+                    "kind": "raw",
+                }
+            ]
+        },
+    )
+    listings: list[dict[str, Any]] = Field(min_length=1)
+    source: str = Field(default="api", min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    kind: Kind | None = None
+    campaign_id: str | None = Field(default=None, max_length=200)
+    metadata: dict[str, Any] | None = None
+    run_config: dict[str, Any] | None = Field(
+        default=None, description="Dagster run config (only when the server allows it)"
+    )
+
+
+class FromPipelineRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "input_csv_path": "2026-11-23/listings.csv",
+                    "source_label": "scraper-eu",
+                    "campaign_id": "nov-sweep",
+                    "metadata": {"crawler": "v3"},
+                }
+            ]
+        },
+    )
+    input_csv_path: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="A file under the server's pipeline root (relative to it, or absolute)",
+    )
+    source_label: str = Field(default="pipeline", min_length=1, max_length=200)
+    campaign_id: str | None = Field(default=None, max_length=200)
+    metadata: dict[str, Any] | None = None
+    description: str | None = Field(default=None, max_length=10_000)
+    kind: Kind | None = None
+    run_config: dict[str, Any] | None = None
+
+
+class RowWarningOut(BaseModel):
+    import_index: int
+    warning: str
+
+
+class ValidationReport(Versioned):
+    """What an import of this file would produce, computed without persisting anything."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "schema_version": SCHEMA_VERSION,
+                    "valid": True,
+                    "problems": [],
+                    "detected": {
+                        "format": "csv",
+                        "encoding": "utf-8",
+                        "delimiter": ",",
+                        "columns": ["title", "price"],
+                        "kind": "raw",
+                    },
+                    "total_rows": 173,
+                    "valid_rows": 170,
+                    "error_rows": 3,
+                    "not_gpu_rows": 12,
+                    "unknown_model_rows": 4,
+                    "warning_rows": 2,
+                    "error_reasons": {"price is missing": 2},
+                    "errors": [],
+                    "warnings": [],
+                }
+            ]
+        }
+    )
+    valid: bool = Field(description="False when the file would be refused as a whole")
+    problems: list[str] = Field(default_factory=list, description="File-level problems")
+    detected: DetectedFormat | None = None
+    total_rows: int = 0
+    valid_rows: int = 0
+    error_rows: int = 0
+    not_gpu_rows: int = 0
+    unknown_model_rows: int = 0
+    warning_rows: int = 0
+    error_reasons: dict[str, int] = Field(default_factory=dict)
+    errors: list[RowErrorOut] = Field(default_factory=list, description="The first row errors")
+    warnings: list[RowWarningOut] = Field(default_factory=list)
+
+
+class ModelMarket(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "canonical_model": "H100_PCIE_80GB",
+                    "vendor": "NVIDIA",
+                    "display_name": "NVIDIA H100 PCIe 80GB",
+                    "segment": "datacenter",
+                    "vram_gb": 80,
+                    "listing_count": 21,
+                    "min_price": 18500.0,
+                    "median_price": 27450.0,
+                    "max_price": 39879.0,
+                    "currency": "USD",
+                }
+            ]
+        }
+    )
+    canonical_model: str
+    vendor: str | None = None
+    display_name: str | None = None
+    segment: str | None = None
+    architecture: str | None = None
+    vram_gb: float | None = None
+    memory_type: str | None = None
+    tdp_watts: float | None = None
+    form_factor: str | None = None
+    launch_year: int | None = None
+    in_registry: bool = True
+    listing_count: int = 0
+    min_price: float | None = None
+    median_price: float | None = None
+    max_price: float | None = None
+    currency: str
+
+
+class ComponentHealth(BaseModel):
+    ok: bool
+    version: str | None = None
+    detail: str | None = None
+    url: str | None = None
+
+
+class Health(Versioned):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "schema_version": SCHEMA_VERSION,
+                    "status": "ok",
+                    "database": {"ok": True, "version": "0001", "detail": "sqlite"},
+                    "dagster": {"ok": True, "version": "1.13.27", "url": "http://127.0.0.1:3000"},
+                    "versions": {"glyph": "0.1.0", "api_schema": SCHEMA_VERSION},
+                }
+            ]
+        }
+    )
+    status: Literal["ok", "degraded"]
+    database: ComponentHealth
+    dagster: ComponentHealth
+    versions: dict[str, str]

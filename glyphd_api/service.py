@@ -1,0 +1,506 @@
+"""What the routes do with an import: launch its run, reconcile its state, summarize, retry, cancel.
+
+Dagster is the source of truth for run state. The ``imports`` table caches it: the assets and the
+code location's run-status sensors write it, and every read here re-checks the import's newest run
+against Dagster whenever the cached state is not final or disagrees with that run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from glyph_assets.settings import Settings
+from glyph_assets.store import repository
+from glyphd_api import queries
+from glyphd_api.dagster_client import (
+    ATTEMPT_TAG,
+    RUN_TERMINAL,
+    STAGES,
+    DagsterError,
+    DagsterGateway,
+    DagsterUnavailable,
+    RunInfo,
+    to_datetime,
+)
+from glyphd_api.errors import ApiError
+from glyphd_api.schemas import (
+    ImportSummary,
+    JobStatus,
+    Links,
+    Progress,
+    RetryRequest,
+    RetryResponse,
+    RowErrorOut,
+    RunOut,
+    ScoreRange,
+    StageProgress,
+    Timings,
+    TopModel,
+)
+
+log = logging.getLogger("glyphd_api")
+
+TERMINAL = repository.TERMINAL_STATUSES
+SUCCESSFUL = frozenset({"succeeded", "partially_succeeded"})
+RETRYABLE = frozenset({"failed", "canceled"})
+# The import status each Dagster run status implies; SUCCESS is refined by the row counts.
+RUN_TO_IMPORT = {
+    "QUEUED": "queued",
+    "NOT_STARTED": "queued",
+    "MANAGED": "queued",
+    "STARTING": "queued",
+    "STARTED": "running",
+    "CANCELING": "running",
+    "SUCCESS": "succeeded",
+    "FAILURE": "failed",
+    "CANCELED": "canceled",
+}
+RUN_TO_JOB = {
+    "QUEUED": "queued",
+    "NOT_STARTED": "queued",
+    "MANAGED": "queued",
+    "STARTING": "queued",
+    "STARTED": "running",
+    "CANCELING": "canceling",
+    "SUCCESS": "succeeded",
+    "FAILURE": "failed",
+    "CANCELED": "canceled",
+}
+
+
+@dataclass
+class Context:
+    """One request's handles: settings, the database and (lazily) its own Dagster gateway."""
+
+    settings: Settings
+    engine: Engine
+    _gateway: DagsterGateway | None = field(default=None, repr=False)
+
+    @property
+    def dagster(self) -> DagsterGateway:
+        if self._gateway is None:
+            self._gateway = DagsterGateway(self.settings)
+        return self._gateway
+
+    def dagster_url(self, run_id: str) -> str:
+        return f"http://{self.settings.dagster_host}:{self.settings.dagster_port}/runs/{run_id}"
+
+    def links(self, import_id: str, run_id: str | None = None) -> Links:
+        return Links(
+            summary=f"/api/imports/{import_id}",
+            job_status=f"/api/jobs/{run_id}/status" if run_id else None,
+            dagster_run=self.dagster_url(run_id) if run_id else None,
+            listings=f"/api/imports/{import_id}/listings",
+            errors=f"/api/imports/{import_id}/errors",
+        )
+
+
+def dagster_failure(exc: Exception, action: str, import_id: str | None = None) -> ApiError:
+    details = {"import_id": import_id} if import_id else None
+    if isinstance(exc, DagsterUnavailable):
+        return ApiError(503, f"{action}: {exc}", code="dagster_unavailable", details=details)
+    return ApiError(502, f"{action}: {exc}", code="dagster_error", details=details)
+
+
+# -- launching -----------------------------------------------------------------------------------
+def launch_first_run(
+    ctx: Context, import_id: str, source: str, run_config: dict[str, Any] | None
+) -> tuple[str, int]:
+    """Add the import's partition and launch its run; a launch that fails fails the import."""
+    try:
+        ctx.dagster.add_partition(import_id)
+        run_id = ctx.dagster.submit_ingest(import_id, source, run_config, attempt=1)
+    except (DagsterUnavailable, DagsterError) as exc:
+        repository.set_import_status(
+            ctx.engine, import_id, "failed", error_message=f"could not launch the run: {exc}"[:4000]
+        )
+        raise dagster_failure(
+            exc, "the import was recorded but its run could not be launched", import_id
+        ) from exc
+    attempt = repository.add_run(ctx.engine, import_id, run_id, status="QUEUED")
+    return run_id, attempt
+
+
+# -- reconciling ---------------------------------------------------------------------------------
+def consistent(import_status: str, run_status: str) -> bool:
+    """Does the cached import status agree with what its newest run's status implies?"""
+    implied = RUN_TO_IMPORT.get(run_status)
+    if run_status == "SUCCESS":
+        return import_status in SUCCESSFUL
+    return implied == import_status
+
+
+def needs_reconcile(record: dict[str, Any], latest: dict[str, Any] | None) -> bool:
+    """Only the newest run decides; skip Dagster when the cache is final and agrees with it."""
+    if latest is None:
+        return False
+    if record["status"] not in TERMINAL or latest["status"] not in RUN_TERMINAL:
+        return True
+    return not consistent(record["status"], latest["status"])
+
+
+def reconcile(
+    ctx: Context, record: dict[str, Any], run: dict[str, Any], info: RunInfo | None
+) -> dict[str, Any]:
+    """Bring the cached import (and its run row) in line with Dagster's view of its newest run.
+
+    Only a finished run is written back, and only what changed: while a run is active it may
+    hold SQLite's write lock, and a read must not queue behind it. An active run's state is
+    reported as Dagster gives it.
+    """
+    if info is None:
+        return record
+    import_id = record["import_id"]
+    if info.status in RUN_TERMINAL and run.get("status") != info.status:
+        repository.set_run_status(ctx.engine, info.run_id, info.status)
+    status = record["status"]
+    implied = RUN_TO_IMPORT.get(info.status, status)
+    if info.status == "SUCCESS":
+        if status not in SUCCESSFUL:
+            stats = queries.import_row_stats(ctx.engine, import_id)
+            counts = {k: stats[k] for k in _COUNT_KEYS}
+            implied = "partially_succeeded" if stats["error_rows"] else "succeeded"
+            total = record.get("total_rows")
+            if total is None:
+                total = stats["persisted_rows"] + stats["error_rows"]
+            repository.set_import_status(ctx.engine, import_id, implied, total_rows=total, **counts)
+    elif info.status == "FAILURE":
+        if status != "failed" or not record.get("error_message"):
+            message = record.get("error_message") if status == "failed" else None
+            if not message:
+                message = _failure_message(ctx, info.run_id)
+            repository.set_import_status(
+                ctx.engine, import_id, "failed", error_message=(message or "run failed")[:4000]
+            )
+    elif info.status == "CANCELED":
+        # A canceled import keeps no partial rows, whoever noticed the cancellation first.
+        if status != "canceled" or any(repository.count_rows(ctx.engine, import_id).values()):
+            repository.delete_import_rows(ctx.engine, import_id)
+        if status != "canceled":
+            repository.set_import_status(ctx.engine, import_id, "canceled")
+    else:
+        # Active: the status is Dagster's (even when persisted_listings already wrote its
+        # result and the run is wrapping up); the run's sensors and assets write the table.
+        return {**record, "status": implied}
+    return repository.get_import(ctx.engine, import_id) or record
+
+
+_COUNT_KEYS = ("persisted_rows", "error_rows", "not_gpu_rows", "unknown_model_rows")
+
+
+def _failure_message(ctx: Context, run_id: str) -> str | None:
+    try:
+        return ctx.dagster.events(run_id).failure_message
+    except (DagsterUnavailable, DagsterError):
+        return None
+
+
+@dataclass
+class ImportState:
+    record: dict[str, Any]
+    runs: list[dict[str, Any]]
+    infos: dict[str, RunInfo]
+    dagster_reachable: bool = True
+
+
+def load_state(ctx: Context, import_id: str, refresh: bool = True) -> ImportState:
+    """The import, its runs and Dagster's view of them, reconciled; 404 when unknown."""
+    record = repository.get_import(ctx.engine, import_id)
+    if record is None:
+        raise ApiError(404, f"no import {import_id}", code="import_not_found")
+    runs = repository.runs_of(ctx.engine, import_id)
+    state = ImportState(record, runs, {})
+    if not runs or not refresh:
+        return state
+    latest = runs[-1]
+    wanted = [r["run_id"] for r in runs] if needs_reconcile(record, latest) else []
+    if not wanted:
+        return state
+    try:
+        state.infos = ctx.dagster.runs(wanted)
+    except (DagsterUnavailable, DagsterError) as exc:
+        log.warning("could not reconcile import %s: %s", import_id, exc)
+        state.dagster_reachable = False
+        return state
+    for run in runs:
+        info = state.infos.get(run["run_id"])
+        if (
+            info is not None
+            and info.terminal
+            and info.status != run["status"]
+            and run is not latest
+        ):
+            repository.set_run_status(ctx.engine, run["run_id"], info.status)
+    state.record = reconcile(ctx, record, latest, state.infos.get(latest["run_id"]))
+    state.runs = repository.runs_of(ctx.engine, import_id)
+    return state
+
+
+def reconcile_page(ctx: Context, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Reconcile the not-final imports of a list page with one Dagster call."""
+    pending: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for item in items:
+        latest = (
+            repository.latest_run(ctx.engine, item["import_id"])
+            if item.get("latest_run_id")
+            else None
+        )
+        if latest and needs_reconcile(item, latest):
+            pending[latest["run_id"]] = (item, latest)
+    if not pending:
+        return items
+    try:
+        infos = ctx.dagster.runs(list(pending))
+    except (DagsterUnavailable, DagsterError) as exc:
+        log.warning("could not reconcile a page of imports: %s", exc)
+        return items
+    updated: dict[str, dict[str, Any]] = {}
+    for run_id, (item, latest) in pending.items():
+        record = repository.get_import(ctx.engine, item["import_id"]) or item
+        updated[item["import_id"]] = reconcile(ctx, record, latest, infos.get(run_id))
+    out = []
+    for item in items:
+        fresh = updated.get(item["import_id"])
+        out.append({**item, **fresh, "latest_run_id": item.get("latest_run_id")} if fresh else item)
+    return out
+
+
+# -- summaries -----------------------------------------------------------------------------------
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((_aware(end) - _aware(start)).total_seconds(), 3)
+
+
+def _aware(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
+    record = state.record
+    import_id = record["import_id"]
+    stats = queries.import_row_stats(ctx.engine, import_id)
+    errors, _ = queries.list_errors(ctx.engine, import_id, limit=10)
+    runs = [_run_out(ctx, run, state.infos.get(run["run_id"])) for run in state.runs]
+    latest_run_id = state.runs[-1]["run_id"] if state.runs else None
+    created, started, finished = (
+        record.get("created_at"),
+        record.get("started_at"),
+        record.get("finished_at"),
+    )
+    if record["status"] not in TERMINAL:
+        finished = None
+    return ImportSummary(
+        import_id=import_id,
+        status=record["status"],
+        source=record["source"],
+        description=record.get("description"),
+        filename=record.get("filename"),
+        content_type=record.get("content_type"),
+        kind=record.get("kind") or "raw",
+        sha256=record["sha256"],
+        size_bytes=record.get("size_bytes") or 0,
+        campaign_id=record.get("campaign_id"),
+        metadata=record.get("metadata_json"),
+        error_message=record.get("error_message"),
+        created_at=record["created_at"],
+        updated_at=record["updated_at"],
+        total_rows=record.get("total_rows"),
+        persisted_rows=stats["persisted_rows"],
+        error_rows=stats["error_rows"],
+        not_gpu_rows=stats["not_gpu_rows"],
+        unknown_model_rows=stats["unknown_model_rows"],
+        score=ScoreRange(min=stats["score_min"], max=stats["score_max"], mean=stats["score_mean"]),
+        top_models=[TopModel(**m) for m in queries.top_models(ctx.engine, import_id)],
+        first_errors=[RowErrorOut(**e) for e in errors],
+        runs=runs,
+        timings=Timings(
+            received_at=created,
+            started_at=started,
+            finished_at=finished,
+            queued_seconds=_seconds(created, started),
+            processing_seconds=_seconds(started, finished),
+            total_seconds=_seconds(created, finished),
+        ),
+        links=ctx.links(import_id, latest_run_id),
+    )
+
+
+def _run_out(ctx: Context, run: dict[str, Any], info: RunInfo | None) -> RunOut:
+    return RunOut(
+        run_id=run["run_id"],
+        attempt=run["attempt"],
+        status=info.status if info else run["status"],
+        parent_run_id=info.parent_run_id if info else None,
+        created_at=run.get("created_at"),
+        start_time=to_datetime(info.start_time) if info else None,
+        end_time=to_datetime(info.end_time) if info else None,
+        dagster_url=ctx.dagster_url(run["run_id"]),
+    )
+
+
+# -- jobs ----------------------------------------------------------------------------------------
+def progress_of(info: RunInfo, events: Any | None) -> Progress:
+    """Assets done (of five) from the step stats; rows from the assets' progress log lines."""
+    step_status = {s.step_key: s.status for s in info.step_stats}
+    to_run = set(info.step_keys_to_execute or STAGES)
+    stages: list[StageProgress] = []
+    done = 0
+    current: str | None = None
+    for stage in STAGES:
+        status = step_status.get(stage)
+        if stage not in to_run:
+            status = status or "REUSED"  # re-execution from failure: done by an earlier run
+        rows = events.progress.get(stage) if events else None
+        if status in ("SUCCESS", "REUSED"):
+            done += 1
+        elif status == "IN_PROGRESS":
+            current = stage
+        stages.append(
+            StageProgress(
+                stage=stage,
+                status=status,
+                rows_processed=rows.done if rows else None,
+                rows_total=rows.total if rows else None,
+            )
+        )
+    if current is None and events is not None and events.last_stage:
+        current = events.last_stage
+    rows = events.progress.get(current) if (events and current) else None
+    return Progress(
+        assets_done=done,
+        current_stage=current,
+        rows_processed=rows.done if rows else None,
+        rows_total=rows.total if rows else None,
+        stages=stages,
+    )
+
+
+def job_status(ctx: Context, run_id: str) -> JobStatus:
+    try:
+        info = ctx.dagster.run(run_id)
+        if info is None:
+            raise ApiError(404, f"Dagster has no run {run_id}", code="run_not_found")
+        events = ctx.dagster.events(run_id)
+    except (DagsterUnavailable, DagsterError) as exc:
+        raise dagster_failure(exc, "could not read the run from Dagster") from exc
+    import_id = repository.import_of_run(ctx.engine, run_id) or info.import_id
+    attempt = None
+    import_status = None
+    if import_id and repository.get_import(ctx.engine, import_id) is not None:
+        known = {r["run_id"]: r for r in repository.runs_of(ctx.engine, import_id)}
+        attempt = known[run_id]["attempt"] if run_id in known else _tag_int(info, ATTEMPT_TAG)
+        state = load_state(ctx, import_id)
+        import_status = state.record["status"]
+    return JobStatus(
+        run_id=run_id,
+        import_id=import_id,
+        job_name=info.job_name,
+        status=RUN_TO_JOB.get(info.status, "running"),
+        dagster_status=info.status,
+        attempt=attempt,
+        parent_run_id=info.parent_run_id,
+        import_status=import_status,
+        progress=progress_of(info, events),
+        created_at=to_datetime(info.creation_time),
+        start_time=to_datetime(info.start_time),
+        end_time=to_datetime(info.end_time),
+        failure_message=events.failure_message if info.status == "FAILURE" else None,
+        links=ctx.links(import_id, run_id) if import_id else None,
+    )
+
+
+def _tag_int(info: RunInfo, key: str) -> int | None:
+    value = info.tags.get(key)
+    return int(value) if value and value.isdigit() else None
+
+
+def cancel(ctx: Context, run_id: str, wait_seconds: float = 15.0) -> tuple[JobStatus, bool]:
+    """Terminate the run and wait (bounded) until Dagster reports it canceled."""
+    try:
+        info = ctx.dagster.run(run_id)
+        if info is None:
+            raise ApiError(404, f"Dagster has no run {run_id}", code="run_not_found")
+        if info.terminal:
+            raise ApiError(
+                409,
+                f"run {run_id} already ended with {info.status}",
+                code="run_already_finished",
+                details={"dagster_status": info.status},
+            )
+        ctx.dagster.terminate(run_id)
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            info = ctx.dagster.run(run_id)
+            if info is None or info.terminal:
+                break
+            time.sleep(0.2)
+    except (DagsterUnavailable, DagsterError) as exc:
+        raise dagster_failure(exc, "could not cancel the run") from exc
+    status = job_status(ctx, run_id)
+    return status, status.dagster_status == "CANCELED"
+
+
+# -- retries -------------------------------------------------------------------------------------
+def retry(ctx: Context, import_id: str, request: RetryRequest) -> RetryResponse:
+    """Launch the next attempt: Dagster re-execution from the failed step where it can."""
+    state = load_state(ctx, import_id)
+    record = state.record
+    if record["status"] not in RETRYABLE:
+        raise ApiError(
+            409,
+            f"import {import_id} is {record['status']}; only failed or canceled imports retry",
+            code="not_retryable",
+            details={"status": record["status"]},
+        )
+    parent_id = state.runs[-1]["run_id"] if state.runs else None
+    attempt = len(state.runs) + 1
+    extra = {ATTEMPT_TAG: str(attempt)}
+    strategy = request.strategy
+    run_id: str | None = None
+    try:
+        parent = ctx.dagster.run(parent_id) if parent_id else None
+        if parent is not None and parent.terminal and strategy != "fresh":
+            dagster_strategy = "FROM_FAILURE" if strategy == "from_failure" else "ALL_STEPS"
+            try:
+                if request.run_config is not None:
+                    run_id = ctx.dagster.reexecute_with_config(
+                        parent, request.run_config, strategy == "from_failure", extra
+                    )
+                else:
+                    run_id = ctx.dagster.reexecute(parent.run_id, dagster_strategy, extra)
+            except DagsterError as exc:
+                if exc.kind == "RunConfigValidationInvalid":
+                    raise ApiError(
+                        422, f"run_config is not valid: {exc.message}", code="invalid_run_config"
+                    ) from exc
+                # Nothing Dagster can resume (e.g. the parent never started): run it afresh.
+                log.info("re-execution of %s refused (%s); launching afresh", parent_id, exc)
+                run_id = None
+        if run_id is None:
+            strategy = "fresh"
+            ctx.dagster.add_partition(import_id)
+            run_id = ctx.dagster.submit_ingest(
+                import_id, record["source"], request.run_config, attempt=attempt
+            )
+    except (DagsterUnavailable, DagsterError) as exc:
+        raise dagster_failure(exc, "could not launch the retry", import_id) from exc
+    repository.reopen_import(ctx.engine, import_id)
+    attempt = repository.add_run(ctx.engine, import_id, run_id, status="QUEUED")
+    return RetryResponse(
+        import_id=import_id,
+        run_id=run_id,
+        parent_run_id=parent_id if strategy != "fresh" else None,
+        attempt=attempt,
+        strategy=strategy,
+        status="queued",
+        links=ctx.links(import_id, run_id),
+    )

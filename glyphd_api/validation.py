@@ -1,0 +1,88 @@
+"""Dry run of an import: the file-level checks and every pipeline stage, nothing persisted.
+
+It calls the same functions as the assets (``inspect_file`` and the chunk functions of
+``glyph_assets.sieve.pipeline``), on a temporary copy outside the landing zone, and never touches
+the database: what it reports is what an import of the same bytes would produce.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+from glyph_assets.sieve.inspect import inspect_file
+from glyph_assets.sieve.read import FileRejected, iter_raw_chunks
+from glyphd_api.schemas import DetectedFormat, RowErrorOut, RowWarningOut, ValidationReport
+
+
+def _text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return None
+    return str(value)
+
+
+def validate_file(
+    path: Path,
+    filename: str | None,
+    kind: str | None,
+    *,
+    chunk_rows: int = 50_000,
+    max_field_chars: int = 4096,
+    max_listed: int = 100,
+) -> ValidationReport:
+    """Inspect the file, then run normalize/enrich/score over it and count what would happen."""
+    try:
+        inspection = inspect_file(path, filename, kind)
+    except FileRejected as exc:
+        return ValidationReport(valid=False, problems=exc.problems)
+    except (UnicodeError, OSError) as exc:
+        return ValidationReport(valid=False, problems=[f"the file cannot be read: {exc}"])
+    from glyph_assets.sieve.pipeline import enrich_chunk, normalize_chunk, score_chunks
+
+    detected = DetectedFormat(
+        format=inspection.format,
+        encoding=inspection.encoding,
+        delimiter=inspection.delimiter,
+        columns=inspection.columns,
+        kind=inspection.kind,  # type: ignore[arg-type]
+    )
+    resolved = inspection.kind
+    try:
+        enriched = [
+            enrich_chunk(normalize_chunk(raw, resolved, max_field_chars), resolved)
+            for raw in iter_raw_chunks(path, chunk_rows=chunk_rows, filename=filename)
+        ]
+    except FileRejected as exc:
+        return ValidationReport(valid=False, problems=exc.problems, detected=detected)
+    report = ValidationReport(valid=True, detected=detected)
+    reasons: Counter[str] = Counter()
+    for frame in score_chunks(lambda: iter(enriched), resolved):
+        failed = frame["error_stage"].notna()
+        good = frame.loc[~failed]
+        bad = frame.loc[failed]
+        report.total_rows += len(frame)
+        report.error_rows += len(bad)
+        report.valid_rows += len(good)
+        report.not_gpu_rows += int((good["reject_reason"] == "not_gpu").sum())
+        report.unknown_model_rows += int((good["reject_reason"] == "unknown_model").sum())
+        warned = good.loc[good["warnings"].notna()] if "warnings" in good else good.iloc[0:0]
+        report.warning_rows += len(warned)
+        reasons.update(str(r)[:120] for r in bad["error_reason"])
+        for row in bad.head(max(0, max_listed - len(report.errors))).itertuples(index=False):
+            report.errors.append(
+                RowErrorOut(
+                    import_index=int(row.import_index),
+                    stage=str(row.error_stage),
+                    field=_text(row.error_field),
+                    reason=str(row.error_reason),
+                    raw_row=_text(row.raw_row),
+                )
+            )
+        for row in warned.head(max(0, max_listed - len(report.warnings))).itertuples(index=False):
+            report.warnings.append(
+                RowWarningOut(import_index=int(row.import_index), warning=str(row.warnings))
+            )
+    report.error_reasons = dict(reasons.most_common(50))
+    return report

@@ -1,0 +1,102 @@
+"""The real stack (code server, Dagster webserver + daemon, uvicorn) for integration tests.
+
+Started once per session on free loopback ports, with a temporary DAGSTER_HOME and GLYPH_DATA_DIR
+(so its SQLite database is temporary too), and stopped at the end. Run config passthrough is on
+(GLYPH_ALLOW_RUN_CONFIG=1) so tests can set the assets' delay and fault switches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from glyph_assets import stack
+from glyph_assets.settings import Settings, get_settings, reset_settings_cache
+from glyph_assets.store.db import dispose_engines, migrate
+from tests import pg
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningStack:
+    settings: Settings
+    home: Path
+    procs: dict[str, subprocess.Popen]
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.settings.api_host}:{self.settings.api_port}"
+
+    @property
+    def dagster_url(self) -> str:
+        return f"http://{self.settings.dagster_host}:{self.settings.dagster_port}"
+
+    @property
+    def engine(self) -> Engine:
+        return migrate(self.settings.sqlalchemy_url)
+
+    def logs(self, tail: int = 4000) -> str:
+        out = []
+        for log in sorted((self.home / "stack").glob("*.log")):
+            out.append(f"--- {log.name}\n{log.read_text(errors='replace')[-tail:]}")
+        return "\n".join(out)
+
+
+@pytest.fixture(scope="session")
+def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    root = tmp_path_factory.mktemp("stack")
+    home = root / "dagster_home"
+    home.mkdir()
+    env = {
+        "DAGSTER_HOME": str(home),
+        "GLYPH_DATA_DIR": str(root / "data"),
+        "GLYPH_PIPELINE_ROOT": str(root / "pipeline"),
+        "GLYPH_API_HOST": "127.0.0.1",
+        "GLYPH_DAGSTER_HOST": "127.0.0.1",
+        "GLYPH_API_PORT": str(free_port()),
+        "GLYPH_DAGSTER_PORT": str(free_port()),
+        "GLYPH_CODE_SERVER_PORT": str(free_port()),
+        "GLYPH_ALLOW_RUN_CONFIG": "1",
+    }
+    # The environment is only the children's: it is restored as soon as they are spawned, so
+    # the rest of the session (unit tests included) never sees these values.
+    patch = pytest.MonkeyPatch()
+    for name in ("GLYPH_DATABASE_URL", "GLYPH_DAGSTER_POSTGRES_URL", "GLYPH_API_TOKEN"):
+        patch.delenv(name, raising=False)
+    for name, value in env.items():
+        patch.setenv(name, value)
+    # GLYPH_TEST_BACKEND=postgres: both stores on fresh PostgreSQL databases, dropped after.
+    backend = contextlib.ExitStack()
+    for name, value in backend.enter_context(pg.backend_env()).items():
+        patch.setenv(name, value)
+    reset_settings_cache()
+    dispose_engines()
+    settings = get_settings()
+    (root / "pipeline").mkdir()
+    procs: dict[str, subprocess.Popen] = {}
+    try:
+        try:
+            procs = stack.start(settings, home, timeout=120)
+        finally:
+            patch.undo()
+            reset_settings_cache()
+        yield RunningStack(settings=settings, home=home, procs=procs)
+    except Exception as exc:  # the stack's own logs say why it did not come up
+        running = RunningStack(settings=settings, home=home, procs=procs)
+        raise RuntimeError(f"the stack did not start: {exc}\n{running.logs()}") from exc
+    finally:
+        stack.stop_processes(procs)
+        dispose_engines()
+        backend.close()

@@ -1,0 +1,246 @@
+"""The API's read side on a database seeded with rows whose expected figures are worked out by
+hand: summaries, pages, filters, sorts, the import list and the per-model market figures."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from glyph_assets.settings import Settings
+from glyph_assets.sieve.columns import ERROR_COLUMNS, SCORED_COLUMNS
+from glyph_assets.store import repository
+from glyph_assets.store.db import migrate
+from glyph_assets.store.models import Import
+from glyphd_api.app import create_app
+
+A = "00000000-0000-4000-8000-0000000000a1"
+B = "00000000-0000-4000-8000-0000000000b2"
+C = "00000000-0000-4000-8000-0000000000c3"
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def frame(rows: list[dict]) -> pd.DataFrame:
+    out = pd.DataFrame(rows).reindex(columns=SCORED_COLUMNS + ERROR_COLUMNS)
+    return out.astype(object).where(out.notna(), None)
+
+
+def listing(index: int, model: str | None, price: float | None, score: float | None, **extra):
+    return {
+        "import_index": index,
+        "title": f"listing {index}",
+        "price": price,
+        "currency": extra.pop("currency", "USD"),
+        "canonical_model": model,
+        "is_gpu": extra.pop("is_gpu", model is not None),
+        "reject_reason": extra.pop("reject_reason", None),
+        "score": score,
+        **extra,
+    }
+
+
+def row_error(index: int, field: str, reason: str, stage: str = "clean") -> dict:
+    return {
+        "import_index": index,
+        "error_stage": stage,
+        "error_field": field,
+        "error_reason": reason,
+        "raw_row": '{"title": "x"}',
+    }
+
+
+ROWS_A = [
+    listing(0, "H100_PCIE_80GB", 400.0, 10.0),
+    listing(1, "H100_PCIE_80GB", 100.0, 90.0),
+    listing(2, "H100_PCIE_80GB", 300.0, None),
+    listing(3, "H100_PCIE_80GB", 200.0, 55.0),
+    listing(4, "B200", 50.0, 70.0),
+    listing(5, None, 10.0, None, is_gpu=False, reject_reason="not_gpu"),
+    listing(6, None, 999.0, None, is_gpu=True, reject_reason="unknown_model"),
+    row_error(7, "price", "price is missing"),
+    row_error(8, "title", "title is empty"),
+    listing(9, "H100_PCIE_80GB", 5000.0, 20.0, currency="EUR"),
+]
+ROWS_B = [
+    listing(0, "B200", 70.0, 40.0),
+    listing(1, "B200", 60.0, 45.0),
+    listing(2, "NOT_IN_REGISTRY_X", 5.0, 1.0),
+]
+
+
+def seed(
+    settings: Settings,
+    import_id: str,
+    rows: list[dict],
+    source: str,
+    status: str,
+    created: datetime,
+) -> None:
+    engine = migrate(settings.sqlalchemy_url)
+    repository.create_import(
+        engine,
+        import_id=import_id,
+        source=source,
+        filename=f"{source}.csv",
+        sha256="0" * 64,
+        size_bytes=123,
+        kind="raw",
+    )
+    counts = repository.replace_import_rows(engine, import_id, [frame(rows)])
+    repository.set_import_status(engine, import_id, status, total_rows=len(rows), **counts)
+    with engine.begin() as conn:
+        conn.execute(update(Import).where(Import.import_id == import_id).values(created_at=created))
+
+
+@pytest.fixture
+def client(glyph_env: Settings) -> Iterator[TestClient]:
+    settings = glyph_env.model_copy(update={"dagster_port": closed_port()})
+    now = datetime.now(UTC)
+    seed(settings, A, ROWS_A, "feed-a", "partially_succeeded", now - timedelta(days=2))
+    seed(settings, B, ROWS_B, "feed-b", "succeeded", now - timedelta(days=1))
+    seed(settings, C, [], "feed-b", "failed", now)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def test_summary_counts_come_from_the_database(client: TestClient) -> None:
+    response = client.get(f"/api/imports/{A}")
+    assert response.status_code == 200
+    summary = response.json()
+    assert response.headers["x-glyph-schema-version"] == summary["schema_version"] == "1"
+    assert (summary["import_id"], summary["status"], summary["source"]) == (
+        A,
+        "partially_succeeded",
+        "feed-a",
+    )
+    assert summary["total_rows"] == 10
+    assert (summary["persisted_rows"], summary["error_rows"]) == (8, 2)
+    assert (summary["not_gpu_rows"], summary["unknown_model_rows"]) == (1, 1)
+    assert summary["score"]["min"] == 10.0 and summary["score"]["max"] == 90.0
+    assert summary["score"]["mean"] == pytest.approx((10 + 90 + 55 + 70 + 20) / 5)
+    assert summary["top_models"][0] == {
+        "canonical_model": "H100_PCIE_80GB",
+        "listings": 5,
+        "min_price": 100.0,
+        "max_price": 5000.0,
+    }
+    assert [(e["import_index"], e["field"]) for e in summary["first_errors"]] == [
+        (7, "price"),
+        (8, "title"),
+    ]
+    assert summary["runs"] == []
+    assert summary["links"]["summary"] == f"/api/imports/{A}"
+    assert summary["created_at"].endswith("+00:00") or summary["created_at"].endswith("Z")
+
+
+def test_listings_page_filter_and_sort(client: TestClient) -> None:
+    page = client.get(f"/api/imports/{A}/listings", params={"limit": 3, "offset": 2}).json()
+    assert (page["total"], page["limit"], page["offset"]) == (8, 3, 2)
+    assert [i["import_index"] for i in page["items"]] == [2, 3, 4]
+    assert page["items"][0]["import_id"] == A
+
+    by_model = client.get(
+        f"/api/imports/{A}/listings", params={"model": "H100_PCIE_80GB", "sort": "-score"}
+    ).json()
+    # NULL scores sort last in either direction
+    assert [i["import_index"] for i in by_model["items"]] == [1, 3, 9, 0, 2]
+
+    scored = client.get(
+        f"/api/imports/{A}/listings", params={"min_score": 50, "max_score": 80, "sort": "price"}
+    ).json()
+    assert [i["import_index"] for i in scored["items"]] == [4, 3]
+
+    not_gpu = client.get(f"/api/imports/{A}/listings", params={"is_gpu": "false"}).json()
+    assert [i["reject_reason"] for i in not_gpu["items"]] == ["not_gpu"]
+
+    bad = client.get(f"/api/imports/{A}/listings", params={"sort": "title"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_sort"
+
+
+def test_listings_across_imports_and_by_import_id(client: TestClient) -> None:
+    everything = client.get("/api/listings", params={"limit": 1000}).json()
+    assert everything["total"] == 11
+    b200 = client.get("/api/listings", params={"model": "B200", "sort": "-price"}).json()
+    assert [(i["import_id"], i["price"]) for i in b200["items"]] == [
+        (B, 70.0),
+        (B, 60.0),
+        (A, 50.0),
+    ]
+    only_b = client.get("/api/listings", params={"import_id": B}).json()
+    assert only_b["total"] == 3 and {i["import_id"] for i in only_b["items"]} == {B}
+
+
+def test_errors_page(client: TestClient) -> None:
+    page = client.get(f"/api/imports/{A}/errors").json()
+    assert page["total"] == 2
+    assert set(page["items"][0]) >= {"import_index", "stage", "field", "reason", "raw_row"}
+    titles = client.get(f"/api/imports/{A}/errors", params={"field": "title"}).json()
+    assert [e["import_index"] for e in titles["items"]] == [8]
+    desc = client.get(f"/api/imports/{A}/errors", params={"sort": "-import_index"}).json()
+    assert [e["import_index"] for e in desc["items"]] == [8, 7]
+
+
+def test_unknown_import_is_404_everywhere(client: TestClient) -> None:
+    missing = "00000000-0000-4000-8000-00000000dead"
+    for path in ("", "/errors", "/listings"):
+        response = client.get(f"/api/imports/{missing}{path}")
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "import_not_found"
+    assert client.post(f"/api/imports/{missing}/retry").status_code == 404
+
+
+def test_import_list_filters_and_pages(client: TestClient) -> None:
+    page = client.get("/api/imports").json()
+    assert [i["import_id"] for i in page["items"]] == [C, B, A]  # newest first
+    assert page["total"] == 3
+    assert client.get("/api/imports", params={"source": "feed-b"}).json()["total"] == 2
+    failed = client.get("/api/imports", params={"status": ["failed", "succeeded"]}).json()
+    assert {i["import_id"] for i in failed["items"]} == {B, C}
+    window = client.get(
+        "/api/imports",
+        params={
+            "created_after": (datetime.now(UTC) - timedelta(days=1, hours=12)).isoformat(),
+            "created_before": (datetime.now(UTC) - timedelta(hours=12)).isoformat(),
+        },
+    ).json()
+    assert [i["import_id"] for i in window["items"]] == [B]
+    second = client.get("/api/imports", params={"limit": 1, "offset": 1}).json()
+    assert [i["import_id"] for i in second["items"]] == [B]
+    bad = client.get("/api/imports", params={"status": "done"})
+    assert bad.status_code == 422
+
+
+def test_models_market_figures(client: TestClient) -> None:
+    items = {m["canonical_model"]: m for m in client.get("/api/models").json()["items"]}
+    h100 = items["H100_PCIE_80GB"]
+    # USD only: 400, 100, 300, 200 (the EUR listing is another market)
+    assert (h100["listing_count"], h100["min_price"], h100["max_price"]) == (4, 100.0, 400.0)
+    assert h100["median_price"] == pytest.approx(250.0)
+    assert h100["in_registry"] and h100["display_name"]
+    b200 = items["B200"]  # 50, 70, 60 -> odd count
+    assert (b200["listing_count"], b200["median_price"]) == (3, 60.0)
+    assert items["NOT_IN_REGISTRY_X"]["in_registry"] is False
+    assert items["A100_PCIE_40GB"]["listing_count"] == 0
+    eur = {
+        m["canonical_model"]: m
+        for m in client.get(
+            "/api/models", params={"currency": "eur", "listed_only": "true"}
+        ).json()["items"]
+    }
+    assert list(eur) == ["H100_PCIE_80GB"] and eur["H100_PCIE_80GB"]["median_price"] == 5000.0
+
+
+def test_retry_refuses_imports_that_did_not_fail(client: TestClient) -> None:
+    response = client.post(f"/api/imports/{B}/retry")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "not_retryable"

@@ -1,0 +1,149 @@
+"""The rules that turn Dagster's answers into glyph's: reconciliation, progress, log parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from glyph_assets.settings import Settings
+from glyphd_api.dagster_client import (
+    RunEvents,
+    RunInfo,
+    StageRows,
+    StepStat,
+    _inheritable,
+    parse_progress_line,
+)
+from glyphd_api.service import consistent, needs_reconcile, progress_of
+
+STAGES = ["raw_listings", "normalized_listings", "enriched_listings", "scored_listings"]
+
+
+@pytest.mark.parametrize(
+    ("message", "parsed"),
+    [
+        ("progress raw_listings: 50000 rows", ("raw_listings", 50000, None)),
+        ("progress scored_listings: 173 / 173 rows", ("scored_listings", 173, 173)),
+        ("Started execution of step", None),
+        ("progress: 5 rows", None),
+    ],
+)
+def test_progress_lines(message: str, parsed: tuple | None) -> None:
+    assert parse_progress_line(message) == parsed
+
+
+@pytest.mark.parametrize(
+    ("import_status", "run_status", "expected"),
+    [
+        ("succeeded", "SUCCESS", True),
+        ("partially_succeeded", "SUCCESS", True),
+        ("failed", "SUCCESS", False),  # a late failure sensor of an older attempt
+        ("failed", "FAILURE", True),
+        ("canceled", "CANCELED", True),
+        ("succeeded", "CANCELED", False),
+        ("running", "STARTED", True),
+        ("queued", "STARTED", False),
+    ],
+)
+def test_consistency(import_status: str, run_status: str, expected: bool) -> None:
+    assert consistent(import_status, run_status) is expected
+
+
+def test_reconcile_only_when_not_final_or_disagreeing() -> None:
+    assert not needs_reconcile({"status": "queued"}, None)  # no run to ask about
+    assert needs_reconcile({"status": "queued"}, {"status": "QUEUED"})
+    assert needs_reconcile({"status": "succeeded"}, {"status": "STARTED"})
+    assert not needs_reconcile({"status": "succeeded"}, {"status": "SUCCESS"})
+    assert needs_reconcile({"status": "failed"}, {"status": "SUCCESS"})
+
+
+def run(status: str, steps: dict[str, str], to_execute: list[str] | None = None) -> RunInfo:
+    return RunInfo(
+        run_id="r",
+        status=status,
+        job_name="ingest_import",
+        tags={"glyph/import_id": "i"},
+        step_keys_to_execute=to_execute,
+        step_stats=[StepStat(k, v, None, None) for k, v in steps.items()],
+    )
+
+
+def test_progress_of_a_running_first_attempt() -> None:
+    info = run(
+        "STARTED",
+        {
+            "raw_listings": "SUCCESS",
+            "normalized_listings": "SUCCESS",
+            "enriched_listings": "IN_PROGRESS",
+        },
+    )
+    events = RunEvents(
+        progress={
+            "raw_listings": StageRows(173, None),
+            "normalized_listings": StageRows(173, 173),
+            "enriched_listings": StageRows(100, 173),
+        },
+        last_stage="enriched_listings",
+    )
+    progress = progress_of(info, events)
+    assert (progress.assets_done, progress.assets_total) == (2, 5)
+    assert progress.current_stage == "enriched_listings"
+    assert (progress.rows_processed, progress.rows_total) == (100, 173)
+    assert [s.status for s in progress.stages] == [
+        "SUCCESS",
+        "SUCCESS",
+        "IN_PROGRESS",
+        None,
+        None,
+    ]
+
+
+def test_progress_of_a_reexecution_counts_reused_steps() -> None:
+    info = run("SUCCESS", {"persisted_listings": "SUCCESS"}, to_execute=["persisted_listings"])
+    progress = progress_of(info, RunEvents())
+    assert progress.assets_done == 5
+    assert [s.status for s in progress.stages] == ["REUSED"] * 4 + ["SUCCESS"]
+    assert progress.rows_processed is None
+
+
+def test_failure_message_prefers_the_step_error() -> None:
+    events = RunEvents(
+        step_failures=["persisted_listings: RuntimeError: fault switch"],
+        run_failure="Execution of run failed.",
+    )
+    assert events.failure_message == "persisted_listings: RuntimeError: fault switch"
+    assert RunEvents(run_failure="boom").failure_message == "boom"
+
+
+def test_reexecution_inherits_our_tags_and_the_partition_only() -> None:
+    assert _inheritable("glyph/import_id") and _inheritable("dagster/partition")
+    assert not _inheritable("dagster/parent_run_id") and not _inheritable(".dagster/x")
+
+
+def test_failure_after_retries_names_the_cause() -> None:
+    events = RunEvents(
+        step_failures=["persisted_listings: Exceeded max_retries of 3"],
+        retry_errors={"persisted_listings": "RuntimeError: fault switch set"},
+    )
+    assert events.failure_message == (
+        "persisted_listings: Exceeded max_retries of 3 (last error: RuntimeError: fault switch set)"
+    )
+
+
+def test_a_superseded_attempt_does_not_touch_its_import(glyph_env: Settings) -> None:
+    """The sensors' guard (glyph_assets.sensors): an older attempt's late end must not overwrite
+    or delete what the retry that followed it produced."""
+    from glyph_assets.sensors import _superseded
+    from glyph_assets.store import repository
+    from glyph_assets.store.db import migrate
+
+    engine = migrate(glyph_env.sqlalchemy_url)
+    import_id = "00000000-0000-4000-8000-000000000042"
+    repository.create_import(
+        engine, import_id=import_id, source="t", sha256="0" * 64, size_bytes=0, kind="raw"
+    )
+    repository.add_run(engine, import_id, "first")
+    assert not _superseded(engine, import_id, "first")
+    repository.add_run(engine, import_id, "second")
+    assert _superseded(engine, import_id, "first")
+    assert not _superseded(engine, import_id, "second")
+    assert not _superseded(engine, import_id, "launched-from-the-ui")
