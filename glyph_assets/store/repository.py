@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -232,6 +235,36 @@ def _bulk_insert(conn: Connection, table: str, columns: list[str], frame: pd.Dat
     )
 
 
+@contextlib.contextmanager
+def sqlite_writer_turn(engine: Engine, timeout_s: float = 3600.0) -> Iterator[None]:
+    """Queue bulk writers of one SQLite file behind a file lock.
+
+    SQLite has one writer at a time and its busy timeout (30 s) is shorter than a large import's
+    transaction, so concurrent imports would fail with "database is locked". Each waits its turn
+    here instead. Other databases need no turn.
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    deadline = time.monotonic() + timeout_s
+    with open(f"{database}.writer.lock", "a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"waited {timeout_s:.0f} s for the SQLite writer turn"
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def replace_import_rows(
     engine: Engine, import_id: str, chunks: Iterable[pd.DataFrame]
 ) -> dict[str, int]:
@@ -243,7 +276,7 @@ def replace_import_rows(
     counts = {"persisted_rows": 0, "error_rows": 0, "not_gpu_rows": 0, "unknown_model_rows": 0}
     listing_columns = ["import_id", *LISTING_COLUMNS]
     error_columns = ["import_id", *ROW_ERROR_COLUMNS]
-    with engine.begin() as conn:
+    with sqlite_writer_turn(engine), engine.begin() as conn:
         conn.execute(delete(Listing).where(Listing.import_id == import_id))
         conn.execute(delete(RowError).where(RowError.import_id == import_id))
         for chunk in chunks:
