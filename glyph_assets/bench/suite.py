@@ -55,6 +55,7 @@ def offline_figures(path: Path, label: str, repeat: int = 1) -> list[Figure]:
 
 def ingest_figures(path: Path, workdir: Path, label: str) -> tuple[list[Figure], dict]:
     """One import through a real Dagster run into SQLite, against read_csv + bulk insert."""
+    workdir.mkdir(parents=True, exist_ok=True)
     floor = run_task("sqlite_floor", str(path), str(workdir / "floor.db"))
     env = {
         "GLYPH_DATA_DIR": str(workdir / "data"),
