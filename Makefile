@@ -5,18 +5,25 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run stop test lint format bench bench-quick bench-tools browser clean
+.PHONY: install bytecode run stop test lint format bench bench-quick bench-tools browser clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on CI) every Dagster run worker
+	# would otherwise compile dagster from source again, seconds per process.
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
+	$(MAKE) --no-print-directory bytecode
 
-run: install
+# Our own modules change between installs; compileall only rewrites what is stale.
+bytecode:
+	@$(BIN)/python -m compileall -q glyph_assets glyphd_api tests > /dev/null
+
+run: install bytecode
 	$(BIN)/glyph up
 	$(BIN)/glyph ingest data/samples/gpu_listings_sample.csv --wait --source sample
 	$(BIN)/glyph urls
@@ -35,15 +42,15 @@ format: install
 	$(BIN)/black glyph_assets glyphd_api tests
 	$(BIN)/ruff check --fix glyph_assets glyphd_api tests
 
-test: install lint browser
+test: install bytecode lint browser
 	$(BIN)/python -m pytest
 	# the API's integration suite a second time, with the listing store and Dagster on PostgreSQL
 	GLYPH_TEST_BACKEND=postgres $(BIN)/python -m pytest tests/integration/test_api.py
 
-bench: install bench-tools
+bench: install bytecode bench-tools
 	$(BIN)/glyph bench
 
-bench-quick: install bench-tools
+bench-quick: install bytecode bench-tools
 	$(BIN)/glyph bench --quick
 
 clean:

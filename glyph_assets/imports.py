@@ -15,7 +15,7 @@ from typing import Any
 from glyph_assets.landing import Manifest, discard, land_stream
 from glyph_assets.settings import Settings, get_settings
 from glyph_assets.sieve.inspect import FileInspection, inspect_file
-from glyph_assets.sieve.read import FileRejected
+from glyph_assets.sieve.read import FileRejected, TooManyRows, count_csv_rows, detect_format
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
 
@@ -60,26 +60,32 @@ def register_import(
     )
     try:
         inspection = inspect_file(manifest.path, filename, kind)
+        check_row_limit(manifest, inspection, settings.max_rows)
     except (FileRejected, UnicodeError, OSError) as exc:
         discard(settings.landing_dir, manifest.import_id)
         if isinstance(exc, FileRejected):
             raise
         raise FileRejected([f"the file cannot be read: {exc}"]) from exc
-    engine = migrate(settings.sqlalchemy_url)
-    record = repository.create_import(
-        engine,
-        import_id=manifest.import_id,
-        source=source,
-        description=description,
-        filename=filename,
-        content_type=content_type,
-        sha256=manifest.sha256,
-        size_bytes=manifest.size_bytes,
-        kind=inspection.kind,
-        campaign_id=campaign_id,
-        metadata_json=metadata,
-        idempotency_key=idempotency_key,
-    )
+    try:
+        engine = migrate(settings.sqlalchemy_url)
+        record = repository.create_import(
+            engine,
+            import_id=manifest.import_id,
+            source=source,
+            description=description,
+            filename=filename,
+            content_type=content_type,
+            sha256=manifest.sha256,
+            size_bytes=manifest.size_bytes,
+            kind=inspection.kind,
+            campaign_id=campaign_id,
+            metadata_json=metadata,
+            idempotency_key=idempotency_key,
+        )
+    except BaseException:
+        # No import row (a duplicate Idempotency-Key, the database down): keep no landing either.
+        discard(settings.landing_dir, manifest.import_id)
+        raise
     _rewrite_manifest_kind(settings, manifest, inspection.kind)
     return RegisteredImport(
         import_id=manifest.import_id,
@@ -87,6 +93,24 @@ def register_import(
         inspection=inspection,
         record=repository.get_import(engine, record.import_id) or {},
     )
+
+
+def check_row_limit(manifest: Manifest, inspection: FileInspection, max_rows: int | None) -> None:
+    """Refuse a file with more than ``max_rows`` data rows (TooManyRows, a FileRejected).
+
+    JSON and small files were counted by the inspection. A CSV has at most as many data rows as
+    line breaks, so only a file with more line breaks than the limit is counted row by row.
+    """
+    if not max_rows:
+        return
+    rows = inspection.rows
+    if rows is None:
+        if inspection.format == "json" or manifest.line_breaks <= max_rows:
+            return
+        fmt = detect_format(manifest.path, manifest.original_filename)
+        rows = count_csv_rows(manifest.path, fmt, stop_after=max_rows)
+    if rows > max_rows:
+        raise TooManyRows(max_rows, rows)
 
 
 def _rewrite_manifest_kind(settings: Settings, manifest: Manifest, kind: str) -> None:

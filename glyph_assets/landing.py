@@ -41,6 +41,8 @@ class Manifest:
     source: str
     kind: str | None
     received_at: str
+    # Line breaks (\n and \r counted apart): an upper bound of a text file's data rows.
+    line_breaks: int = 0
 
     @property
     def path(self) -> Path:
@@ -86,6 +88,7 @@ def land_stream(
     target = target_dir / f"{ORIGINAL_STEM}{safe_suffix(filename, content_type)}"
     digest = hashlib.sha256()
     size = 0
+    line_breaks = 0
     try:
         with open(target, "xb") as out:
             for chunk in chunks:
@@ -93,6 +96,7 @@ def land_stream(
                 if max_bytes is not None and size > max_bytes:
                     raise UploadTooLarge(max_bytes)
                 digest.update(chunk)
+                line_breaks += chunk.count(b"\n") + chunk.count(b"\r")
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
@@ -110,6 +114,7 @@ def land_stream(
         source=source,
         kind=kind,
         received_at=datetime.now(UTC).isoformat(),
+        line_breaks=line_breaks,
     )
     (target_dir / MANIFEST_NAME).write_text(json.dumps(asdict(manifest), indent=2))
     return manifest

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_token: str | None = None
+    api_token_reads: bool = False  # with api_token set, require it for reads (GET) as well
+    api_workers: int = 2  # uvicorn worker processes (one per core serves reads in parallel)
     allow_run_config: bool = False  # lets clients pass Dagster run config (delays, fault switches)
     dagster_host: str = "127.0.0.1"
     dagster_port: int = 3000
@@ -43,6 +45,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 512 * 1024 * 1024
     max_rows: int = 5_000_000
     max_field_chars: int = 4096
+    max_run_seconds: int = 3600  # dagster/max_runtime of every ingest run (run monitoring)
     pipeline_root: Path | None = None
     inbox_dir: Path | None = None
     inbox_reimport: bool = False

@@ -89,6 +89,7 @@ def _commands(settings: Settings, home: Path) -> dict[str, list[str]]:
             settings.api_host,
             "--port",
             str(settings.api_port),
+            *(["--workers", str(settings.api_workers)] if settings.api_workers > 1 else []),
         ],
     }
 

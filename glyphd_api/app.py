@@ -7,20 +7,28 @@ drives Dagster over GraphQL (``dagster_client``) and reads the database (``queri
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import gc
+import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata
 
-from fastapi import Depends, FastAPI, Request, Response
-from sqlalchemy.exc import OperationalError
+import anyio.to_thread
+from fastapi import FastAPI, Request, Response
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glyph_assets.settings import Settings, get_settings
-from glyphd_api.deps import require_token, run_config_allowed
+from glyph_assets.store.db import migrate
+from glyphd_api.deps import run_config_allowed
 from glyphd_api.errors import ApiError, install_error_handlers
 from glyphd_api.routes import health, imports, jobs, listings, models
 from glyphd_api.schemas import SCHEMA_VERSION
+from glyphd_api.security import AccessGuard, document_security
 
 SCHEMA_HEADER = "X-Glyph-Schema-Version"
+log = logging.getLogger(__name__)
 DESCRIPTION = """
 Submit GPU market listings (CSV, TSV or JSON) as **imports**. Each import is landed unchanged,
 checked, registered under a new `import_id` (a Dagster dynamic partition of the same name) and
@@ -29,6 +37,10 @@ ingested by a Dagster run of `ingest_import`. Dagster is the source of truth for
 Every response carries `schema_version` (and the `X-Glyph-Schema-Version` header); every error
 has the shape `{"schema_version", "error": {"code", "message", "problems", "details"}}`.
 Lists are pages: `{"items", "total", "limit", "offset"}`.
+
+When the server sets `GLYPH_API_TOKEN`, every write needs `Authorization: Bearer <token>`
+(reads too with `GLYPH_API_TOKEN_READS=true`); `/api/health` stays open. Limits (upload bytes,
+rows, field length, run time) are in the README's "Limits and guarantees".
 """
 
 
@@ -39,6 +51,26 @@ def _version() -> str:
         return "0"
 
 
+class SchemaHeader:
+    """Pure ASGI middleware stamping ``X-Glyph-Schema-Version`` on every response (Starlette's
+    ``@app.middleware("http")`` would wrap each request in a task and a stream)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[SCHEMA_HEADER] = SCHEMA_VERSION
+            await send(message)
+
+        await self.app(scope, receive, stamped)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for ``settings`` (default: the GLYPH_* environment)."""
     settings = settings or get_settings()
@@ -46,6 +78,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         settings.landing_dir.mkdir(parents=True, exist_ok=True)
+        try:  # migrate before the first request; a database still down is retried per request
+            await anyio.to_thread.run_sync(migrate, settings.sqlalchemy_url)
+        except SQLAlchemyError as exc:
+            log.warning("database not ready at start-up: %s", getattr(exc, "orig", None) or exc)
+        # Everything imported so far lives as long as the process: out of the collector's sight,
+        # a full collection no longer walks it (a pause felt in the API's slowest answers).
+        gc.freeze()
         yield
 
     app = FastAPI(
@@ -55,28 +94,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.database_url = settings.sqlalchemy_url  # resolved once, not per request
     app.state.allow_run_config = run_config_allowed(settings)
     install_error_handlers(app)
 
     async def database_down(_request: Request, exc: Exception) -> Response:
+        # The driver's own message only: the statement and its parameters stay in the log.
+        reason = getattr(exc, "orig", None) or exc
         handler = app.exception_handlers[ApiError]
         error = ApiError(
-            503, f"the database is unavailable: {exc}"[:500], code="database_unavailable"
+            503, f"the database is unavailable: {reason}"[:300], code="database_unavailable"
         )
         return await handler(_request, error)  # type: ignore[misc,return-value]
 
     app.add_exception_handler(OperationalError, database_down)
 
-    @app.middleware("http")
-    async def schema_header(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        response.headers[SCHEMA_HEADER] = SCHEMA_VERSION
-        return response
-
-    app.include_router(health.router)
-    protected = [Depends(require_token)]
-    for router in (imports.router, jobs.router, listings.router, models.router):
-        app.include_router(router, dependencies=protected)
+    for router in (health.router, imports.router, jobs.router, listings.router, models.router):
+        app.include_router(router)
+    # Outermost: a refused token or an oversized small body never reaches routing.
+    app.add_middleware(AccessGuard, settings=settings)
+    app.add_middleware(SchemaHeader)  # outermost of all: the guard's refusals carry it too
+    document_security(app, settings)
     return app

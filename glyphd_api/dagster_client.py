@@ -26,6 +26,8 @@ IMPORT_TAG = "glyph/import_id"
 SOURCE_TAG = "glyph/source"
 ATTEMPT_TAG = "glyph/attempt"
 RESUME_RETRY_TAG = "dagster/is_resume_retry"
+# Enforced by the daemon's run monitoring: a run older than this is terminated and failed.
+MAX_RUNTIME_TAG = "dagster/max_runtime"
 STAGES = [
     "raw_listings",
     "normalized_listings",
@@ -38,7 +40,16 @@ _PROGRESS_RE = re.compile(r"^progress (\w+): (\d+)(?: / (\d+))? rows")
 
 
 class DagsterUnavailable(RuntimeError):
-    """Dagster's GraphQL endpoint could not be reached."""
+    """Dagster's GraphQL endpoint could not be reached (or did not answer in time)."""
+
+    def __init__(self, message: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+def _unreachable(base_url: str, exc: BaseException) -> DagsterUnavailable:
+    timed_out = isinstance(exc, requests.exceptions.Timeout)
+    return DagsterUnavailable(f"Dagster at {base_url} is unreachable: {exc}", timed_out)
 
 
 class DagsterError(RuntimeError):
@@ -99,7 +110,10 @@ class RunEvents:
 
     @property
     def failure_message(self) -> str | None:
-        """The failed step's error; after exhausted retries, the error that caused them."""
+        """The failed step's error; after exhausted retries, the error that caused them. A run
+        stopped by the processing-time limit says so rather than "interrupted"."""
+        if self.run_failure and "maximum runtime" in self.run_failure:
+            return self.run_failure
         if self.step_failures:
             message = self.step_failures[-1]
             step = message.split(":", 1)[0]
@@ -216,7 +230,7 @@ mutation GlyphReexecute(
 class DagsterGateway:
     """One request's conversation with Dagster's webserver (never share an instance)."""
 
-    def __init__(self, settings: Settings, timeout: int = 30) -> None:
+    def __init__(self, settings: Settings, timeout: int = 60) -> None:
         self.settings = settings
         self.location = settings.dagster_location
         self.base_url = f"http://{settings.dagster_host}:{settings.dagster_port}"
@@ -234,17 +248,22 @@ class DagsterGateway:
         except DagsterGraphQLClientError as exc:
             raise self._translate(exc) from exc
         except requests.exceptions.RequestException as exc:
-            raise DagsterUnavailable(f"Dagster at {self.base_url} is unreachable: {exc}") from exc
+            raise _unreachable(self.base_url, exc) from exc
 
     def _translate(self, exc: DagsterGraphQLClientError) -> Exception:
         cause = exc.__cause__
         while cause is not None:
             if isinstance(cause, requests.exceptions.RequestException):
-                return DagsterUnavailable(f"Dagster at {self.base_url} is unreachable: {cause}")
+                return _unreachable(self.base_url, cause)
             cause = cause.__cause__
         kind = str(exc.args[0]) if exc.args else "DagsterGraphQLClientError"
         message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
         return DagsterError(kind.splitlines()[0][:200], message[:2000])
+
+    def limit_tags(self) -> dict[str, str]:
+        """The processing-time limit every ingest run carries (GLYPH_MAX_RUN_SECONDS)."""
+        seconds = self.settings.max_run_seconds
+        return {MAX_RUNTIME_TAG: str(seconds)} if seconds and seconds > 0 else {}
 
     @property
     def repository_selector(self) -> dict[str, str]:
@@ -313,7 +332,9 @@ class DagsterGateway:
                         out.retry_errors[event.get("stepKey") or "step"] = error.strip()
                 elif kind == "RunFailureEvent":
                     error = (event.get("error") or {}).get("message")
-                    out.run_failure = (error or event.get("message") or "run failed").strip()
+                    message = (error or event.get("message") or "run failed").strip()
+                    if "maximum runtime" not in (out.run_failure or ""):
+                        out.run_failure = message
             cursor = conn["cursor"]
             if not conn["hasMore"]:
                 break
@@ -347,6 +368,7 @@ class DagsterGateway:
             IMPORT_TAG: import_id,
             SOURCE_TAG: source,
             ATTEMPT_TAG: str(attempt),
+            **self.limit_tags(),
         }
         try:
             return self._client.submit_job_execution(
@@ -359,7 +381,7 @@ class DagsterGateway:
         except DagsterGraphQLClientError as exc:
             raise self._translate(exc) from exc
         except requests.exceptions.RequestException as exc:
-            raise DagsterUnavailable(f"Dagster at {self.base_url} is unreachable: {exc}") from exc
+            raise _unreachable(self.base_url, exc) from exc
 
     def terminate(self, run_id: str) -> str:
         """Terminate a run; a run still STARTING is marked canceled at once (SAFE fails then)."""

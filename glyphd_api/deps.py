@@ -1,14 +1,17 @@
-"""Per-request dependencies: settings, the database engine, the Dagster gateway, the token."""
+"""Per-request dependencies: settings, the database engine, the Dagster gateway.
+
+The bearer token is checked before routing, in ``glyphd_api.security.AccessGuard``.
+"""
 
 from __future__ import annotations
 
-import hmac
-
+import anyio.to_thread
 from fastapi import Request
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from glyph_assets.settings import Settings
-from glyph_assets.store.db import migrate
+from glyph_assets.store.db import migrate, migrated_engine
 from glyphd_api.errors import ApiError
 from glyphd_api.service import Context
 
@@ -18,36 +21,33 @@ def run_config_allowed(settings: Settings) -> bool:
     return settings.allow_run_config
 
 
-def settings_of(request: Request) -> Settings:
+async def settings_of(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_context(request: Request) -> Context:
-    """A fresh context per request: its Dagster client is never shared between threads."""
-    settings = settings_of(request)
-    try:
-        engine = migrate(settings.sqlalchemy_url)
-    except SQLAlchemyError as exc:
-        raise ApiError(
-            503, f"the database is unavailable: {exc}"[:500], code="database_unavailable"
-        ) from exc
+async def get_context(request: Request) -> Context:
+    """A fresh context per request: its Dagster client is never shared between threads.
+
+    Async so that it costs no thread hop: the engine of an already migrated database is a dict
+    lookup; only the first request of a process (or one after the database was unreachable)
+    migrates, in a worker thread.
+    """
+    settings: Settings = request.app.state.settings
+    url: str = request.app.state.database_url
+    engine = migrated_engine(url)
+    if engine is None:
+        engine = await anyio.to_thread.run_sync(_migrate, url)
     return Context(settings=settings, engine=engine)
 
 
-def require_token(request: Request) -> None:
-    """With GLYPH_API_TOKEN set, every route but /api/health needs ``Authorization: Bearer``."""
-    token = settings_of(request).api_token
-    if not token:
-        return
-    given = request.headers.get("authorization", "")
-    scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip(), token):
+def _migrate(url: str) -> Engine:
+    try:
+        return migrate(url)
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
         raise ApiError(
-            401,
-            "a valid bearer token is required",
-            code="unauthorized",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+            503, f"the database is unavailable: {reason}"[:300], code="database_unavailable"
+        ) from exc
 
 
 def allow_run_config(request: Request) -> bool:

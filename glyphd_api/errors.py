@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -97,14 +98,31 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [f"{_location(e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()]
-    return _response(422, error_body("invalid_request", "the request is not valid", problems))
+    errors = exc.errors()
+    problems = [f"{_location(e.get('loc', ()))}: {e.get('msg')}" for e in errors]
+    # A sort outside the documented choices keeps its own stable code.
+    sort_only = errors and all(tuple(e.get("loc", ()))[-1:] == ("sort",) for e in errors)
+    code = "invalid_sort" if sort_only else "invalid_request"
+    return _response(422, error_body(code, "the request is not valid", problems))
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A bug of ours: the client gets a reference to quote, never our internals (paths, SQL)."""
+    reference = uuid.uuid4().hex[:12]
+    log.error(
+        "unhandled error %s on %s %s",
+        reference,
+        request.method,
+        request.url.path,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
     return _response(
-        500, error_body("internal_error", f"internal error: {type(exc).__name__}: {exc}"[:500])
+        500,
+        error_body(
+            "internal_error",
+            f"internal error (reference {reference}); the server log has the details",
+            details={"reference": reference},
+        ),
     )
 
 

@@ -6,11 +6,23 @@ Everything here is SQLAlchemy Core on the shared models, portable between SQLite
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, case, func, select
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Dialect,
+    Engine,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+)
 
 from glyph_assets.store.models import GpuModel, Import, ImportRun, Listing, RowError
 
@@ -34,7 +46,15 @@ IMPORT_SORTS = {
 }
 
 
-class BadSort(ValueError):
+# Import statuses whose persisted_rows was written together with the listings themselves.
+FINISHED_WITH_ROWS = frozenset({"succeeded", "partially_succeeded"})
+
+
+class BadQuery(ValueError):
+    """A filter the database cannot apply as given (the client's mistake, answered 422)."""
+
+
+class BadSort(BadQuery):
     """The sort asked for is not one this list offers."""
 
 
@@ -74,17 +94,28 @@ class ListingFilters:
 
 
 def order_by(sort: str, allowed: dict[str, Any], tiebreak: list[Any]) -> list[Any]:
-    """``score`` / ``-score`` (descending) -> ORDER BY, NULLs last, then a stable tiebreak."""
+    """``score`` / ``-score`` (descending) -> ORDER BY, NULLs last, then a stable tiebreak.
+
+    ``NULLS LAST`` (SQLite >= 3.30, PostgreSQL) rather than a ``col IS NULL`` term, so that an
+    index can serve the order: ``(import_id, import_index)`` the default page of an import and
+    ``(import_id, score DESC, import_index)`` its best-first page. Columns that cannot be NULL
+    get no NULLS clause at all. A tiebreak column already sorted on is not repeated.
+    """
     columns: list[Any] = []
+    used: set[str] = set()
     for part in [p.strip() for p in sort.split(",") if p.strip()]:
         descending = part.startswith("-")
         name = part.lstrip("-+")
         if name not in allowed:
             raise BadSort(f"cannot sort by {name!r}; choose from {', '.join(sorted(allowed))}")
+        if name in used:
+            continue
+        used.add(name)
         column = allowed[name]
-        columns.append(column.is_(None))  # NULLs last in either direction
-        columns.append(column.desc() if descending else column.asc())
-    return columns + tiebreak
+        ordered = column.desc() if descending else column.asc()
+        columns.append(ordered.nulls_last() if getattr(column, "nullable", True) else ordered)
+    keys = {str(c.key) for c in (allowed[n] for n in used)}
+    return columns + [c for c in tiebreak if str(c.key) not in keys]
 
 
 def _page(engine: Engine, query: Select, count_query: Select, limit: int, offset: int) -> Any:
@@ -99,7 +130,10 @@ def _db_time(engine: Engine, value: datetime | None) -> datetime | None:
     timestamps as text without an offset)."""
     if value is None:
         return None
-    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-01:00
+        raise BadQuery(f"{value.isoformat()} is out of the range of dates") from exc
     return value.replace(tzinfo=None) if engine.dialect.name == "sqlite" else value
 
 
@@ -227,16 +261,154 @@ def list_listings(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
+    with engine.connect() as conn:
+        return _listing_page(conn, filters, sort, limit, offset, _known_total(conn, filters))
+
+
+def import_listing_page(
+    engine: Engine,
+    filters: ListingFilters,
+    *,
+    sort: str = "import_index",
+    limit: int = 50,
+    offset: int = 0,
+    after_index: int | None = None,
+) -> tuple[list[dict[str, Any]], int] | None:
+    """One import's page on one connection: the import looked up (None when there is none),
+    its total, its rows. The hot read of the API, so one pool checkout instead of three."""
+    assert filters.import_id, "an import's page needs its import_id"
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(Import.status, Import.persisted_rows).where(
+                Import.import_id == filters.import_id
+            )
+        ).first()
+        if row is None:
+            return None
+        if not _unfiltered(filters):
+            return _listing_page(conn, filters, sort, limit, offset, None, after_index)
+        total = _finished_total(row)
+        if total is None:  # rows still being written: count what is there
+            total = int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(Listing)
+                    .where(Listing.import_id == filters.import_id)
+                ).scalar_one()
+            )
+        _check_keyset(filters, sort, after_index)
+        sql, names, positional = _plain_page_sql(
+            conn.dialect, sort.strip(), after_index is not None
+        )
+        values = {
+            "import_id": filters.import_id,
+            "after_index": after_index,
+            "limit": limit,
+            "offset": offset,
+        }
+        params: Any = (
+            tuple(values[n] for n in names) if positional else {n: values[n] for n in names}
+        )
+        rows = conn.exec_driver_sql(sql, params).all()
+        return [_plain_listing(row) for row in rows], total
+
+
+_LISTING_KEYS = tuple(c.name for c in Listing.__table__.columns if c.name != "id")
+_BOOLEAN_KEYS = tuple(
+    c.name for c in Listing.__table__.columns if c.name != "id" and isinstance(c.type, Boolean)
+)
+
+
+def _plain_listing(row: Any) -> dict[str, Any]:
+    item = dict(zip(_LISTING_KEYS, row, strict=True))
+    for key in _BOOLEAN_KEYS:  # SQLite hands booleans back as 0 / 1
+        if item[key] is not None:
+            item[key] = bool(item[key])
+    return item
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_page_sql(dialect: Dialect, sort: str, keyset: bool) -> tuple[str, tuple[str, ...], bool]:
+    """An unfiltered page of one import compiled once per (database, sort): the API's hottest
+    query skips building and cache-keying a 40-column statement on every request."""
+    columns = [c for c in Listing.__table__.columns if c.name != "id"]
+    query = (
+        select(*columns)
+        .where(Listing.import_id == bindparam("import_id"))
+        .order_by(*order_by(sort, LISTING_SORTS, [Listing.import_index]))
+    )
+    if keyset:
+        query = query.where(Listing.import_index > bindparam("after_index"))
+    query = query.limit(bindparam("limit")).offset(bindparam("offset"))
+    compiled = query.compile(dialect=dialect)
+    # SQLite's "?" takes a tuple in this order; psycopg's "%(name)s" a mapping of these names.
+    if compiled.positional:
+        return str(compiled), tuple(compiled.positiontup or ()), True
+    return str(compiled), tuple(compiled.params), False
+
+
+def _check_keyset(filters: ListingFilters, sort: str, after_index: int | None) -> None:
+    if after_index is None:
+        return
+    if not filters.import_id or sort.strip() not in ("import_index", "+import_index"):
+        raise BadQuery("after_index pages one import in import_index order: sort=import_index")
+
+
+def _listing_page(
+    conn: Connection,
+    filters: ListingFilters,
+    sort: str,
+    limit: int,
+    offset: int,
+    total: int | None,
+    after_index: int | None = None,
+) -> tuple[list[dict[str, Any]], int]:
     table = Listing.__table__
     clauses = filters.clauses()
     columns = [c for c in table.columns if c.name != "id"]
-    query = (
-        select(*columns)
-        .where(*clauses)
-        .order_by(*order_by(sort, LISTING_SORTS, [Listing.import_id, Listing.import_index]))
+    # One import's rows: import_id is fixed, so import_index alone is the stable tiebreak.
+    tiebreak = [Listing.import_index] if filters.import_id else [Listing.import_id]
+    if not filters.import_id:
+        tiebreak.append(Listing.import_index)
+    query = select(*columns).where(*clauses).order_by(*order_by(sort, LISTING_SORTS, tiebreak))
+    _check_keyset(filters, sort, after_index)
+    if after_index is not None:
+        # Keyset: the index (import_id, import_index) seeks straight to the page.
+        query = query.where(Listing.import_index > after_index)
+    result = conn.execute(query.limit(limit).offset(offset))
+    keys = list(result.keys())
+    # zip over plain tuples: Row._mapping costs more than the query itself on a page of 100
+    items = [dict(zip(keys, row, strict=True)) for row in result.all()]
+    if total is None:
+        count = select(func.count()).select_from(table).where(*clauses)
+        total = int(conn.execute(count).scalar_one())
+    return items, total
+
+
+def _unfiltered(filters: ListingFilters) -> bool:
+    """Only the import itself is asked for: no other filter narrows its rows."""
+    return bool(filters.import_id) and not any(
+        value is not None
+        for name, value in vars(filters).items()
+        if name != "import_id" and value not in ([], "")
     )
-    count = select(func.count()).select_from(table).where(*clauses)
-    return _page(engine, query, count, limit, offset)
+
+
+def _finished_total(row: Any) -> int | None:
+    if row.status not in FINISHED_WITH_ROWS or row.persisted_rows is None:
+        return None
+    return int(row.persisted_rows)
+
+
+def _known_total(conn: Connection, filters: ListingFilters) -> int | None:
+    """An unfiltered page of one finished import counts its rows from ``imports.persisted_rows``
+    (written in the same run that wrote the rows) instead of COUNT(*) over all of them."""
+    if not _unfiltered(filters):
+        return None
+    row = conn.execute(
+        select(Import.status, Import.persisted_rows).where(Import.import_id == filters.import_id)
+    ).first()
+    return None if row is None else _finished_total(row)
 
 
 def registry_models(engine: Engine) -> list[dict[str, Any]]:
@@ -282,6 +454,7 @@ def model_market(engine: Engine, currency: str = "USD") -> dict[str, dict[str, A
 
 
 __all__ = [
+    "BadQuery",
     "BadSort",
     "ListingFilters",
     "import_row_stats",

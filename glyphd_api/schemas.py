@@ -315,6 +315,16 @@ class ListingOut(BaseModel):
     score_value: float | None = None
 
 
+class ListingPage(Page[ListingOut]):
+    """A page of listings; ``next_after_index`` continues it by keyset (``after_index``)."""
+
+    next_after_index: int | None = Field(
+        default=None,
+        description="With sort=import_index and a full page: pass as after_index for the next "
+        "page, which then costs the same however deep it is (offset walks every skipped row)",
+    )
+
+
 class StageProgress(BaseModel):
     stage: str
     status: str | None = Field(default=None, description="Dagster step status, if started")

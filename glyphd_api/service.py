@@ -117,14 +117,41 @@ def launch_first_run(
         ctx.dagster.add_partition(import_id)
         run_id = ctx.dagster.submit_ingest(import_id, source, run_config, attempt=1)
     except (DagsterUnavailable, DagsterError) as exc:
+        timed_out = isinstance(exc, DagsterUnavailable) and exc.timed_out
+        adopted = _launched_anyway(ctx, import_id) if timed_out else None
+        if adopted is not None:
+            log.warning("launch of %s timed out but its run %s exists", import_id, adopted)
+            return adopted, repository.add_run(ctx.engine, import_id, adopted, status="QUEUED")
         repository.set_import_status(
             ctx.engine, import_id, "failed", error_message=f"could not launch the run: {exc}"[:4000]
         )
+        if isinstance(exc, DagsterError) and exc.kind == "RunConfigValidationInvalid":
+            raise ApiError(
+                422,
+                f"run_config is not valid: {exc.message}"[:2000],
+                code="invalid_run_config",
+                details={"import_id": import_id},
+            ) from exc
         raise dagster_failure(
             exc, "the import was recorded but its run could not be launched", import_id
         ) from exc
     attempt = repository.add_run(ctx.engine, import_id, run_id, status="QUEUED")
     return run_id, attempt
+
+
+def _launched_anyway(ctx: Context, import_id: str, attempts: int = 3) -> str | None:
+    """A busy webserver may finish a launch after our request to it timed out: find the run by
+    the import's tag rather than fail an import whose run is in fact queued."""
+    for attempt in range(attempts):
+        try:
+            runs = ctx.dagster.runs_of_import(import_id, limit=5)
+        except (DagsterUnavailable, DagsterError):
+            runs = []
+        if runs:
+            return runs[0].run_id
+        if attempt + 1 < attempts:
+            time.sleep(2.0)
+    return None
 
 
 # -- reconciling ---------------------------------------------------------------------------------
@@ -463,7 +490,7 @@ def retry(ctx: Context, import_id: str, request: RetryRequest) -> RetryResponse:
         )
     parent_id = state.runs[-1]["run_id"] if state.runs else None
     attempt = len(state.runs) + 1
-    extra = {ATTEMPT_TAG: str(attempt)}
+    extra = {ATTEMPT_TAG: str(attempt), **ctx.dagster.limit_tags()}
     strategy = request.strategy
     run_id: str | None = None
     try:

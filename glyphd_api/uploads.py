@@ -159,7 +159,9 @@ class _MultipartEvents:
 
     def _header_end(self) -> None:
         key = bytes(self._field).decode("latin-1").strip().lower()
-        self._headers[key] = bytes(self._value).decode("utf-8", "replace").strip()
+        # latin-1 keeps every byte: parse_options_header gives them back, and names and
+        # filenames are decoded as UTF-8 only then (a UTF-8 name is not latin-1 text).
+        self._headers[key] = bytes(self._value).decode("latin-1").strip()
         self._field.clear()
         self._value.clear()
 

@@ -13,7 +13,13 @@ from pathlib import Path
 import pandas as pd
 
 from glyph_assets.sieve.inspect import inspect_file
-from glyph_assets.sieve.read import FileRejected, iter_raw_chunks
+from glyph_assets.sieve.read import (
+    FileFormat,
+    FileRejected,
+    TooManyRows,
+    count_csv_rows,
+    iter_raw_chunks,
+)
 from glyphd_api.schemas import DetectedFormat, RowErrorOut, RowWarningOut, ValidationReport
 
 
@@ -31,6 +37,7 @@ def validate_file(
     chunk_rows: int = 50_000,
     max_field_chars: int = 4096,
     max_listed: int = 100,
+    max_rows: int | None = None,
 ) -> ValidationReport:
     """Inspect the file, then run normalize/enrich/score over it and count what would happen."""
     try:
@@ -39,6 +46,13 @@ def validate_file(
         return ValidationReport(valid=False, problems=exc.problems)
     except (UnicodeError, OSError) as exc:
         return ValidationReport(valid=False, problems=[f"the file cannot be read: {exc}"])
+    if max_rows:
+        rows = inspection.rows
+        if rows is None and inspection.format == "csv":
+            fmt = FileFormat("csv", inspection.encoding, inspection.delimiter or ",")
+            rows = count_csv_rows(path, fmt, stop_after=max_rows)
+        if rows is not None and rows > max_rows:
+            return ValidationReport(valid=False, problems=TooManyRows(max_rows, rows).problems)
     from glyph_assets.sieve.pipeline import enrich_chunk, normalize_chunk, score_chunks
 
     detected = DetectedFormat(

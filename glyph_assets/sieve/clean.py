@@ -18,6 +18,7 @@ from glyph_assets.sieve.columns import CLEAN_COLUMNS, ERROR_COLUMNS
 from glyph_assets.sieve.read import ERROR_COLUMN, INDEX_COLUMN
 
 DEFAULT_MAX_FIELD_CHARS = 4096
+FIELD_NAME_CHARS = 100  # row_errors.field is VARCHAR(100); a header may be longer
 
 # Canonical column -> header names (after _header_key) that carry it, in order of preference.
 HEADER_SYNONYMS: dict[str, list[str]] = {
@@ -283,10 +284,17 @@ def clean(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> 
         read_error = raw[ERROR_COLUMN]
         _set_error(errors, read_error.notna(), "row", read_error.astype(object))
         errors.loc[read_error.notna(), "error_stage"] = "read"
+        # "field 'price' has a JSON list ...": the reader named the field; record it as such.
+        failed = read_error.notna()
+        if failed.any():
+            named = read_error[failed].astype(str).str.extract(r"^field '([^']*)'", expand=False)
+            named = named.dropna().str.slice(0, FIELD_NAME_CHARS)
+            errors.loc[named.index, "error_field"] = named
     for column in [c for c in raw.columns if c not in (INDEX_COLUMN, ERROR_COLUMN)]:
         lengths = strings[column].str.len()
         too_long = (lengths > max_field_chars).fillna(False).astype(bool)
-        _set_error(errors, too_long, column, f"field is longer than {max_field_chars} characters")
+        reason = f"field is longer than {max_field_chars} characters"
+        _set_error(errors, too_long, column[:FIELD_NAME_CHARS], reason)
     _set_error(errors, out["title"].isna(), "title", "title is empty")
     _set_error(errors, price_text.isna(), "price", "price is missing")
     unparsed = price_text.notna() & out["price"].isna()

@@ -13,7 +13,11 @@ from glyph_assets.sieve.read import (
     FileRejected,
     detect_format,
     iter_raw_chunks,
+    load_json,
+    records_to_frames,
 )
+
+FIRST_CHUNK_ROWS = 1000
 
 
 @dataclass
@@ -25,6 +29,8 @@ class FileInspection:
     kind: str
     first_chunk_rows: int
     problems: list[str] = field(default_factory=list)
+    # Data rows, when known without a second pass (JSON, or a file within the first chunk).
+    rows: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -41,8 +47,17 @@ def inspect_file(
 ) -> FileInspection:
     """Check that a file can be ingested at all; raise FileRejected listing every problem."""
     fmt = detect_format(path, filename)
+    rows: int | None = None
     try:
-        first = next(iter(iter_raw_chunks(path, chunk_rows=1000, filename=filename)), None)
+        if fmt.kind == "json":
+            records = load_json(path, fmt)
+            rows = len(records)
+            first = next(iter(records_to_frames(records, FIRST_CHUNK_ROWS)))
+        else:
+            chunks = iter_raw_chunks(path, chunk_rows=FIRST_CHUNK_ROWS, filename=filename)
+            first = next(iter(chunks), None)
+            if first is not None and len(first) < FIRST_CHUNK_ROWS:
+                rows = len(first)
     except UnicodeError as exc:
         raise FileRejected([f"the file cannot be decoded: {exc}"]) from exc
     columns = (
@@ -68,4 +83,5 @@ def inspect_file(
         columns=columns,
         kind=kind or detect_kind(columns),
         first_chunk_rows=len(first) if first is not None else 0,
+        rows=rows,
     )

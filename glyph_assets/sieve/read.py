@@ -29,6 +29,20 @@ INDEX_COLUMN = "import_index"
 
 csv.field_size_limit(64 * 1024 * 1024)
 
+# Encodings (charset_normalizer names) of scripts other than Latin: trusted when detected.
+NON_LATIN_ENCODINGS = frozenset(
+    {
+        # Chinese, Japanese, Korean (multi-byte)
+        *("gb18030", "gb2312", "gbk", "hz", "big5", "big5hkscs", "cp950", "cp932", "cp949"),
+        *("euc_jp", "euc_jis_2004", "euc_jisx0213", "euc_kr", "johab", "iso2022_jp", "iso2022_kr"),
+        *("shift_jis", "shift_jis_2004", "shift_jisx0213"),
+        # Cyrillic, Greek, Hebrew, Arabic, Thai
+        *("cp1251", "koi8_r", "koi8_u", "mac_cyrillic", "iso8859_5", "cp866", "cp855", "cp1125"),
+        *("cp1253", "iso8859_7", "mac_greek", "cp1255", "iso8859_8", "cp862"),
+        *("cp1256", "iso8859_6", "cp864", "cp720", "cp874", "tis_620"),
+    }
+)
+
 
 class FileRejected(ValueError):
     """The file as a whole cannot be ingested; ``problems`` lists every reason."""
@@ -36,6 +50,15 @@ class FileRejected(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+class TooManyRows(FileRejected):
+    """The file has more data rows than the configured limit (GLYPH_MAX_ROWS)."""
+
+    def __init__(self, limit: int, rows: int) -> None:
+        super().__init__([f"the file has more than {limit} data rows, this server's limit"])
+        self.limit = limit
+        self.rows = rows
 
 
 @dataclass
@@ -69,7 +92,10 @@ def detect_encoding(sample: bytes) -> str:
         if exc.start >= len(sample) - 4:
             return "utf-8"
     best = from_bytes(sample).best()
-    if best is not None and best.encoding not in {"utf_8", "ascii"}:
+    # On short Latin text the detector's pick among single-byte Latin code pages is close to a
+    # coin toss (mac_roman, cp1250, ...), each decoding to different letters. Windows-1252 is
+    # what Western spreadsheets write, so only scripts that cannot be Latin-1 text keep its pick.
+    if best is not None and best.encoding in NON_LATIN_ENCODINGS:
         try:
             sample.decode(best.encoding)
             return best.encoding
@@ -154,7 +180,10 @@ def iter_csv_chunks(path: Path, fmt: FileFormat, chunk_rows: int) -> Iterator[pd
                 error = f"row has {len(record)} fields, the header has {width}"
                 record = (record + [""] * width)[:width]
             elif any("\x00" in cell for cell in record):
-                error = "row contains NUL bytes"
+                named = [
+                    f"field '{h}'" for h, c in zip(headers, record, strict=True) if "\x00" in c
+                ]
+                error = f"{', '.join(named)} contains NUL bytes"
                 record = [cell.replace("\x00", "") for cell in record]
             rows.append([*record, error])
             if len(rows) >= chunk_rows:
@@ -163,6 +192,24 @@ def iter_csv_chunks(path: Path, fmt: FileFormat, chunk_rows: int) -> Iterator[pd
                 rows = []
         if rows or index == 0:
             yield _frame(rows, headers, index)
+
+
+def count_csv_rows(path: Path, fmt: FileFormat, stop_after: int | None = None) -> int:
+    """Data rows exactly as ``iter_csv_chunks`` yields them (blank lines skipped, quoted line
+    breaks inside a row); stops early once ``stop_after`` is passed."""
+    rows = 0
+    with open(path, encoding=fmt.encoding, errors="replace", newline="") as fh:
+        reader = csv.reader(fh, delimiter=fmt.delimiter)
+        for raw_header in reader:
+            if any(cell.strip() for cell in raw_header):
+                break
+        for record in reader:
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue
+            rows += 1
+            if stop_after is not None and rows > stop_after:
+                break
+    return rows
 
 
 def _arrow_reader(
@@ -384,6 +431,8 @@ __all__ = [
     "INDEX_COLUMN",
     "FileFormat",
     "FileRejected",
+    "TooManyRows",
+    "count_csv_rows",
     "detect_format",
     "iter_raw_chunks",
     "read_raw",

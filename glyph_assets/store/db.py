@@ -55,7 +55,11 @@ def get_engine(url: str | None = None) -> Engine:
             if parsed.get_backend_name() == "sqlite":
                 if parsed.database and parsed.database != ":memory:":
                     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-                engine = create_engine(url, connect_args={"timeout": 30})
+                # The API serves reads from up to 40 threads: a pool that holds as many avoids
+                # opening (and re-running the PRAGMAs on) a connection per request under load.
+                engine = create_engine(
+                    url, connect_args={"timeout": 30}, pool_size=16, max_overflow=32
+                )
                 event.listen(engine, "connect", _sqlite_pragmas)
             elif parsed.get_backend_name() == "postgresql":
                 engine = create_engine(url, **_postgres_options(parsed.drivername))
@@ -114,6 +118,12 @@ def migrate(url: str | None = None) -> Engine:
                 command.upgrade(cfg, "head")
     _migrated.add(url)
     return engine
+
+
+def migrated_engine(url: str | None = None) -> Engine | None:
+    """The engine when this process has already migrated ``url``, else None (never blocks)."""
+    url = normalize_url(url or get_settings().sqlalchemy_url)
+    return _engines.get(url) if url in _migrated else None
 
 
 def _lock_migrations(conn: Connection) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    desc,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -74,7 +75,9 @@ class Listing(Base):
     __tablename__ = "listings"
     __table_args__ = (
         UniqueConstraint("import_id", "import_index", name="uq_listings_import_row"),
-        Index("ix_listings_import_score", "import_id", "score"),
+        # Serves an import's best-first page; on PostgreSQL migration 0003 builds it with
+        # "score DESC NULLS LAST" (SQLite has no NULLS in index DDL and sorts NULLs last here).
+        Index("ix_listings_import_score_desc", "import_id", desc("score"), "import_index"),
         Index("ix_listings_model_score", "canonical_model", "score"),
     )
 

@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from glyphd_api.errors import ApiError
-from glyphd_api.queries import BadSort
+from glyphd_api.queries import BadQuery, BadSort
 from glyphd_api.schemas import ErrorResponse
 
 MAX_LIMIT = 1000
+MAX_OFFSET = 1_000_000_000
 
 
-def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses a route can answer with (all one shape)."""
-    return {code: {"model": ErrorResponse} for code in codes}
+def errors(*codes: int, database: bool = True) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer with (all one shape); every
+    route that reads the database may answer 503 when it is unreachable."""
+    wanted = sorted({*codes, 503} if database else set(codes))
+    return {code: {"model": ErrorResponse} for code in wanted}
+
+
+def sort_pattern(names: Iterable[str]) -> str:
+    """The sorts a list accepts, as a pattern the OpenAPI document carries (``-`` descending,
+    several comma-separated): a client can see every valid value before sending one."""
+    one = "[-+]?(?:" + "|".join(sorted(names)) + ")"
+    return f"^{one}(?:,{one})*$"
 
 
 def answer(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Any:
-    return JSONResponse(model.model_dump(mode="json"), status_code=status, headers=headers)
+    """The model serialized by pydantic-core in one step (NaN and infinities as null), returned
+    as a finished response so FastAPI does not validate and encode it a second time."""
+    return Response(
+        model.model_dump_json(),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 def limit_param() -> Any:
@@ -29,12 +47,14 @@ def limit_param() -> Any:
 
 
 def offset_param() -> Any:
-    return Query(ge=0, description="Items to skip")
+    return Query(ge=0, le=MAX_OFFSET, description=f"Items to skip (0 to {MAX_OFFSET})")
 
 
 def sorted_page(call: Any) -> Any:
-    """Run a query; an unknown sort field is the client's mistake (422), not a crash."""
+    """Run a query; an unknown sort field or an unusable filter is the client's mistake (422)."""
     try:
         return call()
     except BadSort as exc:
         raise ApiError(422, str(exc), code="invalid_sort") from exc
+    except BadQuery as exc:
+        raise ApiError(422, str(exc), code="invalid_request") from exc

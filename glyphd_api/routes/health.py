@@ -52,7 +52,10 @@ def _dagster(settings: Settings) -> ComponentHealth:
     "/api/health",
     response_model=Health,
     summary="Database and Dagster reachability, with versions (503 when degraded)",
-    responses={503: {"model": Health, "description": "A dependency is unreachable"}, **errors(500)},
+    responses={
+        503: {"model": Health, "description": "A dependency is unreachable"},
+        **errors(500, database=False),
+    },
 )
 def health(settings: Annotated[Settings, Depends(settings_of)]) -> Any:
     database = _database(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import stat
 import tempfile
@@ -12,25 +13,35 @@ from pathlib import Path, PurePath
 from typing import Annotated, Any
 
 import anyio
+import pydantic_core
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 
 from glyph_assets.imports import register_import
 from glyph_assets.landing import UploadTooLarge
-from glyph_assets.sieve.read import FileRejected
+from glyph_assets.sieve.read import FileRejected, TooManyRows
 from glyph_assets.store import repository
-from glyphd_api import queries, service
+from glyphd_api import export, queries, service
 from glyphd_api.deps import allow_run_config, get_context
 from glyphd_api.errors import ApiError
-from glyphd_api.routes.common import answer, errors, limit_param, offset_param, sorted_page
+from glyphd_api.routes.common import (
+    answer,
+    errors,
+    limit_param,
+    offset_param,
+    sort_pattern,
+    sorted_page,
+)
 from glyphd_api.schemas import (
+    SCHEMA_VERSION,
     DetectedFormat,
     FromPipelineRequest,
     ImportAccepted,
     ImportListItem,
     ImportSummary,
     JsonImportRequest,
-    ListingOut,
+    ListingPage,
     Page,
     RetryRequest,
     RetryResponse,
@@ -159,6 +170,14 @@ def _register_and_launch(
             idempotency_key=idempotency_key,
             settings=ctx.settings,
         )
+    except TooManyRows as exc:
+        raise ApiError(
+            413,
+            "the file has more data rows than this server accepts; nothing was kept",
+            code="too_many_rows",
+            problems=exc.problems,
+            details={"limit_rows": exc.limit},
+        ) from exc
     except FileRejected as exc:
         raise ApiError(
             422,
@@ -169,9 +188,17 @@ def _register_and_launch(
     except UploadTooLarge as exc:
         raise _too_large(exc) from exc
     except IntegrityError as exc:
-        raise ApiError(
-            409, "an import with this Idempotency-Key is being created", code="idempotency_conflict"
-        ) from exc
+        # Another request with the same Idempotency-Key won the race: answer with its import.
+        existing = (
+            repository.find_import(ctx.engine, idempotency_key=idempotency_key)
+            if idempotency_key
+            else None
+        )
+        if existing is None:
+            raise ApiError(
+                409, "the import could not be recorded: it conflicts with another", code="conflict"
+            ) from exc
+        raise Replayed(existing) from exc
     run_id, attempt = service.launch_first_run(
         ctx, registered.import_id, submission.source, submission.run_config
     )
@@ -185,6 +212,14 @@ def _register_and_launch(
     )
     record = repository.get_import(ctx.engine, registered.import_id) or registered.record
     return _accepted(ctx, record, run_id, attempt, detected)
+
+
+class Replayed(Exception):
+    """The submission's Idempotency-Key belongs to an import recorded meanwhile."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__(record["import_id"])
+        self.record = record
 
 
 def _too_large(exc: UploadTooLarge) -> ApiError:
@@ -222,12 +257,15 @@ async def _finish(
     return answer(accepted, 202, headers)
 
 
-async def _replay(ctx: Context, key: str | None) -> ImportAccepted | None:
+async def _replay(
+    ctx: Context, key: str | None, record: dict[str, Any] | None = None
+) -> ImportAccepted | None:
     if not key:
         return None
-    record = await anyio.to_thread.run_sync(
-        lambda: repository.find_import(ctx.engine, idempotency_key=key)
-    )
+    if record is None:
+        record = await anyio.to_thread.run_sync(
+            lambda: repository.find_import(ctx.engine, idempotency_key=key)
+        )
     if record is None:
         return None
     runs = await anyio.to_thread.run_sync(repository.runs_of, ctx.engine, record["import_id"])
@@ -258,6 +296,10 @@ async def _submit(
         )
     except UploadTooLarge as exc:
         raise _too_large(exc) from exc
+    except Replayed as exc:
+        replayed = await _replay(ctx, idempotency_key, exc.record)
+        assert replayed is not None
+        return await _finish(ctx, replayed, wait, timeout, {"Idempotent-Replayed": "true"})
     return await _finish(ctx, accepted, wait, timeout)
 
 
@@ -362,7 +404,7 @@ def _open_chunks(path: Path) -> Iterator[bytes]:
     responses={
         202: {"model": ImportAccepted},
         200: {"model": ImportSummary},
-        **errors(401, 403, 404, 409, 413, 422, 502, 503),
+        **errors(400, 401, 403, 404, 409, 413, 422, 502, 503),
     },
 )
 async def import_from_pipeline(
@@ -386,9 +428,16 @@ async def import_from_pipeline(
         run_config=body.run_config,
         filename=safe_filename(path.name),
     ).checked(allow_run_config(request))
-    accepted = await anyio.to_thread.run_sync(
-        _register_and_launch, ctx, submission, _open_chunks(path), idempotency_key
-    )
+    try:
+        accepted = await anyio.to_thread.run_sync(
+            _register_and_launch, ctx, submission, _open_chunks(path), idempotency_key
+        )
+    except UploadTooLarge as exc:
+        raise _too_large(exc) from exc
+    except Replayed as exc:
+        replayed = await _replay(ctx, idempotency_key, exc.record)
+        assert replayed is not None
+        return await _finish(ctx, replayed, wait, timeout, {"Idempotent-Replayed": "true"})
     return await _finish(ctx, accepted, wait, timeout)
 
 
@@ -421,6 +470,7 @@ async def validate_import(
                 chunk_rows=settings.chunk_rows,
                 max_field_chars=settings.max_field_chars,
                 max_listed=max_listed,
+                max_rows=settings.max_rows,
             )
 
     try:
@@ -455,7 +505,11 @@ def list_imports(
     created_after: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
     created_before: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
     sort: Annotated[
-        str, Query(description="created_at, finished_at or total_rows; " "'-' for descending")
+        str,
+        Query(
+            description="created_at, finished_at or total_rows; '-' for descending",
+            pattern=sort_pattern(queries.IMPORT_SORTS),
+        ),
     ] = "-created_at",
     limit: Annotated[int, limit_param()] = 50,
     offset: Annotated[int, offset_param()] = 0,
@@ -512,9 +566,13 @@ def import_errors(
     ctx: Annotated[Context, Depends(get_context)],
     stage: str | None = None,
     field: str | None = None,
-    sort: Annotated[str, Query(description="import_index, stage or field; '-' descending")] = (
-        "import_index"
-    ),
+    sort: Annotated[
+        str,
+        Query(
+            description="import_index, stage or field; '-' descending",
+            pattern=sort_pattern(queries.ERROR_SORTS),
+        ),
+    ] = "import_index",
     limit: Annotated[int, limit_param()] = 50,
     offset: Annotated[int, offset_param()] = 0,
 ) -> Any:
@@ -541,8 +599,8 @@ class ListingQuery:
         ] = None,
         min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
         max_score: Annotated[float | None, Query(ge=0, le=100)] = None,
-        min_price: float | None = None,
-        max_price: float | None = None,
+        min_price: Annotated[float | None, Query(allow_inf_nan=False)] = None,
+        max_price: Annotated[float | None, Query(allow_inf_nan=False)] = None,
         is_gpu: bool | None = None,
         vendor: str | None = None,
         reject_reason: str | None = None,
@@ -550,12 +608,23 @@ class ListingQuery:
             str,
             Query(
                 description="import_index, score, price, canonical_model, match_score or "
-                "vram_gb; '-' for descending; comma-separated for several"
+                "vram_gb; '-' for descending; comma-separated for several",
+                pattern=sort_pattern(queries.LISTING_SORTS),
             ),
         ] = "import_index",
         limit: Annotated[int, limit_param()] = 50,
         offset: Annotated[int, offset_param()] = 0,
+        after_index: Annotated[
+            int | None,
+            Query(
+                ge=-1,
+                le=2**62,
+                description="Keyset paging of one import (sort=import_index): only listings "
+                "after this import_index; the previous page's next_after_index",
+            ),
+        ] = None,
     ) -> None:
+        self.after_index = after_index
         self.filters = queries.ListingFilters(
             models=model,
             min_score=min_score,
@@ -571,35 +640,100 @@ class ListingQuery:
         self.offset = offset
 
     def page(self, ctx: Context) -> Any:
+        if self.after_index is not None and self.filters.import_id:
+            return self.import_page(ctx, self.filters.import_id)
+        if self.after_index is not None:
+            raise ApiError(422, "after_index needs import_id", code="invalid_request")
         items, total = sorted_page(
             lambda: queries.list_listings(
                 ctx.engine, self.filters, sort=self.sort, limit=self.limit, offset=self.offset
             )
         )
-        return answer(
-            Page[ListingOut](
-                items=[ListingOut.model_validate(i) for i in items],
+        return self.answer(items, total)
+
+    def import_page(self, ctx: Context, import_id: str) -> Any:
+        """One import's page; 404 when the import does not exist."""
+        self.filters.import_id = import_id
+        found = sorted_page(
+            lambda: queries.import_listing_page(
+                ctx.engine,
+                self.filters,
+                sort=self.sort,
+                limit=self.limit,
+                offset=self.offset,
+                after_index=self.after_index,
+            )
+        )
+        if found is None:
+            raise ApiError(404, f"no import {import_id}", code="import_not_found")
+        return self.answer(*found)
+
+    def answer(self, items: list[dict[str, Any]], total: int) -> Any:
+        keyset = self.sort.strip() in ("import_index", "+import_index")
+        full = keyset and len(items) == self.limit and bool(items)
+        return Response(
+            listing_page_json(
+                items,
                 total=total,
                 limit=self.limit,
                 offset=self.offset,
-            )
+                next_after_index=items[-1]["import_index"] if full else None,
+            ),
+            media_type="application/json",
         )
+
+
+def listing_page_json(items: list[dict[str, Any]], **window: Any) -> bytes:
+    """The API's hottest answer, serialized by pydantic-core without a validation pass: the rows
+    come from the listings table whose column types ListingOut mirrors one for one (a unit test
+    holds the two equal), and validating 100 rows cost more than the query."""
+    return pydantic_core.to_json({"schema_version": SCHEMA_VERSION, "items": items, **window})
+
+
+async def listing_query(**params: Any) -> ListingQuery:
+    """``ListingQuery`` as an async dependency: FastAPI runs a class dependency in a worker
+    thread, a hop that costs more than building the query on the event loop."""
+    return ListingQuery(**params)
+
+
+listing_query.__signature__ = inspect.signature(ListingQuery)  # type: ignore[attr-defined]
 
 
 @router.get(
     "/api/imports/{import_id}/listings",
-    response_model=Page[ListingOut],
+    response_model=ListingPage,
     summary="An import's persisted listings",
     responses=errors(401, 404, 422),
 )
-def import_listings(
+async def import_listings(
     import_id: str,
     ctx: Annotated[Context, Depends(get_context)],
-    query: Annotated[ListingQuery, Depends()],
+    query: Annotated[ListingQuery, Depends(listing_query)],
 ) -> Any:
+    return query.import_page(ctx, import_id)
+
+
+@router.get(
+    "/api/imports/{import_id}/listings.csv",
+    response_class=StreamingResponse,
+    summary="An import's listings as CSV, formula-safe for spreadsheets",
+    responses={
+        200: {
+            "description": "Every listing of the import in import_index order, with a header. "
+            "Text cells starting with = + - @, a tab or a carriage return are prefixed with ' "
+            "so that spreadsheets show them as text.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        **errors(401, 404),
+    },
+)
+def import_listings_csv(import_id: str, ctx: Annotated[Context, Depends(get_context)]) -> Any:
     _known(ctx, import_id)
-    query.filters.import_id = import_id
-    return query.page(ctx)
+    return StreamingResponse(
+        export.csv_rows(ctx.engine, import_id),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="glyph-{import_id}-listings.csv"'},
+    )
 
 
 @router.post(
@@ -607,7 +741,7 @@ def import_listings(
     status_code=202,
     response_model=RetryResponse,
     summary="Launch the next attempt of a failed or canceled import",
-    responses=errors(401, 403, 404, 409, 422, 502, 503),
+    responses=errors(400, 401, 403, 404, 409, 413, 422, 502, 503),
 )
 def retry_import(
     import_id: str,

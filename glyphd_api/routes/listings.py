@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query
 
 from glyphd_api.deps import get_context
 from glyphd_api.routes.common import errors
-from glyphd_api.routes.imports import ListingQuery
-from glyphd_api.schemas import ListingOut, Page
+from glyphd_api.routes.imports import ListingQuery, listing_query
+from glyphd_api.schemas import ListingPage
 from glyphd_api.service import Context
 
 router = APIRouter(tags=["listings"])
@@ -17,13 +17,13 @@ router = APIRouter(tags=["listings"])
 
 @router.get(
     "/api/listings",
-    response_model=Page[ListingOut],
+    response_model=ListingPage,
     summary="Persisted listings of every import (filter by import_id, model, score, ...)",
     responses=errors(401, 422),
 )
 def list_listings(
     ctx: Annotated[Context, Depends(get_context)],
-    query: Annotated[ListingQuery, Depends()],
+    query: Annotated[ListingQuery, Depends(listing_query)],
     import_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> Any:
     query.filters.import_id = import_id

@@ -67,8 +67,8 @@ def test_every_endpoint_is_documented_with_typed_answers(client: TestClient) -> 
         "schema_version",
     ):
         assert field in summary
-    page = schemas["Page_ListingOut_"]["properties"]
-    assert set(page) >= {"items", "total", "limit", "offset"}
+    page = schemas["ListingPage"]["properties"]
+    assert set(page) >= {"items", "total", "limit", "offset", "next_after_index"}
     upload = spec["paths"]["/api/imports"]["post"]
     assert set(upload["requestBody"]["content"]) >= {
         "multipart/form-data",

@@ -3,6 +3,7 @@ hand: summaries, pages, filters, sorts, the import list and the per-model market
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,9 @@ from glyph_assets.sieve.columns import ERROR_COLUMNS, SCORED_COLUMNS
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
 from glyph_assets.store.models import Import
+from glyphd_api import queries
 from glyphd_api.app import create_app
+from glyphd_api.schemas import ListingOut, ListingPage
 
 A = "00000000-0000-4000-8000-0000000000a1"
 B = "00000000-0000-4000-8000-0000000000b2"
@@ -165,6 +168,46 @@ def test_listings_page_filter_and_sort(client: TestClient) -> None:
 
     bad = client.get(f"/api/imports/{A}/listings", params={"sort": "title"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_sort"
+
+
+def test_keyset_pages_walk_an_import_like_offset_pages(client: TestClient) -> None:
+    url = f"/api/imports/{A}/listings"
+    by_offset = [
+        i["import_index"]
+        for offset in range(0, 8, 3)
+        for i in client.get(url, params={"limit": 3, "offset": offset}).json()["items"]
+    ]
+    by_keyset: list[int] = []
+    after: int | None = -1
+    while after is not None:
+        page = client.get(url, params={"limit": 3, "after_index": after}).json()
+        assert page["total"] == 8  # the import's total, not what is left after the key
+        by_keyset += [i["import_index"] for i in page["items"]]
+        after = page["next_after_index"]
+    assert by_keyset == by_offset and len(by_keyset) == 8
+    # Another order has no keyset: 422 rather than a silently wrong page.
+    wrong = client.get(url, params={"after_index": 2, "sort": "-score"})
+    assert wrong.status_code == 422 and "after_index" in wrong.json()["error"]["message"]
+    across = client.get("/api/listings", params={"after_index": 2})
+    assert across.status_code == 422
+    scoped = client.get("/api/listings", params={"after_index": 2, "import_id": A}).json()
+    assert [i["import_index"] for i in scoped["items"]] == by_offset[by_offset.index(2) + 1 :]
+
+
+@pytest.mark.parametrize("sort", ["import_index", "-score", "score", "price"])
+def test_the_fast_import_page_answers_as_the_general_query_and_the_schema(
+    client: TestClient, glyph_env: Settings, sort: str
+) -> None:
+    engine = migrate(glyph_env.sqlalchemy_url)
+    filters = queries.ListingFilters(import_id=A)
+    fast = queries.import_listing_page(engine, filters, sort=sort, limit=4, offset=1)
+    general = queries.list_listings(engine, filters, sort=sort, limit=4, offset=1)
+    assert fast == general
+    assert fast is not None and {type(i["is_gpu"]) for i in fast[0]} == {bool}
+    # The page serialized without validation is exactly what the response model would give.
+    raw = client.get(f"/api/imports/{A}/listings", params={"sort": sort, "limit": 4, "offset": 1})
+    assert raw.json() == json.loads(ListingPage.model_validate(raw.json()).model_dump_json())
+    assert raw.json()["items"] == [ListingOut.model_validate(i).model_dump() for i in fast[0]]
 
 
 def test_listings_across_imports_and_by_import_id(client: TestClient) -> None:

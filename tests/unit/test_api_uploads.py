@@ -250,11 +250,15 @@ def test_idempotency_key_answers_with_the_same_import(
     assert imports_in_db(glyph_env) == 1 and landed(glyph_env) == [import_id]
 
 
-def test_token_protects_everything_but_health(glyph_env: Settings) -> None:
+def test_token_protects_writes_and_reads_when_configured(glyph_env: Settings) -> None:
     with make_client(glyph_env, api_token="s3cret") as client:
-        denied = client.get("/api/imports")
+        denied = client.post("/api/imports/x/retry")
         assert denied.status_code == 401
         assert denied.json()["error"]["code"] == "unauthorized"
+        assert client.get("/api/imports").status_code == 200  # reads stay open by default
+    with make_client(glyph_env, api_token="s3cret", api_token_reads=True) as client:
+        denied = client.get("/api/imports")
+        assert denied.status_code == 401
         wrong = client.get("/api/imports", headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
         ok = client.get("/api/imports", headers={"Authorization": "Bearer s3cret"})

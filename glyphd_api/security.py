@@ -1,0 +1,160 @@
+"""Access and size guards that run before routing, so a refused request costs no body read.
+
+- With ``GLYPH_API_TOKEN`` set, every write (any method but GET, HEAD, OPTIONS) under ``/api/``
+  needs ``Authorization: Bearer <token>``; reads need it too when ``GLYPH_API_TOKEN_READS`` is
+  true. ``/api/health`` and the OpenAPI document stay open.
+- Bodies of everything but the upload routes are small JSON documents: more than
+  ``SMALL_BODY_BYTES`` is refused with 413, whether announced by Content-Length or streamed.
+  The upload routes enforce ``GLYPH_MAX_UPLOAD_BYTES`` themselves while streaming.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from glyph_assets.settings import Settings
+from glyphd_api.errors import error_body
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+OPEN_PATHS = frozenset({"/api/health"})
+UPLOAD_PATHS = frozenset({"/api/imports", "/api/import/csv", "/api/imports/validate"})
+SMALL_BODY_BYTES = 1024 * 1024
+SCHEME = "bearerAuth"
+
+
+def token_required(settings: Settings, method: str, path: str) -> bool:
+    """Does this request need the bearer token under the server's settings?"""
+    if not settings.api_token or not path.startswith("/api/") or path in OPEN_PATHS:
+        return False
+    return method.upper() not in READ_METHODS or settings.api_token_reads
+
+
+def token_matches(settings: Settings, authorization: str | None) -> bool:
+    scheme, _, value = (authorization or "").partition(" ")
+    token = settings.api_token or ""
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        value.strip().encode(), token.encode()
+    )
+
+
+class AccessGuard:
+    """Pure ASGI middleware (no buffering): the token check and the small-body limit."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if token_required(self.settings, method, path) and not token_matches(
+            self.settings, headers.get("authorization")
+        ):
+            await _reply(
+                send,
+                401,
+                error_body("unauthorized", "a valid bearer token is required"),
+                {"www-authenticate": "Bearer"},
+            )
+            return
+        if path in UPLOAD_PATHS and method == "POST":
+            await self.app(scope, receive, send)
+            return
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > SMALL_BODY_BYTES:
+            await _too_large(send)
+            return
+        # Small bodies are read here, whole and bounded, then handed on unchanged.
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replaying(None, message, receive), send)
+                return
+            body += message.get("body", b"")
+            if len(body) > SMALL_BODY_BYTES:
+                await _too_large(send)
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replaying(bytes(body), None, receive), send)
+
+
+def _replaying(body: bytes | None, first: Message | None, receive: Receive) -> Receive:
+    """A receive that gives the buffered body (or message) once, then the real channel."""
+    pending: list[Message] = [
+        first if first is not None else {"type": "http.request", "body": body, "more_body": False}
+    ]
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return replay
+
+
+async def _too_large(send: Send) -> None:
+    body = error_body(
+        "payload_too_large",
+        f"the request body is larger than {SMALL_BODY_BYTES} bytes",
+        details={"limit_bytes": SMALL_BODY_BYTES},
+    )
+    await _reply(send, 413, body, {"connection": "close"})
+
+
+async def _reply(send: Send, status: int, body: dict[str, Any], extra: dict[str, str]) -> None:
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
+    headers += [(k.encode(), v.encode()) for k, v in extra.items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def document_security(app: FastAPI, settings: Settings) -> None:
+    """The OpenAPI document says which operations need the token under this server's settings."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        if settings.api_token:
+            components = schema.setdefault("components", {})
+            components.setdefault("securitySchemes", {})[SCHEME] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "GLYPH_API_TOKEN",
+            }
+            for path, operations in schema.get("paths", {}).items():
+                for method, operation in operations.items():
+                    if token_required(settings, method, path):
+                        operation["security"] = [{SCHEME: []}]
+                        operation.setdefault("responses", {}).setdefault(
+                            "401",
+                            {
+                                "description": "No or a wrong bearer token",
+                                "content": {
+                                    "application/json": {
+                                        "schema": {"$ref": "#/components/schemas/ErrorResponse"}
+                                    }
+                                },
+                            },
+                        )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

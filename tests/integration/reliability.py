@@ -1,0 +1,351 @@
+"""Helpers of the reliability and security suites: extra API processes, a stack of their own,
+waiting for imports, and finding a run's worker process.
+
+Every process started here binds 127.0.0.1 on a free port, logs under the stack's DAGSTER_HOME
+and is stopped by the context that started it (by its own pid, never by name).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+from sqlalchemy import func, select
+
+from glyph_assets import stack
+from glyph_assets.settings import PROJECT_ROOT, Settings, get_settings, reset_settings_cache
+from glyph_assets.store.models import Import, Listing, RowError
+from tests.integration.conftest import RunningStack, free_port
+
+TERMINAL = {"succeeded", "partially_succeeded", "failed", "canceled"}
+BAD_INPUTS = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
+CORPUS_SOURCE = "badin"
+# GLYPH_* variables a child must not inherit from the developer's shell.
+_INHERITED_GLYPH = ("GLYPH_DATABASE_URL", "GLYPH_DAGSTER_POSTGRES_URL", "GLYPH_API_TOKEN")
+
+
+def stack_env(settings: Settings, home: Path) -> dict[str, str]:
+    """The environment that makes a child process see the same stack as ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLYPH_")}
+    env.update(
+        {
+            "DAGSTER_HOME": str(home),
+            "PYTHONUNBUFFERED": "1",
+            "GLYPH_DATA_DIR": str(settings.data_dir),
+            "GLYPH_PIPELINE_ROOT": str(settings.from_pipeline_root),
+            "GLYPH_API_HOST": settings.api_host,
+            "GLYPH_API_PORT": str(settings.api_port),
+            "GLYPH_DAGSTER_HOST": settings.dagster_host,
+            "GLYPH_DAGSTER_PORT": str(settings.dagster_port),
+            "GLYPH_CODE_SERVER_PORT": str(settings.code_server_port),
+            "GLYPH_ALLOW_RUN_CONFIG": "1" if settings.allow_run_config else "0",
+            "GLYPH_CHUNK_ROWS": str(settings.chunk_rows),
+        }
+    )
+    if settings.database_url:
+        env["GLYPH_DATABASE_URL"] = settings.database_url
+    if settings.dagster_postgres_url:
+        env["GLYPH_DAGSTER_POSTGRES_URL"] = settings.dagster_postgres_url
+    return env
+
+
+def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+    """Until ``url`` answers at all (health may be 503 while Dagster is away)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the process for {url} exited with {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(url, timeout=1.0)
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def spawn(name: str, command: list[str], env: dict[str, str], home: Path) -> subprocess.Popen:
+    """A child in its own session (so stop_processes can end its whole group), logged."""
+    log_dir = home / "stack"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+    return subprocess.Popen(
+        command,
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+@contextlib.contextmanager
+def extra_api(running: RunningStack, **overrides: str) -> Iterator[str]:
+    """One more uvicorn of the API against ``running``'s Dagster and database, with GLYPH_*
+    overrides (``max_upload_bytes="2048"`` -> GLYPH_MAX_UPLOAD_BYTES); yields its base URL."""
+    port = free_port()
+    env = stack_env(running.settings, running.home)
+    env["GLYPH_API_PORT"] = str(port)
+    env.update({f"GLYPH_{k.upper()}": v for k, v in overrides.items()})
+    command = [
+        str(stack.BIN / "uvicorn"),
+        "glyphd_api.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    proc = spawn(f"api-{port}", command, env, running.home)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/api/health", proc=proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stack.stop_processes({"api": proc})
+
+
+@dataclass
+class OwnStack:
+    """A stack of one test module, which its tests may break (kill, stop, restart)."""
+
+    running: RunningStack
+    env: dict[str, str]
+    restarts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def procs(self) -> dict[str, subprocess.Popen]:
+        return self.running.procs
+
+    def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
+        proc = self.procs[name]
+        if sig == signal.SIGTERM:
+            stack.stop_processes({name: proc})
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            proc.wait(15)
+
+    def start(self, name: str) -> None:
+        """Start ``name`` again with the command and environment the stack started it with."""
+        self.restarts[name] = self.restarts.get(name, 0) + 1
+        command = stack._commands(self.running.settings, self.running.home)[name]
+        proc = spawn(f"{name}-{self.restarts[name]}", command, self.env, self.running.home)
+        self.procs[name] = proc
+        if name == "api":
+            wait_http(f"{self.running.api_url}/api/health", proc=proc)
+
+
+@contextlib.contextmanager
+def own_stack(root: Path, **overrides: str) -> Iterator[OwnStack]:
+    """Start a whole stack (code server, webserver, daemon, API) under ``root``."""
+    home = root / "dagster_home"
+    home.mkdir(parents=True)
+    (root / "pipeline").mkdir()
+    env = {
+        "GLYPH_DATA_DIR": str(root / "data"),
+        "GLYPH_PIPELINE_ROOT": str(root / "pipeline"),
+        "GLYPH_API_HOST": "127.0.0.1",
+        "GLYPH_DAGSTER_HOST": "127.0.0.1",
+        "GLYPH_API_PORT": str(free_port()),
+        "GLYPH_DAGSTER_PORT": str(free_port()),
+        "GLYPH_CODE_SERVER_PORT": str(free_port()),
+        "GLYPH_ALLOW_RUN_CONFIG": "1",
+        **{f"GLYPH_{k.upper()}": v for k, v in overrides.items()},
+    }
+    patch = pytest.MonkeyPatch()
+    for name in _INHERITED_GLYPH:
+        patch.delenv(name, raising=False)
+    for name, value in env.items():
+        patch.setenv(name, value)
+    reset_settings_cache()
+    settings = get_settings()
+    procs: dict[str, subprocess.Popen] = {}
+    try:
+        try:
+            procs = stack.start(settings, home, timeout=120)
+        finally:
+            patch.undo()
+            reset_settings_cache()
+        child_env = stack_env(settings, home)
+        child_env.update(env)
+        yield OwnStack(RunningStack(settings=settings, home=home, procs=procs), child_env)
+    finally:
+        stack.stop_processes(procs)
+
+
+# -- imports ---------------------------------------------------------------------------------------
+def wait_final(client: httpx.Client, import_id: str, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    summary: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = client.get(f"/api/imports/{import_id}")
+        if response.status_code == 200:
+            summary = response.json()
+            if summary["status"] in TERMINAL:
+                return summary
+        time.sleep(0.5)
+    raise AssertionError(f"import {import_id} not final after {timeout} s: {summary}")
+
+
+def wait_all_final(
+    client: httpx.Client, import_ids: list[str], source: str, timeout: float = 400
+) -> dict[str, dict[str, Any]]:
+    """Until every import of ``source`` listed is final: one list request per round (one Dagster
+    call for the whole page), so that waiting for many imports does not load the webserver."""
+    wanted = set(import_ids)
+    deadline = time.monotonic() + timeout
+    final: set[str] = set()
+    while time.monotonic() < deadline:
+        page = client.get("/api/imports", params={"source": source, "limit": 1000}).json()
+        final = {i["import_id"] for i in page["items"] if i["status"] in TERMINAL} & wanted
+        if final == wanted:
+            return {i: client.get(f"/api/imports/{i}").json() for i in import_ids}
+        time.sleep(1.0)
+    raise AssertionError(f"imports not final after {timeout} s: {sorted(wanted - final)}")
+
+
+def post_file(
+    client: httpx.Client,
+    name: str,
+    data: bytes,
+    content_type: str = "application/octet-stream",
+    **fields: Any,
+) -> httpx.Response:
+    form = {k: str(v) for k, v in fields.items()}
+    return client.post("/api/imports", data=form, files={"file": (name, data, content_type)})
+
+
+def db_counts(running: RunningStack, import_id: str) -> dict[str, int]:
+    with running.engine.connect() as conn:
+        listings = conn.execute(
+            select(func.count()).select_from(Listing).where(Listing.import_id == import_id)
+        ).scalar_one()
+        errors = conn.execute(
+            select(func.count()).select_from(RowError).where(RowError.import_id == import_id)
+        ).scalar_one()
+        distinct = conn.execute(
+            select(func.count(func.distinct(Listing.import_index))).where(
+                Listing.import_id == import_id
+            )
+        ).scalar_one()
+    return {"persisted_rows": listings, "error_rows": errors, "distinct_indexes": distinct}
+
+
+def import_rows(running: RunningStack, **where: Any) -> list[dict[str, Any]]:
+    table = Import.__table__
+    query = select(table)
+    for name, value in where.items():
+        query = query.where(table.c[name] == value)
+    with running.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query).all()]
+
+
+def landing_entries(running: RunningStack) -> set[str]:
+    landing = running.settings.landing_dir
+    return set(os.listdir(landing)) if landing.exists() else set()
+
+
+# -- run workers -----------------------------------------------------------------------------------
+_LOGS = """
+query Logs($runId: ID!) {
+  logsForRun(runId: $runId) {
+    ... on EventConnection { events { __typename ... on MessageEvent { message } } }
+  }
+}
+"""
+
+
+def run_messages(running: RunningStack, run_id: str) -> list[str]:
+    response = httpx.post(
+        f"{running.dagster_url}/graphql",
+        json={"query": _LOGS, "variables": {"runId": run_id}},
+        timeout=30,
+    )
+    connection = response.json()["data"]["logsForRun"]
+    return [e.get("message") or "" for e in connection.get("events", [])]
+
+
+def run_worker(running: RunningStack, run_id: str, timeout: float = 60) -> psutil.Process:
+    """The process executing ``run_id``: the pid its in-process executor logged, checked to be
+    a descendant of this stack's code server (so nothing else can ever be signalled)."""
+    deadline = time.monotonic() + timeout
+    code_server = psutil.Process(running.procs["code-server"].pid)
+    while time.monotonic() < deadline:
+        for message in run_messages(running, run_id):
+            if message.startswith("Executing steps in process (pid: "):
+                pid = int(message.split("pid: ")[1].split(")")[0])
+                worker = psutil.Process(pid)
+                assert code_server.pid in {
+                    p.pid for p in worker.parents()
+                }, f"pid {pid} is not a child of the code server"
+                return worker
+        time.sleep(0.2)
+    raise AssertionError(f"no worker process logged for run {run_id}")
+
+
+# -- the bad-input corpus, submitted once per session ---------------------------------------------
+def corpus_files() -> list[Path]:
+    """The fixtures that must be accepted (``partial_*``, ``ok_*``), in name order."""
+    return sorted(
+        p for p in BAD_INPUTS.iterdir() if p.name.startswith(("partial_", "ok_")) and p.is_file()
+    )
+
+
+@dataclass
+class CorpusRun:
+    """Every accepted fixture, uploaded at the same moment (one thread each), followed to its
+    end: what the bad-input contract and the concurrency test both check."""
+
+    outcomes: dict[str, dict[str, Any]]
+    concurrent: int
+    seconds: float
+
+
+@pytest.fixture(scope="session", name="corpus_run")
+def corpus_run_fixture(running_stack: RunningStack) -> CorpusRun:
+    """Import ``corpus_run_fixture`` into a test module to use the ``corpus_run`` fixture."""
+    files = corpus_files()
+    barrier = threading.Barrier(len(files))
+
+    def submit(path: Path) -> tuple[str, dict[str, Any]]:
+        with httpx.Client(base_url=running_stack.api_url, timeout=180) as client:
+            data = path.read_bytes()
+            barrier.wait()  # every upload starts together
+            response = post_file(client, path.name, data, source=CORPUS_SOURCE)
+        assert response.status_code == 202, (path.name, response.text)
+        return path.name, response.json()
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(files)) as pool:
+        accepted = dict(pool.map(submit, files))
+    outcomes: dict[str, dict[str, Any]] = {}
+    with httpx.Client(base_url=running_stack.api_url, timeout=180) as client:
+        finals = wait_all_final(
+            client, [a["import_id"] for a in accepted.values()], CORPUS_SOURCE, timeout=600
+        )
+        seconds = time.monotonic() - started
+        for name, acc in accepted.items():
+            import_id = acc["import_id"]
+            outcomes[name] = {
+                "accepted": acc,
+                "summary": finals[import_id],
+                "listings": client.get(
+                    f"/api/imports/{import_id}/listings", params={"limit": 1000}
+                ).json(),
+                "errors": client.get(
+                    f"/api/imports/{import_id}/errors", params={"limit": 1000}
+                ).json(),
+                "db": db_counts(running_stack, import_id),
+            }
+    print(f"{len(files)} concurrent uploads of the corpus: all final in {seconds:.1f} s")
+    return CorpusRun(outcomes=outcomes, concurrent=len(files), seconds=seconds)
