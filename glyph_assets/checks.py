@@ -40,9 +40,9 @@ from dagster import (
     multi_asset_check,
 )
 from dagster._utils.warnings import PreviewWarning
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, case, func, or_, select
 
-from glyph_assets.io_managers import ParquetParts
+from glyph_assets.io_managers import ParquetParts, arrow_text_types
 from glyph_assets.partitions import imports_partitions
 from glyph_assets.settings import get_settings
 from glyph_assets.sieve.columns import SCORE_COLUMNS
@@ -132,7 +132,7 @@ def parquet_chunks(parts: ParquetParts, step: int) -> Iterator[Chunk]:
         sample = table if step == 1 else table.take(pa.array(np.arange(0, table.num_rows, step)))
         # text as Arrow-backed strings: a Parquet string column is text by its type, so pandera
         # checks the dtype once instead of every cell
-        text = sample.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+        text = sample.to_pandas(types_mapper=arrow_text_types)
         yield Chunk(rows=table.select(light).to_pandas(), sample=text)
 
 
@@ -169,11 +169,18 @@ def scores_outside(frame: pd.DataFrame) -> tuple[int, list[dict[str, object]]]:
 def index_report(indexes: np.ndarray) -> tuple[bool, dict[str, object]]:
     """Unique and contiguous from 0: the identity (import_id, import_index) holds."""
     n = len(indexes)
-    unique = np.unique(indexes)
-    duplicates = n - len(unique)
-    top = int(unique[-1]) if len(unique) else -1
-    low = int(unique[0]) if len(unique) else 0
-    missing = (top + 1 - len(unique)) if top >= 0 else 0
+    if n and int(indexes.min()) >= 0 and int(indexes.max()) < 4 * n + 1024:
+        # the usual case, indexes within a few times n: count them in one O(n) pass (sorting a
+        # million indexes for np.unique cost a second per check)
+        counts = np.bincount(indexes)
+        distinct = int(np.count_nonzero(counts))
+        low, top = int(indexes.min()), int(indexes.max())
+    else:
+        unique = np.unique(indexes)
+        distinct = len(unique)
+        low, top = (int(unique[0]), int(unique[-1])) if distinct else (0, -1)
+    duplicates = n - distinct
+    missing = (top + 1 - distinct) if top >= 0 else 0
     passed = duplicates == 0 and (n == 0 or (low == 0 and top == n - 1))
     return passed, {
         "rows": n,
@@ -359,19 +366,42 @@ def _persisted_sample(import_id: str, step: int) -> Iterator[pd.DataFrame]:
             yield pd.DataFrame([tuple(r) for r in batch], columns=columns)
 
 
-def _persisted_scores_outside(import_id: str) -> tuple[int, list[dict[str, object]]]:
+@dataclass
+class PersistedFigures:
+    """What one scan of an import's persisted rows found (one pass, not one per check)."""
+
+    scores_outside: int
+    unknown_model_rows: int
+    examples: list[dict[str, object]]
+
+
+def _persisted_figures(import_id: str) -> PersistedFigures:
     table = Listing.__table__
     outside = or_(*[(table.c[c] < 0) | (table.c[c] > 100) for c in SCORE_COLUMNS])
-    where = (table.c.import_id == import_id) & outside
+    unknown = table.c.reject_reason == "unknown_model"
+    mine = table.c.import_id == import_id
     with _engine().connect() as conn:
-        count = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
-        rows = conn.execute(
-            select(table.c.import_index, *[table.c[c] for c in SCORE_COLUMNS])
-            .where(where)
-            .order_by(table.c.import_index)
-            .limit(10)
-        ).all()
-    return int(count), [dict(r._mapping) for r in rows]
+        counts = conn.execute(
+            select(
+                func.coalesce(func.sum(case((outside, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((unknown, 1), else_=0)), 0),
+            ).where(mine)
+        ).one()
+        rows = (
+            conn.execute(
+                select(table.c.import_index, *[table.c[c] for c in SCORE_COLUMNS])
+                .where(mine & outside)
+                .order_by(table.c.import_index)
+                .limit(10)
+            ).all()
+            if counts[0]
+            else []
+        )
+    return PersistedFigures(
+        scores_outside=int(counts[0]),
+        unknown_model_rows=int(counts[1]),
+        examples=[dict(r._mapping) for r in rows],
+    )
 
 
 def _error_indexes(import_id: str) -> np.ndarray:
@@ -380,17 +410,6 @@ def _error_indexes(import_id: str) -> np.ndarray:
             select(RowError.import_index).where(RowError.import_id == import_id)
         ).scalars()
         return np.fromiter(values, dtype=np.int64)
-
-
-def _unknown_rows(import_id: str) -> int:
-    with _engine().connect() as conn:
-        return int(
-            conn.execute(
-                select(func.count())
-                .select_from(Listing)
-                .where(Listing.import_id == import_id, Listing.reject_reason == "unknown_model")
-            ).scalar_one()
-        )
 
 
 def _recorded_total(import_id: str) -> int | None:
@@ -444,8 +463,9 @@ def persisted_listings_checks(
             "recorded_total_rows": _recorded_total(import_id),
         },
     )
-    yield _score_result(stage, *_persisted_scores_outside(import_id))
-    passed, figures = unknown_model_report(len(indexes), _unknown_rows(import_id))
+    found = _persisted_figures(import_id)
+    yield _score_result(stage, found.scores_outside, found.examples)
+    passed, figures = unknown_model_report(len(indexes), found.unknown_model_rows)
     yield AssetCheckResult(
         check_name="unknown_model_share",
         asset_key=stage,

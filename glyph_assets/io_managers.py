@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import ConfigurableIOManager, InputContext, OutputContext
+
+
+def arrow_text_types(arrow_type: pa.DataType) -> Any:
+    """``types_mapper`` keeping Parquet text as Arrow-backed pandas strings. pandas writes its
+    Arrow strings as ``large_string``; without this they come back as Python objects."""
+    if arrow_type in (pa.string(), pa.large_string()):
+        return pd.StringDtype("pyarrow")
+    return None
 
 
 @dataclass
@@ -50,7 +59,11 @@ class ParquetParts:
         self, columns: list[str] | None = None, arrow_strings: bool = False
     ) -> Iterator[pd.DataFrame]:
         """Each part as a frame; ``arrow_strings`` keeps text Arrow-backed (no object copies)."""
-        mapper = {pa.string(): pd.StringDtype("pyarrow")}.get if arrow_strings else None
+        # pandas writes its Arrow strings as large_string: both must map back to Arrow strings
+        arrow_text = pd.StringDtype("pyarrow")
+        mapper = (
+            {pa.string(): arrow_text, pa.large_string(): arrow_text}.get if arrow_strings else None
+        )
         for part in self.part_files:
             yield pq.read_table(part, columns=columns).to_pandas(types_mapper=mapper)
 
@@ -59,18 +72,35 @@ class ParquetParts:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+# Staging parts are read back two or three times (next stage, checks, retries): lz4 writes
+# about as fast as no compression and reads twice as fast as zstd, at 3.5x smaller than raw.
+PART_COMPRESSION = "lz4"
+
+
 def write_parts(chunks: Iterable[pd.DataFrame], target: Path) -> tuple[int, int]:
-    """Write chunks to ``target`` atomically (a new directory swapped in); returns rows, parts."""
+    """Write chunks to ``target`` atomically (a new directory swapped in); returns rows, parts.
+
+    Encoding a part is Arrow C++ work that releases the GIL, so it runs in a writer thread
+    while the stage computes its next chunk on the other core; at most one part waits, so
+    memory still follows the chunk size.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     staging.mkdir()
     rows = parts = 0
     try:
-        for chunk in chunks:
-            table = pa.Table.from_pandas(chunk, preserve_index=False)
-            pq.write_table(table, staging / f"part-{parts:05d}.parquet", compression="zstd")
-            rows += len(chunk)
-            parts += 1
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer") as writer:
+            pending: Future[None] | None = None
+            for chunk in chunks:
+                table = pa.Table.from_pandas(chunk, preserve_index=False)
+                if pending is not None:
+                    pending.result()
+                path = staging / f"part-{parts:05d}.parquet"
+                pending = writer.submit(pq.write_table, table, path, compression=PART_COMPRESSION)
+                rows += len(chunk)
+                parts += 1
+            if pending is not None:
+                pending.result()
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)

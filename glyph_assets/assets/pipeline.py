@@ -50,7 +50,21 @@ def _kind(import_id: str) -> str:
     return manifest.kind or "raw"
 
 
+# Seconds between two progress lines of a stage: each line is an event written to Dagster's
+# event log, and a chunk every half second would make the log itself a cost.
+PROGRESS_EVERY_S = 2.0
+_last_progress: dict[tuple[str, str], float] = {}
+
+
 def _progress(context: AssetExecutionContext, stage: str, done: int, total: int | None) -> None:
+    """Log "progress <stage>: done / total rows" (read by the API's job status), at most every
+    PROGRESS_EVERY_S per stage, and always for the first and the last chunk."""
+    key = (context.run_id, stage)
+    now = time.monotonic()
+    last = _last_progress.get(key)
+    if last is not None and done != total and now - last < PROGRESS_EVERY_S:
+        return
+    _last_progress[key] = now
     of = f" / {total}" if total is not None else ""
     context.log.info(f"progress {stage}: {done}{of} rows")
 
@@ -181,7 +195,7 @@ def enriched_listings(
     state = {"rows": 0, "errors": 0, "preview": pd.DataFrame(), "warnings": 0}
 
     def chunks() -> Iterator[pd.DataFrame]:
-        for frame in normalized_listings.iter_frames():
+        for frame in normalized_listings.iter_frames(arrow_strings=True):
             frame = enrich_chunk(frame, kind)
             state["rows"] += len(frame)
             state["errors"] += _errors(frame)
@@ -216,7 +230,7 @@ def scored_listings(
     scores: list[pd.Series] = []
 
     def chunks() -> Iterator[pd.DataFrame]:
-        for frame in score_chunks(enriched_listings.iter_frames, kind):
+        for frame in score_chunks(lambda: enriched_listings.iter_frames(arrow_strings=True), kind):
             state["rows"] += len(frame)
             state["errors"] += _errors(frame)
             scores.append(frame["score"].dropna())
@@ -261,7 +275,7 @@ def persisted_listings(
     done = {"rows": 0}
 
     def chunks() -> Iterator[pd.DataFrame]:
-        for frame in scored_listings.iter_frames():
+        for frame in scored_listings.iter_frames(arrow_strings=True):
             done["rows"] += len(frame)
             _progress(context, "persisted_listings", done["rows"], total)
             _apply_switches(context, config)

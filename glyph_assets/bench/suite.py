@@ -74,7 +74,17 @@ def ingest_figures(path: Path, workdir: Path, label: str) -> tuple[list[Figure],
         target="< 8x, peak < 1536 MB",
         peak_mem_mb=result["peak_mb"],
     )
-    return [figure], {**result, **env}
+    return [figure, *_step_figures(result.get("steps", {}), label)], {**result, **env}
+
+
+def _step_figures(steps: dict[str, float], label: str) -> list[Figure]:
+    """Where the run's time went: each asset step, and the asset checks together."""
+    checks = sum(v for k, v in steps.items() if "check" in k)
+    assets = {k: v for k, v in steps.items() if "check" not in k}
+    out = [Figure(f"{label}: ingest step {key}", value, "s") for key, value in assets.items()]
+    if checks:
+        out.append(Figure(f"{label}: ingest asset checks (all steps)", checks, "s"))
+    return out
 
 
 def wrk_available() -> bool:

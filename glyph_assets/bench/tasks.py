@@ -82,12 +82,14 @@ def task_offline(path: str, chunk_rows: str = "100000") -> dict[str, Any]:
 
 
 def task_ingest(path: str) -> dict[str, Any]:
-    """One import end to end through a Dagster run (five assets, in_process) into the database."""
-    from dagster import DagsterInstance, materialize
+    """One import end to end through a Dagster run of the real ``ingest_import`` job (five
+    assets and their checks, in_process executor, the code location's IO manager) into the
+    database, the same job the API and the inbox sensor launch."""
+    from dagster import DagsterInstance
 
-    from glyph_assets.assets.pipeline import PIPELINE_ASSETS
+    from glyph_assets.definitions import defs
     from glyph_assets.imports import file_chunks, register_import
-    from glyph_assets.io_managers import ParquetPartsIOManager
+    from glyph_assets.jobs import INGEST_JOB_NAME
     from glyph_assets.partitions import IMPORTS_PARTITIONS_NAME
     from glyph_assets.settings import get_settings
     from glyph_assets.store import repository
@@ -100,20 +102,30 @@ def task_ingest(path: str) -> dict[str, Any]:
     registered = register_import(file_chunks(source), filename=source.name, source="bench")
     with DagsterInstance.get() as instance:
         instance.add_dynamic_partitions(IMPORTS_PARTITIONS_NAME, [registered.import_id])
-        result = materialize(
-            PIPELINE_ASSETS,
-            partition_key=registered.import_id,
+        result = defs.resolve_job_def(INGEST_JOB_NAME).execute_in_process(
             instance=instance,
-            resources={"io_manager": ParquetPartsIOManager(base_dir=str(settings.staging_dir))},
+            partition_key=registered.import_id,
             tags={"glyph/import_id": registered.import_id},
         )
+        steps = _step_seconds(instance, result.run_id)
     seconds = time.perf_counter() - start
     counts = repository.count_rows(migrate(settings.sqlalchemy_url), registered.import_id)
     return {
         "seconds": seconds,
         "success": result.success,
         "import_id": registered.import_id,
+        "steps": steps,
         **counts,
+    }
+
+
+def _step_seconds(instance: Any, run_id: str) -> dict[str, float]:
+    """Wall time of each step of the run (assets and checks), from its event log."""
+    stats = instance.get_run_step_stats(run_id)
+    return {
+        s.step_key: round(s.end_time - s.start_time, 2)
+        for s in stats
+        if s.start_time is not None and s.end_time is not None
     }
 
 

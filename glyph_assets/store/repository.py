@@ -8,7 +8,7 @@ import io
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, Integer, delete, func, select, update
@@ -275,28 +275,6 @@ def sqlite_writer_turn(engine: Engine, timeout_s: float = 3600.0) -> Iterator[No
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-# SQLite page cache while an import's rows go in (KiB, negative by SQLite's convention). The
-# default 2 MB makes every insert into the score index a page miss once an import passes ~50k
-# rows; 256 MB holds a million-row import's index pages.
-BULK_LOAD_CACHE_KIB = 256 * 1024
-
-
-@contextlib.contextmanager
-def _bulk_load_cache(conn: Connection) -> Iterator[None]:
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    # On the DBAPI connection: a PRAGMA through SQLAlchemy would begin its transaction early.
-    raw = conn.connection.driver_connection
-    (previous,) = raw.execute("PRAGMA cache_size").fetchone()
-    raw.execute(f"PRAGMA cache_size=-{BULK_LOAD_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        # The connection goes back to the pool: the API's readers keep the small cache.
-        raw.execute(f"PRAGMA cache_size={int(previous)}")
-
-
 def replace_import_rows(
     engine: Engine, import_id: str, chunks: Iterable[pd.DataFrame]
 ) -> dict[str, int]:
@@ -308,9 +286,8 @@ def replace_import_rows(
     counts = {"persisted_rows": 0, "error_rows": 0, "not_gpu_rows": 0, "unknown_model_rows": 0}
     listing_columns = ["import_id", *LISTING_COLUMNS]
     error_columns = ["import_id", *ROW_ERROR_COLUMNS]
-    with sqlite_writer_turn(engine), engine.connect() as conn, _bulk_load_cache(conn), conn.begin():
-        conn.execute(delete(Listing).where(Listing.import_id == import_id))
-        conn.execute(delete(RowError).where(RowError.import_id == import_id))
+    with sqlite_writer_turn(engine), bulk_writer(engine) as writer:
+        writer.delete_import(import_id)
         for chunk in chunks:
             failed = chunk["error_stage"].notna()
             good = chunk.loc[~failed].assign(import_id=import_id)
@@ -319,13 +296,54 @@ def replace_import_rows(
                 .rename(columns={"error_stage": "stage", "error_field": "field"})
                 .assign(import_id=import_id, reason=lambda f: f["error_reason"])
             )
-            _bulk_insert(conn, "listings", listing_columns, good)
-            _bulk_insert(conn, "row_errors", error_columns, bad)
+            writer.insert("listings", listing_columns, good)
+            writer.insert("row_errors", error_columns, bad)
             counts["persisted_rows"] += len(good)
             counts["error_rows"] += len(bad)
             counts["not_gpu_rows"] += int((good["reject_reason"] == "not_gpu").sum())
             counts["unknown_model_rows"] += int((good["reject_reason"] == "unknown_model").sum())
     return counts
+
+
+class BulkWriter(Protocol):
+    def delete_import(self, import_id: str) -> None: ...
+
+    def insert(self, table: str, columns: list[str], frame: pd.DataFrame) -> None: ...
+
+
+class SqlAlchemyWriter:
+    """The bulk path through the engine's own connection: COPY on PostgreSQL, executemany
+    elsewhere (SQLite in memory, other databases)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def delete_import(self, import_id: str) -> None:
+        self.conn.execute(delete(Listing).where(Listing.import_id == import_id))
+        self.conn.execute(delete(RowError).where(RowError.import_id == import_id))
+
+    def insert(self, table: str, columns: list[str], frame: pd.DataFrame) -> None:
+        _bulk_insert(self.conn, table, columns, frame)
+
+
+@contextlib.contextmanager
+def bulk_writer(engine: Engine, native_sqlite: bool = True) -> Iterator[BulkWriter]:
+    """One transaction for an import's rows: ADBC's C ingest for a SQLite file, the engine's
+    connection otherwise (``native_sqlite=False`` forces it, for comparing the two)."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if native_sqlite and database and database != ":memory:":
+        from glyph_assets.store.sqlite_bulk import AdbcSqliteWriter
+
+        # ADBC links its own copy of SQLite. Two copies of SQLite must never hold the same file
+        # open in one process at once (POSIX locks are per process: closing one copy's file
+        # would drop the other's locks, and each keeps its own view of the WAL index), so this
+        # process's sqlite3 connections to the file are closed first and reopen on next use.
+        engine.dispose()
+        with AdbcSqliteWriter(database) as writer:
+            yield writer
+        return
+    with engine.begin() as conn:
+        yield SqlAlchemyWriter(conn)
 
 
 def count_rows(engine: Engine, import_id: str) -> dict[str, int]:

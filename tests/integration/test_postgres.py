@@ -304,9 +304,9 @@ def test_indexes_serve_the_api_filters(dbs: pg.PgDatabases) -> None:
 
     one = import_ids[3]
     checks = {
-        "ix_listings_import_score": select(Listing.import_index, Listing.score)
+        "ix_listings_import_score_desc": select(Listing.import_index, Listing.score)
         .where(Listing.import_id == one)
-        .order_by(Listing.score.desc())
+        .order_by(Listing.score.desc().nulls_last(), Listing.import_index)
         .limit(50),
         "ix_listings_model_score": select(Listing.import_id, Listing.score)
         .where(Listing.canonical_model == "MI300X")

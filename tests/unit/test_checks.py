@@ -58,6 +58,23 @@ def test_index_report(indexes: list[int], passed: bool, duplicates: int, missing
     assert (figures["duplicates"], figures["missing_in_range"]) == (duplicates, missing)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_index_report_counts_like_np_unique(seed: int) -> None:
+    """The counting pass and the sorting fallback agree with np.unique on every figure."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    spread = [n, 2 * n, 10**9, -5][seed % 4]  # within bincount's range, far beyond, negative
+    indexes = rng.integers(min(0, spread), max(1, spread), size=n).astype(np.int64)
+    if seed == 0:
+        indexes = rng.permutation(n).astype(np.int64)  # the healthy case
+    unique = np.unique(indexes)
+    ok, figures = index_report(indexes)
+    assert figures["duplicates"] == n - len(unique)
+    assert (figures["min_index"], figures["max_index"]) == (int(unique[0]), int(unique[-1]))
+    assert figures["missing_in_range"] == int(unique[-1]) + 1 - len(unique)
+    assert ok is bool(len(unique) == n and unique[0] == 0 and unique[-1] == n - 1)
+
+
 def test_scores_outside_ignores_row_errors() -> None:
     frame = pd.DataFrame(
         {

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-24 09:00:00
+Create Date: 2026-11-23 07:00:00
 
 ``ORDER BY score DESC NULLS LAST, import_index`` within one import is read straight from
 ``(import_id, score DESC, import_index)``; it replaces ``(import_id, score)``, whose prefix it

@@ -1,0 +1,119 @@
+"""SQLite's bulk path: Arrow tables ingested by ADBC's SQLite driver, in C.
+
+Python's ``sqlite3.executemany`` turns every value of every row into a Python object and binds it
+one by one: for a 40-column listing that was most of a large import's persisting time. ADBC's
+driver binds straight from the Arrow buffers the pipeline already holds (about three times
+faster here), inside one transaction that also holds the DELETE of the import's earlier rows,
+so a failure or a killed process leaves the import exactly as it was.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import Boolean, Float, Integer, Table
+
+from glyph_assets.store.models import Base
+
+# Page cache of the writing connection (KiB, negative by SQLite's convention). With the default
+# 2 MB every insert into the score index misses once an import passes ~50k rows.
+BULK_LOAD_CACHE_KIB = 256 * 1024
+BUSY_TIMEOUT_MS = 30_000
+_PRAGMAS = (
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    f"PRAGMA cache_size=-{BULK_LOAD_CACHE_KIB}",
+)
+_DELETES = (
+    "DELETE FROM listings WHERE import_id = ?",
+    "DELETE FROM row_errors WHERE import_id = ?",
+)
+
+
+def arrow_type(column: Any) -> pa.DataType:
+    """The Arrow type whose values SQLite stores as this column's SQLAlchemy type does."""
+    if isinstance(column.type, Boolean):
+        return pa.bool_()
+    if isinstance(column.type, Integer):
+        return pa.int64()
+    if isinstance(column.type, Float):
+        return pa.float64()
+    return pa.string()
+
+
+def arrow_table(table: Table, columns: list[str], frame: pd.DataFrame) -> pa.Table:
+    """The frame's columns typed by the table's schema (a column of mixed Python values, as a
+    scored upload may have, is converted value by value: text columns take ``str(value)``)."""
+    arrays = []
+    for name in columns:
+        target = arrow_type(table.c[name])
+        values = frame[name] if name in frame else pd.Series(None, index=frame.index)
+        try:
+            arrays.append(pa.array(values, type=target, from_pandas=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            arrays.append(_coerced(values, target))
+    return pa.Table.from_arrays(arrays, names=columns)
+
+
+def _coerced(values: pd.Series, target: pa.DataType) -> pa.Array:
+    plain = [None if v is None or v is pd.NA or v != v else v for v in values.astype(object)]
+    if pa.types.is_string(target):
+        return pa.array([None if v is None else str(v) for v in plain], type=target)
+    if pa.types.is_integer(target):
+        return pa.array([None if v is None else round(float(v)) for v in plain], type=target)
+    if pa.types.is_floating(target):
+        return pa.array([None if v is None else float(v) for v in plain], type=target)
+    return pa.array([None if v is None else bool(v) for v in plain], type=target)
+
+
+class AdbcSqliteWriter:
+    """One transaction on its own ADBC connection: ``delete_import``, ``insert``..., commit on a
+    clean exit, roll back on an exception."""
+
+    def __init__(self, path: str) -> None:
+        import adbc_driver_sqlite.dbapi as adbc
+
+        # Connection settings first, in autocommit (SQLite refuses journal, safety and foreign
+        # key changes inside a transaction); then one explicit transaction for the import.
+        self._conn = adbc.connect(path, autocommit=True)
+        self._cursor = self._conn.cursor()
+        for pragma in _PRAGMAS:
+            self._cursor.execute(pragma)
+            self._cursor.fetchall()
+        self._conn.adbc_connection.set_autocommit(False)
+
+    def __enter__(self) -> AdbcSqliteWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        try:
+            if kind is None:
+                self._conn.adbc_connection.commit()
+            else:
+                self._conn.adbc_connection.rollback()
+        finally:
+            self._cursor.close()
+            self._conn.close()
+
+    def delete_import(self, import_id: str) -> None:
+        for statement in _DELETES:
+            self._cursor.execute(statement, (import_id,))
+
+    def insert(self, table: str, columns: list[str], frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        data = arrow_table(Base.metadata.tables[table], columns, frame)
+        self._cursor.adbc_ingest(table, data, mode="append")
+
+
+__all__ = ["AdbcSqliteWriter", "arrow_table", "arrow_type"]
