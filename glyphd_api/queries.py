@@ -260,9 +260,11 @@ def list_listings(
     sort: str = "import_index",
     limit: int = 50,
     offset: int = 0,
+    after_index: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     with engine.connect() as conn:
-        return _listing_page(conn, filters, sort, limit, offset, _known_total(conn, filters))
+        total = _known_total(conn, filters)
+        return _listing_page(conn, filters, sort, limit, offset, total, after_index)
 
 
 def import_listing_page(

@@ -640,13 +640,17 @@ class ListingQuery:
         self.offset = offset
 
     def page(self, ctx: Context) -> Any:
-        if self.after_index is not None and self.filters.import_id:
-            return self.import_page(ctx, self.filters.import_id)
-        if self.after_index is not None:
+        """Listings across imports (an unknown import_id is an empty page, like any filter)."""
+        if self.after_index is not None and not self.filters.import_id:
             raise ApiError(422, "after_index needs import_id", code="invalid_request")
         items, total = sorted_page(
             lambda: queries.list_listings(
-                ctx.engine, self.filters, sort=self.sort, limit=self.limit, offset=self.offset
+                ctx.engine,
+                self.filters,
+                sort=self.sort,
+                limit=self.limit,
+                offset=self.offset,
+                after_index=self.after_index,
             )
         )
         return self.answer(items, total)
