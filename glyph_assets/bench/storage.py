@@ -272,6 +272,7 @@ def _row(
         "ratio": ratio,
         "unit": unit,
         "peak_mem_mb": peak,
+        "baseline_name": "SQLite, ADBC ingest",
     }
 
 
@@ -300,7 +301,7 @@ def bench_storage(quick: bool = False) -> list[dict[str, Any]]:
             f"; SQLite: {len(lite['concurrent_failed'])} of {writers} writers failed at once "
             f"({lite['concurrent_failed'][0][:60]}), its baseline is one after another"
         )
-    label = "store, PostgreSQL COPY vs SQLite"
+    label = "store, PostgreSQL COPY vs SQLite ADBC"
     return [
         _row(
             f"{label}: {big:,}-row import{note}",
