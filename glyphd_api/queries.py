@@ -280,24 +280,14 @@ def import_listing_page(
     its total, its rows. The hot read of the API, so one pool checkout instead of three."""
     assert filters.import_id, "an import's page needs its import_id"
     with engine.connect() as conn:
-        row = conn.execute(
-            select(Import.status, Import.persisted_rows).where(
-                Import.import_id == filters.import_id
-            )
-        ).first()
+        row = _import_progress(conn, filters.import_id)
         if row is None:
             return None
         if not _unfiltered(filters):
             return _listing_page(conn, filters, sort, limit, offset, None, after_index)
         total = _finished_total(row)
         if total is None:  # rows still being written: count what is there
-            total = int(
-                conn.execute(
-                    select(func.count())
-                    .select_from(Listing)
-                    .where(Listing.import_id == filters.import_id)
-                ).scalar_one()
-            )
+            total = _count_listings(conn, filters.clauses())
         _check_keyset(filters, sort, after_index)
         sql, names, positional = _plain_page_sql(
             conn.dialect, sort.strip(), after_index is not None
@@ -315,10 +305,10 @@ def import_listing_page(
         return [_plain_listing(row) for row in rows], total
 
 
-_LISTING_KEYS = tuple(c.name for c in Listing.__table__.columns if c.name != "id")
-_BOOLEAN_KEYS = tuple(
-    c.name for c in Listing.__table__.columns if c.name != "id" and isinstance(c.type, Boolean)
-)
+# Every listing column a page returns (the surrogate id is internal).
+_PAGE_COLUMNS = tuple(c for c in Listing.__table__.columns if c.name != "id")
+_LISTING_KEYS = tuple(c.name for c in _PAGE_COLUMNS)
+_BOOLEAN_KEYS = tuple(c.name for c in _PAGE_COLUMNS if isinstance(c.type, Boolean))
 
 
 def _plain_listing(row: Any) -> dict[str, Any]:
@@ -333,9 +323,8 @@ def _plain_listing(row: Any) -> dict[str, Any]:
 def _plain_page_sql(dialect: Dialect, sort: str, keyset: bool) -> tuple[str, tuple[str, ...], bool]:
     """An unfiltered page of one import compiled once per (database, sort): the API's hottest
     query skips building and cache-keying a 40-column statement on every request."""
-    columns = [c for c in Listing.__table__.columns if c.name != "id"]
     query = (
-        select(*columns)
+        select(*_PAGE_COLUMNS)
         .where(Listing.import_id == bindparam("import_id"))
         .order_by(*order_by(sort, LISTING_SORTS, [Listing.import_index]))
     )
@@ -365,14 +354,14 @@ def _listing_page(
     total: int | None,
     after_index: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    table = Listing.__table__
     clauses = filters.clauses()
-    columns = [c for c in table.columns if c.name != "id"]
     # One import's rows: import_id is fixed, so import_index alone is the stable tiebreak.
     tiebreak = [Listing.import_index] if filters.import_id else [Listing.import_id]
     if not filters.import_id:
         tiebreak.append(Listing.import_index)
-    query = select(*columns).where(*clauses).order_by(*order_by(sort, LISTING_SORTS, tiebreak))
+    query = (
+        select(*_PAGE_COLUMNS).where(*clauses).order_by(*order_by(sort, LISTING_SORTS, tiebreak))
+    )
     _check_keyset(filters, sort, after_index)
     if after_index is not None:
         # Keyset: the index (import_id, import_index) seeks straight to the page.
@@ -382,9 +371,19 @@ def _listing_page(
     # zip over plain tuples: Row._mapping costs more than the query itself on a page of 100
     items = [dict(zip(keys, row, strict=True)) for row in result.all()]
     if total is None:
-        count = select(func.count()).select_from(table).where(*clauses)
-        total = int(conn.execute(count).scalar_one())
+        total = _count_listings(conn, clauses)
     return items, total
+
+
+def _count_listings(conn: Connection, clauses: list[Any]) -> int:
+    return int(conn.execute(select(func.count()).select_from(Listing).where(*clauses)).scalar_one())
+
+
+def _import_progress(conn: Connection, import_id: str) -> Any:
+    """The import's status and persisted_rows, None when there is no such import."""
+    return conn.execute(
+        select(Import.status, Import.persisted_rows).where(Import.import_id == import_id)
+    ).first()
 
 
 def _unfiltered(filters: ListingFilters) -> bool:
@@ -407,9 +406,7 @@ def _known_total(conn: Connection, filters: ListingFilters) -> int | None:
     (written in the same run that wrote the rows) instead of COUNT(*) over all of them."""
     if not _unfiltered(filters):
         return None
-    row = conn.execute(
-        select(Import.status, Import.persisted_rows).where(Import.import_id == filters.import_id)
-    ).first()
+    row = _import_progress(conn, filters.import_id)
     return None if row is None else _finished_total(row)
 
 
