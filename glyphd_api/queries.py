@@ -279,63 +279,114 @@ def import_listing_page(
     """One import's page on one connection: the import looked up (None when there is none),
     its total, its rows. The hot read of the API, so one pool checkout instead of three."""
     assert filters.import_id, "an import's page needs its import_id"
-    with engine.connect() as conn:
-        row = _import_progress(conn, filters.import_id)
-        if row is None:
-            return None
-        if not _unfiltered(filters):
-            return _listing_page(conn, filters, sort, limit, offset, None, after_index)
-        total = _finished_total(row)
-        if total is None:  # rows still being written: count what is there
-            total = _count_listings(conn, filters.clauses())
+    if _unfiltered(filters):
         _check_keyset(filters, sort, after_index)
-        sql, names, positional = _plain_page_sql(
-            conn.dialect, sort.strip(), after_index is not None
+        return _plain_import_page(
+            engine, filters.import_id, sort.strip(), limit, offset, after_index
         )
-        values = {
-            "import_id": filters.import_id,
-            "after_index": after_index,
-            "limit": limit,
-            "offset": offset,
-        }
+    with engine.connect() as conn:
+        if _import_progress(conn, filters.import_id) is None:
+            return None
+        return _listing_page(conn, filters, sort, limit, offset, None, after_index)
+
+
+@dataclass(frozen=True)
+class DriverStatement:
+    """A statement compiled once per database and run on the driver's own cursor: for the
+    API's hottest read, SQLAlchemy's per-execution work (cache key, result metadata for 40
+    columns) cost as much as SQLite fetching the rows."""
+
+    sql: str
+    names: tuple[str, ...]
+    positional: bool
+
+    @classmethod
+    def of(cls, query: Any, dialect: Dialect) -> DriverStatement:
+        compiled = query.compile(dialect=dialect)
+        # SQLite's "?" takes a tuple in this order; psycopg's "%(name)s" a mapping of names.
+        if compiled.positional:
+            return cls(str(compiled), tuple(compiled.positiontup or ()), True)
+        return cls(str(compiled), tuple(compiled.params), False)
+
+    def run(self, cursor: Any, values: dict[str, Any]) -> list[tuple[Any, ...]]:
         params: Any = (
-            tuple(values[n] for n in names) if positional else {n: values[n] for n in names}
+            tuple(values[n] for n in self.names)
+            if self.positional
+            else {n: values[n] for n in self.names}
         )
-        rows = conn.exec_driver_sql(sql, params).all()
-        return [_plain_listing(row) for row in rows], total
+        cursor.execute(self.sql, params)
+        return cursor.fetchall()
+
+
+def _plain_import_page(
+    engine: Engine,
+    import_id: str,
+    sort: str,
+    limit: int,
+    offset: int,
+    after_index: int | None,
+) -> tuple[list[dict[str, Any]], int] | None:
+    statements = _plain_page_statements(engine.dialect, sort, after_index is not None)
+    values = {"import_id": import_id, "after_index": after_index, "limit": limit, "offset": offset}
+    connection = engine.raw_connection()  # a pooled DBAPI connection, returned on close
+    try:
+        cursor = connection.cursor()
+        try:
+            progress = statements.progress.run(cursor, values)
+            if not progress:
+                return None
+            status, persisted_rows = progress[0]
+            total = _finished_total(status, persisted_rows)
+            if total is None:  # rows still being written: count what is there
+                total = int(statements.count.run(cursor, values)[0][0])
+            rows = statements.page.run(cursor, values)
+        finally:
+            cursor.close()
+    finally:
+        connection.close()
+    return [_plain_listing(row) for row in rows], total
 
 
 # Every listing column a page returns (the surrogate id is internal).
 _PAGE_COLUMNS = tuple(c for c in Listing.__table__.columns if c.name != "id")
 _LISTING_KEYS = tuple(c.name for c in _PAGE_COLUMNS)
 _BOOLEAN_KEYS = tuple(c.name for c in _PAGE_COLUMNS if isinstance(c.type, Boolean))
+# SQLite hands booleans back as 0 / 1; PostgreSQL as bool.
+_AS_BOOLEAN = {0: False, 1: True, None: None}
 
 
 def _plain_listing(row: Any) -> dict[str, Any]:
     item = dict(zip(_LISTING_KEYS, row, strict=True))
-    for key in _BOOLEAN_KEYS:  # SQLite hands booleans back as 0 / 1
-        if item[key] is not None:
-            item[key] = bool(item[key])
+    for key in _BOOLEAN_KEYS:
+        item[key] = _AS_BOOLEAN[item[key]]
     return item
 
 
+@dataclass(frozen=True)
+class _PlainPageStatements:
+    progress: DriverStatement
+    count: DriverStatement
+    page: DriverStatement
+
+
 @functools.lru_cache(maxsize=64)
-def _plain_page_sql(dialect: Dialect, sort: str, keyset: bool) -> tuple[str, tuple[str, ...], bool]:
-    """An unfiltered page of one import compiled once per (database, sort): the API's hottest
-    query skips building and cache-keying a 40-column statement on every request."""
-    query = (
-        select(*_PAGE_COLUMNS)
-        .where(Listing.import_id == bindparam("import_id"))
-        .order_by(*order_by(sort, LISTING_SORTS, [Listing.import_index]))
-    )
+def _plain_page_statements(dialect: Dialect, sort: str, keyset: bool) -> _PlainPageStatements:
+    """An unfiltered page of one import compiled once per (database, sort, keyset)."""
+    of_import = Listing.import_id == bindparam("import_id")
+    page = select(*_PAGE_COLUMNS).where(of_import)
+    page = page.order_by(*order_by(sort, LISTING_SORTS, [Listing.import_index]))
     if keyset:
-        query = query.where(Listing.import_index > bindparam("after_index"))
-    query = query.limit(bindparam("limit")).offset(bindparam("offset"))
-    compiled = query.compile(dialect=dialect)
-    # SQLite's "?" takes a tuple in this order; psycopg's "%(name)s" a mapping of these names.
-    if compiled.positional:
-        return str(compiled), tuple(compiled.positiontup or ()), True
-    return str(compiled), tuple(compiled.params), False
+        page = page.where(Listing.import_index > bindparam("after_index"))
+    page = page.limit(bindparam("limit")).offset(bindparam("offset"))
+    progress = select(Import.status, Import.persisted_rows).where(
+        Import.import_id == bindparam("import_id")
+    )
+    count = select(func.count()).select_from(Listing).where(of_import)
+    return _PlainPageStatements(
+        progress=DriverStatement.of(progress, dialect),
+        count=DriverStatement.of(count, dialect),
+        page=DriverStatement.of(page, dialect),
+    )
 
 
 def _check_keyset(filters: ListingFilters, sort: str, after_index: int | None) -> None:
@@ -395,10 +446,10 @@ def _unfiltered(filters: ListingFilters) -> bool:
     )
 
 
-def _finished_total(row: Any) -> int | None:
-    if row.status not in FINISHED_WITH_ROWS or row.persisted_rows is None:
+def _finished_total(status: str | None, persisted_rows: int | None) -> int | None:
+    if status not in FINISHED_WITH_ROWS or persisted_rows is None:
         return None
-    return int(row.persisted_rows)
+    return int(persisted_rows)
 
 
 def _known_total(conn: Connection, filters: ListingFilters) -> int | None:
@@ -407,7 +458,7 @@ def _known_total(conn: Connection, filters: ListingFilters) -> int | None:
     if not _unfiltered(filters):
         return None
     row = _import_progress(conn, filters.import_id)
-    return None if row is None else _finished_total(row)
+    return None if row is None else _finished_total(row.status, row.persisted_rows)
 
 
 def registry_models(engine: Engine) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from glyphd_api.deps import get_context
 from glyphd_api.routes.common import errors
-from glyphd_api.routes.imports import ListingQuery, listing_query
+from glyphd_api.routes.imports import ListingsAcrossImports, listings_page
 from glyphd_api.schemas import ListingPage
 from glyphd_api.service import Context
 
@@ -23,8 +23,6 @@ router = APIRouter(tags=["listings"])
 )
 def list_listings(
     ctx: Annotated[Context, Depends(get_context)],
-    query: Annotated[ListingQuery, Depends(listing_query)],
-    import_id: Annotated[str | None, Query(max_length=36)] = None,
+    query: Annotated[ListingsAcrossImports, Query()],
 ) -> Any:
-    query.filters.import_id = import_id
-    return query.page(ctx)
+    return listings_page(ctx, query)

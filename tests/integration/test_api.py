@@ -166,6 +166,20 @@ def test_listings_by_import_id(
     window = api.get(f"/api/imports/{import_id}/listings", params={"limit": 7, "offset": 5}).json()
     assert (window["total"], window["limit"], window["offset"]) == (persisted, 7, 5)
     assert [i["import_index"] for i in window["items"]] == indexes[5:12]
+    # The import's own page (read on the driver's cursor) answers exactly as the general query,
+    # booleans included, on either database; keyset pages walk the same rows.
+    whole = api.get(f"/api/imports/{import_id}/listings", params={"limit": 1000}).json()
+    assert whole["items"] == page["items"]
+    assert {type(i["is_gpu"]) for i in whole["items"]} <= {bool, type(None)}
+    walked: list[dict[str, Any]] = []
+    after: int | None = -1
+    while after is not None:
+        step = api.get(
+            f"/api/imports/{import_id}/listings", params={"limit": 9, "after_index": after}
+        ).json()
+        walked += step["items"]
+        after = step["next_after_index"]
+    assert walked == page["items"]
 
     best = api.get(
         f"/api/imports/{import_id}/listings", params={"sort": "-score", "limit": 1000}
