@@ -351,14 +351,13 @@ def _plain_import_page(
 _PAGE_COLUMNS = tuple(c for c in Listing.__table__.columns if c.name != "id")
 _LISTING_KEYS = tuple(c.name for c in _PAGE_COLUMNS)
 _BOOLEAN_KEYS = tuple(c.name for c in _PAGE_COLUMNS if isinstance(c.type, Boolean))
-# SQLite hands booleans back as 0 / 1; PostgreSQL as bool.
-_AS_BOOLEAN = {0: False, 1: True, None: None}
 
 
 def _plain_listing(row: Any) -> dict[str, Any]:
     item = dict(zip(_LISTING_KEYS, row, strict=True))
-    for key in _BOOLEAN_KEYS:
-        item[key] = _AS_BOOLEAN[item[key]]
+    for key in _BOOLEAN_KEYS:  # SQLite hands booleans back as 0 / 1
+        if item[key] is not None:
+            item[key] = bool(item[key])
     return item
 
 

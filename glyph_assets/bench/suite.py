@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psutil
 
 from glyph_assets.bench.datagen import generate_csv
 from glyph_assets.bench.runner import Figure, median_of, print_table, run_task, save
@@ -146,7 +147,8 @@ def listing_latency(env: dict, import_id: str, seconds: int = 10) -> list[Figure
             script.write(RANDOM_PAGES_LUA % {"import_id": import_id, "last": max(0, total - 101)})
         try:
             for label, extra in (("one page", []), ("random pages", ["-s", script.name])):
-                out = _wrk(url, seconds, extra)
+                out, spread = _wrk_watching(url, seconds, extra, proc.pid, port)
+                print(f"listings, {label}: {spread}", flush=True)
                 figures += _latency_figures(out, f"{label}, {workers} API workers")
         finally:
             os.unlink(script.name)
@@ -156,13 +158,46 @@ def listing_latency(env: dict, import_id: str, seconds: int = 10) -> list[Figure
     return figures
 
 
-def _wrk(url: str, seconds: int, extra: list[str]) -> str:
-    out = subprocess.run(
-        ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "--timeout", "5s", *extra, url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+def _wrk_watching(
+    url: str, seconds: int, extra: list[str], server_pid: int, port: int
+) -> tuple[str, str]:
+    """wrk's output, and how its connections and the CPU were spread over the API's worker
+    processes: a worker that took most connections halves the throughput, and says so here."""
+    workers = psutil.Process(server_pid).children(recursive=True) or [psutil.Process(server_pid)]
+    before = {w.pid: _cpu_seconds(w) for w in workers}
+    command = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "--timeout", "5s", *extra, url]
+    load = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(min(2.0, seconds / 2))
+    connections = {w.pid: _served_connections(w, port) for w in workers}
+    out, err = load.communicate()
+    if load.returncode != 0:
+        raise RuntimeError(f"wrk failed: {err}")
+    cpu = {w.pid: _cpu_seconds(w) - before[w.pid] for w in workers}
+    spread = ", ".join(  # uvicorn's helper processes serve nothing and are left out
+        f"worker {pid}: {connections[pid]} connections, {cpu[pid]:.1f} s CPU"
+        for pid in before
+        if connections[pid] or cpu[pid] > 0.1
+    )
+    return _checked(out), spread
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return float(times.user + times.system)
+
+
+def _served_connections(process: psutil.Process, port: int) -> int:
+    try:
+        connections = process.net_connections(kind="tcp")
+    except psutil.NoSuchProcess:
+        return 0
+    return sum(1 for c in connections if c.status == "ESTABLISHED" and c.laddr.port == port)
+
+
+def _checked(out: str) -> str:
     failed = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     if failed:
         raise RuntimeError(f"{failed.group(1)} listing requests failed:\n{out}")

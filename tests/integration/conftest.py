@@ -54,13 +54,15 @@ class RunningStack:
         return "\n".join(out)
 
 
-@pytest.fixture(scope="session")
-def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    root = tmp_path_factory.mktemp("stack")
-    home = root / "dagster_home"
-    home.mkdir()
-    env = {
-        "DAGSTER_HOME": str(home),
+# GLYPH_* variables a stack under test must not inherit from the developer's shell.
+INHERITED_GLYPH = ("GLYPH_DATABASE_URL", "GLYPH_DAGSTER_POSTGRES_URL", "GLYPH_API_TOKEN")
+
+
+def new_stack_env(root: Path, **overrides: str) -> dict[str, str]:
+    """The environment of a stack under ``root``: its own data dir, free loopback ports, run
+    config passthrough on; ``overrides`` become GLYPH_* values (``max_rows="5"``)."""
+    return {
+        "DAGSTER_HOME": str(root / "dagster_home"),
         "GLYPH_DATA_DIR": str(root / "data"),
         "GLYPH_PIPELINE_ROOT": str(root / "pipeline"),
         "GLYPH_API_HOST": "127.0.0.1",
@@ -69,34 +71,47 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
         "GLYPH_DAGSTER_PORT": str(free_port()),
         "GLYPH_CODE_SERVER_PORT": str(free_port()),
         "GLYPH_ALLOW_RUN_CONFIG": "1",
+        **{f"GLYPH_{k.upper()}": v for k, v in overrides.items()},
     }
-    # The environment is only the children's: it is restored as soon as they are spawned, so
-    # the rest of the session (unit tests included) never sees these values.
+
+
+@contextlib.contextmanager
+def started_stack(root: Path, env: dict[str, str]) -> Iterator[RunningStack]:
+    """Start a whole stack (code server, webserver, daemon, API) with ``env``, stop it after.
+
+    The environment is only the children's: it is restored as soon as they are spawned, so the
+    rest of the session (unit tests included) never sees these values.
+    """
+    home = Path(env["DAGSTER_HOME"])
+    home.mkdir(parents=True)
+    (root / "pipeline").mkdir()
     patch = pytest.MonkeyPatch()
-    for name in ("GLYPH_DATABASE_URL", "GLYPH_DAGSTER_POSTGRES_URL", "GLYPH_API_TOKEN"):
+    for name in INHERITED_GLYPH:
         patch.delenv(name, raising=False)
     for name, value in env.items():
-        patch.setenv(name, value)
-    # GLYPH_TEST_BACKEND=postgres: both stores on fresh PostgreSQL databases, dropped after.
-    backend = contextlib.ExitStack()
-    for name, value in backend.enter_context(pg.backend_env()).items():
         patch.setenv(name, value)
     reset_settings_cache()
     dispose_engines()
     settings = get_settings()
-    (root / "pipeline").mkdir()
-    procs: dict[str, subprocess.Popen] = {}
     try:
-        try:
-            procs = stack.start(settings, home, timeout=120)
-        finally:
-            patch.undo()
-            reset_settings_cache()
-        yield RunningStack(settings=settings, home=home, procs=procs)
+        procs = stack.start(settings, home, timeout=120)
     except Exception as exc:  # the stack's own logs say why it did not come up
-        running = RunningStack(settings=settings, home=home, procs=procs)
+        running = RunningStack(settings=settings, home=home, procs={})
         raise RuntimeError(f"the stack did not start: {exc}\n{running.logs()}") from exc
+    finally:
+        patch.undo()
+        reset_settings_cache()
+    try:
+        yield RunningStack(settings=settings, home=home, procs=procs)
     finally:
         stack.stop_processes(procs)
         dispose_engines()
-        backend.close()
+
+
+@pytest.fixture(scope="session")
+def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    root = tmp_path_factory.mktemp("stack")
+    env = new_stack_env(root)
+    # GLYPH_TEST_BACKEND=postgres: both stores on fresh PostgreSQL databases, dropped after.
+    with pg.backend_env() as backend, started_stack(root, {**env, **backend}) as running:
+        yield running

@@ -25,18 +25,18 @@ import pytest
 from sqlalchemy import func, select
 
 from glyph_assets import stack
-from glyph_assets.settings import PROJECT_ROOT, Settings, get_settings, reset_settings_cache
-from glyph_assets.store.models import Import, Listing, RowError
+from glyph_assets.settings import PROJECT_ROOT, Settings
+from glyph_assets.store import repository
+from glyph_assets.store.models import Import, Listing
+from tests.integration import conftest
 from tests.integration.conftest import RunningStack, free_port
 
 TERMINAL = {"succeeded", "partially_succeeded", "failed", "canceled"}
 BAD_INPUTS = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
 CORPUS_SOURCE = "badin"
-# GLYPH_* variables a child must not inherit from the developer's shell.
-_INHERITED_GLYPH = ("GLYPH_DATABASE_URL", "GLYPH_DAGSTER_POSTGRES_URL", "GLYPH_API_TOKEN")
 
 
-def stack_env(settings: Settings, home: Path) -> dict[str, str]:
+def joining_env(settings: Settings, home: Path) -> dict[str, str]:
     """The environment that makes a child process see the same stack as ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GLYPH_")}
     env.update(
@@ -94,7 +94,7 @@ def extra_api(running: RunningStack, **overrides: str) -> Iterator[str]:
     """One more uvicorn of the API against ``running``'s Dagster and database, with GLYPH_*
     overrides (``max_upload_bytes="2048"`` -> GLYPH_MAX_UPLOAD_BYTES); yields its base URL."""
     port = free_port()
-    env = stack_env(running.settings, running.home)
+    env = joining_env(running.settings, running.home)
     env["GLYPH_API_PORT"] = str(port)
     env.update({f"GLYPH_{k.upper()}": v for k, v in overrides.items()})
     command = [
@@ -148,39 +148,11 @@ class OwnStack:
 @contextlib.contextmanager
 def own_stack(root: Path, **overrides: str) -> Iterator[OwnStack]:
     """Start a whole stack (code server, webserver, daemon, API) under ``root``."""
-    home = root / "dagster_home"
-    home.mkdir(parents=True)
-    (root / "pipeline").mkdir()
-    env = {
-        "GLYPH_DATA_DIR": str(root / "data"),
-        "GLYPH_PIPELINE_ROOT": str(root / "pipeline"),
-        "GLYPH_API_HOST": "127.0.0.1",
-        "GLYPH_DAGSTER_HOST": "127.0.0.1",
-        "GLYPH_API_PORT": str(free_port()),
-        "GLYPH_DAGSTER_PORT": str(free_port()),
-        "GLYPH_CODE_SERVER_PORT": str(free_port()),
-        "GLYPH_ALLOW_RUN_CONFIG": "1",
-        **{f"GLYPH_{k.upper()}": v for k, v in overrides.items()},
-    }
-    patch = pytest.MonkeyPatch()
-    for name in _INHERITED_GLYPH:
-        patch.delenv(name, raising=False)
-    for name, value in env.items():
-        patch.setenv(name, value)
-    reset_settings_cache()
-    settings = get_settings()
-    procs: dict[str, subprocess.Popen] = {}
-    try:
-        try:
-            procs = stack.start(settings, home, timeout=120)
-        finally:
-            patch.undo()
-            reset_settings_cache()
-        child_env = stack_env(settings, home)
+    env = conftest.new_stack_env(root, **overrides)
+    with conftest.started_stack(root, env) as running:
+        child_env = joining_env(running.settings, running.home)
         child_env.update(env)
-        yield OwnStack(RunningStack(settings=settings, home=home, procs=procs), child_env)
-    finally:
-        stack.stop_processes(procs)
+        yield OwnStack(running, child_env)
 
 
 # -- imports ---------------------------------------------------------------------------------------
@@ -226,19 +198,13 @@ def post_file(
 
 
 def db_counts(running: RunningStack, import_id: str) -> dict[str, int]:
+    """The import's rows as the database holds them, and how many distinct import_index."""
+    distinct = select(func.count(func.distinct(Listing.import_index))).where(
+        Listing.import_id == import_id
+    )
     with running.engine.connect() as conn:
-        listings = conn.execute(
-            select(func.count()).select_from(Listing).where(Listing.import_id == import_id)
-        ).scalar_one()
-        errors = conn.execute(
-            select(func.count()).select_from(RowError).where(RowError.import_id == import_id)
-        ).scalar_one()
-        distinct = conn.execute(
-            select(func.count(func.distinct(Listing.import_index))).where(
-                Listing.import_id == import_id
-            )
-        ).scalar_one()
-    return {"persisted_rows": listings, "error_rows": errors, "distinct_indexes": distinct}
+        indexes = conn.execute(distinct).scalar_one()
+    return {**repository.count_rows(running.engine, import_id), "distinct_indexes": indexes}
 
 
 def import_rows(running: RunningStack, **where: Any) -> list[dict[str, Any]]:

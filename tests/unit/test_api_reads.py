@@ -20,6 +20,7 @@ from glyph_assets.store.db import migrate
 from glyph_assets.store.models import Import
 from glyphd_api import queries
 from glyphd_api.app import create_app
+from glyphd_api.routes.imports import listing_page_json
 from glyphd_api.schemas import ListingOut, ListingPage
 
 A = "00000000-0000-4000-8000-0000000000a1"
@@ -208,6 +209,15 @@ def test_the_fast_import_page_answers_as_the_general_query_and_the_schema(
     raw = client.get(f"/api/imports/{A}/listings", params={"sort": sort, "limit": 4, "offset": 1})
     assert raw.json() == json.loads(ListingPage.model_validate(raw.json()).model_dump_json())
     assert raw.json()["items"] == [ListingOut.model_validate(i).model_dump() for i in fast[0]]
+
+
+def test_the_page_writer_gives_valid_json_for_non_finite_floats() -> None:
+    # PostgreSQL can hold NaN and infinities in a float column; the answer stays valid JSON.
+    items = [{"import_index": 0, "price": float("nan"), "score": float("inf"), "is_gpu": True}]
+    body = listing_page_json(items, total=1, limit=1, offset=0, next_after_index=None)
+    page = json.loads(body)
+    assert page["items"] == [{"import_index": 0, "price": None, "score": None, "is_gpu": True}]
+    assert page["schema_version"] and page["total"] == 1
 
 
 def test_listings_across_imports_and_by_import_id(client: TestClient) -> None:
