@@ -6,7 +6,9 @@ Everything here is SQLAlchemy Core on the shared models, portable between SQLite
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +25,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.exc import DBAPIError
 
 from glyph_assets.store.models import GpuModel, Import, ImportRun, Listing, RowError
 
@@ -280,7 +283,6 @@ def import_listing_page(
     its total, its rows. The hot read of the API, so one pool checkout instead of three."""
     assert filters.import_id, "an import's page needs its import_id"
     if _unfiltered(filters):
-        _check_keyset(filters, sort, after_index)
         return _plain_import_page(
             engine, filters.import_id, sort.strip(), limit, offset, after_index
         )
@@ -294,19 +296,21 @@ def import_listing_page(
 class DriverStatement:
     """A statement compiled once per database and run on the driver's own cursor: for the
     API's hottest read, SQLAlchemy's per-execution work (cache key, result metadata for 40
-    columns) cost as much as SQLite fetching the rows."""
+    columns) cost as much as SQLite fetching the rows. Driver errors are raised as SQLAlchemy's
+    own (an unreachable database is a 503 here as on every other read)."""
 
     sql: str
     names: tuple[str, ...]
     positional: bool
+    dialect: Dialect
 
     @classmethod
     def of(cls, query: Any, dialect: Dialect) -> DriverStatement:
         compiled = query.compile(dialect=dialect)
         # SQLite's "?" takes a tuple in this order; psycopg's "%(name)s" a mapping of names.
         if compiled.positional:
-            return cls(str(compiled), tuple(compiled.positiontup or ()), True)
-        return cls(str(compiled), tuple(compiled.params), False)
+            return cls(str(compiled), tuple(compiled.positiontup or ()), True, dialect)
+        return cls(str(compiled), tuple(compiled.params), False, dialect)
 
     def run(self, cursor: Any, values: dict[str, Any]) -> list[tuple[Any, ...]]:
         params: Any = (
@@ -314,8 +318,20 @@ class DriverStatement:
             if self.positional
             else {n: values[n] for n in self.names}
         )
-        cursor.execute(self.sql, params)
-        return cursor.fetchall()
+        with driver_errors(self.dialect, self.sql, params):
+            cursor.execute(self.sql, params)
+            return cursor.fetchall()
+
+
+@contextlib.contextmanager
+def driver_errors(dialect: Dialect, sql: str | None = None, params: Any = None) -> Iterator[None]:
+    """The driver's exceptions as SQLAlchemy's (``sqlite3.OperationalError`` becomes
+    ``sqlalchemy.exc.OperationalError``), as if the statement had gone through the engine."""
+    dbapi_error = dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as exc:
+        raise DBAPIError.instance(sql, params, exc, dbapi_error, dialect=dialect) from exc
 
 
 def _plain_import_page(
@@ -326,15 +342,17 @@ def _plain_import_page(
     offset: int,
     after_index: int | None,
 ) -> tuple[list[dict[str, Any]], int] | None:
-    statements = _plain_page_statements(engine.dialect, sort, after_index is not None)
     values = {"import_id": import_id, "after_index": after_index, "limit": limit, "offset": offset}
-    connection = engine.raw_connection()  # a pooled DBAPI connection, returned on close
+    with driver_errors(engine.dialect):
+        connection = engine.raw_connection()  # a pooled DBAPI connection, returned on close
     try:
         cursor = connection.cursor()
         try:
-            progress = statements.progress.run(cursor, values)
+            progress = _progress_statement(engine.dialect).run(cursor, values)
             if not progress:
-                return None
+                return None  # 404 before any complaint about the query
+            _check_keyset(import_id, sort, after_index)
+            statements = _plain_page_statements(engine.dialect, sort, after_index is not None)
             status, persisted_rows = progress[0]
             total = _finished_total(status, persisted_rows)
             if total is None:  # rows still being written: count what is there
@@ -363,9 +381,17 @@ def _plain_listing(row: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class _PlainPageStatements:
-    progress: DriverStatement
     count: DriverStatement
     page: DriverStatement
+
+
+@functools.lru_cache(maxsize=8)
+def _progress_statement(dialect: Dialect) -> DriverStatement:
+    """The import's status and persisted_rows (no row: no such import)."""
+    query = select(Import.status, Import.persisted_rows).where(
+        Import.import_id == bindparam("import_id")
+    )
+    return DriverStatement.of(query, dialect)
 
 
 @functools.lru_cache(maxsize=64)
@@ -377,21 +403,17 @@ def _plain_page_statements(dialect: Dialect, sort: str, keyset: bool) -> _PlainP
     if keyset:
         page = page.where(Listing.import_index > bindparam("after_index"))
     page = page.limit(bindparam("limit")).offset(bindparam("offset"))
-    progress = select(Import.status, Import.persisted_rows).where(
-        Import.import_id == bindparam("import_id")
-    )
     count = select(func.count()).select_from(Listing).where(of_import)
     return _PlainPageStatements(
-        progress=DriverStatement.of(progress, dialect),
         count=DriverStatement.of(count, dialect),
         page=DriverStatement.of(page, dialect),
     )
 
 
-def _check_keyset(filters: ListingFilters, sort: str, after_index: int | None) -> None:
+def _check_keyset(import_id: str | None, sort: str, after_index: int | None) -> None:
     if after_index is None:
         return
-    if not filters.import_id or sort.strip() not in ("import_index", "+import_index"):
+    if not import_id or sort.strip() not in ("import_index", "+import_index"):
         raise BadQuery("after_index pages one import in import_index order: sort=import_index")
 
 
@@ -412,7 +434,7 @@ def _listing_page(
     query = (
         select(*_PAGE_COLUMNS).where(*clauses).order_by(*order_by(sort, LISTING_SORTS, tiebreak))
     )
-    _check_keyset(filters, sort, after_index)
+    _check_keyset(filters.import_id, sort, after_index)
     if after_index is not None:
         # Keyset: the index (import_id, import_index) seeks straight to the page.
         query = query.where(Listing.import_index > after_index)

@@ -167,12 +167,17 @@ def _wrk_watching(
     before = {w.pid: _cpu_seconds(w) for w in workers}
     command = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "--timeout", "5s", *extra, url]
     load = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(min(2.0, seconds / 2))
-    connections = {w.pid: _served_connections(w, port) for w in workers}
-    out, err = load.communicate()
+    try:
+        time.sleep(min(2.0, seconds / 2))
+        connections = {w.pid: _served_connections(w, port) for w in workers}
+        out, err = load.communicate()
+    finally:
+        if load.poll() is None:
+            load.kill()
+            load.wait()
     if load.returncode != 0:
         raise RuntimeError(f"wrk failed: {err}")
-    cpu = {w.pid: _cpu_seconds(w) - before[w.pid] for w in workers}
+    cpu = {w.pid: max(0.0, _cpu_seconds(w) - before[w.pid]) for w in workers}
     spread = ", ".join(  # uvicorn's helper processes serve nothing and are left out
         f"worker {pid}: {connections[pid]} connections, {cpu[pid]:.1f} s CPU"
         for pid in before
@@ -184,7 +189,7 @@ def _wrk_watching(
 def _cpu_seconds(process: psutil.Process) -> float:
     try:
         times = process.cpu_times()
-    except psutil.NoSuchProcess:
+    except psutil.Error:  # gone, or not ours to read
         return 0.0
     return float(times.user + times.system)
 
@@ -192,7 +197,7 @@ def _cpu_seconds(process: psutil.Process) -> float:
 def _served_connections(process: psutil.Process, port: int) -> int:
     try:
         connections = process.net_connections(kind="tcp")
-    except psutil.NoSuchProcess:
+    except psutil.Error:
         return 0
     return sum(1 for c in connections if c.status == "ESTABLISHED" and c.laddr.port == port)
 

@@ -613,7 +613,7 @@ class ListingQuery(BaseModel):
     after_index: int | None = Field(
         None,
         ge=-1,
-        le=2**62,
+        le=2**31 - 1,  # import_index is a 32-bit INTEGER column
         description="Keyset paging of one import (sort=import_index): only listings after this "
         "import_index; the previous page's next_after_index",
     )
@@ -689,8 +689,8 @@ async def import_listings(
     ctx: Annotated[Context, Depends(get_context)],
     query: Annotated[ListingQuery, Query()],
 ) -> Any:
-    """Async on purpose: the page is one short read, cheaper on the event loop than a hop to a
-    worker thread (sqlite3 in many threads showed a GIL convoy under load)."""
+    # Async on purpose: the page is one short read, cheaper on the event loop than a hop to a
+    # worker thread (sqlite3 in many threads showed a GIL convoy under load).
     found = sorted_page(
         lambda: queries.import_listing_page(
             ctx.engine,

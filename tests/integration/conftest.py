@@ -86,18 +86,19 @@ def started_stack(root: Path, env: dict[str, str]) -> Iterator[RunningStack]:
     home.mkdir(parents=True)
     (root / "pipeline").mkdir()
     patch = pytest.MonkeyPatch()
-    for name in INHERITED_GLYPH:
-        patch.delenv(name, raising=False)
-    for name, value in env.items():
-        patch.setenv(name, value)
-    reset_settings_cache()
-    dispose_engines()
-    settings = get_settings()
     try:
-        procs = stack.start(settings, home, timeout=120)
-    except Exception as exc:  # the stack's own logs say why it did not come up
-        running = RunningStack(settings=settings, home=home, procs={})
-        raise RuntimeError(f"the stack did not start: {exc}\n{running.logs()}") from exc
+        for name in INHERITED_GLYPH:
+            patch.delenv(name, raising=False)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        reset_settings_cache()
+        dispose_engines()
+        settings = get_settings()
+        try:
+            procs = stack.start(settings, home, timeout=120)
+        except Exception as exc:  # the stack's own logs say why it did not come up
+            running = RunningStack(settings=settings, home=home, procs={})
+            raise RuntimeError(f"the stack did not start: {exc}\n{running.logs()}") from exc
     finally:
         patch.undo()
         reset_settings_cache()

@@ -211,6 +211,32 @@ def test_the_fast_import_page_answers_as_the_general_query_and_the_schema(
     assert raw.json()["items"] == [ListingOut.model_validate(i).model_dump() for i in fast[0]]
 
 
+def test_a_missing_import_is_404_before_any_complaint_about_its_query(client: TestClient) -> None:
+    missing = "00000000-0000-4000-8000-00000000dead"
+    for params in ({"after_index": 1, "sort": "score"}, {"after_index": 1, "vendor": "x"}):
+        response = client.get(f"/api/imports/{missing}/listings", params=params)
+        assert response.status_code == 404, params
+    wrong = client.get(f"/api/imports/{A}/listings", params={"after_index": 1, "sort": "score"})
+    assert wrong.status_code == 422
+
+
+def test_database_errors_on_the_fast_page_are_503_like_every_other_read(
+    client: TestClient, glyph_env: Settings
+) -> None:
+    engine = migrate(glyph_env.sqlalchemy_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE listings RENAME TO listings_elsewhere")
+    try:
+        for params in ({}, {"vendor": "NVIDIA"}):  # the driver's cursor, and SQLAlchemy's path
+            response = client.get(f"/api/imports/{A}/listings", params=params)
+            assert response.status_code == 503, (params, response.text)
+            assert response.json()["error"]["code"] == "database_unavailable"
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE listings_elsewhere RENAME TO listings")
+    assert client.get(f"/api/imports/{A}/listings").status_code == 200
+
+
 def test_the_page_writer_gives_valid_json_for_non_finite_floats() -> None:
     # PostgreSQL can hold NaN and infinities in a float column; the answer stays valid JSON.
     items = [{"import_index": 0, "price": float("nan"), "score": float("inf"), "is_gpu": True}]
