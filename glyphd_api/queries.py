@@ -385,13 +385,15 @@ class _PlainPageStatements:
     page: DriverStatement
 
 
+# The import's status and persisted_rows (no row: no such import), on either read path.
+_IMPORT_PROGRESS = select(Import.status, Import.persisted_rows).where(
+    Import.import_id == bindparam("import_id")
+)
+
+
 @functools.lru_cache(maxsize=8)
 def _progress_statement(dialect: Dialect) -> DriverStatement:
-    """The import's status and persisted_rows (no row: no such import)."""
-    query = select(Import.status, Import.persisted_rows).where(
-        Import.import_id == bindparam("import_id")
-    )
-    return DriverStatement.of(query, dialect)
+    return DriverStatement.of(_IMPORT_PROGRESS, dialect)
 
 
 @functools.lru_cache(maxsize=64)
@@ -453,9 +455,7 @@ def _count_listings(conn: Connection, clauses: list[Any]) -> int:
 
 def _import_progress(conn: Connection, import_id: str) -> Any:
     """The import's status and persisted_rows, None when there is no such import."""
-    return conn.execute(
-        select(Import.status, Import.persisted_rows).where(Import.import_id == import_id)
-    ).first()
+    return conn.execute(_IMPORT_PROGRESS, {"import_id": import_id}).first()
 
 
 def _unfiltered(filters: ListingFilters) -> bool:

@@ -631,6 +631,15 @@ class ListingQuery(BaseModel):
             reject_reason=self.reject_reason,
         )
 
+    def window(self) -> dict[str, Any]:
+        """Order and page of the answer, as the query functions take them."""
+        return {
+            "sort": self.sort,
+            "limit": self.limit,
+            "offset": self.offset,
+            "after_index": self.after_index,
+        }
+
 
 class ListingsAcrossImports(ListingQuery):
     """/api/listings narrows by import too (keyset paging needs it)."""
@@ -643,14 +652,7 @@ def listings_page(ctx: Context, query: ListingsAcrossImports) -> Response:
     if query.after_index is not None and not query.import_id:
         raise ApiError(422, "after_index needs import_id", code="invalid_request")
     items, total = sorted_page(
-        lambda: queries.list_listings(
-            ctx.engine,
-            query.filters(query.import_id),
-            sort=query.sort,
-            limit=query.limit,
-            offset=query.offset,
-            after_index=query.after_index,
-        )
+        lambda: queries.list_listings(ctx.engine, query.filters(query.import_id), **query.window())
     )
     return _listing_answer(query, items, total)
 
@@ -692,14 +694,7 @@ async def import_listings(
     # Async on purpose: the page is one short read, cheaper on the event loop than a hop to a
     # worker thread (sqlite3 in many threads showed a GIL convoy under load).
     found = sorted_page(
-        lambda: queries.import_listing_page(
-            ctx.engine,
-            query.filters(import_id),
-            sort=query.sort,
-            limit=query.limit,
-            offset=query.offset,
-            after_index=query.after_index,
-        )
+        lambda: queries.import_listing_page(ctx.engine, query.filters(import_id), **query.window())
     )
     if found is None:
         raise ApiError(404, f"no import {import_id}", code="import_not_found")
