@@ -14,6 +14,7 @@ from typing import Any
 
 from glyph_assets.landing import Manifest, discard, land_stream
 from glyph_assets.settings import Settings, get_settings
+from glyph_assets.sieve.columns import SCORE_SCALES
 from glyph_assets.sieve.inspect import FileInspection, inspect_file
 from glyph_assets.sieve.read import FileRejected, TooManyRows, count_csv_rows, detect_format
 from glyph_assets.store import repository
@@ -46,9 +47,14 @@ def register_import(
     metadata: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
     settings: Settings | None = None,
+    score_scale: str | None = None,
 ) -> RegisteredImport:
-    """Land, inspect and record one submission; raises FileRejected (nothing kept) when unusable."""
+    """Land, inspect and record one submission; raises FileRejected (nothing kept) when unusable.
+
+    ``score_scale`` is the scale a client declared for an already-scored upload's scores."""
     settings = settings or get_settings()
+    if score_scale is not None and score_scale not in SCORE_SCALES:
+        raise FileRejected([f"score_scale must be one of {', '.join(SCORE_SCALES)}"])
     manifest = land_stream(
         chunks,
         settings.landing_dir,
@@ -57,6 +63,7 @@ def register_import(
         source=source,
         kind=kind,
         max_bytes=settings.max_upload_bytes,
+        score_scale=score_scale,
     )
     try:
         inspection = inspect_file(manifest.path, filename, kind)
@@ -81,6 +88,7 @@ def register_import(
             campaign_id=campaign_id,
             metadata_json=metadata,
             idempotency_key=idempotency_key,
+            score_scale=score_scale,
         )
     except BaseException:
         # No import row (a duplicate Idempotency-Key, the database down): keep no landing either.

@@ -13,7 +13,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,6 +43,8 @@ class Manifest:
     received_at: str
     # Line breaks (\n and \r counted apart): an upper bound of a text file's data rows.
     line_breaks: int = 0
+    # Scored uploads: the scale the client declared for its scores (None: detect, see sieve).
+    score_scale: str | None = None
 
     @property
     def path(self) -> Path:
@@ -80,6 +82,7 @@ def land_stream(
     kind: str | None = None,
     import_id: str | None = None,
     max_bytes: int | None = None,
+    score_scale: str | None = None,
 ) -> Manifest:
     """Stream bytes into landing/<import_id>/original.<ext>, hashing as they arrive."""
     import_id = import_id or new_import_id()
@@ -115,6 +118,7 @@ def land_stream(
         kind=kind,
         received_at=datetime.now(UTC).isoformat(),
         line_breaks=line_breaks,
+        score_scale=score_scale,
     )
     (target_dir / MANIFEST_NAME).write_text(json.dumps(asdict(manifest), indent=2))
     return manifest
@@ -133,7 +137,8 @@ def land_file(path: Path, landing_root: Path, **kwargs: object) -> Manifest:
 
 def read_manifest(landing_root: Path, import_id: str) -> Manifest:
     data = json.loads((import_dir(landing_root, import_id) / MANIFEST_NAME).read_text())
-    return Manifest(**data)
+    known = {f.name for f in fields(Manifest)}
+    return Manifest(**{k: v for k, v in data.items() if k in known})
 
 
 def discard(landing_root: Path, import_id: str) -> None:

@@ -22,6 +22,7 @@ from glyph_assets.partitions import imports_partitions
 from glyph_assets.settings import get_settings
 from glyph_assets.sieve.pipeline import enrich_chunk, normalize_chunk, score_chunks
 from glyph_assets.sieve.read import ERROR_COLUMN, iter_raw_chunks
+from glyph_assets.sieve.scored import ScoreScale
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
 
@@ -48,6 +49,10 @@ def _apply_switches(context: AssetExecutionContext, config: StageConfig) -> None
 def _kind(import_id: str) -> str:
     manifest = read_manifest(get_settings().landing_dir, import_id)
     return manifest.kind or "raw"
+
+
+def _declared_scale(import_id: str) -> str | None:
+    return read_manifest(get_settings().landing_dir, import_id).score_scale
 
 
 # Seconds between two progress lines of a stage: each line is an event written to Dagster's
@@ -229,8 +234,21 @@ def scored_listings(
     state = {"rows": 0, "errors": 0, "preview": pd.DataFrame()}
     scores: list[pd.Series] = []
 
+    def record_scale(scale: ScoreScale) -> None:
+        """A scored import's scale (and its warning) is the import's, shown by its summary."""
+        engine = migrate(get_settings().sqlalchemy_url)
+        repository.record_score_scale(engine, context.partition_key, scale.scale, scale.warning)
+        context.log.info(f"client scores read on the {scale.scale} scale")
+        if scale.warning:
+            context.log.warning(scale.warning)
+
     def chunks() -> Iterator[pd.DataFrame]:
-        for frame in score_chunks(lambda: enriched_listings.iter_frames(arrow_strings=True), kind):
+        for frame in score_chunks(
+            lambda: enriched_listings.iter_frames(arrow_strings=True),
+            kind,
+            score_scale=_declared_scale(context.partition_key),
+            on_scale=record_scale,
+        ):
             state["rows"] += len(frame)
             state["errors"] += _errors(frame)
             scores.append(frame["score"].dropna())

@@ -14,53 +14,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from glyph_assets.sieve.columns import CLEAN_COLUMNS, ERROR_COLUMNS
-from glyph_assets.sieve.read import ERROR_COLUMN, INDEX_COLUMN
+from glyph_assets.sieve.columns import (
+    CLEAN_COLUMNS,
+    ERROR_COLUMN,
+    ERROR_COLUMNS,
+    INDEX_COLUMN,
+    SCORED_REQUIRED,
+    header_key,
+    map_headers,
+)
 
 DEFAULT_MAX_FIELD_CHARS = 4096
 FIELD_NAME_CHARS = 100  # row_errors.field is VARCHAR(100); a header may be longer
-
-# Canonical column -> header names (after _header_key) that carry it, in order of preference.
-HEADER_SYNONYMS: dict[str, list[str]] = {
-    "title": [
-        "title",
-        "listing_title",
-        "product_title",
-        "item_title",
-        "name",
-        "product_name",
-        "product",
-        "item",
-        "listing",
-        "gpu",
-        "card",
-    ],
-    "model_hint": ["model", "gpu_model", "model_name", "card_model"],
-    "price": [
-        "price",
-        "price_usd",
-        "usd_price",
-        "price_in_usd",
-        "unit_price",
-        "sale_price",
-        "asking_price",
-        "list_price",
-        "amount",
-        "cost",
-        "price_eur",
-        "price_gbp",
-    ],
-    "currency": ["currency", "currency_code", "price_currency"],
-    "condition": ["condition", "item_condition", "state"],
-    "quantity": ["quantity", "qty", "stock", "availability", "available_quantity", "stock_status"],
-    "seller": ["seller", "store", "merchant", "shop", "retailer", "seller_name"],
-    "brand_hint": ["brand", "vendor", "manufacturer", "make"],
-    "region": ["geographic_region", "region", "location", "country", "geo"],
-    "source_url": ["source_url", "url", "link", "product_url", "listing_url", "href"],
-    "source_type": ["source_type", "source", "channel"],
-    "listing_age": ["listing_age", "age", "listed", "date", "listed_at"],
-    "bulk_notes": ["bulk_notes", "notes", "note", "comments", "description"],
-}
 
 CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 CURRENCY_CODES = ("USD", "EUR", "GBP", "CAD", "AUD", "JPY", "CNY", "HKD", "SGD", "INR", "CHF")
@@ -101,32 +66,22 @@ def _map_unique(
     return take(parsed)
 
 
-def _header_key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
-
-
-def map_headers(columns: list[str]) -> dict[str, str]:
-    """Canonical column -> source column, for the columns this file has."""
-    keyed = {_header_key(c): c for c in columns if c not in (INDEX_COLUMN, ERROR_COLUMN)}
-    mapping: dict[str, str] = {}
-    used: set[str] = set()
-    for target, names in HEADER_SYNONYMS.items():
-        for name in names:
-            source = keyed.get(name)
-            if source is not None and source not in used:
-                mapping[target] = source
-                used.add(source)
-                break
-    if "title" not in mapping and "model_hint" in mapping:
-        # Price sheets carry the listing text in "Model".
-        mapping["title"] = mapping.pop("model_hint")
-    return mapping
-
-
-def missing_required(columns: list[str]) -> list[str]:
-    """File-level problems: no column can serve as the title or the price."""
+def missing_required(columns: list[str], kind: str = "raw") -> list[str]:
+    """File-level problems: no column can serve as the title or the price (raw uploads), or a
+    scored upload lacks one of ``SCORED_REQUIRED`` (it needs no title)."""
     mapping = map_headers(columns)
     problems = []
+    if kind == "scored":
+        keys = {header_key(c) for c in columns}
+        missing = [c for c in SCORED_REQUIRED if c not in keys and c not in mapping]
+        if missing:
+            problems.append(
+                "a scored upload needs the columns "
+                + ", ".join(SCORED_REQUIRED)
+                + "; missing: "
+                + ", ".join(missing)
+            )
+        return problems
     if "title" not in mapping:
         problems.append("no column can serve as the listing title (expected e.g. title, model)")
     if "price" not in mapping:
@@ -246,8 +201,14 @@ def _raw_rows(frame: pd.DataFrame, mask: pd.Series) -> pd.Series:
     return raw
 
 
-def clean(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> pd.DataFrame:
-    """Raw string rows (any dialect) -> CLEAN_COLUMNS + ERROR_COLUMNS, one row per input row."""
+def clean(
+    raw: pd.DataFrame,
+    max_field_chars: int = DEFAULT_MAX_FIELD_CHARS,
+    require_title: bool = True,
+) -> pd.DataFrame:
+    """Raw string rows (any dialect) -> CLEAN_COLUMNS + ERROR_COLUMNS, one row per input row.
+
+    ``require_title=False`` for already-scored rows, which name their model instead."""
     mapping = map_headers(list(raw.columns))
     strings = _Strings(raw)
     out = pd.DataFrame(index=raw.index)
@@ -262,7 +223,7 @@ def clean(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> 
     price_text = _text(strings, mapping, "price")
     header_currency = None
     if "price" in mapping:
-        match = _CURRENCY_FROM_HEADER.search(_header_key(mapping["price"]))
+        match = _CURRENCY_FROM_HEADER.search(header_key(mapping["price"]))
         header_currency = match.group(1).upper() if match else None
     out["price"], out["currency"] = _map_unique(
         price_text, lambda v: parse_price(v, header_currency or "USD")
@@ -295,7 +256,8 @@ def clean(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> 
         too_long = (lengths > max_field_chars).fillna(False).astype(bool)
         reason = f"field is longer than {max_field_chars} characters"
         _set_error(errors, too_long, column[:FIELD_NAME_CHARS], reason)
-    _set_error(errors, out["title"].isna(), "title", "title is empty")
+    if require_title:
+        _set_error(errors, out["title"].isna(), "title", "title is empty")
     _set_error(errors, price_text.isna(), "price", "price is missing")
     unparsed = price_text.notna() & out["price"].isna()
     reason = "price is not a number: " + price_text.fillna("").astype(str).str.slice(0, 80)

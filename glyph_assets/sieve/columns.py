@@ -1,6 +1,15 @@
-"""The column contract between the pipeline stages, the store and the API."""
+"""The column contract between the pipeline stages, the store and the API.
+
+Also the one place that says which header names carry which column (``HEADER_SYNONYMS``,
+``map_headers``): the reader needs it to type-check JSON fields, clean needs it to map dialects.
+"""
 
 from __future__ import annotations
+
+import re
+
+INDEX_COLUMN = "import_index"
+ERROR_COLUMN = "_error"
 
 ERROR_COLUMNS: list[str] = ["error_stage", "error_field", "error_reason", "raw_row"]
 
@@ -54,10 +63,102 @@ SCORE_COLUMNS: list[str] = [
 
 NORMALIZED_COLUMNS: list[str] = CLEAN_COLUMNS + MATCH_COLUMNS
 ENRICHED_COLUMNS: list[str] = NORMALIZED_COLUMNS + SPEC_COLUMNS
-SCORED_COLUMNS: list[str] = ENRICHED_COLUMNS + SCORE_COLUMNS
+# The score a client sent with an already-scored row, exactly as sent (any scale); ``score`` is
+# glyph's own 0-100 figure derived from it by the import's score scale (null for raw uploads).
+CLIENT_COLUMNS: list[str] = ["client_score"]
+SCORED_COLUMNS: list[str] = ENRICHED_COLUMNS + SCORE_COLUMNS + CLIENT_COLUMNS
 
 # Columns the listings table stores (everything a scored row carries, minus the error columns).
 LISTING_COLUMNS: list[str] = SCORED_COLUMNS
 
 # Columns whose presence marks an upload as already scored by another pipeline.
 SCORED_KIND_MARKERS: frozenset[str] = frozenset({"canonical_model", "score"})
+# A scored upload needs these (a title is optional: the established GPUListingDTO has none).
+SCORED_REQUIRED: tuple[str, ...] = ("canonical_model", "score", "price")
+# Established names of the GPUListingDTO fields -> glyph's column of the same meaning.
+SCORED_FIELD_ALIASES: dict[str, str] = {"mig_support": "mig_instances"}
+# The two scales clients send scores on; glyph's own ``score`` is always 0-100.
+SCORE_SCALES: tuple[str, ...] = ("0-100", "0-1")
+
+# Canonical column -> header names (after header_key) that carry it, in order of preference.
+HEADER_SYNONYMS: dict[str, list[str]] = {
+    "title": [
+        "title",
+        "listing_title",
+        "product_title",
+        "item_title",
+        "name",
+        "product_name",
+        "product",
+        "item",
+        "listing",
+        "gpu",
+        "card",
+    ],
+    "model_hint": ["model", "gpu_model", "model_name", "card_model"],
+    "price": [
+        "price",
+        "price_usd",
+        "usd_price",
+        "price_in_usd",
+        "unit_price",
+        "sale_price",
+        "asking_price",
+        "list_price",
+        "amount",
+        "cost",
+        "price_eur",
+        "price_gbp",
+    ],
+    "currency": ["currency", "currency_code", "price_currency"],
+    "condition": ["condition", "item_condition", "state"],
+    "quantity": ["quantity", "qty", "stock", "availability", "available_quantity", "stock_status"],
+    "seller": ["seller", "store", "merchant", "shop", "retailer", "seller_name"],
+    "brand_hint": ["brand", "vendor", "manufacturer", "make"],
+    "region": ["geographic_region", "region", "location", "country", "geo"],
+    "source_url": ["source_url", "url", "link", "product_url", "listing_url", "href"],
+    "source_type": ["source_type", "source", "channel"],
+    "listing_age": ["listing_age", "age", "listed", "date", "listed_at"],
+    "bulk_notes": ["bulk_notes", "notes", "note", "comments", "description"],
+}
+
+# Columns that hold text: a JSON number or boolean there is a row error, not text.
+TEXT_COLUMNS: frozenset[str] = frozenset(
+    {
+        "title",
+        "condition",
+        "seller",
+        "region",
+        "source_url",
+        "source_type",
+        "currency",
+        "brand_hint",
+        "bulk_notes",
+        "canonical_model",
+    }
+)
+
+
+def header_key(name: str) -> str:
+    """A header as a comparable key: lower case, runs of other characters as one underscore."""
+    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+
+
+def map_headers(columns: list[str]) -> dict[str, str]:
+    """Canonical column -> source column, for the columns this file has."""
+    keyed = {header_key(c): c for c in columns if c not in (INDEX_COLUMN, ERROR_COLUMN)}
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for target, names in HEADER_SYNONYMS.items():
+        for name in names:
+            source = keyed.get(name)
+            if source is not None and source not in used:
+                mapping[target] = source
+                used.add(source)
+                break
+    if "title" not in mapping and "model_hint" in mapping:
+        # Price sheets carry the listing text in "Model".
+        mapping["title"] = mapping.pop("model_hint")
+    if "canonical_model" in keyed:
+        mapping["canonical_model"] = keyed["canonical_model"]
+    return mapping

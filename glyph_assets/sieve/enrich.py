@@ -99,4 +99,65 @@ def enrich(normalized: pd.DataFrame, registry: Registry | None = None) -> pd.Dat
     return out
 
 
-__all__ = ["REGISTRY_SPECS", "enrich", "title_warnings"]
+# The spec fields an already-scored row (GPUListingDTO) carries itself: checked, not overwritten.
+CHECKED_SPECS: tuple[str, ...] = ("vram_gb", "tdp_watts", "mig_instances", "nvlink")
+
+
+def _differs(given: object, known: object) -> bool:
+    if isinstance(known, bool | np.bool_) or isinstance(given, bool | np.bool_):
+        return bool(given) != bool(known)
+    try:
+        return abs(float(given) - float(known)) > 0.5  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(given) != str(known)
+
+
+def fill_specs(scored: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
+    """Already-scored rows: what a row carries stays; what it lacks comes from the registry by
+    ``canonical_model``; a carried spec that contradicts the registry gets a warning.
+
+    The row's own value wins because the sender may know better (a modded card, a 48 GB
+    variant); the warning makes the disagreement visible instead of hiding it either way.
+    """
+    registry = registry or load_registry()
+    out = scored.copy(deep=False)
+    model = out["canonical_model"].astype(object)
+    usable = model.notna()
+    if "error_stage" in out:
+        usable &= out["error_stage"].isna()
+    known = (usable & model.isin(registry.specs.index)).to_numpy()
+    if not known.any():
+        return out
+    specs = registry.specs.reindex(model.where(known, None).to_numpy())
+    notes: list[list[str]] = [[] for _ in range(len(out))]
+    for column in ["vendor", *REGISTRY_SPECS]:
+        if column not in specs:
+            continue
+        given = (
+            out[column].astype(object).to_numpy(copy=True)
+            if column in out
+            else np.full(len(out), None, dtype=object)
+        )
+        registered = specs[column].astype(object).to_numpy()
+        for row in np.flatnonzero(known):
+            mine, theirs = given[row], registered[row]
+            if pd.isna(theirs):
+                continue
+            if mine is None or (not isinstance(mine, str) and pd.isna(mine)):
+                given[row] = theirs
+            elif column in CHECKED_SPECS and _differs(mine, theirs):
+                notes[row].append(
+                    f"{column} {mine} contradicts the registry ({theirs} for {model.iloc[row]})"
+                )
+        out[column] = pd.Series(given, index=out.index).infer_objects()
+    previous = out["warnings"].astype(object) if "warnings" in out else None
+    merged = []
+    for row, found in enumerate(notes):
+        before = previous.iloc[row] if previous is not None else None
+        parts = ([before] if isinstance(before, str) and before else []) + found
+        merged.append("; ".join(parts) or None)
+    out["warnings"] = merged
+    return out
+
+
+__all__ = ["CHECKED_SPECS", "REGISTRY_SPECS", "enrich", "fill_specs", "title_warnings"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from glyph_assets.sieve.clean import _header_key, missing_required
-from glyph_assets.sieve.columns import SCORED_KIND_MARKERS
+from glyph_assets.sieve.clean import missing_required
+from glyph_assets.sieve.columns import SCORED_KIND_MARKERS, header_key
 from glyph_assets.sieve.read import (
     ERROR_COLUMN,
     INDEX_COLUMN,
@@ -38,7 +38,7 @@ class FileInspection:
 
 
 def detect_kind(columns: list[str]) -> str:
-    keys = {_header_key(c) for c in columns}
+    keys = {header_key(c) for c in columns}
     return "scored" if keys >= SCORED_KIND_MARKERS else "raw"
 
 
@@ -66,10 +66,12 @@ def inspect_file(
         else []
     )
     problems: list[str] = []
+    resolved = kind or detect_kind(columns)
     if first is None or (not columns and len(first) == 0):
         problems.append("the file has no header and no data rows")
     else:
-        problems.extend(missing_required(columns))
+        if resolved in ("raw", "scored"):
+            problems.extend(missing_required(columns, resolved))
         if len(first) == 0:
             problems.append("the file has a header but no data rows")
     if kind not in (None, "raw", "scored"):
@@ -81,7 +83,7 @@ def inspect_file(
         encoding=fmt.encoding,
         delimiter=fmt.delimiter if fmt.kind == "csv" else None,
         columns=columns,
-        kind=kind or detect_kind(columns),
+        kind=resolved,
         first_chunk_rows=len(first) if first is not None else 0,
         rows=rows,
     )

@@ -14,11 +14,11 @@ from glyph_assets.sieve.columns import (
     NORMALIZED_COLUMNS,
     SCORED_COLUMNS,
 )
-from glyph_assets.sieve.enrich import enrich
+from glyph_assets.sieve.enrich import enrich, fill_specs
 from glyph_assets.sieve.normalize import normalize
 from glyph_assets.sieve.read import iter_raw_chunks
 from glyph_assets.sieve.score import ScoreConfig, market_reference, score
-from glyph_assets.sieve.scored import adopt_scored
+from glyph_assets.sieve.scored import ScoreScale, adopt_scored, normalize_scores
 
 
 def normalize_chunk(
@@ -33,8 +33,9 @@ def normalize_chunk(
 
 
 def enrich_chunk(normalized: pd.DataFrame, kind: str = "raw") -> pd.DataFrame:
+    """Registry specs for matched rows; scored rows keep theirs and get only what they lack."""
     if kind == "scored":
-        return normalized
+        return fill_specs(normalized)[SCORED_COLUMNS + ERROR_COLUMNS]
     return enrich(normalized)[ENRICHED_COLUMNS + ERROR_COLUMNS]
 
 
@@ -42,10 +43,15 @@ def score_chunks(
     make_chunks: Callable[[], Iterable[pd.DataFrame]],
     kind: str = "raw",
     config: ScoreConfig | None = None,
+    score_scale: str | None = None,
+    on_scale: Callable[[ScoreScale], None] | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """Two passes: the import's per-model market first, then each chunk scored against it."""
+    """Two passes: the import's per-model market first, then each chunk scored against it.
+
+    Scored uploads keep the client's score; the first pass decides its scale instead."""
     if kind == "scored":
-        yield from make_chunks()
+        for chunk in normalize_scores(make_chunks, score_scale, on_scale):
+            yield chunk[SCORED_COLUMNS + ERROR_COLUMNS]
         return
     reference = market_reference(make_chunks())
     for chunk in make_chunks():
@@ -58,6 +64,7 @@ def run_offline(
     kind: str | None = None,
     config: ScoreConfig | None = None,
     chunk_rows: int = 200_000,
+    score_scale: str | None = None,
 ) -> pd.DataFrame:
     """Every stage on one file, no Dagster, no database: one output row per input data row."""
     from glyph_assets.sieve.inspect import detect_kind
@@ -68,7 +75,7 @@ def run_offline(
         if resolved_kind is None:
             resolved_kind = detect_kind([str(c) for c in raw.columns])
         enriched.append(enrich_chunk(normalize_chunk(raw, resolved_kind), resolved_kind))
-    scored = list(score_chunks(lambda: enriched, resolved_kind or "raw", config))
+    scored = list(score_chunks(lambda: enriched, resolved_kind or "raw", config, score_scale))
     if not scored:
         return pd.DataFrame(columns=SCORED_COLUMNS + ERROR_COLUMNS)
     return pd.concat(scored, ignore_index=True)

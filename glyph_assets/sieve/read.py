@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import codecs
 import csv
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from charset_normalizer import from_bytes
 
+from glyph_assets.sieve.columns import ERROR_COLUMN, INDEX_COLUMN, TEXT_COLUMNS, map_headers
+
 SAMPLE_BYTES = 256 * 1024
 ARROW_BLOCK_BYTES = 4 << 20
 DELIMITERS = ",;\t|"
-ERROR_COLUMN = "_error"
-INDEX_COLUMN = "import_index"
+# Deepest JSON nesting accepted anywhere (a listing file is 3 levels deep; Shopify's 4). Checked
+# without recursion, so a hostile body cannot exhaust the stack of any parser that reads it later.
+MAX_JSON_DEPTH = 64
+# Envelope keys that hold the listings of a JSON object, in order of preference.
+RECORD_KEYS = ("listings", "items", "data", "results", "rows")
 
 csv.field_size_limit(64 * 1024 * 1024)
 
@@ -301,17 +306,70 @@ def _empty_table(headers: list[str]) -> pa.Table:
     return pa.table({h: pa.array([], pa.string()) for h in headers})
 
 
-def _json_records(payload: Any) -> list[Any]:
+def json_depth(payload: Any) -> int:
+    """Nesting depth of a parsed JSON value (a scalar is 0), computed with an explicit stack."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(payload, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            depth += 1
+            deepest = max(deepest, depth)
+            stack.extend((item, depth) for item in value if isinstance(item, (list, dict)))
+    return deepest
+
+
+def parse_json(data: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """The one JSON parser of every way in (upload, JSON body, inbox file, the run).
+
+    orjson parses without recursing on the C stack (it refuses past 1024 levels itself), and the
+    depth is then checked iteratively, so a body nested 20,000 levels deep is a clear rejection.
+    """
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc).lower():
+            raise FileRejected([f"JSON is nested deeper than {max_depth} levels"]) from exc
+        raise FileRejected([f"invalid JSON: {exc}"]) from exc
+    if json_depth(payload) > max_depth:
+        raise FileRejected([f"JSON is nested deeper than {max_depth} levels"])
+    return payload
+
+
+@dataclass
+class JsonDocument:
+    """A JSON submission read by the one grammar: its listing records, and the envelope's other
+    top-level keys (an object's ``source``, ``kind``, ... ; empty for a bare array)."""
+
+    records: list[Any]
+    envelope: dict[str, Any]
+    key: str | None = None  # the envelope key that held the records (None: a bare array)
+
+
+def json_document(payload: Any) -> JsonDocument:
+    """Where the listings are in a parsed JSON value, or FileRejected.
+
+    A bare array; an object with ``products`` (Shopify ``products.json``, one listing per
+    variant); an object with one of ``RECORD_KEYS`` holding an array.
+    """
     if isinstance(payload, list):
-        return payload
+        return JsonDocument(payload, {})
     if isinstance(payload, dict):
         if isinstance(payload.get("products"), list):
-            return _shopify_variants(payload["products"])
-        for key in ("listings", "items", "data", "results", "rows"):
+            rest = {k: v for k, v in payload.items() if k != "products"}
+            return JsonDocument(_shopify_variants(payload["products"]), rest, "products")
+        for key in RECORD_KEYS:
             if isinstance(payload.get(key), list):
-                return payload[key]
+                rest = {k: v for k, v in payload.items() if k != key}
+                return JsonDocument(payload[key], rest, key)
     raise FileRejected(
-        ["JSON must be an array of objects, or an object with a 'listings' or 'products' array"]
+        [
+            "JSON must be an array of objects, or an object with a 'listings' (or "
+            + ", ".join(f"'{k}'" for k in RECORD_KEYS[1:])
+            + ") or a Shopify 'products' array"
+        ]
     )
 
 
@@ -345,14 +403,24 @@ def _shopify_variants(products: list[Any]) -> list[Any]:
     return records
 
 
-def _cell(value: Any) -> tuple[str | None, str | None]:
-    if value is None:
-        return None, None
+_JSON_TYPE_NAMES = {bool: "boolean", int: "number", float: "number", dict: "object", list: "array"}
+
+
+def _cell(value: Any, text_only: bool = False) -> tuple[str | None, str | None]:
+    """A JSON value as the text a CSV cell would hold, or the problem with it.
+
+    ``text_only`` fields (a title, a seller, ...) must be JSON strings: the number 4090 as a
+    title is the sender's mistake, not a title, so it is a row error naming the field."""
+    if value is None or isinstance(value, str):
+        return value, None
+    kind = _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+    if text_only and isinstance(value, bool | int | float):
+        return None, f"is a JSON {kind}, expected text"
     if isinstance(value, bool):
         return str(value).lower(), None
-    if isinstance(value, int | float | str):
+    if isinstance(value, int | float):
         return str(value), None
-    return None, f"has a JSON {type(value).__name__}, expected text or a number"
+    return None, f"is a JSON {kind}, expected text or a number"
 
 
 def records_to_frames(records: list[Any], chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -363,19 +431,20 @@ def records_to_frames(records: list[Any], chunk_rows: int) -> Iterator[pd.DataFr
                 headers_seen.setdefault(str(key), None)
     headers = _unique_headers(list(headers_seen))
     originals = list(headers_seen)
+    mapping = map_headers(originals)
+    text_keys = {source for column, source in mapping.items() if column in TEXT_COLUMNS}
+    typed = [(key, key in text_keys) for key in originals]
     for start in range(0, max(len(records), 1), chunk_rows):
         rows: list[list[str | None]] = []
         for record in records[start : start + chunk_rows]:
             if not isinstance(record, dict):
-                rows.append(
-                    [None] * len(headers)
-                    + [f"row is a JSON {type(record).__name__}, expected an object"]
-                )
+                kind = _JSON_TYPE_NAMES.get(type(record), "text" if record else "null")
+                rows.append([None] * len(headers) + [f"row is a JSON {kind}, expected an object"])
                 continue
             values: list[str | None] = []
             problems: list[str] = []
-            for key in originals:
-                value, problem = _cell(record.get(key))
+            for key, text_only in typed:
+                value, problem = _cell(record.get(key), text_only)
                 if problem:
                     problems.append(f"field '{key}' {problem}")
                 if value is not None and "\x00" in value:
@@ -387,12 +456,10 @@ def records_to_frames(records: list[Any], chunk_rows: int) -> Iterator[pd.DataFr
 
 
 def load_json(path: Path, fmt: FileFormat) -> list[Any]:
-    with open(path, encoding=fmt.encoding, errors="replace") as fh:
-        try:
-            payload = json.load(fh)
-        except json.JSONDecodeError as exc:
-            raise FileRejected([f"invalid JSON: {exc.msg} at line {exc.lineno}"]) from exc
-    return _json_records(payload)
+    """The listing records of a landed JSON file (``parse_json`` + ``json_document``)."""
+    # Decoded as the detector said, undecodable bytes replaced (as the CSV reader does).
+    text = path.read_bytes().decode(fmt.encoding, errors="replace").lstrip("\ufeff")
+    return json_document(parse_json(text)).records
 
 
 def iter_raw_chunks(
@@ -431,10 +498,15 @@ __all__ = [
     "INDEX_COLUMN",
     "FileFormat",
     "FileRejected",
+    "JsonDocument",
+    "MAX_JSON_DEPTH",
     "TooManyRows",
     "count_csv_rows",
     "detect_format",
     "iter_raw_chunks",
+    "json_document",
+    "json_depth",
+    "parse_json",
     "read_raw",
     "read_bytes",
 ]

@@ -150,6 +150,8 @@ class ScoredListings(EnrichedListings):
     score_features: Series = pa.Field(nullable=True, ge=0, le=100)
     score_efficiency: Series = pa.Field(nullable=True, ge=0, le=100)
     score_value: Series = pa.Field(nullable=True, ge=0, le=100)
+    # A scored upload's own score, as sent: any finite number (the client's scale, not glyph's).
+    client_score: Series = pa.Field(nullable=True)
 
     @pa.check(
         "score",
@@ -157,6 +159,7 @@ class ScoredListings(EnrichedListings):
         "score_features",
         "score_efficiency",
         "score_value",
+        "client_score",
         name="numeric",
         error=NUMERIC_ERROR,
     )

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from glyph_assets.sieve.columns import SCORE_COLUMNS
+from glyph_assets.sieve.columns import CLIENT_COLUMNS, SCORE_COLUMNS
 
 _KEY = ["canonical_model", "currency"]
 
@@ -197,6 +197,8 @@ def score(
             results[name][mask] = np.round(np.clip(values, 0.0, 100.0), 2)
     for name in SCORE_COLUMNS:
         out[name] = results[name]  # NaN where unscored: NULL in the store
+    for name in CLIENT_COLUMNS:
+        out[name] = np.nan  # glyph scored these rows itself: no client score
     return out
 
 

@@ -1,20 +1,34 @@
 """Uploads that another pipeline already scored: keep their match, specs and score, but check them.
 
-Such rows skip normalize/enrich/score; they are cleaned like any row and their own columns are
+Such rows skip normalize and score; they are cleaned like any row (a title is optional: the
+established ``GPUListingDTO`` names its ``canonical_model`` instead) and their own columns are
 validated (types, ranges, known model ids). A row that fails becomes a row error.
+
+The client's ``score`` is kept exactly as sent in ``client_score``: clients send 0-100 and, in
+places, 0-1. glyph's own ``score`` (0-100, what its sorts, filters and market figures use) is
+derived from it by the import's score scale, declared by the client or detected with a warning
+(``decide_score_scale``); the client's value is never rewritten.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 
-from glyph_assets.sieve.clean import DEFAULT_MAX_FIELD_CHARS, _header_key, clean
+from glyph_assets.sieve.clean import DEFAULT_MAX_FIELD_CHARS, clean
 from glyph_assets.sieve.columns import (
     ERROR_COLUMNS,
     MATCH_COLUMNS,
     SCORE_COLUMNS,
+    SCORE_SCALES,
     SCORED_COLUMNS,
+    SCORED_FIELD_ALIASES,
     SPEC_COLUMNS,
+    header_key,
 )
 
 NUMERIC_RANGES: dict[str, tuple[float, float]] = {
@@ -24,7 +38,6 @@ NUMERIC_RANGES: dict[str, tuple[float, float]] = {
     "mig_instances": (0.0, 7.0),
     "pcie_gen": (1.0, 7.0),
     "launch_year": (1990.0, 2100.0),
-    "score": (0.0, 100.0),
     "score_capacity": (0.0, 100.0),
     "score_features": (0.0, 100.0),
     "score_efficiency": (0.0, 100.0),
@@ -33,17 +46,27 @@ NUMERIC_RANGES: dict[str, tuple[float, float]] = {
 BOOLEAN_COLUMNS = ("is_gpu", "nvlink")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
+# Pipelines that score on 0-1 add up to a 20 % bonus on top, so their scores reach about 1.2.
+UNIT_SCALE_MAX = 1.5
 
 
 def _source(raw: pd.DataFrame) -> dict[str, str]:
-    return {_header_key(c): c for c in raw.columns}
+    """glyph column -> the raw column carrying it; established DTO names count as aliases."""
+    source = {header_key(c): c for c in raw.columns}
+    for alias, target in SCORED_FIELD_ALIASES.items():
+        if alias in source and target not in source:
+            source[target] = source[alias]
+    return source
 
 
 def adopt_scored(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> pd.DataFrame:
-    """Raw strings of a scored upload -> SCORED_COLUMNS + ERROR_COLUMNS, validated."""
+    """Raw strings of a scored upload -> SCORED_COLUMNS + ERROR_COLUMNS, validated.
+
+    ``score`` stays empty here: the import's scale is known only once every row has been read
+    (``normalize_scores``). The client's value goes to ``client_score`` unchanged."""
     from glyph_assets.sieve.registry import load_registry
 
-    out = clean(raw, max_field_chars=max_field_chars)
+    out = clean(raw, max_field_chars=max_field_chars, require_title=False)
     source = _source(raw)
     problems = pd.Series(None, index=out.index, dtype=object)
     fields = pd.Series(None, index=out.index, dtype=object)
@@ -53,13 +76,18 @@ def adopt_scored(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHA
         problems[todo] = reason
         fields[todo] = field
 
-    for column in MATCH_COLUMNS + SPEC_COLUMNS + SCORE_COLUMNS:
-        values = raw[source[column]].reset_index(drop=True) if column in source else None
-        if values is None:
-            out[column] = None
-            continue
+    def text_of(column: str) -> pd.Series | None:
+        if column not in source:
+            return None
+        values = raw[source[column]].reset_index(drop=True)
         text = values.astype(object).where(values.notna(), None)
-        text = text.map(lambda v: v.strip() if isinstance(v, str) else v).replace("", None)
+        return text.map(lambda v: v.strip() if isinstance(v, str) else v).replace("", None)
+
+    for column in MATCH_COLUMNS + SPEC_COLUMNS + SCORE_COLUMNS:
+        text = text_of(column)
+        if text is None or column == "score":
+            out[column] = None if column != "score" else np.nan
+            continue
         if column in NUMERIC_RANGES:
             number = pd.to_numeric(text, errors="coerce")
             flag(text.notna() & number.isna(), column, f"{column} is not a number")
@@ -67,7 +95,7 @@ def adopt_scored(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHA
             flag(
                 number.notna() & ((number < low) | (number > high)),
                 column,
-                f"{column} is " f"outside [{low:g}, {high:g}]",
+                f"{column} is outside [{low:g}, {high:g}]",
             )
             out[column] = number
         elif column in BOOLEAN_COLUMNS:
@@ -79,9 +107,17 @@ def adopt_scored(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHA
             )
         else:
             out[column] = text
-    flag(out["score"].isna(), "score", "score is missing")
+    sent = text_of("score")
+    if sent is None:
+        sent = pd.Series(None, index=out.index, dtype=object)
+    client = pd.to_numeric(sent, errors="coerce").astype(float)
+    flag(sent.isna(), "score", "score is missing")
+    flag(sent.notna() & client.isna(), "score", "score is not a number")
+    flag(client.notna() & ~np.isfinite(client), "score", "score is not a finite number")
+    out["client_score"] = client.where(np.isfinite(client))
     registry_ids = set(load_registry().specs.index)
     model = out["canonical_model"]
+    flag(model.isna(), "canonical_model", "canonical_model is missing")
     flag(
         model.notna() & ~model.isin(registry_ids),
         "canonical_model",
@@ -98,3 +134,173 @@ def adopt_scored(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHA
         subset = raw.reset_index(drop=True).loc[mark, originals]
         out.loc[mark, "raw_row"] = subset.apply(lambda r: r.dropna().to_json(), axis=1)
     return out[SCORED_COLUMNS + ERROR_COLUMNS]
+
+
+@dataclass(frozen=True)
+class ScoreScale:
+    """How an import's client scores were read: the scale, whether the client declared it, and
+    the warning a person should see (a declared scale the data contradicts, or a detected one)."""
+
+    scale: str
+    declared: bool
+    warning: str | None = None
+
+    @property
+    def factor(self) -> float:
+        return 100.0 if self.scale == "0-1" else 1.0
+
+
+def decide_score_scale(low: float | None, high: float | None, declared: str | None) -> ScoreScale:
+    """The scale of an import's client scores, from their range and what the client declared.
+
+    Never a silent guess: a declared scale is followed, with a warning when every score says the
+    other one; without a declaration 0-100 is the default, and an import whose every score lies
+    in [0, 1.5] is read as 0-1, with a warning saying so.
+    """
+    if declared is not None and declared not in SCORE_SCALES:
+        raise ValueError(f"score_scale must be one of {', '.join(SCORE_SCALES)}, not {declared!r}")
+    known = low is not None and high is not None
+    looks_unit = known and low >= 0.0 and high <= UNIT_SCALE_MAX  # type: ignore[operator]
+    if declared == "0-100":
+        warning = (
+            f"every score lies in [0, {UNIT_SCALE_MAX:g}]: this looks like a 0-1 scale, but "
+            "score_scale=0-100 was declared, so glyph's score is the client's as sent"
+            if looks_unit
+            else None
+        )
+        return ScoreScale("0-100", True, warning)
+    if declared == "0-1":
+        warning = (
+            f"score_scale=0-1 was declared, but scores reach {high:g}: this looks like a 0-100 "
+            "scale; glyph's score (client's x 100) is capped at 100"
+            if known and high > UNIT_SCALE_MAX  # type: ignore[operator]
+            else None
+        )
+        return ScoreScale("0-1", True, warning)
+    if looks_unit:
+        return ScoreScale(
+            "0-1",
+            False,
+            f"no score_scale was declared and every score lies in [0, {UNIT_SCALE_MAX:g}]: the "
+            "scores were read as 0-1 (glyph's score = client's x 100); send score_scale to decide",
+        )
+    return ScoreScale("0-100", False)
+
+
+def normalize_scores(
+    make_chunks: Callable[[], Iterable[pd.DataFrame]],
+    declared: str | None = None,
+    on_scale: Callable[[ScoreScale], None] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Two passes over a scored import: the range of its client scores decides the scale, then
+    each chunk's ``score`` is ``client_score`` on glyph's 0-100 scale (capped, with a warning on
+    the row when the cap applies)."""
+    low, high = math.inf, -math.inf
+    for chunk in make_chunks():
+        values = pd.to_numeric(chunk["client_score"], errors="coerce").dropna()
+        if len(values):
+            low, high = min(low, float(values.min())), max(high, float(values.max()))
+    found = math.isfinite(low)
+    scale = decide_score_scale(low if found else None, high if found else None, declared)
+    if on_scale is not None:
+        on_scale(scale)
+    for chunk in make_chunks():
+        out = chunk.copy(deep=False)
+        client = pd.to_numeric(out["client_score"], errors="coerce").astype(float)
+        scaled = client * scale.factor
+        capped = scaled.clip(0.0, 100.0)
+        out["score"] = capped.round(4)
+        outside = (scaled != capped) & scaled.notna()
+        if outside.any():
+            note = (
+                "score "
+                + client[outside].map(lambda v: f"{v:g}")
+                + (f" is outside the {scale.scale} scale; glyph's score is capped")
+            )
+            previous = out.loc[outside, "warnings"].astype(object)
+            out.loc[outside, "warnings"] = [
+                f"{p}; {n}" if isinstance(p, str) and p else n
+                for p, n in zip(previous, note, strict=True)
+            ]
+        yield out
+
+
+# The established GPUListingDTO: its required fields and the JSON types each accepts (numbers
+# may come as numeric text, booleans as true/false/1/0, as the established service took them).
+DTO_REQUIRED: dict[str, str] = {
+    "canonical_model": "text",
+    "vram_gb": "integer",
+    "mig_support": "integer",
+    "nvlink": "boolean",
+    "tdp_watts": "integer",
+    "price": "number",
+    "score": "number",
+}
+DTO_RANGES: dict[str, tuple[float, float]] = {"mig_support": (0, 7)}
+
+
+def _as_number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _dto_field_problem(name: str, value: object) -> str | None:
+    kind = DTO_REQUIRED[name]
+    if value is None:
+        return "is required"
+    if kind == "text":
+        return None if isinstance(value, str) and value.strip() else "must be non-empty text"
+    if kind == "boolean":
+        ok = (
+            isinstance(value, bool)
+            or value in (0, 1)
+            or (isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE)
+        )
+        return None if ok else "must be true or false"
+    number = _as_number(value)
+    if number is None or not math.isfinite(number):
+        return f"must be {'an integer' if kind == 'integer' else 'a number'}"
+    if kind == "integer" and not number.is_integer():
+        return "must be an integer"
+    if name in DTO_RANGES:
+        low, high = DTO_RANGES[name]
+        if not low <= number <= high:
+            return f"must be between {low:g} and {high:g}"
+    return None
+
+
+def dto_problems(records: list[object], limit: int = 100) -> list[str]:
+    """Every way a body breaks the established GPUListingDTO contract (1-based item numbers,
+    at most ``limit``): the established persist path refuses such a body whole, before anything
+    is kept, as its clients expect; glyph's own paths make the same rows row errors instead."""
+    problems: list[str] = []
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            problems.append(f"item {number}: must be an object")
+        else:
+            for name in DTO_REQUIRED:
+                problem = _dto_field_problem(name, record.get(name))
+                if problem:
+                    problems.append(f"item {number}: {name} {problem}")
+        if len(problems) >= limit:
+            problems.append(f"... (stopped after {limit} problems)")
+            break
+    return problems
+
+
+__all__ = [
+    "DTO_REQUIRED",
+    "ScoreScale",
+    "adopt_scored",
+    "decide_score_scale",
+    "dto_problems",
+    "normalize_scores",
+]

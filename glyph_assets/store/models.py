@@ -51,6 +51,10 @@ class Import(Base):
     error_rows: Mapped[int | None] = mapped_column(Integer)
     not_gpu_rows: Mapped[int | None] = mapped_column(Integer)
     unknown_model_rows: Mapped[int | None] = mapped_column(Integer)
+    # Scored uploads: the scale their client scores were read on, declared or detected.
+    score_scale: Mapped[str | None] = mapped_column(String(8))
+    # Import-level warnings a person should see in the summary (a detected score scale, ...).
+    warnings: Mapped[list | None] = mapped_column(JSON)
 
 
 class ImportRun(Base):
@@ -121,6 +125,8 @@ class Listing(Base):
     score_features: Mapped[float | None] = mapped_column(Float)
     score_efficiency: Mapped[float | None] = mapped_column(Float)
     score_value: Mapped[float | None] = mapped_column(Float)
+    # An already-scored row's own score, exactly as the client sent it (any scale).
+    client_score: Mapped[float | None] = mapped_column(Float)
 
 
 class RowError(Base):

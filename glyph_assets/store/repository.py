@@ -69,6 +69,19 @@ def set_import_status(
         conn.execute(update(Import).where(Import.import_id == import_id).values(**values))
 
 
+def record_score_scale(
+    engine: Engine, import_id: str, scale: str, warning: str | None = None
+) -> None:
+    """The scale a scored import's client scores were read on, with its warning if any (the
+    one import-level warning of this kind: a re-run replaces it rather than adding another)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(Import)
+            .where(Import.import_id == import_id)
+            .values(score_scale=scale, warnings=[warning] if warning else None)
+        )
+
+
 def reopen_import(engine: Engine, import_id: str) -> None:
     """A retry puts a failed or canceled import back in the queue, its old error cleared."""
     with engine.begin() as conn:

@@ -1,0 +1,36 @@
+"""scored contract: the client's score kept as sent, and an import's score scale and warnings
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-05 23:40:00
+
+``listings.client_score`` holds the score an already-scored row arrived with, exactly as sent
+(0.92 stays 0.92); ``listings.score`` stays glyph's 0-100 figure. ``imports.score_scale`` records
+the scale the client scores were read on (declared or detected) and ``imports.warnings`` the
+import-level warnings a summary shows. Plain ``ADD COLUMN`` on both dialects: nullable columns,
+so existing rows need no rewrite.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("listings", sa.Column("client_score", sa.Float(), nullable=True))
+    op.add_column("imports", sa.Column("score_scale", sa.String(length=8), nullable=True))
+    op.add_column("imports", sa.Column("warnings", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("imports", schema=None) as batch_op:
+        batch_op.drop_column("warnings")
+        batch_op.drop_column("score_scale")
+    with op.batch_alter_table("listings", schema=None) as batch_op:
+        batch_op.drop_column("client_score")
