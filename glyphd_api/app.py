@@ -8,13 +8,14 @@ drives Dagster over GraphQL (``dagster_client``) and reads the database (``queri
 from __future__ import annotations
 
 import gc
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata
 
 import anyio.to_thread
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,8 +23,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from glyph_assets.settings import Settings, get_settings
 from glyph_assets.store.db import migrate
 from glyphd_api.deps import run_config_allowed
-from glyphd_api.errors import ApiError, install_error_handlers
-from glyphd_api.routes import health, imports, jobs, listings, models
+from glyphd_api.errors import ApiError, error_body, install_error_handlers
+from glyphd_api.routes import health, imports, jobs, listings, models, schema
+from glyphd_api.routes.common import reject_unknown_query
+from glyphd_api.routes.schema import SUPPORTED_VERSIONS
 from glyphd_api.schemas import SCHEMA_VERSION
 from glyphd_api.security import AccessGuard, document_security
 
@@ -63,12 +66,38 @@ class SchemaHeader:
             await self.app(scope, receive, send)
             return
 
+        for key, value in scope["headers"]:
+            if key == b"x-glyph-schema-version":
+                asked = value.decode("latin-1").strip()
+                if asked not in SUPPORTED_VERSIONS:
+                    await _refuse_version(send, asked)
+                    return
+
         async def stamped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)[SCHEMA_HEADER] = SCHEMA_VERSION
             await send(message)
 
         await self.app(scope, receive, stamped)
+
+
+async def _refuse_version(send: Send, asked: str) -> None:
+    body = error_body(
+        "unsupported_schema_version",
+        f"schema version {asked!r} is not spoken here; supported: {', '.join(SUPPORTED_VERSIONS)}",
+        details={"supported_versions": list(SUPPORTED_VERSIONS)},
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 406,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (SCHEMA_HEADER.lower().encode(), SCHEMA_VERSION.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": json.dumps(body).encode()})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -92,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.settings = settings
     app.state.database_url = settings.sqlalchemy_url  # resolved once, not per request
@@ -109,8 +139,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_exception_handler(OperationalError, database_down)
 
-    for router in (health.router, imports.router, jobs.router, listings.router, models.router):
-        app.include_router(router)
+    routers = (health, imports, jobs, listings, models, schema)
+    for module in routers:
+        app.include_router(module.router)
     # Outermost: a refused token or an oversized small body never reaches routing.
     app.add_middleware(AccessGuard, settings=settings)
     app.add_middleware(SchemaHeader)  # outermost of all: the guard's refusals carry it too

@@ -68,6 +68,8 @@ def error_body(
             "problems": problems or [],
             "details": details,
         },
+        # Established glyphd clients read FastAPI's ``detail``: the message and its problems.
+        "detail": "; ".join([message, *(problems or [])]),
     }
 
 

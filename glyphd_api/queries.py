@@ -192,6 +192,9 @@ def import_row_stats(engine: Engine, import_id: str) -> dict[str, Any]:
                 func.min(Listing.score),
                 func.max(Listing.score),
                 func.avg(Listing.score),
+                func.sum(case((Listing.warnings.is_not(None), 1), else_=0)),
+                func.min(Listing.client_score),
+                func.max(Listing.client_score),
             ).where(is_import)
         ).one()
         errors = conn.execute(
@@ -204,8 +207,29 @@ def import_row_stats(engine: Engine, import_id: str) -> dict[str, Any]:
         "score_min": row[3],
         "score_max": row[4],
         "score_mean": float(row[5]) if row[5] is not None else None,
+        "warning_rows": int(row[6] or 0),
+        "client_score_min": row[7],
+        "client_score_max": row[8],
         "error_rows": int(errors or 0),
     }
+
+
+def edge_models(engine: Engine, import_id: str) -> tuple[str | None, str | None]:
+    """canonical_model of an import's first and last persisted row (by import_index); a row
+    without a model counts as ``UNKNOWN``, as established glyphd clients expect."""
+
+    def model_at(order: Any) -> str | None:
+        query = (
+            select(Listing.canonical_model)
+            .where(Listing.import_id == import_id)
+            .order_by(order)
+            .limit(1)
+        )
+        with engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (row[0] or "UNKNOWN")
+
+    return model_at(Listing.import_index.asc()), model_at(Listing.import_index.desc())
 
 
 def top_models(engine: Engine, import_id: str, limit: int = 10) -> list[dict[str, Any]]:

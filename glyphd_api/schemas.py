@@ -8,12 +8,16 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1"
+# The established glyphd schema versions (its ImportResultDTO carries one of them).
+ESTABLISHED_SCHEMA_VERSIONS = ("v1.0", "v1.1")
+ESTABLISHED_SCHEMA_VERSION = "v1.1"
 
 ImportStatus = Literal[
     "queued", "running", "succeeded", "partially_succeeded", "failed", "canceled"
 ]
 JobState = Literal["queued", "running", "canceling", "succeeded", "failed", "canceled"]
 Kind = Literal["raw", "scored"]
+ScoreScaleName = Literal["0-100", "0-1"]
 
 EXAMPLE_IMPORT_ID = "5b0e8f7c-3c1e-4c55-9d0e-2f7a9b1c4d21"
 EXAMPLE_RUN_ID = "9d3c51f2-7a44-4b8e-8f2a-0c6e1d2b3a45"
@@ -55,11 +59,16 @@ class ErrorResponse(Versioned):
                         ],
                         "details": None,
                     },
+                    "detail": "the file cannot be ingested; no column can serve as the price "
+                    "(expected e.g. price, price_usd)",
                 }
             ]
         }
     )
     error: ErrorDetail
+    detail: str | None = Field(
+        default=None, description="The message and its problems as one text (glyphd's field)"
+    )
 
 
 class Page(Versioned, Generic[T]):
@@ -185,7 +194,53 @@ class Timings(BaseModel):
     total_seconds: float | None = Field(default=None, description="received -> finished")
 
 
-class ImportSummary(Versioned):
+class EstablishedRowError(BaseModel):
+    """A row error as established glyphd clients read it (``RowErrorDTO``)."""
+
+    row_index: int = Field(description="The row's import_index")
+    row_data: dict[str, Any] = Field(default_factory=dict, description="The row as received")
+    errors: list[str] = Field(default_factory=list)
+    field_errors: dict[str, str] = Field(default_factory=dict)
+
+
+class ImportSummaryStats(BaseModel):
+    """``ImportSummaryStatsDTO`` of the established contract, filled in by glyph."""
+
+    total_rows: int
+    successful_rows: int
+    failed_rows: int
+    warnings_count: int = Field(default=0, description="Persisted rows that carry a warning")
+    processing_time_ms: int
+
+
+class ImportResultFields(BaseModel):
+    """The established ``ImportResultDTO`` fields that glyph's summary carries beside its own
+    (the two whose established shape differs from glyph's, ``top_models`` and
+    ``schema_version``, are given in that shape only by the established paths' answer)."""
+
+    record_count: int = Field(default=0, description="Listings persisted (= persisted_rows)")
+    first_model: str | None = Field(
+        default=None, description="canonical_model of the first persisted row (UNKNOWN if none)"
+    )
+    last_model: str | None = Field(default=None, description="... of the last persisted row")
+    timestamp: UtcDatetime | None = Field(
+        default=None, description="When the import finished (else when it was last updated)"
+    )
+    valid_rows: int | None = None
+    invalid_rows: int | None = None
+    score_range: list[float] | None = Field(
+        default=None, min_length=2, max_length=2, description="[min, max] of the rows' score"
+    )
+    rows_with_errors: list[EstablishedRowError] = Field(default_factory=list)
+    summary_stats: ImportSummaryStats | None = None
+    validation_errors: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list, description="Import-level warnings")
+    score_scale: ScoreScaleName | None = Field(
+        default=None, description="Scored uploads: the scale client scores were read on"
+    )
+
+
+class ImportSummary(Versioned, ImportResultFields):
     """An import as a client sees it; counts are read from the database."""
 
     model_config = ConfigDict(
@@ -236,6 +291,31 @@ class ImportSummary(Versioned):
     first_errors: list[RowErrorOut]
     runs: list[RunOut]
     timings: Timings
+    links: Links
+
+
+class ImportResult(ImportResultFields):
+    """The established glyphd ``ImportResultDTO``, in full, as its clients read it from the
+    established paths (``/api/persist/listings``, ``/api/import/csv``,
+    ``/api/imports/from-pipeline``); glyph's own summary fields follow beside it."""
+
+    schema_version: Literal["v1.0", "v1.1"] = ESTABLISHED_SCHEMA_VERSION
+    import_id: str
+    filename: str | None = None
+    total_rows: int | None = None
+    top_models: list[str] = Field(default_factory=list, description="Most listed models")
+    glyph_schema_version: str = SCHEMA_VERSION
+    status: ImportStatus
+    source: str
+    kind: Kind
+    persisted_rows: int
+    error_rows: int
+    not_gpu_rows: int
+    unknown_model_rows: int
+    error_message: str | None = None
+    score: ScoreRange
+    top_model_counts: list[TopModel] = Field(default_factory=list)
+    runs: list[RunOut] = Field(default_factory=list)
     links: Links
 
 
@@ -313,6 +393,11 @@ class ListingOut(BaseModel):
     score_features: float | None = None
     score_efficiency: float | None = None
     score_value: float | None = None
+    client_score: float | None = Field(
+        default=None,
+        description="An already-scored row's own score exactly as the client sent it; "
+        "``score`` is glyph's 0-100 figure derived from it by the import's score_scale",
+    )
 
 
 class ListingPage(Page[ListingOut]):
@@ -455,6 +540,11 @@ class JsonImportRequest(BaseModel):
     source: str = Field(default="api", min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=10_000)
     kind: Kind | None = None
+    score_scale: ScoreScaleName | None = Field(
+        default=None,
+        description="Scored rows: the scale of their score (default 0-100; 0-1 is detected "
+        "with a warning when undeclared)",
+    )
     campaign_id: str | None = Field(default=None, max_length=200)
     metadata: dict[str, Any] | None = None
     run_config: dict[str, Any] | None = Field(
@@ -486,6 +576,7 @@ class FromPipelineRequest(BaseModel):
     metadata: dict[str, Any] | None = None
     description: str | None = Field(default=None, max_length=10_000)
     kind: Kind | None = None
+    score_scale: ScoreScaleName | None = None
     run_config: dict[str, Any] | None = None
 
 
@@ -573,6 +664,16 @@ class ModelMarket(BaseModel):
     median_price: float | None = None
     max_price: float | None = None
     currency: str
+
+
+class SchemaVersions(Versioned):
+    """What this service speaks and how a client asks for one."""
+
+    current_version: str
+    supported_versions: list[str]
+    established_versions: list[str]
+    established_default_version: str
+    how_to_ask: str
 
 
 class ComponentHealth(BaseModel):

@@ -19,11 +19,14 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glyph_assets.settings import Settings
+from glyph_assets.sieve.read import FileRejected, parse_json
 from glyphd_api.errors import error_body
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 OPEN_PATHS = frozenset({"/api/health"})
-UPLOAD_PATHS = frozenset({"/api/imports", "/api/import/csv", "/api/imports/validate"})
+UPLOAD_PATHS = frozenset(
+    {"/api/imports", "/api/import/csv", "/api/imports/validate", "/api/persist/listings"}
+)
 SMALL_BODY_BYTES = 1024 * 1024
 SCHEME = "bearerAuth"
 
@@ -86,7 +89,25 @@ class AccessGuard:
                 return
             if not message.get("more_body", False):
                 break
+        problem = _json_too_deep(headers.get("content-type", ""), bytes(body))
+        if problem:
+            await _reply(send, 422, error_body("invalid_json", problem), {})
+            return
         await self.app(scope, _replaying(bytes(body), None, receive), send)
+
+
+def _json_too_deep(content_type: str, body: bytes) -> str | None:
+    """A small JSON body nested past MAX_JSON_DEPTH is refused here, before FastAPI's parser
+    (which recurses once per level) could run out of stack; uploads are checked by the one JSON
+    reader instead. Anything else about the body is left to the route's own validation."""
+    if "json" not in content_type.lower() or not body:
+        return None
+    try:
+        parse_json(body)
+    except FileRejected as exc:
+        if any("nested deeper" in p for p in exc.problems):
+            return exc.problems[0]
+    return None
 
 
 def _replaying(body: bytes | None, first: Message | None, receive: Receive) -> Receive:

@@ -30,7 +30,10 @@ from glyphd_api.dagster_client import (
 )
 from glyphd_api.errors import ApiError
 from glyphd_api.schemas import (
+    EstablishedRowError,
+    ImportResult,
     ImportSummary,
+    ImportSummaryStats,
     JobStatus,
     Links,
     Progress,
@@ -325,7 +328,34 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
     )
     if record["status"] not in TERMINAL:
         finished = None
+    first_model, last_model = queries.edge_models(ctx.engine, import_id)
+    low, high = stats["client_score_min"], stats["client_score_max"]
+    if low is None:
+        low, high = stats["score_min"], stats["score_max"]
+    processing = _seconds(started, finished)
+    total = record.get("total_rows")
     return ImportSummary(
+        record_count=stats["persisted_rows"],
+        first_model=first_model,
+        last_model=last_model,
+        timestamp=finished or record["updated_at"],
+        valid_rows=stats["persisted_rows"],
+        invalid_rows=stats["error_rows"],
+        score_range=[low, high] if low is not None and high is not None else None,
+        rows_with_errors=[_established_error(e) for e in errors],
+        summary_stats=(
+            ImportSummaryStats(
+                total_rows=total,
+                successful_rows=stats["persisted_rows"],
+                failed_rows=stats["error_rows"],
+                warnings_count=stats["warning_rows"],
+                processing_time_ms=round((processing or 0.0) * 1000),
+            )
+            if total is not None and record["status"] in TERMINAL
+            else None
+        ),
+        warnings=list(record.get("warnings") or []),
+        score_scale=record.get("score_scale"),
         import_id=import_id,
         status=record["status"],
         source=record["source"],
@@ -358,6 +388,37 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
             total_seconds=_seconds(created, finished),
         ),
         links=ctx.links(import_id, latest_run_id),
+    )
+
+
+def _established_error(error: dict[str, Any]) -> EstablishedRowError:
+    """A row error in the established ``RowErrorDTO`` shape (the raw row as an object)."""
+    import json
+
+    try:
+        data = json.loads(error.get("raw_row") or "{}")
+    except ValueError:
+        data = {"raw_row": error.get("raw_row")}
+    field = error.get("field")
+    return EstablishedRowError(
+        row_index=error["import_index"],
+        row_data=data if isinstance(data, dict) else {"raw_row": data},
+        errors=[error["reason"]],
+        field_errors={field: error["reason"]} if field else {},
+    )
+
+
+def import_result(summary: ImportSummary) -> ImportResult:
+    """The summary as the established ``ImportResultDTO`` (``top_models`` as model ids, the
+    established schema version) with glyph's own fields beside it."""
+    shared = summary.model_dump(
+        include=set(ImportResult.model_fields) - {"schema_version", "top_models"}
+    )
+    return ImportResult(
+        **shared,
+        top_models=[m.canonical_model for m in summary.top_models],
+        top_model_counts=summary.top_models,
+        glyph_schema_version=summary.schema_version,
     )
 
 

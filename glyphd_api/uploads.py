@@ -26,12 +26,22 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
 from glyph_assets.landing import UploadTooLarge
+from glyph_assets.sieve.read import FileRejected, JsonDocument, json_document, parse_json
 from glyphd_api.errors import ApiError
 from glyphd_api.schemas import JsonImportRequest
 
 T = TypeVar("T")
 
-FORM_FIELDS = ("source", "description", "kind", "campaign_id", "metadata", "run_config")
+FORM_FIELDS = (
+    "source",
+    "description",
+    "kind",
+    "campaign_id",
+    "metadata",
+    "run_config",
+    "score_scale",
+)
+SCORE_SCALES = ("0-100", "0-1")
 JSON_TYPES = {"application/json", "text/json"}
 RAW_TYPES = {
     "text/csv": ".csv",
@@ -57,6 +67,7 @@ class Submission:
     run_config: dict[str, Any] | None = None
     filename: str | None = None
     content_type: str | None = None
+    score_scale: str | None = None
 
     def checked(self, allow_run_config: bool) -> Submission:
         """Every problem with the fields at once, before a byte of the file is read."""
@@ -65,6 +76,10 @@ class Submission:
             problems.append("source: must be 1 to 200 characters")
         if self.kind not in (None, "raw", "scored"):
             problems.append(f"kind: must be 'raw' or 'scored', not {self.kind!r}")
+        if self.score_scale not in (None, *SCORE_SCALES):
+            problems.append(
+                f"score_scale: must be {' or '.join(SCORE_SCALES)}, not {self.score_scale!r}"
+            )
         if self.description is not None and len(self.description) > 10_000:
             problems.append("description: at most 10000 characters")
         if self.campaign_id is not None and len(self.campaign_id) > 200:
@@ -107,7 +122,7 @@ def _json_field(name: str, text: str) -> dict[str, Any]:
 
 def with_fields(base: Submission, fields: dict[str, str]) -> Submission:
     changes: dict[str, Any] = {}
-    for name in ("source", "description", "kind", "campaign_id"):
+    for name in ("source", "description", "kind", "campaign_id", "score_scale"):
         if name in fields:
             changes[name] = fields[name] if fields[name] != "" or name == "source" else None
     for name in ("metadata", "run_config"):
@@ -272,17 +287,30 @@ async def receive(
     *,
     max_bytes: int,
     allow_run_config: bool,
+    check_json: Callable[[JsonDocument], None] | None = None,
+    json_only: bool = False,
 ) -> T:
     """Read the submission in whatever form it came and hand its bytes to ``consume`` (run in a
-    worker thread). Errors raised by ``consume`` propagate unchanged."""
+    worker thread). Errors raised by ``consume`` propagate unchanged.
+
+    ``check_json`` sees a JSON body's records before anything is landed (a path with a stricter
+    contract refuses there); ``json_only`` paths take nothing but a JSON body."""
     mime = media_type(request)
+    if json_only and mime not in JSON_TYPES:
+        raise ApiError(
+            415,
+            f"unsupported content type {mime!r}: send the listings as application/json",
+            code="unsupported_media_type",
+        )
     try:
         if mime == "multipart/form-data":
             _check_length(request, max_bytes, overhead=1024 * 1024)
             return await _receive_multipart(request, base, consume, allow_run_config)
         if mime in JSON_TYPES:
             _check_length(request, max_bytes)
-            return await _receive_json(request, base, consume, max_bytes, allow_run_config)
+            return await _receive_json(
+                request, base, consume, max_bytes, allow_run_config, check_json
+            )
         if mime in RAW_TYPES or mime == "":
             _check_length(request, max_bytes)
             return await _receive_raw(request, base, consume, mime, allow_run_config)
@@ -395,6 +423,7 @@ async def _receive_json(
     consume: Callable[[Submission, Iterator[bytes]], T],
     max_bytes: int,
     allow_run_config: bool,
+    check_json: Callable[[JsonDocument], None] | None = None,
 ) -> T:
     """A JSON body is spooled (its keys decide the import's fields), then landed as sent."""
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
@@ -405,7 +434,9 @@ async def _receive_json(
                 raise UploadTooLarge(max_bytes)
             spool.write(chunk)
         spool.seek(0)
-        body = await anyio.to_thread.run_sync(_parse_json_body, spool)
+        body, document = await anyio.to_thread.run_sync(read_json_body, spool.read())
+        if check_json is not None:
+            check_json(document)
         given = {name: getattr(body, name) for name in FORM_FIELDS if name in body.model_fields_set}
         submission = replace(
             base, **given, filename="listings.json", content_type="application/json"
@@ -419,32 +450,36 @@ async def _receive_json(
         return await anyio.to_thread.run_sync(consume, submission, chunks())
 
 
-def _parse_json_body(spool: Any) -> JsonImportRequest:
-    """Check the body's shape; the listings themselves are checked row by row by the pipeline."""
+def read_json_body(data: bytes) -> tuple[JsonImportRequest, JsonDocument]:
+    """A JSON body read by the same grammar as a landed JSON file (``sieve.read``), so every
+    shape one accepts the other accepts too: a bare array, ``{"listings": [...]}`` with glyph's
+    submission fields (unknown keys refused), another system's export (``items``, ``data``,
+    ``results``, ``rows``, Shopify ``products``; its other keys are that system's, ignored).
+    The records themselves are checked row by row by the pipeline."""
     try:
-        payload = json.load(spool)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(422, f"the body is not valid JSON: {exc}", code="invalid_json") from exc
-    if isinstance(payload, list):
-        payload = {"listings": payload}
-    if not isinstance(payload, dict):
-        raise ApiError(422, "the body must be a JSON object with 'listings'", code="invalid_json")
-    listings = payload.get("listings")
-    if not isinstance(listings, list) or not listings:
+        payload = parse_json(data)
+    except FileRejected as exc:
         raise ApiError(
-            422, "'listings' must be a non-empty array of objects", code="invalid_request"
-        )
+            422, "the body is not valid JSON", code="invalid_json", problems=exc.problems
+        ) from exc
+    try:
+        document = json_document(payload)
+    except FileRejected as exc:
+        raise ApiError(
+            422, "the body holds no listings", code="invalid_request", problems=exc.problems
+        ) from exc
+    if not document.records:
+        raise ApiError(422, "Empty listings array provided", code="invalid_request")
+    fields = document.envelope if document.key == "listings" else {}
     try:
         # Validate the small fields strictly; rows that are not objects become row errors later.
-        fields = {k: v for k, v in payload.items() if k != "listings"}
-        return JsonImportRequest.model_validate({**fields, "listings": [{}]}).model_copy(
-            update={"listings": []}
-        )
+        body = JsonImportRequest.model_validate({**fields, "listings": [{}]})
     except ValidationError as exc:
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise ApiError(
             422, "the JSON body is not valid", code="invalid_request", problems=problems
         ) from exc
+    return body.model_copy(update={"listings": []}), document
 
 
 def spool_to_temp(chunks: Iterator[bytes], directory: str, suffix: str, max_bytes: int) -> str:

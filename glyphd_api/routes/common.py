@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi import Query
+from fastapi import Query, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -58,3 +59,46 @@ def sorted_page(call: Any) -> Any:
         raise ApiError(422, str(exc), code="invalid_sort") from exc
     except BadQuery as exc:
         raise ApiError(422, str(exc), code="invalid_request") from exc
+
+
+_KNOWN_QUERY: dict[int, frozenset[str]] = {}
+
+
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    """Every query parameter name a route declares, through its dependencies and query models."""
+    names: set[str] = set()
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        for param in current.query_params:
+            names.add(param.alias)
+            annotation = param.field_info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                for name, info in annotation.model_fields.items():
+                    names.add(info.alias or name)
+        stack.extend(current.dependencies)
+    return frozenset(names)
+
+
+def reject_unknown_query(request: Request) -> None:
+    """A query parameter the endpoint does not know is a 422 naming it: a typo such as
+    ``canonical_modle`` must not silently return every row as if no filter had been asked."""
+    given = request.query_params
+    if not given:
+        return
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = _KNOWN_QUERY.get(id(route))
+    if known is None:
+        known = _KNOWN_QUERY[id(route)] = _query_names(dependant)
+    unknown = sorted({name for name in given if name not in known})
+    if unknown:
+        raise ApiError(
+            422,
+            "unknown query parameter" + ("s " if len(unknown) > 1 else " ") + ", ".join(unknown),
+            code="unknown_parameter",
+            problems=[f"{name}: not a parameter of this endpoint" for name in unknown],
+            details={"unknown": unknown, "known": sorted(known)},
+        )

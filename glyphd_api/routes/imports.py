@@ -7,6 +7,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path, PurePath
 from typing import Annotated, Any
@@ -20,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 
 from glyph_assets.imports import register_import
 from glyph_assets.landing import UploadTooLarge
-from glyph_assets.sieve.read import FileRejected, TooManyRows
+from glyph_assets.sieve.read import FileRejected, JsonDocument, TooManyRows
+from glyph_assets.sieve.scored import DTO_REQUIRED, dto_problems
 from glyph_assets.store import repository
 from glyphd_api import export, queries, service
 from glyphd_api.deps import allow_run_config, get_context
@@ -39,6 +41,7 @@ from glyphd_api.schemas import (
     FromPipelineRequest,
     ImportAccepted,
     ImportListItem,
+    ImportResult,
     ImportSummary,
     JsonImportRequest,
     ListingPage,
@@ -46,6 +49,7 @@ from glyphd_api.schemas import (
     RetryRequest,
     RetryResponse,
     RowErrorOut,
+    ScoreScaleName,
     ValidationReport,
 )
 from glyphd_api.service import Context
@@ -61,6 +65,11 @@ _FORM_SCHEMA = {
         "source": {"type": "string", "maxLength": 200, "default": "api"},
         "description": {"type": "string"},
         "kind": {"type": "string", "enum": ["raw", "scored"]},
+        "score_scale": {
+            "type": "string",
+            "enum": ["0-100", "0-1"],
+            "description": "Scored rows: the scale of their score",
+        },
         "campaign_id": {"type": "string"},
         "metadata": {"type": "string", "description": "A JSON object, kept with the import"},
         "run_config": {
@@ -108,6 +117,14 @@ class Fields:
         filename: Annotated[
             str | None, Query(max_length=500, description="Name of a raw-body upload")
         ] = None,
+        score_scale: Annotated[
+            ScoreScaleName | None,
+            Query(
+                description="Scored rows: the scale of their score (0-100 default; an "
+                "undeclared import whose every score is within [0, 1.5] is read as 0-1, "
+                "with a warning). The client's score is stored as sent either way"
+            ),
+        ] = None,
     ) -> None:
         self.submission = Submission(
             source=source,
@@ -115,10 +132,24 @@ class Fields:
             kind=kind,
             campaign_id=campaign_id,
             filename=filename,
+            score_scale=score_scale,
         )
 
 
 WaitParam = Annotated[bool, Query(description="Answer with the final summary (200) when done")]
+SyncParam = Annotated[
+    bool,
+    Query(
+        description="Established paths answer when the import is done (200, ImportResultDTO); "
+        "wait=false (or the header Prefer: respond-async) answers 202 at once"
+    ),
+]
+SyncTimeout = Annotated[
+    float, Query(ge=0, le=3600, description="Seconds to wait before answering 202 instead")
+]
+PreferHeader = Annotated[
+    str | None, Header(alias="Prefer", description="respond-async: answer 202 at once")
+]
 TimeoutParam = Annotated[
     float, Query(ge=0, le=3600, description="Seconds to wait with wait=true before answering 202")
 ]
@@ -169,6 +200,7 @@ def _register_and_launch(
             metadata=submission.metadata,
             idempotency_key=idempotency_key,
             settings=ctx.settings,
+            score_scale=submission.score_scale,
         )
     except TooManyRows as exc:
         raise ApiError(
@@ -246,12 +278,16 @@ async def _finish(
     wait: bool,
     timeout: float,
     headers: dict[str, str] | None = None,
+    established: bool = False,
 ) -> Any:
-    """202 with the accepted import, or with wait=true the final summary (200) once it is final."""
+    """202 with the accepted import, or with wait=true the final summary (200) once it is final
+    (on the established paths as the established ``ImportResultDTO``)."""
     if wait:
         state = await wait_until_final(ctx, accepted.import_id, timeout)
         if state.record["status"] in service.TERMINAL:
             summary = await anyio.to_thread.run_sync(service.build_summary, ctx, state)
+            if established:
+                return answer(service.import_result(summary), 200, headers)
             return answer(summary, 200, headers)
         accepted = accepted.model_copy(update={"status": state.record["status"]})
     return answer(accepted, 202, headers)
@@ -282,10 +318,13 @@ async def _submit(
     wait: bool,
     timeout: float,
     idempotency_key: str | None,
+    established: bool = False,
+    **receiving: Any,
 ) -> Any:
+    replay = {"Idempotent-Replayed": "true"}
     replayed = await _replay(ctx, idempotency_key)
     if replayed is not None:
-        return await _finish(ctx, replayed, wait, timeout, {"Idempotent-Replayed": "true"})
+        return await _finish(ctx, replayed, wait, timeout, replay, established)
     try:
         accepted = await receive(
             request,
@@ -293,14 +332,40 @@ async def _submit(
             lambda sub, chunks: _register_and_launch(ctx, sub, chunks, idempotency_key),
             max_bytes=ctx.settings.max_upload_bytes,
             allow_run_config=allow_run_config(request),
+            **receiving,
         )
     except UploadTooLarge as exc:
         raise _too_large(exc) from exc
     except Replayed as exc:
         replayed = await _replay(ctx, idempotency_key, exc.record)
         assert replayed is not None
-        return await _finish(ctx, replayed, wait, timeout, {"Idempotent-Replayed": "true"})
-    return await _finish(ctx, accepted, wait, timeout)
+        return await _finish(ctx, replayed, wait, timeout, replay, established)
+    return await _finish(ctx, accepted, wait, timeout, established=established)
+
+
+def _synchronous(wait: bool, prefer: str | None) -> bool:
+    """Established paths answer when done unless the client asks otherwise (RFC 7240)."""
+    asks_async = prefer is not None and "respond-async" in prefer.lower()
+    return wait and not asks_async
+
+
+def _established_dto(document: JsonDocument) -> None:
+    """The established persist path takes a bare array of GPUListingDTO and refuses the whole
+    body when an item breaks that contract (as its clients expect), before anything is kept."""
+    if document.key is not None:
+        raise ApiError(
+            422,
+            "the body must be a bare JSON array of listings (GPUListingDTO)",
+            code="invalid_request",
+        )
+    problems = dto_problems(document.records)
+    if problems:
+        raise ApiError(
+            422,
+            "the listings do not match GPUListingDTO; nothing was kept",
+            code="invalid_request",
+            problems=problems,
+        )
 
 
 @router.post(
@@ -331,12 +396,12 @@ async def create_import(
 
 @router.post(
     "/api/import/csv",
-    status_code=202,
+    status_code=200,
     response_model=None,
-    summary="Submit a CSV (the established raw-CSV path; same behaviour as /api/imports)",
+    summary="Submit a CSV (the established raw-CSV path): answers when the import is done",
     responses={
-        202: {"model": ImportAccepted},
-        200: {"model": ImportSummary},
+        200: {"model": ImportResult, "description": "The finished import (ImportResultDTO)"},
+        202: {"model": ImportAccepted, "description": "wait=false, or not done in time"},
         **UPLOAD_ERRORS,
     },
     openapi_extra=UPLOAD_BODY,
@@ -345,11 +410,93 @@ async def create_import_csv(
     request: Request,
     fields: Annotated[Fields, Depends()],
     ctx: Annotated[Context, Depends(get_context)],
-    wait: WaitParam = False,
-    timeout: TimeoutParam = 60.0,
+    wait: SyncParam = True,
+    timeout: SyncTimeout = 600.0,
+    prefer: PreferHeader = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    return await _submit(request, ctx, fields, wait, timeout, idempotency_key)
+    """The same import as ``POST /api/imports`` (a Dagster run, in glyph's history), answered
+    synchronously as established clients expect."""
+    sync = _synchronous(wait, prefer)
+    return await _submit(request, ctx, fields, sync, timeout, idempotency_key, established=True)
+
+
+@router.post(
+    "/api/persist/listings",
+    status_code=200,
+    response_model=None,
+    summary="Persist already-scored listings (the established path): a bare array of "
+    "GPUListingDTO, answered when the import is done",
+    responses={
+        200: {"model": ImportResult, "description": "The finished import (ImportResultDTO)"},
+        202: {"model": ImportAccepted, "description": "wait=false, or not done in time"},
+        **UPLOAD_ERRORS,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "required": list(DTO_REQUIRED),
+                            "properties": {
+                                "canonical_model": {"type": "string"},
+                                "vram_gb": {"type": "integer"},
+                                "mig_support": {"type": "integer", "minimum": 0, "maximum": 7},
+                                "nvlink": {"type": "boolean"},
+                                "tdp_watts": {"type": "integer"},
+                                "price": {"type": "number"},
+                                "score": {"type": "number"},
+                                "import_id": {"type": "string"},
+                                "import_index": {"type": "integer"},
+                            },
+                        },
+                    },
+                    "example": [
+                        {
+                            "canonical_model": "H100_PCIE_80GB",
+                            "vram_gb": 80,
+                            "mig_support": 7,
+                            "nvlink": False,
+                            "tdp_watts": 350,
+                            "price": 27450.0,
+                            "score": 0.92,
+                        }
+                    ],
+                }
+            },
+        }
+    },
+)
+async def persist_listings(
+    request: Request,
+    fields: Annotated[Fields, Depends()],
+    ctx: Annotated[Context, Depends(get_context)],
+    wait: SyncParam = True,
+    timeout: SyncTimeout = 600.0,
+    prefer: PreferHeader = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Each call is a new import (a new import_id; ``import_id`` and ``import_index`` in the
+    body are ignored, as established). The rows keep their own model, specs and score (the
+    score exactly as sent, in ``client_score``); missing specs come from the registry."""
+    fields.submission = replace(fields.submission, kind="scored")
+    sync = _synchronous(wait, prefer)
+    return await _submit(
+        request,
+        ctx,
+        fields,
+        sync,
+        timeout,
+        idempotency_key,
+        established=True,
+        check_json=_established_dto,
+        json_only=True,
+    )
 
 
 def resolve_pipeline_path(root: Path, given: str) -> Path:
@@ -398,12 +545,13 @@ def _open_chunks(path: Path) -> Iterator[bytes]:
 
 @router.post(
     "/api/imports/from-pipeline",
-    status_code=202,
+    status_code=200,
     response_model=None,
-    summary="Import a file already on the server, from under the pipeline root only",
+    summary="Import a file already on the server, from under the pipeline root only "
+    "(the established path): answers when the import is done",
     responses={
-        202: {"model": ImportAccepted},
-        200: {"model": ImportSummary},
+        200: {"model": ImportResult, "description": "The finished import (ImportResultDTO)"},
+        202: {"model": ImportAccepted, "description": "wait=false, or not done in time"},
         **errors(400, 401, 403, 404, 409, 413, 422, 502, 503),
     },
 )
@@ -411,13 +559,16 @@ async def import_from_pipeline(
     request: Request,
     body: FromPipelineRequest,
     ctx: Annotated[Context, Depends(get_context)],
-    wait: WaitParam = False,
-    timeout: TimeoutParam = 60.0,
+    wait: SyncParam = True,
+    timeout: SyncTimeout = 600.0,
+    prefer: PreferHeader = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
+    wait = _synchronous(wait, prefer)
+    replay = {"Idempotent-Replayed": "true"}
     replayed = await _replay(ctx, idempotency_key)
     if replayed is not None:
-        return await _finish(ctx, replayed, wait, timeout, {"Idempotent-Replayed": "true"})
+        return await _finish(ctx, replayed, wait, timeout, replay, established=True)
     path = resolve_pipeline_path(ctx.settings.from_pipeline_root, body.input_csv_path)
     submission = Submission(
         source=body.source_label,
@@ -427,6 +578,7 @@ async def import_from_pipeline(
         metadata=body.metadata,
         run_config=body.run_config,
         filename=safe_filename(path.name),
+        score_scale=body.score_scale,
     ).checked(allow_run_config(request))
     try:
         accepted = await anyio.to_thread.run_sync(
@@ -437,8 +589,8 @@ async def import_from_pipeline(
     except Replayed as exc:
         replayed = await _replay(ctx, idempotency_key, exc.record)
         assert replayed is not None
-        return await _finish(ctx, replayed, wait, timeout, {"Idempotent-Replayed": "true"})
-    return await _finish(ctx, accepted, wait, timeout)
+        return await _finish(ctx, replayed, wait, timeout, replay, established=True)
+    return await _finish(ctx, accepted, wait, timeout, established=True)
 
 
 @router.post(
@@ -592,9 +744,12 @@ def import_errors(
 class ListingQuery(BaseModel):
     """Filters shared by /api/listings and /api/imports/{id}/listings, as one query-parameter
     model: FastAPI validates it in one pydantic pass instead of twelve (the import page is the
-    API's hottest read). Unknown parameters are ignored, as with single parameters."""
+    API's hottest read). A parameter it does not know is a 422 (``reject_unknown_query``)."""
 
-    model: list[str] | None = Field(None, description="canonical_model (repeat for several)")
+    canonical_model: list[str] | None = Field(
+        None, description="Exact canonical_model (repeat for several)"
+    )
+    model: list[str] | None = Field(None, description="The same as canonical_model (its alias)")
     min_score: float | None = Field(None, ge=0, le=100)
     max_score: float | None = Field(None, ge=0, le=100)
     min_price: float | None = Field(None, allow_inf_nan=False)
@@ -621,7 +776,7 @@ class ListingQuery(BaseModel):
     def filters(self, import_id: str | None) -> queries.ListingFilters:
         return queries.ListingFilters(
             import_id=import_id,
-            models=self.model,
+            models=[*(self.canonical_model or []), *(self.model or [])] or None,
             min_score=self.min_score,
             max_score=self.max_score,
             min_price=self.min_price,
