@@ -294,29 +294,19 @@ class ImportSummary(Versioned, ImportResultFields):
     links: Links
 
 
-class ImportResult(ImportResultFields):
+class ImportResult(ImportSummary):
     """The established glyphd ``ImportResultDTO``, in full, as its clients read it from the
     established paths (``/api/persist/listings``, ``/api/import/csv``,
-    ``/api/imports/from-pipeline``); glyph's own summary fields follow beside it."""
+    ``/api/imports/from-pipeline``), with every field of glyph's summary beside it. The two
+    fields whose established shape differs keep it here: ``top_models`` (model ids) and
+    ``schema_version``; glyph's own are ``top_model_counts`` and ``glyph_schema_version``."""
 
-    schema_version: Literal["v1.0", "v1.1"] = ESTABLISHED_SCHEMA_VERSION
-    import_id: str
-    filename: str | None = None
-    total_rows: int | None = None
-    top_models: list[str] = Field(default_factory=list, description="Most listed models")
-    glyph_schema_version: str = SCHEMA_VERSION
-    status: ImportStatus
-    source: str
-    kind: Kind
-    persisted_rows: int
-    error_rows: int
-    not_gpu_rows: int
-    unknown_model_rows: int
-    error_message: str | None = None
-    score: ScoreRange
+    schema_version: Literal["v1.0", "v1.1"] = ESTABLISHED_SCHEMA_VERSION  # type: ignore[assignment]
+    top_models: list[str] = Field(  # type: ignore[assignment]
+        default_factory=list, description="The import's most listed models"
+    )
     top_model_counts: list[TopModel] = Field(default_factory=list)
-    runs: list[RunOut] = Field(default_factory=list)
-    links: Links
+    glyph_schema_version: str = SCHEMA_VERSION
 
 
 class ImportListItem(BaseModel):

@@ -411,9 +411,7 @@ def _established_error(error: dict[str, Any]) -> EstablishedRowError:
 def import_result(summary: ImportSummary) -> ImportResult:
     """The summary as the established ``ImportResultDTO`` (``top_models`` as model ids, the
     established schema version) with glyph's own fields beside it."""
-    shared = summary.model_dump(
-        include=set(ImportResult.model_fields) - {"schema_version", "top_models"}
-    )
+    shared = summary.model_dump(exclude={"schema_version", "top_models"})
     return ImportResult(
         **shared,
         top_models=[m.canonical_model for m in summary.top_models],

@@ -117,6 +117,10 @@ def adopt_scored(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHA
     out["client_score"] = client.where(np.isfinite(client))
     registry_ids = set(load_registry().specs.index)
     model = out["canonical_model"]
+    # Ids are upper case by the reference rules; "h100_pcie_80gb" names the same model.
+    upper = model.str.upper() if model.notna().any() else model
+    model = model.where(~upper.isin(registry_ids) | model.isna(), upper)
+    out["canonical_model"] = model
     flag(model.isna(), "canonical_model", "canonical_model is missing")
     flag(
         model.notna() & ~model.isin(registry_ids),
