@@ -617,6 +617,10 @@ class ValidationReport(Versioned):
     error_reasons: dict[str, int] = Field(default_factory=dict)
     errors: list[RowErrorOut] = Field(default_factory=list, description="The first row errors")
     warnings: list[RowWarningOut] = Field(default_factory=list)
+    score_scale: ScoreScaleName | None = Field(
+        default=None, description="Scored uploads: the scale client scores would be read on"
+    )
+    import_warnings: list[str] = Field(default_factory=list, description="Import-level warnings")
 
 
 class ModelMarket(BaseModel):

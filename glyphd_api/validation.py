@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from glyph_assets.sieve.inspect import inspect_file
+from glyph_assets.sieve.scored import ScoreScale
 from glyph_assets.sieve.read import (
     FileFormat,
     FileRejected,
@@ -38,6 +39,7 @@ def validate_file(
     max_field_chars: int = 4096,
     max_listed: int = 100,
     max_rows: int | None = None,
+    score_scale: str | None = None,
 ) -> ValidationReport:
     """Inspect the file, then run normalize/enrich/score over it and count what would happen."""
     try:
@@ -72,7 +74,12 @@ def validate_file(
         return ValidationReport(valid=False, problems=exc.problems, detected=detected)
     report = ValidationReport(valid=True, detected=detected)
     reasons: Counter[str] = Counter()
-    for frame in score_chunks(lambda: iter(enriched), resolved):
+
+    def note_scale(scale: ScoreScale) -> None:
+        report.score_scale = scale.scale  # type: ignore[assignment]
+        report.import_warnings = [scale.warning] if scale.warning else []
+
+    for frame in score_chunks(lambda: iter(enriched), resolved, None, score_scale, note_scale):
         failed = frame["error_stage"].notna()
         good = frame.loc[~failed]
         bad = frame.loc[failed]

@@ -623,6 +623,7 @@ async def validate_import(
                 max_field_chars=settings.max_field_chars,
                 max_listed=max_listed,
                 max_rows=settings.max_rows,
+                score_scale=sub.score_scale,
             )
 
     try:

@@ -313,3 +313,23 @@ def test_schema_versions(api: httpx.Client) -> None:
         "default_version": "v1.1",
         "current_version": "v1.1",
     }
+
+
+def test_from_pipeline_takes_an_already_scored_csv(
+    api: httpx.Client, running_stack: RunningStack
+) -> None:
+    root = running_stack.settings.from_pipeline_root
+    (root / "scored").mkdir(parents=True, exist_ok=True)
+    (root / "scored" / "out.csv").write_bytes(_csv(DTO_ROWS))
+    response = api.post(
+        "/api/imports/from-pipeline",
+        json={"input_csv_path": "scored/out.csv", "source_label": "pipeline-x", "metadata": None},
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert (result["record_count"], result["first_model"], result["kind"]) == (
+        3,
+        "H100_PCIE_80GB",
+        "scored",
+    )
+    assert result["source"] == "pipeline-x" and result["schema_version"] == "v1.1"
