@@ -103,15 +103,6 @@ def enrich(normalized: pd.DataFrame, registry: Registry | None = None) -> pd.Dat
 CHECKED_SPECS: tuple[str, ...] = ("vram_gb", "tdp_watts", "mig_instances", "nvlink")
 
 
-def _differs(given: object, known: object) -> bool:
-    if isinstance(known, bool | np.bool_) or isinstance(given, bool | np.bool_):
-        return bool(given) != bool(known)
-    try:
-        return abs(float(given) - float(known)) > 0.5  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return str(given) != str(known)
-
-
 def fill_specs(scored: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
     """Already-scored rows: what a row carries stays; what it lacks comes from the registry by
     ``canonical_model``; a carried spec that contradicts the registry gets a warning.
@@ -125,38 +116,51 @@ def fill_specs(scored: pd.DataFrame, registry: Registry | None = None) -> pd.Dat
     usable = model.notna()
     if "error_stage" in out:
         usable &= out["error_stage"].isna()
-    known = (usable & model.isin(registry.specs.index)).to_numpy()
+    known = usable & model.isin(registry.specs.index)
     if not known.any():
         return out
     specs = registry.specs.reindex(model.where(known, None).to_numpy())
-    notes: list[list[str]] = [[] for _ in range(len(out))]
+    specs.index = out.index
+    notes = pd.Series("", index=out.index, dtype=object)
     for column in ["vendor", *REGISTRY_SPECS]:
         if column not in specs:
             continue
-        given = (
-            out[column].astype(object).to_numpy(copy=True)
-            if column in out
-            else np.full(len(out), None, dtype=object)
-        )
-        registered = specs[column].astype(object).to_numpy()
-        for row in np.flatnonzero(known):
-            mine, theirs = given[row], registered[row]
-            if pd.isna(theirs):
-                continue
-            if mine is None or (not isinstance(mine, str) and pd.isna(mine)):
-                given[row] = theirs
-            elif column in CHECKED_SPECS and _differs(mine, theirs):
-                notes[row].append(
-                    f"{column} {mine} contradicts the registry ({theirs} for {model.iloc[row]})"
+        registered = specs[column].astype(object).where(specs[column].notna(), None)
+        given = out[column].astype(object) if column in out else registered.map(lambda _: None)
+        given = given.where(given.notna(), None)
+        missing = given.isna() & registered.notna()
+        if column in CHECKED_SPECS:
+            both = given.notna() & registered.notna() & ~missing
+            if column == "nvlink":
+                differs = both & (given.astype(bool) != registered.astype(bool))
+            else:
+                mine = pd.to_numeric(given, errors="coerce")
+                theirs = pd.to_numeric(registered, errors="coerce")
+                differs = both & ((mine - theirs).abs() > 0.5)
+            if differs.any():
+                text = (
+                    f"{column} "
+                    + given[differs].astype(str)
+                    + " contradicts the registry ("
+                    + registered[differs].map(
+                        lambda v: f"{v:g}" if isinstance(v, float) else str(v)
+                    )
+                    + " for "
+                    + model[differs].astype(str)
+                    + ")"
                 )
-        out[column] = pd.Series(given, index=out.index).infer_objects()
-    previous = out["warnings"].astype(object) if "warnings" in out else None
-    merged = []
-    for row, found in enumerate(notes):
-        before = previous.iloc[row] if previous is not None else None
-        parts = ([before] if isinstance(before, str) and before else []) + found
-        merged.append("; ".join(parts) or None)
-    out["warnings"] = merged
+                notes[differs] = notes[differs].where(notes[differs] == "", notes[differs] + "; ")
+                notes[differs] = notes[differs] + text
+        if missing.any():
+            out[column] = given.where(~missing, registered).infer_objects()
+    if (notes != "").any():
+        before = out["warnings"].astype(object) if "warnings" in out else None
+        if before is not None:
+            has = before.notna() & (before != "") & (notes != "")
+            notes[has] = before[has].astype(str) + "; " + notes[has]
+            keep = before.notna() & (notes == "")
+            notes[keep] = before[keep]
+        out["warnings"] = notes.where(notes != "", None)
     return out
 
 
