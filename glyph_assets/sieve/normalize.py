@@ -51,11 +51,29 @@ import pandas as pd
 from rapidfuzz import fuzz
 
 from glyph_assets.sieve.columns import MATCH_COLUMNS
+from glyph_assets.sieve.lexicon import scan
 from glyph_assets.sieve.registry import ModelKey, Registry, load_registry
 
-MATCH_TYPES: tuple[str, ...] = ("exact", "alias", "pattern", "fuzzy", "none")
+MATCH_TYPES: tuple[str, ...] = ("exact", "alias", "pattern", "fuzzy", "inferred", "none")
 NOT_GPU = "not_gpu"
 UNKNOWN_MODEL = "unknown_model"
+# reject_reason values. Every not-a-GPU reason starts with "not_gpu" (count them with a prefix
+# match or with is_gpu = false); the part after the colon says which rule decided:
+REJECT_REASONS: dict[str, str] = {
+    NOT_GPU: "no GPU model and no GPU words (a CPU, a phone, an ASIC miner, an empty title)",
+    "not_gpu:box": "the retail box or packaging of a card, not the card",
+    "not_gpu:cooler": "a cooler, fan, heatsink or shroud for a card, without the board",
+    "not_gpu:accessory": "risers, cables, bridges, brackets, power supplies, enclosures, "
+    "capture/converter boxes, adapters, software licences",
+    "not_gpu:system": "a PC, laptop, server, workstation or mining rig with a card inside",
+    "not_gpu:bundle": "a card sold together with a motherboard or a CPU",
+    "not_gpu:multi_item": "two or more different card models in one listing",
+    "not_gpu:wanted": "a wanted-to-buy ad",
+    "not_gpu:service": "a repair or other service named with a card",
+    UNKNOWN_MODEL: "a GPU, but no registry id can be given (unknown model, or ambiguous)",
+}
+# Score of an ``inferred`` match: the title names the model but not which memory variant.
+INFERRED_SCORE = 0.6
 
 # Brand words that stand in for a series word before a bare number ("GeForce 210", "Radeon 7750",
 # "Nvidia 3080"). A vendor name alone only counts when the number is a registry model number
@@ -102,6 +120,49 @@ GPU_BRAND_WORDS = frozenset(
 GPU_WORDS = frozenset({"GPU", "GPUS", "ACCELERATOR"})
 CARD_ADJECTIVES = frozenset({"GRAPHIC", "GRAPHICS", "VIDEO"})
 CARD_NOUNS = frozenset({"CARD", "CARDS", "BOARD"})
+# Board partners that make graphics cards only: their name is GPU evidence on its own, and it
+# names the GPU vendor a bare number belongs to ("Sapphire 7900 XT", "Palit 1070").
+GPU_PARTNERS: dict[str, str | None] = {
+    "SAPPHIRE": "AMD",
+    "POWERCOLOR": "AMD",
+    "XFX": "AMD",
+    "PALIT": "NVIDIA",
+    "GAINWARD": "NVIDIA",
+    "ZOTAC": "NVIDIA",
+    "INNO3D": "NVIDIA",
+    "KFA2": "NVIDIA",
+    "GALAX": "NVIDIA",
+    "EVGA": "NVIDIA",
+    "PNY": "NVIDIA",
+    "LEADTEK": "NVIDIA",
+    "COLORFUL": "NVIDIA",
+    "MANLI": "NVIDIA",
+    "AFOX": None,
+    "YESTON": None,
+    "MAXSUN": None,
+    "SPARKLE": None,
+}
+# Brands that also make boards, laptops or PSUs: with one of these a bare model number counts
+# as a card ("Gigabyte 3070 Vision", "MSI 1060 6gb"), but the name alone is no GPU evidence.
+BOARD_BRANDS = frozenset({"ASUS", "MSI", "GIGABYTE", "GYGABYTE", "AORUS", "ASROCK", "BIOSTAR"})
+# Series words of cards older than the registry (GTS 450, HD 6850, FX 5500, R9 290): a GPU
+# of unknown model, never a modern card with the same digits.
+_LEGACY_SERIES = re.compile(
+    r"\b(?:GTS|GTX|GT|HD|FX|NVS|R[579]|RX|X|EAH|EN|GV-?[NR]|NX|PX|TI)\s?-?\d{3,4}"
+)
+# A bare number this close after these is a measurement, not a model ("1080 MHz", "2070 mm").
+_UNITS_AFTER_NUMBER = frozenset(
+    {"MHZ", "MH", "HZ", "W", "MM", "RPM", "BIT", "BITS", "P", "X", "TH", "KH", "V", "FPS", "SP"}
+)
+# Short data-center tokens that are also laptop, phone, CPU and part-number pieces (A2, L4,
+# T4, A10): they only count with GPU words, never inside a hyphenated code (N13E-GE-A2).
+_SHORT_TOKEN = re.compile(r"^[A-Z]\d{1,2}[A-Z]?$")
+_DATACENTER_WORDS = frozenset({"TESLA", "TENSOR", "PCIE", "SXM", "HBM2", "HBM2E", "CUDA", "GPU"})
+# Words between two model mentions that make the second a remark, not a second item.
+_REMARK_WORDS = frozenset(
+    {"FOR", "FUR", "LIKE", "VS", "EQUIVALENT", "TO", "THAN", "UPGRADE", "REPLACES", "NOT", "OR"}
+)
+_ITEM_JOINERS = frozenset({"AND", "UND", "OG", "ES", "KAI", "И", "E", "Y", "I", "ET"})
 
 # Not a GPU wherever these appear: the listing is the accessory, not the card.
 ACCESSORY_WORDS = frozenset(
@@ -211,6 +272,7 @@ class Match:
     title_vram_gb: float | None = None
     title_interface: str | None = None
     detail: str = ""
+    alternatives: str | None = None  # for match_type "inferred": the other ids, "|"-joined
 
     def row(self) -> tuple[Any, ...]:
         """The MATCH_COLUMNS values, in order."""
@@ -237,6 +299,18 @@ class _Title:
     words: list[str]
     memory: list[tuple[int, float]]  # (token index of the number, GB)
     text: str
+    starts: list[int] = field(default_factory=list)  # character offset of each word
+    lex: list[tuple[str, int]] = field(default_factory=list)  # lexicon (kind, offset)
+    joined: frozenset[int] = frozenset()  # words inside a hyphenated code (N13E-GE-A2)
+
+    def kinds(self) -> set[str]:
+        return {kind for kind, _ in self.lex}
+
+    def offset(self, token: int) -> int:
+        """Character offset of a token's word (len(text) past the end)."""
+        if token >= len(self.tokens):
+            return len(self.text)
+        return self.starts[self.tokens[token].word]
 
     @property
     def texts(self) -> list[str]:
@@ -279,9 +353,44 @@ class _Index:
     evidence_cache: dict[tuple[str, str, str, str], Match] = field(default_factory=dict)
 
 
+# Cyrillic letters that look like Latin ones, as sellers type them inside Latin words ("Radeоn").
+_LOOKALIKES = str.maketrans("АВЕКМНОРСТУХаекморстух", "ABEKMHOPCTYXaekmopctyx")
+_MIXED_WORD = re.compile(r"\w*[A-Za-z]\w*")
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+_DIGIT_O_DIGIT = re.compile(r"(?<=\d)O(?=\d)")
+# Misspellings of the brand words seen in listings; each is the one word it stands for.
+SPELLINGS: dict[str, str] = {
+    "GEFORSE": "GEFORCE",
+    "GEFROCE": "GEFORCE",
+    "GEFOFCE": "GEFORCE",
+    "GERFORCE": "GEFORCE",
+    "GFORCE": "GEFORCE",
+    "GEFORECE": "GEFORCE",
+    "GF": "GEFORCE",
+    "NVDIA": "NVIDIA",
+    "NVIDEA": "NVIDIA",
+    "NVIDEO": "NVIDIA",
+    "NIVIDIA": "NVIDIA",
+    "NVIDIAN": "NVIDIA",
+    "RADEOM": "RADEON",
+    "RAEDON": "RADEON",
+    "RADEN": "RADEON",
+    "RADION": "RADEON",
+}
+_SPLIT_BRANDS = {("GE", "FORCE"): "GEFORCE", ("G", "FORCE"): "GEFORCE"}
+
+
 def _prepare(text: str) -> str:
     text = TRADEMARKS.sub(" ", html.unescape(text))
-    return unicodedata.normalize("NFKC", text).upper()
+    if _CYRILLIC.search(text):
+        text = _MIXED_WORD.sub(
+            lambda m: (
+                m.group(0).translate(_LOOKALIKES) if _CYRILLIC.search(m.group(0)) else m.group(0)
+            ),
+            text,
+        )
+    text = unicodedata.normalize("NFKC", text).upper()
+    return _DIGIT_O_DIGIT.sub("0", text) if "O" in text else text  # RTX3O70 -> RTX3070
 
 
 def _norm_phrase(text: str) -> str:
@@ -377,7 +486,23 @@ def _split_word(word: str, idx: _Index) -> list[str]:
 
 def _tokenize(title: str, idx: _Index) -> _Title:
     text = _prepare(title)
-    words = _WORD.findall(text)
+    found = list(_WORD.finditer(text))
+    words = [SPELLINGS.get(m.group(0), m.group(0)) for m in found]
+    starts = [m.start() for m in found]
+    for w in range(len(words) - 1, 0, -1):
+        merged = _SPLIT_BRANDS.get((words[w - 1], words[w]))
+        if merged:  # "Ge Force" -> GEFORCE
+            words[w - 1 : w + 1] = [merged]
+            del starts[w]
+    joined = frozenset(
+        w
+        for w, m in enumerate(found)
+        if len(words) == len(found)
+        and (
+            (m.start() > 1 and text[m.start() - 1] == "-" and text[m.start() - 2].isalnum())
+            or (m.end() + 1 < len(text) and text[m.end()] == "-" and text[m.end() + 1].isalnum())
+        )
+    )
     tokens: list[_Tok] = []
     for w, word in enumerate(words):
         tokens.extend(_Tok(t, t.isdigit(), w) for t in _split_word(word, idx))
@@ -397,7 +522,7 @@ def _tokenize(title: str, idx: _Index) -> _Title:
             value /= 1024.0
         if 0 < value <= 1024:
             memory.append((i, value))
-    return _Title(tokens=tokens, words=words, memory=memory, text=text)
+    return _Title(tokens, words, memory, text, starts, scan(text), joined)
 
 
 def _glued(tokens: list[_Tok], i: int, j: int) -> bool:
@@ -457,6 +582,10 @@ def _letter_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
         if context and (letters, len(digits)) in idx.letter_shapes:
             return _Mention(i, None, [], frozenset(), token)  # W5700-like: GPU, not registered
         return None
+    if _SHORT_TOKEN.match(token) and (
+        tokens[i].word in title.joined or not (context or _DATACENTER_WORDS & set(title.words))
+    ):
+        return None  # "Galaxy A10", "N13E-GE-A2": not the data-center card
     variants, unknown = _variant_window(title, idx, last, family_number=False)
     if unknown and nxt is not None and len(nxt.text) >= 2 and not nxt.num:
         unknown = False  # two or more letters of SKU noise on a known token (HPE "M60AC")
@@ -493,11 +622,55 @@ def _number_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
     return _Mention(i, vendor, candidates, variants, f"{family} {number}", unknown)
 
 
+def _bare_vendor(title: _Title) -> tuple[bool, str | None]:
+    """May a bare number name a card here (a card word or a GPU/board brand), and whose?"""
+    words = set(title.words)
+    partners = {GPU_PARTNERS[w] for w in words & GPU_PARTNERS.keys()} - {None}
+    vendors = _title_vendors(words) | partners
+    allowed = bool(
+        vendors
+        or words & GPU_BRAND_WORDS
+        or words & BOARD_BRANDS
+        or words & GPU_PARTNERS.keys()
+        or any(kind == "card" for kind, _ in title.lex)
+    )
+    return allowed, (next(iter(vendors)) if len(vendors) == 1 else None)
+
+
+def _bare_mention(title: _Title, idx: _Index, i: int, vendor: str | None) -> _Mention | None:
+    """A model number without its series word ("Gigabyte 3070 Vision", "2070S", "Palit 1070").
+
+    Four digits may stand alone when the registry's consumer series (RTX, GTX, GT, RX) give the
+    number to one vendor, or the title names the vendor; three digits (RX 580 / GTX 580) only
+    when the title names the vendor. A unit after the number (MHz, mm, W, p) makes it no model.
+    """
+    tokens = title.tokens
+    number = tokens[i].text
+    if len(number) not in (3, 4) or (len(number) == 3 and vendor is None):
+        return None
+    nxt = tokens[i + 1].text if i + 1 < len(tokens) else ""
+    if nxt in _UNITS_AFTER_NUMBER or (i > 0 and tokens[i - 1].num and _glued(tokens, i - 1, i)):
+        return None
+    candidates = [
+        k
+        for family in ("RTX", "GTX", "GT", "RX")
+        for k in idx.by_lookup.get((family, number), [])
+        if vendor is None or k.vendor == vendor
+    ]
+    families = {k.family for k in candidates}
+    if not candidates or len(families) != 1 or len({k.vendor for k in candidates}) != 1:
+        return None
+    variants, unknown = _variant_window(title, idx, i, family_number=True)
+    label = f"{families.pop()} {number}"
+    return _Mention(i, candidates[0].vendor, candidates, variants, label, unknown)
+
+
 def _mentions(title: _Title, idx: _Index, context: bool) -> list[_Mention]:
     """Every model mention in reading order, known to the registry or not."""
     tokens = title.tokens
     memory_at = {pos for pos, _ in title.memory}
     found: list[_Mention] = []
+    bare: tuple[bool, str | None] | None = None
     for i, tok in enumerate(tokens):
         if not tok.num:
             continue
@@ -508,6 +681,10 @@ def _mentions(title: _Title, idx: _Index, context: bool) -> list[_Mention]:
             continue
         else:
             mention = _number_mention(title, idx, i, context)
+            if mention is None and not glued_letters and _family_before(tokens, i, idx) is None:
+                bare = bare or _bare_vendor(title)
+                if bare[0]:
+                    mention = _bare_mention(title, idx, i, bare[1])
         if mention is not None:
             found.append(mention)
     return found
@@ -642,8 +819,9 @@ def _unknown(vendor: str | None, detail: str, vram: float | None = None) -> Matc
     return Match(None, "none", 0.0, vendor, True, UNKNOWN_MODEL, vram, None, detail)
 
 
-def _not_gpu(detail: str) -> Match:
-    return Match(None, "none", 0.0, None, False, NOT_GPU, None, None, detail)
+def _not_gpu(detail: str, kind: str | None = None) -> Match:
+    reason = f"{NOT_GPU}:{kind}" if kind else NOT_GPU
+    return Match(None, "none", 0.0, None, False, reason, None, None, detail)
 
 
 def _classify(idx: _Index, title: _Title, model: str) -> tuple[str, float]:
@@ -694,7 +872,8 @@ def _resolve(
         return _unknown(vendor, f"{used:g}GB {mention.label} is not in the registry", vram)
     if len(tied) > 1:
         if used is None and len({k.vram_gb for k in candidates}) > 1:
-            base = _unknown(vendor, f"ambiguous without a memory size: {'|'.join(tied)}")
+            base = _inferred(idx, [k for s, _, k in scored if abs(s - best_score) < 1e-9])
+            base = base or _unknown(vendor, f"ambiguous without a memory size: {'|'.join(tied)}")
             return _Pending(mention, title, base)
         return _unknown(vendor, f"ambiguous: {'|'.join(tied)}", vram)
     if source == "title" and len(sizes) > 1:
@@ -719,6 +898,42 @@ def _resolve(
     )
 
 
+def _inferred(idx: _Index, tied: list[ModelKey]) -> Match | None:
+    """The variant a title without a memory size most likely means, by one documented rule.
+
+    Only for consumer cards whose siblings differ by memory alone (GTX 1060 3/6GB, RTX 3060
+    8/12GB, RTX 3080 10/12GB, RX 580 4/8GB): the first-launched variant, and among variants
+    launched the same year the larger memory (the launch and volume SKU: a Founders Edition
+    RTX 3080 only shipped with 10 GB, the RTX 3060 launched as 12 GB). Work-station and
+    data-center siblings (A2000 6/12GB, A100 40/80GB) differ too much in price to guess.
+    """
+    specs = idx.registry.specs
+    shapes = {(k.family, k.number, k.prefix, k.suffixes, k.markers, k.interface) for k in tied}
+    if len(shapes) != 1 or any(specs.at[k.canonical_model, "segment"] != "consumer" for k in tied):
+        return None
+
+    def launch(key: ModelKey) -> tuple[float, float]:
+        year = specs.at[key.canonical_model, "launch_year"]
+        return (float(year) if pd.notna(year) else 9999.0, -(key.vram_gb or 0.0))
+
+    ordered = sorted(tied, key=launch)
+    pick = ordered[0]
+    others = "|".join(k.canonical_model for k in ordered[1:])
+    detail = f"no memory size: {pick.canonical_model} inferred (first launched), also {others}"
+    return Match(
+        pick.canonical_model,
+        "inferred",
+        INFERRED_SCORE,
+        pick.vendor,
+        True,
+        None,
+        None,
+        None,
+        detail,
+        others,
+    )
+
+
 def _has_phrase(texts: list[str], phrases: tuple[tuple[str, ...], ...]) -> bool:
     spans = {tuple(texts[i : i + 2]) for i in range(len(texts) - 1)}
     return any(phrase in spans for phrase in phrases)
@@ -732,13 +947,20 @@ def _gpu_brand_position(title: _Title) -> int | None:
 
 
 def _gpu_evidence(title: _Title) -> bool:
+    """Does the title say it is a graphics card, whether or not the model is known?"""
     texts = title.texts
     words = set(texts)
-    if words & GPU_BRAND_WORDS or words & GPU_WORDS:
+    if words & GPU_BRAND_WORDS or words & GPU_WORDS or words & GPU_PARTNERS.keys():
         return True
     if {"ARC", "INTEL"} <= words or {"TESLA", "NVIDIA"} <= words:
         return True
-    return any(a in CARD_ADJECTIVES and b in CARD_NOUNS for a, b in _pairs(texts))
+    if any(kind == "card" for kind, _ in title.lex):
+        return True
+    if any(a in CARD_ADJECTIVES and b in CARD_NOUNS for a, b in _pairs(texts)):
+        return True
+    return _LEGACY_SERIES.search(title.text) is not None and bool(
+        words & BOARD_BRANDS or _title_vendors(words)
+    )
 
 
 def _alias_match(idx: _Index, title: _Title) -> str | None:

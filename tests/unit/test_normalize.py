@@ -151,7 +151,7 @@ def test_accessories_systems_and_software_are_not_gpus(title: str) -> None:
     [
         ("RTX 3080 20GB modded", "NVIDIA"),  # 3080 ids are split by memory: 20GB is none of them
         ("Tesla A100 64GB SXM4", "NVIDIA"),
-        ("GeForce RTX 3060 Eagle OC", "NVIDIA"),  # 12GB or 8GB: not stated
+        ("NVIDIA RTX A2000 low profile", "NVIDIA"),  # 6GB or 12GB work-station card: no guess
         ("Radeon RX 480 8GB", "AMD"),
         ("NVIDIA RTX A4000E 16GB", "NVIDIA"),
         ("Quadro T1000 4 GB/8 GB", "NVIDIA"),
@@ -167,6 +167,22 @@ def test_gpus_outside_the_registry_are_unknown_models(title: str, vendor: str | 
     assert match.vendor == vendor
 
 
+@pytest.mark.parametrize(
+    ("title", "model", "others"),
+    [
+        ("GeForce RTX 3060 Eagle OC", "RTX_3060_12GB", "RTX_3060_8GB"),  # launched first
+        ("RTX 3080 Founders Edition", "RTX_3080_10GB", "RTX_3080_12GB"),
+        ("Palit GeForce GTX 1060 StormX", "GTX_1060_6GB", "GTX_1060_3GB"),  # same year: larger
+    ],
+)
+def test_an_unsettled_consumer_variant_is_inferred_with_a_lower_score(
+    title: str, model: str, others: str
+) -> None:
+    match = match_title(title)
+    assert (match.canonical_model, match.match_type) == (model, "inferred")
+    assert match.match_score < 0.75 and match.alternatives == others
+
+
 def test_first_mention_decides_and_comparisons_do_not_leak() -> None:
     assert model_of("RX 6750 GRE 12G, performs like an RTX 4060 Ti") == "RX_6750_GRE_12GB"
     assert model_of("Radeon Pro W5700 8GB (same chip as RX 5700 XT)") == "RADEON_PRO_W5700"
@@ -175,7 +191,7 @@ def test_first_mention_decides_and_comparisons_do_not_leak() -> None:
 
 def test_hints_decide_the_memory_size_only_when_the_title_leaves_it_open() -> None:
     title = "GeForce RTX 3060 Windforce OC"
-    assert model_of(title) is None
+    assert match_title(title).match_type == "inferred"  # no hint: the launch variant, inferred
     assert model_of(title, notes="SKU GV-N3060WF2OC-12GD") == "RTX_3060_12GB"
     assert model_of(title, model_hint="RTX 3060 8GB") == "RTX_3060_8GB"
     match = match_title(title, notes="12GB")
@@ -237,7 +253,8 @@ def test_normalize_uses_hints_per_row() -> None:
     frame = _clean_frame(["RTX 3060 Eagle", "RTX 3060 Eagle", "RTX 3060 Eagle"])
     frame["bulk_notes"] = ["12GB GDDR6", "8GB GDDR6", None]
     out = normalize(frame)
-    assert out["canonical_model"].tolist() == ["RTX_3060_12GB", "RTX_3060_8GB", None]
+    assert out["canonical_model"].tolist() == ["RTX_3060_12GB", "RTX_3060_8GB", "RTX_3060_12GB"]
+    assert out["match_type"].tolist() == ["pattern", "pattern", "inferred"]
 
 
 def test_normalize_handles_empty_and_string_dtype_frames() -> None:
