@@ -111,6 +111,8 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "packaging",
         "verpackung",
         "karton$",
+        "originalkarton",
+        "originalverpackung",
         "eske$",
         "esken$",
         "doboz",
@@ -180,6 +182,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
     ),
     "accessory": (
         "riser",
+        "корпус",
         "райзер",
         "рейзер",
         "переходник",
@@ -327,28 +330,52 @@ def fold(text: str) -> str:
     return out.lower()
 
 
-def _alternative(prefix: str) -> str:
+def _entry(prefix: str) -> re.Pattern[str]:
     whole = prefix.endswith("$")
     body = re.escape(prefix.rstrip("$")).replace(r"\ ", r"[\s\-/]+")
-    return body + (r"(?![\w])" if whole else r"\w*")
+    return re.compile(body + (r"(?!\w)" if whole else ""))
 
 
-def _group(kind: str, words: tuple[str, ...]) -> str:
-    body = "|".join(_alternative(p) for p in words if p != "+$")
-    extra = r"|\+" if "+$" in words else ""
-    return f"(?P<{kind}>(?<![\\w])(?:{body}){extra})"
+def _index() -> tuple[dict[str, list[tuple[re.Pattern[str], str]]], dict[str, str]]:
+    """Entries by their first three characters; entries shorter than that by the whole word."""
+    heads: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+    short: dict[str, str] = {}
+    for kind, words in LEXICON.items():
+        for prefix in words:
+            body = prefix.rstrip("$")
+            first = re.split(r"[\s\-/]", body)[0]
+            if body == first and len(body) < 3:
+                short.setdefault(body, kind)
+            else:
+                heads.setdefault(first[:3], []).append((_entry(prefix), kind))
+    return heads, short
 
 
-_PATTERN = re.compile("|".join(_group(kind, words) for kind, words in LEXICON.items()))
-_HAS_LETTER_OUTSIDE_ASCII = re.compile(r"[^\x00-\x7f]")
+_HEADS, _SHORT = _index()
+_WORDS = re.compile(r"[^\W_]+|\+")
 
 
 def scan(text: str) -> list[tuple[str, int]]:
-    """(kind, offset) for every lexicon word in ``text``, in reading order."""
-    folded = fold(text) if _HAS_LETTER_OUTSIDE_ASCII.search(text) else text.lower()
-    if len(folded) != len(text):  # a rare script whose folding changes length: no offsets
-        return [(m.lastgroup or "", 0) for m in _PATTERN.finditer(folded)]
-    return [(m.lastgroup or "", m.start()) for m in _PATTERN.finditer(folded)]
+    """(kind, offset) for every lexicon word in ``text``, in reading order.
+
+    Each word of the title is looked up by its first three characters, so a title costs a few
+    dictionary look-ups, not a pass of every lexicon entry over it."""
+    folded = text.lower() if text.isascii() else fold(text)
+    if not any(w in _SHORT or w[:3] in _HEADS for w in _WORDS.findall(folded)):
+        return []  # the common case: no lexicon word at all
+    exact = len(folded) == len(text)  # a rare script whose folding changes length: offset 0
+    found: list[tuple[str, int]] = []
+    for m in _WORDS.finditer(folded):
+        word, at = m.group(0), m.start()
+        kind = _SHORT.get(word)
+        if kind is None:
+            for pattern, candidate in _HEADS.get(word[:3], ()):
+                if pattern.match(folded, at):
+                    kind = candidate
+                    break
+        if kind is not None:
+            found.append((kind, at if exact else 0))
+    return found
 
 
 __all__ = ["KINDS", "LEXICON", "fold", "scan"]

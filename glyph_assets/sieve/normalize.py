@@ -117,7 +117,7 @@ VENDOR_WORDS: dict[str, str] = {
 GPU_BRAND_WORDS = frozenset(
     {"GEFORCE", "GEFOCE", "RADEON", "QUADRO", "FIREPRO", "INSTINCT", "TITAN", "GRID"}
 )
-GPU_WORDS = frozenset({"GPU", "GPUS", "ACCELERATOR"})
+GPU_WORDS = frozenset({"GPU", "GPUS", "ACCELERATOR", "AGP", "MXM"})
 CARD_ADJECTIVES = frozenset({"GRAPHIC", "GRAPHICS", "VIDEO"})
 CARD_NOUNS = frozenset({"CARD", "CARDS", "BOARD"})
 # Board partners that make graphics cards only: their name is GPU evidence on its own, and it
@@ -150,6 +150,12 @@ BOARD_BRANDS = frozenset({"ASUS", "MSI", "GIGABYTE", "GYGABYTE", "AORUS", "ASROC
 _LEGACY_SERIES = re.compile(
     r"\b(?:GTS|GTX|GT|HD|FX|NVS|R[579]|RX|X|EAH|EN|GV-?[NR]|NX|PX|TI)\s?-?\d{3,4}"
 )
+_LINE_AFTER_SUPER = frozenset({"JETSTREAM"})
+# Series words of older cards the registry has no ids for: a mention of an unknown model, so
+# that "RX Vega 56, RX 580" is two items and "GTS 450" a GPU.
+LEGACY_FAMILIES: dict[str, str] = {"VEGA": "AMD", "GTS": "NVIDIA"}
+# Words after a number that make it a series name ("RTX 30 Series", "GeForce 200 Series").
+_SERIES_WORDS = frozenset({"SERIES", "SERIE", "SERIEN", "SERII"})
 # A bare number this close after these is a measurement, not a model ("1080 MHz", "2070 mm").
 _UNITS_AFTER_NUMBER = frozenset(
     {"MHZ", "MH", "HZ", "W", "MM", "RPM", "BIT", "BITS", "P", "X", "TH", "KH", "V", "FPS", "SP"}
@@ -160,9 +166,10 @@ _SHORT_TOKEN = re.compile(r"^[A-Z]\d{1,2}[A-Z]?$")
 _DATACENTER_WORDS = frozenset({"TESLA", "TENSOR", "PCIE", "SXM", "HBM2", "HBM2E", "CUDA", "GPU"})
 # Words between two model mentions that make the second a remark, not a second item.
 _REMARK_WORDS = frozenset(
-    {"FOR", "FUR", "LIKE", "VS", "EQUIVALENT", "TO", "THAN", "UPGRADE", "REPLACES", "NOT", "OR"}
+    {"FOR", "FUR", "FÜR", "LIKE", "VS", "EQUIVALENT", "TO", "THAN", "UPGRADE", "REPLACES", "NOT"}
+    | {"OR", "PARA", "POUR", "PER", "DLA", "TIL", "HEZ", "ΓΙΑ", "ДЛЯ", "ИЛИ", "ВМЕСТО", "КАК"}
 )
-_ITEM_JOINERS = frozenset({"AND", "UND", "OG", "ES", "KAI", "И", "E", "Y", "I", "ET"})
+_ITEM_JOINERS = frozenset({"AND", "UND", "OG", "ÉS", "ES", "KAI", "ΚΑΙ", "И", "E", "Y", "I", "ET"})
 
 # Not a GPU wherever these appear: the listing is the accessory, not the card.
 ACCESSORY_WORDS = frozenset(
@@ -188,7 +195,6 @@ ACCESSORY_WORDS = frozenset(
         "FRAMELOCK",
         "EDID",
         "ANTISAG",
-        "SHROUD",
         "LAPTOP",
         "NOTEBOOK",
         "PREBUILT",
@@ -299,9 +305,26 @@ class _Title:
     words: list[str]
     memory: list[tuple[int, float]]  # (token index of the number, GB)
     text: str
-    starts: list[int] = field(default_factory=list)  # character offset of each word
+    merged_at: list[int] = field(default_factory=list)  # words joined into the one before
     lex: list[tuple[str, int]] = field(default_factory=list)  # lexicon (kind, offset)
-    joined: frozenset[int] = frozenset()  # words inside a hyphenated code (N13E-GE-A2)
+    _starts: list[int] | None = None
+
+    @property
+    def starts(self) -> list[int]:
+        """Character offset of each word (worked out only for titles that need offsets)."""
+        if self._starts is None:
+            starts = [m.start() for m in _WORD.finditer(self.text)]
+            for w in self.merged_at:  # highest first, as tokenize merged them
+                del starts[w]
+            self._starts = starts
+        return self._starts
+
+    def joined(self, word: int) -> bool:
+        """Is the word a piece of a hyphenated code (N13E-GE-A2, 699-2G150)?"""
+        start, text = self.starts[word], self.text
+        end = start + len(self.words[word])
+        before = start > 1 and text[start - 1] == "-" and text[start - 2].isalnum()
+        return before or (end + 1 < len(text) and text[end] == "-" and text[end + 1].isalnum())
 
     def kinds(self) -> set[str]:
         return {kind for kind, _ in self.lex}
@@ -354,7 +377,7 @@ class _Index:
 
 
 # Cyrillic letters that look like Latin ones, as sellers type them inside Latin words ("Radeоn").
-_LOOKALIKES = str.maketrans("АВЕКМНОРСТУХаекморстух", "ABEKMHOPCTYXaekmopctyx")
+_LOOKALIKES = str.maketrans("АВЕКМНОРСТУХаекморстухн", "ABEKMHOPCTYXaekmopctyxh")
 _MIXED_WORD = re.compile(r"\w*[A-Za-z]\w*")
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
 _DIGIT_O_DIGIT = re.compile(r"(?<=\d)O(?=\d)")
@@ -382,7 +405,7 @@ _SPLIT_BRANDS = {("GE", "FORCE"): "GEFORCE", ("G", "FORCE"): "GEFORCE"}
 
 def _prepare(text: str) -> str:
     text = TRADEMARKS.sub(" ", html.unescape(text))
-    if _CYRILLIC.search(text):
+    if not text.isascii() and _CYRILLIC.search(text):
         text = _MIXED_WORD.sub(
             lambda m: (
                 m.group(0).translate(_LOOKALIKES) if _CYRILLIC.search(m.group(0)) else m.group(0)
@@ -390,7 +413,9 @@ def _prepare(text: str) -> str:
             text,
         )
     text = unicodedata.normalize("NFKC", text).upper()
-    return _DIGIT_O_DIGIT.sub("0", text) if "O" in text else text  # RTX3O70 -> RTX3070
+    if "O" in text and _DIGIT_O_DIGIT.search(text):
+        text = _DIGIT_O_DIGIT.sub("0", text)  # RTX3O70 -> RTX3070
+    return text
 
 
 def _norm_phrase(text: str) -> str:
@@ -486,23 +511,13 @@ def _split_word(word: str, idx: _Index) -> list[str]:
 
 def _tokenize(title: str, idx: _Index) -> _Title:
     text = _prepare(title)
-    found = list(_WORD.finditer(text))
-    words = [SPELLINGS.get(m.group(0), m.group(0)) for m in found]
-    starts = [m.start() for m in found]
-    for w in range(len(words) - 1, 0, -1):
+    words = [SPELLINGS.get(w, w) for w in _WORD.findall(text)]
+    merged_at: list[int] = []
+    for w in range(len(words) - 1, 0, -1) if "FORCE" in words else ():
         merged = _SPLIT_BRANDS.get((words[w - 1], words[w]))
         if merged:  # "Ge Force" -> GEFORCE
             words[w - 1 : w + 1] = [merged]
-            del starts[w]
-    joined = frozenset(
-        w
-        for w, m in enumerate(found)
-        if len(words) == len(found)
-        and (
-            (m.start() > 1 and text[m.start() - 1] == "-" and text[m.start() - 2].isalnum())
-            or (m.end() + 1 < len(text) and text[m.end()] == "-" and text[m.end() + 1].isalnum())
-        )
-    )
+            merged_at.append(w)
     tokens: list[_Tok] = []
     for w, word in enumerate(words):
         tokens.extend(_Tok(t, t.isdigit(), w) for t in _split_word(word, idx))
@@ -522,7 +537,7 @@ def _tokenize(title: str, idx: _Index) -> _Title:
             value /= 1024.0
         if 0 < value <= 1024:
             memory.append((i, value))
-    return _Title(tokens, words, memory, text, starts, scan(text), joined)
+    return _Title(tokens, words, memory, text, merged_at, scan(text))
 
 
 def _glued(tokens: list[_Tok], i: int, j: int) -> bool:
@@ -551,6 +566,9 @@ def _variant_window(
             i += 2
             continue
         word = title.words[tokens[i].word]
+        nxt_word = title.words[tokens[i].word + 1] if tokens[i].word + 1 < len(title.words) else ""
+        if word == "SUPER" and nxt_word in _LINE_AFTER_SUPER:
+            break  # Palit "Super JetStream" is a product line, not a SUPER chip
         if word in idx.variant_words and word not in GLUED_VARIANT_ALIASES:
             found.add(word)
             i += sum(1 for t in tokens[i:] if t.word == tokens[i].word)
@@ -566,7 +584,9 @@ def _family_before(tokens: list[_Tok], i: int, idx: _Index) -> str | None:
     if j < 0 or tokens[j].num:
         return None
     word = tokens[j].text
-    return word if word in idx.families or word in WEAK_FAMILIES else None
+    if word in idx.families or word in WEAK_FAMILIES or word in LEGACY_FAMILIES:
+        return word
+    return None
 
 
 def _letter_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Mention | None:
@@ -583,7 +603,7 @@ def _letter_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
             return _Mention(i, None, [], frozenset(), token)  # W5700-like: GPU, not registered
         return None
     if _SHORT_TOKEN.match(token) and (
-        tokens[i].word in title.joined or not (context or _DATACENTER_WORDS & set(title.words))
+        title.joined(tokens[i].word) or not (context or _DATACENTER_WORDS & set(title.words))
     ):
         return None  # "Galaxy A10", "N13E-GE-A2": not the data-center card
     variants, unknown = _variant_window(title, idx, last, family_number=False)
@@ -609,7 +629,13 @@ def _number_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
     if family not in STRONG_FAMILIES and not context:
         return None  # "HD 1080", "MAX 300": not GPU words without GPU context
     number = tokens[i].text
+    if i + 1 < len(tokens) and tokens[i + 1].text in _SERIES_WORDS:
+        return None  # "RTX 30 Series", "GeForce 200 Series": a series, not a model
+    if family in LEGACY_FAMILIES:
+        return _Mention(i, LEGACY_FAMILIES[family], [], frozenset(), f"{family} {number}")
     candidates = list(idx.by_lookup.get((family, number), [])) if family in idx.families else []
+    if not candidates and family == "GT":  # the GeForce 210 is sold as "GT 210"
+        candidates = [k for k in idx.by_lookup.get((None, number), []) if k.vendor == "NVIDIA"]
     vendor = idx.families.get(family)
     if not candidates and family in WEAK_FAMILIES:
         vendor = WEAK_FAMILY_VENDOR[family]
@@ -619,6 +645,8 @@ def _number_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
     if not candidates and family in VENDOR_ONLY_FAMILIES:
         return None
     variants, unknown = _variant_window(title, idx, i, family_number=True)
+    if family == "RX" and i + 1 < len(tokens) and tokens[i + 1].text == "X":
+        unknown = True  # RX 550 X / RX 580 X: a refresh the registry lists apart, if at all
     return _Mention(i, vendor, candidates, variants, f"{family} {number}", unknown)
 
 
@@ -655,7 +683,7 @@ def _bare_mention(title: _Title, idx: _Index, i: int, vendor: str | None) -> _Me
         k
         for family in ("RTX", "GTX", "GT", "RX")
         for k in idx.by_lookup.get((family, number), [])
-        if vendor is None or k.vendor == vendor
+        if (vendor is None or k.vendor == vendor) and not k.prefix and not k.markers
     ]
     families = {k.family for k in candidates}
     if not candidates or len(families) != 1 or len({k.vendor for k in candidates}) != 1:
@@ -663,6 +691,13 @@ def _bare_mention(title: _Title, idx: _Index, i: int, vendor: str | None) -> _Me
     variants, unknown = _variant_window(title, idx, i, family_number=True)
     label = f"{families.pop()} {number}"
     return _Mention(i, candidates[0].vendor, candidates, variants, label, unknown)
+
+
+def _glued_family_mention(title: _Title, idx: _Index, i: int, family: str) -> _Mention:
+    """A number with its series word glued after it, as older listings write it ("730GT")."""
+    number = title.tokens[i].text
+    keys = idx.by_lookup.get((family, number), []) if family in idx.families else []
+    return _Mention(i, "NVIDIA", list(keys), frozenset(), f"{family} {number}")
 
 
 def _mentions(title: _Title, idx: _Index, context: bool) -> list[_Mention]:
@@ -675,10 +710,18 @@ def _mentions(title: _Title, idx: _Index, context: bool) -> list[_Mention]:
         if not tok.num:
             continue
         glued_letters = i > 0 and _glued(tokens, i - 1, i) and not tokens[i - 1].num
-        if glued_letters and tokens[i - 1].text not in idx.families:
+        after = tokens[i + 1].text if _glued(tokens, i, i + 1) else ""
+        family_word = tokens[i - 1].text if glued_letters else ""
+        if glued_letters and family_word not in idx.families and family_word not in LEGACY_FAMILIES:
             mention = _letter_mention(title, idx, i, context)
         elif i in memory_at:
             continue
+        elif (
+            not glued_letters
+            and after in ("GT", "GTX", "GTS")
+            and _family_before(tokens, i, idx) is None
+        ):
+            mention = _glued_family_mention(title, idx, i, after)  # 730GT, 560GTX, 8600GT
         else:
             mention = _number_mention(title, idx, i, context)
             if mention is None and not glued_letters and _family_before(tokens, i, idx) is None:
@@ -959,14 +1002,19 @@ def _gpu_evidence(title: _Title) -> bool:
     if any(a in CARD_ADJECTIVES and b in CARD_NOUNS for a, b in _pairs(texts)):
         return True
     return _LEGACY_SERIES.search(title.text) is not None and bool(
-        words & BOARD_BRANDS or _title_vendors(words)
+        words & BOARD_BRANDS
+        or _title_vendors(words)
+        or title.memory
+        or words & LEGACY_FAMILIES.keys()
     )
 
 
-def _alias_match(idx: _Index, title: _Title) -> str | None:
+def _alias_match(idx: _Index, title: _Title, context: bool) -> str | None:
     padded = f" {' '.join(title.words)} "
     for alias, model in idx.aliases:
         if alias in padded:
+            if not context and _SHORT_TOKEN.match(alias.strip()):
+                continue  # "Galaxy A10": a short data-center alias needs GPU words
             return model
     return None
 
@@ -1006,25 +1054,118 @@ def _fuzzy(idx: _Index, title: _Title) -> Match | _Pending | None:
     return None
 
 
+# CONTEXT_WORDS by the reject reason they give when they come before the model.
+_CONTEXT_KIND = {
+    **dict.fromkeys(("COOLER", "HEATSINK", "FAN", "FANS", "COOLING"), "cooler"),
+    **dict.fromkeys(
+        ("ADAPTER", "BRACKET", "MOUNT", "NVLINK", "USB", "KIT", "SOFTWARE", "LICENSE", "LICENCE"),
+        "accessory",
+    ),
+    **dict.fromkeys(("SUBSCRIPTION",), "accessory"),
+}
+_LAPTOP_WORDS = frozenset({"LAPTOP", "NOTEBOOK"})
+_GAP_WORD = re.compile(r"[^\W_]+")
+
+
+def _with_extra(title: _Title, lead: int, at: int) -> bool:
+    """Is the word at offset ``at`` an extra sold with a card named before it ("RTX 3080 w/
+    waterblock", "Видеокарта с водоблоком")?"""
+    return any(kind == "with" and lead <= off < at for kind, off in title.lex)
+
+
+def _second_item(title: _Title, mentions: list[_Mention]) -> _Mention | None:
+    """A different model named after the first as another item ("RX 570, RX 580", "HD 5450 и
+    GeForce 8600 GT"), not as a remark ("for RTX A6000", "like a 4060 Ti", "vs 3080")."""
+    first = mentions[0]
+    for other in mentions[1:]:
+        if other.label == first.label:
+            continue
+        gap = title.text[title.offset(first.start) : title.offset(other.start)]
+        words = set(_GAP_WORD.findall(gap))
+        if words & _REMARK_WORDS:
+            return None
+        if words & _ITEM_JOINERS or any(c in gap for c in ",/&+;"):
+            return other
+        return None
+    return None
+
+
+def _lead(title: _Title, anchor: int) -> int:
+    """Offset where the listing first names a card: its first model mention or card word."""
+    return min([title.offset(anchor), *(off for kind, off in title.lex if kind == "card")])
+
+
+def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None:
+    """The not-a-card reasons the lexicon words give (box, system, accessory, cooler, bundle),
+    or a laptop's GPU module; None when the lexicon says nothing against a card."""
+    if not title.lex:
+        return None
+    kinds = title.kinds()
+    lead = _lead(title, anchor)
+    offsets: dict[str, list[int]] = {}
+    for kind, off in title.lex:
+        offsets.setdefault(kind, []).append(off)
+    if "box" in kinds and ("empty" in kinds or min(offsets["box"]) <= lead):
+        return _not_gpu("the box of a card", "box")
+    laptop = not _LAPTOP_WORDS.isdisjoint(title.words)
+    system_before = [off for off in offsets.get("system", []) if off < lead]
+    if laptop or system_before:
+        if "module" in kinds or ("card" in kinds and not system_before):
+            return _unknown(None, "a laptop GPU module: no desktop id")
+        return _not_gpu("a system with a card inside", "system")
+    extras = [off for off in offsets.get("accessory", []) if not _with_extra(title, lead, off)]
+    if extras:
+        return _not_gpu("an accessory for a card", "accessory")
+    coolers = [off for off in offsets.get("cooler", []) if not _with_extra(title, lead, off)]
+    if coolers and (min(coolers) < lead or "empty" in kinds):
+        return _not_gpu("a cooler for a card", "cooler")  # "with Accelero cooler" stays a card
+    if "bundle" in kinds and (mentioned or "card" in kinds):
+        return _not_gpu("a card sold with a motherboard or CPU", "bundle")
+    return None
+
+
 def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
     title = _tokenize(raw_title, idx)
     texts = title.texts
-    if not texts:
+    kinds = title.kinds()
+    if not texts and not kinds:
         return _not_gpu("empty title")
+    if "wanted" in kinds:
+        return _not_gpu("a wanted-to-buy ad", "wanted")
+    if "service" in kinds:
+        return _not_gpu("a service, not a card", "service")
     context = bool(_title_vendors(title.words)) or _gpu_evidence(title)
     mentions = _mentions(title, idx, context)
+    brand = _gpu_brand_position(title)
+    anchor = mentions[0].start if mentions else (brand if brand is not None else len(texts))
+    lexicon = _lexicon_reason(title, anchor, bool(mentions))
+    if lexicon is not None:
+        return lexicon
     hard = [w for w in texts if w in ACCESSORY_WORDS]
+    if hard and "with" in kinds:
+        lead = _lead(title, anchor)
+        hard = [w for w in hard if not _with_extra(title, lead, title.offset(texts.index(w)))]
     if hard or _has_phrase(texts, ACCESSORY_PHRASES) or _MULTI_GPU_SYSTEM.search(title.text):
-        return _not_gpu(f"accessory or system: {' '.join(hard) or 'phrase'}")
-    anchors = [m.start for m in mentions[:1]] + [_gpu_brand_position(title) or len(texts)]
-    before = [w for w in texts[: min(anchors)] if w in CONTEXT_WORDS]
+        laptop = [w for w in hard if w in _LAPTOP_WORDS]
+        if laptop:
+            return _not_gpu(f"a {laptop[0].lower()} with a card inside", "system")
+        return _not_gpu(f"accessory: {' '.join(hard) or 'phrase'}", "accessory")
+    before = [w for w in texts[:anchor] if w in CONTEXT_WORDS]
+    if before and "card" in kinds:
+        lead = _lead(title, anchor)
+        before = [w for w in before if title.offset(texts.index(w)) < lead]
     if before:
-        return _not_gpu(f"{' '.join(before)} before any GPU model")
+        kind = _CONTEXT_KIND.get(before[0], "system")
+        return _not_gpu(f"{' '.join(before)} before any GPU model", kind)
+    if len(mentions) > 1:
+        other = _second_item(title, mentions)
+        if other is not None:
+            return _not_gpu(f"{mentions[0].label} and {other.label}", "multi_item")
     if mentions:
         # The first mention's text runs until a different model is named ("T1000 4 GB/8 GB").
         later = [m.start for m in mentions[1:] if m.label != mentions[0].label]
         return _resolve(idx, title, mentions[0], later[0] if later else len(texts))
-    model = _alias_match(idx, title)
+    model = _alias_match(idx, title, context)
     if model is not None:
         vendor = idx.registry.vendor_of(model)
         vendors = _title_vendors(title.words)
@@ -1034,7 +1175,7 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
     fuzzy = _fuzzy(idx, title)
     if fuzzy is not None:
         return fuzzy
-    if context and _gpu_evidence(title):
+    if _gpu_evidence(title):
         vendors = _title_vendors(title.words)
         vendor = next(iter(vendors)) if len(vendors) == 1 else None
         return _unknown(vendor, "GPU words without a registry model")

@@ -14,6 +14,7 @@ from glyph_assets.sieve.columns import CLEAN_COLUMNS, ERROR_COLUMNS, MATCH_COLUM
 from glyph_assets.sieve.normalize import (
     MATCH_TYPES,
     NOT_GPU,
+    REJECT_REASONS,
     UNKNOWN_MODEL,
     match_title,
     normalize,
@@ -141,7 +142,7 @@ def test_titles_map_to_the_right_id(title: str, expected: str) -> None:
 def test_accessories_systems_and_software_are_not_gpus(title: str) -> None:
     match = match_title(title)
     assert match.is_gpu is False
-    assert match.reject_reason == NOT_GPU
+    assert match.reject_reason in REJECT_REASONS and match.reject_reason.startswith(NOT_GPU)
     assert match.canonical_model is None
     assert match.match_type == "none"
 
@@ -242,7 +243,7 @@ def test_normalize_adds_match_columns_and_passes_row_errors_through() -> None:
     assert list(out.columns) == CLEAN_COLUMNS + ERROR_COLUMNS + MATCH_COLUMNS
     assert out["canonical_model"].tolist() == ["RTX_4090", None, "RTX_4090", None, None]
     assert out["is_gpu"].tolist() == [True, False, True, True, None]
-    assert out["reject_reason"].tolist() == [None, NOT_GPU, None, UNKNOWN_MODEL, None]
+    assert out["reject_reason"].tolist() == [None, "not_gpu:accessory", None, UNKNOWN_MODEL, None]
     assert out["match_type"].iloc[4] is None and np.isnan(out["match_score"].iloc[4])
     assert set(out["match_type"].dropna()) <= set(MATCH_TYPES)
     pd.testing.assert_frame_equal(out[frame.columns], frame)
@@ -300,3 +301,60 @@ def test_normalize_never_raises(titles: list[str | None]) -> None:
     out = normalize(_clean_frame(titles))
     assert len(out) == len(titles)
     assert out["is_gpu"].isin([True, False]).all()
+
+
+@pytest.mark.parametrize(
+    ("title", "reason"),
+    [
+        ("Empty packaging for RTX 4080 FE", "not_gpu:box"),
+        ("Originalkarton leer für RTX 3080", "not_gpu:box"),
+        ("Shroud and fans for RTX 3090, no board", "not_gpu:cooler"),
+        ("Gamer-PC mit RTX 3070 und 16GB RAM", "not_gpu:system"),
+        ("Майнинг ферма 6 карт RTX 3060 Ti", "not_gpu:system"),
+        ("kaufe RTX 3080", "not_gpu:wanted"),
+        ("WTB: RTX 4090 Founders Edition", "not_gpu:wanted"),
+        ("RTX 2080 Ti repair service, artifacts fixed", "not_gpu:service"),
+        ("RTX 3060 12GB + Ryzen 5 5600X bundle", "not_gpu:bundle"),
+        ("RX 6600 and RTX 3060, both working", "not_gpu:multi_item"),
+        ("Netzteil 850W für RTX 4080", "not_gpu:accessory"),
+    ],
+)
+def test_reject_reasons_name_the_rule(title: str, reason: str) -> None:
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, reason)
+    assert reason in REJECT_REASONS
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("RTX 3080 10GB w/ EK waterblock", "RTX_3080_10GB"),
+        ("RTX 4070 Super with support bracket", "RTX_4070_SUPER"),
+        ("Gigabyte 3070 Vision OC 8G", "RTX_3070"),
+        ("Grafikkarte 3060 12GB", "RTX_3060_12GB"),
+        ("Zotac 1660S 6GB", "GTX_1660_SUPER"),
+        ("Sapphire 7900 XT 20GB", "RX_7900_XT"),
+        ("Nvdia Geforse RTX3O70TI", "RTX_3070_TI"),
+        ("Radeоn RX6700XT 12GB", "RX_6700_XT"),  # Cyrillic о
+        ("Asus GT 210 1GB", "210"),
+    ],
+)
+def test_cards_with_extras_bare_numbers_and_misspellings_are_matched(
+    title: str, model: str
+) -> None:
+    assert model_of(title) == model
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "NVIDIA Quadro FX 5800 4GB",
+        "Видеокарта GeForce 8800 GT 512MB",
+        "Samsung Galaxy A10 32GB",
+        "GPU chip N13E-GE-A2 for laptop board",
+        "Quadro 4000 2GB",
+        "Radeon RX 550 X 4GB",
+    ],
+)
+def test_old_names_and_part_numbers_do_not_become_modern_cards(title: str) -> None:
+    assert model_of(title) is None
