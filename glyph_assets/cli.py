@@ -216,5 +216,22 @@ def bench(
     run_bench(quick=quick, output=output)
 
 
+@app.command(name="eval")
+def eval_labels(
+    labels: Annotated[Path, typer.Argument(help="CSV with title, expected (and source) columns")],
+    show: Annotated[int, typer.Option(help="How many wrong rows to list")] = 50,
+) -> None:
+    """Measure the title matcher on your own labelled titles: exact id, non-GPU rejected and
+    unknown-GPU accuracy per source, plus the confusions (see glyph_assets/sieve/evaluate.py)."""
+    from glyph_assets.sieve.evaluate import evaluate, format_report, read_labels
+
+    try:
+        frame = read_labels(labels)
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    print(format_report(evaluate(frame), show_wrong=show))
+
+
 if __name__ == "__main__":
     app()

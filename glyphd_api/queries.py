@@ -92,7 +92,10 @@ class ListingFilters:
         if self.vendor:
             out.append(func.lower(Listing.vendor) == self.vendor.lower())
         if self.reject_reason:
-            out.append(Listing.reject_reason == self.reject_reason)
+            if self.reject_reason == "not_gpu":  # every not_gpu:<kind> reason
+                out.append(Listing.reject_reason.like("not_gpu%"))
+            else:
+                out.append(Listing.reject_reason == self.reject_reason)
         return out
 
 
@@ -187,7 +190,7 @@ def import_row_stats(engine: Engine, import_id: str) -> dict[str, Any]:
         row = conn.execute(
             select(
                 func.count(),
-                func.sum(case((Listing.reject_reason == "not_gpu", 1), else_=0)),
+                func.sum(case((Listing.reject_reason.like("not_gpu%"), 1), else_=0)),
                 func.sum(case((Listing.reject_reason == "unknown_model", 1), else_=0)),
                 func.min(Listing.score),
                 func.max(Listing.score),

@@ -86,7 +86,7 @@ def validate_file(
         report.total_rows += len(frame)
         report.error_rows += len(bad)
         report.valid_rows += len(good)
-        report.not_gpu_rows += int((good["reject_reason"] == "not_gpu").sum())
+        report.not_gpu_rows += int((good["is_gpu"] == False).sum())  # noqa: E712 (not_gpu:*)
         report.unknown_model_rows += int((good["reject_reason"] == "unknown_model").sum())
         warned = good.loc[good["warnings"].notna()] if "warnings" in good else good.iloc[0:0]
         report.warning_rows += len(warned)

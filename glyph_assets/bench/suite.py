@@ -54,6 +54,26 @@ def offline_figures(path: Path, label: str, repeat: int = 1) -> list[Figure]:
     return figures
 
 
+TITLES_BEFORE_ISSUE_15 = 19_500.0  # titles/s of the same task on the pre-issue-15 normalizer
+
+
+def title_figures(distinct: int = 20_000) -> list[Figure]:
+    """Distinct titles per second through the title matcher on a cold cache (issue 15 asks
+    that it never gets slower per distinct title); the baseline is the pre-change figure
+    measured with the same task on the development machine."""
+    result = run_task("titles", str(distinct))
+    return [
+        Figure(
+            f"normalizer: distinct titles/s ({result['titles']:,} generated titles, cold cache)",
+            result["titles_per_s"],
+            "titles/s",
+            baseline=TITLES_BEFORE_ISSUE_15,
+            baseline_name="before issue 15",
+            target=">= 1x",
+        )
+    ]
+
+
 def ingest_figures(path: Path, workdir: Path, label: str) -> tuple[list[Figure], dict]:
     """One import through a real Dagster run into SQLite, against read_csv + bulk insert."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -248,6 +268,7 @@ def run_bench(quick: bool = False, output: Path | None = None) -> list[Figure]:
         work = Path(tmp)
         if CORPUS_EXPORT.exists():
             figures += offline_figures(CORPUS_EXPORT, "shopify_store_export.csv", repeat=3)
+        figures += title_figures(5_000 if quick else 20_000)
         big = generate_csv(work / f"generated_{rows}.csv", rows)
         figures += offline_figures(big, f"generated {rows:,} rows")
         ingest, env = ingest_figures(big, work / "ingest", f"generated {rows:,} rows")

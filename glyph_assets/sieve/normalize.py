@@ -51,11 +51,29 @@ import pandas as pd
 from rapidfuzz import fuzz
 
 from glyph_assets.sieve.columns import MATCH_COLUMNS
+from glyph_assets.sieve.lexicon import scan
 from glyph_assets.sieve.registry import ModelKey, Registry, load_registry
 
-MATCH_TYPES: tuple[str, ...] = ("exact", "alias", "pattern", "fuzzy", "none")
+MATCH_TYPES: tuple[str, ...] = ("exact", "alias", "pattern", "fuzzy", "inferred", "none")
 NOT_GPU = "not_gpu"
 UNKNOWN_MODEL = "unknown_model"
+# reject_reason values. Every not-a-GPU reason starts with "not_gpu" (count them with a prefix
+# match or with is_gpu = false); the part after the colon says which rule decided:
+REJECT_REASONS: dict[str, str] = {
+    NOT_GPU: "no GPU model and no GPU words (a CPU, a phone, an ASIC miner, an empty title)",
+    "not_gpu:box": "the retail box or packaging of a card, not the card",
+    "not_gpu:cooler": "a cooler, fan, heatsink or shroud for a card, without the board",
+    "not_gpu:accessory": "risers, cables, bridges, brackets, power supplies, enclosures, "
+    "capture/converter boxes, adapters, software licences",
+    "not_gpu:system": "a PC, laptop, server, workstation or mining rig with a card inside",
+    "not_gpu:bundle": "a card sold together with a motherboard or a CPU",
+    "not_gpu:multi_item": "two or more different card models in one listing",
+    "not_gpu:wanted": "a wanted-to-buy ad",
+    "not_gpu:service": "a repair or other service named with a card",
+    UNKNOWN_MODEL: "a GPU, but no registry id can be given (unknown model, or ambiguous)",
+}
+# Score of an ``inferred`` match: the title names the model but not which memory variant.
+INFERRED_SCORE = 0.6
 
 # Brand words that stand in for a series word before a bare number ("GeForce 210", "Radeon 7750",
 # "Nvidia 3080"). A vendor name alone only counts when the number is a registry model number
@@ -99,9 +117,59 @@ VENDOR_WORDS: dict[str, str] = {
 GPU_BRAND_WORDS = frozenset(
     {"GEFORCE", "GEFOCE", "RADEON", "QUADRO", "FIREPRO", "INSTINCT", "TITAN", "GRID"}
 )
-GPU_WORDS = frozenset({"GPU", "GPUS", "ACCELERATOR"})
+GPU_WORDS = frozenset({"GPU", "GPUS", "ACCELERATOR", "AGP", "MXM"})
 CARD_ADJECTIVES = frozenset({"GRAPHIC", "GRAPHICS", "VIDEO"})
 CARD_NOUNS = frozenset({"CARD", "CARDS", "BOARD"})
+# Board partners that make graphics cards only: their name is GPU evidence on its own, and it
+# names the GPU vendor a bare number belongs to ("Sapphire 7900 XT", "Palit 1070").
+GPU_PARTNERS: dict[str, str | None] = {
+    "SAPPHIRE": "AMD",
+    "POWERCOLOR": "AMD",
+    "XFX": "AMD",
+    "PALIT": "NVIDIA",
+    "GAINWARD": "NVIDIA",
+    "ZOTAC": "NVIDIA",
+    "INNO3D": "NVIDIA",
+    "KFA2": "NVIDIA",
+    "GALAX": "NVIDIA",
+    "EVGA": "NVIDIA",
+    "PNY": "NVIDIA",
+    "LEADTEK": "NVIDIA",
+    "COLORFUL": "NVIDIA",
+    "MANLI": "NVIDIA",
+    "AFOX": None,
+    "YESTON": None,
+    "MAXSUN": None,
+    "SPARKLE": None,
+}
+# Brands that also make boards, laptops or PSUs: with one of these a bare model number counts
+# as a card ("Gigabyte 3070 Vision", "MSI 1060 6gb"), but the name alone is no GPU evidence.
+BOARD_BRANDS = frozenset({"ASUS", "MSI", "GIGABYTE", "GYGABYTE", "AORUS", "ASROCK", "BIOSTAR"})
+# Series words of cards older than the registry (GTS 450, HD 6850, FX 5500, R9 290): a GPU
+# of unknown model, never a modern card with the same digits.
+_LEGACY_SERIES = re.compile(
+    r"\b(?:GTS|GTX|GT|HD|FX|NVS|R[579]|RX|X|EAH|EN|GV-?[NR]|NX|PX|TI)\s?-?\d{3,4}"
+)
+_LINE_AFTER_SUPER = frozenset({"JETSTREAM"})
+# Series words of older cards the registry has no ids for: a mention of an unknown model, so
+# that "RX Vega 56, RX 580" is two items and "GTS 450" a GPU.
+LEGACY_FAMILIES: dict[str, str] = {"VEGA": "AMD", "GTS": "NVIDIA"}
+# Words after a number that make it a series name ("RTX 30 Series", "GeForce 200 Series").
+_SERIES_WORDS = frozenset({"SERIES", "SERIE", "SERIEN", "SERII"})
+# A bare number this close after these is a measurement, not a model ("1080 MHz", "2070 mm").
+_UNITS_AFTER_NUMBER = frozenset(
+    {"MHZ", "MH", "HZ", "W", "MM", "RPM", "BIT", "BITS", "P", "X", "TH", "KH", "V", "FPS", "SP"}
+)
+# Short data-center tokens that are also laptop, phone, CPU and part-number pieces (A2, L4,
+# T4, A10): they only count with GPU words, never inside a hyphenated code (N13E-GE-A2).
+_SHORT_TOKEN = re.compile(r"^[A-Z]\d{1,2}[A-Z]?$")
+_DATACENTER_WORDS = frozenset({"TESLA", "TENSOR", "PCIE", "SXM", "HBM2", "HBM2E", "CUDA", "GPU"})
+# Words between two model mentions that make the second a remark, not a second item.
+_REMARK_WORDS = frozenset(
+    {"FOR", "FUR", "FÜR", "LIKE", "VS", "EQUIVALENT", "TO", "THAN", "UPGRADE", "REPLACES", "NOT"}
+    | {"OR", "PARA", "POUR", "PER", "DLA", "TIL", "HEZ", "ΓΙΑ", "ДЛЯ", "ИЛИ", "ВМЕСТО", "КАК"}
+)
+_ITEM_JOINERS = frozenset({"AND", "UND", "OG", "ÉS", "ES", "KAI", "ΚΑΙ", "И", "E", "Y", "I", "ET"})
 
 # Not a GPU wherever these appear: the listing is the accessory, not the card.
 ACCESSORY_WORDS = frozenset(
@@ -127,7 +195,6 @@ ACCESSORY_WORDS = frozenset(
         "FRAMELOCK",
         "EDID",
         "ANTISAG",
-        "SHROUD",
         "LAPTOP",
         "NOTEBOOK",
         "PREBUILT",
@@ -211,6 +278,7 @@ class Match:
     title_vram_gb: float | None = None
     title_interface: str | None = None
     detail: str = ""
+    alternatives: str | None = None  # for match_type "inferred": the other ids, "|"-joined
 
     def row(self) -> tuple[Any, ...]:
         """The MATCH_COLUMNS values, in order."""
@@ -237,6 +305,35 @@ class _Title:
     words: list[str]
     memory: list[tuple[int, float]]  # (token index of the number, GB)
     text: str
+    merged_at: list[int] = field(default_factory=list)  # words joined into the one before
+    lex: list[tuple[str, int]] = field(default_factory=list)  # lexicon (kind, offset)
+    _starts: list[int] | None = None
+
+    @property
+    def starts(self) -> list[int]:
+        """Character offset of each word (worked out only for titles that need offsets)."""
+        if self._starts is None:
+            starts = [m.start() for m in _WORD.finditer(self.text)]
+            for w in self.merged_at:  # highest first, as tokenize merged them
+                del starts[w]
+            self._starts = starts
+        return self._starts
+
+    def joined(self, word: int) -> bool:
+        """Is the word a piece of a hyphenated code (N13E-GE-A2, 699-2G150)?"""
+        start, text = self.starts[word], self.text
+        end = start + len(self.words[word])
+        before = start > 1 and text[start - 1] == "-" and text[start - 2].isalnum()
+        return before or (end + 1 < len(text) and text[end] == "-" and text[end + 1].isalnum())
+
+    def kinds(self) -> set[str]:
+        return {kind for kind, _ in self.lex}
+
+    def offset(self, token: int) -> int:
+        """Character offset of a token's word (len(text) past the end)."""
+        if token >= len(self.tokens):
+            return len(self.text)
+        return self.starts[self.tokens[token].word]
 
     @property
     def texts(self) -> list[str]:
@@ -279,9 +376,46 @@ class _Index:
     evidence_cache: dict[tuple[str, str, str, str], Match] = field(default_factory=dict)
 
 
+# Cyrillic letters that look like Latin ones, as sellers type them inside Latin words ("Radeоn").
+_LOOKALIKES = str.maketrans("АВЕКМНОРСТУХаекморстухн", "ABEKMHOPCTYXaekmopctyxh")
+_MIXED_WORD = re.compile(r"\w*[A-Za-z]\w*")
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+_DIGIT_O_DIGIT = re.compile(r"(?<=\d)O(?=\d)")
+# Misspellings of the brand words seen in listings; each is the one word it stands for.
+SPELLINGS: dict[str, str] = {
+    "GEFORSE": "GEFORCE",
+    "GEFROCE": "GEFORCE",
+    "GEFOFCE": "GEFORCE",
+    "GERFORCE": "GEFORCE",
+    "GFORCE": "GEFORCE",
+    "GEFORECE": "GEFORCE",
+    "GF": "GEFORCE",
+    "NVDIA": "NVIDIA",
+    "NVIDEA": "NVIDIA",
+    "NVIDEO": "NVIDIA",
+    "NIVIDIA": "NVIDIA",
+    "NVIDIAN": "NVIDIA",
+    "RADEOM": "RADEON",
+    "RAEDON": "RADEON",
+    "RADEN": "RADEON",
+    "RADION": "RADEON",
+}
+_SPLIT_BRANDS = {("GE", "FORCE"): "GEFORCE", ("G", "FORCE"): "GEFORCE"}
+
+
 def _prepare(text: str) -> str:
     text = TRADEMARKS.sub(" ", html.unescape(text))
-    return unicodedata.normalize("NFKC", text).upper()
+    if not text.isascii() and _CYRILLIC.search(text):
+        text = _MIXED_WORD.sub(
+            lambda m: (
+                m.group(0).translate(_LOOKALIKES) if _CYRILLIC.search(m.group(0)) else m.group(0)
+            ),
+            text,
+        )
+    text = unicodedata.normalize("NFKC", text).upper()
+    if "O" in text and _DIGIT_O_DIGIT.search(text):
+        text = _DIGIT_O_DIGIT.sub("0", text)  # RTX3O70 -> RTX3070
+    return text
 
 
 def _norm_phrase(text: str) -> str:
@@ -377,7 +511,13 @@ def _split_word(word: str, idx: _Index) -> list[str]:
 
 def _tokenize(title: str, idx: _Index) -> _Title:
     text = _prepare(title)
-    words = _WORD.findall(text)
+    words = [SPELLINGS.get(w, w) for w in _WORD.findall(text)]
+    merged_at: list[int] = []
+    for w in range(len(words) - 1, 0, -1) if "FORCE" in words else ():
+        merged = _SPLIT_BRANDS.get((words[w - 1], words[w]))
+        if merged:  # "Ge Force" -> GEFORCE
+            words[w - 1 : w + 1] = [merged]
+            merged_at.append(w)
     tokens: list[_Tok] = []
     for w, word in enumerate(words):
         tokens.extend(_Tok(t, t.isdigit(), w) for t in _split_word(word, idx))
@@ -397,7 +537,7 @@ def _tokenize(title: str, idx: _Index) -> _Title:
             value /= 1024.0
         if 0 < value <= 1024:
             memory.append((i, value))
-    return _Title(tokens=tokens, words=words, memory=memory, text=text)
+    return _Title(tokens, words, memory, text, merged_at, scan(text))
 
 
 def _glued(tokens: list[_Tok], i: int, j: int) -> bool:
@@ -426,6 +566,9 @@ def _variant_window(
             i += 2
             continue
         word = title.words[tokens[i].word]
+        nxt_word = title.words[tokens[i].word + 1] if tokens[i].word + 1 < len(title.words) else ""
+        if word == "SUPER" and nxt_word in _LINE_AFTER_SUPER:
+            break  # Palit "Super JetStream" is a product line, not a SUPER chip
         if word in idx.variant_words and word not in GLUED_VARIANT_ALIASES:
             found.add(word)
             i += sum(1 for t in tokens[i:] if t.word == tokens[i].word)
@@ -441,7 +584,9 @@ def _family_before(tokens: list[_Tok], i: int, idx: _Index) -> str | None:
     if j < 0 or tokens[j].num:
         return None
     word = tokens[j].text
-    return word if word in idx.families or word in WEAK_FAMILIES else None
+    if word in idx.families or word in WEAK_FAMILIES or word in LEGACY_FAMILIES:
+        return word
+    return None
 
 
 def _letter_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Mention | None:
@@ -457,6 +602,10 @@ def _letter_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
         if context and (letters, len(digits)) in idx.letter_shapes:
             return _Mention(i, None, [], frozenset(), token)  # W5700-like: GPU, not registered
         return None
+    if _SHORT_TOKEN.match(token) and (
+        title.joined(tokens[i].word) or not (context or _DATACENTER_WORDS & set(title.words))
+    ):
+        return None  # "Galaxy A10", "N13E-GE-A2": not the data-center card
     variants, unknown = _variant_window(title, idx, last, family_number=False)
     if unknown and nxt is not None and len(nxt.text) >= 2 and not nxt.num:
         unknown = False  # two or more letters of SKU noise on a known token (HPE "M60AC")
@@ -480,7 +629,13 @@ def _number_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
     if family not in STRONG_FAMILIES and not context:
         return None  # "HD 1080", "MAX 300": not GPU words without GPU context
     number = tokens[i].text
+    if i + 1 < len(tokens) and tokens[i + 1].text in _SERIES_WORDS:
+        return None  # "RTX 30 Series", "GeForce 200 Series": a series, not a model
+    if family in LEGACY_FAMILIES:
+        return _Mention(i, LEGACY_FAMILIES[family], [], frozenset(), f"{family} {number}")
     candidates = list(idx.by_lookup.get((family, number), [])) if family in idx.families else []
+    if not candidates and family == "GT":  # the GeForce 210 is sold as "GT 210"
+        candidates = [k for k in idx.by_lookup.get((None, number), []) if k.vendor == "NVIDIA"]
     vendor = idx.families.get(family)
     if not candidates and family in WEAK_FAMILIES:
         vendor = WEAK_FAMILY_VENDOR[family]
@@ -490,7 +645,59 @@ def _number_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
     if not candidates and family in VENDOR_ONLY_FAMILIES:
         return None
     variants, unknown = _variant_window(title, idx, i, family_number=True)
+    if family == "RX" and i + 1 < len(tokens) and tokens[i + 1].text == "X":
+        unknown = True  # RX 550 X / RX 580 X: a refresh the registry lists apart, if at all
     return _Mention(i, vendor, candidates, variants, f"{family} {number}", unknown)
+
+
+def _bare_vendor(title: _Title) -> tuple[bool, str | None]:
+    """May a bare number name a card here (a card word or a GPU/board brand), and whose?"""
+    words = set(title.words)
+    partners = {GPU_PARTNERS[w] for w in words & GPU_PARTNERS.keys()} - {None}
+    vendors = _title_vendors(words) | partners
+    allowed = bool(
+        vendors
+        or words & GPU_BRAND_WORDS
+        or words & BOARD_BRANDS
+        or words & GPU_PARTNERS.keys()
+        or any(kind == "card" for kind, _ in title.lex)
+    )
+    return allowed, (next(iter(vendors)) if len(vendors) == 1 else None)
+
+
+def _bare_mention(title: _Title, idx: _Index, i: int, vendor: str | None) -> _Mention | None:
+    """A model number without its series word ("Gigabyte 3070 Vision", "2070S", "Palit 1070").
+
+    Four digits may stand alone when the registry's consumer series (RTX, GTX, GT, RX) give the
+    number to one vendor, or the title names the vendor; three digits (RX 580 / GTX 580) only
+    when the title names the vendor. A unit after the number (MHz, mm, W, p) makes it no model.
+    """
+    tokens = title.tokens
+    number = tokens[i].text
+    if len(number) not in (3, 4) or (len(number) == 3 and vendor is None):
+        return None
+    nxt = tokens[i + 1].text if i + 1 < len(tokens) else ""
+    if nxt in _UNITS_AFTER_NUMBER or (i > 0 and tokens[i - 1].num and _glued(tokens, i - 1, i)):
+        return None
+    candidates = [
+        k
+        for family in ("RTX", "GTX", "GT", "RX")
+        for k in idx.by_lookup.get((family, number), [])
+        if (vendor is None or k.vendor == vendor) and not k.prefix and not k.markers
+    ]
+    families = {k.family for k in candidates}
+    if not candidates or len(families) != 1 or len({k.vendor for k in candidates}) != 1:
+        return None
+    variants, unknown = _variant_window(title, idx, i, family_number=True)
+    label = f"{families.pop()} {number}"
+    return _Mention(i, candidates[0].vendor, candidates, variants, label, unknown)
+
+
+def _glued_family_mention(title: _Title, idx: _Index, i: int, family: str) -> _Mention:
+    """A number with its series word glued after it, as older listings write it ("730GT")."""
+    number = title.tokens[i].text
+    keys = idx.by_lookup.get((family, number), []) if family in idx.families else []
+    return _Mention(i, "NVIDIA", list(keys), frozenset(), f"{family} {number}")
 
 
 def _mentions(title: _Title, idx: _Index, context: bool) -> list[_Mention]:
@@ -498,16 +705,29 @@ def _mentions(title: _Title, idx: _Index, context: bool) -> list[_Mention]:
     tokens = title.tokens
     memory_at = {pos for pos, _ in title.memory}
     found: list[_Mention] = []
+    bare: tuple[bool, str | None] | None = None
     for i, tok in enumerate(tokens):
         if not tok.num:
             continue
         glued_letters = i > 0 and _glued(tokens, i - 1, i) and not tokens[i - 1].num
-        if glued_letters and tokens[i - 1].text not in idx.families:
+        after = tokens[i + 1].text if _glued(tokens, i, i + 1) else ""
+        family_word = tokens[i - 1].text if glued_letters else ""
+        if glued_letters and family_word not in idx.families and family_word not in LEGACY_FAMILIES:
             mention = _letter_mention(title, idx, i, context)
         elif i in memory_at:
             continue
+        elif (
+            not glued_letters
+            and after in ("GT", "GTX", "GTS")
+            and _family_before(tokens, i, idx) is None
+        ):
+            mention = _glued_family_mention(title, idx, i, after)  # 730GT, 560GTX, 8600GT
         else:
             mention = _number_mention(title, idx, i, context)
+            if mention is None and not glued_letters and _family_before(tokens, i, idx) is None:
+                bare = bare or _bare_vendor(title)
+                if bare[0]:
+                    mention = _bare_mention(title, idx, i, bare[1])
         if mention is not None:
             found.append(mention)
     return found
@@ -642,8 +862,9 @@ def _unknown(vendor: str | None, detail: str, vram: float | None = None) -> Matc
     return Match(None, "none", 0.0, vendor, True, UNKNOWN_MODEL, vram, None, detail)
 
 
-def _not_gpu(detail: str) -> Match:
-    return Match(None, "none", 0.0, None, False, NOT_GPU, None, None, detail)
+def _not_gpu(detail: str, kind: str | None = None) -> Match:
+    reason = f"{NOT_GPU}:{kind}" if kind else NOT_GPU
+    return Match(None, "none", 0.0, None, False, reason, None, None, detail)
 
 
 def _classify(idx: _Index, title: _Title, model: str) -> tuple[str, float]:
@@ -694,7 +915,8 @@ def _resolve(
         return _unknown(vendor, f"{used:g}GB {mention.label} is not in the registry", vram)
     if len(tied) > 1:
         if used is None and len({k.vram_gb for k in candidates}) > 1:
-            base = _unknown(vendor, f"ambiguous without a memory size: {'|'.join(tied)}")
+            base = _inferred(idx, [k for s, _, k in scored if abs(s - best_score) < 1e-9])
+            base = base or _unknown(vendor, f"ambiguous without a memory size: {'|'.join(tied)}")
             return _Pending(mention, title, base)
         return _unknown(vendor, f"ambiguous: {'|'.join(tied)}", vram)
     if source == "title" and len(sizes) > 1:
@@ -719,6 +941,42 @@ def _resolve(
     )
 
 
+def _inferred(idx: _Index, tied: list[ModelKey]) -> Match | None:
+    """The variant a title without a memory size most likely means, by one documented rule.
+
+    Only for consumer cards whose siblings differ by memory alone (GTX 1060 3/6GB, RTX 3060
+    8/12GB, RTX 3080 10/12GB, RX 580 4/8GB): the first-launched variant, and among variants
+    launched the same year the larger memory (the launch and volume SKU: a Founders Edition
+    RTX 3080 only shipped with 10 GB, the RTX 3060 launched as 12 GB). Work-station and
+    data-center siblings (A2000 6/12GB, A100 40/80GB) differ too much in price to guess.
+    """
+    specs = idx.registry.specs
+    shapes = {(k.family, k.number, k.prefix, k.suffixes, k.markers, k.interface) for k in tied}
+    if len(shapes) != 1 or any(specs.at[k.canonical_model, "segment"] != "consumer" for k in tied):
+        return None
+
+    def launch(key: ModelKey) -> tuple[float, float]:
+        year = specs.at[key.canonical_model, "launch_year"]
+        return (float(year) if pd.notna(year) else 9999.0, -(key.vram_gb or 0.0))
+
+    ordered = sorted(tied, key=launch)
+    pick = ordered[0]
+    others = "|".join(k.canonical_model for k in ordered[1:])
+    detail = f"no memory size: {pick.canonical_model} inferred (first launched), also {others}"
+    return Match(
+        pick.canonical_model,
+        "inferred",
+        INFERRED_SCORE,
+        pick.vendor,
+        True,
+        None,
+        None,
+        None,
+        detail,
+        others,
+    )
+
+
 def _has_phrase(texts: list[str], phrases: tuple[tuple[str, ...], ...]) -> bool:
     spans = {tuple(texts[i : i + 2]) for i in range(len(texts) - 1)}
     return any(phrase in spans for phrase in phrases)
@@ -732,19 +990,31 @@ def _gpu_brand_position(title: _Title) -> int | None:
 
 
 def _gpu_evidence(title: _Title) -> bool:
+    """Does the title say it is a graphics card, whether or not the model is known?"""
     texts = title.texts
     words = set(texts)
-    if words & GPU_BRAND_WORDS or words & GPU_WORDS:
+    if words & GPU_BRAND_WORDS or words & GPU_WORDS or words & GPU_PARTNERS.keys():
         return True
     if {"ARC", "INTEL"} <= words or {"TESLA", "NVIDIA"} <= words:
         return True
-    return any(a in CARD_ADJECTIVES and b in CARD_NOUNS for a, b in _pairs(texts))
+    if any(kind == "card" for kind, _ in title.lex):
+        return True
+    if any(a in CARD_ADJECTIVES and b in CARD_NOUNS for a, b in _pairs(texts)):
+        return True
+    return _LEGACY_SERIES.search(title.text) is not None and bool(
+        words & BOARD_BRANDS
+        or _title_vendors(words)
+        or title.memory
+        or words & LEGACY_FAMILIES.keys()
+    )
 
 
-def _alias_match(idx: _Index, title: _Title) -> str | None:
+def _alias_match(idx: _Index, title: _Title, context: bool) -> str | None:
     padded = f" {' '.join(title.words)} "
     for alias, model in idx.aliases:
         if alias in padded:
+            if not context and _SHORT_TOKEN.match(alias.strip()):
+                continue  # "Galaxy A10": a short data-center alias needs GPU words
             return model
     return None
 
@@ -784,25 +1054,118 @@ def _fuzzy(idx: _Index, title: _Title) -> Match | _Pending | None:
     return None
 
 
+# CONTEXT_WORDS by the reject reason they give when they come before the model.
+_CONTEXT_KIND = {
+    **dict.fromkeys(("COOLER", "HEATSINK", "FAN", "FANS", "COOLING"), "cooler"),
+    **dict.fromkeys(
+        ("ADAPTER", "BRACKET", "MOUNT", "NVLINK", "USB", "KIT", "SOFTWARE", "LICENSE", "LICENCE"),
+        "accessory",
+    ),
+    **dict.fromkeys(("SUBSCRIPTION",), "accessory"),
+}
+_LAPTOP_WORDS = frozenset({"LAPTOP", "NOTEBOOK"})
+_GAP_WORD = re.compile(r"[^\W_]+")
+
+
+def _with_extra(title: _Title, lead: int, at: int) -> bool:
+    """Is the word at offset ``at`` an extra sold with a card named before it ("RTX 3080 w/
+    waterblock", "Видеокарта с водоблоком")?"""
+    return any(kind == "with" and lead <= off < at for kind, off in title.lex)
+
+
+def _second_item(title: _Title, mentions: list[_Mention]) -> _Mention | None:
+    """A different model named after the first as another item ("RX 570, RX 580", "HD 5450 и
+    GeForce 8600 GT"), not as a remark ("for RTX A6000", "like a 4060 Ti", "vs 3080")."""
+    first = mentions[0]
+    for other in mentions[1:]:
+        if other.label == first.label:
+            continue
+        gap = title.text[title.offset(first.start) : title.offset(other.start)]
+        words = set(_GAP_WORD.findall(gap))
+        if words & _REMARK_WORDS:
+            return None
+        if words & _ITEM_JOINERS or any(c in gap for c in ",/&+;"):
+            return other
+        return None
+    return None
+
+
+def _lead(title: _Title, anchor: int) -> int:
+    """Offset where the listing first names a card: its first model mention or card word."""
+    return min([title.offset(anchor), *(off for kind, off in title.lex if kind == "card")])
+
+
+def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None:
+    """The not-a-card reasons the lexicon words give (box, system, accessory, cooler, bundle),
+    or a laptop's GPU module; None when the lexicon says nothing against a card."""
+    if not title.lex:
+        return None
+    kinds = title.kinds()
+    lead = _lead(title, anchor)
+    offsets: dict[str, list[int]] = {}
+    for kind, off in title.lex:
+        offsets.setdefault(kind, []).append(off)
+    if "box" in kinds and ("empty" in kinds or min(offsets["box"]) <= lead):
+        return _not_gpu("the box of a card", "box")
+    laptop = not _LAPTOP_WORDS.isdisjoint(title.words)
+    system_before = [off for off in offsets.get("system", []) if off < lead]
+    if laptop or system_before:
+        if "module" in kinds or ("card" in kinds and not system_before):
+            return _unknown(None, "a laptop GPU module: no desktop id")
+        return _not_gpu("a system with a card inside", "system")
+    extras = [off for off in offsets.get("accessory", []) if not _with_extra(title, lead, off)]
+    if extras:
+        return _not_gpu("an accessory for a card", "accessory")
+    coolers = [off for off in offsets.get("cooler", []) if not _with_extra(title, lead, off)]
+    if coolers and (min(coolers) < lead or "empty" in kinds):
+        return _not_gpu("a cooler for a card", "cooler")  # "with Accelero cooler" stays a card
+    if "bundle" in kinds and (mentioned or "card" in kinds):
+        return _not_gpu("a card sold with a motherboard or CPU", "bundle")
+    return None
+
+
 def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
     title = _tokenize(raw_title, idx)
     texts = title.texts
-    if not texts:
+    kinds = title.kinds()
+    if not texts and not kinds:
         return _not_gpu("empty title")
+    if "wanted" in kinds:
+        return _not_gpu("a wanted-to-buy ad", "wanted")
+    if "service" in kinds:
+        return _not_gpu("a service, not a card", "service")
     context = bool(_title_vendors(title.words)) or _gpu_evidence(title)
     mentions = _mentions(title, idx, context)
+    brand = _gpu_brand_position(title)
+    anchor = mentions[0].start if mentions else (brand if brand is not None else len(texts))
+    lexicon = _lexicon_reason(title, anchor, bool(mentions))
+    if lexicon is not None:
+        return lexicon
     hard = [w for w in texts if w in ACCESSORY_WORDS]
+    if hard and "with" in kinds:
+        lead = _lead(title, anchor)
+        hard = [w for w in hard if not _with_extra(title, lead, title.offset(texts.index(w)))]
     if hard or _has_phrase(texts, ACCESSORY_PHRASES) or _MULTI_GPU_SYSTEM.search(title.text):
-        return _not_gpu(f"accessory or system: {' '.join(hard) or 'phrase'}")
-    anchors = [m.start for m in mentions[:1]] + [_gpu_brand_position(title) or len(texts)]
-    before = [w for w in texts[: min(anchors)] if w in CONTEXT_WORDS]
+        laptop = [w for w in hard if w in _LAPTOP_WORDS]
+        if laptop:
+            return _not_gpu(f"a {laptop[0].lower()} with a card inside", "system")
+        return _not_gpu(f"accessory: {' '.join(hard) or 'phrase'}", "accessory")
+    before = [w for w in texts[:anchor] if w in CONTEXT_WORDS]
+    if before and "card" in kinds:
+        lead = _lead(title, anchor)
+        before = [w for w in before if title.offset(texts.index(w)) < lead]
     if before:
-        return _not_gpu(f"{' '.join(before)} before any GPU model")
+        kind = _CONTEXT_KIND.get(before[0], "system")
+        return _not_gpu(f"{' '.join(before)} before any GPU model", kind)
+    if len(mentions) > 1:
+        other = _second_item(title, mentions)
+        if other is not None:
+            return _not_gpu(f"{mentions[0].label} and {other.label}", "multi_item")
     if mentions:
         # The first mention's text runs until a different model is named ("T1000 4 GB/8 GB").
         later = [m.start for m in mentions[1:] if m.label != mentions[0].label]
         return _resolve(idx, title, mentions[0], later[0] if later else len(texts))
-    model = _alias_match(idx, title)
+    model = _alias_match(idx, title, context)
     if model is not None:
         vendor = idx.registry.vendor_of(model)
         vendors = _title_vendors(title.words)
@@ -812,7 +1175,7 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
     fuzzy = _fuzzy(idx, title)
     if fuzzy is not None:
         return fuzzy
-    if context and _gpu_evidence(title):
+    if _gpu_evidence(title):
         vendors = _title_vendors(title.words)
         vendor = next(iter(vendors)) if len(vendors) == 1 else None
         return _unknown(vendor, "GPU words without a registry model")

@@ -313,7 +313,7 @@ def replace_import_rows(
             writer.insert("row_errors", error_columns, bad)
             counts["persisted_rows"] += len(good)
             counts["error_rows"] += len(bad)
-            counts["not_gpu_rows"] += int((good["reject_reason"] == "not_gpu").sum())
+            counts["not_gpu_rows"] += int((good["is_gpu"] == False).sum())  # noqa: E712 (not_gpu:*)
             counts["unknown_model_rows"] += int((good["reject_reason"] == "unknown_model").sum())
     return counts
 

@@ -14,6 +14,7 @@ from glyph_assets.sieve.columns import CLEAN_COLUMNS, ERROR_COLUMNS, MATCH_COLUM
 from glyph_assets.sieve.normalize import (
     MATCH_TYPES,
     NOT_GPU,
+    REJECT_REASONS,
     UNKNOWN_MODEL,
     match_title,
     normalize,
@@ -141,7 +142,7 @@ def test_titles_map_to_the_right_id(title: str, expected: str) -> None:
 def test_accessories_systems_and_software_are_not_gpus(title: str) -> None:
     match = match_title(title)
     assert match.is_gpu is False
-    assert match.reject_reason == NOT_GPU
+    assert match.reject_reason in REJECT_REASONS and match.reject_reason.startswith(NOT_GPU)
     assert match.canonical_model is None
     assert match.match_type == "none"
 
@@ -151,7 +152,7 @@ def test_accessories_systems_and_software_are_not_gpus(title: str) -> None:
     [
         ("RTX 3080 20GB modded", "NVIDIA"),  # 3080 ids are split by memory: 20GB is none of them
         ("Tesla A100 64GB SXM4", "NVIDIA"),
-        ("GeForce RTX 3060 Eagle OC", "NVIDIA"),  # 12GB or 8GB: not stated
+        ("NVIDIA RTX A2000 low profile", "NVIDIA"),  # 6GB or 12GB work-station card: no guess
         ("Radeon RX 480 8GB", "AMD"),
         ("NVIDIA RTX A4000E 16GB", "NVIDIA"),
         ("Quadro T1000 4 GB/8 GB", "NVIDIA"),
@@ -167,6 +168,22 @@ def test_gpus_outside_the_registry_are_unknown_models(title: str, vendor: str | 
     assert match.vendor == vendor
 
 
+@pytest.mark.parametrize(
+    ("title", "model", "others"),
+    [
+        ("GeForce RTX 3060 Eagle OC", "RTX_3060_12GB", "RTX_3060_8GB"),  # launched first
+        ("RTX 3080 Founders Edition", "RTX_3080_10GB", "RTX_3080_12GB"),
+        ("Palit GeForce GTX 1060 StormX", "GTX_1060_6GB", "GTX_1060_3GB"),  # same year: larger
+    ],
+)
+def test_an_unsettled_consumer_variant_is_inferred_with_a_lower_score(
+    title: str, model: str, others: str
+) -> None:
+    match = match_title(title)
+    assert (match.canonical_model, match.match_type) == (model, "inferred")
+    assert match.match_score < 0.75 and match.alternatives == others
+
+
 def test_first_mention_decides_and_comparisons_do_not_leak() -> None:
     assert model_of("RX 6750 GRE 12G, performs like an RTX 4060 Ti") == "RX_6750_GRE_12GB"
     assert model_of("Radeon Pro W5700 8GB (same chip as RX 5700 XT)") == "RADEON_PRO_W5700"
@@ -175,7 +192,7 @@ def test_first_mention_decides_and_comparisons_do_not_leak() -> None:
 
 def test_hints_decide_the_memory_size_only_when_the_title_leaves_it_open() -> None:
     title = "GeForce RTX 3060 Windforce OC"
-    assert model_of(title) is None
+    assert match_title(title).match_type == "inferred"  # no hint: the launch variant, inferred
     assert model_of(title, notes="SKU GV-N3060WF2OC-12GD") == "RTX_3060_12GB"
     assert model_of(title, model_hint="RTX 3060 8GB") == "RTX_3060_8GB"
     match = match_title(title, notes="12GB")
@@ -226,7 +243,7 @@ def test_normalize_adds_match_columns_and_passes_row_errors_through() -> None:
     assert list(out.columns) == CLEAN_COLUMNS + ERROR_COLUMNS + MATCH_COLUMNS
     assert out["canonical_model"].tolist() == ["RTX_4090", None, "RTX_4090", None, None]
     assert out["is_gpu"].tolist() == [True, False, True, True, None]
-    assert out["reject_reason"].tolist() == [None, NOT_GPU, None, UNKNOWN_MODEL, None]
+    assert out["reject_reason"].tolist() == [None, "not_gpu:accessory", None, UNKNOWN_MODEL, None]
     assert out["match_type"].iloc[4] is None and np.isnan(out["match_score"].iloc[4])
     assert set(out["match_type"].dropna()) <= set(MATCH_TYPES)
     pd.testing.assert_frame_equal(out[frame.columns], frame)
@@ -237,7 +254,8 @@ def test_normalize_uses_hints_per_row() -> None:
     frame = _clean_frame(["RTX 3060 Eagle", "RTX 3060 Eagle", "RTX 3060 Eagle"])
     frame["bulk_notes"] = ["12GB GDDR6", "8GB GDDR6", None]
     out = normalize(frame)
-    assert out["canonical_model"].tolist() == ["RTX_3060_12GB", "RTX_3060_8GB", None]
+    assert out["canonical_model"].tolist() == ["RTX_3060_12GB", "RTX_3060_8GB", "RTX_3060_12GB"]
+    assert out["match_type"].tolist() == ["pattern", "pattern", "inferred"]
 
 
 def test_normalize_handles_empty_and_string_dtype_frames() -> None:
@@ -283,3 +301,60 @@ def test_normalize_never_raises(titles: list[str | None]) -> None:
     out = normalize(_clean_frame(titles))
     assert len(out) == len(titles)
     assert out["is_gpu"].isin([True, False]).all()
+
+
+@pytest.mark.parametrize(
+    ("title", "reason"),
+    [
+        ("Empty packaging for RTX 4080 FE", "not_gpu:box"),
+        ("Originalkarton leer für RTX 3080", "not_gpu:box"),
+        ("Shroud and fans for RTX 3090, no board", "not_gpu:cooler"),
+        ("Gamer-PC mit RTX 3070 und 16GB RAM", "not_gpu:system"),
+        ("Майнинг ферма 6 карт RTX 3060 Ti", "not_gpu:system"),
+        ("kaufe RTX 3080", "not_gpu:wanted"),
+        ("WTB: RTX 4090 Founders Edition", "not_gpu:wanted"),
+        ("RTX 2080 Ti repair service, artifacts fixed", "not_gpu:service"),
+        ("RTX 3060 12GB + Ryzen 5 5600X bundle", "not_gpu:bundle"),
+        ("RX 6600 and RTX 3060, both working", "not_gpu:multi_item"),
+        ("Netzteil 850W für RTX 4080", "not_gpu:accessory"),
+    ],
+)
+def test_reject_reasons_name_the_rule(title: str, reason: str) -> None:
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, reason)
+    assert reason in REJECT_REASONS
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("RTX 3080 10GB w/ EK waterblock", "RTX_3080_10GB"),
+        ("RTX 4070 Super with support bracket", "RTX_4070_SUPER"),
+        ("Gigabyte 3070 Vision OC 8G", "RTX_3070"),
+        ("Grafikkarte 3060 12GB", "RTX_3060_12GB"),
+        ("Zotac 1660S 6GB", "GTX_1660_SUPER"),
+        ("Sapphire 7900 XT 20GB", "RX_7900_XT"),
+        ("Nvdia Geforse RTX3O70TI", "RTX_3070_TI"),
+        ("Radeоn RX6700XT 12GB", "RX_6700_XT"),  # Cyrillic о
+        ("Asus GT 210 1GB", "210"),
+    ],
+)
+def test_cards_with_extras_bare_numbers_and_misspellings_are_matched(
+    title: str, model: str
+) -> None:
+    assert model_of(title) == model
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "NVIDIA Quadro FX 5800 4GB",
+        "Видеокарта GeForce 8800 GT 512MB",
+        "Samsung Galaxy A10 32GB",
+        "GPU chip N13E-GE-A2 for laptop board",
+        "Quadro 4000 2GB",
+        "Radeon RX 550 X 4GB",
+    ],
+)
+def test_old_names_and_part_numbers_do_not_become_modern_cards(title: str) -> None:
+    assert model_of(title) is None

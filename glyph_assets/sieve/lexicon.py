@@ -1,0 +1,381 @@
+"""Words that say what a listing is, in the languages GPU listings come in.
+
+Why a lexicon: a model number says which card a title is about, not whether the listing sells
+that card. "Empty box for RTX 4080", "kaufe RTX 3080", "Gamer-PC mit RTX 3070", "Ферма на 8
+видеокарт RX 580" all name a card and sell something else. Each kind below is one reason a
+user can filter on (``reject_reason = not_gpu:<kind>``); ``card`` is the opposite signal, the
+local word for "graphics card", which makes a bare number ("Grafikkarte 3060") a GPU mention.
+
+The words are matched as word prefixes (so inflections match: видеокарта/видеокарты/
+видеокарту), case-insensitively, on the title after accents are folded. One compiled regular
+expression scans a title once; the scan result is a list of (kind, character offset).
+
+Languages covered: English, German, Norwegian/Swedish/Danish, Finnish, Hungarian, Greek,
+Russian, Polish, Czech, Portuguese, Spanish, French, Italian, Dutch.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# kind -> word prefixes (lower case, accents folded). A prefix ending in "$" must be the whole word.
+LEXICON: dict[str, tuple[str, ...]] = {
+    # the local word for graphics card: a GPU, even without a series word before the number
+    "card": (
+        "grafikkart",  # de Grafikkarte, no/sv/da grafikkort
+        "grafikkort",
+        "grafikus kartya",
+        "videokart",  # hu videokartya, ru translit
+        "videokaart",
+        "naytonohjain",
+        "karta graficzn",
+        "karta graficka",
+        "graficka karta",
+        "placa de video",
+        "placa video",
+        "placa grafica",
+        "tarjeta grafica",
+        "tarjeta de video",
+        "carte graphique",
+        "scheda video",
+        "scheda grafica",
+        "καρτα γραφικων",
+        "καρτες γραφικων",
+        "видеокарт",
+        "видео карт",
+        "видеоускорител",
+        "graphics card",
+        "graphic card",
+        "video card",
+        "gpu$",
+    ),
+    "wanted": (
+        "wtb$",
+        "wanted$",
+        "looking for",
+        "want to buy",
+        "kaufe$",
+        "suche$",
+        "gesucht$",
+        "kjoper$",
+        "onskes kjopt",
+        "soker$",
+        "koper$",
+        "kobes$",
+        "ostetaan$",
+        "keresek$",
+        "keresem$",
+        "veszek$",
+        "vennek$",
+        "ζητειται",
+        "ζηταω",
+        "αγοραζω",
+        "куплю$",
+        "ищу$",
+        "kupie$",
+        "szukam$",
+        "koupim$",
+        "compro$",
+        "procuro$",
+        "busco$",
+        "cherche$",
+        "achete$",
+        "cerco$",
+        "gezocht$",
+    ),
+    "service": (
+        "repair",
+        "reballing",
+        "reflow",
+        "reparatur",
+        "reparasjon",
+        "reparation",
+        "reparatie",
+        "korjaus",
+        "javitas",
+        "szerviz",
+        "επισκευ",
+        "ремонт",
+        "naprawa",
+        "oprava",
+        "conserto",
+        "reparo$",
+        "reparacion",
+        "riparazione",
+        "diagnostic",
+    ),
+    "box": (
+        "box$",
+        "boxes$",
+        "packaging",
+        "verpackung",
+        "karton$",
+        "originalkarton",
+        "originalverpackung",
+        "eske$",
+        "esken$",
+        "doboz",
+        "κουτι",
+        "коробк",
+        "pudelko",
+        "krabice",
+        "caixa",
+        "caja$",
+        "scatola",
+        "laatikko",
+        "emballage",
+    ),
+    "empty": (
+        "only$",
+        "empty$",
+        "leer",
+        "nur$",
+        "tom$",
+        "tomt$",
+        "tomme$",
+        "ures$",
+        "αδει",
+        "пуст",
+        "без карт",
+        "без видеокарт",
+        "pusty$",
+        "puste$",
+        "prazdna$",
+        "vazi",
+        "vacia$",
+        "vuota$",
+        "vide$",
+        "no card",
+        "no gpu",
+        "without card",
+        "without gpu",
+    ),
+    "cooler": (
+        "cooler$",
+        "coolers$",
+        "heatsink",
+        "shroud",
+        "кулер",
+        "куллер",
+        "охлажден",
+        "вентилятор",
+        "радиатор",
+        "lufter",
+        "kuhler",
+        "vifte",
+        "kjoler",
+        "huto$",
+        "ventilator",
+        "ψυκτρ",
+        "ανεμιστηρ",
+        "wentylator",
+        "chlodzenie",
+        "chladic",
+        "ventoinha",
+        "dissipador",
+        "ventilador",
+        "disipador",
+        "ventirad",
+        "dissipatore",
+        "ventola",
+    ),
+    "accessory": (
+        "riser",
+        "корпус",
+        "райзер",
+        "рейзер",
+        "переходник",
+        "кабел",
+        "шлейф",
+        "коннектор",
+        "разветвител",
+        "кронштейн",
+        "док-станц",
+        "водоблок",
+        "блок питания",
+        "бп$",
+        "netzteil",
+        "stromforsyning",
+        "tapegyseg",
+        "τροφοδοτικ",
+        "zasilacz",
+        "fonte de alimentacao",
+        "fuente de alimentacion",
+        "alimentatore",
+        "psu$",
+        "halterung",
+        "brakett",
+        "tarto$",
+        "slot cover",
+        "support bracket",
+        "gpu bracket",
+        "gpu holder",
+        "egpu",
+        "enclosure",
+        "dock$",
+        "docking",
+        "gearbox",
+        "emulator",
+        "эмулятор",
+    ),
+    "system": (
+        "gaming pc",
+        "gamer pc",
+        "gamer-pc",
+        "gaming-pc",
+        "pc gamer",
+        "komplett pc",
+        "komplett-pc",
+        "desktop pc",
+        "mini pc",
+        "stasjonaer",
+        "datamaskin",
+        "rechner$",
+        "szamitogep",
+        "υπολογιστ",
+        "компьютер",
+        "системный блок",
+        "системник",
+        "computador",
+        "ordenador",
+        "ordinateur",
+        "komputer",
+        "zestaw komputerowy",
+        "tietokone",
+        "pocitac",
+        "ноутбук",
+        "laptop",
+        "notebook",
+        "kannettava",
+        "φορητ",
+        "ферма",
+        "ферму",
+        "ферме",
+        "фермы",
+        "риг$",
+        "mining rig",
+        "mining farm",
+        "rig$",
+    ),
+    "bundle": (
+        "motherboard",
+        "mainboard",
+        "mobo$",
+        "материнск",
+        "мать$",
+        "mutterbrett",
+        "hovedkort",
+        "moderkort",
+        "emolevy",
+        "alaplap",
+        "μητρικ",
+        "plyta glowna",
+        "zakladni deska",
+        "placa mae",
+        "placa-mae",
+        "placa base",
+        "carte mere",
+        "scheda madre",
+        "moederbord",
+        "ryzen",
+        "athlon",
+        "xeon$",
+        "pentium",
+        "phenom",
+        "celeron",
+        "процессор",
+        "prozessor",
+        "processzor",
+        "επεξεργαστ",
+        "processador",
+        "procesador",
+        "procesor",
+    ),
+    # a card sold together with an extra ("w/ waterblock", "mit OVP", "с водоблоком")
+    "with": (
+        "with$",
+        "w$",
+        "incl",
+        "inkl",
+        "including",
+        "included",
+        "mit$",
+        "med$",
+        "с$",
+        "со$",
+        "+$",
+        "plus$",
+        "com$",
+        "con$",
+        "avec$",
+        "z$",
+        "ze$",
+        "egyutt",
+        "μαζι",
+    ),
+    # a laptop's GPU module is a GPU (no desktop id), not a laptop
+    "module": ("mxm", "для ноутбука", "ноутбука$", "видеочип", "module$", "modul$"),
+}
+KINDS = tuple(LEXICON)
+
+_FOLD = {ord("ё"): "е", ord("Ё"): "Е"}
+
+
+def fold(text: str) -> str:
+    """Lower case without accents (vídeo -> video, κάρτα -> καρτα), same length as ``text``
+    for the scripts listings use, so offsets found here point into the upper-cased title."""
+    decomposed = unicodedata.normalize("NFD", text.translate(_FOLD))
+    out = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return out.lower()
+
+
+def _entry(prefix: str) -> re.Pattern[str]:
+    whole = prefix.endswith("$")
+    body = re.escape(prefix.rstrip("$")).replace(r"\ ", r"[\s\-/]+")
+    return re.compile(body + (r"(?!\w)" if whole else ""))
+
+
+def _index() -> tuple[dict[str, list[tuple[re.Pattern[str], str]]], dict[str, str]]:
+    """Entries by their first three characters; entries shorter than that by the whole word."""
+    heads: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+    short: dict[str, str] = {}
+    for kind, words in LEXICON.items():
+        for prefix in words:
+            body = prefix.rstrip("$")
+            first = re.split(r"[\s\-/]", body)[0]
+            if body == first and len(body) < 3:
+                short.setdefault(body, kind)
+            else:
+                heads.setdefault(first[:3], []).append((_entry(prefix), kind))
+    return heads, short
+
+
+_HEADS, _SHORT = _index()
+_WORDS = re.compile(r"[^\W_]+|\+")
+
+
+def scan(text: str) -> list[tuple[str, int]]:
+    """(kind, offset) for every lexicon word in ``text``, in reading order.
+
+    Each word of the title is looked up by its first three characters, so a title costs a few
+    dictionary look-ups, not a pass of every lexicon entry over it."""
+    folded = text.lower() if text.isascii() else fold(text)
+    if not any(w in _SHORT or w[:3] in _HEADS for w in _WORDS.findall(folded)):
+        return []  # the common case: no lexicon word at all
+    exact = len(folded) == len(text)  # a rare script whose folding changes length: offset 0
+    found: list[tuple[str, int]] = []
+    for m in _WORDS.finditer(folded):
+        word, at = m.group(0), m.start()
+        kind = _SHORT.get(word)
+        if kind is None:
+            for pattern, candidate in _HEADS.get(word[:3], ()):
+                if pattern.match(folded, at):
+                    kind = candidate
+                    break
+        if kind is not None:
+            found.append((kind, at if exact else 0))
+    return found
+
+
+__all__ = ["KINDS", "LEXICON", "fold", "scan"]
