@@ -190,7 +190,7 @@ def import_row_stats(engine: Engine, import_id: str) -> dict[str, Any]:
         row = conn.execute(
             select(
                 func.count(),
-                func.sum(case((Listing.reject_reason.like("not_gpu%"), 1), else_=0)),
+                func.sum(case((Listing.is_gpu.is_(False), 1), else_=0)),
                 func.sum(case((Listing.reject_reason == "unknown_model", 1), else_=0)),
                 func.min(Listing.score),
                 func.max(Listing.score),

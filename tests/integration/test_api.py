@@ -71,7 +71,7 @@ def db_counts(stack: RunningStack, import_id: str) -> dict[str, int]:
         return {
             "persisted_rows": count(Listing),
             "error_rows": count(RowError),
-            "not_gpu_rows": count(Listing, Listing.reject_reason == "not_gpu"),
+            "not_gpu_rows": count(Listing, Listing.is_gpu.is_(False)),
             "unknown_model_rows": count(Listing, Listing.reject_reason == "unknown_model"),
         }
 
