@@ -105,7 +105,13 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     # A sort outside the documented choices keeps its own stable code.
     sort_only = errors and all(tuple(e.get("loc", ()))[-1:] == ("sort",) for e in errors)
     code = "invalid_sort" if sort_only else "invalid_request"
-    return _response(422, error_body(code, "the request is not valid", problems))
+    body = error_body(code, "the request is not valid", problems)
+    # FastAPI's own list, as established glyphd clients read a validation failure.
+    body["detail"] = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg")), "type": str(e.get("type"))}
+        for e in errors
+    ]
+    return _response(422, body)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

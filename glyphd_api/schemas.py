@@ -66,8 +66,11 @@ class ErrorResponse(Versioned):
         }
     )
     error: ErrorDetail
-    detail: str | None = Field(
-        default=None, description="The message and its problems as one text (glyphd's field)"
+    detail: str | list[dict[str, Any]] | None = Field(
+        default=None,
+        description="The field established glyphd clients read: the message and its problems "
+        "as one text, or for a request that fails validation FastAPI's list of "
+        "{loc, msg, type}",
     )
 
 

@@ -141,6 +141,22 @@ async def _reply(send: Send, status: int, body: dict[str, Any], extra: dict[str,
     await send({"type": "http.response.body", "body": payload})
 
 
+def _one_error_shape(schema: dict[str, Any]) -> None:
+    """FastAPI documents a request-validation 422 as its own ``HTTPValidationError``; glyph
+    answers every 422 in its one error shape (``ErrorResponse``, whose ``detail`` carries the
+    validation list as FastAPI would), so the document says that shape for every 422."""
+    ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            answer = operation.get("responses", {}).get("422")
+            if answer is None:
+                continue
+            content = answer.setdefault("content", {}).setdefault("application/json", {})
+            if content.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                content["schema"] = ref
+                answer["description"] = "The request is not valid (every problem listed)"
+
+
 def document_security(app: FastAPI, settings: Settings) -> None:
     """The OpenAPI document says which operations need the token under this server's settings."""
 
@@ -153,6 +169,7 @@ def document_security(app: FastAPI, settings: Settings) -> None:
             description=app.description,
             routes=app.routes,
         )
+        _one_error_shape(schema)
         if settings.api_token:
             components = schema.setdefault("components", {})
             components.setdefault("securitySchemes", {})[SCHEME] = {

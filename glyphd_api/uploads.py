@@ -469,7 +469,11 @@ def read_json_body(data: bytes) -> tuple[JsonImportRequest, JsonDocument]:
             422, "the body holds no listings", code="invalid_request", problems=exc.problems
         ) from exc
     if not document.records:
-        raise ApiError(422, "Empty listings array provided", code="invalid_request")
+        raise ApiError(
+            422,
+            "Empty listings array provided: 'listings' must be a non-empty array of objects",
+            code="invalid_request",
+        )
     fields = document.envelope if document.key == "listings" else {}
     try:
         # Validate the small fields strictly; rows that are not objects become row errors later.

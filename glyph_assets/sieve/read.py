@@ -366,9 +366,9 @@ def json_document(payload: Any) -> JsonDocument:
                 return JsonDocument(payload[key], rest, key)
     raise FileRejected(
         [
-            "JSON must be an array of objects, or an object with a 'listings' (or "
-            + ", ".join(f"'{k}'" for k in RECORD_KEYS[1:])
-            + ") or a Shopify 'products' array"
+            "JSON must be an array of objects, or a JSON object with a non-empty array under "
+            "'listings' (or " + ", ".join(f"'{k}'" for k in RECORD_KEYS[1:]) + "), or a "
+            "Shopify 'products' array"
         ]
     )
 
@@ -414,7 +414,7 @@ def _cell(value: Any, text_only: bool = False) -> tuple[str | None, str | None]:
     if value is None or isinstance(value, str):
         return value, None
     kind = _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
-    if text_only and isinstance(value, bool | int | float):
+    if text_only:
         return None, f"is a JSON {kind}, expected text"
     if isinstance(value, bool):
         return str(value).lower(), None

@@ -99,19 +99,18 @@ PARTIAL: dict[str, tuple[int, dict[int, tuple[str, str]]]] = {
     "partial_json_types.json": (
         9,
         {
-            1: ("title", "field 'title' has a JSON dict"),
-            2: ("price", "field 'price' has a JSON list"),
-            3: ("row", "row is a JSON str"),
-            4: ("row", "row is a JSON int"),
-            5: ("row", "row is a JSON NoneType"),
+            1: ("title", "field 'title' is a JSON object, expected text"),
+            2: ("price", "field 'price' is a JSON array, expected text or a number"),
+            3: ("row", "row is a JSON text"),
+            4: ("row", "row is a JSON number"),
+            5: ("row", "row is a JSON null"),
+            7: ("title", "field 'title' is a JSON boolean, expected text"),
             8: ("price", "price is missing"),
         },
     ),
     "partial_scored.csv": (
         7,
         {
-            1: ("score", "score is outside [0, 100]"),
-            2: ("score", "score is outside [0, 100]"),
             3: ("score", "score is not a number"),
             4: ("vram_gb", "vram_gb is not a number"),
             5: ("canonical_model", "not in the registry"),
@@ -278,6 +277,10 @@ def test_partial_files_account_for_every_row(
         by_index = {i["import_index"]: i for i in got["listings"]["items"]}
         assert (by_index[0]["canonical_model"], by_index[0]["score"]) == ("L4", 71.5)
         assert (by_index[6]["canonical_model"], by_index[6]["score"]) == ("L40S", 80.0)
+        # A client's score has no bounds: kept as sent, glyph's own 0-100 figure is capped.
+        assert [by_index[i]["client_score"] for i in (1, 2)] == [150.0, -3.0]
+        assert [by_index[i]["score"] for i in (1, 2)] == [100.0, 0.0]
+        assert "outside the 0-100 scale" in by_index[1]["warnings"]
     if name == "partial_long_fields.csv":
         [kept] = got["listings"]["items"]
         assert kept["import_index"] == 3 and kept["seller"] == "s" * 4096
