@@ -72,11 +72,13 @@ def graphql(stack: RunningStack, query: str, variables: dict[str, Any]) -> dict[
 def wait_until(
     api: httpx.Client, import_id: str, done: Callable[[dict[str, Any]], bool], timeout: float = 240
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     summary: dict[str, Any] = {}
     while time.monotonic() < deadline:
         summary = api.get(f"/api/imports/{import_id}").json()
         if done(summary):
+            print(f"{import_id}: {summary['status']} after {time.monotonic() - started:.1f} s")
             return summary
         time.sleep(0.5)
     raise AssertionError(f"import {import_id} never reached the expected state: {summary}")
@@ -107,41 +109,45 @@ def run_tags(stack: RunningStack, run_id: str) -> tuple[str, dict[str, str]]:
     return run["jobName"], {t["key"]: t["value"] for t in run["tags"]}
 
 
-def test_a_backfill_over_the_imports_partitions_is_an_attempt(
-    api: httpx.Client, running_stack: RunningStack
-) -> None:
-    first = imported(api, "itest-backfill")
-    import_id = first["import_id"]
-    assert first["status"] in ("succeeded", "partially_succeeded"), first
-    assert [r["attempt"] for r in first["runs"]] == [1]
+STEP_ERROR = "step enriched_listings: RuntimeError: fault switch set for enriched_listings"
 
+
+@pytest.fixture(scope="module")
+def failed_then_backfilled(api: httpx.Client, running_stack: RunningStack) -> dict[str, Any]:
+    """An import whose API run failed at a step, and a backfill over its partition launched at
+    once: the backfill daemon's 30 s cycle then passes while the other tests run."""
+    failed = imported(
+        api,
+        "itest-step-error",
+        run_config={"ops": {"enriched_listings": {"config": {"fail": True}}}},
+    )
     launched = graphql(
         running_stack,
         _BACKFILL,
         {
             "params": {
                 "assetSelection": ASSET_SELECTION,
-                "partitionNames": [import_id],
+                "partitionNames": [failed["import_id"]],
                 "title": "itest backfill",
             }
         },
     )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    backfill_id = launched["backfillId"]
+    return {"failed": failed, "backfill_id": launched["backfillId"]}
 
-    done = wait_until(api, import_id, settled_after(2))
-    assert done["status"] in ("succeeded", "partially_succeeded"), done
-    assert done["error_message"] is None
-    attempts = [r["attempt"] for r in done["runs"]]
-    assert attempts == list(range(1, len(attempts) + 1)) and len(attempts) >= 2, done["runs"]
-    later = done["runs"][1:]
-    for run in later:
-        job, tags = run_tags(running_stack, run["run_id"])
-        assert job == "__ASSET_JOB" and tags.get("dagster/backfill") == backfill_id, tags
-        assert run["status"] == "SUCCESS"
-    counts = db_counts(running_stack, import_id)
-    assert counts["persisted_rows"] + counts["error_rows"] == first["total_rows"]
-    assert {k: done[k] for k in counts} == counts
+
+def test_an_api_run_that_fails_names_the_step_and_its_error(
+    api: httpx.Client, running_stack: RunningStack, failed_then_backfilled: dict[str, Any]
+) -> None:
+    failed = failed_then_backfilled["failed"]
+    assert failed["status"] == "failed" and failed["error_message"] == STEP_ERROR, failed
+    run_id = failed["runs"][0]["run_id"]
+    job = api.get(f"/api/jobs/{run_id}/status").json()
+    assert job["failure_message"] == STEP_ERROR
+    # The failure sensor reads the step events from the instance, not GraphQL: same text.
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(running_stack.home))) as instance:
+        generic = "Execution of run failed."
+        assert run_failure_message(instance, run_id, generic) == STEP_ERROR
 
 
 def test_a_failing_ui_run_fails_the_import_with_its_steps_error(
@@ -190,19 +196,25 @@ def test_a_failing_ui_run_fails_the_import_with_its_steps_error(
     assert [r["attempt"] for r in done["runs"]] == [1, 2, 3]
 
 
-def test_an_api_run_that_fails_names_the_step_and_its_error(
-    api: httpx.Client, running_stack: RunningStack
+def test_a_backfill_over_the_imports_partitions_is_an_attempt(
+    api: httpx.Client, running_stack: RunningStack, failed_then_backfilled: dict[str, Any]
 ) -> None:
-    failed = imported(
-        api,
-        "itest-step-error",
-        run_config={"ops": {"enriched_listings": {"config": {"fail": True}}}},
-    )
-    expected = "step enriched_listings: RuntimeError: fault switch set for enriched_listings"
-    assert failed["status"] == "failed" and failed["error_message"] == expected, failed
-    job = api.get(f"/api/jobs/{failed['runs'][0]['run_id']}/status").json()
-    assert job["failure_message"] == expected
-    # The failure sensor reads the step events from the instance, not GraphQL: same text.
-    with DagsterInstance.from_ref(InstanceRef.from_dir(str(running_stack.home))) as instance:
-        generic = "Execution of run failed."
-        assert run_failure_message(instance, job["run_id"], generic) == expected
+    """The backfill re-runs the failed import: it is attempt 2 and the import ends succeeded."""
+    failed = failed_then_backfilled["failed"]
+    import_id = failed["import_id"]
+    assert [r["attempt"] for r in failed["runs"]] == [1]
+
+    done = wait_until(api, import_id, settled_after(2))
+    assert done["status"] in ("succeeded", "partially_succeeded"), done
+    assert done["error_message"] is None
+    attempts = [r["attempt"] for r in done["runs"]]
+    assert attempts == list(range(1, len(attempts) + 1)) and len(attempts) >= 2, done["runs"]
+    later = done["runs"][1:]
+    for run in later:
+        job, tags = run_tags(running_stack, run["run_id"])
+        assert job == "__ASSET_JOB", job
+        assert tags.get("dagster/backfill") == failed_then_backfilled["backfill_id"], tags
+        assert run["status"] == "SUCCESS"
+    counts = db_counts(running_stack, import_id)
+    assert counts["persisted_rows"] + counts["error_rows"] == done["total_rows"] > 0
+    assert {k: done[k] for k in counts} == counts
