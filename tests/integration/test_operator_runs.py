@@ -48,6 +48,16 @@ mutation($params: ExecutionParams!) {
 }
 """
 
+_TERMINATE = """
+mutation($id: String!) {
+  terminateRun(runId: $id, terminatePolicy: SAFE_TERMINATE) {
+    __typename
+    ... on TerminateRunFailure { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
 _TAGS = "query($id: ID!) { runOrError(runId: $id) { ... on Run { jobName tags { key value } } } }"
 
 
@@ -150,31 +160,65 @@ def test_an_api_run_that_fails_names_the_step_and_its_error(
         assert run_failure_message(instance, run_id, generic) == STEP_ERROR
 
 
-def test_a_failing_ui_run_fails_the_import_with_its_steps_error(
-    api: httpx.Client, running_stack: RunningStack
-) -> None:
-    first = imported(api, "itest-ui-run")
-    import_id = first["import_id"]
-    settings = running_stack.settings
+def launch_ui_run(stack: RunningStack, import_id: str, ops: dict[str, Any]) -> str:
+    """Materialize the pipeline assets of one partition as the UI's "Materialize" does."""
     launched = graphql(
-        running_stack,
+        stack,
         _LAUNCH,
         {
             "params": {
                 "selector": {
-                    "repositoryLocationName": settings.dagster_location,
+                    "repositoryLocationName": stack.settings.dagster_location,
                     "repositoryName": "__repository__",
                     "jobName": "__ASSET_JOB",
                     "assetSelection": ASSET_SELECTION,
                     "assetCheckSelection": [],
                 },
-                "runConfigData": {"ops": {"normalized_listings": {"config": {"fail": True}}}},
+                "runConfigData": {"ops": ops},
                 "executionMetadata": {"tags": [{"key": "dagster/partition", "value": import_id}]},
             }
         },
     )["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
+    return str(launched["run"]["runId"])
+
+
+def test_a_ui_run_is_an_attempt_from_its_start_and_its_cancel_cancels_the_import(
+    api: httpx.Client, running_stack: RunningStack
+) -> None:
+    first = imported(api, "itest-ui-cancel")
+    import_id = first["import_id"]
+    assert first["persisted_rows"] > 0
+    run_id = launch_ui_run(
+        running_stack, import_id, {"enriched_listings": {"config": {"delay_seconds": 60}}}
+    )
+
+    running = wait_until(api, import_id, lambda s: len(s["runs"]) == 2, timeout=60)
+    assert running["status"] == "running"
+    assert [(r["run_id"], r["attempt"]) for r in running["runs"]] == [
+        (first["runs"][0]["run_id"], 1),
+        (run_id, 2),
+    ]
+    stopped = graphql(running_stack, _TERMINATE, {"id": run_id})["terminateRun"]
+    assert stopped["__typename"] == "TerminateRunSuccess", stopped
+    canceled = wait_until(api, import_id, settled_after(2), timeout=60)
+    assert canceled["status"] == "canceled" and canceled["runs"][1]["status"] == "CANCELED"
+    assert db_counts(running_stack, import_id) == {
+        "persisted_rows": 0,
+        "error_rows": 0,
+        "not_gpu_rows": 0,
+        "unknown_model_rows": 0,
+    }
+
+
+def test_a_failing_ui_run_fails_the_import_with_its_steps_error(
+    api: httpx.Client, running_stack: RunningStack
+) -> None:
+    first = imported(api, "itest-ui-run")
+    import_id = first["import_id"]
+    run_id = launch_ui_run(
+        running_stack, import_id, {"normalized_listings": {"config": {"fail": True}}}
+    )
 
     failed = wait_until(api, import_id, settled_after(2))
     assert failed["status"] == "failed", failed
