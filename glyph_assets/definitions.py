@@ -1,6 +1,6 @@
 """The glyph code location: assets, checks, jobs, sensors, schedules and resources."""
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from glyph_assets.assets.market import MARKET_ASSETS
 from glyph_assets.assets.pipeline import PIPELINE_ASSETS
@@ -18,6 +18,9 @@ defs = Definitions(
     jobs=[ingest_import_job, *MARKET_JOBS],
     sensors=[*RUN_STATUS_SENSORS, inbox_sensor, *AUTOMATION_SENSORS],
     schedules=SCHEDULES,
+    # The executor of Dagster's implicit asset job, which runs UI materializations, backfills and
+    # automation runs: in one process like ingest_import (a process per step costs ~10 s a run).
+    executor=in_process_executor,
     resources={
         "io_manager": ParquetPartsIOManager(base_dir=str(get_settings().staging_dir.resolve())),
     },

@@ -1,88 +1,146 @@
-"""Sensors that keep glyph's imports table in step with Dagster's run state."""
+"""Sensors that keep glyph's imports table in step with Dagster's run state.
+
+They watch every run of this code location, not only ``ingest_import``: an operator's
+materialization in the UI, a re-execution and a backfill over the ``imports`` partitions all run
+Dagster's implicit asset job (``__ASSET_JOB``), and each of them is an attempt of its import.
+Leaving ``monitored_jobs`` out is what makes a run-status sensor watch the whole location
+(``monitor_all_code_locations`` would also take other locations' runs, whose assets are not
+glyph's). A run counts when it carries an import's partition and materializes a pipeline asset;
+the rule it then applies is ``run_state.settle``, the same one the API applies when a read
+notices the end first. The run's start is recorded inside the run (``run_state.claim``).
+"""
 
 from __future__ import annotations
 
 from dagster import (
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRun,
     DagsterRunStatus,
     DefaultSensorStatus,
+    EventLogEntry,
     RunFailureSensorContext,
     RunStatusSensorContext,
     run_failure_sensor,
     run_status_sensor,
 )
-from sqlalchemy import Engine
 
-from glyph_assets.jobs import ingest_import_job
+from glyph_assets import run_state
 from glyph_assets.settings import get_settings
-from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
 
-IMPORT_TAG = "glyph/import_id"
+
+def pipeline_import(run: DagsterRun) -> str | None:
+    """The import a run of this location works on, if it materializes pipeline assets."""
+    import_id = run_state.import_of(run.tags)
+    if not import_id:
+        return None
+    keys = (
+        None if run.asset_selection is None else [k.to_user_string() for k in run.asset_selection]
+    )
+    if not run_state.materializes_pipeline(run.job_name, keys, run.step_keys_to_execute):
+        return None
+    return import_id
 
 
 def _import_id(context: RunStatusSensorContext) -> str | None:
-    run = context.dagster_run
-    return run.tags.get(IMPORT_TAG) or run.tags.get("dagster/partition")
+    return pipeline_import(context.dagster_run)
 
 
-def _superseded(engine: Engine, import_id: str, run_id: str) -> bool:
-    """A retry recorded after this run owns the import now: this run's end must not touch it
-    (a late tick for a canceled first attempt would otherwise delete the retry's rows)."""
-    attempts = {r["run_id"]: r["attempt"] for r in repository.runs_of(engine, import_id)}
-    return run_id in attempts and attempts[run_id] < max(attempts.values())
+def _error_of(entry: EventLogEntry) -> str | None:
+    data = entry.dagster_event.event_specific_data if entry.dagster_event else None
+    error = getattr(data, "error", None)
+    if error is None:
+        return None
+    return run_state.root_cause(error.message, error.cause.message if error.cause else None)
+
+
+def run_failure_message(instance: DagsterInstance, run_id: str, run_failure: str | None) -> str:
+    """The run's own reason from its event log: the failed step's error, named by the step."""
+    entries = instance.all_logs(
+        run_id, of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_UP_FOR_RETRY}
+    )
+    failures: list[tuple[str, str]] = []
+    retries: dict[str, str] = {}
+    for entry in entries:
+        event = entry.dagster_event
+        if event is None:
+            continue
+        step = event.step_key or "step"
+        error = _error_of(entry)
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            failures.append((step, error or entry.user_message or "failed"))
+        elif error:
+            retries[step] = error
+    return run_state.failure_message(failures, retries, run_failure) or "run failed"
+
+
+def _run_failure(context: RunFailureSensorContext) -> str | None:
+    event = context.failure_event
+    data = event.event_specific_data
+    error = getattr(data, "error", None)
+    return (error.message if error is not None else None) or event.message
 
 
 @run_failure_sensor(
-    monitored_jobs=[ingest_import_job],
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=5,
-    description="Marks an import failed, with the run's error message, when its run fails.",
+    description=(
+        "Marks an import failed, with the failed step's own error, when a run of it fails "
+        "(any run of the location that materializes its pipeline assets)."
+    ),
 )
 def import_failure_sensor(context: RunFailureSensorContext) -> None:
     import_id = _import_id(context)
     if not import_id:
         return
-    engine = migrate(get_settings().sqlalchemy_url)
-    message = context.failure_event.message or "run failed"
-    repository.set_run_status(engine, context.dagster_run.run_id, "FAILURE")
-    if _superseded(engine, import_id, context.dagster_run.run_id):
-        return
-    repository.set_import_status(engine, import_id, "failed", error_message=message[:4000])
+    run_id = context.dagster_run.run_id
+    run_state.settle(
+        migrate(get_settings().sqlalchemy_url),
+        import_id,
+        run_id,
+        "FAILURE",
+        lambda: run_failure_message(context.instance, run_id, _run_failure(context)),
+        replace_message=True,
+    )
 
 
 @run_status_sensor(
     run_status=DagsterRunStatus.CANCELED,
-    monitored_jobs=[ingest_import_job],
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=5,
-    description="Marks an import canceled and drops any rows of it when its run is canceled.",
+    description="Marks an import canceled and drops any rows of it when a run of it is canceled.",
 )
 def import_canceled_sensor(context: RunStatusSensorContext) -> None:
     import_id = _import_id(context)
     if not import_id:
         return
-    engine = migrate(get_settings().sqlalchemy_url)
-    repository.set_run_status(engine, context.dagster_run.run_id, "CANCELED")
-    if _superseded(engine, import_id, context.dagster_run.run_id):
-        return
-    repository.delete_import_rows(engine, import_id)
-    repository.set_import_status(engine, import_id, "canceled")
+    run_state.settle(
+        migrate(get_settings().sqlalchemy_url),
+        import_id,
+        context.dagster_run.run_id,
+        "CANCELED",
+        lambda: None,
+    )
 
 
 @run_status_sensor(
     run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[ingest_import_job],
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=5,
-    description="Records a successful run of an import in import_runs.",
+    description="Records a successful run of an import in import_runs and settles its status.",
 )
 def import_success_sensor(context: RunStatusSensorContext) -> None:
     import_id = _import_id(context)
     if not import_id:
         return
-    engine = migrate(get_settings().sqlalchemy_url)
-    repository.add_run(engine, import_id, context.dagster_run.run_id)
-    repository.set_run_status(engine, context.dagster_run.run_id, "SUCCESS")
+    run_state.settle(
+        migrate(get_settings().sqlalchemy_url),
+        import_id,
+        context.dagster_run.run_id,
+        "SUCCESS",
+        lambda: None,
+    )
 
 
 RUN_STATUS_SENSORS = [import_failure_sensor, import_canceled_sensor, import_success_sensor]

@@ -15,6 +15,7 @@ from typing import Any
 import requests
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
+from glyph_assets import run_state
 from glyph_assets.partitions import IMPORTS_PARTITIONS_NAME
 from glyph_assets.settings import Settings
 
@@ -28,13 +29,7 @@ ATTEMPT_TAG = "glyph/attempt"
 RESUME_RETRY_TAG = "dagster/is_resume_retry"
 # Enforced by the daemon's run monitoring: a run older than this is terminated and failed.
 MAX_RUNTIME_TAG = "dagster/max_runtime"
-STAGES = [
-    "raw_listings",
-    "normalized_listings",
-    "enriched_listings",
-    "scored_listings",
-    "persisted_listings",
-]
+STAGES = list(run_state.PIPELINE_STAGES)
 RUN_TERMINAL = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
 _PROGRESS_RE = re.compile(r"^progress (\w+): (\d+)(?: / (\d+))? rows")
 
@@ -104,22 +99,16 @@ class RunEvents:
 
     progress: dict[str, StageRows] = field(default_factory=dict)
     last_stage: str | None = None
-    step_failures: list[str] = field(default_factory=list)
+    # (step, its error) in the order they failed
+    step_failures: list[tuple[str, str]] = field(default_factory=list)
     retry_errors: dict[str, str] = field(default_factory=dict)
     run_failure: str | None = None
 
     @property
     def failure_message(self) -> str | None:
-        """The failed step's error; after exhausted retries, the error that caused them. A run
-        stopped by the processing-time limit says so rather than "interrupted"."""
-        if self.run_failure and "maximum runtime" in self.run_failure:
-            return self.run_failure
-        if self.step_failures:
-            message = self.step_failures[-1]
-            step = message.split(":", 1)[0]
-            cause = self.retry_errors.get(step)
-            return f"{message} (last error: {cause})" if cause else message
-        return self.run_failure
+        """``step <name>: <error>``, by the rule the run-status sensors store too
+        (``run_state.failure_message``)."""
+        return run_state.failure_message(self.step_failures, self.retry_errors, self.run_failure)
 
 
 def parse_progress_line(message: str) -> tuple[str, int, int | None] | None:
@@ -324,8 +313,7 @@ class DagsterGateway:
                         out.last_stage = stage
                 elif kind == "ExecutionStepFailureEvent":
                     error = _root_cause(event.get("error")) or event.get("message") or "failed"
-                    step = event.get("stepKey") or "step"
-                    out.step_failures.append(f"{step}: {error.strip()}")
+                    out.step_failures.append((event.get("stepKey") or "step", error.strip()))
                 elif kind == "ExecutionStepUpForRetryEvent":
                     error = _root_cause(event.get("error"))
                     if error:
@@ -454,8 +442,7 @@ def _root_cause(error: dict[str, Any] | None) -> str | None:
     """The user's exception rather than Dagster's wrapper (e.g. RetryRequestedFromPolicy)."""
     if not error:
         return None
-    cause = error.get("cause") or {}
-    return cause.get("message") or error.get("message")
+    return run_state.root_cause(error.get("message"), (error.get("cause") or {}).get("message"))
 
 
 def _inheritable(key: str) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from glyph_assets import run_state
 from glyph_assets.settings import Settings
 from glyph_assets.store import repository
 from glyphd_api import queries
@@ -182,46 +183,23 @@ def reconcile(
 
     Only a finished run is written back, and only what changed: while a run is active it may
     hold SQLite's write lock, and a read must not queue behind it. An active run's state is
-    reported as Dagster gives it.
+    reported as Dagster gives it. (``run``, the stored row of that run, is re-read by the rule.)
     """
     if info is None:
         return record
-    import_id = record["import_id"]
-    if info.status in RUN_TERMINAL and run.get("status") != info.status:
-        repository.set_run_status(ctx.engine, info.run_id, info.status)
-    status = record["status"]
-    implied = RUN_TO_IMPORT.get(info.status, status)
-    if info.status == "SUCCESS":
-        if status not in SUCCESSFUL:
-            stats = queries.import_row_stats(ctx.engine, import_id)
-            counts = {k: stats[k] for k in _COUNT_KEYS}
-            implied = "partially_succeeded" if stats["error_rows"] else "succeeded"
-            total = record.get("total_rows")
-            if total is None:
-                total = stats["persisted_rows"] + stats["error_rows"]
-            repository.set_import_status(ctx.engine, import_id, implied, total_rows=total, **counts)
-    elif info.status == "FAILURE":
-        if status != "failed" or not record.get("error_message"):
-            message = record.get("error_message") if status == "failed" else None
-            if not message:
-                message = _failure_message(ctx, info.run_id)
-            repository.set_import_status(
-                ctx.engine, import_id, "failed", error_message=(message or "run failed")[:4000]
-            )
-    elif info.status == "CANCELED":
-        # A canceled import keeps no partial rows, whoever noticed the cancellation first.
-        if status != "canceled" or any(repository.count_rows(ctx.engine, import_id).values()):
-            repository.delete_import_rows(ctx.engine, import_id)
-        if status != "canceled":
-            repository.set_import_status(ctx.engine, import_id, "canceled")
-    else:
+    if info.status not in RUN_TERMINAL:
         # Active: the status is Dagster's (even when persisted_listings already wrote its
         # result and the run is wrapping up); the run's sensors and assets write the table.
-        return {**record, "status": implied}
-    return repository.get_import(ctx.engine, import_id) or record
-
-
-_COUNT_KEYS = ("persisted_rows", "error_rows", "not_gpu_rows", "unknown_model_rows")
+        return {**record, "status": RUN_TO_IMPORT.get(info.status, record["status"])}
+    # Finished: the same rule the code location's run-status sensors apply (run_state.settle).
+    settled = run_state.settle(
+        ctx.engine,
+        record["import_id"],
+        info.run_id,
+        info.status,
+        lambda: _failure_message(ctx, info.run_id),
+    )
+    return settled or record
 
 
 def _failure_message(ctx: Context, run_id: str) -> str | None:

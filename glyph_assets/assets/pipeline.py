@@ -14,11 +14,13 @@ from dagster import (
     RetryPolicy,
     asset,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from glyph_assets.assets.metadata import add_counts, distribution_table, preview, stage_metadata
 from glyph_assets.io_managers import FrameStream, ParquetParts
 from glyph_assets.landing import read_manifest
 from glyph_assets.partitions import imports_partitions
+from glyph_assets.run_state import claim
 from glyph_assets.settings import get_settings
 from glyph_assets.sieve.pipeline import enrich_chunk, normalize_chunk, score_chunks
 from glyph_assets.sieve.read import ERROR_COLUMN, iter_raw_chunks
@@ -44,6 +46,20 @@ def _apply_switches(context: AssetExecutionContext, config: StageConfig) -> None
         time.sleep(config.delay_seconds)
     if config.fail:
         raise RuntimeError(f"fault switch set for {context.asset_key.to_user_string()}")
+
+
+def _claim(context: AssetExecutionContext) -> None:
+    """This run is an attempt of the import, whoever launched it: recorded, and the import
+    running (see glyph_assets.run_state). Every stage claims, because a re-execution from a
+    failed step or a UI materialization of some assets starts at a later stage.
+
+    Bookkeeping only: a database that cannot take it now does not fail the stage (the
+    run-status sensors record the run when it ends; persisted_listings needs the database and
+    has its own retries)."""
+    try:
+        claim(migrate(get_settings().sqlalchemy_url), context.partition_key, context.run_id)
+    except SQLAlchemyError as exc:
+        context.log.warning(f"could not record run {context.run_id} as an attempt yet: {exc}")
 
 
 def _kind(import_id: str) -> str:
@@ -88,11 +104,10 @@ def _errors(frame: pd.DataFrame) -> int:
     description="The landed file of one import, as text rows with their 0-based import_index.",
 )
 def raw_listings(context: AssetExecutionContext, config: StageConfig) -> FrameStream:
+    _claim(context)
     settings = get_settings()
     import_id = context.partition_key
     manifest = read_manifest(settings.landing_dir, import_id)
-    engine = migrate(settings.sqlalchemy_url)
-    repository.set_import_status(engine, import_id, "running")
     _apply_switches(context, config)
     stats = {"rows": 0, "unreadable": 0}
 
@@ -134,6 +149,7 @@ def raw_listings(context: AssetExecutionContext, config: StageConfig) -> FrameSt
 def normalized_listings(
     context: AssetExecutionContext, config: StageConfig, raw_listings: ParquetParts
 ) -> FrameStream:
+    _claim(context)
     settings = get_settings()
     kind = _kind(context.partition_key)
     total = raw_listings.num_rows
@@ -194,6 +210,7 @@ def _with_metadata(
 def enriched_listings(
     context: AssetExecutionContext, config: StageConfig, normalized_listings: ParquetParts
 ) -> FrameStream:
+    _claim(context)
     kind = _kind(context.partition_key)
     total = normalized_listings.num_rows
     _apply_switches(context, config)
@@ -228,6 +245,7 @@ def enriched_listings(
 def scored_listings(
     context: AssetExecutionContext, config: StageConfig, enriched_listings: ParquetParts
 ) -> FrameStream:
+    _claim(context)
     kind = _kind(context.partition_key)
     total = enriched_listings.num_rows
     _apply_switches(context, config)
@@ -286,6 +304,7 @@ def scored_listings(
 def persisted_listings(
     context: AssetExecutionContext, config: StageConfig, scored_listings: ParquetParts
 ) -> MaterializeResult:
+    _claim(context)
     settings = get_settings()
     import_id = context.partition_key
     engine = migrate(settings.sqlalchemy_url)

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Integer, delete, func, select, update
+from sqlalchemy import Connection, Engine, Integer, case, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from glyph_assets.sieve.columns import LISTING_COLUMNS
 from glyph_assets.store.models import Base, Import, ImportRun, Listing, RowError
@@ -105,7 +106,24 @@ def latest_run(engine: Engine, import_id: str) -> dict[str, Any] | None:
 
 
 def add_run(engine: Engine, import_id: str, run_id: str, status: str = "QUEUED") -> int:
-    """Record a Dagster run of an import; returns its attempt number (1 for the first run)."""
+    """Record a Dagster run of an import; returns its attempt number (1 for the first run).
+
+    Idempotent per run: the API that launched a run and the run itself (or a sensor) may record
+    it at the same moment; the one that loses the unique run_id gets the winner's attempt.
+    """
+    try:
+        return _insert_run(engine, import_id, run_id, status)
+    except IntegrityError:
+        with engine.connect() as conn:
+            existing = conn.execute(
+                select(ImportRun.attempt).where(ImportRun.run_id == run_id)
+            ).scalar_one_or_none()
+        if existing is None:
+            raise
+        return int(existing)
+
+
+def _insert_run(engine: Engine, import_id: str, run_id: str, status: str) -> int:
     now = utcnow()
     with engine.begin() as conn:
         existing = conn.execute(
@@ -370,6 +388,27 @@ def count_rows(engine: Engine, import_id: str) -> dict[str, int]:
     return {"persisted_rows": listings, "error_rows": errors}
 
 
+def import_counts(engine: Engine, import_id: str) -> dict[str, int]:
+    """The four row counts an import's summary carries, as a finished run leaves them."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(
+                func.count(),
+                func.sum(case((Listing.reject_reason == "not_gpu", 1), else_=0)),
+                func.sum(case((Listing.reject_reason == "unknown_model", 1), else_=0)),
+            ).where(Listing.import_id == import_id)
+        ).one()
+        errors = conn.execute(
+            select(func.count()).select_from(RowError).where(RowError.import_id == import_id)
+        ).scalar_one()
+    return {
+        "persisted_rows": int(row[0] or 0),
+        "error_rows": int(errors or 0),
+        "not_gpu_rows": int(row[1] or 0),
+        "unknown_model_rows": int(row[2] or 0),
+    }
+
+
 def delete_import_rows(engine: Engine, import_id: str) -> None:
     """Drop whatever rows an import has (used when a run is canceled)."""
     with engine.begin() as conn:
@@ -385,6 +424,7 @@ __all__ = [
     "delete_import_rows",
     "find_import",
     "get_import",
+    "import_counts",
     "import_of_run",
     "latest_run",
     "reopen_import",

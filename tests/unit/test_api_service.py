@@ -107,10 +107,10 @@ def test_progress_of_a_reexecution_counts_reused_steps() -> None:
 
 def test_failure_message_prefers_the_step_error() -> None:
     events = RunEvents(
-        step_failures=["persisted_listings: RuntimeError: fault switch"],
+        step_failures=[("persisted_listings", "RuntimeError: fault switch")],
         run_failure="Execution of run failed.",
     )
-    assert events.failure_message == "persisted_listings: RuntimeError: fault switch"
+    assert events.failure_message == "step persisted_listings: RuntimeError: fault switch"
     assert RunEvents(run_failure="boom").failure_message == "boom"
 
 
@@ -121,18 +121,19 @@ def test_reexecution_inherits_our_tags_and_the_partition_only() -> None:
 
 def test_failure_after_retries_names_the_cause() -> None:
     events = RunEvents(
-        step_failures=["persisted_listings: Exceeded max_retries of 3"],
+        step_failures=[("persisted_listings", "Exceeded max_retries of 3")],
         retry_errors={"persisted_listings": "RuntimeError: fault switch set"},
     )
     assert events.failure_message == (
-        "persisted_listings: Exceeded max_retries of 3 (last error: RuntimeError: fault switch set)"
+        "step persisted_listings: Exceeded max_retries of 3 "
+        "(last error: RuntimeError: fault switch set)"
     )
 
 
 def test_a_superseded_attempt_does_not_touch_its_import(glyph_env: Settings) -> None:
-    """The sensors' guard (glyph_assets.sensors): an older attempt's late end must not overwrite
-    or delete what the retry that followed it produced."""
-    from glyph_assets.sensors import _superseded
+    """The guard of run_state.settle: an older attempt's late end must not overwrite or delete
+    what the retry that followed it produced."""
+    from glyph_assets.run_state import superseded
     from glyph_assets.store import repository
     from glyph_assets.store.db import migrate
 
@@ -142,8 +143,8 @@ def test_a_superseded_attempt_does_not_touch_its_import(glyph_env: Settings) -> 
         engine, import_id=import_id, source="t", sha256="0" * 64, size_bytes=0, kind="raw"
     )
     repository.add_run(engine, import_id, "first")
-    assert not _superseded(engine, import_id, "first")
+    assert not superseded(engine, import_id, "first")
     repository.add_run(engine, import_id, "second")
-    assert _superseded(engine, import_id, "first")
-    assert not _superseded(engine, import_id, "second")
-    assert not _superseded(engine, import_id, "launched-from-the-ui")
+    assert superseded(engine, import_id, "first")
+    assert not superseded(engine, import_id, "second")
+    assert not superseded(engine, import_id, "launched-from-the-ui")

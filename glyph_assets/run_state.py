@@ -1,0 +1,200 @@
+"""What a Dagster run of an import's partition does to the import: one rule for every path.
+
+A run may be launched by the API, the inbox sensor, an operator in the Dagster UI (a
+materialization or a re-execution of the implicit asset job ``__ASSET_JOB``) or a backfill over
+the ``imports`` partitions. Each of them is an attempt of the import: it is recorded in
+``import_runs`` with the next attempt number and drives the import's status the same way.
+
+- **Start**: every pipeline asset calls :func:`claim` first. The run records itself (if nobody
+  did yet) and marks the import ``running``. This is done inside the run rather than by a
+  STARTED run-status sensor because a sensor ticks every few seconds and a small run is over in
+  less than one: a late "running" would overwrite the ``succeeded`` that ``persisted_listings``
+  already wrote. Inside the run the order is fixed (the claim precedes the run's own writes),
+  and a re-execution from a failed step claims at that step, since the earlier steps do not run.
+- **End**: :func:`settle` is the rule for a finished run, used by the code location's run-status
+  sensors (for every run of the location, whatever job launched it) and by the API when a read
+  notices the end first. It records the run too, so a run that never reached a step (canceled
+  while queued, failed at launch) is still an attempt.
+- A run that is no longer the newest attempt (:func:`superseded`) never touches the import: the
+  late end of an older attempt must not overwrite or delete what a newer one produced.
+
+This module imports no Dagster code: the API uses it without loading the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Engine
+
+from glyph_assets.store import repository
+
+IMPORT_TAG = "glyph/import_id"
+PARTITION_TAG = "dagster/partition"
+INGEST_JOB_NAME = "ingest_import"
+PIPELINE_STAGES = (
+    "raw_listings",
+    "normalized_listings",
+    "enriched_listings",
+    "scored_listings",
+    "persisted_listings",
+)
+SUCCESSFUL = frozenset({"succeeded", "partially_succeeded"})
+# An import's error_message column holds at most this much (the rest of a traceback is noise).
+MAX_ERROR_CHARS = 4000
+# The daemon's run monitoring fails an over-long run with a message saying so: that message is
+# the reason, not the step it interrupted.
+RUNTIME_LIMIT_MARK = "maximum runtime"
+
+
+def import_of(tags: Mapping[str, str]) -> str | None:
+    """The import a run works on: our own tag, else the partition (UI runs and backfills)."""
+    return tags.get(IMPORT_TAG) or tags.get(PARTITION_TAG) or None
+
+
+def materializes_pipeline(
+    job_name: str, asset_keys: Iterable[str] | None, step_keys: Iterable[str] | None
+) -> bool:
+    """Does the run materialize at least one pipeline asset?
+
+    A run of the implicit asset job says what it materializes by its asset selection; a
+    re-execution by its steps; a run of ``ingest_import`` without either runs all five.
+    """
+    if asset_keys is not None:
+        return not set(PIPELINE_STAGES).isdisjoint(asset_keys)
+    if step_keys is not None:
+        return not set(PIPELINE_STAGES).isdisjoint(step_keys)
+    return job_name == INGEST_JOB_NAME
+
+
+def root_cause(message: str | None, cause: str | None) -> str | None:
+    """The user's exception rather than Dagster's wrapper ("Error occurred while executing op",
+    ``RetryRequestedFromPolicy``): the cause's message when there is one."""
+    text = cause or message
+    return text.strip() if text and text.strip() else None
+
+
+def failure_message(
+    step_failures: Sequence[tuple[str, str]],
+    retry_errors: Mapping[str, str] | None = None,
+    run_failure: str | None = None,
+) -> str | None:
+    """Why a run failed, as an import's ``error_message``: ``step <name>: <error>``.
+
+    The last failed step's own error wins over Dagster's generic run failure; after exhausted
+    retries the error that caused them is added. A run stopped by the processing-time limit
+    says so rather than naming the step it interrupted. Bounded to ``MAX_ERROR_CHARS``.
+    """
+    if run_failure and RUNTIME_LIMIT_MARK in run_failure:
+        return run_failure.strip()[:MAX_ERROR_CHARS]
+    if step_failures:
+        step, error = step_failures[-1]
+        text = f"step {step}: {error.strip()}"
+        cause = (retry_errors or {}).get(step)
+        if cause and cause.strip() != error.strip():
+            text += f" (last error: {cause.strip()})"
+        return text[:MAX_ERROR_CHARS]
+    return run_failure.strip()[:MAX_ERROR_CHARS] if run_failure else None
+
+
+def superseded(engine: Engine, import_id: str, run_id: str) -> bool:
+    """A later attempt recorded after this run owns the import now: this run must not touch it
+    (a late tick for a canceled first attempt would otherwise delete the retry's rows)."""
+    attempts = {r["run_id"]: r["attempt"] for r in repository.runs_of(engine, import_id)}
+    return run_id in attempts and attempts[run_id] < max(attempts.values())
+
+
+def claim(engine: Engine, import_id: str, run_id: str) -> int | None:
+    """A run starts working on the import: record it as the next attempt (once) and mark the
+    import running. Returns the attempt, or None when glyph has no such import.
+
+    Writes only what changed: every pipeline step calls this, and on SQLite a needless write
+    would queue behind another import's bulk transaction.
+    """
+    record = repository.get_import(engine, import_id)
+    if record is None:
+        return None
+    runs = {r["run_id"]: r for r in repository.runs_of(engine, import_id)}
+    if run_id in runs:
+        attempt = int(runs[run_id]["attempt"])
+    else:
+        attempt = repository.add_run(engine, import_id, run_id, status="STARTED")
+    if superseded(engine, import_id, run_id):
+        return attempt
+    if record["status"] != "running":
+        repository.set_import_status(engine, import_id, "running")
+    return attempt
+
+
+def settle(
+    engine: Engine,
+    import_id: str,
+    run_id: str,
+    run_status: str,
+    failure: Callable[[], str | None],
+    replace_message: bool = False,
+) -> dict[str, Any] | None:
+    """Apply a finished run (SUCCESS, FAILURE or CANCELED) to its import; returns the import.
+
+    - SUCCESS: ``succeeded``, or ``partially_succeeded`` when the import has row errors, with
+      the counts of its rows (``persisted_listings`` normally wrote this already).
+    - FAILURE: ``failed`` with ``failure()`` as the message; an import already failed with a
+      message keeps it unless ``replace_message`` (the sensor, which knows this run's reason).
+    - CANCELED: ``canceled``, and whatever rows the import has are deleted.
+
+    The run is recorded if it was not yet (next attempt), its stored status is brought up to
+    date, and nothing else happens when a newer attempt exists. None when the import is unknown.
+    """
+    record = repository.get_import(engine, import_id)
+    if record is None:
+        return None
+    runs = {r["run_id"]: r for r in repository.runs_of(engine, import_id)}
+    if run_id not in runs:
+        repository.add_run(engine, import_id, run_id, status=run_status)
+    elif runs[run_id]["status"] != run_status:
+        repository.set_run_status(engine, run_id, run_status)
+    if superseded(engine, import_id, run_id):
+        return record
+    status = record["status"]
+    if run_status == "SUCCESS":
+        if status in SUCCESSFUL:
+            return record
+        counts = repository.import_counts(engine, import_id)
+        total = record.get("total_rows")
+        if total is None:
+            total = counts["persisted_rows"] + counts["error_rows"]
+        implied = "partially_succeeded" if counts["error_rows"] else "succeeded"
+        repository.set_import_status(engine, import_id, implied, total_rows=total, **counts)
+    elif run_status == "FAILURE":
+        if status == "failed" and record.get("error_message") and not replace_message:
+            return record
+        message = failure() or "run failed"
+        repository.set_import_status(
+            engine, import_id, "failed", error_message=message[:MAX_ERROR_CHARS]
+        )
+    elif run_status == "CANCELED":
+        # A canceled import keeps no partial rows, whoever noticed the cancellation first.
+        if status != "canceled" or any(repository.count_rows(engine, import_id).values()):
+            repository.delete_import_rows(engine, import_id)
+        if status == "canceled":
+            return record
+        repository.set_import_status(engine, import_id, "canceled")
+    else:
+        return record
+    return repository.get_import(engine, import_id) or record
+
+
+__all__ = [
+    "IMPORT_TAG",
+    "MAX_ERROR_CHARS",
+    "PARTITION_TAG",
+    "PIPELINE_STAGES",
+    "claim",
+    "failure_message",
+    "import_of",
+    "materializes_pipeline",
+    "root_cause",
+    "settle",
+    "superseded",
+]

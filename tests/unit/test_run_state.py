@@ -1,0 +1,162 @@
+"""The one rule every run of an import follows, whoever launched it (glyph_assets.run_state)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine
+
+from glyph_assets import run_state
+from glyph_assets.settings import Settings
+from glyph_assets.store import repository
+from glyph_assets.store.db import migrate
+
+IMPORT_ID = "00000000-0000-4000-8000-000000000013"
+
+
+@pytest.fixture
+def engine(glyph_env: Settings) -> Iterator[Engine]:
+    engine = migrate(glyph_env.sqlalchemy_url)
+    repository.create_import(
+        engine, import_id=IMPORT_ID, source="t", sha256="0" * 64, size_bytes=0, kind="raw"
+    )
+    yield engine
+
+
+def _rows(errors: int = 0) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "import_index": list(range(3)),
+            "title": ["RTX 4090", "RTX 3090", "a mouse"],
+            "reject_reason": [None, None, "not_gpu"],
+            "error_stage": [None, None, None],
+            "error_field": [None, None, None],
+            "error_reason": [None, None, None],
+        }
+    )
+    if errors:
+        frame.loc[: errors - 1, ["error_stage", "error_reason"]] = ["normalize", "no price"]
+    return frame
+
+
+def _import(engine: Engine) -> dict[str, Any]:
+    record = repository.get_import(engine, IMPORT_ID)
+    assert record is not None
+    return record
+
+
+def _never() -> str:
+    raise AssertionError("the failure message was not needed")
+
+
+def test_failure_message_names_the_step_and_its_own_error() -> None:
+    generic = 'Execution of run for "__ASSET_JOB" failed. Steps failed: ["normalized_listings"].'
+    message = run_state.failure_message(
+        [("normalized_listings", "RuntimeError: fault switch set\n")], {}, generic
+    )
+    assert message == "step normalized_listings: RuntimeError: fault switch set"
+    assert run_state.failure_message([], {}, generic) == generic
+    assert run_state.failure_message([]) is None
+    limit = "Exceeded maximum runtime of 3 seconds."
+    assert run_state.failure_message([("raw_listings", "interrupted")], {}, limit) == limit
+    long = run_state.failure_message([("raw_listings", "x" * 10_000)])
+    assert long is not None and len(long) == run_state.MAX_ERROR_CHARS
+
+
+def test_root_cause_prefers_the_users_exception() -> None:
+    wrapper = 'Error occurred while executing op "raw_listings":'
+    assert run_state.root_cause(wrapper, "ValueError: bad row\n") == "ValueError: bad row"
+    assert run_state.root_cause(wrapper, None) == wrapper
+    assert run_state.root_cause(None, "  ") is None
+
+
+@pytest.mark.parametrize(
+    ("job", "assets", "steps", "expected"),
+    [
+        ("__ASSET_JOB", ["raw_listings", "persisted_listings"], None, True),
+        ("__ASSET_JOB", ["market_snapshot"], None, False),
+        ("__ASSET_JOB", None, ["scored_listings", "persisted_listings"], True),
+        ("ingest_import", None, None, True),
+        ("refresh_market", None, None, False),
+    ],
+)
+def test_which_runs_materialize_the_pipeline(
+    job: str, assets: list[str] | None, steps: list[str] | None, expected: bool
+) -> None:
+    assert run_state.materializes_pipeline(job, assets, steps) is expected
+
+
+def test_import_of_a_run_from_our_tag_or_its_partition() -> None:
+    assert run_state.import_of({"glyph/import_id": "a", "dagster/partition": "b"}) == "a"
+    assert run_state.import_of({"dagster/partition": "b", "dagster/backfill": "x"}) == "b"
+    assert run_state.import_of({"dagster/backfill": "x"}) is None
+
+
+def test_a_run_launched_elsewhere_claims_the_next_attempt(engine: Engine) -> None:
+    repository.add_run(engine, IMPORT_ID, "api-run")
+    repository.set_import_status(engine, IMPORT_ID, "failed", error_message="boom")
+    assert run_state.claim(engine, IMPORT_ID, "ui-run") == 2
+    assert run_state.claim(engine, IMPORT_ID, "ui-run") == 2  # every stage claims; once
+    assert [(r["run_id"], r["attempt"]) for r in repository.runs_of(engine, IMPORT_ID)] == [
+        ("api-run", 1),
+        ("ui-run", 2),
+    ]
+    assert _import(engine)["status"] == "running"
+    assert run_state.claim(engine, "no-such-import", "ui-run") is None
+
+
+def test_an_older_attempt_starting_late_leaves_the_import_alone(engine: Engine) -> None:
+    repository.add_run(engine, IMPORT_ID, "first")
+    repository.add_run(engine, IMPORT_ID, "second")
+    repository.set_import_status(engine, IMPORT_ID, "succeeded")
+    assert run_state.claim(engine, IMPORT_ID, "first") == 1
+    assert _import(engine)["status"] == "succeeded"
+
+
+def test_success_settles_with_the_row_counts(engine: Engine) -> None:
+    repository.replace_import_rows(engine, IMPORT_ID, [_rows(errors=1)])
+    run_state.claim(engine, IMPORT_ID, "backfill-run")
+    record = run_state.settle(engine, IMPORT_ID, "backfill-run", "SUCCESS", _never)
+    assert record is not None and record["status"] == "partially_succeeded"
+    assert (record["persisted_rows"], record["error_rows"], record["not_gpu_rows"]) == (2, 1, 1)
+    assert record["total_rows"] == 3 and record["error_message"] is None
+    assert repository.runs_of(engine, IMPORT_ID)[0]["status"] == "SUCCESS"
+
+
+def test_failure_settles_with_the_message_and_records_an_unseen_run(engine: Engine) -> None:
+    record = run_state.settle(
+        engine, IMPORT_ID, "never-started", "FAILURE", lambda: "step raw_listings: boom"
+    )
+    assert record is not None
+    assert (record["status"], record["error_message"]) == ("failed", "step raw_listings: boom")
+    assert [
+        (r["run_id"], r["attempt"], r["status"]) for r in repository.runs_of(engine, IMPORT_ID)
+    ] == [("never-started", 1, "FAILURE")]
+    # The API noticing the same end later keeps the message; the sensor, knowing it, replaces.
+    run_state.settle(engine, IMPORT_ID, "never-started", "FAILURE", _never)
+    run_state.settle(engine, IMPORT_ID, "never-started", "FAILURE", lambda: "new", True)
+    assert _import(engine)["error_message"] == "new"
+
+
+def test_cancel_drops_the_rows_unless_a_newer_attempt_owns_the_import(engine: Engine) -> None:
+    run_state.claim(engine, IMPORT_ID, "first")
+    run_state.claim(engine, IMPORT_ID, "retry")
+    repository.replace_import_rows(engine, IMPORT_ID, [_rows()])
+    repository.set_import_status(engine, IMPORT_ID, "succeeded")
+    run_state.settle(engine, IMPORT_ID, "first", "CANCELED", _never)  # a late tick of attempt 1
+    assert _import(engine)["status"] == "succeeded"
+    assert repository.count_rows(engine, IMPORT_ID)["persisted_rows"] == 3
+    assert repository.runs_of(engine, IMPORT_ID)[0]["status"] == "CANCELED"
+
+    run_state.settle(engine, IMPORT_ID, "retry", "CANCELED", _never)
+    assert _import(engine)["status"] == "canceled"
+    assert repository.count_rows(engine, IMPORT_ID) == {"persisted_rows": 0, "error_rows": 0}
+
+
+def test_add_run_is_idempotent_per_run(engine: Engine) -> None:
+    assert repository.add_run(engine, IMPORT_ID, "a") == 1
+    assert repository.add_run(engine, IMPORT_ID, "b") == 2
+    assert repository.add_run(engine, IMPORT_ID, "a") == 1
