@@ -5,7 +5,7 @@ the chunk size) or, for ``persisted_listings``, the database rows of the import 
 
 - ``schema_valid``: the stage's pandera model (``sieve.schemas``), on every row up to
   ``GLYPH_CHECK_SAMPLE_ROWS`` (default 50,000) and on an even sample of that size beyond;
-- ``import_index_contiguous``: every data row once, numbered 0..n-1;
+- ``import_index_contiguous``: every data row once, numbered 1..n;
 - ``rows_preserved``: as many rows as ``raw_listings`` (no stage drops a row);
 - ``score_in_range``: scores and their components within [0, 100];
 - ``rows_accounted_for``: persisted listings + row errors == raw rows;
@@ -45,7 +45,7 @@ from sqlalchemy import Engine, case, func, or_, select
 from glyph_assets.io_managers import ParquetParts, arrow_text_types
 from glyph_assets.partitions import imports_partitions
 from glyph_assets.settings import get_settings
-from glyph_assets.sieve.columns import SCORE_COLUMNS
+from glyph_assets.sieve.columns import FIRST_INDEX, SCORE_COLUMNS
 from glyph_assets.sieve.schemas import STAGE_SCHEMAS, SchemaReport, validate_stage
 from glyph_assets.store.db import migrate
 from glyph_assets.store.models import Import, Listing, RowError
@@ -60,7 +60,7 @@ WHOLE_POPULATION_COLUMNS = ["import_index", "error_stage", *SCORE_COLUMNS]
 
 DESCRIPTIONS = {
     "schema_valid": "Every row without a row error satisfies the stage's pandera model.",
-    "import_index_contiguous": "import_index is unique and runs 0..n-1 without gaps.",
+    "import_index_contiguous": "import_index is unique and runs 1..n without gaps.",
     "rows_preserved": "The stage holds exactly as many rows as raw_listings.",
     "score_in_range": "Scores and their components lie within [0, 100].",
     "rows_accounted_for": "Persisted listings + row errors == raw rows of the import.",
@@ -167,21 +167,24 @@ def scores_outside(frame: pd.DataFrame) -> tuple[int, list[dict[str, object]]]:
 
 
 def index_report(indexes: np.ndarray) -> tuple[bool, dict[str, object]]:
-    """Unique and contiguous from 0: the identity (import_id, import_index) holds."""
+    """Unique and contiguous from FIRST_INDEX (1): the identity (import_id, import_index)
+    holds. ``missing_in_range`` counts the numbers of FIRST_INDEX..max that no row has."""
     n = len(indexes)
     if n and int(indexes.min()) >= 0 and int(indexes.max()) < 4 * n + 1024:
         # the usual case, indexes within a few times n: count them in one O(n) pass (sorting a
         # million indexes for np.unique cost a second per check)
         counts = np.bincount(indexes)
         distinct = int(np.count_nonzero(counts))
+        in_range = int(np.count_nonzero(counts[FIRST_INDEX:]))
         low, top = int(indexes.min()), int(indexes.max())
     else:
         unique = np.unique(indexes)
         distinct = len(unique)
-        low, top = (int(unique[0]), int(unique[-1])) if distinct else (0, -1)
+        in_range = int(np.count_nonzero(unique >= FIRST_INDEX))
+        low, top = (int(unique[0]), int(unique[-1])) if distinct else (FIRST_INDEX, 0)
     duplicates = n - distinct
-    missing = (top + 1 - distinct) if top >= 0 else 0
-    passed = duplicates == 0 and (n == 0 or (low == 0 and top == n - 1))
+    missing = max(0, top - FIRST_INDEX + 1 - in_range)
+    passed = duplicates == 0 and (n == 0 or (low == FIRST_INDEX and top == FIRST_INDEX + n - 1))
     return passed, {
         "rows": n,
         "duplicates": duplicates,

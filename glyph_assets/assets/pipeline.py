@@ -101,7 +101,7 @@ def _errors(frame: pd.DataFrame) -> int:
     code_version="1",
     owners=OWNERS,
     tags=PIPELINE_TAGS,
-    description="The landed file of one import, as text rows with their 0-based import_index.",
+    description="The landed file of one import, as text rows with their 1-based import_index.",
 )
 def raw_listings(context: AssetExecutionContext, config: StageConfig) -> FrameStream:
     _claim(context)

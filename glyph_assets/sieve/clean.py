@@ -18,6 +18,7 @@ from glyph_assets.sieve.columns import (
     CLEAN_COLUMNS,
     ERROR_COLUMN,
     ERROR_COLUMNS,
+    FIRST_INDEX,
     INDEX_COLUMN,
     SCORED_REQUIRED,
     header_key,
@@ -215,7 +216,7 @@ def clean(
     if INDEX_COLUMN in raw.columns:
         out["import_index"] = raw[INDEX_COLUMN].astype("int64")
     else:
-        out["import_index"] = np.arange(len(raw), dtype="int64")
+        out["import_index"] = np.arange(FIRST_INDEX, FIRST_INDEX + len(raw), dtype="int64")
     for column in CLEAN_COLUMNS:
         if column not in ("import_index", "price", "currency", "quantity", "condition"):
             out[column] = _text(strings, mapping, column)

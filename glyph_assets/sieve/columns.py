@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 
 INDEX_COLUMN = "import_index"
+# import_index is the 1-based ordinal of a data row in its import (the established glyphd
+# numbering): the first data row of every file is 1, whatever its format.
+FIRST_INDEX = 1
 ERROR_COLUMN = "_error"
 
 ERROR_COLUMNS: list[str] = ["error_stage", "error_field", "error_reason", "raw_row"]

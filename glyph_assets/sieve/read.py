@@ -1,6 +1,6 @@
 """Reading landed files: format, encoding and delimiter detection, and chunked row iteration.
 
-Every data row gets its ``import_index`` (0-based position among the data rows) here, once; rows
+Every data row gets its ``import_index`` (1-based position among the data rows) here, once; rows
 that cannot be split into fields (ragged, NUL bytes, wrong JSON type) are kept with ``_error`` set
 so that a later stage turns them into row errors instead of dropping them.
 """
@@ -21,7 +21,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from charset_normalizer import from_bytes
 
-from glyph_assets.sieve.columns import ERROR_COLUMN, INDEX_COLUMN, TEXT_COLUMNS, map_headers
+from glyph_assets.sieve.columns import (
+    ERROR_COLUMN,
+    FIRST_INDEX,
+    INDEX_COLUMN,
+    TEXT_COLUMNS,
+    map_headers,
+)
 
 SAMPLE_BYTES = 256 * 1024
 ARROW_BLOCK_BYTES = 4 << 20
@@ -160,7 +166,8 @@ def _unique_headers(raw: list[str]) -> list[str]:
 
 def _frame(rows: list[list[str | None]], headers: list[str], start: int) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=headers + [ERROR_COLUMN], dtype=object)
-    frame.insert(0, INDEX_COLUMN, range(start, start + len(frame)))
+    first = FIRST_INDEX + start  # ``start``: data rows before this chunk
+    frame.insert(0, INDEX_COLUMN, range(first, first + len(frame)))
     return frame
 
 
@@ -283,7 +290,8 @@ def _iter_arrow_chunks(
 
     def emit(table: pa.Table) -> pd.DataFrame:
         frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
-        frame.insert(0, INDEX_COLUMN, np.arange(start, start + len(frame), dtype="int64"))
+        first = FIRST_INDEX + start
+        frame.insert(0, INDEX_COLUMN, np.arange(first, first + len(frame), dtype="int64"))
         frame[ERROR_COLUMN] = pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]")
         return frame
 

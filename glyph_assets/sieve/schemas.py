@@ -18,6 +18,7 @@ from pandera.typing import Series
 from glyph_assets.sieve.columns import (
     ENRICHED_COLUMNS,
     ERROR_COLUMNS,
+    FIRST_INDEX,
     NORMALIZED_COLUMNS,
     SCORED_COLUMNS,
 )
@@ -63,7 +64,7 @@ class _Base(pa.DataFrameModel):
 class RawListings(_Base):
     """raw_listings: the file's cells as text, one row per data row, with read errors."""
 
-    import_index: Series[int] = pa.Field(ge=0)
+    import_index: Series[int] = pa.Field(ge=FIRST_INDEX)
     read_error: Series | None = pa.Field(nullable=True, alias="_error", is_text=())
 
 
@@ -79,7 +80,7 @@ class _ErrorColumns(_Base):
 
 
 class CleanedListings(_ErrorColumns):
-    import_index: Series[int] = pa.Field(ge=0)
+    import_index: Series[int] = pa.Field(ge=FIRST_INDEX)
     title: Series = pa.Field(nullable=True, is_text=())
     price: Series = pa.Field(nullable=True, ge=0)
     currency: Series = pa.Field(nullable=True, is_text=(), str_matches=r"^[A-Z]{3}$")
@@ -171,7 +172,7 @@ class PersistedListings(_Base):
     """The listings table's rows of one import (as read back from the database)."""
 
     import_id: Series = pa.Field(is_text=(), str_length={"min_value": 36, "max_value": 36})
-    import_index: Series[int] = pa.Field(ge=0, unique=True)
+    import_index: Series[int] = pa.Field(ge=FIRST_INDEX, unique=True)
     title: Series = pa.Field(nullable=True, is_text=())
     price: Series = pa.Field(nullable=True, ge=0)
     currency: Series = pa.Field(nullable=True, is_text=(), str_matches=r"^[A-Z]{3}$")

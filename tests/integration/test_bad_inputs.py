@@ -56,32 +56,32 @@ REJECTED: dict[str, list[str]] = {
     "reject_list_of_numbers.json": ["listing title", "the price"],
 }
 
-# name -> (data rows, {import_index: (field, reason substring)}) of the row errors.
+# name -> (data rows, {import_index (1-based): (field, reason substring)}) of the row errors.
 PARTIAL: dict[str, tuple[int, dict[int, tuple[str, str]]]] = {
     "partial_titles.csv": (
         5,
         {
-            1: ("title", "title is empty"),
             2: ("title", "title is empty"),
-            4: ("title", "title is empty"),
+            3: ("title", "title is empty"),
+            5: ("title", "title is empty"),
         },
     ),
     "partial_prices.csv": (
         7,
         {
-            0: ("price", "price is missing"),
-            1: ("price", "price is zero"),
-            2: ("price", "price is negative"),
-            3: ("price", "price is not a number: call for price"),
-            5: ("price", "price is zero"),
-            6: ("price", "price is negative"),
+            1: ("price", "price is missing"),
+            2: ("price", "price is zero"),
+            3: ("price", "price is negative"),
+            4: ("price", "price is not a number: call for price"),
+            6: ("price", "price is zero"),
+            7: ("price", "price is negative"),
         },
     ),
     "partial_ragged.csv": (
         4,
         {
-            1: ("row", "row has 6 fields, the header has 4"),
-            2: ("row", "row has 2 fields, the header has 4"),
+            2: ("row", "row has 6 fields, the header has 4"),
+            3: ("row", "row has 2 fields, the header has 4"),
         },
     ),
     "partial_nul.csv": (
@@ -91,29 +91,29 @@ PARTIAL: dict[str, tuple[int, dict[int, tuple[str, str]]]] = {
     "partial_long_fields.csv": (
         4,
         {
-            0: ("title", "longer than 4096 characters"),
-            1: ("seller", "longer than 4096 characters"),
-            2: ("price", "longer than 4096 characters"),
+            1: ("title", "longer than 4096 characters"),
+            2: ("seller", "longer than 4096 characters"),
+            3: ("price", "longer than 4096 characters"),
         },
     ),
     "partial_json_types.json": (
         9,
         {
-            1: ("title", "field 'title' is a JSON object, expected text"),
-            2: ("price", "field 'price' is a JSON array, expected text or a number"),
-            3: ("row", "row is a JSON text"),
-            4: ("row", "row is a JSON number"),
-            5: ("row", "row is a JSON null"),
-            7: ("title", "field 'title' is a JSON boolean, expected text"),
-            8: ("price", "price is missing"),
+            2: ("title", "field 'title' is a JSON object, expected text"),
+            3: ("price", "field 'price' is a JSON array, expected text or a number"),
+            4: ("row", "row is a JSON text"),
+            5: ("row", "row is a JSON number"),
+            6: ("row", "row is a JSON null"),
+            8: ("title", "field 'title' is a JSON boolean, expected text"),
+            9: ("price", "price is missing"),
         },
     ),
     "partial_scored.csv": (
         7,
         {
-            3: ("score", "score is not a number"),
-            4: ("vram_gb", "vram_gb is not a number"),
-            5: ("canonical_model", "not in the registry"),
+            4: ("score", "score is not a number"),
+            5: ("vram_gb", "vram_gb is not a number"),
+            6: ("canonical_model", "not in the registry"),
         },
     ),
 }
@@ -271,19 +271,19 @@ def test_partial_files_account_for_every_row(
         assert reason in errors[index]["reason"], errors[index]
         assert errors[index]["stage"] in ("read", "clean", "validate")
     persisted = {item["import_index"] for item in got["listings"]["items"]}
-    assert persisted | set(errors) == set(range(rows)) and not persisted & set(errors)
+    assert persisted | set(errors) == set(range(1, rows + 1)) and not persisted & set(errors)
     if name == "partial_scored.csv":
         assert got["accepted"]["kind"] == "scored"
         by_index = {i["import_index"]: i for i in got["listings"]["items"]}
-        assert (by_index[0]["canonical_model"], by_index[0]["score"]) == ("L4", 71.5)
-        assert (by_index[6]["canonical_model"], by_index[6]["score"]) == ("L40S", 80.0)
+        assert (by_index[1]["canonical_model"], by_index[1]["score"]) == ("L4", 71.5)
+        assert (by_index[7]["canonical_model"], by_index[7]["score"]) == ("L40S", 80.0)
         # A client's score has no bounds: kept as sent, glyph's own 0-100 figure is capped.
-        assert [by_index[i]["client_score"] for i in (1, 2)] == [150.0, -3.0]
-        assert [by_index[i]["score"] for i in (1, 2)] == [100.0, 0.0]
-        assert "outside the 0-100 scale" in by_index[1]["warnings"]
+        assert [by_index[i]["client_score"] for i in (2, 3)] == [150.0, -3.0]
+        assert [by_index[i]["score"] for i in (2, 3)] == [100.0, 0.0]
+        assert "outside the 0-100 scale" in by_index[2]["warnings"]
     if name == "partial_long_fields.csv":
         [kept] = got["listings"]["items"]
-        assert kept["import_index"] == 3 and kept["seller"] == "s" * 4096
+        assert kept["import_index"] == 4 and kept["seller"] == "s" * 4096
 
 
 @pytest.mark.parametrize("name", sorted(ACCEPTED))
@@ -297,7 +297,7 @@ def test_accepted_files_keep_every_row_exactly(
     assert summary["total_rows"] == summary["persisted_rows"] == len(expected)
     assert summary["error_rows"] == 0
     items = sorted(got["listings"]["items"], key=lambda i: i["import_index"])
-    assert [i["import_index"] for i in items] == list(range(len(expected)))
+    assert [i["import_index"] for i in items] == list(range(1, len(expected) + 1))
     # Exact text: the same code points (so the same UTF-8 bytes) as the reference reading.
     assert [i["title"] for i in items] == [row["title"].strip() for row in expected]
     assert [i["title"].encode() for i in items] == [r["title"].strip().encode() for r in expected]

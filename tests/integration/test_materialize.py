@@ -48,7 +48,7 @@ def test_demo_import_persists_every_row_once(glyph_env: Settings, corpus: Path) 
         errors = _rows(glyph_env, RowError, import_id)
         assert len(listings) + len(errors) == 173
         indexes = sorted(r.import_index for r in listings) + sorted(r.import_index for r in errors)
-        assert sorted(indexes) == list(range(173))
+        assert sorted(indexes) == list(range(1, 174))
         mapped = [r for r in listings if r.canonical_model]
         assert len(mapped) > 150
         assert all(0 <= r.score <= 100 for r in listings if r.score is not None)

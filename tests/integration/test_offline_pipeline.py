@@ -44,7 +44,8 @@ def test_pipeline_accounts_for_every_row(path: Path, tmp_path: Path) -> None:
     errors = pd.read_csv(tmp_path / "out.errors.csv")
     expected = len(read_raw(path))
     assert len(listings) + len(errors) == expected
-    assert sorted([*listings["import_index"], *errors["import_index"]]) == list(range(expected))
+    indexes = sorted([*listings["import_index"], *errors["import_index"]])
+    assert indexes == list(range(1, expected + 1))
     assert set(REQUIRED) <= set(listings.columns)
     assert listings["score"].dropna().between(0, 100).all()
     assert "match_type" in result.output

@@ -61,7 +61,7 @@ def test_row_errors_are_reported_with_their_index(client: TestClient, glyph_env:
     report = response.json()
     assert report["valid"] and report["total_rows"] == len(rows)
     flagged = {(e["import_index"], e["field"]) for e in report["errors"]}
-    assert {(2, "price"), (4, "title")} <= flagged
+    assert {(3, "price"), (5, "title")} <= flagged  # rows[2] and rows[4]: data rows 3 and 5
     limited = client.post(
         "/api/imports/validate", params={"max_listed": 1}, json={"listings": rows}
     ).json()

@@ -44,12 +44,13 @@ def test_every_stage_model_covers_its_columns() -> None:
 @pytest.mark.parametrize(
     ("indexes", "passed", "duplicates", "missing"),
     [
-        ([0, 1, 2, 3], True, 0, 0),
-        ([3, 1, 0, 2], True, 0, 0),
+        ([1, 2, 3, 4], True, 0, 0),
+        ([4, 2, 1, 3], True, 0, 0),
         ([], True, 0, 0),
-        ([0, 1, 1, 2], False, 1, 0),
-        ([0, 1, 3], False, 0, 1),
-        ([1, 2, 3], False, 0, 1),
+        ([1, 2, 2, 3], False, 1, 0),
+        ([1, 2, 4], False, 0, 1),
+        ([2, 3, 4], False, 0, 1),
+        ([0, 1, 2], False, 0, 0),  # numbered from 0: not the established 1-based ordinal
     ],
 )
 def test_index_report(indexes: list[int], passed: bool, duplicates: int, missing: int) -> None:
@@ -66,13 +67,14 @@ def test_index_report_counts_like_np_unique(seed: int) -> None:
     spread = [n, 2 * n, 10**9, -5][seed % 4]  # within bincount's range, far beyond, negative
     indexes = rng.integers(min(0, spread), max(1, spread), size=n).astype(np.int64)
     if seed == 0:
-        indexes = rng.permutation(n).astype(np.int64)  # the healthy case
+        indexes = rng.permutation(n).astype(np.int64) + 1  # the healthy case: 1..n
     unique = np.unique(indexes)
     ok, figures = index_report(indexes)
     assert figures["duplicates"] == n - len(unique)
     assert (figures["min_index"], figures["max_index"]) == (int(unique[0]), int(unique[-1]))
-    assert figures["missing_in_range"] == int(unique[-1]) + 1 - len(unique)
-    assert ok is bool(len(unique) == n and unique[0] == 0 and unique[-1] == n - 1)
+    in_range = int((unique >= 1).sum())
+    assert figures["missing_in_range"] == max(0, int(unique[-1]) - in_range)
+    assert ok is bool(len(unique) == n and unique[0] == 1 and unique[-1] == n)
 
 
 def test_scores_outside_ignores_row_errors() -> None:
@@ -198,7 +200,7 @@ def test_persisted_schema() -> None:
     rows = pd.DataFrame(
         {
             "import_id": ["00000000-0000-4000-8000-000000000001"] * 2,
-            "import_index": [0, 1],
+            "import_index": [1, 2],
             "title": ["a", "b"],
             "price": [1.0, None],
             "currency": ["USD", None],

@@ -21,7 +21,7 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
 def test_import_index_is_position_of_data_rows(tmp_path: Path) -> None:
     path = write(tmp_path, "a.csv", b"title,price\nA,1\n\nB,2\nC,3\n")
     raw = read_raw(path)
-    assert list(raw["import_index"]) == [0, 1, 2]
+    assert list(raw["import_index"]) == [1, 2, 3]  # 1-based, as established clients count
     assert list(raw["title"]) == ["A", "B", "C"]
 
 

@@ -29,8 +29,9 @@ def engine(glyph_env: Settings) -> Iterator[Engine]:
 def _rows(errors: int = 0) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
-            "import_index": list(range(3)),
+            "import_index": [1, 2, 3],
             "title": ["RTX 4090", "RTX 3090", "a mouse"],
+            "is_gpu": [True, True, False],
             "reject_reason": [None, None, "not_gpu"],
             "error_stage": [None, None, None],
             "error_field": [None, None, None],

@@ -1,0 +1,72 @@
+"""Migration 0005: a warehouse numbered from 0 is renumbered to the established 1-based
+import_index, and back on downgrade, on a real SQLite file (PostgreSQL takes the same SQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import create_engine, text
+
+from glyph_assets.store.db import alembic_config
+
+IMPORT_ID = "00000000-0000-4000-8000-000000000001"
+
+
+def _indexes(url: str) -> tuple[list[int], list[int], list[int]]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        listings = [
+            r[0] for r in conn.execute(text("SELECT import_index FROM listings ORDER BY 1"))
+        ]
+        errors = [
+            r[0] for r in conn.execute(text("SELECT import_index FROM row_errors ORDER BY 1"))
+        ]
+        best = [
+            r[0] for r in conn.execute(text("SELECT best_import_index FROM model_market_stats"))
+        ]
+    engine.dispose()
+    return listings, errors, best
+
+
+def test_an_old_warehouse_is_renumbered_from_one_and_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = alembic_config(url)
+    command.upgrade(config, "0004")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO imports (import_id, source, sha256, size_bytes, kind, status, "
+                "created_at, updated_at) VALUES (:i, 'old', 'x', 1, 'raw', 'succeeded', "
+                "'2026-01-01', '2026-01-01')"
+            ),
+            {"i": IMPORT_ID},
+        )
+        for index in (0, 1, 2, 4):
+            conn.execute(
+                text("INSERT INTO listings (import_id, import_index) VALUES (:i, :n)"),
+                {"i": IMPORT_ID, "n": index},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO row_errors (import_id, import_index, stage, reason) "
+                "VALUES (:i, 3, 'clean', 'price is missing')"
+            ),
+            {"i": IMPORT_ID},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO model_market_stats (canonical_model, currency, listings, imports, "
+                "min_price, p10_price, median_price, p90_price, max_price, best_import_id, "
+                "best_import_index, window_imports, computed_at) VALUES ('B200', 'USD', 1, 1, "
+                "1, 1, 1, 1, 1, :i, 2, 1, '2026-01-01')"
+            ),
+            {"i": IMPORT_ID},
+        )
+    engine.dispose()
+
+    command.upgrade(config, "0005")
+    assert _indexes(url) == ([1, 2, 3, 5], [4], [3])
+    command.downgrade(config, "0004")
+    assert _indexes(url) == ([0, 1, 2, 4], [3], [2])
