@@ -72,6 +72,7 @@ class ListingFilters:
     is_gpu: bool | None = None
     vendor: str | None = None
     reject_reason: str | None = None
+    quantized: bool | None = None  # MIG-capable: mig_instances > 0
 
     def clauses(self) -> list[Any]:
         out: list[Any] = []
@@ -91,6 +92,9 @@ class ListingFilters:
             out.append(Listing.is_gpu.is_(self.is_gpu))
         if self.vendor:
             out.append(func.lower(Listing.vendor) == self.vendor.lower())
+        if self.quantized is not None:
+            capable = func.coalesce(Listing.mig_instances, 0) > 0
+            out.append(capable if self.quantized else ~capable)
         if self.reject_reason:
             if self.reject_reason == "not_gpu":  # every not_gpu:<kind> reason
                 out.append(Listing.reject_reason.like("not_gpu%"))
@@ -509,6 +513,60 @@ def _known_total(conn: Connection, filters: ListingFilters) -> int | None:
     return None if row is None else _finished_total(row.status, row.persisted_rows)
 
 
+def listed_models(engine: Engine) -> list[str]:
+    """Every canonical model that some persisted listing has (the established model filter
+    picks among these)."""
+    query = select(Listing.canonical_model).where(Listing.canonical_model.is_not(None)).distinct()
+    with engine.connect() as conn:
+        return [str(r[0]) for r in conn.execute(query).all()]
+
+
+def warehouse_stats(engine: Engine) -> dict[str, Any]:
+    """The figures the market report opens with, over every persisted listing."""
+    with engine.connect() as conn:
+        imports = conn.execute(select(func.count()).select_from(Import)).scalar_one()
+        row = conn.execute(
+            select(
+                func.count(),
+                func.sum(case((Listing.is_gpu.is_(False), 0), else_=1)),
+                func.count(Listing.canonical_model.distinct()),
+                func.avg(Listing.score),
+                func.min(Listing.price),
+                func.max(Listing.price),
+            )
+        ).one()
+    return {
+        "imports": int(imports or 0),
+        "listings": int(row[0] or 0),
+        "gpu_listings": int(row[1] or 0),
+        "models": int(row[2] or 0),
+        "mean_score": float(row[3]) if row[3] is not None else None,
+        "min_price": row[4],
+        "max_price": row[5],
+    }
+
+
+def top_ranked_models(engine: Engine, limit: int = 10) -> list[dict[str, Any]]:
+    """Models by their best listing's score (glyph's 0-100 score), with count and median."""
+    market = model_market(engine)
+    query = (
+        select(
+            Listing.canonical_model,
+            func.max(Listing.score).label("best_score"),
+            func.count().label("listings"),
+        )
+        .where(Listing.canonical_model.is_not(None), Listing.score.is_not(None))
+        .group_by(Listing.canonical_model)
+        .order_by(func.max(Listing.score).desc(), Listing.canonical_model)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query).all()]
+    for row in rows:
+        row["median_price"] = market.get(row["canonical_model"], {}).get("median_price")
+    return rows
+
+
 def registry_models(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(select(GpuModel.__table__).order_by(GpuModel.canonical_model)).all()
@@ -545,6 +603,7 @@ def model_market(engine: Engine, currency: str = "USD") -> dict[str, dict[str, A
         func.min(base.c.price).label("min_price"),
         func.max(base.c.price).label("max_price"),
         func.avg(base.c.price).filter(middle).label("median_price"),
+        func.avg(base.c.price).label("avg_price"),
     ).group_by(base.c.model)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
@@ -559,7 +618,10 @@ __all__ = [
     "list_errors",
     "list_imports",
     "list_listings",
+    "listed_models",
     "model_market",
+    "top_ranked_models",
+    "warehouse_stats",
     "registry_models",
     "top_models",
 ]

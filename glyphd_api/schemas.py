@@ -393,6 +393,18 @@ class ListingOut(BaseModel):
     )
 
 
+class EstablishedListing(ListingOut):
+    """A listing as established glyphd clients read it (``GPUListingDTO``: ``mig_support`` and
+    integer specs, ``score`` as the client sent it, ``UNKNOWN`` for a row without a model), with
+    glyph's columns beside it (its own 0-100 score as ``glyph_score``); nulls are left out."""
+
+    canonical_model: str  # type: ignore[assignment]
+    vram_gb: int | None = None  # type: ignore[assignment]
+    mig_support: int | None = None
+    tdp_watts: int | None = None  # type: ignore[assignment]
+    glyph_score: float | None = None
+
+
 class ListingPage(Page[ListingOut]):
     """A page of listings; ``next_after_index`` continues it by keyset (``after_index``)."""
 
@@ -671,6 +683,22 @@ class SchemaVersions(Versioned):
     established_versions: list[str]
     established_default_version: str
     how_to_ask: str
+
+
+class EstablishedModel(ModelMarket):
+    """A model as established glyphd clients read it (``GPUModelDTO``: ``model`` is the display
+    name, prices and ``listing_count`` required, the optional specs under their established
+    names), glyph's registry columns and market figures beside it; nulls left out."""
+
+    model: str
+    avg_price: float | None = None
+    mig_support: int | None = None
+    nvlink: bool | None = None
+    generation: str | None = None
+    pcie_generation: int | None = None
+    slot_width: int | None = None
+    mig_instances: int | None = None
+    pcie_gen: int | None = None
 
 
 class ComponentHealth(BaseModel):

@@ -25,7 +25,13 @@ from glyphd_api.errors import error_body
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 OPEN_PATHS = frozenset({"/api/health"})
 UPLOAD_PATHS = frozenset(
-    {"/api/imports", "/api/import/csv", "/api/imports/validate", "/api/persist/listings"}
+    {
+        "/api/imports",
+        "/api/import/csv",
+        "/api/imports/validate",
+        "/api/persist/listings",
+        "/api/ingest/upload-artifact",
+    }
 )
 SMALL_BODY_BYTES = 1024 * 1024
 SCHEME = "bearerAuth"

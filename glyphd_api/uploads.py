@@ -40,6 +40,7 @@ FORM_FIELDS = (
     "metadata",
     "run_config",
     "score_scale",
+    "save_to_disk",
 )
 SCORE_SCALES = ("0-100", "0-1")
 JSON_TYPES = {"application/json", "text/json"}
@@ -68,6 +69,7 @@ class Submission:
     filename: str | None = None
     content_type: str | None = None
     score_scale: str | None = None
+    save_to_disk: bool = False  # the artifact validator keeps the upload when asked
 
     def checked(self, allow_run_config: bool) -> Submission:
         """Every problem with the fields at once, before a byte of the file is read."""
@@ -128,6 +130,11 @@ def with_fields(base: Submission, fields: dict[str, str]) -> Submission:
     for name in ("metadata", "run_config"):
         if fields.get(name):
             changes[name] = _json_field(name, fields[name])
+    if "save_to_disk" in fields:
+        flag = fields["save_to_disk"].strip().lower()
+        if flag not in ("true", "false", "1", "0", "yes", "no", ""):
+            raise ApiError(422, "save_to_disk must be true or false", code="invalid_request")
+        changes["save_to_disk"] = flag in ("true", "1", "yes")
     return replace(base, **changes)
 
 

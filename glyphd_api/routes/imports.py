@@ -24,7 +24,7 @@ from glyph_assets.landing import UploadTooLarge
 from glyph_assets.sieve.read import FileRejected, JsonDocument, TooManyRows
 from glyph_assets.sieve.scored import DTO_REQUIRED, dto_problems
 from glyph_assets.store import repository
-from glyphd_api import export, queries, service
+from glyphd_api import established, export, queries, service
 from glyphd_api.deps import allow_run_config, get_context
 from glyphd_api.errors import ApiError
 from glyphd_api.routes.common import (
@@ -774,10 +774,19 @@ class ListingQuery(BaseModel):
         "import_index; the previous page's next_after_index",
     )
 
-    def filters(self, import_id: str | None) -> queries.ListingFilters:
+    def filters(
+        self, import_id: str | None, models: list[str] | None = None
+    ) -> queries.ListingFilters:
+        low, high = self.min_price, self.max_price
+        if low is not None and high is not None and low > high:
+            raise ApiError(
+                422, "min_price cannot be greater than max_price", code="invalid_request"
+            )
+        if models is None:
+            models = [*(self.canonical_model or []), *(self.model or [])]
         return queries.ListingFilters(
             import_id=import_id,
-            models=[*(self.canonical_model or []), *(self.model or [])] or None,
+            models=models or None,
             min_score=self.min_score,
             max_score=self.max_score,
             min_price=self.min_price,
@@ -798,19 +807,63 @@ class ListingQuery(BaseModel):
 
 
 class ListingsAcrossImports(ListingQuery):
-    """/api/listings narrows by import too (keyset paging needs it)."""
+    """/api/listings: glyph's filters, the import, and the established glyphd filters (its
+    fuzzy ``model``, ``quantized``, ``limit`` 100 by default)."""
 
     import_id: str | None = Field(None, max_length=36)
+    model: list[str] | None = Field(
+        None,
+        description="The established fuzzy filter: the closest canonical model id among the "
+        "listed ones (exact when an id is given); canonical_model is always exact",
+    )
+    quantized: bool | None = Field(None, description="MIG-capable listings (mig_support > 0)")
+    limit: Annotated[int, limit_param()] = 100
 
 
-def listings_page(ctx: Context, query: ListingsAcrossImports) -> Response:
-    """Listings across imports (an unknown import_id is an empty page, like any filter)."""
+def listings_page(ctx: Context, query: ListingsAcrossImports, request: Request) -> Response:
+    """Listings across imports as the established bare array of ``GPUListingDTO`` objects
+    (glyph's columns beside the established ones), paged by ``offset`` or by keyset: the total
+    is ``X-Total-Count``, the next page a ``Link: <...>; rel="next"`` (and, for keyset paging,
+    ``X-Next-After-Index``). An unknown import_id is an empty array, like any filter."""
     if query.after_index is not None and not query.import_id:
         raise ApiError(422, "after_index needs import_id", code="invalid_request")
-    items, total = sorted_page(
-        lambda: queries.list_listings(ctx.engine, query.filters(query.import_id), **query.window())
-    )
-    return _listing_answer(query, items, total)
+    models = list(query.canonical_model or [])
+    if query.model:
+        known = queries.listed_models(ctx.engine)
+        picked = [established.pick_model(m, known) for m in query.model]
+        if not any(picked) and not models:
+            return _array_answer([], 0, request, query, None)
+        models += [m for m in picked if m]
+    filters = query.filters(query.import_id, models)
+    items, total = sorted_page(lambda: queries.list_listings(ctx.engine, filters, **query.window()))
+    return _array_answer(items, total, request, query, _next_after(query, items))
+
+
+def _next_after(query: ListingQuery, items: list[dict[str, Any]]) -> int | None:
+    keyset = query.sort.strip() in ("import_index", "+import_index")
+    full = keyset and len(items) == query.limit and bool(items)
+    return items[-1]["import_index"] if full else None
+
+
+def _array_answer(
+    items: list[dict[str, Any]],
+    total: int,
+    request: Request,
+    query: ListingQuery,
+    next_after: int | None,
+) -> Response:
+    headers = {"X-Total-Count": str(total)}
+    if next_after is not None and query.after_index is not None:
+        nxt = request.url.include_query_params(after_index=next_after)
+        headers["X-Next-After-Index"] = str(next_after)
+        headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
+    elif query.offset + len(items) < total:
+        if next_after is not None:
+            headers["X-Next-After-Index"] = str(next_after)
+        nxt = request.url.include_query_params(offset=query.offset + len(items))
+        headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
+    body = orjson.dumps([established.listing_dto(row) for row in items])
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _listing_answer(query: ListingQuery, items: list[dict[str, Any]], total: int) -> Response:

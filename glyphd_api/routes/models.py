@@ -6,12 +6,14 @@ import csv
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
 from glyphd_api import queries
 from glyphd_api.deps import get_context
-from glyphd_api.routes.common import answer, errors, limit_param, offset_param
-from glyphd_api.schemas import ModelMarket, Page
+from glyphd_api.routes.common import errors, limit_param, offset_param
+from glyphd_api.schemas import EstablishedModel
 from glyphd_api.service import Context
 
 router = APIRouter(tags=["models"])
@@ -25,7 +27,12 @@ _REGISTRY_FIELDS = [
     "tdp_watts",
     "form_factor",
     "launch_year",
+    "mig_instances",
+    "nvlink",
+    "pcie_gen",
+    "slot_width",
 ]
+_INTEGER_FIELDS = ("launch_year", "mig_instances", "pcie_gen", "slot_width")
 _cache: dict[Path, tuple[float, list[dict[str, Any]]]] = {}
 
 
@@ -62,54 +69,77 @@ def _registry(ctx: Context) -> list[dict[str, Any]]:
         item["canonical_model"] = row["canonical_model"]
         for key in ("vram_gb", "tdp_watts"):
             item[key] = _number(item[key])
-        year = _number(item["launch_year"])
-        item["launch_year"] = int(year) if year is not None else None
+        for key in _INTEGER_FIELDS:
+            number = _number(item[key])
+            item[key] = int(number) if number is not None else None
+        link = (item["nvlink"] or "").strip().lower()
+        item["nvlink"] = {"true": True, "false": False}.get(link)
         out.append(item)
     return out
 
 
 @router.get(
     "/api/models",
-    response_model=Page[ModelMarket],
-    summary="GPU models with listing count and min / median / max price",
+    response_model=list[EstablishedModel],
+    summary="GPU models with listing count and min / median / max / mean price, as the "
+    "established bare array of GPUModelDTO (total in X-Total-Count)",
     responses=errors(401, 422),
 )
 def list_models(
     ctx: Annotated[Context, Depends(get_context)],
     currency: Annotated[str, Query(min_length=3, max_length=8)] = "USD",
     vendor: str | None = None,
-    listed_only: Annotated[bool, Query(description="Only models with listings")] = False,
-    limit: Annotated[int, limit_param()] = 500,
+    listed_only: Annotated[
+        bool,
+        Query(
+            description="Only models with listings (the established default: every "
+            "GPUModelDTO has prices); false adds the registry's other models"
+        ),
+    ] = True,
+    limit: Annotated[int, limit_param()] = 1000,
     offset: Annotated[int, offset_param()] = 0,
 ) -> Any:
     """Market figures count GPU listings priced in ``currency``; models seen in listings but
-    absent from the registry are included with ``in_registry: false``."""
+    absent from the registry are included with ``in_registry: false``. ``model`` is the
+    display name (as established); ``canonical_model`` the id the listings carry."""
     currency = currency.upper()
     market = queries.model_market(ctx.engine, currency)
-    items: list[ModelMarket] = []
+    items: list[EstablishedModel] = []
     seen: set[str] = set()
     for row in _registry(ctx):
         model_id = row["canonical_model"]
         seen.add(model_id)
         figures = market.get(model_id, {})
-        fields = {k: row.get(k) for k in ["canonical_model", *_REGISTRY_FIELDS]}
-        items.append(ModelMarket(**fields, **_figures(figures), currency=currency))
+        items.append(_model(row, figures, currency))
     for model_id, figures in market.items():
         if model_id not in seen:
-            items.append(
-                ModelMarket(
-                    canonical_model=model_id,
-                    in_registry=False,
-                    **_figures(figures),
-                    currency=currency,
-                )
-            )
+            items.append(_model({"canonical_model": model_id}, figures, currency, False))
     if vendor:
         items = [i for i in items if (i.vendor or "").lower() == vendor.lower()]
     if listed_only:
         items = [i for i in items if i.listing_count]
     page = items[offset : offset + limit]
-    return answer(Page[ModelMarket](items=page, total=len(items), limit=limit, offset=offset))
+    body = orjson.dumps([i.model_dump(exclude_none=True) for i in page])
+    headers = {"X-Total-Count": str(len(items))}
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _model(
+    row: dict[str, Any], figures: dict[str, Any], currency: str, in_registry: bool = True
+) -> EstablishedModel:
+    """One ``GPUModelDTO`` (established names: ``model``, ``mig_support``, ``generation``,
+    ``pcie_generation``) with glyph's registry columns and market figures beside it."""
+    fields = {k: row.get(k) for k in ["canonical_model", *_REGISTRY_FIELDS]}
+    return EstablishedModel(
+        **fields,
+        model=row.get("display_name") or row["canonical_model"],
+        mig_support=row.get("mig_instances"),
+        generation=row.get("architecture"),
+        pcie_generation=row.get("pcie_gen"),
+        in_registry=in_registry,
+        **_figures(figures),
+        currency=currency,
+    )
 
 
 def _figures(row: dict[str, Any]) -> dict[str, Any]:
@@ -118,4 +148,5 @@ def _figures(row: dict[str, Any]) -> dict[str, Any]:
         "min_price": row.get("min_price"),
         "median_price": row.get("median_price"),
         "max_price": row.get("max_price"),
+        "avg_price": row.get("avg_price"),
     }

@@ -102,7 +102,7 @@ def test_persist_answers_the_established_import_result(persisted: dict[str, Any]
 
 def test_persisted_rows_keep_what_they_carry(api: httpx.Client, persisted: dict[str, Any]) -> None:
     rows = listings_of(api, persisted["import_id"])
-    assert [r["import_index"] for r in rows] == [0, 1, 2]  # glyph's own numbering, not the body's
+    assert [r["import_index"] for r in rows] == [1, 2, 3]  # glyph's own numbering, not the body's
     h100, a100, rtx = rows
     assert [r["client_score"] for r in rows] == [0.92, 0.81, 0.55]  # never rewritten
     assert [r["score"] for r in rows] == [92.0, 81.0, 55.0]  # glyph's 0-100 figure
@@ -267,7 +267,7 @@ def test_a_number_where_text_belongs_is_a_row_error(
     summary = wait_final(api, response.json()["import_id"])
     assert (summary["persisted_rows"], summary["error_rows"]) == (1, 1)
     error = api.get(f"/api/imports/{summary['import_id']}/errors").json()["items"][0]
-    assert error["import_index"] == 0 and error["field"] == "title"
+    assert error["import_index"] == 1 and error["field"] == "title"
     assert "JSON number, expected text" in error["reason"]
 
 
@@ -287,7 +287,7 @@ def test_unknown_query_parameters_are_named(api: httpx.Client, persisted: dict[s
     import_id = persisted["import_id"]
     for name in ("canonical_model", "model"):
         page = api.get("/api/listings", params={name: "RTX_4090", "import_id": import_id}).json()
-        assert [i["canonical_model"] for i in page["items"]] == ["RTX_4090"], name
+        assert [i["canonical_model"] for i in page] == ["RTX_4090"], name
 
 
 def test_the_established_csv_path_answers_when_done(api: httpx.Client) -> None:

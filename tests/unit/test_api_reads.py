@@ -191,8 +191,13 @@ def test_keyset_pages_walk_an_import_like_offset_pages(client: TestClient) -> No
     assert wrong.status_code == 422 and "after_index" in wrong.json()["error"]["message"]
     across = client.get("/api/listings", params={"after_index": 2})
     assert across.status_code == 422
-    scoped = client.get("/api/listings", params={"after_index": 2, "import_id": A}).json()
-    assert [i["import_index"] for i in scoped["items"]] == by_offset[by_offset.index(2) + 1 :]
+    scoped = client.get("/api/listings", params={"after_index": 2, "import_id": A, "limit": 3})
+    after_two = by_offset[by_offset.index(2) + 1 :]
+    assert [i["import_index"] for i in scoped.json()] == after_two[:3]
+    # The established array carries glyph's paging in headers: the total and the next page.
+    assert scoped.headers["x-total-count"] == "8"
+    following = scoped.headers["x-next-after-index"]
+    assert following == str(after_two[2]) and f"after_index={following}" in scoped.headers["link"]
 
 
 @pytest.mark.parametrize("sort", ["import_index", "-score", "score", "price"])
@@ -247,16 +252,15 @@ def test_the_page_writer_gives_valid_json_for_non_finite_floats() -> None:
 
 
 def test_listings_across_imports_and_by_import_id(client: TestClient) -> None:
-    everything = client.get("/api/listings", params={"limit": 1000}).json()
-    assert everything["total"] == 11
+    everything = client.get("/api/listings", params={"limit": 1000})
+    assert everything.headers["x-total-count"] == "11" and len(everything.json()) == 11
+    assert "link" not in everything.headers  # nothing after the last page
     b200 = client.get("/api/listings", params={"model": "B200", "sort": "-price"}).json()
-    assert [(i["import_id"], i["price"]) for i in b200["items"]] == [
-        (B, 70.0),
-        (B, 60.0),
-        (A, 50.0),
-    ]
-    only_b = client.get("/api/listings", params={"import_id": B}).json()
-    assert only_b["total"] == 3 and {i["import_id"] for i in only_b["items"]} == {B}
+    assert [(i["import_id"], i["price"]) for i in b200] == [(B, 70.0), (B, 60.0), (A, 50.0)]
+    only_b = client.get("/api/listings", params={"import_id": B})
+    assert only_b.headers["x-total-count"] == "3" and {i["import_id"] for i in only_b.json()} == {B}
+    first = client.get("/api/listings", params={"limit": 4})
+    assert len(first.json()) == 4 and "offset=4" in first.headers["link"]
 
 
 def test_errors_page(client: TestClient) -> None:
@@ -300,7 +304,11 @@ def test_import_list_filters_and_pages(client: TestClient) -> None:
 
 
 def test_models_market_figures(client: TestClient) -> None:
-    items = {m["canonical_model"]: m for m in client.get("/api/models").json()["items"]}
+    listed = client.get("/api/models").json()  # the established default: models with listings
+    assert all(m["listing_count"] > 0 for m in listed)
+    assert {"model", "min_price", "median_price", "max_price", "avg_price"} <= set(listed[0])
+    every = client.get("/api/models", params={"listed_only": "false"}).json()
+    items = {m["canonical_model"]: m for m in every}
     h100 = items["H100_PCIE_80GB"]
     # USD only: 400, 100, 300, 200 (the EUR listing is another market)
     assert (h100["listing_count"], h100["min_price"], h100["max_price"]) == (4, 100.0, 400.0)
@@ -310,11 +318,10 @@ def test_models_market_figures(client: TestClient) -> None:
     assert (b200["listing_count"], b200["median_price"]) == (3, 60.0)
     assert items["NOT_IN_REGISTRY_X"]["in_registry"] is False
     assert items["A100_PCIE_40GB"]["listing_count"] == 0
+    assert h100["avg_price"] == pytest.approx(250.0) and h100["model"] == h100["display_name"]
     eur = {
         m["canonical_model"]: m
-        for m in client.get(
-            "/api/models", params={"currency": "eur", "listed_only": "true"}
-        ).json()["items"]
+        for m in client.get("/api/models", params={"currency": "eur", "listed_only": "true"}).json()
     }
     assert list(eur) == ["H100_PCIE_80GB"] and eur["H100_PCIE_80GB"]["median_price"] == 5000.0
 
