@@ -113,6 +113,7 @@ def scored_frame(rows: int, start: int = 0, seed: int = 0) -> pd.DataFrame:
     )
     for name in ("score", "score_capacity", "score_features", "score_efficiency", "score_value"):
         frame[name] = np.round(rng.random(rows) * 100, 3)
+    frame["client_score"] = np.nan  # glyph scored these rows itself
     frame["error_stage"] = np.where(failed, "clean", None)
     frame["error_field"] = np.where(failed, "price", None)
     frame["error_reason"] = np.where(failed, "price is not a number: call", None)

@@ -817,6 +817,8 @@ class ListingsAcrossImports(ListingQuery):
         "listed ones (exact when an id is given); canonical_model is always exact",
     )
     quantized: bool | None = Field(None, description="MIG-capable listings (mig_support > 0)")
+    min_price: float | None = Field(None, ge=0, allow_inf_nan=False)
+    max_price: float | None = Field(None, ge=0, allow_inf_nan=False)
     limit: Annotated[int, limit_param()] = 100
 
 
@@ -835,6 +837,7 @@ def listings_page(ctx: Context, query: ListingsAcrossImports, request: Request) 
             return _array_answer([], 0, request, query, None)
         models += [m for m in picked if m]
     filters = query.filters(query.import_id, models)
+    filters.quantized = query.quantized
     items, total = sorted_page(lambda: queries.list_listings(ctx.engine, filters, **query.window()))
     return _array_answer(items, total, request, query, _next_after(query, items))
 
