@@ -44,8 +44,9 @@ format: install
 
 test: install bytecode lint browser
 	$(BIN)/python -m pytest
-	# the API's integration suite a second time, with the listing store and Dagster on PostgreSQL
-	GLYPH_TEST_BACKEND=postgres $(BIN)/python -m pytest tests/integration/test_api.py
+	# the API's integration suite and the established clients' conformance suite a second time,
+	# with the listing store and Dagster on PostgreSQL
+	GLYPH_TEST_BACKEND=postgres $(BIN)/python -m pytest tests/integration/test_api.py tests/integration/test_established.py
 
 bench: install bytecode bench-tools
 	$(BIN)/glyph bench
