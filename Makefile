@@ -46,7 +46,8 @@ test: install bytecode lint browser
 	$(BIN)/python -m pytest
 	# the API's integration suite and the established clients' conformance suite a second time,
 	# with the listing store and Dagster on PostgreSQL
-	GLYPH_TEST_BACKEND=postgres $(BIN)/python -m pytest tests/integration/test_api.py tests/integration/test_established.py
+	GLYPH_TEST_BACKEND=postgres $(BIN)/python -m pytest tests/integration/test_api.py \
+		tests/integration/test_established.py tests/integration/test_changes.py
 
 bench: install bytecode bench-tools
 	$(BIN)/glyph bench

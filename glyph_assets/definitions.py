@@ -2,6 +2,7 @@
 
 from dagster import Definitions, in_process_executor
 
+from glyph_assets.assets.changes import CHANGE_ASSETS
 from glyph_assets.assets.market import MARKET_ASSETS
 from glyph_assets.assets.pipeline import PIPELINE_ASSETS
 from glyph_assets.checks import PIPELINE_CHECKS
@@ -13,7 +14,7 @@ from glyph_assets.sensors import RUN_STATUS_SENSORS
 from glyph_assets.settings import get_settings
 
 defs = Definitions(
-    assets=[*PIPELINE_ASSETS, *MARKET_ASSETS],
+    assets=[*PIPELINE_ASSETS, *CHANGE_ASSETS, *MARKET_ASSETS],
     asset_checks=PIPELINE_CHECKS,
     jobs=[ingest_import_job, *MARKET_JOBS],
     sensors=[*RUN_STATUS_SENSORS, inbox_sensor, *AUTOMATION_SENSORS],

@@ -2,6 +2,7 @@
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
+from glyph_assets.assets.changes import CHANGE_ASSETS
 from glyph_assets.assets.pipeline import PIPELINE_ASSETS
 from glyph_assets.settings import get_settings
 
@@ -13,9 +14,10 @@ _runtime_limit = {"dagster/max_runtime": str(_seconds)} if _seconds > 0 else {}
 # in_process: one process per run; a step per process would cost ~15 s per import on 2 cores.
 ingest_import_job = define_asset_job(
     name=INGEST_JOB_NAME,
-    selection=AssetSelection.assets(*PIPELINE_ASSETS),
+    selection=AssetSelection.assets(*PIPELINE_ASSETS, *CHANGE_ASSETS),
     executor_def=in_process_executor,
-    description="Materialize the five pipeline assets for one import (one dynamic partition).",
+    description="Materialize the five pipeline assets for one import (one dynamic partition), "
+    "then its listing changes against the previous import of its source.",
     # Every run of the job, whoever launches it (API, inbox sensor, UI), gets the processing-time
     # limit that the daemon's run monitoring enforces (GLYPH_MAX_RUN_SECONDS; 0 turns it off).
     tags={"glyph/job": "ingest", **_runtime_limit},

@@ -24,7 +24,16 @@ from glyph_assets.settings import Settings, get_settings
 from glyph_assets.store.db import migrate
 from glyphd_api.deps import run_config_allowed
 from glyphd_api.errors import ApiError, error_body, install_error_handlers
-from glyphd_api.routes import established, health, imports, jobs, listings, models, schema
+from glyphd_api.routes import (
+    changes,
+    established,
+    health,
+    imports,
+    jobs,
+    listings,
+    models,
+    schema,
+)
 from glyphd_api.routes.common import reject_unknown_query
 from glyphd_api.routes.schema import SUPPORTED_VERSIONS
 from glyphd_api.schemas import SCHEMA_VERSION
@@ -139,7 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_exception_handler(OperationalError, database_down)
 
-    routers = (health, imports, jobs, listings, models, schema, established)
+    routers = (health, imports, jobs, listings, models, schema, established, changes)
     for module in routers:
         app.include_router(module.router)
     # Outermost: a refused token or an oversized small body never reaches routing.

@@ -243,6 +243,18 @@ class ImportResultFields(BaseModel):
     )
 
 
+class ListingChanges(BaseModel):
+    """What changed against the previous import of the same source (the listing_changes
+    asset's record; ``GET /api/imports/{id}/diff`` pages the listings themselves)."""
+
+    against_import_id: str | None = None
+    new_listings: int
+    gone_listings: int
+    repriced_listings: int
+    unchanged_listings: int
+    unkeyed_listings: int = Field(description="Listings without a key (they cannot be followed)")
+
+
 class ImportSummary(Versioned, ImportResultFields):
     """An import as a client sees it; counts are read from the database."""
 
@@ -295,6 +307,7 @@ class ImportSummary(Versioned, ImportResultFields):
     runs: list[RunOut]
     timings: Timings
     links: Links
+    listing_changes: ListingChanges | None = None
 
 
 class ImportResult(ImportSummary):
@@ -370,6 +383,9 @@ class ListingOut(BaseModel):
     vendor: str | None = None
     is_gpu: bool | None = None
     reject_reason: str | None = None
+    listing_key: str | None = Field(
+        default=None, description="The listing's identity across imports (its history)"
+    )
     segment: str | None = None
     architecture: str | None = None
     vram_gb: float | None = None

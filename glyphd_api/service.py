@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from glyph_assets import run_state
 from glyph_assets.settings import Settings
-from glyph_assets.store import repository
+from glyph_assets.store import changes, repository
 from glyphd_api import queries
 from glyphd_api.dagster_client import (
     ATTEMPT_TAG,
@@ -37,6 +37,7 @@ from glyphd_api.schemas import (
     ImportSummaryStats,
     JobStatus,
     Links,
+    ListingChanges,
     Progress,
     RetryRequest,
     RetryResponse,
@@ -366,7 +367,15 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
             total_seconds=_seconds(created, finished),
         ),
         links=ctx.links(import_id, latest_run_id),
+        listing_changes=_listing_changes(ctx, import_id),
     )
+
+
+def _listing_changes(ctx: Context, import_id: str) -> ListingChanges | None:
+    found = changes.stored_diff(ctx.engine, import_id)
+    if not found:
+        return None
+    return ListingChanges(**{k: v for k, v in found.items() if k in ListingChanges.model_fields})
 
 
 def _established_error(error: dict[str, Any]) -> EstablishedRowError:

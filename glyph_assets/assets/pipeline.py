@@ -152,6 +152,7 @@ def normalized_listings(
     _claim(context)
     settings = get_settings()
     kind = _kind(context.partition_key)
+    source = read_manifest(settings.landing_dir, context.partition_key).source
     total = raw_listings.num_rows
     _apply_switches(context, config)
     match_types: dict[str, int] = {}
@@ -160,7 +161,7 @@ def normalized_listings(
 
     def chunks() -> Iterator[pd.DataFrame]:
         for raw in raw_listings.iter_frames(arrow_strings=True):
-            frame = normalize_chunk(raw, kind, settings.max_field_chars)
+            frame = normalize_chunk(raw, kind, settings.max_field_chars, source)
             state["rows"] += len(frame)
             state["errors"] += _errors(frame)
             add_counts(match_types, frame.loc[frame["error_stage"].isna(), "match_type"])

@@ -64,7 +64,10 @@ SCORE_COLUMNS: list[str] = [
     "score_value",
 ]
 
-NORMALIZED_COLUMNS: list[str] = CLEAN_COLUMNS + MATCH_COLUMNS
+# The listing's identity across imports (sieve/listing_key.py): the same item, scraped again.
+KEY_COLUMNS: list[str] = ["listing_key"]
+
+NORMALIZED_COLUMNS: list[str] = CLEAN_COLUMNS + MATCH_COLUMNS + KEY_COLUMNS
 ENRICHED_COLUMNS: list[str] = NORMALIZED_COLUMNS + SPEC_COLUMNS
 # The score a client sent with an already-scored row, exactly as sent (any scale); ``score`` is
 # glyph's own 0-100 figure derived from it by the import's score scale (null for raw uploads).

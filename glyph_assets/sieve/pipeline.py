@@ -15,6 +15,7 @@ from glyph_assets.sieve.columns import (
     SCORED_COLUMNS,
 )
 from glyph_assets.sieve.enrich import enrich, fill_specs
+from glyph_assets.sieve.listing_key import listing_keys
 from glyph_assets.sieve.normalize import normalize
 from glyph_assets.sieve.read import iter_raw_chunks
 from glyph_assets.sieve.score import ScoreConfig, market_reference, score
@@ -22,14 +23,20 @@ from glyph_assets.sieve.scored import ScoreScale, adopt_scored, normalize_scores
 
 
 def normalize_chunk(
-    raw: pd.DataFrame, kind: str = "raw", max_field_chars: int = DEFAULT_MAX_FIELD_CHARS
+    raw: pd.DataFrame,
+    kind: str = "raw",
+    max_field_chars: int = DEFAULT_MAX_FIELD_CHARS,
+    source: str = "",
 ) -> pd.DataFrame:
-    """Raw strings -> cleaned and matched rows (scored uploads keep their own match columns)."""
+    """Raw strings -> cleaned and matched rows (scored uploads keep their own match columns),
+    each with its ``listing_key`` (``source``: the import's source label, for rows without URL)."""
     if kind == "scored":
-        return adopt_scored(raw, max_field_chars=max_field_chars)
-    return normalize(clean(raw, max_field_chars=max_field_chars))[
-        NORMALIZED_COLUMNS + ERROR_COLUMNS
-    ]
+        out = adopt_scored(raw, max_field_chars=max_field_chars)
+    else:
+        out = normalize(clean(raw, max_field_chars=max_field_chars))
+    out["listing_key"] = listing_keys(out, source)
+    columns = SCORED_COLUMNS if kind == "scored" else NORMALIZED_COLUMNS
+    return out[columns + ERROR_COLUMNS]
 
 
 def enrich_chunk(normalized: pd.DataFrame, kind: str = "raw") -> pd.DataFrame:

@@ -109,6 +109,7 @@ class NormalizedListings(CleanedListings):
     vendor: Series = pa.Field(nullable=True, is_text=())
     is_gpu: Series = pa.Field(nullable=True, isin=BOOLS)
     reject_reason: Series = pa.Field(nullable=True, is_text=())
+    listing_key: Series = pa.Field(nullable=True, is_text=())
 
     @pa.check("match_score", name="numeric", error=NUMERIC_ERROR)
     def match_numbers(cls, series: pd.Series) -> bool:  # noqa: N805

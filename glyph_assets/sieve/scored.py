@@ -83,6 +83,7 @@ def adopt_scored(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHA
         text = values.astype(object).where(values.notna(), None)
         return text.map(lambda v: v.strip() if isinstance(v, str) else v).replace("", None)
 
+    out["listing_key"] = None  # set by the stage runner, as for raw rows
     for column in MATCH_COLUMNS + SPEC_COLUMNS + SCORE_COLUMNS:
         text = text_of(column)
         if text is None or column == "score":

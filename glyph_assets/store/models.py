@@ -83,6 +83,9 @@ class Listing(Base):
         # "score DESC NULLS LAST" (SQLite has no NULLS in index DDL and sorts NULLs last here).
         Index("ix_listings_import_score_desc", "import_id", desc("score"), "import_index"),
         Index("ix_listings_model_score", "canonical_model", "score"),
+        # A listing's history across imports, and an import's keys for a diff.
+        Index("ix_listings_key_import", "listing_key", "import_id"),
+        Index("ix_listings_import_key", "import_id", "listing_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -109,6 +112,7 @@ class Listing(Base):
     vendor: Mapped[str | None] = mapped_column(String(16))
     is_gpu: Mapped[bool | None] = mapped_column(Boolean)
     reject_reason: Mapped[str | None] = mapped_column(String(32))
+    listing_key: Mapped[str | None] = mapped_column(String(32))
     segment: Mapped[str | None] = mapped_column(String(32))
     architecture: Mapped[str | None] = mapped_column(String(64))
     vram_gb: Mapped[float | None] = mapped_column(Float)
@@ -146,6 +150,24 @@ class RowError(Base):
     field: Mapped[str | None] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text)
     raw_row: Mapped[str | None] = mapped_column(Text)
+
+
+class ImportDiff(Base):
+    """What changed between an import and the previous import of its source (by listing_key),
+    recorded by the listing_changes asset; the API computes any other pair on demand."""
+
+    __tablename__ = "import_diffs"
+
+    import_id: Mapped[str] = mapped_column(
+        ForeignKey("imports.import_id", ondelete="CASCADE"), primary_key=True
+    )
+    against_import_id: Mapped[str | None] = mapped_column(String(36))
+    new_listings: Mapped[int] = mapped_column(Integer)
+    gone_listings: Mapped[int] = mapped_column(Integer)
+    repriced_listings: Mapped[int] = mapped_column(Integer)
+    unchanged_listings: Mapped[int] = mapped_column(Integer)
+    unkeyed_listings: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class GpuModel(Base):

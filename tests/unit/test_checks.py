@@ -117,6 +117,7 @@ def _scored_rows() -> pd.DataFrame:
         vendor="nvidia",
         is_gpu=True,
         reject_reason=None,
+        listing_key=None,
         segment="datacenter",
         architecture="hopper",
         vram_gb=80.0,

@@ -1,0 +1,119 @@
+"""A stable key per listing, so the same item can be followed across imports.
+
+The same eBay item or shop product is scraped again and again; its price changes, it
+disappears when sold, new ones appear. ``listing_key`` names it the same way every time:
+
+1. **The marketplace's item id** when the URL carries one: eBay ``/itm/<id>`` (with or without a
+   title slug) is ``ebay:<id>``, whatever tracking parameters follow.
+2. **The normalised URL** otherwise: no scheme (``http`` and ``https`` are one), host lower-case
+   without ``www.``, no fragment, no tracking parameters (``utm_*``, ``gclid``, ``fbclid``,
+   ``ref``, eBay's ``_trk*``/``hash``/``itmmeta``, ...), the other parameters sorted, no trailing
+   slash. A Shopify ``handle`` (a URL without a host) is qualified by the seller.
+3. **No URL**: seller + normalised title + canonical model, within one source (the import's
+   source label): the best identity a plain price sheet offers.
+
+A URL that several rows of one chunk share (a search page, a category page) does not identify
+one listing: those rows' keys are qualified by their title as well. A row with neither a URL nor
+a title (an already-scored DTO row) gets no key: it cannot be followed. Keys are hashed to a
+fixed, URL-safe length (``u-`` for URL keys, ``t-`` for text keys) so that they can be used in a
+path and indexed cheaply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pandas as pd
+
+KEY_CHARS = 24  # hex characters of the digest kept: 96 bits, no collision in practice
+TRACKING_PARAMS = re.compile(
+    r"^(utm_.*|gclid|gbraid|wbraid|fbclid|msclkid|mc_[ce]id|ref|ref_|referrer|source|"
+    r"_trk.*|_ul|hash|itmmeta|mkevt|mkcid|mkrid|campid|customid|toolid|siteid|amdata|"
+    r"epid|_skw|srsltid|spm|scm|trk|tracking)$",
+    re.IGNORECASE,
+)
+EBAY_ITEM = re.compile(r"(?:^|\.)ebay\.[a-z.]+$")
+EBAY_ITEM_PATH = re.compile(r"/itm/(?:[^/]+/)?(\d{9,15})(?:[/?]|$)")
+_SPACES = re.compile(r"\s+")
+
+
+def _digest(prefix: str, text: str) -> str:
+    return prefix + hashlib.sha1(text.encode("utf-8")).hexdigest()[:KEY_CHARS]  # noqa: S324
+
+
+def normalize_url(url: str) -> str | None:
+    """The identity a URL carries (see the module docstring), or None for no URL."""
+    text = url.strip()
+    if not text:
+        return None
+    parts = urlsplit(text if "//" in text else f"//{text}" if "." in text.split("/")[0] else text)
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    path = re.sub(r"/+", "/", parts.path or "").rstrip("/")
+    if host and EBAY_ITEM.search(host):
+        item = EBAY_ITEM_PATH.search(path + "/")
+        if item:
+            return f"ebay:{item.group(1)}"
+    params = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not TRACKING_PARAMS.match(k)
+    )
+    query = f"?{urlencode(params)}" if params else ""
+    return f"{host}{path}{query}" if host else f"{path}{query}" or None
+
+
+def normalize_title(title: str) -> str:
+    """Case, accents, punctuation and runs of spaces do not make another listing."""
+    text = unicodedata.normalize("NFKC", title).casefold()
+    text = re.sub(r"[^\w]+", " ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _text(value: object) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
+
+
+def listing_keys(frame: pd.DataFrame, source: str = "") -> pd.Series:
+    """``listing_key`` for every row of a cleaned (and matched) frame; None where the row has no
+    identity at all. Computed once per distinct (url, seller, title, model)."""
+    columns = ["source_url", "seller", "title", "canonical_model"]
+    values = pd.DataFrame(
+        {c: frame[c] if c in frame else pd.Series(None, index=frame.index) for c in columns}
+    )
+    cells = [tuple(_text(v) for v in row) for row in values.itertuples(index=False, name=None)]
+    urls = [normalize_url(url) if url else None for url, *_ in cells]
+    counts: dict[str, int] = {}
+    for url in urls:
+        if url:
+            counts[url] = counts.get(url, 0) + 1
+    keys: list[str | None] = []
+    memo: dict[tuple[str | None, str, str, str], str | None] = {}
+    for url, (_, seller, title, model) in zip(urls, cells, strict=True):
+        shared = bool(url) and counts[url] > 1  # a search or category page, not one item
+        wanted = (url, seller, title if (shared or not url) else "", model if not url else "")
+        if wanted not in memo:
+            memo[wanted] = _key(url, seller, title, model, source, shared)
+        keys.append(memo[wanted])
+    return pd.Series(keys, index=frame.index, dtype=object)
+
+
+def _key(
+    url: str | None, seller: str, title: str, model: str, source: str, shared: bool
+) -> str | None:
+    if url:
+        owner = "" if "." in url.split("/")[0] or url.startswith("ebay:") else seller.casefold()
+        base = f"{owner}|{url}"
+        return _digest("u-", f"{base}|{normalize_title(title)}" if shared else base)
+    if not title.strip():
+        return None
+    return _digest(
+        "t-", "|".join([source.casefold(), seller.casefold(), normalize_title(title), model])
+    )
+
+
+__all__ = ["listing_keys", "normalize_title", "normalize_url"]

@@ -1,0 +1,49 @@
+"""listings.listing_key: the same listing followed across imports
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-05 23:55:00
+
+``listing_key`` (see ``glyph_assets/sieve/listing_key.py``) names one marketplace item in every
+import that saw it. Two indexes: (listing_key, import_id) serves a listing's history and
+(import_id, listing_key) an import's side of a diff. ``import_diffs`` keeps what changed between
+an import and the previous import of its source, written by the ``listing_changes`` asset.
+Listings written before this revision have no key (re-run their import to compute it).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("listings", sa.Column("listing_key", sa.String(length=32), nullable=True))
+    op.create_index("ix_listings_key_import", "listings", ["listing_key", "import_id"])
+    op.create_index("ix_listings_import_key", "listings", ["import_id", "listing_key"])
+    op.create_table(
+        "import_diffs",
+        sa.Column("import_id", sa.String(length=36), nullable=False),
+        sa.Column("against_import_id", sa.String(length=36), nullable=True),
+        sa.Column("new_listings", sa.Integer(), nullable=False),
+        sa.Column("gone_listings", sa.Integer(), nullable=False),
+        sa.Column("repriced_listings", sa.Integer(), nullable=False),
+        sa.Column("unchanged_listings", sa.Integer(), nullable=False),
+        sa.Column("unkeyed_listings", sa.Integer(), nullable=False),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["import_id"], ["imports.import_id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("import_id"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("import_diffs")
+    op.drop_index("ix_listings_import_key", table_name="listings")
+    op.drop_index("ix_listings_key_import", table_name="listings")
+    with op.batch_alter_table("listings", schema=None) as batch_op:
+        batch_op.drop_column("listing_key")

@@ -1,0 +1,244 @@
+"""Temporal reads: one listing across imports, what changed between two imports, and the
+established glyphd price deltas (``/api/forecast/deltas``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from glyph_assets.store import changes, repository
+from glyphd_api.deps import get_context
+from glyphd_api.errors import ApiError
+from glyphd_api.routes.common import answer, errors, limit_param, offset_param
+from glyphd_api.schemas import UtcDatetime, Versioned
+from glyphd_api.service import Context
+
+router = APIRouter(tags=["changes"])
+KEY_PATTERN = r"^[tu]-[0-9a-f]{8,40}$"
+
+
+class Observation(BaseModel):
+    import_id: str
+    source: str
+    observed_at: UtcDatetime
+    import_index: int
+    title: str | None = None
+    canonical_model: str | None = None
+    price: float | None = None
+    currency: str | None = None
+    condition: str | None = None
+    quantity: int | None = None
+    seller: str | None = None
+    source_url: str | None = None
+    score: float | None = None
+
+
+class ListingHistory(Versioned):
+    listing_key: str
+    observations: list[Observation] = Field(description="Oldest first, one per row seen")
+
+
+@router.get(
+    "/api/listings/{listing_key}/history",
+    response_model=ListingHistory,
+    summary="Every observation of one listing across imports, oldest first",
+    responses=errors(401, 404, 422),
+)
+def listing_history(
+    ctx: Annotated[Context, Depends(get_context)],
+    listing_key: Annotated[str, Path(pattern=KEY_PATTERN, description="A listing's key")],
+) -> Any:
+    seen = changes.history(ctx.engine, listing_key)
+    if not seen:
+        raise ApiError(404, f"no listing {listing_key}", code="listing_not_found")
+    return answer(
+        ListingHistory(listing_key=listing_key, observations=[Observation(**o) for o in seen])
+    )
+
+
+class ChangeCounts(BaseModel):
+    new: int
+    gone: int
+    repriced: int
+    unchanged: int
+
+
+class ModelChanges(ChangeCounts):
+    canonical_model: str
+
+
+class ChangedListing(BaseModel):
+    listing_key: str
+    canonical_model: str | None = None
+    title: str | None = None
+    import_index: int | None = Field(default=None, description="In this import (null: gone)")
+    previous_import_index: int | None = Field(default=None, description="In the other import")
+    price: float | None = None
+    previous_price: float | None = None
+    currency: str | None = None
+    price_change: float | None = Field(default=None, description="Null across currencies")
+    price_change_pct: float | None = None
+
+
+class ImportDiffOut(Versioned):
+    import_id: str
+    against: str | None = Field(description="The import compared with (null: none before it)")
+    change: str
+    counts: ChangeCounts
+    by_model: list[ModelChanges]
+    items: list[ChangedListing]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.get(
+    "/api/imports/{import_id}/diff",
+    response_model=ImportDiffOut,
+    summary="What changed against another import (default: the previous import of its source)",
+    responses=errors(401, 404, 422),
+)
+def import_diff(
+    import_id: str,
+    ctx: Annotated[Context, Depends(get_context)],
+    against: Annotated[
+        str | None, Query(max_length=36, description="Another import (default: the previous)")
+    ] = None,
+    change: Annotated[
+        str, Query(pattern="^(new|gone|repriced|unchanged)$", description="Which listings to page")
+    ] = "repriced",
+    limit: Annotated[int, limit_param()] = 50,
+    offset: Annotated[int, offset_param()] = 0,
+) -> Any:
+    """Listings are matched by ``listing_key``; counts and the per-model summary cover both
+    imports whole, ``items`` pages the listings of one kind of change."""
+    for wanted in (import_id, against):
+        if wanted and repository.get_import(ctx.engine, wanted) is None:
+            raise ApiError(404, f"no import {wanted}", code="import_not_found")
+    other = against or changes.previous_import(ctx.engine, import_id)
+    counts = changes.diff_counts(ctx.engine, import_id, other)
+    items, total = changes.diff_page(ctx.engine, import_id, other, change, limit, offset)
+    return answer(
+        ImportDiffOut(
+            import_id=import_id,
+            against=other,
+            change=change,
+            counts=ChangeCounts(**counts.as_dict()),
+            by_model=[
+                ModelChanges(**m) for m in changes.diff_by_model(ctx.engine, import_id, other)
+            ],
+            items=[ChangedListing(**i) for i in items],
+            total=total,
+            limit=limit,
+            offset=offset,
+        )
+    )
+
+
+class Snapshot(BaseModel):
+    id: int
+    price_usd: float | None = None
+    score: float | None = None
+    seen_at: str | None = None
+
+
+class PriceDelta(BaseModel):
+    """The established forecast delta: a listing's change between two consecutive
+    observations (``id`` is the later one's); glyph adds the currency and both prices."""
+
+    id: int
+    model: str | None = None
+    price_delta: float
+    price_delta_pct: float
+    score_delta: float
+    region: str | None = None
+    source_url: str | None = None
+    timestamp: str | None = None
+    current_snapshot_id: int
+    previous_snapshot_id: int
+    currency: str | None = None
+    current_price: float | None = None
+    previous_price: float | None = None
+
+
+class PriceDeltaDetail(PriceDelta):
+    current_snapshot: Snapshot
+    previous_snapshot: Snapshot
+
+
+def _naive(value: Any) -> str | None:
+    """Established delta timestamps are ISO text without an offset (glyph stores UTC)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=None).isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _delta(row: dict[str, Any]) -> PriceDelta:
+    return PriceDelta(
+        **{k: row[k] for k in PriceDelta.model_fields if k in row and k != "timestamp"},
+        timestamp=_naive(row["timestamp"]),
+    )
+
+
+@router.get(
+    "/api/forecast/deltas",
+    response_model=list[PriceDelta],
+    summary="Price changes between consecutive observations of the same listing (established)",
+    responses=errors(401, 422),
+)
+def forecast_deltas(
+    ctx: Annotated[Context, Depends(get_context)],
+    model: Annotated[str | None, Query(max_length=64)] = None,
+    region: Annotated[str | None, Query(max_length=200)] = None,
+    min_price_change_pct: Annotated[float | None, Query(allow_inf_nan=False)] = None,
+    after: Annotated[
+        datetime | None, Query(description="ISO time: deltas seen at or after")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Any:
+    """Newest first. A listing is followed by its ``listing_key``; prices of two currencies are
+    never compared. Rows without an identity (already-scored DTO rows) make no deltas."""
+    if after is not None:
+        # glyph stores UTC; SQLite compares naive text, PostgreSQL aware timestamps
+        aware = after.astimezone(UTC) if after.tzinfo else after.replace(tzinfo=UTC)
+        after = aware.replace(tzinfo=None) if ctx.engine.dialect.name == "sqlite" else aware
+    filters = changes.DeltaFilters(
+        model=model, region=region, min_price_change_pct=min_price_change_pct, after=after
+    )
+    rows = changes.price_deltas(ctx.engine, filters, limit)
+    body = orjson.dumps([_delta(r).model_dump() for r in rows])
+    return Response(body, media_type="application/json")
+
+
+@router.get(
+    "/api/forecast/deltas/{delta_id}",
+    response_model=PriceDeltaDetail,
+    summary="One price delta with both observations (established)",
+    responses=errors(401, 404, 422),
+)
+def forecast_delta(delta_id: int, ctx: Annotated[Context, Depends(get_context)]) -> Any:
+    rows = changes.price_deltas(ctx.engine, changes.DeltaFilters(delta_id=delta_id), 1)
+    if not rows:
+        raise ApiError(404, f"Delta {delta_id} not found", code="delta_not_found")
+    row = rows[0]
+    detail = PriceDeltaDetail(
+        **_delta(row).model_dump(),
+        current_snapshot=Snapshot(
+            id=row["current_snapshot_id"],
+            price_usd=row["current_price"],
+            score=row["current_score"],
+            seen_at=_naive(row["timestamp"]),
+        ),
+        previous_snapshot=Snapshot(
+            id=row["previous_snapshot_id"],
+            price_usd=row["previous_price"],
+            score=row["previous_score"],
+            seen_at=_naive(row["previous_seen_at"]),
+        ),
+    )
+    return answer(detail)

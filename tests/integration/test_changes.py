@@ -1,0 +1,100 @@
+"""Listings across imports over HTTP on the real stack: the sample pair glyph ships
+(``data/samples/changes``), imported one after the other by the same source, gives an exact
+history and diff, the listing_changes asset's record in the summary, and the established price
+deltas. Runs on SQLite and, in the PostgreSQL pass of ``make test``, on PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from glyph_assets.settings import PROJECT_ROOT
+from tests.integration.conftest import RunningStack
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+PAIR = PROJECT_ROOT / "data" / "samples" / "changes"
+Pair = tuple[dict[str, Any], dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def api(running_stack: RunningStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=running_stack.api_url, timeout=400) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def pair(api: httpx.Client) -> tuple[dict[str, Any], dict[str, Any]]:
+    source = f"shop-{uuid.uuid4().hex[:8]}"  # its own source: no other test's import precedes
+    done = []
+    for name in ("day1.csv", "day2.csv"):
+        with open(PAIR / name, "rb") as fh:
+            response = api.post(
+                "/api/import/csv",
+                params={"source": source},
+                files={"file": (name, fh, "text/csv")},
+            )
+        assert response.status_code == 200, response.text
+        done.append(response.json())
+    return done[0], done[1]
+
+
+def test_the_diff_of_the_sample_pair(api: httpx.Client, pair: Pair) -> None:
+    first, second = pair
+    diff = api.get(f"/api/imports/{second['import_id']}/diff").json()
+    assert diff["against"] == first["import_id"]  # the previous import of the same source
+    assert diff["counts"] == {"new": 1, "gone": 1, "repriced": 3, "unchanged": 2}
+    assert [(i["canonical_model"], i["previous_price"], i["price"]) for i in diff["items"]] == [
+        ("H100_PCIE_80GB", 27450.0, 25990.0),
+        ("L40S", 7900.0, 7400.0),
+        ("RTX_4090", 1799.0, 1699.0),
+    ]
+    gone = api.get(f"/api/imports/{second['import_id']}/diff", params={"change": "gone"}).json()
+    assert [i["canonical_model"] for i in gone["items"]] == ["RTX_6000_ADA"]
+    unchanged = api.get(
+        f"/api/imports/{second['import_id']}/diff", params={"change": "unchanged", "limit": 1}
+    ).json()
+    assert unchanged["total"] == 2 and len(unchanged["items"]) == 1
+    first_diff = api.get(f"/api/imports/{first['import_id']}/diff").json()
+    assert first_diff["against"] is None and first_diff["counts"]["new"] == 6
+    # The asset that runs after persisting recorded the same counts for the summary.
+    recorded = api.get(f"/api/imports/{second['import_id']}").json()["listing_changes"]
+    assert (recorded["new_listings"], recorded["repriced_listings"]) == (1, 3)
+    assert recorded["against_import_id"] == first["import_id"]
+    missing = api.get(
+        f"/api/imports/{second['import_id']}/diff", params={"against": str(uuid.uuid4())}
+    )
+    assert missing.status_code == 404
+
+
+def test_one_listing_across_the_pair(api: httpx.Client, pair: Pair) -> None:
+    first, second = pair
+    diff = api.get(f"/api/imports/{second['import_id']}/diff").json()
+    key = diff["items"][0]["listing_key"]
+    history = api.get(f"/api/listings/{key}/history").json()
+    assert [(o["import_id"], o["price"]) for o in history["observations"]] == [
+        (first["import_id"], 27450.0),
+        (second["import_id"], 25990.0),
+    ]
+    assert api.get("/api/listings/u-000000000000000000000000/history").status_code == 404
+
+
+def test_price_deltas_as_established(api: httpx.Client, pair: Pair) -> None:
+    deltas = api.get("/api/forecast/deltas", params={"model": "H100_PCIE_80GB"}).json()
+    assert isinstance(deltas, list) and deltas
+    h100 = deltas[0]
+    assert h100["price_delta"] == -1460.0 and h100["price_delta_pct"] == pytest.approx(
+        -5.3188, 1e-3
+    )
+    assert "+" not in (h100["timestamp"] or "") and not (h100["timestamp"] or "").endswith("Z")
+    detail = api.get(f"/api/forecast/deltas/{h100['id']}").json()
+    assert detail["previous_snapshot"]["price_usd"] == 27450.0
+    missing = api.get("/api/forecast/deltas/999999999")
+    assert missing.status_code == 404 and "not found" in missing.json()["detail"].lower()
+    assert len(api.get("/api/forecast/deltas", params={"limit": 1}).json()) <= 1
+    assert api.get("/api/forecast/deltas", params={"after": "2999-01-01T00:00:00Z"}).json() == []
+    assert api.get("/api/forecast/deltas", params={"limit": "x"}).status_code == 422
