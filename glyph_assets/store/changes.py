@@ -259,8 +259,9 @@ class DeltaFilters:
 
 
 def price_deltas(engine: Engine, filters: DeltaFilters, limit: int = 100) -> list[dict[str, Any]]:
-    """Price and score changes between consecutive observations of the same listing (one per
-    import: its first row), newest first; ``id`` is the later observation's listing id."""
+    """Price and score changes between consecutive observations of the same listing with a
+    source URL (one per import: its first row), newest first; ``id`` is the later
+    observation's listing id."""
     rank = func.row_number().over(
         partition_by=(Listing.listing_key, Listing.import_id), order_by=Listing.import_index
     )
@@ -278,7 +279,9 @@ def price_deltas(engine: Engine, filters: DeltaFilters, limit: int = 100) -> lis
             rank.label("rank"),
         )
         .join(Import, Import.import_id == Listing.import_id)
-        .where(Listing.listing_key.is_not(None))
+        # As established: a delta needs a listing with a source URL (a scored DTO row or a
+        # price-sheet row without one makes none, even where glyph follows it by its text).
+        .where(Listing.listing_key.is_not(None), Listing.source_url.is_not(None))
         .subquery()
     )
     window = {"partition_by": firsts.c.listing_key, "order_by": (firsts.c.seen_at, firsts.c.id)}
