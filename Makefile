@@ -42,12 +42,21 @@ format: install
 	$(BIN)/black glyph_assets glyphd_api tests
 	$(BIN)/ruff check --fix glyph_assets glyphd_api tests
 
+# The PostgreSQL pass (the API, conformance and listing-change suites again, with the listing
+# store and Dagster on PostgreSQL) runs beside the main suite: both spend most of their time
+# waiting on real processes (Dagster runs, servers starting), so side by side they finish sooner
+# than one after the other. Its output follows the main suite's; either failing fails the target.
+PG_SUITES := tests/integration/test_api.py tests/integration/test_established.py \
+	tests/integration/test_changes.py
+
 test: install bytecode lint browser
-	$(BIN)/python -m pytest
-	# the API's integration suite and the established clients' conformance suite a second time,
-	# with the listing store and Dagster on PostgreSQL
-	GLYPH_TEST_BACKEND=postgres $(BIN)/python -m pytest tests/integration/test_api.py \
-		tests/integration/test_established.py tests/integration/test_changes.py
+	@mkdir -p .test-logs
+	@GLYPH_TEST_BACKEND=postgres $(BIN)/python -m pytest -p no:cacheprovider $(PG_SUITES) \
+		> .test-logs/postgres.log 2>&1 & pg=$$!; \
+	$(BIN)/python -m pytest; main=$$?; \
+	wait $$pg; postgres=$$?; \
+	echo "--- the PostgreSQL pass ($(PG_SUITES))"; cat .test-logs/postgres.log; \
+	if [ $$main -ne 0 ]; then exit $$main; fi; exit $$postgres
 
 bench: install bytecode bench-tools
 	$(BIN)/glyph bench
