@@ -195,6 +195,54 @@ def dagster_run_time(settings: Settings, path: Path, timeout: float = 600) -> fl
     raise TimeoutError(f"baseline run {run_id} did not finish within {timeout:.0f} s")
 
 
+def dto_rows(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    """``count`` already-scored GPUListingDTO rows as another pipeline sends them: registry
+    models and specs, spread prices, 0-1 scores with three decimals."""
+    import random
+
+    from glyph_assets.sieve.registry import load_registry
+
+    specs = load_registry().specs
+    models = [
+        (str(m), r.vram_gb, r.mig_instances, r.nvlink, r.tdp_watts)
+        for m, r in specs.iterrows()
+        if r.vram_gb == r.vram_gb and r.tdp_watts == r.tdp_watts  # both known (not NaN)
+    ]
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        model, vram, mig, nvlink, tdp = rng.choice(models)
+        rows.append(
+            {
+                "canonical_model": model,
+                "vram_gb": int(vram),
+                "mig_support": int(mig) if mig == mig else 0,
+                "nvlink": bool(nvlink) if isinstance(nvlink, bool) else False,
+                "tdp_watts": int(tdp),
+                "price": round(rng.uniform(150, 40_000), 2),
+                "score": round(rng.random(), 3),
+            }
+        )
+    return rows
+
+
+def persist_seconds(base: str, rows: list[dict[str, Any]], timeout: float = 900) -> float:
+    """One established client call: POST /api/persist/listings with the rows as a bare array,
+    no parameters, until its 200 (the finished ImportResultDTO)."""
+    import json
+
+    body = json.dumps(rows).encode()
+    with httpx.Client(base_url=base, timeout=timeout) as client:
+        started = time.perf_counter()
+        response = client.post(
+            "/api/persist/listings", content=body, headers={"content-type": "application/json"}
+        )
+        elapsed = time.perf_counter() - started
+    if response.status_code != 200 or response.json().get("record_count") != len(rows):
+        raise RuntimeError(f"persist failed: {response.status_code} {response.text[:500]}")
+    return elapsed
+
+
 def _concurrently(count: int, task: Callable[[], Any]) -> tuple[float, list[Any]]:
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=count) as pool:
@@ -252,6 +300,14 @@ def bench_api(quick: bool = False) -> list[dict[str, Any]]:
                 wall, results = _concurrently(
                     concurrent, lambda: post_to_terminal(bench.api, hundred)
                 )
+            # Established clients: a 3-row persist answered when done, and one large body.
+            small = dto_rows(3)
+            with MemorySampler(bench.pids) as persist_mem:
+                persists = [persist_seconds(bench.api, small) for _ in range(repeat)]
+            large_rows = 10_000 if quick else 100_000
+            large = dto_rows(large_rows)
+            with MemorySampler(bench.pids) as large_mem:
+                large_seconds = persist_seconds(bench.api, large)
         failed = [
             r for r in [*singles, *results] if r[2] not in ("succeeded", "partially_succeeded")
         ]
@@ -286,6 +342,26 @@ def bench_api(quick: bool = False) -> list[dict[str, Any]]:
                 f"{concurrent} concurrent Dagster runs of 1-row imports",
                 "s",
                 many_mem.peak_mb,
+            ),
+            _row(
+                f"Established client: POST /api/persist/listings, 3 rows -> 200 (median of "
+                f"{repeat})",
+                statistics.median(persists),
+                baseline,
+                f"Dagster run of ingest_import, 1-row import (median of {repeat})",
+                "s",
+                persist_mem.peak_mb,
+                target="<= 1 s (established glyphd: 0.013 s, no orchestration)",
+            ),
+            _row(
+                f"Established client: POST /api/persist/listings, {large_rows:,} rows "
+                "(one JSON body) -> 200",
+                large_seconds,
+                baseline,
+                "Dagster run of ingest_import, 1-row import",
+                "s",
+                large_mem.peak_mb,
+                target="100,000 rows: <= 3.7 s (30x the established glyphd's 112 s)",
             ),
             _row(
                 f"Dagster baseline: {concurrent} concurrent 1-row runs (stack memory)",
