@@ -150,6 +150,19 @@ SyncTimeout = Annotated[
 PreferHeader = Annotated[
     str | None, Header(alias="Prefer", description="respond-async: answer 202 at once")
 ]
+
+
+class Synchronous:
+    """How an established path answers: when the import is done (its clients' expectation),
+    unless ``wait=false`` or ``Prefer: respond-async`` ask for the 202 at once (RFC 7240)."""
+
+    def __init__(
+        self, wait: SyncParam = True, timeout: SyncTimeout = 600.0, prefer: PreferHeader = None
+    ) -> None:
+        self.wait = wait and not (prefer is not None and "respond-async" in prefer.lower())
+        self.timeout = timeout
+
+
 TimeoutParam = Annotated[
     float, Query(ge=0, le=3600, description="Seconds to wait with wait=true before answering 202")
 ]
@@ -343,12 +356,6 @@ async def _submit(
     return await _finish(ctx, accepted, wait, timeout, established=established)
 
 
-def _synchronous(wait: bool, prefer: str | None) -> bool:
-    """Established paths answer when done unless the client asks otherwise (RFC 7240)."""
-    asks_async = prefer is not None and "respond-async" in prefer.lower()
-    return wait and not asks_async
-
-
 def _established_dto(document: JsonDocument) -> None:
     """The established persist path takes a bare array of GPUListingDTO and refuses the whole
     body when an item breaks that contract (as its clients expect), before anything is kept."""
@@ -410,15 +417,20 @@ async def create_import_csv(
     request: Request,
     fields: Annotated[Fields, Depends()],
     ctx: Annotated[Context, Depends(get_context)],
-    wait: SyncParam = True,
-    timeout: SyncTimeout = 600.0,
-    prefer: PreferHeader = None,
+    answer_when: Annotated[Synchronous, Depends()],
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """The same import as ``POST /api/imports`` (a Dagster run, in glyph's history), answered
     synchronously as established clients expect."""
-    sync = _synchronous(wait, prefer)
-    return await _submit(request, ctx, fields, sync, timeout, idempotency_key, established=True)
+    return await _submit(
+        request,
+        ctx,
+        fields,
+        answer_when.wait,
+        answer_when.timeout,
+        idempotency_key,
+        established=True,
+    )
 
 
 @router.post(
@@ -476,22 +488,19 @@ async def persist_listings(
     request: Request,
     fields: Annotated[Fields, Depends()],
     ctx: Annotated[Context, Depends(get_context)],
-    wait: SyncParam = True,
-    timeout: SyncTimeout = 600.0,
-    prefer: PreferHeader = None,
+    answer_when: Annotated[Synchronous, Depends()],
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Each call is a new import (a new import_id; ``import_id`` and ``import_index`` in the
     body are ignored, as established). The rows keep their own model, specs and score (the
     score exactly as sent, in ``client_score``); missing specs come from the registry."""
     fields.submission = replace(fields.submission, kind="scored")
-    sync = _synchronous(wait, prefer)
     return await _submit(
         request,
         ctx,
         fields,
-        sync,
-        timeout,
+        answer_when.wait,
+        answer_when.timeout,
         idempotency_key,
         established=True,
         check_json=_established_dto,
@@ -559,12 +568,10 @@ async def import_from_pipeline(
     request: Request,
     body: FromPipelineRequest,
     ctx: Annotated[Context, Depends(get_context)],
-    wait: SyncParam = True,
-    timeout: SyncTimeout = 600.0,
-    prefer: PreferHeader = None,
+    answer_when: Annotated[Synchronous, Depends()],
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    wait = _synchronous(wait, prefer)
+    wait, timeout = answer_when.wait, answer_when.timeout
     replay = {"Idempotent-Replayed": "true"}
     replayed = await _replay(ctx, idempotency_key)
     if replayed is not None:
