@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 
 from glyph_assets.sieve.inspect import inspect_file
-from glyph_assets.sieve.scored import ScoreScale
 from glyph_assets.sieve.read import (
     FileFormat,
     FileRejected,
@@ -21,6 +20,7 @@ from glyph_assets.sieve.read import (
     count_csv_rows,
     iter_raw_chunks,
 )
+from glyph_assets.sieve.scored import ScoreScale
 from glyphd_api.schemas import DetectedFormat, RowErrorOut, RowWarningOut, ValidationReport
 
 
