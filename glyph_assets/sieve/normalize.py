@@ -301,6 +301,9 @@ class _Tok:
 
 @dataclass
 class _Title:
+    """One tokenized title. The word/token sets and the vendor words are worked out once here,
+    because every rule asks for them and a title is read by a dozen rules."""
+
     tokens: list[_Tok]
     words: list[str]
     memory: list[tuple[int, float]]  # (token index of the number, GB)
@@ -308,6 +311,16 @@ class _Title:
     merged_at: list[int] = field(default_factory=list)  # words joined into the one before
     lex: list[tuple[str, int]] = field(default_factory=list)  # lexicon (kind, offset)
     _starts: list[int] | None = None
+    texts: list[str] = field(init=False)  # token texts, in order
+    text_set: frozenset[str] = field(init=False)
+    word_set: frozenset[str] = field(init=False)
+    vendors: frozenset[str] = field(init=False)  # vendors the title's words name
+
+    def __post_init__(self) -> None:
+        self.texts = [t.text for t in self.tokens]
+        self.text_set = frozenset(self.texts)
+        self.word_set = frozenset(self.words)
+        self.vendors = frozenset(_title_vendors(self.word_set))
 
     @property
     def starts(self) -> list[int]:
@@ -334,10 +347,6 @@ class _Title:
         if token >= len(self.tokens):
             return len(self.text)
         return self.starts[self.tokens[token].word]
-
-    @property
-    def texts(self) -> list[str]:
-        return [t.text for t in self.tokens]
 
 
 @dataclass
@@ -373,6 +382,9 @@ class _Index:
     aliases_by_id: dict[str, list[str]]
     digits_index: dict[str, list[ModelKey]]
     cache: dict[str, Match | _Pending] = field(default_factory=dict)
+    # word -> its tokens and whether each is a number: titles share most of their words, so
+    # a word is split once however many distinct titles it appears in
+    parts: dict[str, tuple[tuple[str, bool], ...]] = field(default_factory=dict)
     evidence_cache: dict[tuple[str, str, str, str], Match] = field(default_factory=dict)
 
 
@@ -518,13 +530,24 @@ def _tokenize(title: str, idx: _Index) -> _Title:
         if merged:  # "Ge Force" -> GEFORCE
             words[w - 1 : w + 1] = [merged]
             merged_at.append(w)
+    parts = idx.parts
     tokens: list[_Tok] = []
+    numbers: list[int] = []
     for w, word in enumerate(words):
-        tokens.extend(_Tok(t, t.isdigit(), w) for t in _split_word(word, idx))
+        pieces = parts.get(word)
+        if pieces is None:
+            pieces = tuple((t, t.isdigit()) for t in _split_word(word, idx))
+            parts[word] = pieces
+        for t, num in pieces:
+            if num:
+                numbers.append(len(tokens))
+            tokens.append(_Tok(t, num, w))
     memory: list[tuple[int, float]] = []
-    for i in range(len(tokens) - 1):
+    for i in numbers:
+        if i + 1 >= len(tokens):
+            break
         tok, unit = tokens[i], tokens[i + 1]
-        if not tok.num or (unit.text not in MEMORY_UNITS and unit.text != "MB"):
+        if unit.text not in MEMORY_UNITS and unit.text != "MB":
             continue
         after = tokens[i + 2] if i + 2 < len(tokens) else None
         glued = after is not None and after.word == unit.word
@@ -603,7 +626,7 @@ def _letter_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
             return _Mention(i, None, [], frozenset(), token)  # W5700-like: GPU, not registered
         return None
     if _SHORT_TOKEN.match(token) and (
-        title.joined(tokens[i].word) or not (context or _DATACENTER_WORDS & set(title.words))
+        title.joined(tokens[i].word) or not (context or _DATACENTER_WORDS & title.word_set)
     ):
         return None  # "Galaxy A10", "N13E-GE-A2": not the data-center card
     variants, unknown = _variant_window(title, idx, last, family_number=False)
@@ -652,9 +675,9 @@ def _number_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
 
 def _bare_vendor(title: _Title) -> tuple[bool, str | None]:
     """May a bare number name a card here (a card word or a GPU/board brand), and whose?"""
-    words = set(title.words)
+    words = title.word_set
     partners = {GPU_PARTNERS[w] for w in words & GPU_PARTNERS.keys()} - {None}
-    vendors = _title_vendors(words) | partners
+    vendors = title.vendors | partners
     allowed = bool(
         vendors
         or words & GPU_BRAND_WORDS
@@ -740,7 +763,7 @@ class _Features:
     quadro: bool
     interface: str | None
     sxm_version: str | None
-    words: set[str]
+    words: frozenset[str]
     stated: str | None  # every interface word the title uses: "SXM", "PCIE", "PCIE,SXM"...
 
 
@@ -750,15 +773,16 @@ def _pairs(texts: list[str]) -> Iterable[tuple[str, str]]:
 
 def _features(title: _Title, mention: _Mention) -> _Features:
     texts = title.texts
-    words = set(texts)
+    words = title.text_set
     markers = {m for m in ("ADA", "BLACKWELL", "SFF") if m in words}
     if "SERVER" in texts[mention.start :]:
         markers.add("SERVER")
-    for pair in _pairs(texts):
-        if pair == ("MAX", "Q"):
-            markers.add("MAX_Q")
-        elif pair in {("LOW", "PROFILE"), ("SMALL", "FORM")}:
-            markers.add("SFF")
+    if not words.isdisjoint(("MAX", "LOW", "SMALL")):  # most titles have none: skip the pairs
+        for pair in _pairs(texts):
+            if pair == ("MAX", "Q"):
+                markers.add("MAX_Q")
+            elif pair in {("LOW", "PROFILE"), ("SMALL", "FORM")}:
+                markers.add("SFF")
     if "MAXQ" in words:
         markers.add("MAX_Q")
     if "LP" in words:
@@ -767,19 +791,21 @@ def _features(title: _Title, mention: _Mention) -> _Features:
         markers.discard("SFF")  # "Full-height/Low-profile" bracket: says nothing
     interface = None
     sxm_version = None
-    for i, text in enumerate(texts):
+    for i, text in enumerate(texts if "SXM" in words else ()):
         if text == "SXM" and not (i > 0 and texts[i - 1] in {"NOT", "NON", "NO"}):
             interface = "SXM"
             nxt = title.tokens[i + 1] if i + 1 < len(texts) else None
             if nxt is not None and nxt.num and nxt.word == title.tokens[i].word:
                 sxm_version = f"SXM{nxt.text}"
-    pcie = "PCIE" in words or any(a == "PCI" and b in {"E", "EXPRESS"} for a, b in _pairs(texts))
+    pcie = "PCIE" in words or (
+        "PCI" in words and any(a == "PCI" and b in {"E", "EXPRESS"} for a, b in _pairs(texts))
+    )
     if interface is None:
         interface = "NVL" if "NVL" in words else "PCIE" if pcie else None
     stated = ",".join(sorted({interface} | ({"PCIE"} if pcie else set()))) if interface else None
     return _Features(
         markers=markers,
-        rtx_pro=("RTX", "PRO") in set(_pairs(texts)),
+        rtx_pro="PRO" in words and ("RTX", "PRO") in set(_pairs(texts)),
         quadro="QUADRO" in words,
         interface=interface,
         sxm_version=sxm_version,
@@ -898,7 +924,7 @@ def _resolve(
         vendor = mention.vendor or mention.candidates[0].vendor
         shown = " ".join(sorted(variants)) or "no variant word"
         return _unknown(vendor, f"{mention.label} ({shown}): variant not in the registry", vram)
-    vendor_words = _title_vendors(title.words) | ({mention.vendor} if mention.vendor else set())
+    vendor_words = title.vendors | ({mention.vendor} if mention.vendor else set())
     if len({k.vendor for k in candidates}) > 1 and vendor_words & {k.vendor for k in candidates}:
         candidates = [k for k in candidates if k.vendor in vendor_words]
     f = _features(title, mention)
@@ -977,8 +1003,10 @@ def _inferred(idx: _Index, tied: list[ModelKey]) -> Match | None:
     )
 
 
-def _has_phrase(texts: list[str], phrases: tuple[tuple[str, ...], ...]) -> bool:
-    spans = {tuple(texts[i : i + 2]) for i in range(len(texts) - 1)}
+def _has_phrase(title: _Title, phrases: tuple[tuple[str, ...], ...]) -> bool:
+    if not any(phrase[0] in title.text_set for phrase in phrases):
+        return False  # the common case, without building the title's word pairs
+    spans = set(_pairs(title.texts))
     return any(phrase in spans for phrase in phrases)
 
 
@@ -992,20 +1020,19 @@ def _gpu_brand_position(title: _Title) -> int | None:
 def _gpu_evidence(title: _Title) -> bool:
     """Does the title say it is a graphics card, whether or not the model is known?"""
     texts = title.texts
-    words = set(texts)
+    words = title.text_set
     if words & GPU_BRAND_WORDS or words & GPU_WORDS or words & GPU_PARTNERS.keys():
         return True
     if {"ARC", "INTEL"} <= words or {"TESLA", "NVIDIA"} <= words:
         return True
     if any(kind == "card" for kind, _ in title.lex):
         return True
-    if any(a in CARD_ADJECTIVES and b in CARD_NOUNS for a, b in _pairs(texts)):
+    if words & CARD_ADJECTIVES and any(
+        a in CARD_ADJECTIVES and b in CARD_NOUNS for a, b in _pairs(texts)
+    ):
         return True
     return _LEGACY_SERIES.search(title.text) is not None and bool(
-        words & BOARD_BRANDS
-        or _title_vendors(words)
-        or title.memory
-        or words & LEGACY_FAMILIES.keys()
+        words & BOARD_BRANDS or title.vendors or title.memory or words & LEGACY_FAMILIES.keys()
     )
 
 
@@ -1021,7 +1048,7 @@ def _alias_match(idx: _Index, title: _Title, context: bool) -> str | None:
 
 def _fuzzy(idx: _Index, title: _Title) -> Match | _Pending | None:
     """Last resort, guarded: one vendor, the same model digits, one model left, a high ratio."""
-    vendors = _title_vendors(title.words)
+    vendors = title.vendors
     if len(vendors) != 1:
         return None
     vendor = next(iter(vendors))
@@ -1134,23 +1161,29 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
         return _not_gpu("a wanted-to-buy ad", "wanted")
     if "service" in kinds:
         return _not_gpu("a service, not a card", "service")
-    context = bool(_title_vendors(title.words)) or _gpu_evidence(title)
+    context = bool(title.vendors) or _gpu_evidence(title)
     mentions = _mentions(title, idx, context)
     brand = _gpu_brand_position(title)
     anchor = mentions[0].start if mentions else (brand if brand is not None else len(texts))
     lexicon = _lexicon_reason(title, anchor, bool(mentions))
     if lexicon is not None:
         return lexicon
-    hard = [w for w in texts if w in ACCESSORY_WORDS]
+    hard = [w for w in texts if w in ACCESSORY_WORDS] if title.text_set & ACCESSORY_WORDS else []
     if hard and "with" in kinds:
         lead = _lead(title, anchor)
         hard = [w for w in hard if not _with_extra(title, lead, title.offset(texts.index(w)))]
-    if hard or _has_phrase(texts, ACCESSORY_PHRASES) or _MULTI_GPU_SYSTEM.search(title.text):
+    if (
+        hard
+        or _has_phrase(title, ACCESSORY_PHRASES)
+        or ("GPU" in title.text and _MULTI_GPU_SYSTEM.search(title.text))
+    ):
         laptop = [w for w in hard if w in _LAPTOP_WORDS]
         if laptop:
             return _not_gpu(f"a {laptop[0].lower()} with a card inside", "system")
         return _not_gpu(f"accessory: {' '.join(hard) or 'phrase'}", "accessory")
-    before = [w for w in texts[:anchor] if w in CONTEXT_WORDS]
+    before = (
+        [w for w in texts[:anchor] if w in CONTEXT_WORDS] if title.text_set & CONTEXT_WORDS else []
+    )
     if before and "card" in kinds:
         lead = _lead(title, anchor)
         before = [w for w in before if title.offset(texts.index(w)) < lead]
@@ -1168,7 +1201,7 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
     model = _alias_match(idx, title, context)
     if model is not None:
         vendor = idx.registry.vendor_of(model)
-        vendors = _title_vendors(title.words)
+        vendors = title.vendors
         if not vendors or vendor in vendors:
             vram = title.memory[0][1] if title.memory else None
             return Match(model, "alias", 0.95, vendor, True, None, vram, None, f"alias of {model}")
@@ -1176,7 +1209,7 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
     if fuzzy is not None:
         return fuzzy
     if _gpu_evidence(title):
-        vendors = _title_vendors(title.words)
+        vendors = title.vendors
         vendor = next(iter(vendors)) if len(vendors) == 1 else None
         return _unknown(vendor, "GPU words without a registry model")
     return _not_gpu("no GPU model or GPU words")
@@ -1194,8 +1227,7 @@ def _cached(idx: _Index, title: str) -> Match | _Pending:
     hit = idx.cache.get(title)
     if hit is None:
         if len(idx.cache) >= _CACHE_LIMIT:
-            idx.cache.clear()
-            idx.evidence_cache.clear()
+            _clear(idx)
         hit = _analyse(idx, title)
         idx.cache[title] = hit
     return hit
@@ -1245,9 +1277,13 @@ def title_facts(title: Any, registry: Registry | None = None) -> Match:
 
 def clear_match_cache(registry: Registry | None = None) -> None:
     """Forget cached title results (after the registry file changed on disk)."""
-    idx = _index(registry)
+    _clear(_index(registry))
+
+
+def _clear(idx: _Index) -> None:
     idx.cache.clear()
     idx.evidence_cache.clear()
+    idx.parts.clear()
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
