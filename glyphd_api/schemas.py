@@ -353,6 +353,9 @@ class ListingOut(BaseModel):
     currency: str | None = None
     condition: str | None = None
     quantity: int | None = None
+    unit_price: float | None = Field(
+        None, description="price of one card: price divided by the lot it buys ('Lot of 4')"
+    )
     seller: str | None = None
     region: str | None = None
     source_url: str | None = None
@@ -367,6 +370,11 @@ class ListingOut(BaseModel):
     vendor: str | None = None
     is_gpu: bool | None = None
     reject_reason: str | None = None
+    match_alternatives: str | None = Field(
+        None,
+        description="ids the title leaves open, '|'-joined, the chosen one first (inferred or "
+        "ambiguous matches)",
+    )
     segment: str | None = None
     architecture: str | None = None
     vram_gb: float | None = None

@@ -263,7 +263,7 @@ _FUZZY_THRESHOLD = 90.0
 
 @dataclass(frozen=True)
 class Match:
-    """The outcome for one listing; the first six fields are MATCH_COLUMNS.
+    """The outcome for one listing; ``row()`` gives its MATCH_COLUMNS values.
 
     ``title_vram_gb`` / ``title_interface`` are what the title itself states (for enrich's
     contradiction warnings); ``detail`` says in words why the match came out this way.
@@ -278,7 +278,9 @@ class Match:
     title_vram_gb: float | None = None
     title_interface: str | None = None
     detail: str = ""
-    alternatives: str | None = None  # for match_type "inferred": the other ids, "|"-joined
+    # The ids the title leaves open, "|"-joined, the chosen one first: an inferred match's
+    # variants (RTX_3080_10GB|RTX_3080_12GB), or the tie of an ambiguous unknown_model row.
+    alternatives: str | None = None
 
     def row(self) -> tuple[Any, ...]:
         """The MATCH_COLUMNS values, in order."""
@@ -289,6 +291,7 @@ class Match:
             self.vendor,
             self.is_gpu,
             self.reject_reason,
+            self.alternatives,
         )
 
 
@@ -884,8 +887,10 @@ def _title_vendors(words: Iterable[str]) -> set[str]:
     return vendors
 
 
-def _unknown(vendor: str | None, detail: str, vram: float | None = None) -> Match:
-    return Match(None, "none", 0.0, vendor, True, UNKNOWN_MODEL, vram, None, detail)
+def _unknown(
+    vendor: str | None, detail: str, vram: float | None = None, alternatives: str | None = None
+) -> Match:
+    return Match(None, "none", 0.0, vendor, True, UNKNOWN_MODEL, vram, None, detail, alternatives)
 
 
 def _not_gpu(detail: str, kind: str | None = None) -> Match:
@@ -942,9 +947,11 @@ def _resolve(
     if len(tied) > 1:
         if used is None and len({k.vram_gb for k in candidates}) > 1:
             base = _inferred(idx, [k for s, _, k in scored if abs(s - best_score) < 1e-9])
-            base = base or _unknown(vendor, f"ambiguous without a memory size: {'|'.join(tied)}")
+            base = base or _unknown(
+                vendor, f"ambiguous without a memory size: {'|'.join(tied)}", None, "|".join(tied)
+            )
             return _Pending(mention, title, base)
-        return _unknown(vendor, f"ambiguous: {'|'.join(tied)}", vram)
+        return _unknown(vendor, f"ambiguous: {'|'.join(tied)}", vram, "|".join(tied))
     if source == "title" and len(sizes) > 1:
         fitting = {k.canonical_model for k in candidates if k.vram_gb in sizes}
         if len(fitting) > 1:
@@ -999,7 +1006,7 @@ def _inferred(idx: _Index, tied: list[ModelKey]) -> Match | None:
         None,
         None,
         detail,
-        others,
+        "|".join(k.canonical_model for k in ordered),
     )
 
 
@@ -1308,6 +1315,7 @@ def normalize(clean: pd.DataFrame, registry: Registry | None = None) -> pd.DataF
         "vendor": np.full(n, None, dtype=object),
         "is_gpu": np.full(n, None, dtype=object),
         "reject_reason": np.full(n, None, dtype=object),
+        "match_alternatives": np.full(n, None, dtype=object),
     }
     positions = np.flatnonzero(_column(out, "error_stage").isna().to_numpy())
     if len(positions):

@@ -85,6 +85,7 @@ class CleanedListings(_ErrorColumns):
     currency: Series = pa.Field(nullable=True, is_text=(), str_matches=r"^[A-Z]{3}$")
     condition: Series = pa.Field(nullable=True, is_text=())
     quantity: Series = pa.Field(nullable=True, ge=0)
+    unit_price: Series = pa.Field(nullable=True, ge=0)
     seller: Series = pa.Field(nullable=True, is_text=())
     region: Series = pa.Field(nullable=True, is_text=())
     source_url: Series = pa.Field(nullable=True, is_text=())
@@ -94,7 +95,7 @@ class CleanedListings(_ErrorColumns):
     brand_hint: Series = pa.Field(nullable=True, is_text=())
     bulk_notes: Series = pa.Field(nullable=True, is_text=())
 
-    @pa.check("price", "quantity", name="numeric", error=NUMERIC_ERROR)
+    @pa.check("price", "quantity", "unit_price", name="numeric", error=NUMERIC_ERROR)
     def cleaned_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
         return _numeric(series)
 
@@ -108,6 +109,7 @@ class NormalizedListings(CleanedListings):
     vendor: Series = pa.Field(nullable=True, is_text=())
     is_gpu: Series = pa.Field(nullable=True, isin=BOOLS)
     reject_reason: Series = pa.Field(nullable=True, is_text=())
+    match_alternatives: Series = pa.Field(nullable=True, is_text=())
 
     @pa.check("match_score", name="numeric", error=NUMERIC_ERROR)
     def match_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
@@ -174,6 +176,7 @@ class PersistedListings(_Base):
     import_index: Series[int] = pa.Field(ge=0, unique=True)
     title: Series = pa.Field(nullable=True, is_text=())
     price: Series = pa.Field(nullable=True, ge=0)
+    unit_price: Series = pa.Field(nullable=True, ge=0)
     currency: Series = pa.Field(nullable=True, is_text=(), str_matches=r"^[A-Z]{3}$")
     canonical_model: Series = pa.Field(nullable=True, is_text=())
     match_type: Series = pa.Field(nullable=True, is_text=())
@@ -182,7 +185,7 @@ class PersistedListings(_Base):
     vram_gb: Series = pa.Field(nullable=True, ge=0)
     score: Series = pa.Field(nullable=True, ge=0, le=100)
 
-    @pa.check("price", "vram_gb", "score", name="numeric", error=NUMERIC_ERROR)
+    @pa.check("price", "unit_price", "vram_gb", "score", name="numeric", error=NUMERIC_ERROR)
     def persisted_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
         return _numeric(series)
 
@@ -206,6 +209,7 @@ STAGE_COLUMNS: dict[str, list[str]] = {
         "import_index",
         "title",
         "price",
+        "unit_price",
         "currency",
         "canonical_model",
         "match_type",

@@ -181,7 +181,7 @@ def test_an_unsettled_consumer_variant_is_inferred_with_a_lower_score(
 ) -> None:
     match = match_title(title)
     assert (match.canonical_model, match.match_type) == (model, "inferred")
-    assert match.match_score < 0.75 and match.alternatives == others
+    assert match.match_score < 0.75 and match.alternatives == f"{model}|{others}"
 
 
 def test_first_mention_decides_and_comparisons_do_not_leak() -> None:
