@@ -170,6 +170,17 @@ _REMARK_WORDS = frozenset(
     | {"OR", "PARA", "POUR", "PER", "DLA", "TIL", "HEZ", "ΓΙΑ", "ДЛЯ", "ИЛИ", "ВМЕСТО", "КАК"}
 )
 _ITEM_JOINERS = frozenset({"AND", "UND", "OG", "ÉS", "ES", "KAI", "ΚΑΙ", "И", "E", "Y", "I", "ET"})
+# A range of models is an ad for several cards, not one: "1060-1080ti" (a dash between two
+# models), "от GTX1060 до GTX1080Ti" / "from 1060 to 1080 Ti" / "von 1060 bis 1080" (an opening
+# word before the first model, a closing word before the second).
+_RANGE_DASHES = frozenset("-\u2013\u2014")
+_RANGE_OPENERS = frozenset({"ОТ", "FROM", "VON", "OD", "DESDE", "FRA", "TOL", "ΑΠΟ"})
+_RANGE_CLOSERS = frozenset({"ДО", "TO", "BIS", "DO", "ATE", "ATÉ", "HASTA", "TIL", "IG", "ΕΩΣ"})
+# Three or more different models in one title are a list of cards on offer ("GTX 460 GTX 560
+# GTX 660"), whatever separates them, unless a remark word sits between them.
+_LIST_MIN_MODELS = 3
+_MAX_NAME_PIECES = 3  # GTX|1060|TI: a word of more pieces is a part number
+_MEMORY_WORD = re.compile(r"\d+(?:G|GB|MB)?")
 
 # Not a GPU wherever these appear: the listing is the accessory, not the card.
 ACCESSORY_WORDS = frozenset(
@@ -1107,7 +1118,7 @@ def _with_extra(title: _Title, lead: int, at: int) -> bool:
     return any(kind == "with" and lead <= off < at for kind, off in title.lex)
 
 
-def _second_item(title: _Title, mentions: list[_Mention]) -> _Mention | None:
+def _second_item(idx: _Index, title: _Title, mentions: list[_Mention]) -> _Mention | None:
     """A different model named after the first as another item ("RX 570, RX 580", "HD 5450 и
     GeForce 8600 GT"), not as a remark ("for RTX A6000", "like a 4060 Ti", "vs 3080")."""
     first = mentions[0]
@@ -1116,11 +1127,63 @@ def _second_item(title: _Title, mentions: list[_Mention]) -> _Mention | None:
             continue
         gap = title.text[title.offset(first.start) : title.offset(other.start)]
         words = set(_GAP_WORD.findall(gap))
+        if words & _RANGE_CLOSERS and _range_opened(title, first):
+            return other  # "от GTX1060 до GTX1080Ti": checked before "to" reads as a remark
         if words & _REMARK_WORDS:
             return None
-        if words & _ITEM_JOINERS or any(c in gap for c in ",/&+;"):
+        if words & _ITEM_JOINERS or any(c in gap for c in ",/&+;") or _dash_range(idx, gap):
             return other
-        return None
+        return _listed(title, mentions)
+    return None
+
+
+def _dash_range(idx: _Index, gap: str) -> bool:
+    """Is the gap from the first model to the next one only that model's words, a dash and a
+    series word ("1060-1080ti", "GTX 1070 - GTX 1080", "RTX 3080 10GB - RTX 3090")? A dash inside
+    a part number or after other words ("Storm X 4GB (NE5105T018G1-1070F)") is no range."""
+    if _RANGE_DASHES.isdisjoint(gap):
+        return False
+    head, _, tail = gap.partition(next(c for c in gap if c in _RANGE_DASHES))
+    between = _GAP_WORD.findall(head)[1:] + _GAP_WORD.findall(tail)
+    return all(
+        w in idx.variant_words
+        or w in idx.families
+        or w in WEAK_FAMILIES
+        or w in LEGACY_FAMILIES
+        or _MEMORY_WORD.fullmatch(w)
+        for w in between
+    )
+
+
+def _standalone(title: _Title, mention: _Mention) -> bool:
+    """Is the mention's word a model name of its own ("GTX1060TI", "8600GT", "1070"), not a
+    piece of a code (three or more pieces, or hyphenated to other letters and digits)?"""
+    word = title.tokens[mention.start].word
+    pieces = sum(1 for t in title.tokens if t.word == word)
+    return pieces <= _MAX_NAME_PIECES and not title.joined(word)
+
+
+def _range_opened(title: _Title, first: _Mention) -> bool:
+    """Does a range word ("от", "from", "von") come just before the first model's series word,
+    and no remark word before it ("upgrade from GTX 1060 to RTX 3060" sells the RTX 3060)?"""
+    before = _GAP_WORD.findall(title.text[: title.offset(first.start)])[-4:]
+    return not _RANGE_OPENERS.isdisjoint(before) and _REMARK_WORDS.isdisjoint(before)
+
+
+def _listed(title: _Title, mentions: list[_Mention]) -> _Mention | None:
+    """The third different model of a plain list ("GTX 460 GTX 560 GTX 660"), when no remark
+    word separates the models; None for two models side by side (too little to call a list)."""
+    labels: list[str] = []
+    for mention in mentions:
+        if not _standalone(title, mention):
+            continue  # a piece of a part number ("(NE5105T018G1-1070F)") lists nothing
+        if mention.label not in labels:
+            labels.append(mention.label)
+        if len(labels) == _LIST_MIN_MODELS:
+            gap = title.text[title.offset(mentions[0].start) : title.offset(mention.start)]
+            if set(_GAP_WORD.findall(gap)) & _REMARK_WORDS:
+                return None
+            return mention
     return None
 
 
@@ -1198,7 +1261,7 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
         kind = _CONTEXT_KIND.get(before[0], "system")
         return _not_gpu(f"{' '.join(before)} before any GPU model", kind)
     if len(mentions) > 1:
-        other = _second_item(title, mentions)
+        other = _second_item(idx, title, mentions)
         if other is not None:
             return _not_gpu(f"{mentions[0].label} and {other.label}", "multi_item")
     if mentions:

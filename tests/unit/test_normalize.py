@@ -358,3 +358,39 @@ def test_cards_with_extras_bare_numbers_and_misspellings_are_matched(
 )
 def test_old_names_and_part_numbers_do_not_become_modern_cards(title: str) -> None:
     assert model_of(title) is None
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Видеокарта1060-1080ti",  # a dash between two models
+        "GTX 1070 - GTX 1080 в наличии",
+        "RTX 3080 10GB - RTX 3090",
+        "Видеокарты от GTX1060 до GTX1080Ti",  # from ... to ...
+        "from GTX 1060 to GTX 1080 Ti",
+        "Grafikkarten von 1060 bis 1080",
+        "Видеокарты GTX 460 GTX 560 GTX 660",  # three models, no separator
+        "Видеокарты 8600GT 9500GT 9800GT",
+    ],
+)
+def test_range_and_list_ads_are_several_cards(title: str) -> None:
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, "not_gpu:multi_item")
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Sapphire RX 580 8GB - 2048SP", "RX_580_8GB"),  # a dash before a spec, not a model
+        ("RTX 3060 Ti 8GB - GA104", "RTX_3060_TI"),
+        ("Palit GeForce GTX 1050 Ti Storm X 4GB GDDR5 (NE5105T018G1-1070F)", "GTX_1050_TI"),
+        ("RTX 3080 10GB vs RTX 3090 vs RTX 3070", "RTX_3080_10GB"),  # compared, not listed
+    ],
+)
+def test_dashes_codes_and_comparisons_are_no_range(title: str, model: str) -> None:
+    assert model_of(title) == model
+
+
+def test_a_from_to_after_a_remark_word_is_no_range() -> None:
+    match = match_title("Upgrade from GTX 1060 to RTX 3060 12GB")
+    assert match.is_gpu and match.reject_reason != "not_gpu:multi_item"
