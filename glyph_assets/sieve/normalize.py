@@ -636,8 +636,10 @@ def _letter_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
         token += nxt.text
         last = i + 1
     elif token not in idx.letter_tokens:
-        if context and (letters, len(digits)) in idx.letter_shapes:
-            return _Mention(i, None, [], frozenset(), token)  # W5700-like: GPU, not registered
+        starts_word = i < 2 or tokens[i - 2].word != tokens[i - 1].word
+        if context and starts_word and (letters, len(digits)) in idx.letter_shapes:
+            # W5700-like: a GPU, not registered; letters inside a part number (R6B53A) are not
+            return _Mention(i, None, [], frozenset(), token)
         return None
     if _SHORT_TOKEN.match(token) and (
         title.joined(tokens[i].word) or not (context or _DATACENTER_WORDS & title.word_set)

@@ -394,3 +394,21 @@ def test_dashes_codes_and_comparisons_are_no_range(title: str, model: str) -> No
 def test_a_from_to_after_a_remark_word_is_no_range() -> None:
     match = match_title("Upgrade from GTX 1060 to RTX 3060 12GB")
     assert match.is_gpu and match.reject_reason != "not_gpu:multi_item"
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("PNY NVIDIA RTX PRO 4000 Blackwell SFF Edition 24GB GDDR7", "RTX_PRO_4000_SFF_BLACKWELL"),
+        ("RTX PRO 4000 SFF 24GB", "RTX_PRO_4000_SFF_BLACKWELL"),
+        ("NVIDIA RTX PRO 4000 Blackwell 24GB", "RTX_PRO_4000_BLACKWELL"),
+        ("NVIDIA RTX PRO 2000 Blackwell 16GB GDDR7 low profile", "RTX_PRO_2000_BLACKWELL"),
+        ("RTX 2000 Ada 16GB", "RTX_2000_ADA"),
+        ("Intel Arc Pro B50 16GB GDDR6 Workstation", "ARC_PRO_B50"),
+        ("ASRock Intel Arc Pro B60 Creator 24GB", "ARC_PRO_B60"),
+        ("Intel Arc B580 Limited Edition 12GB", "ARC_B580"),
+        ("HPE R6B53A NVIDIA A100 40GB PCIe", "A100_PCIE_40GB"),  # B53 inside a part number
+    ],
+)
+def test_new_generation_ids(title: str, model: str) -> None:
+    assert model_of(title) == model
