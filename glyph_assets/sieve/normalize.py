@@ -39,6 +39,7 @@ rejected. Each distinct title is analysed once and cached for the process.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -1024,10 +1025,16 @@ def _inferred(idx: _Index, tied: list[ModelKey]) -> Match | None:
 
 
 def _has_phrase(title: _Title, phrases: tuple[tuple[str, ...], ...]) -> bool:
-    if not any(phrase[0] in title.text_set for phrase in phrases):
+    if title.text_set.isdisjoint(_phrase_heads(phrases)):
         return False  # the common case, without building the title's word pairs
     spans = set(_pairs(title.texts))
     return any(phrase in spans for phrase in phrases)
+
+
+@functools.cache
+def _phrase_heads(phrases: tuple[tuple[str, ...], ...]) -> frozenset[str]:
+    """The first words of ``phrases``: a title without any of them has none of the phrases."""
+    return frozenset(phrase[0] for phrase in phrases)
 
 
 def _gpu_brand_position(title: _Title) -> int | None:
