@@ -178,11 +178,14 @@ class ScoreRange(BaseModel):
     mean: float | None = None
 
 
+_CARD_PRICE = "price of one card: unit_price (a lot's price divided by its size), else price"
+
+
 class TopModel(BaseModel):
     canonical_model: str
     listings: int
-    min_price: float | None = None
-    max_price: float | None = None
+    min_price: float | None = Field(None, description=_CARD_PRICE)
+    max_price: float | None = Field(None, description=_CARD_PRICE)
 
 
 class Timings(BaseModel):
@@ -662,9 +665,9 @@ class ModelMarket(BaseModel):
     launch_year: int | None = None
     in_registry: bool = True
     listing_count: int = 0
-    min_price: float | None = None
-    median_price: float | None = None
-    max_price: float | None = None
+    min_price: float | None = Field(None, description=_CARD_PRICE)
+    median_price: float | None = Field(None, description=_CARD_PRICE)
+    max_price: float | None = Field(None, description=_CARD_PRICE)
     currency: str
 
 
