@@ -412,3 +412,14 @@ def test_a_from_to_after_a_remark_word_is_no_range() -> None:
 )
 def test_new_generation_ids(title: str, model: str) -> None:
     assert model_of(title) == model
+
+
+def test_normalize_keeps_the_ids_a_title_leaves_open_in_match_alternatives() -> None:
+    frame = _clean_frame(["RTX 3080 Founders Edition", "RTX 3080 10GB", "NVIDIA A2000"])
+    frame.loc[2, "bulk_notes"] = "6GB"  # the notes settle what the title leaves open
+    out = normalize(frame)
+    assert out["match_type"].tolist()[:2] == ["inferred", "exact"]
+    assert out["match_alternatives"].tolist()[:2] == ["RTX_3080_10GB|RTX_3080_12GB", None]
+    assert out["canonical_model"].iloc[2] == "RTX_A2000_6GB"
+    assert out["match_alternatives"].iloc[2] is None
+    assert match_title("NVIDIA A2000").alternatives == "RTX_A2000_12GB|RTX_A2000_6GB"
