@@ -1118,6 +1118,8 @@ _CONTEXT_KIND = {
     **dict.fromkeys(("SUBSCRIPTION",), "accessory"),
 }
 _LAPTOP_WORDS = frozenset({"LAPTOP", "NOTEBOOK"})
+# "Open box" is a condition (clean reads it as condition open_box), not the retail box alone.
+_OPEN_BOX = re.compile(r"(?<![A-Z0-9])OPEN[\s\-]*$")
 _GAP_WORD = re.compile(r"[^\W_]+")
 
 
@@ -1211,7 +1213,8 @@ def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None
     offsets: dict[str, list[int]] = {}
     for kind, off in title.lex:
         offsets.setdefault(kind, []).append(off)
-    if "box" in kinds and ("empty" in kinds or min(offsets["box"]) <= lead):
+    boxes = [off for off in offsets.get("box", []) if not _OPEN_BOX.search(title.text[:off])]
+    if boxes and ("empty" in kinds or min(boxes) <= lead):
         return _not_gpu("the box of a card", "box")
     laptop = not _LAPTOP_WORDS.isdisjoint(title.words)
     system_before = [off for off in offsets.get("system", []) if off < lead]

@@ -423,3 +423,18 @@ def test_normalize_keeps_the_ids_a_title_leaves_open_in_match_alternatives() -> 
     assert out["canonical_model"].iloc[2] == "RTX_A2000_6GB"
     assert out["match_alternatives"].iloc[2] is None
     assert match_title("NVIDIA A2000").alternatives == "RTX_A2000_12GB|RTX_A2000_6GB"
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Open Box - Gigabyte GeForce RTX 3060 Gaming OC 12GB", "RTX_3060_12GB"),
+        ("RTX 4070 SUPER open-box, full warranty", "RTX_4070_SUPER"),
+        ("OPEN BOX NVIDIA RTX 4090 Founders Edition", "RTX_4090"),
+        ("Box only RTX 4080 Founders Edition", None),  # the retail box itself
+    ],
+)
+def test_open_box_is_a_condition_not_the_retail_box(title: str, model: str | None) -> None:
+    match = match_title(title)
+    assert match.canonical_model == model
+    assert match.reject_reason == (None if model else "not_gpu:box")
