@@ -206,3 +206,12 @@ def test_unit_price_is_the_price_of_one_card_of_a_lot(
     cleaned = clean(read_raw(write(tmp_path, "lot.csv", f"{header}\n{row}\n".encode())))
     assert cleaned["unit_price"].iloc[0] == pytest.approx(unit)
     assert cleaned["price"].iloc[0] == price
+
+
+def test_a_lot_in_the_title_sets_quantity_when_no_column_does(tmp_path: Path) -> None:
+    data = (
+        "title,price,qty\n2x RTX 3090 24GB,1800,\nLot of 4 RTX 3070,1200,\nRTX 3070 4pcs,1200,7\n"
+    )
+    cleaned = clean(read_raw(write(tmp_path, "lots.csv", data.encode())))
+    assert cleaned["quantity"].tolist() == [2, 4, 7]  # a stock column wins over the title
+    assert cleaned["unit_price"].tolist() == [900.0, 300.0, 300.0]
