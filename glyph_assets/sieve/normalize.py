@@ -170,6 +170,10 @@ _REMARK_WORDS = frozenset(
     {"FOR", "FUR", "FÜR", "LIKE", "VS", "EQUIVALENT", "TO", "THAN", "UPGRADE", "REPLACES", "NOT"}
     | {"OR", "PARA", "POUR", "PER", "DLA", "TIL", "HEZ", "ΓΙΑ", "ДЛЯ", "ИЛИ", "ВМЕСТО", "КАК"}
 )
+# "X for <card>": X is what the listing sells.
+_FOR_WORDS = frozenset(
+    {"FOR", "FUR", "FÜR", "FÖR", "VOOR", "PARA", "POUR", "PER", "DLA", "TIL", "HEZ", "ΓΙΑ", "ДЛЯ"}
+)
 _ITEM_JOINERS = frozenset({"AND", "UND", "OG", "ÉS", "ES", "KAI", "ΚΑΙ", "И", "E", "Y", "I", "ET"})
 # A range of models is an ad for several cards, not one: "1060-1080ti" (a dash between two
 # models), "от GTX1060 до GTX1080Ti" / "from 1060 to 1080 Ti" / "von 1060 bis 1080" (an opening
@@ -225,6 +229,10 @@ ACCESSORY_PHRASES: tuple[tuple[str, ...], ...] = (
     ("THERMAL", "PADS"),
     ("POWER", "SUPPLY"),
     ("PRE", "BUILT"),
+)
+# A PC named anywhere in the title is the listing ("RTX 3060 Gaming PC"), unless the card is
+# "for" it or the phrase names what the card is ("Desktop PC graphics card").
+SYSTEM_PHRASES: tuple[tuple[str, ...], ...] = (
     ("GAMING", "PC"),
     ("DESKTOP", "PC"),
     ("MINI", "PC"),
@@ -1031,6 +1039,22 @@ def _has_phrase(title: _Title, phrases: tuple[tuple[str, ...], ...]) -> bool:
     return any(phrase in spans for phrase in phrases)
 
 
+def _system_phrase(title: _Title) -> bool:
+    """A SYSTEM_PHRASES phrase that is the listing: not "for gaming PC" and not followed by the
+    words of a card ("Desktop PC graphics card")."""
+    texts = title.texts
+    if title.text_set.isdisjoint(_phrase_heads(SYSTEM_PHRASES)):
+        return False
+    for i, pair in enumerate(_pairs(texts)):
+        if pair not in SYSTEM_PHRASES:
+            continue
+        named_for = i > 0 and texts[i - 1] in _FOR_WORDS
+        after = texts[i + 2] if i + 2 < len(texts) else ""
+        if not (named_for or after in CARD_ADJECTIVES or after in CARD_NOUNS or after in GPU_WORDS):
+            return True
+    return False
+
+
 @functools.cache
 def _phrase_heads(phrases: tuple[tuple[str, ...], ...]) -> frozenset[str]:
     """The first words of ``phrases``: a title without any of them has none of the phrases."""
@@ -1127,6 +1151,14 @@ def _with_extra(title: _Title, lead: int, at: int) -> bool:
     """Is the word at offset ``at`` an extra sold with a card named before it ("RTX 3080 w/
     waterblock", "Видеокарта с водоблоком")?"""
     return any(kind == "with" and lead <= off < at for kind, off in title.lex)
+
+
+def _made_for(title: _Title, at: int, anchor: int) -> bool:
+    """Is the word at offset ``at`` the thing sold "for" the card named after it ("Graphics
+    card cooling fan for ASUS RTX 3060", "вентилятор для GTX 1060")? A card word before it
+    ("graphics card") then describes what the part fits, not what is sold."""
+    end = title.offset(anchor)
+    return at < end and not _FOR_WORDS.isdisjoint(_GAP_WORD.findall(title.text[at:end]))
 
 
 def _second_item(idx: _Index, title: _Title, mentions: list[_Mention]) -> _Mention | None:
@@ -1226,7 +1258,9 @@ def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None
     if extras:
         return _not_gpu("an accessory for a card", "accessory")
     coolers = [off for off in offsets.get("cooler", []) if not _with_extra(title, lead, off)]
-    if coolers and (min(coolers) < lead or "empty" in kinds):
+    if coolers and (
+        min(coolers) < lead or "empty" in kinds or any(_made_for(title, c, anchor) for c in coolers)
+    ):
         return _not_gpu("a cooler for a card", "cooler")  # "with Accelero cooler" stays a card
     if "bundle" in kinds and (mentioned or "card" in kinds):
         return _not_gpu("a card sold with a motherboard or CPU", "bundle")
@@ -1254,21 +1288,23 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
     if hard and "with" in kinds:
         lead = _lead(title, anchor)
         hard = [w for w in hard if not _with_extra(title, lead, title.offset(texts.index(w)))]
-    if (
-        hard
-        or _has_phrase(title, ACCESSORY_PHRASES)
-        or ("GPU" in title.text and _MULTI_GPU_SYSTEM.search(title.text))
-    ):
+    if hard or _has_phrase(title, ACCESSORY_PHRASES):
         laptop = [w for w in hard if w in _LAPTOP_WORDS]
         if laptop:
             return _not_gpu(f"a {laptop[0].lower()} with a card inside", "system")
         return _not_gpu(f"accessory: {' '.join(hard) or 'phrase'}", "accessory")
+    if _system_phrase(title) or ("GPU" in title.text and _MULTI_GPU_SYSTEM.search(title.text)):
+        return _not_gpu("a PC or a multi-GPU system with a card inside", "system")
     before = (
         [w for w in texts[:anchor] if w in CONTEXT_WORDS] if title.text_set & CONTEXT_WORDS else []
     )
     if before and "card" in kinds:
         lead = _lead(title, anchor)
-        before = [w for w in before if title.offset(texts.index(w)) < lead]
+        before = [
+            w
+            for w in before
+            if (at := title.offset(texts.index(w))) < lead or _made_for(title, at, anchor)
+        ]
     if before:
         kind = _CONTEXT_KIND.get(before[0], "system")
         return _not_gpu(f"{' '.join(before)} before any GPU model", kind)

@@ -438,3 +438,30 @@ def test_open_box_is_a_condition_not_the_retail_box(title: str, model: str | Non
     match = match_title(title)
     assert match.canonical_model == model
     assert match.reject_reason == (None if model else "not_gpu:box")
+
+
+@pytest.mark.parametrize(
+    ("title", "reason"),
+    [
+        ("Graphics Card Cooling Fan for ASUS RTX 3060 Dual", "not_gpu:cooler"),  # sold "for" it
+        ("Видеокарта вентилятор для GTX 1060", "not_gpu:cooler"),
+        ("Video card heatsink for GTX 1080 Ti", "not_gpu:cooler"),
+        ("RTX 3060 12GB Gaming PC, 16GB RAM, 1TB SSD", "not_gpu:system"),  # a PC named anywhere
+        ("8-GPU system with H100 80GB", "not_gpu:system"),
+    ],
+)
+def test_parts_sold_for_a_card_and_pcs_named_after_one(title: str, reason: str) -> None:
+    assert match_title(title).reject_reason == reason
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Graphics card for gaming PC, MSI GTX 1060 6GB", "GTX_1060_6GB"),
+        ("ASUS NVIDIA GEFORCE RTX 3060 12GB GAMING DESKTOP PC GRAPHICS CARD", "RTX_3060_12GB"),
+        ("MSI RTX 4060 Ventus for mini PC builds", "RTX_4060"),
+        ("Graphics card RTX 3060 12GB with cooling fan", "RTX_3060_12GB"),
+    ],
+)
+def test_a_card_for_a_pc_or_with_its_fan_stays_a_card(title: str, model: str) -> None:
+    assert model_of(title) == model
