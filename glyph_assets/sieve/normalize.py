@@ -27,9 +27,12 @@ model added to the CSV is matched without code changes:
    sibling of an id family split by memory (RTX 3080 20GB) is an unknown model; a size that
    contradicts a single-SKU model (RTX 4090 48GB) keeps the model and enrich warns.
    When the title states no memory size, model_hint/brand_hint/bulk_notes are used as evidence.
-5. The first mention decides; later ones are "for RTX A6000" or "equivalent to ..." remarks.
+5. The first mention decides; later ones are "for RTX A6000" or "equivalent to ..." remarks,
+   unless they are more cards on offer: another item ("RX 570, RX 580"), a range ("1060-1080ti",
+   "от GTX1060 до GTX1080Ti") or a list of three or more models (not_gpu:multi_item).
 6. Not a GPU: accessories, cables, bridges, capture/converter boxes anywhere in the title; and
-   servers, workstations, PCs, coolers, software when they come before any model or GPU brand.
+   servers, workstations, PCs, coolers, software when they come before any model or GPU brand,
+   or before "for <model>" ("Graphics card cooling fan for RTX 3060"). "Open box" is a condition.
 7. Registry aliases (ids without a number: TITAN_V, RADEON_VII) and a guarded fuzzy pass
    (rapidfuzz; one vendor, the same model digits, one model left, high threshold) come last.
 
