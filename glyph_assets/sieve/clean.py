@@ -50,10 +50,11 @@ _LOT_RE = re.compile(
 )
 # A lot the price is for: "Lot of 4", "pack of 2", "4pcs", "2x RTX 3090" at the start. Not "qty 10"
 # or "10 units" (stock on offer, priced per unit) and not a trailing "x2" (FirePro S7150 x2 is a
-# card). A lot of 2..999 divides the price; ``unit_price`` is the price of one card.
+# card). A lot of 2..99 divides the price; ``unit_price`` is the price of one card. Three digits
+# after a lot word are a model number ("Bundle 580 + Ryzen"), not a lot size.
 _PRICED_LOT_RE = re.compile(
-    r"\b(?:lot|pack|set|bundle)\s*(?:of)?\s*:?\s*(\d{1,3})\b"
-    r"|\b(\d{1,3})\s*(?:pcs|pieces)\b"
+    r"\b(?:lot|pack|set|bundle)\s*(?:of)?\s*:?\s*(\d{1,2})\b"
+    r"|\b(\d{1,2})\s*(?:pcs|pieces)\b"
     r"|^\W*(\d{1,2})\s?[x×]\s+(?=[^\W\d_])",
     re.I,
 )

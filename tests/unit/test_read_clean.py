@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glyph_assets.sieve.clean import clean, map_headers, parse_price, parse_quantity
+from glyph_assets.sieve.clean import clean, map_headers, parse_price, parse_quantity, priced_lot
 from glyph_assets.sieve.inspect import inspect_file
 from glyph_assets.sieve.read import FileRejected, read_raw
 
@@ -215,3 +215,8 @@ def test_a_lot_in_the_title_sets_quantity_when_no_column_does(tmp_path: Path) ->
     cleaned = clean(read_raw(write(tmp_path, "lots.csv", data.encode())))
     assert cleaned["quantity"].tolist() == [2, 4, 7]  # a stock column wins over the title
     assert cleaned["unit_price"].tolist() == [900.0, 300.0, 300.0]
+
+
+def test_three_digits_after_a_lot_word_are_a_model_not_a_lot() -> None:
+    lots = priced_lot(pd.Series(["Bundle 580 8GB + Ryzen 5", "Lot of 12 RTX 3070", "set 710 GT"]))
+    assert pd.isna(lots[0]) and lots[1] == 12 and pd.isna(lots[2])
