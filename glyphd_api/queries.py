@@ -33,10 +33,13 @@ LISTING_SORTS = {
     "import_index": Listing.import_index,
     "score": Listing.score,
     "price": Listing.price,
+    "unit_price": Listing.unit_price,
     "canonical_model": Listing.canonical_model,
     "match_score": Listing.match_score,
     "vram_gb": Listing.vram_gb,
 }
+# The price of one card: unit_price (price / the lot it buys), price for rows stored before it.
+CARD_PRICE = func.coalesce(Listing.unit_price, Listing.price)
 ERROR_SORTS = {
     "import_index": RowError.import_index,
     "stage": RowError.stage,
@@ -244,8 +247,8 @@ def top_models(engine: Engine, import_id: str, limit: int = 10) -> list[dict[str
         select(
             Listing.canonical_model,
             func.count().label("listings"),
-            func.min(Listing.price).label("min_price"),
-            func.max(Listing.price).label("max_price"),
+            func.min(CARD_PRICE).label("min_price"),
+            func.max(CARD_PRICE).label("max_price"),
         )
         .where(Listing.import_id == import_id, Listing.canonical_model.is_not(None))
         .group_by(Listing.canonical_model)
@@ -574,19 +577,20 @@ def registry_models(engine: Engine) -> list[dict[str, Any]]:
 
 
 def model_market(engine: Engine, currency: str = "USD") -> dict[str, dict[str, Any]]:
-    """Per canonical model: listing count and min / median / max price of GPU listings."""
+    """Per canonical model: listing count and min / median / max price of one card (a lot's
+    price divided by its size) over GPU listings."""
     base = (
         select(
             Listing.canonical_model.label("model"),
-            Listing.price.label("price"),
+            CARD_PRICE.label("price"),
             func.row_number()
-            .over(partition_by=Listing.canonical_model, order_by=Listing.price)
+            .over(partition_by=Listing.canonical_model, order_by=CARD_PRICE)
             .label("rn"),
             func.count().over(partition_by=Listing.canonical_model).label("n"),
         )
         .where(
             Listing.canonical_model.is_not(None),
-            Listing.price.is_not(None),
+            CARD_PRICE.is_not(None),
             Listing.is_gpu.is_not(False),
             func.coalesce(Listing.currency, currency) == currency,
         )

@@ -181,11 +181,14 @@ class ScoreRange(BaseModel):
     mean: float | None = None
 
 
+_CARD_PRICE = "price of one card: unit_price (a lot's price divided by its size), else price"
+
+
 class TopModel(BaseModel):
     canonical_model: str
     listings: int
-    min_price: float | None = None
-    max_price: float | None = None
+    min_price: float | None = Field(None, description=_CARD_PRICE)
+    max_price: float | None = Field(None, description=_CARD_PRICE)
 
 
 class Timings(BaseModel):
@@ -369,6 +372,9 @@ class ListingOut(BaseModel):
     currency: str | None = None
     condition: str | None = None
     quantity: int | None = None
+    unit_price: float | None = Field(
+        None, description="price of one card: price divided by the lot it buys ('Lot of 4')"
+    )
     seller: str | None = None
     region: str | None = None
     source_url: str | None = None
@@ -383,6 +389,11 @@ class ListingOut(BaseModel):
     vendor: str | None = None
     is_gpu: bool | None = None
     reject_reason: str | None = None
+    match_alternatives: str | None = Field(
+        None,
+        description="ids the title leaves open, '|'-joined, the chosen one first (inferred or "
+        "ambiguous matches)",
+    )
     listing_key: str | None = Field(
         default=None, description="The listing's identity across imports (its history)"
     )
@@ -685,9 +696,9 @@ class ModelMarket(BaseModel):
     launch_year: int | None = None
     in_registry: bool = True
     listing_count: int = 0
-    min_price: float | None = None
-    median_price: float | None = None
-    max_price: float | None = None
+    min_price: float | None = Field(None, description=_CARD_PRICE)
+    median_price: float | None = Field(None, description=_CARD_PRICE)
+    max_price: float | None = Field(None, description=_CARD_PRICE)
     currency: str
 
 

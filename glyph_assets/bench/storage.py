@@ -82,6 +82,7 @@ def scored_frame(rows: int, start: int = 0, seed: int = 0) -> pd.DataFrame:
             "currency": "USD",
             "condition": np.array(CONDITIONS)[rng.integers(0, len(CONDITIONS), rows)],
             "quantity": pd.array(rng.integers(1, 9, rows), dtype="Int64"),
+            "unit_price": price,  # stock counts, not lots: each row's price is one card's
             "seller": pd.array([f"seller-{i % 997:03d}" for i in index], dtype="string"),
             "region": "US",
             "source_url": pd.array(
@@ -98,6 +99,7 @@ def scored_frame(rows: int, start: int = 0, seed: int = 0) -> pd.DataFrame:
             "vendor": spec["vendor"],
             "is_gpu": pd.array(~not_gpu, dtype="boolean"),
             "reject_reason": np.where(not_gpu, "not_gpu", np.where(unknown, "unknown_model", None)),
+            "match_alternatives": None,
             "segment": spec["segment"],
             "architecture": spec["architecture"],
             "vram_gb": spec["vram_gb"],

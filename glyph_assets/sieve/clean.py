@@ -49,6 +49,17 @@ _LOT_RE = re.compile(
     r"(?:lot|pack|set|bundle|qty)\s*(?:of)?\s*:?\s*(\d{1,4})|\b(\d{1,3})\s*(?:pcs|pieces|units)\b",
     re.I,
 )
+# A lot the price is for: "Lot of 4", "pack of 2", "4pcs", "2x RTX 3090" at the start. Not "qty 10"
+# or "10 units" (stock on offer, priced per unit) and not a trailing "x2" (FirePro S7150 x2 is a
+# card). A lot of 2..99 divides the price; ``unit_price`` is the price of one card. Three digits
+# after a lot word are a model number ("Bundle 580 + Ryzen"), not a lot size.
+_PRICED_LOT_RE = re.compile(
+    r"\b(?:lot|pack|set|bundle)\s*(?:of)?\s*:?\s*(\d{1,2})\b"
+    r"|\b(\d{1,2})\s*(?:pcs|pieces)\b"
+    r"|^\W*(\d{1,2})\s?[x×]\s+(?=[^\W\d_])",
+    re.I,
+)
+_PRICED_LOT_WORDS = r"(?i)lot|pack|set|bundle|pcs|pieces|^\W*\d{1,2}\s?[x×]\s"
 
 
 def _map_unique(
@@ -143,6 +154,30 @@ def _lot_size(titles: pd.Series) -> pd.Series:
     return sizes
 
 
+def priced_lot(texts: pd.Series) -> pd.Series:
+    """How many cards one price buys, by the lot phrase in the text ("Lot of 4", "4pcs", "2x
+    RTX 3090"); <NA> where the text names no lot. Stock counts ("qty 10", "12") are not lots."""
+    sizes = pd.Series(np.nan, index=texts.index, dtype="Float64")
+    text = texts.astype("string[pyarrow]")
+    candidates = text.str.contains(_PRICED_LOT_WORDS, regex=True).fillna(False).astype(bool)
+    if candidates.any():  # the pattern runs only where a lot word appears at all
+        found = text[candidates].astype(object).str.extract(_PRICED_LOT_RE)
+        numbers = found.apply(pd.to_numeric, errors="coerce").astype(float)
+        first = numbers[0].fillna(numbers[1]).fillna(numbers[2])
+        sizes[candidates] = first.astype("Float64")
+    return sizes
+
+
+def unit_prices(price: pd.Series, title_lot: pd.Series, quantity_lot: pd.Series) -> pd.Series:
+    """Price of one card: the price divided by the lot it buys (the title's lot phrase first,
+    then a lot phrase in the quantity column), the price itself when no lot of 2+ is named."""
+    lot = title_lot.fillna(quantity_lot).astype("Float64")
+    divide = (lot >= 2).fillna(False).astype(bool).to_numpy()
+    values = pd.to_numeric(price, errors="coerce").astype(float).to_numpy(copy=True)
+    values[divide] = values[divide] / lot.to_numpy(dtype=float, na_value=np.nan)[divide]
+    return pd.Series(values, index=price.index, dtype=float)
+
+
 def parse_quantity(values: pd.Series) -> pd.Series:
     """Units on offer: numbers and 'Lot of 4' as counts, out-of-stock words as 0, else unknown."""
     text = values.fillna("").astype(str).str.strip()
@@ -218,7 +253,14 @@ def clean(
     else:
         out["import_index"] = np.arange(FIRST_INDEX, FIRST_INDEX + len(raw), dtype="int64")
     for column in CLEAN_COLUMNS:
-        if column not in ("import_index", "price", "currency", "quantity", "condition"):
+        if column not in (
+            "import_index",
+            "price",
+            "currency",
+            "quantity",
+            "unit_price",
+            "condition",
+        ):
             out[column] = _text(strings, mapping, column)
 
     price_text = _text(strings, mapping, "price")
@@ -234,12 +276,16 @@ def clean(
         code = explicit_currency.str.upper().str.extract(_CODE_RE, expand=False).str.upper()
         out["currency"] = out["currency"].mask(code.notna() & out["price"].notna(), code)
     out["condition"] = _map_unique(_text(strings, mapping, "condition"), normalize_condition)
-    quantity = _map_unique(_text(strings, mapping, "quantity"), parse_quantity)
+    quantity_text = _text(strings, mapping, "quantity")
+    quantity = _map_unique(quantity_text, parse_quantity)
+    title_lot = _map_unique(out["title"], priced_lot)
     lots = quantity.isna() & out["title"].notna()
     if lots.any():
         from_title = _lot_size(out.loc[lots, "title"])
-        quantity = quantity.mask(lots, from_title)
+        quantity = quantity.mask(lots, from_title.fillna(title_lot[lots]))
     out["quantity"] = quantity.astype("Int64")
+    quantity_lot = _map_unique(quantity_text, priced_lot)
+    out["unit_price"] = unit_prices(out["price"], title_lot, quantity_lot)
 
     errors = pd.DataFrame(None, index=raw.index, columns=ERROR_COLUMNS, dtype=object)
     if ERROR_COLUMN in raw.columns:

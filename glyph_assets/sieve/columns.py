@@ -23,6 +23,7 @@ CLEAN_COLUMNS: list[str] = [
     "currency",
     "condition",
     "quantity",
+    "unit_price",  # price / the lot the price buys ("Lot of 4"): the price of one card
     "seller",
     "region",
     "source_url",
@@ -40,6 +41,7 @@ MATCH_COLUMNS: list[str] = [
     "vendor",
     "is_gpu",
     "reject_reason",
+    "match_alternatives",  # an inferred match's other ids, "|"-joined (RTX_3080_12GB)
 ]
 
 SPEC_COLUMNS: list[str] = [

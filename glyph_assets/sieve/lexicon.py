@@ -16,6 +16,7 @@ Russian, Polish, Czech, Portuguese, Spanish, French, Italian, Dutch.
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 
@@ -353,6 +354,10 @@ def _index() -> tuple[dict[str, list[tuple[re.Pattern[str], str]]], dict[str, st
 
 _HEADS, _SHORT = _index()
 _WORDS = re.compile(r"[^\W_]+|\+")
+# The first three characters of a word (the whole word when shorter) that can start an entry:
+# a title none of whose words has one is skipped without per-word Python work.
+_PROBE = frozenset(_HEADS) | frozenset(_SHORT)
+_HEAD_OF = operator.itemgetter(slice(0, 3))
 
 
 def scan(text: str) -> list[tuple[str, int]]:
@@ -361,7 +366,7 @@ def scan(text: str) -> list[tuple[str, int]]:
     Each word of the title is looked up by its first three characters, so a title costs a few
     dictionary look-ups, not a pass of every lexicon entry over it."""
     folded = text.lower() if text.isascii() else fold(text)
-    if not any(w in _SHORT or w[:3] in _HEADS for w in _WORDS.findall(folded)):
+    if _PROBE.isdisjoint(map(_HEAD_OF, _WORDS.findall(folded))):
         return []  # the common case: no lexicon word at all
     exact = len(folded) == len(text)  # a rare script whose folding changes length: offset 0
     found: list[tuple[str, int]] = []

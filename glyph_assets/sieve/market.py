@@ -1,14 +1,17 @@
 """Market figures over persisted listings: per-model price statistics and price movements.
 
 Pure pandas, no Dagster and no database: the market assets load the rows and write the results.
-Only priced GPU listings with a canonical model count; prices are compared within one currency,
-so every figure is keyed by (canonical_model, currency). Quantiles use pandas' default linear
-interpolation.
+Only priced GPU listings with a canonical model count; every price is the price of one card
+(``unit_price``: a "Lot of 4" counts at a quarter of its price; ``price`` for rows stored before
+unit_price existed). Prices are compared within one currency, so every figure is keyed by
+(canonical_model, currency). Quantiles use pandas' default linear interpolation.
 """
 
 from __future__ import annotations
 
 import pandas as pd
+
+from glyph_assets.sieve.score import card_price
 
 ALL_SOURCES = "*"
 
@@ -18,6 +21,7 @@ LISTING_INPUT_COLUMNS: list[str] = [
     "canonical_model",
     "currency",
     "price",
+    "unit_price",
     "vram_gb",
     "score",
     "is_gpu",
@@ -59,9 +63,10 @@ MOVEMENT_COLUMNS: list[str] = [
 
 
 def market_rows(listings: pd.DataFrame) -> pd.DataFrame:
-    """The rows a market figure may use: GPUs with a model, a currency and a positive price."""
+    """The rows a market figure may use: GPUs with a model, a currency and a positive price;
+    ``price`` is the price of one card."""
     frame = listings.reindex(columns=LISTING_INPUT_COLUMNS)
-    price = pd.to_numeric(frame["price"], errors="coerce")
+    price = card_price(frame)
     is_gpu = frame["is_gpu"].map(lambda v: v is True or v == 1 or v == "true")
     keep = (
         is_gpu

@@ -27,9 +27,12 @@ model added to the CSV is matched without code changes:
    sibling of an id family split by memory (RTX 3080 20GB) is an unknown model; a size that
    contradicts a single-SKU model (RTX 4090 48GB) keeps the model and enrich warns.
    When the title states no memory size, model_hint/brand_hint/bulk_notes are used as evidence.
-5. The first mention decides; later ones are "for RTX A6000" or "equivalent to ..." remarks.
+5. The first mention decides; later ones are "for RTX A6000" or "equivalent to ..." remarks,
+   unless they are more cards on offer: another item ("RX 570, RX 580"), a range ("1060-1080ti",
+   "от GTX1060 до GTX1080Ti") or a list of three or more models (not_gpu:multi_item).
 6. Not a GPU: accessories, cables, bridges, capture/converter boxes anywhere in the title; and
-   servers, workstations, PCs, coolers, software when they come before any model or GPU brand.
+   servers, workstations, PCs, coolers, software when they come before any model or GPU brand,
+   or before "for <model>" ("Graphics card cooling fan for RTX 3060"). "Open box" is a condition.
 7. Registry aliases (ids without a number: TITAN_V, RADEON_VII) and a guarded fuzzy pass
    (rapidfuzz; one vendor, the same model digits, one model left, high threshold) come last.
 
@@ -39,6 +42,7 @@ rejected. Each distinct title is analysed once and cached for the process.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -169,7 +173,22 @@ _REMARK_WORDS = frozenset(
     {"FOR", "FUR", "FÜR", "LIKE", "VS", "EQUIVALENT", "TO", "THAN", "UPGRADE", "REPLACES", "NOT"}
     | {"OR", "PARA", "POUR", "PER", "DLA", "TIL", "HEZ", "ΓΙΑ", "ДЛЯ", "ИЛИ", "ВМЕСТО", "КАК"}
 )
+# "X for <card>": X is what the listing sells.
+_FOR_WORDS = frozenset(
+    {"FOR", "FUR", "FÜR", "FÖR", "VOOR", "PARA", "POUR", "PER", "DLA", "TIL", "HEZ", "ΓΙΑ", "ДЛЯ"}
+)
 _ITEM_JOINERS = frozenset({"AND", "UND", "OG", "ÉS", "ES", "KAI", "ΚΑΙ", "И", "E", "Y", "I", "ET"})
+# A range of models is an ad for several cards, not one: "1060-1080ti" (a dash between two
+# models), "от GTX1060 до GTX1080Ti" / "from 1060 to 1080 Ti" / "von 1060 bis 1080" (an opening
+# word before the first model, a closing word before the second).
+_RANGE_DASHES = frozenset("-\u2013\u2014")
+_RANGE_OPENERS = frozenset({"ОТ", "FROM", "VON", "OD", "DESDE", "FRA", "TOL", "ΑΠΟ"})
+_RANGE_CLOSERS = frozenset({"ДО", "TO", "BIS", "DO", "ATE", "ATÉ", "HASTA", "TIL", "IG", "ΕΩΣ"})
+# Three or more different models in one title are a list of cards on offer ("GTX 460 GTX 560
+# GTX 660"), whatever separates them, unless a remark word sits between them.
+_LIST_MIN_MODELS = 3
+_MAX_NAME_PIECES = 3  # GTX|1060|TI: a word of more pieces is a part number
+_MEMORY_WORD = re.compile(r"\d+(?:G|GB|MB)?")
 
 # Not a GPU wherever these appear: the listing is the accessory, not the card.
 ACCESSORY_WORDS = frozenset(
@@ -213,6 +232,10 @@ ACCESSORY_PHRASES: tuple[tuple[str, ...], ...] = (
     ("THERMAL", "PADS"),
     ("POWER", "SUPPLY"),
     ("PRE", "BUILT"),
+)
+# A PC named anywhere in the title is the listing ("RTX 3060 Gaming PC"), unless the card is
+# "for" it or the phrase names what the card is ("Desktop PC graphics card").
+SYSTEM_PHRASES: tuple[tuple[str, ...], ...] = (
     ("GAMING", "PC"),
     ("DESKTOP", "PC"),
     ("MINI", "PC"),
@@ -263,7 +286,7 @@ _FUZZY_THRESHOLD = 90.0
 
 @dataclass(frozen=True)
 class Match:
-    """The outcome for one listing; the first six fields are MATCH_COLUMNS.
+    """The outcome for one listing; ``row()`` gives its MATCH_COLUMNS values.
 
     ``title_vram_gb`` / ``title_interface`` are what the title itself states (for enrich's
     contradiction warnings); ``detail`` says in words why the match came out this way.
@@ -278,7 +301,9 @@ class Match:
     title_vram_gb: float | None = None
     title_interface: str | None = None
     detail: str = ""
-    alternatives: str | None = None  # for match_type "inferred": the other ids, "|"-joined
+    # The ids the title leaves open, "|"-joined, the chosen one first: an inferred match's
+    # variants (RTX_3080_10GB|RTX_3080_12GB), or the tie of an ambiguous unknown_model row.
+    alternatives: str | None = None
 
     def row(self) -> tuple[Any, ...]:
         """The MATCH_COLUMNS values, in order."""
@@ -289,6 +314,7 @@ class Match:
             self.vendor,
             self.is_gpu,
             self.reject_reason,
+            self.alternatives,
         )
 
 
@@ -301,6 +327,9 @@ class _Tok:
 
 @dataclass
 class _Title:
+    """One tokenized title. The word/token sets and the vendor words are worked out once here,
+    because every rule asks for them and a title is read by a dozen rules."""
+
     tokens: list[_Tok]
     words: list[str]
     memory: list[tuple[int, float]]  # (token index of the number, GB)
@@ -308,6 +337,16 @@ class _Title:
     merged_at: list[int] = field(default_factory=list)  # words joined into the one before
     lex: list[tuple[str, int]] = field(default_factory=list)  # lexicon (kind, offset)
     _starts: list[int] | None = None
+    texts: list[str] = field(init=False)  # token texts, in order
+    text_set: frozenset[str] = field(init=False)
+    word_set: frozenset[str] = field(init=False)
+    vendors: frozenset[str] = field(init=False)  # vendors the title's words name
+
+    def __post_init__(self) -> None:
+        self.texts = [t.text for t in self.tokens]
+        self.text_set = frozenset(self.texts)
+        self.word_set = frozenset(self.words)
+        self.vendors = frozenset(_title_vendors(self.word_set))
 
     @property
     def starts(self) -> list[int]:
@@ -334,10 +373,6 @@ class _Title:
         if token >= len(self.tokens):
             return len(self.text)
         return self.starts[self.tokens[token].word]
-
-    @property
-    def texts(self) -> list[str]:
-        return [t.text for t in self.tokens]
 
 
 @dataclass
@@ -373,6 +408,9 @@ class _Index:
     aliases_by_id: dict[str, list[str]]
     digits_index: dict[str, list[ModelKey]]
     cache: dict[str, Match | _Pending] = field(default_factory=dict)
+    # word -> its tokens and whether each is a number: titles share most of their words, so
+    # a word is split once however many distinct titles it appears in
+    parts: dict[str, tuple[tuple[str, bool], ...]] = field(default_factory=dict)
     evidence_cache: dict[tuple[str, str, str, str], Match] = field(default_factory=dict)
 
 
@@ -518,13 +556,24 @@ def _tokenize(title: str, idx: _Index) -> _Title:
         if merged:  # "Ge Force" -> GEFORCE
             words[w - 1 : w + 1] = [merged]
             merged_at.append(w)
+    parts = idx.parts
     tokens: list[_Tok] = []
+    numbers: list[int] = []
     for w, word in enumerate(words):
-        tokens.extend(_Tok(t, t.isdigit(), w) for t in _split_word(word, idx))
+        pieces = parts.get(word)
+        if pieces is None:
+            pieces = tuple((t, t.isdigit()) for t in _split_word(word, idx))
+            parts[word] = pieces
+        for t, num in pieces:
+            if num:
+                numbers.append(len(tokens))
+            tokens.append(_Tok(t, num, w))
     memory: list[tuple[int, float]] = []
-    for i in range(len(tokens) - 1):
+    for i in numbers:
+        if i + 1 >= len(tokens):
+            break
         tok, unit = tokens[i], tokens[i + 1]
-        if not tok.num or (unit.text not in MEMORY_UNITS and unit.text != "MB"):
+        if unit.text not in MEMORY_UNITS and unit.text != "MB":
             continue
         after = tokens[i + 2] if i + 2 < len(tokens) else None
         glued = after is not None and after.word == unit.word
@@ -599,11 +648,13 @@ def _letter_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
         token += nxt.text
         last = i + 1
     elif token not in idx.letter_tokens:
-        if context and (letters, len(digits)) in idx.letter_shapes:
-            return _Mention(i, None, [], frozenset(), token)  # W5700-like: GPU, not registered
+        starts_word = i < 2 or tokens[i - 2].word != tokens[i - 1].word
+        if context and starts_word and (letters, len(digits)) in idx.letter_shapes:
+            # W5700-like: a GPU, not registered; letters inside a part number (R6B53A) are not
+            return _Mention(i, None, [], frozenset(), token)
         return None
     if _SHORT_TOKEN.match(token) and (
-        title.joined(tokens[i].word) or not (context or _DATACENTER_WORDS & set(title.words))
+        title.joined(tokens[i].word) or not (context or _DATACENTER_WORDS & title.word_set)
     ):
         return None  # "Galaxy A10", "N13E-GE-A2": not the data-center card
     variants, unknown = _variant_window(title, idx, last, family_number=False)
@@ -652,9 +703,9 @@ def _number_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
 
 def _bare_vendor(title: _Title) -> tuple[bool, str | None]:
     """May a bare number name a card here (a card word or a GPU/board brand), and whose?"""
-    words = set(title.words)
+    words = title.word_set
     partners = {GPU_PARTNERS[w] for w in words & GPU_PARTNERS.keys()} - {None}
-    vendors = _title_vendors(words) | partners
+    vendors = title.vendors | partners
     allowed = bool(
         vendors
         or words & GPU_BRAND_WORDS
@@ -740,7 +791,7 @@ class _Features:
     quadro: bool
     interface: str | None
     sxm_version: str | None
-    words: set[str]
+    words: frozenset[str]
     stated: str | None  # every interface word the title uses: "SXM", "PCIE", "PCIE,SXM"...
 
 
@@ -750,15 +801,16 @@ def _pairs(texts: list[str]) -> Iterable[tuple[str, str]]:
 
 def _features(title: _Title, mention: _Mention) -> _Features:
     texts = title.texts
-    words = set(texts)
+    words = title.text_set
     markers = {m for m in ("ADA", "BLACKWELL", "SFF") if m in words}
     if "SERVER" in texts[mention.start :]:
         markers.add("SERVER")
-    for pair in _pairs(texts):
-        if pair == ("MAX", "Q"):
-            markers.add("MAX_Q")
-        elif pair in {("LOW", "PROFILE"), ("SMALL", "FORM")}:
-            markers.add("SFF")
+    if not words.isdisjoint(("MAX", "LOW", "SMALL")):  # most titles have none: skip the pairs
+        for pair in _pairs(texts):
+            if pair == ("MAX", "Q"):
+                markers.add("MAX_Q")
+            elif pair in {("LOW", "PROFILE"), ("SMALL", "FORM")}:
+                markers.add("SFF")
     if "MAXQ" in words:
         markers.add("MAX_Q")
     if "LP" in words:
@@ -767,19 +819,21 @@ def _features(title: _Title, mention: _Mention) -> _Features:
         markers.discard("SFF")  # "Full-height/Low-profile" bracket: says nothing
     interface = None
     sxm_version = None
-    for i, text in enumerate(texts):
+    for i, text in enumerate(texts if "SXM" in words else ()):
         if text == "SXM" and not (i > 0 and texts[i - 1] in {"NOT", "NON", "NO"}):
             interface = "SXM"
             nxt = title.tokens[i + 1] if i + 1 < len(texts) else None
             if nxt is not None and nxt.num and nxt.word == title.tokens[i].word:
                 sxm_version = f"SXM{nxt.text}"
-    pcie = "PCIE" in words or any(a == "PCI" and b in {"E", "EXPRESS"} for a, b in _pairs(texts))
+    pcie = "PCIE" in words or (
+        "PCI" in words and any(a == "PCI" and b in {"E", "EXPRESS"} for a, b in _pairs(texts))
+    )
     if interface is None:
         interface = "NVL" if "NVL" in words else "PCIE" if pcie else None
     stated = ",".join(sorted({interface} | ({"PCIE"} if pcie else set()))) if interface else None
     return _Features(
         markers=markers,
-        rtx_pro=("RTX", "PRO") in set(_pairs(texts)),
+        rtx_pro="PRO" in words and ("RTX", "PRO") in set(_pairs(texts)),
         quadro="QUADRO" in words,
         interface=interface,
         sxm_version=sxm_version,
@@ -858,8 +912,10 @@ def _title_vendors(words: Iterable[str]) -> set[str]:
     return vendors
 
 
-def _unknown(vendor: str | None, detail: str, vram: float | None = None) -> Match:
-    return Match(None, "none", 0.0, vendor, True, UNKNOWN_MODEL, vram, None, detail)
+def _unknown(
+    vendor: str | None, detail: str, vram: float | None = None, alternatives: str | None = None
+) -> Match:
+    return Match(None, "none", 0.0, vendor, True, UNKNOWN_MODEL, vram, None, detail, alternatives)
 
 
 def _not_gpu(detail: str, kind: str | None = None) -> Match:
@@ -898,7 +954,7 @@ def _resolve(
         vendor = mention.vendor or mention.candidates[0].vendor
         shown = " ".join(sorted(variants)) or "no variant word"
         return _unknown(vendor, f"{mention.label} ({shown}): variant not in the registry", vram)
-    vendor_words = _title_vendors(title.words) | ({mention.vendor} if mention.vendor else set())
+    vendor_words = title.vendors | ({mention.vendor} if mention.vendor else set())
     if len({k.vendor for k in candidates}) > 1 and vendor_words & {k.vendor for k in candidates}:
         candidates = [k for k in candidates if k.vendor in vendor_words]
     f = _features(title, mention)
@@ -916,9 +972,11 @@ def _resolve(
     if len(tied) > 1:
         if used is None and len({k.vram_gb for k in candidates}) > 1:
             base = _inferred(idx, [k for s, _, k in scored if abs(s - best_score) < 1e-9])
-            base = base or _unknown(vendor, f"ambiguous without a memory size: {'|'.join(tied)}")
+            base = base or _unknown(
+                vendor, f"ambiguous without a memory size: {'|'.join(tied)}", None, "|".join(tied)
+            )
             return _Pending(mention, title, base)
-        return _unknown(vendor, f"ambiguous: {'|'.join(tied)}", vram)
+        return _unknown(vendor, f"ambiguous: {'|'.join(tied)}", vram, "|".join(tied))
     if source == "title" and len(sizes) > 1:
         fitting = {k.canonical_model for k in candidates if k.vram_gb in sizes}
         if len(fitting) > 1:
@@ -973,13 +1031,37 @@ def _inferred(idx: _Index, tied: list[ModelKey]) -> Match | None:
         None,
         None,
         detail,
-        others,
+        "|".join(k.canonical_model for k in ordered),
     )
 
 
-def _has_phrase(texts: list[str], phrases: tuple[tuple[str, ...], ...]) -> bool:
-    spans = {tuple(texts[i : i + 2]) for i in range(len(texts) - 1)}
+def _has_phrase(title: _Title, phrases: tuple[tuple[str, ...], ...]) -> bool:
+    if title.text_set.isdisjoint(_phrase_heads(phrases)):
+        return False  # the common case, without building the title's word pairs
+    spans = set(_pairs(title.texts))
     return any(phrase in spans for phrase in phrases)
+
+
+def _system_phrase(title: _Title) -> bool:
+    """A SYSTEM_PHRASES phrase that is the listing: not "for gaming PC" and not followed by the
+    words of a card ("Desktop PC graphics card")."""
+    texts = title.texts
+    if title.text_set.isdisjoint(_phrase_heads(SYSTEM_PHRASES)):
+        return False
+    for i, pair in enumerate(_pairs(texts)):
+        if pair not in SYSTEM_PHRASES:
+            continue
+        named_for = i > 0 and texts[i - 1] in _FOR_WORDS
+        after = texts[i + 2] if i + 2 < len(texts) else ""
+        if not (named_for or after in CARD_ADJECTIVES or after in CARD_NOUNS or after in GPU_WORDS):
+            return True
+    return False
+
+
+@functools.cache
+def _phrase_heads(phrases: tuple[tuple[str, ...], ...]) -> frozenset[str]:
+    """The first words of ``phrases``: a title without any of them has none of the phrases."""
+    return frozenset(phrase[0] for phrase in phrases)
 
 
 def _gpu_brand_position(title: _Title) -> int | None:
@@ -992,20 +1074,19 @@ def _gpu_brand_position(title: _Title) -> int | None:
 def _gpu_evidence(title: _Title) -> bool:
     """Does the title say it is a graphics card, whether or not the model is known?"""
     texts = title.texts
-    words = set(texts)
+    words = title.text_set
     if words & GPU_BRAND_WORDS or words & GPU_WORDS or words & GPU_PARTNERS.keys():
         return True
     if {"ARC", "INTEL"} <= words or {"TESLA", "NVIDIA"} <= words:
         return True
     if any(kind == "card" for kind, _ in title.lex):
         return True
-    if any(a in CARD_ADJECTIVES and b in CARD_NOUNS for a, b in _pairs(texts)):
+    if words & CARD_ADJECTIVES and any(
+        a in CARD_ADJECTIVES and b in CARD_NOUNS for a, b in _pairs(texts)
+    ):
         return True
     return _LEGACY_SERIES.search(title.text) is not None and bool(
-        words & BOARD_BRANDS
-        or _title_vendors(words)
-        or title.memory
-        or words & LEGACY_FAMILIES.keys()
+        words & BOARD_BRANDS or title.vendors or title.memory or words & LEGACY_FAMILIES.keys()
     )
 
 
@@ -1021,7 +1102,7 @@ def _alias_match(idx: _Index, title: _Title, context: bool) -> str | None:
 
 def _fuzzy(idx: _Index, title: _Title) -> Match | _Pending | None:
     """Last resort, guarded: one vendor, the same model digits, one model left, a high ratio."""
-    vendors = _title_vendors(title.words)
+    vendors = title.vendors
     if len(vendors) != 1:
         return None
     vendor = next(iter(vendors))
@@ -1064,6 +1145,8 @@ _CONTEXT_KIND = {
     **dict.fromkeys(("SUBSCRIPTION",), "accessory"),
 }
 _LAPTOP_WORDS = frozenset({"LAPTOP", "NOTEBOOK"})
+# "Open box" is a condition (clean reads it as condition open_box), not the retail box alone.
+_OPEN_BOX = re.compile(r"(?<![A-Z0-9])OPEN[\s\-]*$")
 _GAP_WORD = re.compile(r"[^\W_]+")
 
 
@@ -1073,7 +1156,15 @@ def _with_extra(title: _Title, lead: int, at: int) -> bool:
     return any(kind == "with" and lead <= off < at for kind, off in title.lex)
 
 
-def _second_item(title: _Title, mentions: list[_Mention]) -> _Mention | None:
+def _made_for(title: _Title, at: int, anchor: int) -> bool:
+    """Is the word at offset ``at`` the thing sold "for" the card named after it ("Graphics
+    card cooling fan for ASUS RTX 3060", "вентилятор для GTX 1060")? A card word before it
+    ("graphics card") then describes what the part fits, not what is sold."""
+    end = title.offset(anchor)
+    return at < end and not _FOR_WORDS.isdisjoint(_GAP_WORD.findall(title.text[at:end]))
+
+
+def _second_item(idx: _Index, title: _Title, mentions: list[_Mention]) -> _Mention | None:
     """A different model named after the first as another item ("RX 570, RX 580", "HD 5450 и
     GeForce 8600 GT"), not as a remark ("for RTX A6000", "like a 4060 Ti", "vs 3080")."""
     first = mentions[0]
@@ -1082,11 +1173,63 @@ def _second_item(title: _Title, mentions: list[_Mention]) -> _Mention | None:
             continue
         gap = title.text[title.offset(first.start) : title.offset(other.start)]
         words = set(_GAP_WORD.findall(gap))
+        if words & _RANGE_CLOSERS and _range_opened(title, first):
+            return other  # "от GTX1060 до GTX1080Ti": checked before "to" reads as a remark
         if words & _REMARK_WORDS:
             return None
-        if words & _ITEM_JOINERS or any(c in gap for c in ",/&+;"):
+        if words & _ITEM_JOINERS or any(c in gap for c in ",/&+;") or _dash_range(idx, gap):
             return other
-        return None
+        return _listed(title, mentions)
+    return None
+
+
+def _dash_range(idx: _Index, gap: str) -> bool:
+    """Is the gap from the first model to the next one only that model's words, a dash and a
+    series word ("1060-1080ti", "GTX 1070 - GTX 1080", "RTX 3080 10GB - RTX 3090")? A dash inside
+    a part number or after other words ("Storm X 4GB (NE5105T018G1-1070F)") is no range."""
+    if _RANGE_DASHES.isdisjoint(gap):
+        return False
+    head, _, tail = gap.partition(next(c for c in gap if c in _RANGE_DASHES))
+    between = _GAP_WORD.findall(head)[1:] + _GAP_WORD.findall(tail)
+    return all(
+        w in idx.variant_words
+        or w in idx.families
+        or w in WEAK_FAMILIES
+        or w in LEGACY_FAMILIES
+        or _MEMORY_WORD.fullmatch(w)
+        for w in between
+    )
+
+
+def _standalone(title: _Title, mention: _Mention) -> bool:
+    """Is the mention's word a model name of its own ("GTX1060TI", "8600GT", "1070"), not a
+    piece of a code (three or more pieces, or hyphenated to other letters and digits)?"""
+    word = title.tokens[mention.start].word
+    pieces = sum(1 for t in title.tokens if t.word == word)
+    return pieces <= _MAX_NAME_PIECES and not title.joined(word)
+
+
+def _range_opened(title: _Title, first: _Mention) -> bool:
+    """Does a range word ("от", "from", "von") come just before the first model's series word,
+    and no remark word before it ("upgrade from GTX 1060 to RTX 3060" sells the RTX 3060)?"""
+    before = _GAP_WORD.findall(title.text[: title.offset(first.start)])[-4:]
+    return not _RANGE_OPENERS.isdisjoint(before) and _REMARK_WORDS.isdisjoint(before)
+
+
+def _listed(title: _Title, mentions: list[_Mention]) -> _Mention | None:
+    """The third different model of a plain list ("GTX 460 GTX 560 GTX 660"), when no remark
+    word separates the models; None for two models side by side (too little to call a list)."""
+    labels: list[str] = []
+    for mention in mentions:
+        if not _standalone(title, mention):
+            continue  # a piece of a part number ("(NE5105T018G1-1070F)") lists nothing
+        if mention.label not in labels:
+            labels.append(mention.label)
+        if len(labels) == _LIST_MIN_MODELS:
+            gap = title.text[title.offset(mentions[0].start) : title.offset(mention.start)]
+            if set(_GAP_WORD.findall(gap)) & _REMARK_WORDS:
+                return None
+            return mention
     return None
 
 
@@ -1105,7 +1248,8 @@ def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None
     offsets: dict[str, list[int]] = {}
     for kind, off in title.lex:
         offsets.setdefault(kind, []).append(off)
-    if "box" in kinds and ("empty" in kinds or min(offsets["box"]) <= lead):
+    boxes = [off for off in offsets.get("box", []) if not _OPEN_BOX.search(title.text[:off])]
+    if boxes and ("empty" in kinds or min(boxes) <= lead):
         return _not_gpu("the box of a card", "box")
     laptop = not _LAPTOP_WORDS.isdisjoint(title.words)
     system_before = [off for off in offsets.get("system", []) if off < lead]
@@ -1117,7 +1261,9 @@ def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None
     if extras:
         return _not_gpu("an accessory for a card", "accessory")
     coolers = [off for off in offsets.get("cooler", []) if not _with_extra(title, lead, off)]
-    if coolers and (min(coolers) < lead or "empty" in kinds):
+    if coolers and (
+        min(coolers) < lead or "empty" in kinds or any(_made_for(title, c, anchor) for c in coolers)
+    ):
         return _not_gpu("a cooler for a card", "cooler")  # "with Accelero cooler" stays a card
     if "bundle" in kinds and (mentioned or "card" in kinds):
         return _not_gpu("a card sold with a motherboard or CPU", "bundle")
@@ -1134,31 +1280,39 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
         return _not_gpu("a wanted-to-buy ad", "wanted")
     if "service" in kinds:
         return _not_gpu("a service, not a card", "service")
-    context = bool(_title_vendors(title.words)) or _gpu_evidence(title)
+    context = bool(title.vendors) or _gpu_evidence(title)
     mentions = _mentions(title, idx, context)
     brand = _gpu_brand_position(title)
     anchor = mentions[0].start if mentions else (brand if brand is not None else len(texts))
     lexicon = _lexicon_reason(title, anchor, bool(mentions))
     if lexicon is not None:
         return lexicon
-    hard = [w for w in texts if w in ACCESSORY_WORDS]
+    hard = [w for w in texts if w in ACCESSORY_WORDS] if title.text_set & ACCESSORY_WORDS else []
     if hard and "with" in kinds:
         lead = _lead(title, anchor)
         hard = [w for w in hard if not _with_extra(title, lead, title.offset(texts.index(w)))]
-    if hard or _has_phrase(texts, ACCESSORY_PHRASES) or _MULTI_GPU_SYSTEM.search(title.text):
+    if hard or _has_phrase(title, ACCESSORY_PHRASES):
         laptop = [w for w in hard if w in _LAPTOP_WORDS]
         if laptop:
             return _not_gpu(f"a {laptop[0].lower()} with a card inside", "system")
         return _not_gpu(f"accessory: {' '.join(hard) or 'phrase'}", "accessory")
-    before = [w for w in texts[:anchor] if w in CONTEXT_WORDS]
+    if _system_phrase(title) or ("GPU" in title.text and _MULTI_GPU_SYSTEM.search(title.text)):
+        return _not_gpu("a PC or a multi-GPU system with a card inside", "system")
+    before = (
+        [w for w in texts[:anchor] if w in CONTEXT_WORDS] if title.text_set & CONTEXT_WORDS else []
+    )
     if before and "card" in kinds:
         lead = _lead(title, anchor)
-        before = [w for w in before if title.offset(texts.index(w)) < lead]
+        before = [
+            w
+            for w in before
+            if (at := title.offset(texts.index(w))) < lead or _made_for(title, at, anchor)
+        ]
     if before:
         kind = _CONTEXT_KIND.get(before[0], "system")
         return _not_gpu(f"{' '.join(before)} before any GPU model", kind)
     if len(mentions) > 1:
-        other = _second_item(title, mentions)
+        other = _second_item(idx, title, mentions)
         if other is not None:
             return _not_gpu(f"{mentions[0].label} and {other.label}", "multi_item")
     if mentions:
@@ -1168,7 +1322,7 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
     model = _alias_match(idx, title, context)
     if model is not None:
         vendor = idx.registry.vendor_of(model)
-        vendors = _title_vendors(title.words)
+        vendors = title.vendors
         if not vendors or vendor in vendors:
             vram = title.memory[0][1] if title.memory else None
             return Match(model, "alias", 0.95, vendor, True, None, vram, None, f"alias of {model}")
@@ -1176,7 +1330,7 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
     if fuzzy is not None:
         return fuzzy
     if _gpu_evidence(title):
-        vendors = _title_vendors(title.words)
+        vendors = title.vendors
         vendor = next(iter(vendors)) if len(vendors) == 1 else None
         return _unknown(vendor, "GPU words without a registry model")
     return _not_gpu("no GPU model or GPU words")
@@ -1194,8 +1348,7 @@ def _cached(idx: _Index, title: str) -> Match | _Pending:
     hit = idx.cache.get(title)
     if hit is None:
         if len(idx.cache) >= _CACHE_LIMIT:
-            idx.cache.clear()
-            idx.evidence_cache.clear()
+            _clear(idx)
         hit = _analyse(idx, title)
         idx.cache[title] = hit
     return hit
@@ -1245,9 +1398,13 @@ def title_facts(title: Any, registry: Registry | None = None) -> Match:
 
 def clear_match_cache(registry: Registry | None = None) -> None:
     """Forget cached title results (after the registry file changed on disk)."""
-    idx = _index(registry)
+    _clear(_index(registry))
+
+
+def _clear(idx: _Index) -> None:
     idx.cache.clear()
     idx.evidence_cache.clear()
+    idx.parts.clear()
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -1272,6 +1429,7 @@ def normalize(clean: pd.DataFrame, registry: Registry | None = None) -> pd.DataF
         "vendor": np.full(n, None, dtype=object),
         "is_gpu": np.full(n, None, dtype=object),
         "reject_reason": np.full(n, None, dtype=object),
+        "match_alternatives": np.full(n, None, dtype=object),
     }
     positions = np.flatnonzero(_column(out, "error_stage").isna().to_numpy())
     if len(positions):

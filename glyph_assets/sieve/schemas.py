@@ -86,6 +86,7 @@ class CleanedListings(_ErrorColumns):
     currency: Series = pa.Field(nullable=True, is_text=(), str_matches=r"^[A-Z]{3}$")
     condition: Series = pa.Field(nullable=True, is_text=())
     quantity: Series = pa.Field(nullable=True, ge=0)
+    unit_price: Series = pa.Field(nullable=True, ge=0)
     seller: Series = pa.Field(nullable=True, is_text=())
     region: Series = pa.Field(nullable=True, is_text=())
     source_url: Series = pa.Field(nullable=True, is_text=())
@@ -95,7 +96,7 @@ class CleanedListings(_ErrorColumns):
     brand_hint: Series = pa.Field(nullable=True, is_text=())
     bulk_notes: Series = pa.Field(nullable=True, is_text=())
 
-    @pa.check("price", "quantity", name="numeric", error=NUMERIC_ERROR)
+    @pa.check("price", "quantity", "unit_price", name="numeric", error=NUMERIC_ERROR)
     def cleaned_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
         return _numeric(series)
 
@@ -110,6 +111,7 @@ class NormalizedListings(CleanedListings):
     is_gpu: Series = pa.Field(nullable=True, isin=BOOLS)
     reject_reason: Series = pa.Field(nullable=True, is_text=())
     listing_key: Series = pa.Field(nullable=True, is_text=())
+    match_alternatives: Series = pa.Field(nullable=True, is_text=())
 
     @pa.check("match_score", name="numeric", error=NUMERIC_ERROR)
     def match_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
@@ -176,6 +178,7 @@ class PersistedListings(_Base):
     import_index: Series[int] = pa.Field(ge=FIRST_INDEX, unique=True)
     title: Series = pa.Field(nullable=True, is_text=())
     price: Series = pa.Field(nullable=True, ge=0)
+    unit_price: Series = pa.Field(nullable=True, ge=0)
     currency: Series = pa.Field(nullable=True, is_text=(), str_matches=r"^[A-Z]{3}$")
     canonical_model: Series = pa.Field(nullable=True, is_text=())
     match_type: Series = pa.Field(nullable=True, is_text=())
@@ -184,7 +187,7 @@ class PersistedListings(_Base):
     vram_gb: Series = pa.Field(nullable=True, ge=0)
     score: Series = pa.Field(nullable=True, ge=0, le=100)
 
-    @pa.check("price", "vram_gb", "score", name="numeric", error=NUMERIC_ERROR)
+    @pa.check("price", "unit_price", "vram_gb", "score", name="numeric", error=NUMERIC_ERROR)
     def persisted_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
         return _numeric(series)
 
@@ -208,6 +211,7 @@ STAGE_COLUMNS: dict[str, list[str]] = {
         "import_index",
         "title",
         "price",
+        "unit_price",
         "currency",
         "canonical_model",
         "match_type",

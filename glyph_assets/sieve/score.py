@@ -12,7 +12,9 @@ Components, each in [0, 100] (``C`` is the :class:`ScoreConfig`):
   * nvlink)`` with ``mig_share + nvlink_share = 1``; unknown counts as absent.
 * ``score_efficiency`` - power per GB of VRAM: ``100 * r / (r + tdp / vram)`` with
   ``r = C.efficiency_ref_w_per_gb`` (so r W/GB scores 50); an unknown TDP scores ``C.neutral``.
-* ``score_value`` - price: ``C.deal_share * deal + (1 - C.deal_share) * per_gb`` where
+* ``score_value`` - price of one card (``unit_price``: a lot's price divided by its size, so
+  "Lot of 4" at four times a card's price is a fair deal, not a bad one; ``price`` where a row
+  has no ``unit_price``): ``C.deal_share * deal + (1 - C.deal_share) * per_gb`` where
   ``deal = 100 * m / (m + price)`` with ``m`` the median price of the same model in the import
   (a fair price scores 50, half of it 67), and ``per_gb = 100 * q / (q + price / vram)`` with
   ``q`` the median over models of each model's median price per GB in the import.
@@ -82,11 +84,23 @@ class MarketReference:
     per_gb: dict[str, float] = field(default_factory=dict)
 
 
+def card_price(frame: pd.DataFrame) -> pd.Series:
+    """The price of one card per row: ``unit_price`` where set, else ``price`` (rows stored
+    before unit_price existed, frames built without clean)."""
+    price = pd.to_numeric(frame["price"], errors="coerce") if "price" in frame else None
+    if price is None:
+        price = pd.Series(np.nan, index=frame.index, dtype=float)
+    if "unit_price" not in frame:
+        return price.astype(float)
+    unit = pd.to_numeric(frame["unit_price"], errors="coerce").astype(float)
+    return unit.where(unit.notna(), price).astype(float)
+
+
 def _scoreable(frame: pd.DataFrame) -> pd.Series:
     def col(name: str) -> pd.Series:
         return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
 
-    price = pd.to_numeric(col("price"), errors="coerce")
+    price = card_price(frame)
     vram = pd.to_numeric(col("vram_gb"), errors="coerce")
     mask = col("canonical_model").notna() & (col("is_gpu") == True)  # noqa: E712 (object dtype)
     mask &= price.gt(0) & np.isfinite(price) & vram.gt(0)
@@ -102,7 +116,7 @@ def _market_rows(frame: pd.DataFrame) -> pd.DataFrame:
         {
             "canonical_model": rows["canonical_model"].astype(str),
             "currency": currency.fillna("USD").astype(str),
-            "price": pd.to_numeric(rows["price"]).astype(float),
+            "price": card_price(rows),
             "vram_gb": pd.to_numeric(rows["vram_gb"]).astype(float),
         }
     )
@@ -202,4 +216,4 @@ def score(
     return out
 
 
-__all__ = ["MarketReference", "ScoreConfig", "market_reference", "score"]
+__all__ = ["MarketReference", "ScoreConfig", "card_price", "market_reference", "score"]

@@ -98,6 +98,8 @@ class Listing(Base):
     currency: Mapped[str | None] = mapped_column(String(8))
     condition: Mapped[str | None] = mapped_column(String(32))
     quantity: Mapped[int | None] = mapped_column(Integer)
+    # The price of one card: price / the lot it buys ("Lot of 4"); migration 0007.
+    unit_price: Mapped[float | None] = mapped_column(Float)
     seller: Mapped[str | None] = mapped_column(Text)
     region: Mapped[str | None] = mapped_column(Text)
     source_url: Mapped[str | None] = mapped_column(Text)
@@ -113,6 +115,8 @@ class Listing(Base):
     is_gpu: Mapped[bool | None] = mapped_column(Boolean)
     reject_reason: Mapped[str | None] = mapped_column(String(32))
     listing_key: Mapped[str | None] = mapped_column(String(32))
+    # The ids the title leaves open ("RTX_3080_10GB|RTX_3080_12GB"), chosen one first.
+    match_alternatives: Mapped[str | None] = mapped_column(Text)
     segment: Mapped[str | None] = mapped_column(String(32))
     architecture: Mapped[str | None] = mapped_column(String(64))
     vram_gb: Mapped[float | None] = mapped_column(Float)

@@ -64,7 +64,7 @@ def row_error(index: int, field: str, reason: str, stage: str = "clean") -> dict
 
 
 ROWS_A = [
-    listing(0, "H100_PCIE_80GB", 400.0, 10.0),
+    listing(0, "H100_PCIE_80GB", 1600.0, 10.0, unit_price=400.0),  # a lot of 4
     listing(1, "H100_PCIE_80GB", 100.0, 90.0),
     listing(2, "H100_PCIE_80GB", 300.0, None),
     listing(3, "H100_PCIE_80GB", 200.0, 55.0),
@@ -310,7 +310,8 @@ def test_models_market_figures(client: TestClient) -> None:
     every = client.get("/api/models", params={"listed_only": "false"}).json()
     items = {m["canonical_model"]: m for m in every}
     h100 = items["H100_PCIE_80GB"]
-    # USD only: 400, 100, 300, 200 (the EUR listing is another market)
+    # USD only, per card: 400 (a lot of 4 at 1600), 100, 300, 200 (the EUR listing is another
+    # market; rows without unit_price count at their price)
     assert (h100["listing_count"], h100["min_price"], h100["max_price"]) == (4, 100.0, 400.0)
     assert h100["median_price"] == pytest.approx(250.0)
     assert h100["in_registry"] and h100["display_name"]

@@ -28,6 +28,8 @@ def scored_chunk() -> pd.DataFrame:
     )
     frame["price"] = [27450.0, float("nan"), 10.5, 1599.99, None, 0.1 + 0.2]
     frame["quantity"] = [1.0, 4.0, None, 2.6, 1.0, 1.0]  # 2.6 rounds to 3 on both paths
+    frame["unit_price"] = [27450.0, float("nan"), 2.625, 1599.99, None, 0.1]
+    frame["match_alternatives"] = ["RTX_3080_10GB|RTX_3080_12GB", None, None, None, "", "x"]
     frame["is_gpu"] = [True, False, None, True, True, False]
     frame["nvlink"] = pd.array([True, None, False, None, True, False], dtype="boolean")
     frame["seller"] = ["acme", 42, 3.5, None, "b", "c"]  # mixed: a scored upload's free column
@@ -85,6 +87,15 @@ def test_both_sqlite_paths_store_identical_rows(glyph_env: object, tmp_path: Pat
     assert len(listings) == 5 and len(errors) == 1
     first = dict(zip(["import_id", "import_id_type"], listings[0][:2], strict=True))
     assert first["import_id"] == IMPORT_ID
+    with native.connect() as conn:
+        stored_lot = conn.execute(
+            text(
+                "SELECT unit_price, typeof(unit_price), match_alternatives FROM listings"
+                " ORDER BY import_index"
+            )
+        ).all()
+    assert stored_lot[0] == (27450.0, "real", "RTX_3080_10GB|RTX_3080_12GB")
+    assert stored_lot[2] == (2.625, "real", None)
 
 
 def test_replace_keeps_one_copy_and_a_failure_keeps_the_old_rows(

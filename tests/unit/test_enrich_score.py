@@ -186,3 +186,13 @@ def test_more_vram_never_lowers_the_score(
     after = score(frame)["score"].iloc[i]
     assert after >= before - 1e-9
     assert not math.isnan(after)
+
+
+def test_a_lot_is_scored_and_compared_by_the_price_of_one_card() -> None:
+    frame = _clean([("RTX 3090 24GB", 900.0), ("RTX 3090 24GB", 1000.0), ("RTX 3090 24GB", 3600.0)])
+    frame["unit_price"] = [900.0, 1000.0, 900.0]  # the third is a lot of 4 at 900 a card
+    out = score(enrich(normalize(frame)))
+    assert out["score"].iloc[2] == out["score"].iloc[0]
+    assert out["score_value"].iloc[2] > out["score_value"].iloc[1]
+    reference = market_reference([enrich(normalize(frame))])
+    assert reference.model_price[("RTX_3090", "USD")] == 900.0  # median of 900, 1000, 900

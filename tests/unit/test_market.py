@@ -279,3 +279,18 @@ def test_market_refresh_follows_new_imports_even_with_a_failed_one() -> None:
             defs=eager_defs, instance=instance, cursor=eager_first.cursor
         )
         assert requested(eager_after) == set()  # what plain eager() would have done: nothing
+
+
+def test_market_figures_count_a_lot_at_the_price_of_one_card() -> None:
+    lots = LISTINGS.assign(unit_price=LISTINGS["price"])
+    lots.loc[0, ["price", "unit_price"]] = [120000.0, 30000.0]  # a lot of 4 H100s
+    plain = _row(model_market_stats(LISTINGS), canonical_model="h100-pcie-80gb", currency="USD")
+    per_card = _row(model_market_stats(lots), canonical_model="h100-pcie-80gb", currency="USD")
+    assert per_card["max_price"] == plain["max_price"] == 30000.0
+    assert per_card["median_price"] == plain["median_price"]
+    # rows stored before unit_price existed (NULL) count at their price
+    old = lots.assign(unit_price=None)
+    assert (
+        _row(model_market_stats(old), canonical_model="h100-pcie-80gb", currency="USD")["max_price"]
+        == 120000.0
+    )

@@ -181,7 +181,7 @@ def test_an_unsettled_consumer_variant_is_inferred_with_a_lower_score(
 ) -> None:
     match = match_title(title)
     assert (match.canonical_model, match.match_type) == (model, "inferred")
-    assert match.match_score < 0.75 and match.alternatives == others
+    assert match.match_score < 0.75 and match.alternatives == f"{model}|{others}"
 
 
 def test_first_mention_decides_and_comparisons_do_not_leak() -> None:
@@ -358,3 +358,110 @@ def test_cards_with_extras_bare_numbers_and_misspellings_are_matched(
 )
 def test_old_names_and_part_numbers_do_not_become_modern_cards(title: str) -> None:
     assert model_of(title) is None
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Видеокарта1060-1080ti",  # a dash between two models
+        "GTX 1070 - GTX 1080 в наличии",
+        "RTX 3080 10GB - RTX 3090",
+        "Видеокарты от GTX1060 до GTX1080Ti",  # from ... to ...
+        "from GTX 1060 to GTX 1080 Ti",
+        "Grafikkarten von 1060 bis 1080",
+        "Видеокарты GTX 460 GTX 560 GTX 660",  # three models, no separator
+        "Видеокарты 8600GT 9500GT 9800GT",
+    ],
+)
+def test_range_and_list_ads_are_several_cards(title: str) -> None:
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, "not_gpu:multi_item")
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Sapphire RX 580 8GB - 2048SP", "RX_580_8GB"),  # a dash before a spec, not a model
+        ("RTX 3060 Ti 8GB - GA104", "RTX_3060_TI"),
+        ("Palit GeForce GTX 1050 Ti Storm X 4GB GDDR5 (NE5105T018G1-1070F)", "GTX_1050_TI"),
+        ("RTX 3080 10GB vs RTX 3090 vs RTX 3070", "RTX_3080_10GB"),  # compared, not listed
+    ],
+)
+def test_dashes_codes_and_comparisons_are_no_range(title: str, model: str) -> None:
+    assert model_of(title) == model
+
+
+def test_a_from_to_after_a_remark_word_is_no_range() -> None:
+    match = match_title("Upgrade from GTX 1060 to RTX 3060 12GB")
+    assert match.is_gpu and match.reject_reason != "not_gpu:multi_item"
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("PNY NVIDIA RTX PRO 4000 Blackwell SFF Edition 24GB GDDR7", "RTX_PRO_4000_SFF_BLACKWELL"),
+        ("RTX PRO 4000 SFF 24GB", "RTX_PRO_4000_SFF_BLACKWELL"),
+        ("NVIDIA RTX PRO 4000 Blackwell 24GB", "RTX_PRO_4000_BLACKWELL"),
+        ("NVIDIA RTX PRO 2000 Blackwell 16GB GDDR7 low profile", "RTX_PRO_2000_BLACKWELL"),
+        ("RTX 2000 Ada 16GB", "RTX_2000_ADA"),
+        ("Intel Arc Pro B50 16GB GDDR6 Workstation", "ARC_PRO_B50"),
+        ("ASRock Intel Arc Pro B60 Creator 24GB", "ARC_PRO_B60"),
+        ("Intel Arc B580 Limited Edition 12GB", "ARC_B580"),
+        ("HPE R6B53A NVIDIA A100 40GB PCIe", "A100_PCIE_40GB"),  # B53 inside a part number
+    ],
+)
+def test_new_generation_ids(title: str, model: str) -> None:
+    assert model_of(title) == model
+
+
+def test_normalize_keeps_the_ids_a_title_leaves_open_in_match_alternatives() -> None:
+    frame = _clean_frame(["RTX 3080 Founders Edition", "RTX 3080 10GB", "NVIDIA A2000"])
+    frame.loc[2, "bulk_notes"] = "6GB"  # the notes settle what the title leaves open
+    out = normalize(frame)
+    assert out["match_type"].tolist()[:2] == ["inferred", "exact"]
+    assert out["match_alternatives"].tolist()[:2] == ["RTX_3080_10GB|RTX_3080_12GB", None]
+    assert out["canonical_model"].iloc[2] == "RTX_A2000_6GB"
+    assert out["match_alternatives"].iloc[2] is None
+    assert match_title("NVIDIA A2000").alternatives == "RTX_A2000_12GB|RTX_A2000_6GB"
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Open Box - Gigabyte GeForce RTX 3060 Gaming OC 12GB", "RTX_3060_12GB"),
+        ("RTX 4070 SUPER open-box, full warranty", "RTX_4070_SUPER"),
+        ("OPEN BOX NVIDIA RTX 4090 Founders Edition", "RTX_4090"),
+        ("Box only RTX 4080 Founders Edition", None),  # the retail box itself
+    ],
+)
+def test_open_box_is_a_condition_not_the_retail_box(title: str, model: str | None) -> None:
+    match = match_title(title)
+    assert match.canonical_model == model
+    assert match.reject_reason == (None if model else "not_gpu:box")
+
+
+@pytest.mark.parametrize(
+    ("title", "reason"),
+    [
+        ("Graphics Card Cooling Fan for ASUS RTX 3060 Dual", "not_gpu:cooler"),  # sold "for" it
+        ("Видеокарта вентилятор для GTX 1060", "not_gpu:cooler"),
+        ("Video card heatsink for GTX 1080 Ti", "not_gpu:cooler"),
+        ("RTX 3060 12GB Gaming PC, 16GB RAM, 1TB SSD", "not_gpu:system"),  # a PC named anywhere
+        ("8-GPU system with H100 80GB", "not_gpu:system"),
+    ],
+)
+def test_parts_sold_for_a_card_and_pcs_named_after_one(title: str, reason: str) -> None:
+    assert match_title(title).reject_reason == reason
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Graphics card for gaming PC, MSI GTX 1060 6GB", "GTX_1060_6GB"),
+        ("ASUS NVIDIA GEFORCE RTX 3060 12GB GAMING DESKTOP PC GRAPHICS CARD", "RTX_3060_12GB"),
+        ("MSI RTX 4060 Ventus for mini PC builds", "RTX_4060"),
+        ("Graphics card RTX 3060 12GB with cooling fan", "RTX_3060_12GB"),
+    ],
+)
+def test_a_card_for_a_pc_or_with_its_fan_stays_a_card(title: str, model: str) -> None:
+    assert model_of(title) == model

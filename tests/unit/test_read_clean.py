@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glyph_assets.sieve.clean import clean, map_headers, parse_price, parse_quantity
+from glyph_assets.sieve.clean import clean, map_headers, parse_price, parse_quantity, priced_lot
 from glyph_assets.sieve.inspect import inspect_file
 from glyph_assets.sieve.read import FileRejected, read_raw
 
@@ -183,3 +183,40 @@ def test_ragged_file_falls_back_to_the_careful_reader(tmp_path: Path) -> None:
     path = write(tmp_path, "a.csv", b"title,price\nA,1\nB\n")
     assert _arrow_headers(path, detect_format(path)) is None
     assert read_raw(path)["_error"].notna().tolist() == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("title", "quantity", "price", "unit"),
+    [
+        ("Lot of 4 NVIDIA RTX 3090 24GB", None, 4000.0, 1000.0),
+        ("2x RTX 3090 Founders Edition", None, 1800.0, 900.0),
+        ("RTX 3070 8GB 4pcs mining pulls", None, 1200.0, 300.0),
+        ("RTX 3070 8GB", "Lot of 3", 900.0, 300.0),
+        ("RTX 3070 8GB", "12", 300.0, 300.0),  # 12 in stock, priced per card
+        ("RTX 3070 8GB (qty 10 available)", None, 300.0, 300.0),
+        ("AMD FirePro S7150 x2 16GB", None, 500.0, 500.0),  # x2 is the card's name
+        ("1x HDMI 3x DP RTX 4060", None, 300.0, 300.0),
+    ],
+)
+def test_unit_price_is_the_price_of_one_card_of_a_lot(
+    tmp_path: Path, title: str, quantity: str | None, price: float, unit: float
+) -> None:
+    header = "title,price" + (",quantity" if quantity is not None else "")
+    row = f'"{title}",{price}' + (f',"{quantity}"' if quantity is not None else "")
+    cleaned = clean(read_raw(write(tmp_path, "lot.csv", f"{header}\n{row}\n".encode())))
+    assert cleaned["unit_price"].iloc[0] == pytest.approx(unit)
+    assert cleaned["price"].iloc[0] == price
+
+
+def test_a_lot_in_the_title_sets_quantity_when_no_column_does(tmp_path: Path) -> None:
+    data = (
+        "title,price,qty\n2x RTX 3090 24GB,1800,\nLot of 4 RTX 3070,1200,\nRTX 3070 4pcs,1200,7\n"
+    )
+    cleaned = clean(read_raw(write(tmp_path, "lots.csv", data.encode())))
+    assert cleaned["quantity"].tolist() == [2, 4, 7]  # a stock column wins over the title
+    assert cleaned["unit_price"].tolist() == [900.0, 300.0, 300.0]
+
+
+def test_three_digits_after_a_lot_word_are_a_model_not_a_lot() -> None:
+    lots = priced_lot(pd.Series(["Bundle 580 8GB + Ryzen 5", "Lot of 12 RTX 3070", "set 710 GT"]))
+    assert pd.isna(lots[0]) and lots[1] == 12 and pd.isna(lots[2])

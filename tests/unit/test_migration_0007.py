@@ -1,0 +1,48 @@
+"""Migration 0007: rows stored before unit_price existed keep counting as one card each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import create_engine, text
+
+from glyph_assets.store.db import alembic_config
+
+IMPORT_ID = "00000000-0000-4000-8000-000000000005"
+
+
+def test_unit_price_of_old_rows_is_their_price_and_downgrade_drops_the_columns(
+    glyph_env: object, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = alembic_config(url)
+    command.upgrade(config, "0006")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO imports (import_id, status, source, sha256, size_bytes, kind,"
+                " created_at, updated_at) VALUES (:i, 'succeeded', 's', :h, 1, 'raw',"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"i": IMPORT_ID, "h": "0" * 64},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO listings (import_id, import_index, price) VALUES"
+                " (:i, 0, 1200.0), (:i, 1, NULL)"
+            ),
+            {"i": IMPORT_ID},
+        )
+    command.upgrade(config, "0007")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT unit_price, match_alternatives FROM listings ORDER BY import_index")
+        ).all()
+    assert [tuple(r) for r in rows] == [(1200.0, None), (None, None)]
+    command.downgrade(config, "0006")
+    with engine.connect() as conn:
+        columns = {r[1] for r in conn.execute(text("PRAGMA table_info(listings)"))}
+    assert "unit_price" not in columns and "match_alternatives" not in columns
+    engine.dispose()
