@@ -362,7 +362,7 @@ def test_pipeline_materializes_on_postgres_and_reruns_idempotently(
         assert stored is not None and stored.status == DagsterRunStatus.SUCCESS
         listings = _indexes(engine, Listing, import_id)
         errors = _indexes(engine, RowError, import_id)
-        assert sorted(listings + errors) == list(range(total))
+        assert sorted(listings + errors) == list(range(1, total + 1))
         counts.append((len(listings), len(errors)))
     assert counts[0] == counts[1]
 
@@ -552,6 +552,6 @@ def test_three_imports_ingest_at_once_through_the_queue(
     total = _input_rows()
     for import_id in import_ids:
         found = _indexes(engine, Listing, import_id) + _indexes(engine, RowError, import_id)
-        assert sorted(found) == list(range(total))
+        assert sorted(found) == list(range(1, total + 1))
         record = repository.get_import(engine, import_id)
         assert record is not None and record["status"] in ("succeeded", "partially_succeeded")
