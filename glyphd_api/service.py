@@ -7,6 +7,7 @@ against Dagster whenever the cached state is not final or disagrees with that ru
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -380,8 +381,6 @@ def _listing_changes(ctx: Context, import_id: str) -> ListingChanges | None:
 
 def _established_error(error: dict[str, Any]) -> EstablishedRowError:
     """A row error in the established ``RowErrorDTO`` shape (the raw row as an object)."""
-    import json
-
     try:
         data = json.loads(error.get("raw_row") or "{}")
     except ValueError:

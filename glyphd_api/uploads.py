@@ -26,6 +26,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
 from glyph_assets.landing import UploadTooLarge
+from glyph_assets.sieve.columns import SCORE_SCALES
 from glyph_assets.sieve.read import FileRejected, JsonDocument, json_document, parse_json
 from glyphd_api.errors import ApiError
 from glyphd_api.schemas import JsonImportRequest
@@ -42,7 +43,6 @@ FORM_FIELDS = (
     "score_scale",
     "save_to_disk",
 )
-SCORE_SCALES = ("0-100", "0-1")
 JSON_TYPES = {"application/json", "text/json"}
 RAW_TYPES = {
     "text/csv": ".csv",

@@ -17,15 +17,10 @@ from sqlalchemy import Engine, and_, case, delete, func, insert, literal, or_, s
 from sqlalchemy.sql import Subquery
 
 from glyph_assets.store.models import Import, ImportDiff, Listing
+from glyph_assets.store.repository import utcnow
 
 CHANGES = ("new", "gone", "repriced", "unchanged")
 FINISHED = ("succeeded", "partially_succeeded")
-
-
-def utcnow() -> datetime:
-    from glyph_assets.store.repository import utcnow as now
-
-    return now()
 
 
 def _firsts(import_id: str) -> Subquery:
