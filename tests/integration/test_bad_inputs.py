@@ -86,7 +86,7 @@ PARTIAL: dict[str, tuple[int, dict[int, tuple[str, str]]]] = {
     ),
     "partial_nul.csv": (
         3,
-        {1: ("title", "contains NUL bytes"), 2: ("seller", "contains NUL bytes")},
+        {2: ("title", "contains NUL bytes"), 3: ("seller", "contains NUL bytes")},
     ),
     "partial_long_fields.csv": (
         4,
