@@ -101,7 +101,7 @@ def scored_frame(rows: int, start: int = 0, seed: int = 0) -> pd.DataFrame:
             "reject_reason": np.where(not_gpu, "not_gpu", np.where(unknown, "unknown_model", None)),
             "match_alternatives": None,
             # one item per URL: a key of the same shape as sieve.listing_key's
-            "listing_key": pd.array([f"u-{i:024x}" for i in index], dtype="string"),
+            "listing_key": pd.array([f"u-{i:020x}" for i in index], dtype="string"),
             "segment": spec["segment"],
             "architecture": spec["architecture"],
             "vram_gb": spec["vram_gb"],

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pandas as pd
 
-KEY_CHARS = 24  # hex characters of the digest kept: 96 bits, no collision in practice
+KEY_CHARS = 20  # hex characters of the digest kept: 80 bits, no collision in practice
 TRACKING_PARAMS = re.compile(
     r"^(utm_.*|gclid|gbraid|wbraid|fbclid|msclkid|mc_[ce]id|ref|ref_|referrer|source|"
     r"_trk.*|_ul|hash|itmmeta|mkevt|mkcid|mkrid|campid|customid|toolid|siteid|amdata|"

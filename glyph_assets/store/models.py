@@ -83,9 +83,10 @@ class Listing(Base):
         # "score DESC NULLS LAST" (SQLite has no NULLS in index DDL and sorts NULLs last here).
         Index("ix_listings_import_score_desc", "import_id", desc("score"), "import_index"),
         Index("ix_listings_model_score", "canonical_model", "score"),
-        # A listing's history across imports, and an import's keys for a diff.
+        # A listing's history across imports and the price deltas. An import's side of a diff
+        # sorts its own rows instead: a second index on a random key made every import's
+        # transaction hold another index's worth of dirty pages.
         Index("ix_listings_key_import", "listing_key", "import_id"),
-        Index("ix_listings_import_key", "import_id", "listing_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -114,7 +115,7 @@ class Listing(Base):
     vendor: Mapped[str | None] = mapped_column(String(16))
     is_gpu: Mapped[bool | None] = mapped_column(Boolean)
     reject_reason: Mapped[str | None] = mapped_column(String(32))
-    listing_key: Mapped[str | None] = mapped_column(String(32))
+    listing_key: Mapped[str | None] = mapped_column(String(24))
     # The ids the title leaves open ("RTX_3080_10GB|RTX_3080_12GB"), chosen one first.
     match_alternatives: Mapped[str | None] = mapped_column(Text)
     segment: Mapped[str | None] = mapped_column(String(32))

@@ -19,15 +19,20 @@ from sqlalchemy import Boolean, Float, Integer, Table
 from glyph_assets.store.models import Base
 
 # Page cache of the writing connection (KiB, negative by SQLite's convention). With the default
-# 2 MB every insert into the score index misses once an import passes ~50k rows.
+# 2 MB every insert into the score index misses once an import passes ~50k rows; a cache that
+# held the whole import made the writer's memory grow with the file, not with the chunk. So it
+# follows the chunk in flight: CACHE_KIB_PER_CHUNK_ROW per row of the first chunk, within
+# [MIN, MAX] (50,000-row chunks, the default, get 200 MiB).
 BULK_LOAD_CACHE_KIB = 256 * 1024
+MIN_BULK_LOAD_CACHE_KIB = 32 * 1024
+CACHE_KIB_PER_CHUNK_ROW = 4
 BUSY_TIMEOUT_MS = 30_000
 _PRAGMAS = (
     f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    f"PRAGMA cache_size=-{BULK_LOAD_CACHE_KIB}",
+    f"PRAGMA cache_size=-{MIN_BULK_LOAD_CACHE_KIB}",
 )
 _DELETES = (
     "DELETE FROM listings WHERE import_id = ?",
@@ -86,6 +91,7 @@ class AdbcSqliteWriter:
             self._cursor.execute(pragma)
             self._cursor.fetchall()
         self._conn.adbc_connection.set_autocommit(False)
+        self._sized = False
 
     def __enter__(self) -> AdbcSqliteWriter:
         return self
@@ -112,6 +118,12 @@ class AdbcSqliteWriter:
     def insert(self, table: str, columns: list[str], frame: pd.DataFrame) -> None:
         if frame.empty:
             return
+        if not self._sized:  # the first chunk tells the chunk size
+            per_chunk = len(frame) * CACHE_KIB_PER_CHUNK_ROW
+            kib = min(BULK_LOAD_CACHE_KIB, max(MIN_BULK_LOAD_CACHE_KIB, per_chunk))
+            self._cursor.execute(f"PRAGMA cache_size=-{kib}")
+            self._cursor.fetchall()
+            self._sized = True
         data = arrow_table(Base.metadata.tables[table], columns, frame)
         self._cursor.adbc_ingest(table, data, mode="append")
 

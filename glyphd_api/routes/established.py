@@ -46,7 +46,7 @@ class GpuPrediction(BaseModel):
     "/api/ml/is-gpu",
     response_model=GpuPrediction,
     summary="Is this title a GPU? The pipeline's own decision (the established endpoint)",
-    responses=errors(401, 422, database=False),
+    responses=errors(400, 401, 422, database=False),
 )
 def is_gpu(body: GpuTitle) -> Any:
     """The same rules an import applies to the title (``sieve.classify``), so the answer and

@@ -80,7 +80,7 @@ def test_one_listing_across_the_pair(api: httpx.Client, pair: Pair) -> None:
         (first["import_id"], 27450.0),
         (second["import_id"], 25990.0),
     ]
-    assert api.get("/api/listings/u-000000000000000000000000/history").status_code == 404
+    assert api.get("/api/listings/u-00000000000000000000/history").status_code == 404
 
 
 def test_price_deltas_as_established(api: httpx.Client, pair: Pair) -> None:

@@ -308,7 +308,7 @@ def test_csv_export_neutralises_formulas(
     assert exported.headers["content-type"].startswith("text/csv")
     assert "attachment" in exported.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(exported.text, newline="")))
-    assert [r["import_index"] for r in rows] == [str(i) for i in range(len(titles))]
+    assert [r["import_index"] for r in rows] == [str(i) for i in range(1, len(titles) + 1)]
     assert [r["title"] for r in rows] == [neutralise(t) for t in titles]
     formulas = rows[len(SQL_TITLES) :]
     assert [r["title"][0] for r in formulas[:4]] == ["'"] * 4

@@ -85,7 +85,7 @@ def test_every_corpus_file_gets_keys(name: str) -> None:
     good = out.loc[out["error_stage"].isna()]
     keyed = good["listing_key"].notna()
     assert keyed.mean() > 0.95, (name, keyed.mean())
-    assert good.loc[keyed, "listing_key"].str.fullmatch(r"[tu]-[0-9a-f]{24}").all()
+    assert good.loc[keyed, "listing_key"].str.fullmatch(r"[tu]-[0-9a-f]{20}").all()
     assert len(read_raw(path, path.name)) == len(out)
 
 

@@ -13,6 +13,7 @@ them row by row during an UPDATE). A downgrade moves them back.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
@@ -20,17 +21,17 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-TABLES = ("listings", "row_errors")
+NUMBERED = [sa.table(name, sa.column("import_index")) for name in ("listings", "row_errors")]
+MARKET = sa.table("model_market_stats", sa.column("best_import_index"))
 
 
 def _shift(by: int) -> None:
-    for table in TABLES:
-        op.execute(f"UPDATE {table} SET import_index = -import_index - 1")  # noqa: S608
-        op.execute(f"UPDATE {table} SET import_index = -import_index - 1 + {by}")  # noqa: S608
-    op.execute(
-        "UPDATE model_market_stats SET best_import_index = best_import_index + "  # noqa: S608
-        f"{by} WHERE best_import_index IS NOT NULL"
-    )
+    for table in NUMBERED:
+        index = table.c.import_index
+        op.execute(table.update().values(import_index=-index - 1))
+        op.execute(table.update().values(import_index=-index - 1 + by))
+    best = MARKET.c.best_import_index
+    op.execute(MARKET.update().where(best.is_not(None)).values(best_import_index=best + by))
 
 
 def upgrade() -> None:

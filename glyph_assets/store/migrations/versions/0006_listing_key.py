@@ -5,9 +5,10 @@ Revises: 0005
 Create Date: 2026-12-05 23:55:00
 
 ``listing_key`` (see ``glyph_assets/sieve/listing_key.py``) names one marketplace item in every
-import that saw it. Two indexes: (listing_key, import_id) serves a listing's history and
-(import_id, listing_key) an import's side of a diff. ``import_diffs`` keeps what changed between
-an import and the previous import of its source, written by the ``listing_changes`` asset.
+import that saw it. (listing_key, import_id) serves a listing's history and the price deltas; a
+diff sorts each import's own rows (found by the (import_id, import_index) index).
+``import_diffs`` keeps what changed between an import and the previous import of its source,
+written by the ``listing_changes`` asset.
 Listings written before this revision have no key (re-run their import to compute it).
 """
 
@@ -23,9 +24,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("listings", sa.Column("listing_key", sa.String(length=32), nullable=True))
+    op.add_column("listings", sa.Column("listing_key", sa.String(length=24), nullable=True))
     op.create_index("ix_listings_key_import", "listings", ["listing_key", "import_id"])
-    op.create_index("ix_listings_import_key", "listings", ["import_id", "listing_key"])
     op.create_table(
         "import_diffs",
         sa.Column("import_id", sa.String(length=36), nullable=False),
@@ -43,7 +43,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("import_diffs")
-    op.drop_index("ix_listings_import_key", table_name="listings")
     op.drop_index("ix_listings_key_import", table_name="listings")
     with op.batch_alter_table("listings", schema=None) as batch_op:
         batch_op.drop_column("listing_key")
