@@ -21,10 +21,11 @@ from glyph_assets.store.models import Base
 # Page cache of the writing connection (KiB, negative by SQLite's convention). With the default
 # 2 MB every insert into the score index misses once an import passes ~50k rows; a cache that
 # held the whole import made the writer's memory grow with the file, not with the chunk. So it
-# follows the chunk in flight: CACHE_KIB_PER_CHUNK_ROW per row of the first chunk, within
-# [MIN, MAX] (50,000-row chunks, the default, get 200 MiB).
-BULK_LOAD_CACHE_KIB = 256 * 1024
-MIN_BULK_LOAD_CACHE_KIB = 32 * 1024
+# follows the chunk in flight: the smallest of CACHE_STEPS_KIB that gives CACHE_KIB_PER_CHUNK_ROW
+# per row of the first chunk (10,000-row chunks get 64 MiB; 50,000, the default, 256 MiB). The
+# statements are constants: nothing is formatted into SQL at run time.
+CACHE_STEPS_KIB = (32 * 1024, 64 * 1024, 128 * 1024, 256 * 1024)
+CACHE_PRAGMAS = {kib: f"PRAGMA cache_size=-{kib}" for kib in CACHE_STEPS_KIB}
 CACHE_KIB_PER_CHUNK_ROW = 4
 BUSY_TIMEOUT_MS = 30_000
 _PRAGMAS = (
@@ -32,7 +33,7 @@ _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    f"PRAGMA cache_size=-{MIN_BULK_LOAD_CACHE_KIB}",
+    CACHE_PRAGMAS[CACHE_STEPS_KIB[0]],
 )
 _DELETES = (
     "DELETE FROM listings WHERE import_id = ?",
@@ -119,9 +120,9 @@ class AdbcSqliteWriter:
         if frame.empty:
             return
         if not self._sized:  # the first chunk tells the chunk size
-            per_chunk = len(frame) * CACHE_KIB_PER_CHUNK_ROW
-            kib = min(BULK_LOAD_CACHE_KIB, max(MIN_BULK_LOAD_CACHE_KIB, per_chunk))
-            self._cursor.execute(f"PRAGMA cache_size=-{kib}")
+            wanted = len(frame) * CACHE_KIB_PER_CHUNK_ROW
+            kib = next((k for k in CACHE_STEPS_KIB if k >= wanted), CACHE_STEPS_KIB[-1])
+            self._cursor.execute(CACHE_PRAGMAS[kib])
             self._cursor.fetchall()
             self._sized = True
         data = arrow_table(Base.metadata.tables[table], columns, frame)
