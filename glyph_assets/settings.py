@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     allow_run_config: bool = False  # lets clients pass Dagster run config (delays, fault switches)
     dagster_host: str = "127.0.0.1"
     dagster_port: int = 3000
-    code_server_port: int = 4266
+    code_server_port: int | None = None  # None: a free port, picked when the stack starts
     dagster_location: str = "glyph"
     dagster_postgres_url: str | None = None
     # Where runs execute: "default" (a process beside the code server) or "docker" (a container
