@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     max_rows: int = 5_000_000
     max_field_chars: int = 4096
     max_run_seconds: int = 3600  # dagster/max_runtime of every ingest run (run monitoring)
+    # Dagster re-executes a run whose worker died this many times (0: never); data failures
+    # (a step that raised) are never retried automatically.
+    run_retries: int = 2
     pipeline_root: Path | None = None
     inbox_dir: Path | None = None
     inbox_reimport: bool = False
