@@ -58,8 +58,8 @@ def dev(
     from glyph_assets import stack
     from glyph_assets.logs import configure_logging
 
-    configure_logging()
     _apply_ports(api_port, dagster_port)
+    configure_logging()
     running = stack.read_state()
     if running is not None:
         console.print(f"the stack is already running (supervisor pid {running['pid']})")
@@ -69,7 +69,11 @@ def dev(
     try:
         supervisor.start()
         supervisor.write_state("running")
-        _print_urls(supervisor.settings)
+        if supervisor.settings.log_format == "json":  # every line a JSON object
+            u = stack.urls(supervisor.settings)
+            stack.log.info("stack running", extra={"dagster_ui": u.dagster, "api": u.api})
+        else:
+            _print_urls(supervisor.settings)
         seen = supervisor.state("running")
         while not stop_event.wait(0.25):
             supervisor.check()

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     max_concurrent_runs: int = 4
     dequeue_interval_seconds: int = 1
 
+    log_format: Literal["plain", "json"] = "plain"  # json: one JSON object per log line
+
     chunk_rows: int = 50_000
     max_upload_bytes: int = 512 * 1024 * 1024
     max_rows: int = 5_000_000

@@ -20,6 +20,7 @@ import ctypes
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,6 +35,7 @@ from typing import IO, Any
 import httpx
 
 from glyph_assets.instance import dagster_home, grpc_workspace, write_instance_config
+from glyph_assets.logs import uvicorn_log_config
 from glyph_assets.settings import PROJECT_ROOT, Settings, get_settings
 
 BIN = Path(sys.executable).parent
@@ -95,6 +97,8 @@ def _commands(settings: Settings, home: Path) -> dict[str, list[str]]:
     workspace = grpc_workspace(
         home, settings.dagster_host, settings.code_server_port, settings.dagster_location
     )
+    log_config = home / "uvicorn-logging.json"
+    log_config.write_text(json.dumps(uvicorn_log_config(settings.log_format)))
     return {
         "code-server": [
             str(BIN / "dagster"),
@@ -128,6 +132,8 @@ def _commands(settings: Settings, home: Path) -> dict[str, list[str]]:
             "--port",
             str(settings.api_port),
             *(["--workers", str(settings.api_workers)] if settings.api_workers > 1 else []),
+            "--log-config",
+            str(log_config),
         ],
     }
 
@@ -235,6 +241,7 @@ def _wait_http(
     timeout: float,
     proc: subprocess.Popen | None = None,
     stop_event: threading.Event | None = None,
+    below: int = 500,
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -242,7 +249,7 @@ def _wait_http(
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process for {url} exited with {proc.returncode}")
         try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
+            if httpx.get(url, timeout=1.0).status_code < below:
                 return
         except httpx.HTTPError:
             pass
@@ -341,7 +348,15 @@ class Supervisor:
         return {name: child.proc for name, child in self.children.items()}
 
     def _spawn(self, name: str) -> subprocess.Popen:
-        return spawn(self._commands[name], self._env, self.stack_dir / f"{name}.log")
+        env = self._env
+        if name == "api":
+            # prometheus-client's multiprocess mode (glyphd_api.metrics): one file per uvicorn
+            # worker in a directory emptied before every start, so no dead worker is counted.
+            metrics_dir = self.settings.data_dir / "metrics" / f"api-{self.settings.api_port}"
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            metrics_dir.mkdir(parents=True)
+            env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        return spawn(self._commands[name], env, self.stack_dir / f"{name}.log")
 
     def start(self, timeout: float = 90.0) -> dict[str, subprocess.Popen]:
         """Start the code server, webserver, daemon and API; wait until each answers."""
@@ -374,7 +389,8 @@ class Supervisor:
             u = urls(settings)
             procs = self.procs
             _wait_http(f"{u.dagster}/server_info", timeout, procs["webserver"], self.stop_event)
-            _wait_http(f"{u.api}/api/health", timeout, procs["api"], self.stop_event)
+            # Any answer: the API is up (a 503 names a component still coming up, the daemon).
+            _wait_http(f"{u.api}/api/health", timeout, procs["api"], self.stop_event, 600)
         except BaseException:
             self.stop()
             raise
@@ -457,7 +473,7 @@ def read_state(home: Path | None = None) -> dict[str, Any] | None:
 
 def _is_supervisor(pid: int) -> bool:
     """Alive and a glyph process (a pid reused by anything else does not count)."""
-    if pid <= 0 or not _alive(pid):
+    if pid <= 0 or not alive(pid):
         return False
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
@@ -476,15 +492,15 @@ def stop(home: Path | None = None, timeout: float = 10.0) -> list[str]:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.1)
-    if _alive(pid):
+    if alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     return list(state.get("children", {}))
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

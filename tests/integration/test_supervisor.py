@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,12 +33,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 CLI = [sys.executable, "-m", "glyph_assets.cli"]
 
 
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 def stack_processes(home: Path) -> list[psutil.Process]:
     """Every live process whose DAGSTER_HOME is ``home``: the supervisor, its guard, the
     children, their children (run workers, uvicorn workers)."""
@@ -51,6 +44,14 @@ def stack_processes(home: Path) -> list[psutil.Process]:
             ):
                 found.append(proc)
     return found
+
+
+def command(proc: psutil.Process) -> str:
+    """The command line, or "" for a process that has just ended (a zombie has none)."""
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
 
 
 def wait_gone(home: Path, timeout: float) -> list[psutil.Process]:
@@ -152,7 +153,7 @@ def test_sigterm_during_start_up_leaves_no_process(tmp_path: Path) -> None:
         supervisor = psutil.Process(proc.pid)
         deadline = time.monotonic() + 60
         # In the middle of starting: the code server is up, the API is not.
-        while not any("code-server" in " ".join(c.cmdline()) for c in supervisor.children()):
+        while not any("code-server" in command(c) for c in supervisor.children()):
             assert time.monotonic() < deadline and proc.poll() is None, stack.log()
             time.sleep(0.05)
         state = stack.state()
@@ -180,10 +181,19 @@ def test_two_stacks_restarts_and_stops(tmp_path: Path) -> None:
         again = first.run("up", timeout=60)
         assert again.returncode == 0 and "already running" in again.stdout, again.stdout
 
-        # A crash of the daemon and of the code server: both come back, nothing else restarts.
+        # A crash of the daemon and of the code server, seen by health while the supervisor is
+        # held (SIGSTOP); then both come back and nothing else restarts.
         before = state_a["children"]
-        for name in ("daemon", "code-server"):
-            os.kill(before[name]["pid"], signal.SIGKILL)
+        os.kill(state_a["pid"], signal.SIGSTOP)
+        try:
+            for name in ("daemon", "code-server"):
+                os.kill(before[name]["pid"], signal.SIGKILL)
+            health = httpx.get(f"{first.api_url}/api/health", timeout=30)
+        finally:
+            os.kill(state_a["pid"], signal.SIGCONT)
+        assert health.status_code == 503, health.text
+        assert sorted(health.json()["down"]) == ["code_server", "daemon"], health.text
+        assert health.json()["status"] == "degraded"
         deadline = time.monotonic() + 30
         while True:
             children = (first.state() or state_a)["children"]
@@ -197,9 +207,10 @@ def test_two_stacks_restarts_and_stops(tmp_path: Path) -> None:
         assert children["api"]["pid"] == before["api"]["pid"]
         assert children["webserver"]["pid"] == before["webserver"]["pid"]
         deadline = time.monotonic() + 60
-        while not port_open(state_a["code_server_port"]):  # the new code server serves
-            assert time.monotonic() < deadline, first.log()
+        while (health := httpx.get(f"{first.api_url}/api/health", timeout=30)).status_code != 200:
+            assert time.monotonic() < deadline, health.text  # the new code server serves
             time.sleep(0.2)
+        assert health.json()["down"] == []
         with httpx.Client(base_url=first.api_url, timeout=60) as api:
             body = "title,price,seller\nNVIDIA L4 24GB,2000,Acme\nNVIDIA L4 24GB b,2100,Acme\n"
             accepted = post_file(api, "after-restart.csv", body.encode(), source="supervisor")
