@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from glyph_assets.landing import NO_SPACE_MESSAGES
 from glyph_assets.store import repository
 
 IMPORT_TAG = "glyph/import_id"
@@ -103,8 +104,16 @@ def failure_message(
         cause = (retry_errors or {}).get(step)
         if cause and cause.strip() != error.strip():
             text += f" (last error: {cause.strip()})"
-        return text[:MAX_ERROR_CHARS]
-    return run_failure.strip()[:MAX_ERROR_CHARS] if run_failure else None
+        return _disk_full_first(text)[:MAX_ERROR_CHARS]
+    return _disk_full_first(run_failure.strip())[:MAX_ERROR_CHARS] if run_failure else None
+
+
+def _disk_full_first(text: str) -> str:
+    """A run stopped by a full disk says so first: the operator's fix is space, not the data
+    (retry the import once there is space again)."""
+    if any(mark in text for mark in (*NO_SPACE_MESSAGES, "[Errno 28]")):
+        return f"disk full: {text}"
+    return text
 
 
 def retry_pending(
