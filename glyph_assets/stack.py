@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import psutil
 
 from glyph_assets.instance import dagster_home, grpc_workspace, write_instance_config
 from glyph_assets.logs import uvicorn_log_config
@@ -41,7 +42,7 @@ from glyph_assets.settings import PROJECT_ROOT, Settings, get_settings
 BIN = Path(sys.executable).parent
 log = logging.getLogger("glyph.stack")
 ORDER = ("code-server", "webserver", "daemon", "api")
-STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL of every group on stop
+STOP_GRACE = 2.0  # seconds between SIGTERM and SIGKILL of every group on stop
 RESTART_FIRST_DELAY = 0.5  # seconds before the first restart of a child that died
 RESTART_MAX_DELAY = 30.0  # the backoff doubles up to this
 RESTART_RESET_AFTER = 30.0  # a child up this long starts its backoff over
@@ -207,6 +208,35 @@ def spawn(command: list[str], env: dict[str, str], log_path: Path | None) -> sub
     return proc
 
 
+# The code server's own processes (the proxy and the gRPC server it starts); everything else in
+# its group belongs to a run (the run worker, its log tailers, multiprocessing's tracker).
+CODE_SERVER_MARKS = ("dagster api grpc", "code-server start")
+
+
+def _reap_group(pgid: int, spare_runs: bool) -> bool:
+    """SIGKILL what is left of a dead child's process group before it is started again (a uvicorn
+    master gone leaves workers holding its port). A dead code server's run workers are spared:
+    they write to the instance and the database themselves and finish their run, which nobody
+    would otherwise mark failed (Dagster's default run launcher leaves that to the very code
+    server that died). Returns whether anything of the group is left running."""
+    if not spare_runs:
+        _signal_group(pgid, signal.SIGKILL)
+        return False
+    left = False
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if os.getpgid(proc.pid) != pgid or proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            command = " ".join(proc.info["cmdline"] or [])
+            if any(mark in command for mark in CODE_SERVER_MARKS):
+                proc.kill()
+            else:
+                left = True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return left
+
+
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
@@ -340,6 +370,8 @@ class Supervisor:
         self.stop_event = stop_event
         self.stack_dir = self.home / "stack"
         self.children: dict[str, Child] = {}
+        # Groups of dead code servers whose run workers still finish their runs.
+        self.lingering: set[int] = set()
         self._env: dict[str, str] = {}
         self._commands: dict[str, list[str]] = {}
 
@@ -396,11 +428,22 @@ class Supervisor:
             raise
         return self.procs
 
+    def _prune_lingering(self) -> None:
+        for pgid in list(self.lingering):
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                self.lingering.discard(pgid)
+                _GUARD.tell(f"-{pgid}")
+            except PermissionError:
+                pass
+
     def check(self) -> None:
         """Restart every child that died: its group is SIGKILLed first (a uvicorn master gone
         leaves workers holding its port), then it is started again after a backoff that doubles
         from ``RESTART_FIRST_DELAY`` up to ``RESTART_MAX_DELAY``; each death is logged."""
         now = time.monotonic()
+        self._prune_lingering()
         for child in self.children.values():
             code = child.proc.poll()
             if code is None:
@@ -408,8 +451,10 @@ class Supervisor:
                     child.failures = 0
                 continue
             if child.due is None:
-                _signal_group(child.proc.pid, signal.SIGKILL)
-                _GUARD.tell(f"-{child.proc.pid}")
+                if _reap_group(child.proc.pid, spare_runs=child.name == "code-server"):
+                    self.lingering.add(child.proc.pid)  # still registered with the guard
+                else:
+                    _GUARD.tell(f"-{child.proc.pid}")
                 delay = min(RESTART_MAX_DELAY, RESTART_FIRST_DELAY * 2**child.failures)
                 child.failures += 1
                 child.exits.append(code)
@@ -431,8 +476,16 @@ class Supervisor:
                 )
 
     def stop(self, grace: float = STOP_GRACE) -> float:
-        """Stop every child (see ``stop_processes``); returns the seconds it took."""
-        return stop_processes(self.procs, grace)
+        """Stop every child (see ``stop_processes``) and the run workers a dead code server
+        left running; returns the seconds it took."""
+        for pgid in self.lingering:
+            _signal_group(pgid, signal.SIGTERM)
+        seconds = stop_processes(self.procs, grace)
+        for pgid in self.lingering:
+            _signal_group(pgid, signal.SIGKILL)
+            _GUARD.tell(f"-{pgid}")
+        self.lingering.clear()
+        return seconds
 
     def state(self, status: str) -> dict[str, Any]:
         """What ``glyph up``/``down``, health checks and tests read in ``stack/supervisor.json``."""
