@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -109,18 +107,6 @@ def write_instance_config(home: Path | None = None, settings: Settings | None = 
         fh.write(text)
     os.chmod(path, 0o600)
     return path
-
-
-def migrate_instance(home: Path | None = None) -> None:
-    """Create the instance storage once, before several processes race to create it."""
-    home = home or dagster_home()
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
-    subprocess.run(
-        [str(Path(sys.executable).with_name("dagster")), "instance", "migrate"],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
 
 
 def grpc_workspace(home: Path, host: str, port: int, location: str) -> Path:
