@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from glyph_assets.settings import get_settings
+from glyph_assets.settings import Settings, get_settings
 
 app = typer.Typer(help="glyph: GPU market listings ingestion.", no_args_is_help=True)
 console = Console()
@@ -33,58 +34,116 @@ def _apply_ports(api_port: int | None, dagster_port: int | None) -> None:
     reset_settings_cache()
 
 
+def _stop_on_signals() -> threading.Event:
+    """SIGTERM, SIGINT and SIGHUP ask the supervisor to stop: set an event rather than raise, so
+    that a signal in the middle of starting a child never loses track of it."""
+    stop_event = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop_event.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, request_stop)
+    return stop_event
+
+
 @app.command()
 def dev(
     api_port: Annotated[int | None, typer.Option(help="API port (GLYPH_API_PORT)")] = None,
     dagster_port: Annotated[int | None, typer.Option(help="UI port (GLYPH_DAGSTER_PORT)")] = None,
 ) -> None:
-    """Start the stack in the foreground; Ctrl-C stops it."""
+    """Start the stack in the foreground and supervise it: a process that dies is restarted;
+    Ctrl-C or SIGTERM stops everything within 5 s."""
+    stop_event = _stop_on_signals()  # first: a stop during start-up must not orphan anything
     from glyph_assets import stack
+    from glyph_assets.logs import configure_logging
 
     _apply_ports(api_port, dagster_port)
-    procs = stack.start()
-    _print_urls()
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    configure_logging()
+    running = stack.read_state()
+    if running is not None:
+        console.print(f"the stack is already running (supervisor pid {running['pid']})")
+        raise typer.Exit(1)
+    supervisor = stack.Supervisor(stop_event=stop_event)
+    supervisor.write_state("starting")
     try:
-        while not stop["now"] and all(p.poll() is None for p in procs.values()):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
+        supervisor.start()
+        supervisor.write_state("running")
+        if supervisor.settings.log_format == "json":  # every line a JSON object
+            u = stack.urls(supervisor.settings)
+            stack.log.info("stack running", extra={"dagster_ui": u.dagster, "api": u.api})
+        else:
+            _print_urls(supervisor.settings)
+        seen = supervisor.state("running")
+        while not stop_event.wait(0.25):
+            supervisor.check()
+            if (now := supervisor.state("running")) != seen:  # a death or a restart
+                seen = now
+                supervisor.write_state("running")
+    except stack.StopRequested:
         pass
     finally:
-        stack.stop_processes(procs)
-        (stack.dagster_home() / "stack" / "pids.json").unlink(missing_ok=True)
+        seconds = supervisor.stop()
+        stack.state_path(supervisor.home).unlink(missing_ok=True)
+        stack.log.info("stack stopped in %.1f s", seconds)
 
 
 @app.command()
 def up(
     api_port: Annotated[int | None, typer.Option(help="API port (GLYPH_API_PORT)")] = None,
     dagster_port: Annotated[int | None, typer.Option(help="UI port (GLYPH_DAGSTER_PORT)")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the stack")] = 180.0,
 ) -> None:
-    """Start the stack in the background (stop it with ``glyph down``)."""
+    """Start the stack in the background under its supervisor (``glyph dev`` detached, logging to
+    DAGSTER_HOME/stack/supervisor.log); ``glyph down`` stops it."""
+    import subprocess
+    import sys
+
     from glyph_assets import stack
 
     _apply_ports(api_port, dagster_port)
-    if (stack.dagster_home() / "stack" / "pids.json").exists():
-        stack.stop()
+    running = stack.read_state()
+    if running is not None:
+        console.print(
+            f"the stack is already running (supervisor pid {running['pid']}); glyph down stops it"
+        )
+        return
+    stack_dir = stack.dagster_home() / "stack"
+    stack_dir.mkdir(parents=True, exist_ok=True)
+    with open(stack_dir / "supervisor.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "glyph_assets.cli", "dev"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # outlives this command, by design
+        )
+    deadline = time.monotonic() + timeout
     with console.status("starting Dagster code server, webserver, daemon and the API..."):
-        stack.start()
-    console.print("[green]stack is up[/green]")
+        while (state := stack.read_state()) is None or state["status"] != "running":
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stack.stop()
+                tail = (stack_dir / "supervisor.log").read_text(errors="replace")[-3000:]
+                console.print(f"[red]the stack did not start[/red]\n{tail}")
+                raise typer.Exit(1)
+            time.sleep(0.2)
+    console.print(f"[green]stack is up[/green] (supervisor pid {proc.pid})")
+    _print_urls()
 
 
 @app.command()
 def down() -> None:
-    """Stop a stack started with ``glyph up``."""
+    """Stop a stack started with ``glyph up`` (or a ``glyph dev`` of the same DAGSTER_HOME)."""
     from glyph_assets import stack
 
     stopped = stack.stop()
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "no stack was running")
 
 
-def _print_urls() -> None:
+def _print_urls(settings: Settings | None = None) -> None:
     from glyph_assets.stack import urls as stack_urls
 
-    u = stack_urls()
+    u = stack_urls(settings)
     console.print(f"Dagster UI: {u.dagster}")
     console.print(f"API docs:   {u.api_docs}")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glyph_assets.landing import Manifest, discard, land_stream
+from glyph_assets.landing import Manifest, StorageFull, discard, disk_full, land_stream
 from glyph_assets.settings import Settings, get_settings
 from glyph_assets.sieve.columns import SCORE_SCALES
 from glyph_assets.sieve.inspect import FileInspection, inspect_file
@@ -73,6 +73,13 @@ def register_import(
         if isinstance(exc, FileRejected):
             raise
         raise FileRejected([f"the file cannot be read: {exc}"]) from exc
+    try:  # the kind the run will read the file as, recorded before the import exists
+        _rewrite_manifest_kind(settings, manifest, inspection.kind)
+    except BaseException as exc:
+        discard(settings.landing_dir, manifest.import_id)
+        if disk_full(exc):
+            raise StorageFull(settings.landing_dir) from exc
+        raise
     try:
         engine = migrate(settings.sqlalchemy_url)
         record = repository.create_import(
@@ -90,11 +97,12 @@ def register_import(
             idempotency_key=idempotency_key,
             score_scale=score_scale,
         )
-    except BaseException:
+    except BaseException as exc:
         # No import row (a duplicate Idempotency-Key, the database down): keep no landing either.
         discard(settings.landing_dir, manifest.import_id)
+        if disk_full(exc):
+            raise StorageFull(settings.landing_dir) from exc
         raise
-    _rewrite_manifest_kind(settings, manifest, inspection.kind)
     return RegisteredImport(
         import_id=manifest.import_id,
         manifest=manifest,
@@ -123,11 +131,7 @@ def check_row_limit(manifest: Manifest, inspection: FileInspection, max_rows: in
 
 def _rewrite_manifest_kind(settings: Settings, manifest: Manifest, kind: str) -> None:
     """The manifest records the detected kind so the run reads the file the same way."""
-    import json
-    from dataclasses import asdict
-
-    from glyph_assets.landing import MANIFEST_NAME, import_dir
+    from glyph_assets.landing import import_dir, write_manifest
 
     manifest.kind = kind
-    path = import_dir(settings.landing_dir, manifest.import_id) / MANIFEST_NAME
-    path.write_text(json.dumps(asdict(manifest), indent=2))
+    write_manifest(import_dir(settings.landing_dir, manifest.import_id), manifest)

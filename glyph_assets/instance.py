@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,8 @@ def dagster_postgres_url(url: str) -> str:
 
 
 def instance_config(settings: Settings) -> dict[str, Any]:
-    """dagster.yaml as a dict: run queue, storage and run launcher, all from settings.
+    """dagster.yaml as a dict: run queue, run monitoring and retries, storage and run launcher,
+    all from settings.
 
     ``GLYPH_DAGSTER_POSTGRES_URL`` alone moves run, event-log and schedule storage to
     dagster-postgres; without it the instance keeps its SQLite files under DAGSTER_HOME.
@@ -46,6 +45,16 @@ def instance_config(settings: Settings) -> dict[str, Any]:
             },
         },
         "run_monitoring": {"enabled": True, "poll_interval_seconds": 5},
+        # Infrastructure faults only: a run whose worker process died (killed, out of memory,
+        # a restarted code server) is re-executed from its failed step by the daemon, and the
+        # re-execution is the import's next attempt (run_state.claim). A step that raised (bad
+        # data, a full disk) is a data failure: retry_on_asset_or_op_failure false leaves it
+        # failed, for an operator to retry once the cause is fixed.
+        "run_retries": {
+            "enabled": settings.run_retries > 0,
+            "max_retries": settings.run_retries,
+            "retry_on_asset_or_op_failure": False,
+        },
         "telemetry": {"enabled": False},
         "nux": {"enabled": False},
     }
@@ -98,18 +107,6 @@ def write_instance_config(home: Path | None = None, settings: Settings | None = 
         fh.write(text)
     os.chmod(path, 0o600)
     return path
-
-
-def migrate_instance(home: Path | None = None) -> None:
-    """Create the instance storage once, before several processes race to create it."""
-    home = home or dagster_home()
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
-    subprocess.run(
-        [str(Path(sys.executable).with_name("dagster")), "instance", "migrate"],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
 
 
 def grpc_workspace(home: Path, host: str, port: int, location: str) -> Path:

@@ -6,6 +6,7 @@ and never used as a path.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -28,6 +29,35 @@ class UploadTooLarge(ValueError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"upload is larger than the limit of {limit} bytes")
         self.limit = limit
+
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+class StorageFull(OSError):
+    """The landing zone's disk (or quota) is full: nothing of the upload was kept."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(errno.ENOSPC, "no space left to land the upload", str(path))
+
+
+# How the databases say it: SQLite's SQLITE_FULL, PostgreSQL's disk_full (SQLSTATE 53100).
+NO_SPACE_MESSAGES = ("database or disk is full", "No space left on device")
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """Is ``exc`` (or what caused it) the disk or quota being full, of a file or a database?"""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+            return True
+        if getattr(exc, "sqlstate", None) == "53100":
+            return True
+        if any(m in str(exc) for m in NO_SPACE_MESSAGES):
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 @dataclass
@@ -87,12 +117,12 @@ def land_stream(
     """Stream bytes into landing/<import_id>/original.<ext>, hashing as they arrive."""
     import_id = import_id or new_import_id()
     target_dir = import_dir(landing_root, import_id)
-    target_dir.mkdir(parents=True, exist_ok=False)
     target = target_dir / f"{ORIGINAL_STEM}{safe_suffix(filename, content_type)}"
     digest = hashlib.sha256()
     size = 0
     line_breaks = 0
     try:
+        target_dir.mkdir(parents=True, exist_ok=False)
         with open(target, "xb") as out:
             for chunk in chunks:
                 size += len(chunk)
@@ -103,25 +133,39 @@ def land_stream(
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
-    except BaseException:
+        os.chmod(target, 0o444)
+        manifest = Manifest(
+            import_id=import_id,
+            original_filename=filename,
+            stored_as=str(target.resolve()),
+            sha256=digest.hexdigest(),
+            size_bytes=size,
+            content_type=content_type,
+            source=source,
+            kind=kind,
+            received_at=datetime.now(UTC).isoformat(),
+            line_breaks=line_breaks,
+            score_scale=score_scale,
+        )
+        write_manifest(target_dir, manifest)
+    except BaseException as exc:
+        # Nothing half-written stays: not the bytes, not a manifest without them.
         shutil.rmtree(target_dir, ignore_errors=True)
+        if disk_full(exc):
+            raise StorageFull(landing_root) from exc
         raise
-    os.chmod(target, 0o444)
-    manifest = Manifest(
-        import_id=import_id,
-        original_filename=filename,
-        stored_as=str(target.resolve()),
-        sha256=digest.hexdigest(),
-        size_bytes=size,
-        content_type=content_type,
-        source=source,
-        kind=kind,
-        received_at=datetime.now(UTC).isoformat(),
-        line_breaks=line_breaks,
-        score_scale=score_scale,
-    )
-    (target_dir / MANIFEST_NAME).write_text(json.dumps(asdict(manifest), indent=2))
     return manifest
+
+
+def write_manifest(target_dir: Path, manifest: Manifest) -> None:
+    """Write the manifest whole or not at all (a temporary file renamed over it)."""
+    path = target_dir / MANIFEST_NAME
+    tmp = path.with_suffix(".tmp")
+    try:
+        tmp.write_text(json.dumps(asdict(manifest), indent=2))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def land_file(path: Path, landing_root: Path, **kwargs: object) -> Manifest:

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from glyph_assets.landing import NO_SPACE_MESSAGES
 from glyph_assets.store import repository
 
 IMPORT_TAG = "glyph/import_id"
@@ -46,6 +47,15 @@ MAX_ERROR_CHARS = 4000
 # The daemon's run monitoring fails an over-long run with a message saying so: that message is
 # the reason, not the step it interrupted.
 RUNTIME_LIMIT_MARK = "maximum runtime"
+# Set by Dagster on a failed run that its run retries (instance ``run_retries``) will re-execute:
+# the run's worker died (an infrastructure fault), not its data (a step failure is never retried).
+WILL_RETRY_TAG = "dagster/will_retry"
+# How long a failed run marked for retry may wait for its retry before the import counts as
+# failed after all (a daemon that never came back must not leave it queued for ever).
+RETRY_WAIT_SECONDS = 300.0
+# Dagster marks a run FAILURE a moment before it tags whether it retries it; a read in between
+# must not call the import failed. Past this many seconds a missing tag means "no retry".
+RETRY_TAG_WAIT_SECONDS = 30.0
 
 
 def import_of(tags: Mapping[str, str]) -> str | None:
@@ -94,8 +104,36 @@ def failure_message(
         cause = (retry_errors or {}).get(step)
         if cause and cause.strip() != error.strip():
             text += f" (last error: {cause.strip()})"
-        return text[:MAX_ERROR_CHARS]
-    return run_failure.strip()[:MAX_ERROR_CHARS] if run_failure else None
+        return _disk_full_first(text)[:MAX_ERROR_CHARS]
+    return _disk_full_first(run_failure.strip())[:MAX_ERROR_CHARS] if run_failure else None
+
+
+def _disk_full_first(text: str) -> str:
+    """A run stopped by a full disk says so first: the operator's fix is space, not the data
+    (retry the import once there is space again)."""
+    if any(mark in text for mark in (*NO_SPACE_MESSAGES, "[Errno 28]")):
+        return f"disk full: {text}"
+    return text
+
+
+def retry_pending(
+    tags: Mapping[str, str], ended: float | None = None, now: float | None = None
+) -> bool:
+    """Will Dagster re-execute this failed run by itself? Its tag says so, and (when the run's
+    end time is known) the retry is not overdue by ``RETRY_WAIT_SECONDS``."""
+    if str(tags.get(WILL_RETRY_TAG, "")).lower() != "true":
+        return False
+    return ended is None or now is None or now - ended < RETRY_WAIT_SECONDS
+
+
+def retry_undecided(
+    tags: Mapping[str, str], ended: float | None, now: float, retries_enabled: bool
+) -> bool:
+    """A failed run that Dagster has not yet tagged with its retry decision (see
+    ``RETRY_TAG_WAIT_SECONDS``): whoever reads it now should leave the import as it is."""
+    if not retries_enabled or WILL_RETRY_TAG in tags:
+        return False
+    return ended is None or now - ended < RETRY_TAG_WAIT_SECONDS
 
 
 def superseded(engine: Engine, import_id: str, run_id: str) -> bool:
@@ -134,6 +172,7 @@ def settle(
     run_status: str,
     failure: Callable[[], str | None],
     replace_message: bool = False,
+    will_retry: bool = False,
 ) -> dict[str, Any] | None:
     """Apply a finished run (SUCCESS, FAILURE or CANCELED) to its import; returns the import.
 
@@ -141,6 +180,9 @@ def settle(
       the counts of its rows (``persisted_listings`` normally wrote this already).
     - FAILURE: ``failed`` with ``failure()`` as the message; an import already failed with a
       message keeps it unless ``replace_message`` (the sensor, which knows this run's reason).
+      A failure Dagster retries by itself (``will_retry``, see :func:`retry_pending`) is not the
+      import's end: it goes back to ``queued`` with the reason, and the retry, recorded as the
+      next attempt when it claims the import, decides.
     - CANCELED: ``canceled``, and whatever rows the import has are deleted.
 
     The run is recorded if it was not yet (next attempt), its stored status is brought up to
@@ -166,6 +208,16 @@ def settle(
             total = counts["persisted_rows"] + counts["error_rows"]
         implied = "partially_succeeded" if counts["error_rows"] else "succeeded"
         repository.set_import_status(engine, import_id, implied, total_rows=total, **counts)
+    elif run_status == "FAILURE" and will_retry:
+        if status == "queued":
+            return record
+        message = failure() or "run failed"
+        repository.set_import_status(
+            engine,
+            import_id,
+            "queued",
+            error_message=f"retried automatically after: {message}"[:MAX_ERROR_CHARS],
+        )
     elif run_status == "FAILURE":
         if status == "failed" and record.get("error_message") and not replace_message:
             return record
@@ -190,10 +242,13 @@ __all__ = [
     "MAX_ERROR_CHARS",
     "PARTITION_TAG",
     "PIPELINE_STAGES",
+    "WILL_RETRY_TAG",
     "claim",
     "failure_message",
     "import_of",
     "materializes_pipeline",
+    "retry_pending",
+    "retry_undecided",
     "root_cause",
     "settle",
     "superseded",

@@ -102,6 +102,7 @@ def import_failure_sensor(context: RunFailureSensorContext) -> None:
         "FAILURE",
         lambda: run_failure_message(context.instance, run_id, _run_failure(context)),
         replace_message=True,
+        will_retry=run_state.retry_pending(context.dagster_run.tags),
     )
 
 

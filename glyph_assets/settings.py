@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     allow_run_config: bool = False  # lets clients pass Dagster run config (delays, fault switches)
     dagster_host: str = "127.0.0.1"
     dagster_port: int = 3000
-    code_server_port: int = 4266
+    code_server_port: int | None = None  # None: a free port, picked when the stack starts
     dagster_location: str = "glyph"
     dagster_postgres_url: str | None = None
     # Where runs execute: "default" (a process beside the code server) or "docker" (a container
@@ -41,11 +41,16 @@ class Settings(BaseSettings):
     max_concurrent_runs: int = 4
     dequeue_interval_seconds: int = 1
 
+    log_format: Literal["plain", "json"] = "plain"  # json: one JSON object per log line
+
     chunk_rows: int = 50_000
     max_upload_bytes: int = 512 * 1024 * 1024
     max_rows: int = 5_000_000
     max_field_chars: int = 4096
     max_run_seconds: int = 3600  # dagster/max_runtime of every ingest run (run monitoring)
+    # Dagster re-executes a run whose worker died this many times (0: never); data failures
+    # (a step that raised) are never retried automatically.
+    run_retries: int = 2
     pipeline_root: Path | None = None
     inbox_dir: Path | None = None
     inbox_reimport: bool = False

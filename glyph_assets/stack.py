@@ -1,32 +1,58 @@
-"""Start and stop glyph's local stack: one code server, Dagster webserver and daemon, the API.
+"""Start, supervise and stop glyph's local stack: one code server, Dagster webserver and daemon,
+the API.
 
-Every process binds to 127.0.0.1 by default; logs and pid files live under DAGSTER_HOME/stack.
+Every process binds to 127.0.0.1 by default; logs and the supervisor's state file live under
+DAGSTER_HOME/stack.
+
+Why the children cannot outlive whoever started them: each runs in a process group of its own
+(so that its own children, run workers and uvicorn workers, are stopped with it by one group
+kill), is sent SIGKILL by the kernel when its parent dies (``PR_SET_PDEATHSIG``), and its group
+is registered with a guard process (``glyph_assets.guard``) that SIGKILLs every registered group
+when the parent disappears, SIGKILL included. Stopping gives every group ``STOP_GRACE`` seconds
+after SIGTERM, then SIGKILLs each group, so a stop is over within 5 s even though the code server
+ignores SIGTERM.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
+import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 import httpx
+import psutil
 
-from glyph_assets.instance import (
-    dagster_home,
-    grpc_workspace,
-    migrate_instance,
-    write_instance_config,
-)
+from glyph_assets.instance import dagster_home, grpc_workspace, write_instance_config
+from glyph_assets.logs import uvicorn_log_config
 from glyph_assets.settings import PROJECT_ROOT, Settings, get_settings
 
 BIN = Path(sys.executable).parent
+log = logging.getLogger("glyph.stack")
+ORDER = ("code-server", "webserver", "daemon", "api")
+STOP_GRACE = 2.0  # seconds between SIGTERM and SIGKILL of every group on stop
+RESTART_FIRST_DELAY = 0.5  # seconds before the first restart of a child that died
+RESTART_MAX_DELAY = 30.0  # the backoff doubles up to this
+RESTART_RESET_AFTER = 30.0  # a child up this long starts its backoff over
+PR_SET_PDEATHSIG = 1
+# Resolved once here: the child calls it between fork and exec, where nothing may be allocated.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+class StopRequested(Exception):
+    """A stop was asked for (a signal) while the stack was still starting."""
 
 
 @dataclass
@@ -47,6 +73,21 @@ def urls(settings: Settings | None = None) -> StackUrls:
     )
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on now (the OS picks it), for a code server given no port."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def resolved(settings: Settings) -> Settings:
+    """``settings`` with a code-server port: ``GLYPH_CODE_SERVER_PORT`` or a free one, so two
+    stacks with their own homes and UI/API ports never collide on a fixed third port."""
+    if settings.code_server_port:
+        return settings
+    return settings.model_copy(update={"code_server_port": free_port(settings.dagster_host)})
+
+
 def _port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
@@ -57,6 +98,8 @@ def _commands(settings: Settings, home: Path) -> dict[str, list[str]]:
     workspace = grpc_workspace(
         home, settings.dagster_host, settings.code_server_port, settings.dagster_location
     )
+    log_config = home / "uvicorn-logging.json"
+    log_config.write_text(json.dumps(uvicorn_log_config(settings.log_format)))
     return {
         "code-server": [
             str(BIN / "dagster"),
@@ -90,17 +133,153 @@ def _commands(settings: Settings, home: Path) -> dict[str, list[str]]:
             "--port",
             str(settings.api_port),
             *(["--workers", str(settings.api_workers)] if settings.api_workers > 1 else []),
+            "--log-config",
+            str(log_config),
         ],
     }
 
 
-def _wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+# -- children that cannot outlive their parent -----------------------------------------------------
+class _Guard:
+    """The client side of ``glyph_assets.guard``: one guard per process that starts children,
+    started with the first child and told about every group started and stopped."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+
+    def _pipe(self) -> IO[bytes] | None:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "glyph_assets.guard"],
+                stdin=subprocess.PIPE,
+                cwd=PROJECT_ROOT,
+                start_new_session=True,  # a signal to our group must not reach the guard
+            )
+        return self._proc.stdin
+
+    def tell(self, line: str) -> None:
+        with self._lock, contextlib.suppress(OSError, ValueError):
+            pipe = self._pipe()
+            if pipe is not None:
+                pipe.write(f"{line}\n".encode())
+                pipe.flush()
+
+
+_GUARD = _Guard()
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """The child's ``preexec_fn``: its own process group, and SIGKILL when the parent dies.
+
+    PDEATHSIG fires when the *thread* that forked the child ends, so children are only ever
+    spawned from a thread that lives as long as the supervisor (its main thread). A parent that
+    died between fork and prctl is caught by comparing the parent pid afterwards.
+    """
+
+    def preexec() -> None:
+        os.setpgid(0, 0)
+        if _PRCTL is not None:
+            _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    return preexec
+
+
+def spawn(command: list[str], env: dict[str, str], log_path: Path | None) -> subprocess.Popen:
+    """Start ``command`` as a child that cannot outlive this process (see the module docstring)."""
+    output: Any = subprocess.DEVNULL
+    if log_path is not None:
+        output = open(log_path, "ab")  # noqa: SIM115 - owned by the child
+    try:
+        proc = subprocess.Popen(
+            command,
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509 - no threads fork here
+        )
+    finally:
+        if log_path is not None:
+            output.close()
+    _GUARD.tell(f"+{proc.pid}")
+    return proc
+
+
+# The code server's own processes (the proxy and the gRPC server it starts); everything else in
+# its group belongs to a run (the run worker, its log tailers, multiprocessing's tracker).
+CODE_SERVER_MARKS = ("dagster api grpc", "code-server start")
+
+
+def _reap_group(pgid: int, spare_runs: bool) -> bool:
+    """SIGKILL what is left of a dead child's process group before it is started again (a uvicorn
+    master gone leaves workers holding its port). A dead code server's run workers are spared:
+    they write to the instance and the database themselves and finish their run, which nobody
+    would otherwise mark failed (Dagster's default run launcher leaves that to the very code
+    server that died). Returns whether anything of the group is left running."""
+    if not spare_runs:
+        _signal_group(pgid, signal.SIGKILL)
+        return False
+    left = False
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if os.getpgid(proc.pid) != pgid or proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            command = " ".join(proc.info["cmdline"] or [])
+            if any(mark in command for mark in CODE_SERVER_MARKS):
+                proc.kill()
+            else:
+                left = True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return left
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def stop_processes(procs: dict[str, subprocess.Popen], grace: float = STOP_GRACE) -> float:
+    """SIGTERM every child's group, wait up to ``grace`` seconds, then SIGKILL every group (the
+    leader and whatever it left behind: a run worker, a uvicorn worker). Returns the seconds."""
+    started = time.monotonic()
+    for proc in procs.values():
+        _signal_group(proc.pid, signal.SIGTERM)
+    deadline = started + grace
+    while time.monotonic() < deadline and any(p.poll() is None for p in procs.values()):
+        time.sleep(0.05)
+    for proc in procs.values():
+        _signal_group(proc.pid, signal.SIGKILL)
+    for proc in procs.values():
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(2)
+        _GUARD.tell(f"-{proc.pid}")
+    return time.monotonic() - started
+
+
+# -- waiting for the children ----------------------------------------------------------------------
+def _check_stop(stop_event: threading.Event | None) -> None:
+    if stop_event is not None and stop_event.is_set():
+        raise StopRequested("stop requested while the stack was starting")
+
+
+def _wait_http(
+    url: str,
+    timeout: float,
+    proc: subprocess.Popen | None = None,
+    stop_event: threading.Event | None = None,
+    below: int = 500,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        _check_stop(stop_event)
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process for {url} exited with {proc.returncode}")
         try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
+            if httpx.get(url, timeout=1.0).status_code < below:
                 return
         except httpx.HTTPError:
             pass
@@ -108,9 +287,16 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def _wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen) -> None:
+def _wait_port(
+    host: str,
+    port: int,
+    timeout: float,
+    proc: subprocess.Popen,
+    stop_event: threading.Event | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        _check_stop(stop_event)
         if proc.poll() is not None:
             raise RuntimeError(f"process for port {port} exited with {proc.returncode}")
         if _port_open(host, port):
@@ -119,93 +305,263 @@ def _wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen) -> 
     raise TimeoutError(f"port {port} did not open within {timeout:.0f} s")
 
 
-def start(
-    settings: Settings | None = None, home: Path | None = None, timeout: float = 90.0
-) -> dict[str, subprocess.Popen]:
-    """Start every process in the background and wait until each answers."""
-    settings = settings or get_settings()
-    home = home or dagster_home()
-    stack_dir = home / "stack"
-    stack_dir.mkdir(parents=True, exist_ok=True)
-    for name, port in (
-        ("Dagster UI", settings.dagster_port),
-        ("API", settings.api_port),
-        ("code server", settings.code_server_port),
-    ):
-        if _port_open(settings.dagster_host, port):
-            raise RuntimeError(f"port {port} for the {name} is already in use (glyph down?)")
-    write_instance_config(home, settings)
-    migrate_instance(home)
+def _migrate(home: Path, env: dict[str, str], stop_event: threading.Event | None) -> None:
+    """``dagster instance migrate`` (creates the storage once, before the webserver and the daemon
+    race to create it), as a guarded child so that a stop during start-up ends it too."""
+    proc = spawn([str(BIN / "dagster"), "instance", "migrate"], env, home / "stack" / "migrate.log")
+    try:
+        while proc.poll() is None:
+            _check_stop(stop_event)
+            time.sleep(0.05)
+    finally:
+        stop_processes({"migrate": proc}, grace=0.5)
+    if proc.returncode != 0:
+        raise RuntimeError(f"dagster instance migrate failed ({home / 'stack' / 'migrate.log'})")
+
+
+def _child_env(settings: Settings, home: Path) -> dict[str, str]:
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     env.setdefault("GLYPH_DATA_DIR", str(settings.data_dir))
-    procs: dict[str, subprocess.Popen] = {}
-    commands = _commands(settings, home)
-    try:
-        for name in ("code-server", "webserver", "daemon", "api"):
-            log = open(stack_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-            procs[name] = subprocess.Popen(
-                commands[name],
-                env=env,
-                cwd=PROJECT_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            if name == "code-server":
-                _wait_port(settings.dagster_host, settings.code_server_port, timeout, procs[name])
-        u = urls(settings)
-        _wait_http(f"{u.dagster}/server_info", timeout, procs["webserver"])
-        _wait_http(f"{u.api}/api/health", timeout, procs["api"])
-    except BaseException:
-        stop_processes(procs)
-        raise
-    (stack_dir / "pids.json").write_text(json.dumps({n: p.pid for n, p in procs.items()}))
-    return procs
+    env["GLYPH_CODE_SERVER_PORT"] = str(settings.code_server_port)
+    return env
 
 
-def stop_processes(procs: dict[str, subprocess.Popen], timeout: float = 15.0) -> None:
-    for proc in procs.values():
-        _signal_group(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for proc in procs.values():
+def start(
+    settings: Settings | None = None,
+    home: Path | None = None,
+    timeout: float = 90.0,
+    stop_event: threading.Event | None = None,
+) -> dict[str, subprocess.Popen]:
+    """Start every process and wait until each answers; on any failure, or when ``stop_event``
+    is set meanwhile (``StopRequested``), stop what was started and raise."""
+    return Supervisor(settings, home, stop_event).start(timeout)
+
+
+# -- the supervisor --------------------------------------------------------------------------------
+@dataclass
+class Child:
+    """One supervised process and its restart history."""
+
+    name: str
+    proc: subprocess.Popen
+    started: float
+    restarts: int = 0
+    failures: int = 0  # deaths since it last stayed up RESTART_RESET_AFTER seconds
+    due: float | None = None  # when a dead child is started again
+    exits: list[int] = field(default_factory=list)
+
+
+class Supervisor:
+    """The stack's processes, started in order, restarted with backoff when one dies (a crash of
+    the daemon is not a reason to stop the API), and stopped within ``STOP_GRACE`` + a moment.
+
+    Every method is called from one thread, the one that lives as long as the supervisor (see
+    ``_die_with_parent``).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        home: Path | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> None:
+        self.settings = resolved(settings or get_settings())
+        self.home = home or dagster_home()
+        self.stop_event = stop_event
+        self.stack_dir = self.home / "stack"
+        self.children: dict[str, Child] = {}
+        # Groups of dead code servers whose run workers still finish their runs.
+        self.lingering: set[int] = set()
+        self._env: dict[str, str] = {}
+        self._commands: dict[str, list[str]] = {}
+
+    @property
+    def procs(self) -> dict[str, subprocess.Popen]:
+        return {name: child.proc for name, child in self.children.items()}
+
+    def _spawn(self, name: str) -> subprocess.Popen:
+        env = self._env
+        if name == "api":
+            # prometheus-client's multiprocess mode (glyphd_api.metrics): one file per uvicorn
+            # worker in a directory emptied before every start, so no dead worker is counted.
+            metrics_dir = self.settings.data_dir / "metrics" / f"api-{self.settings.api_port}"
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            metrics_dir.mkdir(parents=True)
+            env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        return spawn(self._commands[name], env, self.stack_dir / f"{name}.log")
+
+    def start(self, timeout: float = 90.0) -> dict[str, subprocess.Popen]:
+        """Start the code server, webserver, daemon and API; wait until each answers."""
+        settings, home = self.settings, self.home
+        _check_stop(self.stop_event)
+        self.stack_dir.mkdir(parents=True, exist_ok=True)
+        for name, port in (
+            ("Dagster UI", settings.dagster_port),
+            ("API", settings.api_port),
+            ("code server", settings.code_server_port),
+        ):
+            if _port_open(settings.dagster_host, port):
+                raise RuntimeError(f"port {port} for the {name} is already in use (glyph down?)")
+        write_instance_config(home, settings)
+        self._env = _child_env(settings, home)
+        self._commands = _commands(settings, home)
         try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            _signal_group(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+            _migrate(home, self._env, self.stop_event)
+            for name in ORDER:
+                _check_stop(self.stop_event)
+                self.children[name] = Child(name, self._spawn(name), time.monotonic())
+                if name == "code-server":
+                    _wait_port(
+                        settings.dagster_host,
+                        settings.code_server_port or 0,
+                        timeout,
+                        self.children[name].proc,
+                        self.stop_event,
+                    )
+            u = urls(settings)
+            procs = self.procs
+            _wait_http(f"{u.dagster}/server_info", timeout, procs["webserver"], self.stop_event)
+            # Any answer: the API is up (a 503 names a component still coming up, the daemon).
+            _wait_http(f"{u.api}/api/health", timeout, procs["api"], self.stop_event, 600)
+        except BaseException:
+            self.stop()
+            raise
+        return self.procs
+
+    def _prune_lingering(self) -> None:
+        for pgid in list(self.lingering):
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                self.lingering.discard(pgid)
+                _GUARD.tell(f"-{pgid}")
+            except PermissionError:
+                pass
+
+    def check(self) -> None:
+        """Restart every child that died: its group is SIGKILLed first (a uvicorn master gone
+        leaves workers holding its port), then it is started again after a backoff that doubles
+        from ``RESTART_FIRST_DELAY`` up to ``RESTART_MAX_DELAY``; each death is logged."""
+        now = time.monotonic()
+        self._prune_lingering()
+        for child in self.children.values():
+            code = child.proc.poll()
+            if code is None:
+                if child.failures and now - child.started >= RESTART_RESET_AFTER:
+                    child.failures = 0
+                continue
+            if child.due is None:
+                if _reap_group(child.proc.pid, spare_runs=child.name == "code-server"):
+                    self.lingering.add(child.proc.pid)  # still registered with the guard
+                else:
+                    _GUARD.tell(f"-{child.proc.pid}")
+                delay = min(RESTART_MAX_DELAY, RESTART_FIRST_DELAY * 2**child.failures)
+                child.failures += 1
+                child.exits.append(code)
+                child.due = now + delay
+                log.warning(
+                    "%s (pid %d) exited with %s after %.1f s; restarting in %.1f s",
+                    child.name,
+                    child.proc.pid,
+                    code,
+                    now - child.started,
+                    delay,
+                )
+            elif now >= child.due:
+                child.proc = self._spawn(child.name)
+                child.started, child.due = now, None
+                child.restarts += 1
+                log.warning(
+                    "%s restarted (pid %d, restart %d)", child.name, child.proc.pid, child.restarts
+                )
+
+    def stop(self, grace: float = STOP_GRACE) -> float:
+        """Stop every child (see ``stop_processes``) and the run workers a dead code server
+        left running; returns the seconds it took."""
+        for pgid in self.lingering:
+            _signal_group(pgid, signal.SIGTERM)
+        seconds = stop_processes(self.procs, grace)
+        for pgid in self.lingering:
+            _signal_group(pgid, signal.SIGKILL)
+            _GUARD.tell(f"-{pgid}")
+        self.lingering.clear()
+        return seconds
+
+    def state(self, status: str) -> dict[str, Any]:
+        """What ``glyph up``/``down``, health checks and tests read in ``stack/supervisor.json``."""
+        return {
+            "pid": os.getpid(),
+            "status": status,
+            "code_server_port": self.settings.code_server_port,
+            "api_port": self.settings.api_port,
+            "dagster_port": self.settings.dagster_port,
+            "children": {
+                name: {"pid": c.proc.pid, "restarts": c.restarts, "exits": c.exits}
+                for name, c in self.children.items()
+            },
+        }
+
+    def write_state(self, status: str) -> None:
+        self.stack_dir.mkdir(parents=True, exist_ok=True)
+        path = self.stack_dir / "supervisor.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state(status)))
+        tmp.replace(path)
 
 
-def _signal_group(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
+# -- a supervisor running in the background (glyph up / glyph down) --------------------------------
+def state_path(home: Path | None = None) -> Path:
+    return (home or dagster_home()) / "stack" / "supervisor.json"
 
 
-def stop(home: Path | None = None, timeout: float = 15.0) -> list[str]:
-    """Stop a stack started in the background by ``start``; returns what was stopped."""
-    home = home or dagster_home()
-    pid_file = home / "stack" / "pids.json"
-    if not pid_file.exists():
+def read_state(home: Path | None = None) -> dict[str, Any] | None:
+    """The supervisor's state file, or None when no supervisor of this home is alive."""
+    path = state_path(home)
+    try:
+        state: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return state if _is_supervisor(int(state.get("pid", 0))) else None
+
+
+def _is_supervisor(pid: int) -> bool:
+    """Alive and a glyph process (a pid reused by anything else does not count)."""
+    if pid <= 0 or not alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"glyph" in fh.read()
+    except OSError:
+        return True
+
+
+def stop(home: Path | None = None, timeout: float = 10.0) -> list[str]:
+    """Stop the supervisor of ``home`` (SIGTERM; it stops its children within 5 s; SIGKILL
+    after ``timeout``, its guard then kills the children). Returns what was running."""
+    state = read_state(home)
+    if state is None:
         return []
-    pids: dict[str, int] = json.loads(pid_file.read_text())
-    for pid in pids.values():
-        _signal_group(pid, signal.SIGTERM)
+    pid = int(state["pid"])
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    for pid in pids.values():
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.1)
-        if _alive(pid):
-            _signal_group(pid, signal.SIGKILL)
-    pid_file.unlink()
-    return list(pids)
+    while time.monotonic() < deadline and alive(pid):
+        time.sleep(0.1)
+    if alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return list(state.get("children", {}))
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
+    except PermissionError:
+        return True
     try:
         with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except OSError:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
         return True

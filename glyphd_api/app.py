@@ -20,10 +20,12 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from glyph_assets.logs import configure_logging
 from glyph_assets.settings import Settings, get_settings
 from glyph_assets.store.db import migrate
 from glyphd_api.deps import run_config_allowed
 from glyphd_api.errors import ApiError, error_body, install_error_handlers
+from glyphd_api.metrics import RequestMetrics
 from glyphd_api.routes import (
     changes,
     established,
@@ -31,6 +33,7 @@ from glyphd_api.routes import (
     imports,
     jobs,
     listings,
+    metrics,
     models,
     schema,
 )
@@ -112,6 +115,8 @@ async def _refuse_version(send: Send, asked: str) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for ``settings`` (default: the GLYPH_* environment)."""
     settings = settings or get_settings()
+    if settings.log_format == "json":
+        configure_logging("json")
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -148,11 +153,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_exception_handler(OperationalError, database_down)
 
-    routers = (health, imports, jobs, listings, models, schema, established, changes)
+    routers = (health, imports, jobs, listings, metrics, models, schema, established, changes)
     for module in routers:
         app.include_router(module.router)
     # Outermost: a refused token or an oversized small body never reaches routing.
     app.add_middleware(AccessGuard, settings=settings)
-    app.add_middleware(SchemaHeader)  # outermost of all: the guard's refusals carry it too
+    app.add_middleware(SchemaHeader)  # the guard's refusals carry it too
+    app.add_middleware(RequestMetrics)  # outermost of all: refusals are timed as well
     document_security(app, settings)
     return app

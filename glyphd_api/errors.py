@@ -29,6 +29,7 @@ _CODES = {
     502: "dagster_error",
     503: "unavailable",
     504: "timeout",
+    507: "insufficient_storage",
 }
 
 

@@ -744,6 +744,13 @@ class Health(Versioned):
                     "status": "ok",
                     "database": {"ok": True, "version": "0001", "detail": "sqlite"},
                     "dagster": {"ok": True, "version": "1.13.27", "url": "http://127.0.0.1:3000"},
+                    "components": {
+                        "database": {"ok": True, "version": "0001", "detail": "sqlite"},
+                        "dagster": {"ok": True, "version": "1.13.27"},
+                        "code_server": {"ok": True, "url": "grpc://127.0.0.1:4266"},
+                        "daemon": {"ok": True, "detail": "8 daemons heartbeating"},
+                    },
+                    "down": [],
                     "versions": {"glyph": "0.1.0", "api_schema": SCHEMA_VERSION},
                 }
             ]
@@ -752,4 +759,7 @@ class Health(Versioned):
     status: Literal["ok", "degraded"]
     database: ComponentHealth
     dagster: ComponentHealth
+    # Every component by name (database, dagster, code_server, daemon) and the ones down.
+    components: dict[str, ComponentHealth] = Field(default_factory=dict)
+    down: list[str] = Field(default_factory=list)
     versions: dict[str, str]

@@ -193,6 +193,11 @@ def reconcile(
         # Active: the status is Dagster's (even when persisted_listings already wrote its
         # result and the run is wrapping up); the run's sensors and assets write the table.
         return {**record, "status": RUN_TO_IMPORT.get(info.status, record["status"])}
+    now = time.time()
+    if info.status == "FAILURE" and run_state.retry_undecided(
+        info.tags, info.end_time, now, ctx.settings.run_retries > 0
+    ):
+        return record  # Dagster is about to say whether it retries this run: a later read settles
     # Finished: the same rule the code location's run-status sensors apply (run_state.settle).
     settled = run_state.settle(
         ctx.engine,
@@ -200,6 +205,7 @@ def reconcile(
         info.run_id,
         info.status,
         lambda: _failure_message(ctx, info.run_id),
+        will_retry=run_state.retry_pending(info.tags, info.end_time, now),
     )
     return settled or record
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from glyph_assets.imports import register_import
-from glyph_assets.landing import UploadTooLarge
+from glyph_assets.landing import StorageFull, UploadTooLarge
 from glyph_assets.sieve.read import FileRejected, JsonDocument, TooManyRows
 from glyph_assets.sieve.scored import DTO_REQUIRED, dto_problems
 from glyph_assets.store import repository
@@ -102,7 +102,7 @@ UPLOAD_BODY = {
         },
     }
 }
-UPLOAD_ERRORS = errors(400, 401, 403, 409, 413, 415, 422, 502, 503)
+UPLOAD_ERRORS = errors(400, 401, 403, 409, 413, 415, 422, 502, 503, 507)
 
 
 class Fields:
@@ -232,6 +232,12 @@ def _register_and_launch(
         ) from exc
     except UploadTooLarge as exc:
         raise _too_large(exc) from exc
+    except StorageFull as exc:
+        raise ApiError(
+            507,
+            "the server has no space left to keep the upload; nothing was kept or registered",
+            code="insufficient_storage",
+        ) from exc
     except IntegrityError as exc:
         # Another request with the same Idempotency-Key won the race: answer with its import.
         existing = (

@@ -84,9 +84,11 @@ def fault_api(fault_stack: OwnStack) -> Iterator[httpx.Client]:
 
 
 # -- the run worker is killed in the middle of persisting -----------------------------------------
-def test_sigkill_mid_persist_leaves_no_rows_and_a_retry_completes(
+def test_sigkill_mid_persist_leaves_no_rows_and_the_automatic_retry_completes(
     fault_stack: OwnStack, fault_api: httpx.Client
 ) -> None:
+    """A dead worker is the infrastructure's fault: Dagster's run retries re-execute the run by
+    themselves, the re-execution is the import's attempt 2, and the import never reads failed."""
     running = fault_stack.running
     rows = 40  # 8 chunks of 5 rows, one second apart inside the one transaction
     response = post_file(
@@ -109,22 +111,13 @@ def test_sigkill_mid_persist_leaves_no_rows_and_a_retry_completes(
         time.sleep(0.2)
     # Two chunks are written inside the open transaction: nobody else can see them.
     assert db_counts(running, import_id)["persisted_rows"] == 0
+    killed = time.monotonic()
     worker.send_signal(signal.SIGKILL)
     worker.wait(15)
 
-    failed = wait_final(fault_api, import_id, timeout=60)
-    assert failed["status"] == "failed", failed
-    assert failed["persisted_rows"] == failed["error_rows"] == 0
-    assert db_counts(running, import_id) == {
-        "persisted_rows": 0,
-        "error_rows": 0,
-        "distinct_indexes": 0,
-    }
-
-    retry = fault_api.post(f"/api/imports/{import_id}/retry", json={"run_config": {}})
-    assert retry.status_code == 202, retry.text
-    assert (retry.json()["attempt"], retry.json()["strategy"]) == (2, "from_failure")
-    done = wait_final(fault_api, import_id)
+    done = wait_final(fault_api, import_id, timeout=180)
+    seconds = time.monotonic() - killed
+    print(f"worker killed -> import succeeded on the automatic retry in {seconds:.1f} s")
     assert done["status"] == "succeeded", done
     assert done["persisted_rows"] == rows == done["total_rows"]
     assert db_counts(running, import_id) == {
@@ -133,6 +126,8 @@ def test_sigkill_mid_persist_leaves_no_rows_and_a_retry_completes(
         "distinct_indexes": rows,
     }
     assert [r["attempt"] for r in done["runs"]] == [1, 2]
+    assert done["runs"][0]["run_id"] == run_id
+    assert run_count(running, import_id) == 2
     with running.engine.connect() as conn:
         assert conn.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
 

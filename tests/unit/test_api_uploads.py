@@ -273,4 +273,8 @@ def test_health_reports_an_unreachable_dagster(client: TestClient) -> None:
     assert body["status"] == "degraded"
     assert body["database"]["ok"] is True and body["database"]["detail"] == "sqlite"
     assert body["dagster"]["ok"] is False and "unreachable" in body["dagster"]["detail"]
+    # Which component is down, by name: the daemon cannot be asked without the webserver.
+    assert body["down"] == ["dagster", "daemon"]
+    assert body["components"]["database"]["ok"] is True
+    assert body["components"]["daemon"]["detail"] == "not checked: the webserver is down"
     assert body["versions"]["api_schema"] == "1"

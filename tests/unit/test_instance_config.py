@@ -59,6 +59,19 @@ def test_default_instance_keeps_sqlite_and_queues_runs(tmp_path: Path) -> None:
         instance.dispose()
 
 
+def test_run_retries_retry_dead_workers_only(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write_instance_config(home, _settings(tmp_path, run_retries=3))
+    instance = DagsterInstance.from_config(str(home))
+    try:
+        assert instance.run_retries_enabled
+        assert instance.run_retries_max_retries == 3
+        assert instance.run_retries_retry_on_asset_or_op_failure is False
+    finally:
+        instance.dispose()
+    assert instance_config(_settings(tmp_path, run_retries=0))["run_retries"]["enabled"] is False
+
+
 def test_generated_file_says_it_is_generated_and_is_private(tmp_path: Path) -> None:
     settings = _settings(tmp_path, dagster_postgres_url="postgresql://u:secret@db:5432/dagster")
     path = write_instance_config(tmp_path / "home", settings)

@@ -142,6 +142,40 @@ def test_failure_settles_with_the_message_and_records_an_unseen_run(engine: Engi
     assert _import(engine)["error_message"] == "new"
 
 
+def test_a_failure_dagster_retries_waits_for_the_retry(engine: Engine) -> None:
+    """A dead worker's run is re-executed by Dagster (run_retries): the import goes back to the
+    queue with the reason, and the retry is its next attempt and decides its end."""
+    run_state.claim(engine, IMPORT_ID, "killed")
+    run_state.settle(
+        engine, IMPORT_ID, "killed", "FAILURE", lambda: "worker died", True, will_retry=True
+    )
+    record = _import(engine)
+    assert record["status"] == "queued"
+    assert record["error_message"] == "retried automatically after: worker died"
+    assert run_state.claim(engine, IMPORT_ID, "retry") == 2
+    run_state.settle(engine, IMPORT_ID, "retry", "SUCCESS", _never)
+    record = _import(engine)
+    assert (record["status"], record["error_message"]) == ("succeeded", None)
+    assert [r["attempt"] for r in repository.runs_of(engine, IMPORT_ID)] == [1, 2]
+
+
+def test_retry_pending_follows_the_tag_and_gives_up_when_overdue() -> None:
+    tags = {run_state.WILL_RETRY_TAG: "true"}
+    assert run_state.retry_pending(tags)
+    assert run_state.retry_pending(tags, ended=1000.0, now=1010.0)
+    assert not run_state.retry_pending(tags, ended=1000.0, now=1000.0 + 301)
+    assert not run_state.retry_pending({run_state.WILL_RETRY_TAG: "false"})
+    assert not run_state.retry_pending({})
+
+
+def test_a_failure_not_yet_tagged_is_left_undecided_for_a_while() -> None:
+    assert run_state.retry_undecided({}, ended=1000.0, now=1005.0, retries_enabled=True)
+    assert not run_state.retry_undecided({}, ended=1000.0, now=1031.0, retries_enabled=True)
+    assert not run_state.retry_undecided({}, ended=1000.0, now=1005.0, retries_enabled=False)
+    tagged = {run_state.WILL_RETRY_TAG: "false"}
+    assert not run_state.retry_undecided(tagged, ended=1000.0, now=1005.0, retries_enabled=True)
+
+
 def test_cancel_drops_the_rows_unless_a_newer_attempt_owns_the_import(engine: Engine) -> None:
     run_state.claim(engine, IMPORT_ID, "first")
     run_state.claim(engine, IMPORT_ID, "retry")
