@@ -353,7 +353,7 @@ class ListingOut(BaseModel):
             "examples": [
                 {
                     "import_id": EXAMPLE_IMPORT_ID,
-                    "import_index": 0,
+                    "import_index": 1,
                     "title": "NVIDIA H100 PCIe 80GB",
                     "price": 27450.0,
                     "currency": "USD",
