@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import Engine, and_, case, delete, func, insert, literal, or_, select
 from sqlalchemy.sql import Subquery
 
+from glyph_assets.store.market import PERSISTED_STATUSES
 from glyph_assets.store.models import Import, ImportDiff, Listing
 from glyph_assets.store.repository import utcnow
 
 CHANGES = ("new", "gone", "repriced", "unchanged")
-FINISHED = ("succeeded", "partially_succeeded")
 
 
 def _firsts(import_id: str) -> Subquery:
@@ -54,7 +54,7 @@ def previous_import(engine: Engine, import_id: str) -> str | None:
             .where(
                 Import.source == row.source,
                 Import.created_at < row.created_at,
-                Import.status.in_(FINISHED),
+                Import.status.in_(PERSISTED_STATUSES),
                 Import.import_id != import_id,
             )
             .order_by(Import.created_at.desc())
