@@ -57,10 +57,11 @@ def dev(
     stop_event = _stop_on_signals()  # first: a stop during start-up must not orphan anything
     from glyph_assets import stack
     from glyph_assets.logs import configure_logging
+    from glyph_assets.stack_state import read_state, state_path
 
     _apply_ports(api_port, dagster_port)
     configure_logging()
-    running = stack.read_state()
+    running = read_state()
     if running is not None:
         console.print(f"the stack is already running (supervisor pid {running['pid']})")
         raise typer.Exit(1)
@@ -84,7 +85,7 @@ def dev(
         pass
     finally:
         seconds = supervisor.stop()
-        stack.state_path(supervisor.home).unlink(missing_ok=True)
+        state_path(supervisor.home).unlink(missing_ok=True)
         stack.log.info("stack stopped in %.1f s", seconds)
 
 
@@ -100,15 +101,16 @@ def up(
     import sys
 
     from glyph_assets import stack
+    from glyph_assets.stack_state import dagster_home, read_state
 
     _apply_ports(api_port, dagster_port)
-    running = stack.read_state()
+    running = read_state()
     if running is not None:
         console.print(
             f"the stack is already running (supervisor pid {running['pid']}); glyph down stops it"
         )
         return
-    stack_dir = stack.dagster_home() / "stack"
+    stack_dir = dagster_home() / "stack"
     stack_dir.mkdir(parents=True, exist_ok=True)
     with open(stack_dir / "supervisor.log", "ab") as log:
         proc = subprocess.Popen(
@@ -120,7 +122,7 @@ def up(
         )
     deadline = time.monotonic() + timeout
     with console.status("starting Dagster code server, webserver, daemon and the API..."):
-        while (state := stack.read_state()) is None or state["status"] != "running":
+        while (state := read_state()) is None or state["status"] != "running":
             if proc.poll() is not None or time.monotonic() > deadline:
                 stack.stop()
                 tail = (stack_dir / "supervisor.log").read_text(errors="replace")[-3000:]

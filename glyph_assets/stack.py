@@ -35,9 +35,10 @@ from typing import IO, Any
 import httpx
 import psutil
 
-from glyph_assets.instance import dagster_home, grpc_workspace, write_instance_config
+from glyph_assets.instance import grpc_workspace, write_instance_config
 from glyph_assets.logs import uvicorn_log_config
 from glyph_assets.settings import PROJECT_ROOT, Settings, get_settings
+from glyph_assets.stack_state import alive, dagster_home, read_state, state_path
 
 BIN = Path(sys.executable).parent
 log = logging.getLogger("glyph.stack")
@@ -502,39 +503,14 @@ class Supervisor:
         }
 
     def write_state(self, status: str) -> None:
-        self.stack_dir.mkdir(parents=True, exist_ok=True)
-        path = self.stack_dir / "supervisor.json"
+        path = state_path(self.home)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.state(status)))
         tmp.replace(path)
 
 
 # -- a supervisor running in the background (glyph up / glyph down) --------------------------------
-def state_path(home: Path | None = None) -> Path:
-    return (home or dagster_home()) / "stack" / "supervisor.json"
-
-
-def read_state(home: Path | None = None) -> dict[str, Any] | None:
-    """The supervisor's state file, or None when no supervisor of this home is alive."""
-    path = state_path(home)
-    try:
-        state: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return state if _is_supervisor(int(state.get("pid", 0))) else None
-
-
-def _is_supervisor(pid: int) -> bool:
-    """Alive and a glyph process (a pid reused by anything else does not count)."""
-    if pid <= 0 or not alive(pid):
-        return False
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return b"glyph" in fh.read()
-    except OSError:
-        return True
-
-
 def stop(home: Path | None = None, timeout: float = 10.0) -> list[str]:
     """Stop the supervisor of ``home`` (SIGTERM; it stops its children within 5 s; SIGKILL
     after ``timeout``, its guard then kills the children). Returns what was running."""
@@ -551,17 +527,3 @@ def stop(home: Path | None = None, timeout: float = 10.0) -> list[str]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     return list(state.get("children", {}))
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
