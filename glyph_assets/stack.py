@@ -35,10 +35,10 @@ from typing import IO, Any
 import httpx
 import psutil
 
-from glyph_assets.instance import grpc_workspace, write_instance_config
 from glyph_assets.logs import uvicorn_log_config
 from glyph_assets.settings import PROJECT_ROOT, Settings, get_settings
 from glyph_assets.stack_state import alive, dagster_home, read_state, state_path
+from glyph_assets.tooling.dagster_instance import grpc_workspace, write_instance_config
 
 BIN = Path(sys.executable).parent
 log = logging.getLogger("glyph.stack")

@@ -17,8 +17,12 @@ from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-from glyph_assets.instance import dagster_postgres_url, instance_config, write_instance_config
 from glyph_assets.settings import Settings
+from glyph_assets.tooling.dagster_instance import (
+    dagster_postgres_url,
+    instance_config,
+    write_instance_config,
+)
 from tests import pg
 
 

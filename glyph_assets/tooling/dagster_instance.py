@@ -1,4 +1,5 @@
-"""The local Dagster instance: dagster.yaml generated from settings, never edited by hand."""
+"""The Dagster instance of the local stack and of the containers: dagster.yaml generated from
+settings, never edited by hand."""
 
 from __future__ import annotations
 
@@ -123,7 +124,8 @@ def grpc_workspace(home: Path, host: str, port: int, location: str) -> Path:
 
 
 def main() -> None:
-    """``python -m glyph_assets.instance``: write dagster.yaml (container entrypoints call it)."""
+    """``python -m glyph_assets.tooling.dagster_instance``: write dagster.yaml (container
+    entrypoints call it)."""
     print(write_instance_config())
 
 
