@@ -107,8 +107,8 @@ class BenchStack:
 @contextmanager
 def temporary_stack(workdir: Path) -> Iterator[BenchStack]:
     """The real stack on free ports with its own state; environment and caches restored after."""
-    from glyph_assets import stack
     from glyph_assets.store.db import dispose_engines
+    from glyph_assets.tooling import supervisor
 
     home = workdir / "dagster_home"
     home.mkdir(parents=True)
@@ -131,10 +131,10 @@ def temporary_stack(workdir: Path) -> Iterator[BenchStack]:
     procs: dict[str, Any] = {}
     try:
         settings = get_settings()
-        procs = stack.start(settings, home, timeout=180)
+        procs = supervisor.start(settings, home, timeout=180)
         yield BenchStack(settings=settings, pids=[p.pid for p in procs.values()])
     finally:
-        stack.stop_processes(procs)
+        supervisor.stop_processes(procs)
         dispose_engines()
         for name, value in saved.items():
             if value is None:

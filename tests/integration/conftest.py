@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from glyph_assets import stack
 from glyph_assets.settings import Settings, get_settings, reset_settings_cache
 from glyph_assets.store.db import dispose_engines, migrate
+from glyph_assets.tooling import supervisor
 from tests import pg
 
 
@@ -95,7 +95,7 @@ def started_stack(root: Path, env: dict[str, str]) -> Iterator[RunningStack]:
         dispose_engines()
         settings = get_settings()
         try:
-            procs = stack.start(settings, home, timeout=120)
+            procs = supervisor.start(settings, home, timeout=120)
         except Exception as exc:  # the stack's own logs say why it did not come up
             running = RunningStack(settings=settings, home=home, procs={})
             raise RuntimeError(f"the stack did not start: {exc}\n{running.logs()}") from exc
@@ -105,7 +105,7 @@ def started_stack(root: Path, env: dict[str, str]) -> Iterator[RunningStack]:
     try:
         yield RunningStack(settings=settings, home=home, procs=procs)
     finally:
-        stack.stop_processes(procs)
+        supervisor.stop_processes(procs)
         dispose_engines()
 
 

@@ -24,10 +24,10 @@ import psutil
 import pytest
 from sqlalchemy import func, select
 
-from glyph_assets import stack
 from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.store import repository
 from glyph_assets.store.models import Import, Listing
+from glyph_assets.tooling import supervisor
 from tests.integration import conftest
 from tests.integration.conftest import RunningStack, free_port
 
@@ -98,7 +98,7 @@ def extra_api(running: RunningStack, **overrides: str) -> Iterator[str]:
     env["GLYPH_API_PORT"] = str(port)
     env.update({f"GLYPH_{k.upper()}": v for k, v in overrides.items()})
     command = [
-        str(stack.BIN / "uvicorn"),
+        str(supervisor.BIN / "uvicorn"),
         "glyphd_api.app:create_app",
         "--factory",
         "--host",
@@ -111,7 +111,7 @@ def extra_api(running: RunningStack, **overrides: str) -> Iterator[str]:
         wait_http(f"http://127.0.0.1:{port}/api/health", proc=proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        stack.stop_processes({"api": proc})
+        supervisor.stop_processes({"api": proc})
 
 
 @dataclass
@@ -129,7 +129,7 @@ class OwnStack:
     def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
         proc = self.procs[name]
         if sig == signal.SIGTERM:
-            stack.stop_processes({name: proc})
+            supervisor.stop_processes({name: proc})
         else:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, sig)
@@ -138,7 +138,7 @@ class OwnStack:
     def start(self, name: str) -> None:
         """Start ``name`` again with the command and environment the stack started it with."""
         self.restarts[name] = self.restarts.get(name, 0) + 1
-        command = stack._commands(self.running.settings, self.running.home)[name]
+        command = supervisor._commands(self.running.settings, self.running.home)[name]
         proc = spawn(f"{name}-{self.restarts[name]}", command, self.env, self.running.home)
         self.procs[name] = proc
         if name == "api":

@@ -20,9 +20,9 @@ import psutil
 import pytest
 from sqlalchemy import func, select
 
-from glyph_assets import stack
 from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.store.models import Listing
+from glyph_assets.tooling import supervisor
 from glyphd_api import export
 from glyphd_api.export import neutralise
 from tests.integration.conftest import RunningStack, free_port
@@ -336,7 +336,7 @@ def loopback(ip: str) -> bool:
 def test_services_bind_loopback_by_default(running_stack: RunningStack, tmp_path: Path) -> None:
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
     assert defaults.api_host == "127.0.0.1" == defaults.dagster_host
-    commands = stack._commands(defaults, tmp_path)
+    commands = supervisor._commands(defaults, tmp_path)
     assert commands["code-server"][commands["code-server"].index("-h") + 1] == "127.0.0.1"
     assert commands["webserver"][commands["webserver"].index("-h") + 1] == "127.0.0.1"
     assert commands["api"][commands["api"].index("--host") + 1] == "127.0.0.1"

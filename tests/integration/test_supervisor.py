@@ -25,8 +25,8 @@ import httpx
 import psutil
 import pytest
 
-from glyph_assets import stack
 from glyph_assets.settings import PROJECT_ROOT
+from glyph_assets.tooling import supervisor
 from tests.integration.conftest import new_stack_env
 from tests.integration.reliability import post_file, wait_final
 
@@ -230,7 +230,7 @@ def test_two_stacks_restarts_and_stops(tmp_path: Path) -> None:
         # What ``glyph down`` does, timed without the CLI's own start-up (a second or more on a
         # busy machine): SIGTERM to the supervisor, until nothing of the stack is left.
         started = time.monotonic()
-        stopped = stack.stop(first.home)
+        stopped = supervisor.stop(first.home)
         left = wait_gone(first.home, 5)
         stop_seconds = time.monotonic() - started
         assert sorted(stopped) == sorted(before) and left == []

@@ -1,16 +1,16 @@
-"""Start, supervise and stop glyph's local stack: one code server, Dagster webserver and daemon,
-the API.
+"""Start, supervise and stop glyph's local stack: one code server, Dagster webserver and daemon, the
+API (``glyph dev``, ``glyph up`` and ``glyph down`` call it).
 
 Every process binds to 127.0.0.1 by default; logs and the supervisor's state file live under
 DAGSTER_HOME/stack.
 
-Why the children cannot outlive whoever started them: each runs in a process group of its own
-(so that its own children, run workers and uvicorn workers, are stopped with it by one group
-kill), is sent SIGKILL by the kernel when its parent dies (``PR_SET_PDEATHSIG``), and its group
-is registered with a guard process (``glyph_assets.guard``) that SIGKILLs every registered group
-when the parent disappears, SIGKILL included. Stopping gives every group ``STOP_GRACE`` seconds
-after SIGTERM, then SIGKILLs each group, so a stop is over within 5 s even though the code server
-ignores SIGTERM.
+Why the children cannot outlive whoever started them: each runs in a process group of its own (so
+that its own children, run workers and uvicorn workers, are stopped with it by one group kill), is
+sent SIGKILL by the kernel when its parent dies (``PR_SET_PDEATHSIG``), and its group is registered
+with a guard process (``glyph_assets.tooling.supervisor_guard``) that SIGKILLs every registered
+group when the parent disappears, SIGKILL included. Stopping gives every group ``STOP_GRACE``
+seconds after SIGTERM, then SIGKILLs each group, so a stop is over within 5 s even though the code
+server ignores SIGTERM.
 """
 
 from __future__ import annotations
@@ -142,8 +142,9 @@ def _commands(settings: Settings, home: Path) -> dict[str, list[str]]:
 
 # -- children that cannot outlive their parent -----------------------------------------------------
 class _Guard:
-    """The client side of ``glyph_assets.guard``: one guard per process that starts children,
-    started with the first child and told about every group started and stopped."""
+    """The client side of ``glyph_assets.tooling.supervisor_guard``: one guard per process that
+    starts children, started with the first child and told about every group started and
+    stopped."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -152,7 +153,7 @@ class _Guard:
     def _pipe(self) -> IO[bytes] | None:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "glyph_assets.guard"],
+                [sys.executable, "-m", "glyph_assets.tooling.supervisor_guard"],
                 stdin=subprocess.PIPE,
                 cwd=PROJECT_ROOT,
                 start_new_session=True,  # a signal to our group must not reach the guard
