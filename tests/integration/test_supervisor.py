@@ -31,7 +31,7 @@ from tests.integration.conftest import new_stack_env
 from tests.integration.reliability import post_file, wait_final
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-CLI = [sys.executable, "-m", "glyph_assets.cli"]
+CLI = [sys.executable, "-m", "glyph_assets.tooling.cli"]
 
 
 def stack_processes(home: Path) -> list[psutil.Process]:

@@ -114,7 +114,7 @@ def up(
     stack_dir.mkdir(parents=True, exist_ok=True)
     with open(stack_dir / "supervisor.log", "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "glyph_assets.cli", "dev"],
+            [sys.executable, "-m", "glyph_assets.tooling.cli", "dev"],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
