@@ -272,7 +272,7 @@ def bench(
     output: Annotated[Path | None, typer.Option(help="Where to write the figures as JSON")] = None,
 ) -> None:
     """Measure every performance figure against a baseline from the same run; print one table."""
-    from glyph_assets.bench.suite import run_bench
+    from glyph_assets.tooling.bench.suite import run_bench
 
     run_bench(quick=quick, output=output)
 

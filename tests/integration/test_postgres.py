@@ -30,7 +30,6 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFil
 from sqlalchemy import Engine, inspect, select, text
 
 from glyph_assets.assets.pipeline import PIPELINE_ASSETS
-from glyph_assets.bench.storage import scored_frame
 from glyph_assets.imports import file_chunks, register_import
 from glyph_assets.io_managers import ParquetPartsIOManager
 from glyph_assets.jobs import INGEST_JOB_NAME
@@ -40,6 +39,7 @@ from glyph_assets.sieve.read import iter_raw_chunks
 from glyph_assets.store import repository
 from glyph_assets.store.db import alembic_config, dispose_engines, get_engine, migrate
 from glyph_assets.store.models import Import, Listing, RowError
+from glyph_assets.tooling.bench.storage import scored_frame
 from glyph_assets.tooling.dagster_instance import grpc_workspace, write_instance_config
 from tests import pg
 

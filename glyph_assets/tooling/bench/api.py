@@ -377,7 +377,7 @@ def bench_api(quick: bool = False) -> list[dict[str, Any]]:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-if __name__ == "__main__":  # python -m glyph_assets.bench.api [--quick]
+if __name__ == "__main__":  # python -m glyph_assets.tooling.bench.api [--quick]
     import json
     import sys
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-from glyph_assets.bench.datagen import generate_csv
-from glyph_assets.bench.runner import Figure, median_of, print_table, run_task, save
 from glyph_assets.settings import PROJECT_ROOT, get_settings
+from glyph_assets.tooling.bench.datagen import generate_csv
+from glyph_assets.tooling.bench.runner import Figure, median_of, print_table, run_task, save
 
 CORPUS_EXPORT = PROJECT_ROOT.parent / "shared" / "corpus" / "shopify_store_export.csv"
 
@@ -287,7 +287,7 @@ def _optional_suites(quick: bool) -> list[list[Figure]]:
     for module, function in (("api", "bench_api"), ("storage", "bench_storage")):
         try:
             bench = getattr(
-                __import__(f"glyph_assets.bench.{module}", fromlist=[function]), function
+                __import__(f"glyph_assets.tooling.bench.{module}", fromlist=[function]), function
             )
         except (ImportError, AttributeError):
             continue
