@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from glyph_assets.settings import PROJECT_ROOT
 from glyph_assets.store.models import Import, ImportRun, Listing, RowError
-from tests.integration.conftest import RunningStack
+from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

@@ -20,8 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import RunningStack, free_port
-from tests.integration.reliability import (
+from tests.support.reliability import (
     BAD_INPUTS,
     CorpusRun,
     corpus_run_fixture,
@@ -30,9 +29,10 @@ from tests.integration.reliability import (
     landing_entries,
     post_file,
 )
+from tests.support.stack import RunningStack, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
-# Fixtures defined in tests.integration.reliability that this module uses (pytest finds them
+# Fixtures defined in tests.support.reliability that this module uses (pytest finds them
 # by their presence here): the session's one concurrent upload of the corpus.
 SHARED_FIXTURES = (corpus_run_fixture,)
 

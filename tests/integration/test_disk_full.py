@@ -22,8 +22,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.integration.conftest import RunningStack
-from tests.integration.reliability import (
+from tests.integration.test_faults import delay, listings_csv
+from tests.support.reliability import (
     db_counts,
     extra_api,
     import_rows,
@@ -31,7 +31,7 @@ from tests.integration.reliability import (
     post_file,
     wait_final,
 )
-from tests.integration.test_faults import delay, listings_csv
+from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

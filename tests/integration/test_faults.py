@@ -22,8 +22,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from glyph_assets.store.models import ImportRun
-from tests.integration.conftest import RunningStack
-from tests.integration.reliability import (
+from tests.integration.test_bad_inputs import PARTIAL, reference_rows
+from tests.support.reliability import (
     CorpusRun,
     OwnStack,
     corpus_run_fixture,
@@ -38,10 +38,10 @@ from tests.integration.reliability import (
     wait_all_final,
     wait_final,
 )
-from tests.integration.test_bad_inputs import PARTIAL, reference_rows
+from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
-# Fixtures defined in tests.integration.reliability that this module uses: the session's one
+# Fixtures defined in tests.support.reliability that this module uses: the session's one
 # concurrent upload of the bad-input corpus (shared with test_bad_inputs).
 SHARED_FIXTURES = (corpus_run_fixture,)
 

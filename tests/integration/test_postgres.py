@@ -1,7 +1,7 @@
 """glyph on PostgreSQL, for real: the listing store and the Dagster instance on the local server.
 
-Every test here uses fresh databases (``tests/pg.py``), created for this module and dropped after.
-What is checked: the Alembic migrations build the same schema as on SQLite (and several first
+Every test here uses fresh databases (``tests/support/pg.py``), created for this module and dropped
+after. What is checked: the Alembic migrations build the same schema as on SQLite (and several first
 migrations at once do not collide), the per-import replace is idempotent, transactional and goes
 through COPY, the indexes serve the API's filters, the five assets materialize end to end on a
 PostgreSQL-backed DagsterInstance, and three imports ingest at once through Dagster's own queue,
@@ -41,7 +41,7 @@ from glyph_assets.store.db import alembic_config, dispose_engines, get_engine, m
 from glyph_assets.store.models import Import, Listing, RowError
 from glyph_assets.tooling.bench.storage import scored_frame
 from glyph_assets.tooling.dagster_instance import grpc_workspace, write_instance_config
-from tests import pg
+from tests.support import pg
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 

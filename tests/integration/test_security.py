@@ -25,12 +25,12 @@ from glyph_assets.store.models import Listing
 from glyph_assets.tooling import supervisor
 from glyphd_api import export
 from glyphd_api.export import neutralise
-from tests.integration.conftest import RunningStack, free_port
-from tests.integration.reliability import (
+from tests.support.reliability import (
     extra_api,
     import_rows,
     landing_entries,
 )
+from tests.support.stack import RunningStack, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

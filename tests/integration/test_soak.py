@@ -33,9 +33,9 @@ from sqlalchemy import func, select
 from glyph_assets.store import repository
 from glyph_assets.store.db import dispose_engines, migrate
 from glyph_assets.store.models import Listing
-from tests.integration.reliability import TERMINAL
 from tests.integration.test_faults import listings_csv
 from tests.integration.test_supervisor import Launched, launched
+from tests.support.reliability import TERMINAL
 
 FULL = os.environ.get("GLYPH_SOAK") == "full"
 IMPORTS = int(os.environ.get("GLYPH_SOAK_IMPORTS", 40 if FULL else 6))

@@ -27,8 +27,8 @@ import pytest
 
 from glyph_assets.settings import PROJECT_ROOT
 from glyph_assets.tooling import supervisor
-from tests.integration.conftest import new_stack_env
-from tests.integration.reliability import post_file, wait_final
+from tests.support.reliability import post_file, wait_final
+from tests.support.stack import new_stack_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 CLI = [sys.executable, "-m", "glyph_assets.tooling.cli"]

@@ -23,7 +23,7 @@ from glyph_assets.tooling.dagster_instance import (
     instance_config,
     write_instance_config,
 )
-from tests import pg
+from tests.support import pg
 
 
 def _settings(tmp_path: Path, **overrides: object) -> Settings:

@@ -28,8 +28,7 @@ from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.store import repository
 from glyph_assets.store.models import Import, Listing
 from glyph_assets.tooling import supervisor
-from tests.integration import conftest
-from tests.integration.conftest import RunningStack, free_port
+from tests.support.stack import RunningStack, free_port, new_stack_env, started_stack
 
 TERMINAL = {"succeeded", "partially_succeeded", "failed", "canceled"}
 BAD_INPUTS = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
@@ -148,8 +147,8 @@ class OwnStack:
 @contextlib.contextmanager
 def own_stack(root: Path, **overrides: str) -> Iterator[OwnStack]:
     """Start a whole stack (code server, webserver, daemon, API) under ``root``."""
-    env = conftest.new_stack_env(root, **overrides)
-    with conftest.started_stack(root, env) as running:
+    env = new_stack_env(root, **overrides)
+    with started_stack(root, env) as running:
         child_env = joining_env(running.settings, running.home)
         child_env.update(env)
         yield OwnStack(running, child_env)
