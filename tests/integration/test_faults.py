@@ -22,21 +22,25 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from glyph_assets.store.models import ImportRun
-from tests.integration.test_bad_inputs import PARTIAL, reference_rows
+from tests.support.bad_inputs import PARTIAL, reference_rows
+from tests.support.imports import (
+    db_counts,
+    delay,
+    import_rows,
+    landing_entries,
+    listings_csv,
+    post_file,
+    wait_all_final,
+    wait_final,
+)
 from tests.support.reliability import (
     CorpusRun,
     OwnStack,
     corpus_run_fixture,
-    db_counts,
     extra_api,
-    import_rows,
-    landing_entries,
     own_stack,
-    post_file,
     run_messages,
     run_worker,
-    wait_all_final,
-    wait_final,
 )
 from tests.support.stack import RunningStack
 
@@ -44,16 +48,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 # Fixtures defined in tests.support.reliability that this module uses: the session's one
 # concurrent upload of the bad-input corpus (shared with test_bad_inputs).
 SHARED_FIXTURES = (corpus_run_fixture,)
-
-
-def listings_csv(rows: int, tag: str = "") -> bytes:
-    lines = ["title,price,seller"]
-    lines += [f"NVIDIA L4 24GB {tag}#{i},{2000 + i},Acme" for i in range(rows)]
-    return ("\n".join(lines) + "\n").encode()
-
-
-def delay(stage: str, seconds: float) -> str:
-    return f'{{"ops": {{"{stage}": {{"config": {{"delay_seconds": {seconds}}}}}}}}}'
 
 
 def run_count(running: RunningStack, import_id: str) -> int:

@@ -25,11 +25,8 @@ from glyph_assets.store.models import Listing
 from glyph_assets.tooling import supervisor
 from glyphd_api import export
 from glyphd_api.export import neutralise
-from tests.support.reliability import (
-    extra_api,
-    import_rows,
-    landing_entries,
-)
+from tests.support.imports import import_rows, landing_entries
+from tests.support.reliability import extra_api
 from tests.support.stack import RunningStack, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]

@@ -1,5 +1,10 @@
-"""Helpers the tests share: fresh PostgreSQL databases (``pg``), a real stack started for a test
-(``stack``), and the processes, imports and corpus runs of the reliability suites
-(``reliability``). Fixtures stay in the conftest files; what they and the tests call lives here,
-so that no test imports a conftest.
+"""Helpers the tests share, so that no test module imports another test module or a conftest:
+
+- ``pg``: fresh PostgreSQL databases for a session or a module;
+- ``stack``: a real stack (code server, Dagster webserver and daemon, API) started for tests;
+- ``launched``: a stack started by the ``glyph`` command, found again by its environment;
+- ``imports``: files submitted through a stack's API, waited for, and counted in its database;
+- ``reliability``: extra API processes, a stack a test may break, run workers, and the bad-input
+  corpus uploaded once per session (the ``corpus_run`` fixture);
+- ``bad_inputs``: what each file of the bad-input corpus must come to.
 """

@@ -1,5 +1,5 @@
 """Helpers of the reliability and security suites: extra API processes, a stack of their own,
-waiting for imports, and finding a run's worker process.
+finding a run's worker process, and the bad-input corpus uploaded once per session.
 
 Every process started here binds 127.0.0.1 on a free port, logs under the stack's DAGSTER_HOME
 and is stopped by the context that started it (by its own pid, never by name).
@@ -22,15 +22,12 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from sqlalchemy import func, select
 
 from glyph_assets.settings import PROJECT_ROOT, Settings
-from glyph_assets.store import repository
-from glyph_assets.store.models import Import, Listing
 from glyph_assets.tooling import supervisor
+from tests.support.imports import db_counts, post_file, wait_all_final
 from tests.support.stack import RunningStack, free_port, new_stack_env, started_stack
 
-TERMINAL = {"succeeded", "partially_succeeded", "failed", "canceled"}
 BAD_INPUTS = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
 CORPUS_SOURCE = "badin"
 
@@ -152,72 +149,6 @@ def own_stack(root: Path, **overrides: str) -> Iterator[OwnStack]:
         child_env = joining_env(running.settings, running.home)
         child_env.update(env)
         yield OwnStack(running, child_env)
-
-
-# -- imports ---------------------------------------------------------------------------------------
-def wait_final(client: httpx.Client, import_id: str, timeout: float = 300) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    summary: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        response = client.get(f"/api/imports/{import_id}")
-        if response.status_code == 200:
-            summary = response.json()
-            if summary["status"] in TERMINAL:
-                return summary
-        time.sleep(0.5)
-    raise AssertionError(f"import {import_id} not final after {timeout} s: {summary}")
-
-
-def wait_all_final(
-    client: httpx.Client, import_ids: list[str], source: str, timeout: float = 400
-) -> dict[str, dict[str, Any]]:
-    """Until every import of ``source`` listed is final: one list request per round (one Dagster
-    call for the whole page), so that waiting for many imports does not load the webserver."""
-    wanted = set(import_ids)
-    deadline = time.monotonic() + timeout
-    final: set[str] = set()
-    while time.monotonic() < deadline:
-        page = client.get("/api/imports", params={"source": source, "limit": 1000}).json()
-        final = {i["import_id"] for i in page["items"] if i["status"] in TERMINAL} & wanted
-        if final == wanted:
-            return {i: client.get(f"/api/imports/{i}").json() for i in import_ids}
-        time.sleep(1.0)
-    raise AssertionError(f"imports not final after {timeout} s: {sorted(wanted - final)}")
-
-
-def post_file(
-    client: httpx.Client,
-    name: str,
-    data: bytes,
-    content_type: str = "application/octet-stream",
-    **fields: Any,
-) -> httpx.Response:
-    form = {k: str(v) for k, v in fields.items()}
-    return client.post("/api/imports", data=form, files={"file": (name, data, content_type)})
-
-
-def db_counts(running: RunningStack, import_id: str) -> dict[str, int]:
-    """The import's rows as the database holds them, and how many distinct import_index."""
-    distinct = select(func.count(func.distinct(Listing.import_index))).where(
-        Listing.import_id == import_id
-    )
-    with running.engine.connect() as conn:
-        indexes = conn.execute(distinct).scalar_one()
-    return {**repository.count_rows(running.engine, import_id), "distinct_indexes": indexes}
-
-
-def import_rows(running: RunningStack, **where: Any) -> list[dict[str, Any]]:
-    table = Import.__table__
-    query = select(table)
-    for name, value in where.items():
-        query = query.where(table.c[name] == value)
-    with running.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query).all()]
-
-
-def landing_entries(running: RunningStack) -> set[str]:
-    landing = running.settings.landing_dir
-    return set(os.listdir(landing)) if landing.exists() else set()
 
 
 # -- run workers -----------------------------------------------------------------------------------
