@@ -42,6 +42,7 @@ from glyph_assets.store.models import Import, Listing, RowError
 from glyph_assets.tooling.bench.storage import scored_frame
 from glyph_assets.tooling.dagster_instance import grpc_workspace, write_instance_config
 from tests.support import pg
+from tests.support.stack import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -379,12 +380,6 @@ def test_pipeline_materializes_on_postgres_and_reruns_idempotently(
     assert runs is not None and runs[0] >= 2
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -403,7 +398,7 @@ def daemon_stack(pg_env: tuple[Settings, Path]) -> Iterator[Path]:
     """One code server and the daemon (queue: 3 runs at once) on the PostgreSQL instance."""
     settings, home = pg_env
     assert settings.max_concurrent_runs == 3
-    port = _free_port()
+    port = free_port()
     workspace = grpc_workspace(home, "127.0.0.1", port, settings.dagster_location)
     logs = home / "stack"
     logs.mkdir(exist_ok=True)

@@ -8,7 +8,6 @@ database is its own too), and is stopped when its context ends. Run config passt
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,12 +19,7 @@ from sqlalchemy import Engine
 from glyph_assets.settings import Settings, get_settings, reset_settings_cache
 from glyph_assets.store.db import dispose_engines, migrate
 from glyph_assets.tooling import supervisor
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from glyph_assets.tooling.supervisor import free_port
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import socket
 import statistics
 import tempfile
 import threading
@@ -29,16 +28,11 @@ import httpx
 import psutil
 
 from glyph_assets.settings import PROJECT_ROOT, Settings, get_settings, reset_settings_cache
+from glyph_assets.tooling.supervisor import free_port
 
 SAMPLE = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"
 TERMINAL = {"succeeded", "partially_succeeded", "failed", "canceled"}
 RUN_TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_rows(target: Path, rows: int) -> Path:
@@ -117,9 +111,9 @@ def temporary_stack(workdir: Path) -> Iterator[BenchStack]:
         "GLYPH_DATA_DIR": str(workdir / "data"),
         "GLYPH_API_HOST": "127.0.0.1",
         "GLYPH_DAGSTER_HOST": "127.0.0.1",
-        "GLYPH_API_PORT": str(_free_port()),
-        "GLYPH_DAGSTER_PORT": str(_free_port()),
-        "GLYPH_CODE_SERVER_PORT": str(_free_port()),
+        "GLYPH_API_PORT": str(free_port()),
+        "GLYPH_DAGSTER_PORT": str(free_port()),
+        "GLYPH_CODE_SERVER_PORT": str(free_port()),
     }
     cleared = ("GLYPH_DATABASE_URL", "GLYPH_DAGSTER_POSTGRES_URL", "GLYPH_API_TOKEN")
     saved = {k: os.environ.get(k) for k in [*env, *cleared]}

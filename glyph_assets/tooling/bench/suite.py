@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,14 +18,9 @@ import psutil
 from glyph_assets.settings import PROJECT_ROOT, get_settings
 from glyph_assets.tooling.bench.datagen import generate_csv
 from glyph_assets.tooling.bench.runner import Figure, median_of, print_table, run_task, save
+from glyph_assets.tooling.supervisor import free_port
 
 CORPUS_EXPORT = PROJECT_ROOT.parent / "shared" / "corpus" / "shopify_store_export.csv"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def offline_figures(path: Path, label: str, repeat: int = 1) -> list[Figure]:
