@@ -31,11 +31,14 @@ run: install bytecode
 stop: install
 	$(BIN)/glyph down
 
+# lint-imports checks the layer contracts of pyproject.toml ([tool.importlinter]) on this
+# checkout's packages (it is run from here, so the packages found first are these).
 lint: install
 	$(BIN)/ruff check glyph_assets glyphd_api tests
 	$(BIN)/black --check glyph_assets glyphd_api tests
 	$(BIN)/isort --check-only glyph_assets glyphd_api tests
 	$(BIN)/flake8 glyph_assets glyphd_api tests
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/isort glyph_assets glyphd_api tests

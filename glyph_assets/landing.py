@@ -168,17 +168,6 @@ def write_manifest(target_dir: Path, manifest: Manifest) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def land_file(path: Path, landing_root: Path, **kwargs: object) -> Manifest:
-    def chunks() -> Iterable[bytes]:
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                yield block
-
-    kwargs.setdefault("filename", path.name)
-    kwargs.setdefault("content_type", None)
-    return land_stream(chunks(), landing_root, **kwargs)  # type: ignore[arg-type]
-
-
 def read_manifest(landing_root: Path, import_id: str) -> Manifest:
     data = json.loads((import_dir(landing_root, import_id) / MANIFEST_NAME).read_text())
     known = {f.name for f in fields(Manifest)}

@@ -1396,11 +1396,6 @@ def title_facts(title: Any, registry: Registry | None = None) -> Match:
     return match_title(title, registry=registry)
 
 
-def clear_match_cache(registry: Registry | None = None) -> None:
-    """Forget cached title results (after the registry file changed on disk)."""
-    _clear(_index(registry))
-
-
 def _clear(idx: _Index) -> None:
     idx.cache.clear()
     idx.evidence_cache.clear()
@@ -1478,7 +1473,6 @@ __all__ = [
     "Match",
     "NOT_GPU",
     "UNKNOWN_MODEL",
-    "clear_match_cache",
     "match_title",
     "normalize",
     "title_facts",

@@ -72,14 +72,14 @@ query GlyphDaemons {
 
 def _supervised() -> dict[str, Any] | None:
     """The supervisor's view of its children, when this API runs under one."""
-    from glyph_assets.stack import read_state
+    from glyph_assets.stack_state import read_state
 
     state = read_state()
     return state if state and state.get("children") else None
 
 
 def _process(state: dict[str, Any], name: str) -> ComponentHealth | None:
-    from glyph_assets.stack import alive
+    from glyph_assets.stack_state import alive
 
     child = state["children"].get(name)
     if child is None:

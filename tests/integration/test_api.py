@@ -6,7 +6,6 @@ One stack serves the whole module (see conftest.running_stack). The demo corpus 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import statistics
 import time
@@ -18,16 +17,14 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from glyph_assets.settings import PROJECT_ROOT
-from glyph_assets.store.models import Import, ImportRun, Listing, RowError
-from tests.integration.conftest import RunningStack
+from glyph_assets.store.models import Import, ImportRun, Listing
+from tests.support.imports import SAMPLE, outcome_counts, upload, wait_final
+from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 DEMO = CORPUS / "demo_listings.csv"
-SAMPLE = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"
-TERMINAL = {"succeeded", "partially_succeeded", "failed", "canceled"}
 
 
 def data_rows(path: Path) -> int:
@@ -41,16 +38,6 @@ def api(running_stack: RunningStack) -> Iterator[httpx.Client]:
         yield client
 
 
-def wait_final(api: httpx.Client, import_id: str, timeout: float = 300) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        summary = api.get(f"/api/imports/{import_id}").json()
-        if summary["status"] in TERMINAL:
-            return summary
-        time.sleep(0.3)
-    raise AssertionError(f"import {import_id} not final after {timeout} s: {summary}")
-
-
 def wait_job(api: httpx.Client, run_id: str, done: Any, timeout: float = 240) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -61,30 +48,9 @@ def wait_job(api: httpx.Client, run_id: str, done: Any, timeout: float = 240) ->
     raise AssertionError(f"run {run_id} never reached the expected state: {job}")
 
 
-def db_counts(stack: RunningStack, import_id: str) -> dict[str, int]:
-    with stack.engine.connect() as conn:
-
-        def count(model: Any, *where: Any) -> int:
-            query = select(func.count()).select_from(model).where(model.import_id == import_id)
-            return int(conn.execute(query.where(*where)).scalar_one())
-
-        return {
-            "persisted_rows": count(Listing),
-            "error_rows": count(RowError),
-            "not_gpu_rows": count(Listing, Listing.is_gpu.is_(False)),
-            "unknown_model_rows": count(Listing, Listing.reject_reason == "unknown_model"),
-        }
-
-
 def import_count(stack: RunningStack) -> int:
     with stack.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(Import)).scalar_one())
-
-
-def upload(api: httpx.Client, path: Path, **fields: Any) -> httpx.Response:
-    form = {k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in fields.items()}
-    with open(path, "rb") as fh:
-        return api.post("/api/imports", data=form, files={"file": (path.name, fh, "text/csv")})
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +88,7 @@ def test_demo_upload_summary_matches_the_database(
     assert accepted["detected"]["format"] == "csv" and accepted["kind"] == "raw"
 
     assert summary["status"] in ("succeeded", "partially_succeeded")
-    counts = db_counts(running_stack, import_id)
+    counts = outcome_counts(running_stack, import_id)
     assert {k: summary[k] for k in counts} == counts
     assert summary["persisted_rows"] + summary["error_rows"] == 173 == summary["total_rows"]
     assert summary["status"] == ("partially_succeeded" if counts["error_rows"] else "succeeded")
@@ -218,7 +184,7 @@ def test_same_rows_as_json_body_give_the_same_counts(
     assert summary["source"] == "itest-json" and summary["filename"] == "listings.json"
     keys = ["total_rows", "persisted_rows", "error_rows", "not_gpu_rows", "unknown_model_rows"]
     assert {k: summary[k] for k in keys} == {k: demo["summary"][k] for k in keys}
-    assert db_counts(running_stack, summary["import_id"]) == {k: summary[k] for k in keys[1:]}
+    assert outcome_counts(running_stack, summary["import_id"]) == {k: summary[k] for k in keys[1:]}
 
 
 def test_from_pipeline_only_under_its_root(api: httpx.Client, running_stack: RunningStack) -> None:
@@ -315,7 +281,7 @@ def test_cancel_a_slow_run(api: httpx.Client, running_stack: RunningStack) -> No
     print(f"cancel -> CANCELED in {time.monotonic() - started:.2f} s")
     summary = api.get(f"/api/imports/{accepted['import_id']}").json()
     assert summary["status"] == "canceled"
-    assert db_counts(running_stack, accepted["import_id"]) == {
+    assert outcome_counts(running_stack, accepted["import_id"]) == {
         "persisted_rows": 0,
         "error_rows": 0,
         "not_gpu_rows": 0,
@@ -341,7 +307,7 @@ def test_failed_run_retried_from_failure(api: httpx.Client, running_stack: Runni
     job = api.get(f"/api/jobs/{first_run}/status").json()
     assert job["status"] == "failed" and "fault switch" in job["failure_message"]
     assert job["progress"]["assets_done"] == 4
-    assert db_counts(running_stack, import_id)["persisted_rows"] == 0
+    assert outcome_counts(running_stack, import_id)["persisted_rows"] == 0
 
     retried = api.post(f"/api/imports/{import_id}/retry", json={"run_config": {}})
     assert retried.status_code == 202, retried.text
@@ -363,7 +329,7 @@ def test_failed_run_retried_from_failure(api: httpx.Client, running_stack: Runni
     reused = [s["stage"] for s in second["progress"]["stages"] if s["status"] == "REUSED"]
     assert reused == ["raw_listings", "normalized_listings", "enriched_listings", "scored_listings"]
 
-    counts = db_counts(running_stack, import_id)
+    counts = outcome_counts(running_stack, import_id)
     assert counts["persisted_rows"] + counts["error_rows"] == data_rows(SAMPLE)
     assert {k: done[k] for k in counts} == counts
     with running_stack.engine.connect() as conn:

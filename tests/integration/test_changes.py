@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from glyph_assets.settings import PROJECT_ROOT
-from tests.integration.conftest import RunningStack
+from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

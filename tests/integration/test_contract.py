@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import func, select
 
 from glyph_assets.store.models import Import
-from tests.integration.conftest import RunningStack
-from tests.integration.test_api import wait_final
+from tests.support.imports import wait_final
+from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

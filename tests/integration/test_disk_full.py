@@ -22,16 +22,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.integration.conftest import RunningStack
-from tests.integration.reliability import (
-    db_counts,
-    extra_api,
-    import_rows,
-    own_stack,
-    post_file,
-    wait_final,
-)
-from tests.integration.test_faults import delay, listings_csv
+from tests.support.imports import db_counts, delay, import_rows, listings_csv, post_file, wait_final
+from tests.support.reliability import extra_api, own_stack
+from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

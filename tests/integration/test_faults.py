@@ -22,38 +22,32 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from glyph_assets.store.models import ImportRun
-from tests.integration.conftest import RunningStack
-from tests.integration.reliability import (
-    CorpusRun,
-    OwnStack,
-    corpus_run_fixture,
+from tests.support.bad_inputs import PARTIAL, reference_rows
+from tests.support.imports import (
     db_counts,
-    extra_api,
+    delay,
     import_rows,
     landing_entries,
-    own_stack,
+    listings_csv,
     post_file,
-    run_messages,
-    run_worker,
     wait_all_final,
     wait_final,
 )
-from tests.integration.test_bad_inputs import PARTIAL, reference_rows
+from tests.support.reliability import (
+    CorpusRun,
+    OwnStack,
+    corpus_run_fixture,
+    extra_api,
+    own_stack,
+    run_messages,
+    run_worker,
+)
+from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
-# Fixtures defined in tests.integration.reliability that this module uses: the session's one
+# Fixtures defined in tests.support.reliability that this module uses: the session's one
 # concurrent upload of the bad-input corpus (shared with test_bad_inputs).
 SHARED_FIXTURES = (corpus_run_fixture,)
-
-
-def listings_csv(rows: int, tag: str = "") -> bytes:
-    lines = ["title,price,seller"]
-    lines += [f"NVIDIA L4 24GB {tag}#{i},{2000 + i},Acme" for i in range(rows)]
-    return ("\n".join(lines) + "\n").encode()
-
-
-def delay(stage: str, seconds: float) -> str:
-    return f'{{"ops": {{"{stage}": {{"config": {{"delay_seconds": {seconds}}}}}}}}}'
 
 
 def run_count(running: RunningStack, import_id: str) -> int:

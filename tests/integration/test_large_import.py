@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from glyph_assets.bench.datagen import generate_csv
-from glyph_assets.bench.runner import run_task
+from glyph_assets.tooling.bench.datagen import generate_csv
+from glyph_assets.tooling.bench.runner import run_task
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,7 @@ from glyph_assets.store import repository
 from glyph_assets.store.db import dispose_engines, migrate
 from glyphd_api.app import create_app
 from glyphd_api.queries import ListingFilters, order_by
-from tests.integration.conftest import free_port
+from tests.support.stack import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

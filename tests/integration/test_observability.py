@@ -13,8 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from glyph_assets.store.models import Import
-from tests.integration.conftest import RunningStack
-from tests.integration.reliability import extra_api, post_file, wait_final
+from tests.support.imports import post_file, wait_final
+from tests.support.reliability import extra_api
+from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from glyph_assets.cli import app
 from glyph_assets.sieve.read import read_raw
+from glyph_assets.tooling.cli import app
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 FILES = sorted(

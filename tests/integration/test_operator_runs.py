@@ -18,8 +18,8 @@ from dagster._core.instance.ref import InstanceRef
 
 from glyph_assets.run_state import PIPELINE_STAGES
 from glyph_assets.sensors import run_failure_message
-from tests.integration.conftest import RunningStack
-from tests.integration.test_api import SAMPLE, TERMINAL, db_counts, upload, wait_final
+from tests.support.imports import SAMPLE, TERMINAL, outcome_counts, upload, wait_final
+from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -203,7 +203,7 @@ def test_a_ui_run_is_an_attempt_from_its_start_and_its_cancel_cancels_the_import
     assert stopped["__typename"] == "TerminateRunSuccess", stopped
     canceled = wait_until(api, import_id, settled_after(2), timeout=60)
     assert canceled["status"] == "canceled" and canceled["runs"][1]["status"] == "CANCELED"
-    assert db_counts(running_stack, import_id) == {
+    assert outcome_counts(running_stack, import_id) == {
         "persisted_rows": 0,
         "error_rows": 0,
         "not_gpu_rows": 0,
@@ -259,6 +259,6 @@ def test_a_backfill_over_the_imports_partitions_is_an_attempt(
         assert job == "__ASSET_JOB", job
         assert tags.get("dagster/backfill") == failed_then_backfilled["backfill_id"], tags
         assert run["status"] == "SUCCESS"
-    counts = db_counts(running_stack, import_id)
+    counts = outcome_counts(running_stack, import_id)
     assert counts["persisted_rows"] + counts["error_rows"] == done["total_rows"] > 0
     assert {k: done[k] for k in counts} == counts

@@ -1,7 +1,7 @@
 """glyph on PostgreSQL, for real: the listing store and the Dagster instance on the local server.
 
-Every test here uses fresh databases (``tests/pg.py``), created for this module and dropped after.
-What is checked: the Alembic migrations build the same schema as on SQLite (and several first
+Every test here uses fresh databases (``tests/support/pg.py``), created for this module and dropped
+after. What is checked: the Alembic migrations build the same schema as on SQLite (and several first
 migrations at once do not collide), the per-import replace is idempotent, transactional and goes
 through COPY, the indexes serve the API's filters, the five assets materialize end to end on a
 PostgreSQL-backed DagsterInstance, and three imports ingest at once through Dagster's own queue,
@@ -30,9 +30,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFil
 from sqlalchemy import Engine, inspect, select, text
 
 from glyph_assets.assets.pipeline import PIPELINE_ASSETS
-from glyph_assets.bench.storage import scored_frame
 from glyph_assets.imports import file_chunks, register_import
-from glyph_assets.instance import grpc_workspace, write_instance_config
 from glyph_assets.io_managers import ParquetPartsIOManager
 from glyph_assets.jobs import INGEST_JOB_NAME
 from glyph_assets.partitions import IMPORTS_PARTITIONS_NAME
@@ -41,7 +39,10 @@ from glyph_assets.sieve.read import iter_raw_chunks
 from glyph_assets.store import repository
 from glyph_assets.store.db import alembic_config, dispose_engines, get_engine, migrate
 from glyph_assets.store.models import Import, Listing, RowError
-from tests import pg
+from glyph_assets.tooling.bench.storage import scored_frame
+from glyph_assets.tooling.dagster_instance import grpc_workspace, write_instance_config
+from tests.support import pg
+from tests.support.stack import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -379,12 +380,6 @@ def test_pipeline_materializes_on_postgres_and_reruns_idempotently(
     assert runs is not None and runs[0] >= 2
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -403,7 +398,7 @@ def daemon_stack(pg_env: tuple[Settings, Path]) -> Iterator[Path]:
     """One code server and the daemon (queue: 3 runs at once) on the PostgreSQL instance."""
     settings, home = pg_env
     assert settings.max_concurrent_runs == 3
-    port = _free_port()
+    port = free_port()
     workspace = grpc_workspace(home, "127.0.0.1", port, settings.dagster_location)
     logs = home / "stack"
     logs.mkdir(exist_ok=True)

@@ -24,7 +24,7 @@ import schemathesis
 
 from glyph_assets.settings import Settings
 from glyphd_api.app import create_app
-from tests.integration.conftest import RunningStack, free_port
+from tests.support.stack import RunningStack, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

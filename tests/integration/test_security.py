@@ -20,17 +20,14 @@ import psutil
 import pytest
 from sqlalchemy import func, select
 
-from glyph_assets import stack
 from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.store.models import Listing
+from glyph_assets.tooling import supervisor
 from glyphd_api import export
 from glyphd_api.export import neutralise
-from tests.integration.conftest import RunningStack, free_port
-from tests.integration.reliability import (
-    extra_api,
-    import_rows,
-    landing_entries,
-)
+from tests.support.imports import import_rows, landing_entries
+from tests.support.reliability import extra_api
+from tests.support.stack import RunningStack, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -223,7 +220,7 @@ def test_no_sql_or_graphql_is_built_from_strings() -> None:
     for package in ("glyph_assets", "glyphd_api"):
         for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
             relative = path.relative_to(PROJECT_ROOT).as_posix()
-            if relative.startswith("glyph_assets/bench/"):
+            if relative.startswith("glyph_assets/tooling/bench/"):
                 continue  # the benchmark harness is not part of the service
             for function, line in _dynamic_sql_calls(path):
                 if (relative, function) not in ALLOWED_DYNAMIC_SQL:
@@ -336,7 +333,7 @@ def loopback(ip: str) -> bool:
 def test_services_bind_loopback_by_default(running_stack: RunningStack, tmp_path: Path) -> None:
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
     assert defaults.api_host == "127.0.0.1" == defaults.dagster_host
-    commands = stack._commands(defaults, tmp_path)
+    commands = supervisor._commands(defaults, tmp_path)
     assert commands["code-server"][commands["code-server"].index("-h") + 1] == "127.0.0.1"
     assert commands["webserver"][commands["webserver"].index("-h") + 1] == "127.0.0.1"
     assert commands["api"][commands["api"].index("--host") + 1] == "127.0.0.1"

@@ -33,9 +33,8 @@ from sqlalchemy import func, select
 from glyph_assets.store import repository
 from glyph_assets.store.db import dispose_engines, migrate
 from glyph_assets.store.models import Listing
-from tests.integration.reliability import TERMINAL
-from tests.integration.test_faults import listings_csv
-from tests.integration.test_supervisor import Launched, launched
+from tests.support.imports import TERMINAL, listings_csv
+from tests.support.launched import Launched, launched
 
 FULL = os.environ.get("GLYPH_SOAK") == "full"
 IMPORTS = int(os.environ.get("GLYPH_SOAK_IMPORTS", 40 if FULL else 6))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from glyph_assets.settings import Settings
-from glyphd_api.app import create_app
+from tests.support.app import api_client
 
 ENDPOINTS = {
     ("post", "/api/imports"),
@@ -31,10 +30,7 @@ ENDPOINTS = {
 
 @pytest.fixture
 def client(glyph_env: Settings) -> Iterator[TestClient]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    with TestClient(create_app(glyph_env.model_copy(update={"dagster_port": port}))) as c:
+    with api_client(glyph_env) as c:
         yield c
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,17 +13,11 @@ from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
 from glyph_assets.store.models import Import
-from glyphd_api.app import create_app
 from glyphd_api.errors import ApiError
 from glyphd_api.routes.imports import resolve_pipeline_path
+from tests.support.app import api_client
 
 SAMPLE = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -41,8 +34,7 @@ def tree(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def client(glyph_env: Settings, tree: Path) -> Iterator[TestClient]:
-    settings = glyph_env.model_copy(update={"dagster_port": closed_port(), "pipeline_root": tree})
-    with TestClient(create_app(settings)) as test_client:
+    with api_client(glyph_env, pipeline_root=tree) as test_client:
         yield test_client
 
 

@@ -4,7 +4,6 @@ hand: summaries, pages, filters, sorts, the import list and the per-model market
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -22,16 +21,11 @@ from glyphd_api import queries
 from glyphd_api.app import create_app
 from glyphd_api.routes.imports import listing_page_json
 from glyphd_api.schemas import ListingOut, ListingPage
+from tests.support.stack import free_port
 
 A = "00000000-0000-4000-8000-0000000000a1"
 B = "00000000-0000-4000-8000-0000000000b2"
 C = "00000000-0000-4000-8000-0000000000c3"
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def frame(rows: list[dict]) -> pd.DataFrame:
@@ -108,7 +102,7 @@ def seed(
 
 @pytest.fixture
 def client(glyph_env: Settings) -> Iterator[TestClient]:
-    settings = glyph_env.model_copy(update={"dagster_port": closed_port()})
+    settings = glyph_env.model_copy(update={"dagster_port": free_port()})
     now = datetime.now(UTC)
     seed(settings, A, ROWS_A, "feed-a", "partially_succeeded", now - timedelta(days=2))
     seed(settings, B, ROWS_B, "feed-b", "succeeded", now - timedelta(days=1))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,27 +20,15 @@ from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
 from glyph_assets.store.models import Import
-from glyphd_api.app import create_app
+from tests.support.app import api_client
 
 SAMPLE = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"
 BOUNDARY = "glyphtestboundary"
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def make_client(settings: Settings, **changes: object) -> TestClient:
-    return TestClient(
-        create_app(settings.model_copy(update={"dagster_port": closed_port(), **changes}))
-    )
-
-
 @pytest.fixture
 def client(glyph_env: Settings) -> Iterator[TestClient]:
-    with make_client(glyph_env) as test_client:
+    with api_client(glyph_env) as test_client:
         yield test_client
 
 
@@ -173,7 +160,7 @@ def test_bad_json_bodies(client: TestClient, glyph_env: Settings, body: object, 
 
 
 def test_size_limit_is_413_and_keeps_nothing(glyph_env: Settings) -> None:
-    with make_client(glyph_env, max_upload_bytes=64) as client:
+    with api_client(glyph_env, max_upload_bytes=64) as client:
         data = SAMPLE.read_bytes()
         multi = client.post("/api/imports", files={"file": ("s.csv", data, "text/csv")})
         raw = client.post("/api/import/csv", content=data, headers={"content-type": "text/csv"})
@@ -218,7 +205,7 @@ def test_run_config_needs_the_server_to_allow_it(
 ) -> None:
     monkeypatch.delenv("GLYPH_ALLOW_RUN_CONFIG", raising=False)
     fields = {"run_config": json.dumps({"ops": {}})}
-    with make_client(glyph_env) as client:
+    with api_client(glyph_env) as client:
         response = client.post(
             "/api/imports",
             data=fields,
@@ -227,7 +214,7 @@ def test_run_config_needs_the_server_to_allow_it(
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "run_config_not_allowed"
     assert imports_in_db(glyph_env) == 0
-    with make_client(glyph_env, allow_run_config=True) as allowed:
+    with api_client(glyph_env, allow_run_config=True) as allowed:
         response = allowed.post(
             "/api/imports",
             data=fields,
@@ -251,12 +238,12 @@ def test_idempotency_key_answers_with_the_same_import(
 
 
 def test_token_protects_writes_and_reads_when_configured(glyph_env: Settings) -> None:
-    with make_client(glyph_env, api_token="s3cret") as client:
+    with api_client(glyph_env, api_token="s3cret") as client:
         denied = client.post("/api/imports/x/retry")
         assert denied.status_code == 401
         assert denied.json()["error"]["code"] == "unauthorized"
         assert client.get("/api/imports").status_code == 200  # reads stay open by default
-    with make_client(glyph_env, api_token="s3cret", api_token_reads=True) as client:
+    with api_client(glyph_env, api_token="s3cret", api_token_reads=True) as client:
         denied = client.get("/api/imports")
         assert denied.status_code == 401
         wrong = client.get("/api/imports", headers={"Authorization": "Bearer nope"})

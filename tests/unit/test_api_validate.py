@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,17 +14,14 @@ from sqlalchemy import func, select
 from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.store.db import migrate
 from glyph_assets.store.models import Import
-from glyphd_api.app import create_app
+from tests.support.app import api_client
 
 SAMPLE = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"
 
 
 @pytest.fixture
 def client(glyph_env: Settings) -> Iterator[TestClient]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    with TestClient(create_app(glyph_env.model_copy(update={"dagster_port": port}))) as c:
+    with api_client(glyph_env) as c:
         yield c
 
 

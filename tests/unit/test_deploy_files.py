@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from glyph_assets.instance import instance_config
 from glyph_assets.settings import Settings
+from glyph_assets.tooling.dagster_instance import instance_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -215,7 +215,7 @@ def test_dockerfile_installs_from_the_lock_and_runs_unprivileged() -> None:
     script = DEPLOY / "entrypoint.sh"
     assert "/opt/glyph/deploy/entrypoint.sh" in entrypoint
     assert os.access(script, os.X_OK)
-    assert "python -m glyph_assets.instance" in script.read_text()
+    assert "python -m glyph_assets.tooling.dagster_instance" in script.read_text()
 
 
 def test_dockerignore_keeps_local_state_out_of_the_image() -> None:

@@ -17,9 +17,13 @@ from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-from glyph_assets.instance import dagster_postgres_url, instance_config, write_instance_config
 from glyph_assets.settings import Settings
-from tests import pg
+from glyph_assets.tooling.dagster_instance import (
+    dagster_postgres_url,
+    instance_config,
+    write_instance_config,
+)
+from tests.support import pg
 
 
 def _settings(tmp_path: Path, **overrides: object) -> Settings:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,17 +15,12 @@ from pathlib import Path
 import httpx
 import psutil
 
-from glyph_assets.bench.datagen import generate_csv
-from glyph_assets.bench.runner import Figure, median_of, print_table, run_task, save
 from glyph_assets.settings import PROJECT_ROOT, get_settings
+from glyph_assets.tooling.bench.datagen import generate_csv
+from glyph_assets.tooling.bench.runner import Figure, median_of, print_table, run_task, save
+from glyph_assets.tooling.supervisor import free_port
 
 CORPUS_EXPORT = PROJECT_ROOT.parent / "shared" / "corpus" / "shopify_store_export.csv"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def offline_figures(path: Path, label: str, repeat: int = 1) -> list[Figure]:
@@ -287,7 +281,7 @@ def _optional_suites(quick: bool) -> list[list[Figure]]:
     for module, function in (("api", "bench_api"), ("storage", "bench_storage")):
         try:
             bench = getattr(
-                __import__(f"glyph_assets.bench.{module}", fromlist=[function]), function
+                __import__(f"glyph_assets.tooling.bench.{module}", fromlist=[function]), function
             )
         except (ImportError, AttributeError):
             continue

@@ -1,16 +1,16 @@
-"""Start, supervise and stop glyph's local stack: one code server, Dagster webserver and daemon,
-the API.
+"""Start, supervise and stop glyph's local stack: one code server, Dagster webserver and daemon, the
+API (``glyph dev``, ``glyph up`` and ``glyph down`` call it).
 
 Every process binds to 127.0.0.1 by default; logs and the supervisor's state file live under
 DAGSTER_HOME/stack.
 
-Why the children cannot outlive whoever started them: each runs in a process group of its own
-(so that its own children, run workers and uvicorn workers, are stopped with it by one group
-kill), is sent SIGKILL by the kernel when its parent dies (``PR_SET_PDEATHSIG``), and its group
-is registered with a guard process (``glyph_assets.guard``) that SIGKILLs every registered group
-when the parent disappears, SIGKILL included. Stopping gives every group ``STOP_GRACE`` seconds
-after SIGTERM, then SIGKILLs each group, so a stop is over within 5 s even though the code server
-ignores SIGTERM.
+Why the children cannot outlive whoever started them: each runs in a process group of its own (so
+that its own children, run workers and uvicorn workers, are stopped with it by one group kill), is
+sent SIGKILL by the kernel when its parent dies (``PR_SET_PDEATHSIG``), and its group is registered
+with a guard process (``glyph_assets.tooling.supervisor_guard``) that SIGKILLs every registered
+group when the parent disappears, SIGKILL included. Stopping gives every group ``STOP_GRACE``
+seconds after SIGTERM, then SIGKILLs each group, so a stop is over within 5 s even though the code
+server ignores SIGTERM.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ from typing import IO, Any
 import httpx
 import psutil
 
-from glyph_assets.instance import dagster_home, grpc_workspace, write_instance_config
 from glyph_assets.logs import uvicorn_log_config
 from glyph_assets.settings import PROJECT_ROOT, Settings, get_settings
+from glyph_assets.stack_state import alive, dagster_home, read_state, state_path
+from glyph_assets.tooling.dagster_instance import grpc_workspace, write_instance_config
 
 BIN = Path(sys.executable).parent
 log = logging.getLogger("glyph.stack")
@@ -141,8 +142,9 @@ def _commands(settings: Settings, home: Path) -> dict[str, list[str]]:
 
 # -- children that cannot outlive their parent -----------------------------------------------------
 class _Guard:
-    """The client side of ``glyph_assets.guard``: one guard per process that starts children,
-    started with the first child and told about every group started and stopped."""
+    """The client side of ``glyph_assets.tooling.supervisor_guard``: one guard per process that
+    starts children, started with the first child and told about every group started and
+    stopped."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -151,7 +153,7 @@ class _Guard:
     def _pipe(self) -> IO[bytes] | None:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "glyph_assets.guard"],
+                [sys.executable, "-m", "glyph_assets.tooling.supervisor_guard"],
                 stdin=subprocess.PIPE,
                 cwd=PROJECT_ROOT,
                 start_new_session=True,  # a signal to our group must not reach the guard
@@ -502,39 +504,14 @@ class Supervisor:
         }
 
     def write_state(self, status: str) -> None:
-        self.stack_dir.mkdir(parents=True, exist_ok=True)
-        path = self.stack_dir / "supervisor.json"
+        path = state_path(self.home)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.state(status)))
         tmp.replace(path)
 
 
 # -- a supervisor running in the background (glyph up / glyph down) --------------------------------
-def state_path(home: Path | None = None) -> Path:
-    return (home or dagster_home()) / "stack" / "supervisor.json"
-
-
-def read_state(home: Path | None = None) -> dict[str, Any] | None:
-    """The supervisor's state file, or None when no supervisor of this home is alive."""
-    path = state_path(home)
-    try:
-        state: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return state if _is_supervisor(int(state.get("pid", 0))) else None
-
-
-def _is_supervisor(pid: int) -> bool:
-    """Alive and a glyph process (a pid reused by anything else does not count)."""
-    if pid <= 0 or not alive(pid):
-        return False
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return b"glyph" in fh.read()
-    except OSError:
-        return True
-
-
 def stop(home: Path | None = None, timeout: float = 10.0) -> list[str]:
     """Stop the supervisor of ``home`` (SIGTERM; it stops its children within 5 s; SIGKILL
     after ``timeout``, its guard then kills the children). Returns what was running."""
@@ -551,17 +528,3 @@ def stop(home: Path | None = None, timeout: float = 10.0) -> list[str]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     return list(state.get("children", {}))
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True

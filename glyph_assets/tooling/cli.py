@@ -55,23 +55,24 @@ def dev(
     """Start the stack in the foreground and supervise it: a process that dies is restarted;
     Ctrl-C or SIGTERM stops everything within 5 s."""
     stop_event = _stop_on_signals()  # first: a stop during start-up must not orphan anything
-    from glyph_assets import stack
     from glyph_assets.logs import configure_logging
+    from glyph_assets.stack_state import read_state, state_path
+    from glyph_assets.tooling.supervisor import StopRequested, Supervisor, log, urls
 
     _apply_ports(api_port, dagster_port)
     configure_logging()
-    running = stack.read_state()
+    running = read_state()
     if running is not None:
         console.print(f"the stack is already running (supervisor pid {running['pid']})")
         raise typer.Exit(1)
-    supervisor = stack.Supervisor(stop_event=stop_event)
+    supervisor = Supervisor(stop_event=stop_event)
     supervisor.write_state("starting")
     try:
         supervisor.start()
         supervisor.write_state("running")
         if supervisor.settings.log_format == "json":  # every line a JSON object
-            u = stack.urls(supervisor.settings)
-            stack.log.info("stack running", extra={"dagster_ui": u.dagster, "api": u.api})
+            u = urls(supervisor.settings)
+            log.info("stack running", extra={"dagster_ui": u.dagster, "api": u.api})
         else:
             _print_urls(supervisor.settings)
         seen = supervisor.state("running")
@@ -80,12 +81,12 @@ def dev(
             if (now := supervisor.state("running")) != seen:  # a death or a restart
                 seen = now
                 supervisor.write_state("running")
-    except stack.StopRequested:
+    except StopRequested:
         pass
     finally:
         seconds = supervisor.stop()
-        stack.state_path(supervisor.home).unlink(missing_ok=True)
-        stack.log.info("stack stopped in %.1f s", seconds)
+        state_path(supervisor.home).unlink(missing_ok=True)
+        log.info("stack stopped in %.1f s", seconds)
 
 
 @app.command()
@@ -99,20 +100,21 @@ def up(
     import subprocess
     import sys
 
-    from glyph_assets import stack
+    from glyph_assets.stack_state import dagster_home, read_state
+    from glyph_assets.tooling.supervisor import stop
 
     _apply_ports(api_port, dagster_port)
-    running = stack.read_state()
+    running = read_state()
     if running is not None:
         console.print(
             f"the stack is already running (supervisor pid {running['pid']}); glyph down stops it"
         )
         return
-    stack_dir = stack.dagster_home() / "stack"
+    stack_dir = dagster_home() / "stack"
     stack_dir.mkdir(parents=True, exist_ok=True)
     with open(stack_dir / "supervisor.log", "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "glyph_assets.cli", "dev"],
+            [sys.executable, "-m", "glyph_assets.tooling.cli", "dev"],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -120,9 +122,9 @@ def up(
         )
     deadline = time.monotonic() + timeout
     with console.status("starting Dagster code server, webserver, daemon and the API..."):
-        while (state := stack.read_state()) is None or state["status"] != "running":
+        while (state := read_state()) is None or state["status"] != "running":
             if proc.poll() is not None or time.monotonic() > deadline:
-                stack.stop()
+                stop()
                 tail = (stack_dir / "supervisor.log").read_text(errors="replace")[-3000:]
                 console.print(f"[red]the stack did not start[/red]\n{tail}")
                 raise typer.Exit(1)
@@ -134,14 +136,14 @@ def up(
 @app.command()
 def down() -> None:
     """Stop a stack started with ``glyph up`` (or a ``glyph dev`` of the same DAGSTER_HOME)."""
-    from glyph_assets import stack
+    from glyph_assets.tooling.supervisor import stop
 
-    stopped = stack.stop()
+    stopped = stop()
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "no stack was running")
 
 
 def _print_urls(settings: Settings | None = None) -> None:
-    from glyph_assets.stack import urls as stack_urls
+    from glyph_assets.tooling.supervisor import urls as stack_urls
 
     u = stack_urls(settings)
     console.print(f"Dagster UI: {u.dagster}")
@@ -270,7 +272,7 @@ def bench(
     output: Annotated[Path | None, typer.Option(help="Where to write the figures as JSON")] = None,
 ) -> None:
     """Measure every performance figure against a baseline from the same run; print one table."""
-    from glyph_assets.bench.suite import run_bench
+    from glyph_assets.tooling.bench.suite import run_bench
 
     run_bench(quick=quick, output=output)
 

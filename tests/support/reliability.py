@@ -1,5 +1,5 @@
 """Helpers of the reliability and security suites: extra API processes, a stack of their own,
-waiting for imports, and finding a run's worker process.
+finding a run's worker process, and the bad-input corpus uploaded once per session.
 
 Every process started here binds 127.0.0.1 on a free port, logs under the stack's DAGSTER_HOME
 and is stopped by the context that started it (by its own pid, never by name).
@@ -22,16 +22,12 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from sqlalchemy import func, select
 
-from glyph_assets import stack
 from glyph_assets.settings import PROJECT_ROOT, Settings
-from glyph_assets.store import repository
-from glyph_assets.store.models import Import, Listing
-from tests.integration import conftest
-from tests.integration.conftest import RunningStack, free_port
+from glyph_assets.tooling import supervisor
+from tests.support.imports import db_counts, post_file, wait_all_final
+from tests.support.stack import RunningStack, free_port, new_stack_env, started_stack
 
-TERMINAL = {"succeeded", "partially_succeeded", "failed", "canceled"}
 BAD_INPUTS = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
 CORPUS_SOURCE = "badin"
 
@@ -98,7 +94,7 @@ def extra_api(running: RunningStack, **overrides: str) -> Iterator[str]:
     env["GLYPH_API_PORT"] = str(port)
     env.update({f"GLYPH_{k.upper()}": v for k, v in overrides.items()})
     command = [
-        str(stack.BIN / "uvicorn"),
+        str(supervisor.BIN / "uvicorn"),
         "glyphd_api.app:create_app",
         "--factory",
         "--host",
@@ -111,7 +107,7 @@ def extra_api(running: RunningStack, **overrides: str) -> Iterator[str]:
         wait_http(f"http://127.0.0.1:{port}/api/health", proc=proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        stack.stop_processes({"api": proc})
+        supervisor.stop_processes({"api": proc})
 
 
 @dataclass
@@ -129,7 +125,7 @@ class OwnStack:
     def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
         proc = self.procs[name]
         if sig == signal.SIGTERM:
-            stack.stop_processes({name: proc})
+            supervisor.stop_processes({name: proc})
         else:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, sig)
@@ -138,7 +134,7 @@ class OwnStack:
     def start(self, name: str) -> None:
         """Start ``name`` again with the command and environment the stack started it with."""
         self.restarts[name] = self.restarts.get(name, 0) + 1
-        command = stack._commands(self.running.settings, self.running.home)[name]
+        command = supervisor._commands(self.running.settings, self.running.home)[name]
         proc = spawn(f"{name}-{self.restarts[name]}", command, self.env, self.running.home)
         self.procs[name] = proc
         if name == "api":
@@ -148,77 +144,11 @@ class OwnStack:
 @contextlib.contextmanager
 def own_stack(root: Path, **overrides: str) -> Iterator[OwnStack]:
     """Start a whole stack (code server, webserver, daemon, API) under ``root``."""
-    env = conftest.new_stack_env(root, **overrides)
-    with conftest.started_stack(root, env) as running:
+    env = new_stack_env(root, **overrides)
+    with started_stack(root, env) as running:
         child_env = joining_env(running.settings, running.home)
         child_env.update(env)
         yield OwnStack(running, child_env)
-
-
-# -- imports ---------------------------------------------------------------------------------------
-def wait_final(client: httpx.Client, import_id: str, timeout: float = 300) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    summary: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        response = client.get(f"/api/imports/{import_id}")
-        if response.status_code == 200:
-            summary = response.json()
-            if summary["status"] in TERMINAL:
-                return summary
-        time.sleep(0.5)
-    raise AssertionError(f"import {import_id} not final after {timeout} s: {summary}")
-
-
-def wait_all_final(
-    client: httpx.Client, import_ids: list[str], source: str, timeout: float = 400
-) -> dict[str, dict[str, Any]]:
-    """Until every import of ``source`` listed is final: one list request per round (one Dagster
-    call for the whole page), so that waiting for many imports does not load the webserver."""
-    wanted = set(import_ids)
-    deadline = time.monotonic() + timeout
-    final: set[str] = set()
-    while time.monotonic() < deadline:
-        page = client.get("/api/imports", params={"source": source, "limit": 1000}).json()
-        final = {i["import_id"] for i in page["items"] if i["status"] in TERMINAL} & wanted
-        if final == wanted:
-            return {i: client.get(f"/api/imports/{i}").json() for i in import_ids}
-        time.sleep(1.0)
-    raise AssertionError(f"imports not final after {timeout} s: {sorted(wanted - final)}")
-
-
-def post_file(
-    client: httpx.Client,
-    name: str,
-    data: bytes,
-    content_type: str = "application/octet-stream",
-    **fields: Any,
-) -> httpx.Response:
-    form = {k: str(v) for k, v in fields.items()}
-    return client.post("/api/imports", data=form, files={"file": (name, data, content_type)})
-
-
-def db_counts(running: RunningStack, import_id: str) -> dict[str, int]:
-    """The import's rows as the database holds them, and how many distinct import_index."""
-    distinct = select(func.count(func.distinct(Listing.import_index))).where(
-        Listing.import_id == import_id
-    )
-    with running.engine.connect() as conn:
-        indexes = conn.execute(distinct).scalar_one()
-    return {**repository.count_rows(running.engine, import_id), "distinct_indexes": indexes}
-
-
-def import_rows(running: RunningStack, **where: Any) -> list[dict[str, Any]]:
-    table = Import.__table__
-    query = select(table)
-    for name, value in where.items():
-        query = query.where(table.c[name] == value)
-    with running.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query).all()]
-
-
-def landing_entries(running: RunningStack) -> set[str]:
-    landing = running.settings.landing_dir
-    return set(os.listdir(landing)) if landing.exists() else set()
 
 
 # -- run workers -----------------------------------------------------------------------------------

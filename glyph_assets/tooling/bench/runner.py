@@ -37,11 +37,11 @@ class Figure:
 
 
 def run_task(task: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run ``glyph_assets.bench.tasks <task> ...`` in a new interpreter; returns its JSON."""
+    """Run ``glyph_assets.tooling.bench.tasks <task> ...`` in a new interpreter; its JSON."""
     import os
 
     proc = subprocess.run(
-        [sys.executable, "-m", "glyph_assets.bench.tasks", task, *args],
+        [sys.executable, "-m", "glyph_assets.tooling.bench.tasks", task, *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

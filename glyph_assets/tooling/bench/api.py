@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import socket
 import statistics
 import tempfile
 import threading
@@ -29,16 +28,11 @@ import httpx
 import psutil
 
 from glyph_assets.settings import PROJECT_ROOT, Settings, get_settings, reset_settings_cache
+from glyph_assets.tooling.supervisor import free_port
 
 SAMPLE = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"
 TERMINAL = {"succeeded", "partially_succeeded", "failed", "canceled"}
 RUN_TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_rows(target: Path, rows: int) -> Path:
@@ -107,8 +101,8 @@ class BenchStack:
 @contextmanager
 def temporary_stack(workdir: Path) -> Iterator[BenchStack]:
     """The real stack on free ports with its own state; environment and caches restored after."""
-    from glyph_assets import stack
     from glyph_assets.store.db import dispose_engines
+    from glyph_assets.tooling import supervisor
 
     home = workdir / "dagster_home"
     home.mkdir(parents=True)
@@ -117,9 +111,9 @@ def temporary_stack(workdir: Path) -> Iterator[BenchStack]:
         "GLYPH_DATA_DIR": str(workdir / "data"),
         "GLYPH_API_HOST": "127.0.0.1",
         "GLYPH_DAGSTER_HOST": "127.0.0.1",
-        "GLYPH_API_PORT": str(_free_port()),
-        "GLYPH_DAGSTER_PORT": str(_free_port()),
-        "GLYPH_CODE_SERVER_PORT": str(_free_port()),
+        "GLYPH_API_PORT": str(free_port()),
+        "GLYPH_DAGSTER_PORT": str(free_port()),
+        "GLYPH_CODE_SERVER_PORT": str(free_port()),
     }
     cleared = ("GLYPH_DATABASE_URL", "GLYPH_DAGSTER_POSTGRES_URL", "GLYPH_API_TOKEN")
     saved = {k: os.environ.get(k) for k in [*env, *cleared]}
@@ -131,10 +125,10 @@ def temporary_stack(workdir: Path) -> Iterator[BenchStack]:
     procs: dict[str, Any] = {}
     try:
         settings = get_settings()
-        procs = stack.start(settings, home, timeout=180)
+        procs = supervisor.start(settings, home, timeout=180)
         yield BenchStack(settings=settings, pids=[p.pid for p in procs.values()])
     finally:
-        stack.stop_processes(procs)
+        supervisor.stop_processes(procs)
         dispose_engines()
         for name, value in saved.items():
             if value is None:
@@ -377,7 +371,7 @@ def bench_api(quick: bool = False) -> list[dict[str, Any]]:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-if __name__ == "__main__":  # python -m glyph_assets.bench.api [--quick]
+if __name__ == "__main__":  # python -m glyph_assets.tooling.bench.api [--quick]
     import json
     import sys
 

@@ -1,0 +1,120 @@
+"""Imports of a running stack: submitting files through its API, waiting for their end, and
+what its database holds of them afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from glyph_assets.settings import PROJECT_ROOT
+from glyph_assets.store import repository
+from glyph_assets.store.models import Import, Listing, RowError
+from tests.support.stack import RunningStack
+
+TERMINAL = {"succeeded", "partially_succeeded", "failed", "canceled"}
+SAMPLE = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"
+
+
+def wait_final(client: httpx.Client, import_id: str, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    summary: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = client.get(f"/api/imports/{import_id}")
+        if response.status_code == 200:
+            summary = response.json()
+            if summary["status"] in TERMINAL:
+                return summary
+        time.sleep(0.5)
+    raise AssertionError(f"import {import_id} not final after {timeout} s: {summary}")
+
+
+def wait_all_final(
+    client: httpx.Client, import_ids: list[str], source: str, timeout: float = 400
+) -> dict[str, dict[str, Any]]:
+    """Until every import of ``source`` listed is final: one list request per round (one Dagster
+    call for the whole page), so that waiting for many imports does not load the webserver."""
+    wanted = set(import_ids)
+    deadline = time.monotonic() + timeout
+    final: set[str] = set()
+    while time.monotonic() < deadline:
+        page = client.get("/api/imports", params={"source": source, "limit": 1000}).json()
+        final = {i["import_id"] for i in page["items"] if i["status"] in TERMINAL} & wanted
+        if final == wanted:
+            return {i: client.get(f"/api/imports/{i}").json() for i in import_ids}
+        time.sleep(1.0)
+    raise AssertionError(f"imports not final after {timeout} s: {sorted(wanted - final)}")
+
+
+def post_file(
+    client: httpx.Client,
+    name: str,
+    data: bytes,
+    content_type: str = "application/octet-stream",
+    **fields: Any,
+) -> httpx.Response:
+    form = {k: str(v) for k, v in fields.items()}
+    return client.post("/api/imports", data=form, files={"file": (name, data, content_type)})
+
+
+def db_counts(running: RunningStack, import_id: str) -> dict[str, int]:
+    """The import's rows as the database holds them, and how many distinct import_index."""
+    distinct = select(func.count(func.distinct(Listing.import_index))).where(
+        Listing.import_id == import_id
+    )
+    with running.engine.connect() as conn:
+        indexes = conn.execute(distinct).scalar_one()
+    return {**repository.count_rows(running.engine, import_id), "distinct_indexes": indexes}
+
+
+def import_rows(running: RunningStack, **where: Any) -> list[dict[str, Any]]:
+    table = Import.__table__
+    query = select(table)
+    for name, value in where.items():
+        query = query.where(table.c[name] == value)
+    with running.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query).all()]
+
+
+def landing_entries(running: RunningStack) -> set[str]:
+    landing = running.settings.landing_dir
+    return set(os.listdir(landing)) if landing.exists() else set()
+
+
+def upload(api: httpx.Client, path: Path, **fields: Any) -> httpx.Response:
+    form = {k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in fields.items()}
+    with open(path, "rb") as fh:
+        return api.post("/api/imports", data=form, files={"file": (path.name, fh, "text/csv")})
+
+
+def outcome_counts(stack: RunningStack, import_id: str) -> dict[str, int]:
+    """The import's rows in the database by outcome: persisted, row errors, not a GPU, unknown
+    model."""
+    with stack.engine.connect() as conn:
+
+        def count(model: Any, *where: Any) -> int:
+            query = select(func.count()).select_from(model).where(model.import_id == import_id)
+            return int(conn.execute(query.where(*where)).scalar_one())
+
+        return {
+            "persisted_rows": count(Listing),
+            "error_rows": count(RowError),
+            "not_gpu_rows": count(Listing, Listing.is_gpu.is_(False)),
+            "unknown_model_rows": count(Listing, Listing.reject_reason == "unknown_model"),
+        }
+
+
+def listings_csv(rows: int, tag: str = "") -> bytes:
+    lines = ["title,price,seller"]
+    lines += [f"NVIDIA L4 24GB {tag}#{i},{2000 + i},Acme" for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def delay(stage: str, seconds: float) -> str:
+    return f'{{"ops": {{"{stage}": {{"config": {{"delay_seconds": {seconds}}}}}}}}}'
