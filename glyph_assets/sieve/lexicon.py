@@ -26,6 +26,12 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "card": (
         "grafikkart",  # de Grafikkarte, no/sv/da grafikkort
         "grafikkort",
+        "skjermkort",  # no skjermkort
+        "grafische kaart",
+        "ekran kart",  # tr ekran karti
+        "graficka kartic",  # hr/sr/sl graficka kartica
+        "vaizdo plokst",
+        "відеокарт",
         "grafikus kartya",
         "videokart",  # hu videokartya, ru translit
         "videokaart",
@@ -60,6 +66,9 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "suche$",
         "gesucht$",
         "kjoper$",
+        "kjopes$",
+        "sokes$",
+        "kopes$",
         "onskes kjopt",
         "soker$",
         "koper$",
@@ -75,15 +84,40 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "куплю$",
         "ищу$",
         "kupie$",
+        "poszukuj",
         "szukam$",
         "koupim$",
         "compro$",
         "procuro$",
         "busco$",
         "cherche$",
+        "recherche$",
         "achete$",
         "cerco$",
         "gezocht$",
+        "zoek$",
+        "buying$",
+        "ζητω$",
+    ),
+    # a swap ad: with a second, different card named it offers one card for another
+    "swap": (
+        "byttes$",
+        "bytte$",
+        "bytes$",
+        "tausche$",
+        "tausch$",
+        "trade$",
+        "swap$",
+        "csere",
+        "ανταλλαγ",
+        "обмен",
+        "меняю$",
+        "wymienie$",
+        "zamienie$",
+        "troco$",
+        "cambio$",
+        "echange$",
+        "scambio$",
     ),
     "service": (
         "repair",
@@ -112,20 +146,27 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "packaging",
         "verpackung",
         "karton$",
+        "ovp$",  # de Originalverpackung: "mit OVP" is an extra, "nur OVP" the box
+        "leerkarton",
         "originalkarton",
         "originalverpackung",
         "eske$",
         "esken$",
+        "emballasje",
+        "forpackning",
         "doboz",
         "κουτι",
         "коробк",
         "pudelko",
+        "pudelk",
+        "opakowan",
         "krabice",
         "caixa",
         "caja$",
         "scatola",
         "laatikko",
         "emballage",
+        "boite$",
     ),
     "empty": (
         "only$",
@@ -142,6 +183,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "без видеокарт",
         "pusty$",
         "puste$",
+        "pusta$",
         "prazdna$",
         "vazi",
         "vacia$",
@@ -157,6 +199,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "coolers$",
         "heatsink",
         "shroud",
+        "baffle",
         "кулер",
         "куллер",
         "охлажден",
@@ -164,6 +207,14 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "радиатор",
         "lufter",
         "kuhler",
+        "wasserkuhler",
+        "grafikkartenkuhler",
+        "grafikkartenlufter",
+        "skjermkortvifte",
+        "vannkjoler",
+        "kylare",
+        "flakt$",
+        "vizhuto",
         "vifte",
         "kjoler",
         "huto$",
@@ -178,6 +229,9 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "ventilador",
         "disipador",
         "ventirad",
+        "ventilateur",
+        "radiateur",
+        "refroidiss",
         "dissipatore",
         "ventola",
     ),
@@ -206,6 +260,14 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "alimentatore",
         "psu$",
         "halterung",
+        "grafikkartenhalter",
+        "grafikkartenstutze",
+        "skjermkortholder",
+        "skjermkortstotte",
+        "grafikkortshallare",
+        "mining frame",
+        "rig frame",
+        "open air frame",
         "brakett",
         "tarto$",
         "slot cover",
@@ -230,6 +292,24 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "komplett-pc",
         "desktop pc",
         "mini pc",
+        "gamingpc",
+        "gamerpc",
+        "gaming computer",
+        "gamer computer",
+        "spill pc",
+        "spillpc",
+        "speldator",
+        "gamingdator",
+        "dator$",
+        "komplettsystem",
+        "komplett system",
+        "komplettrechner",
+        "konfig$",
+        "pc completo",
+        "pc da gaming",
+        "pc de gaming",
+        "pc gaming",
+        "stasjoner$",
         "stasjonaer",
         "datamaskin",
         "rechner$",
@@ -297,6 +377,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "with": (
         "with$",
         "w$",
+        "m$",  # no "m/ eske"
         "incl",
         "inkl",
         "including",
@@ -320,7 +401,9 @@ LEXICON: dict[str, tuple[str, ...]] = {
 }
 KINDS = tuple(LEXICON)
 
-_FOLD = {ord("ё"): "е", ord("Ё"): "Е"}
+# Letters NFD does not decompose, folded to one letter so that offsets stay put: Nordic ø/æ
+# (kjøper -> kjoper, æske -> eske), Polish ł (pudełko -> pudelko), đ, and Russian ё.
+_FOLD = str.maketrans("ёЁøØæÆłŁđĐ", "еЕoOeElLdD")
 
 
 def fold(text: str) -> str:
@@ -338,8 +421,10 @@ def _entry(prefix: str) -> re.Pattern[str]:
 
 
 def _index() -> tuple[dict[str, list[tuple[re.Pattern[str], str]]], dict[str, str]]:
-    """Entries by their first three characters; entries shorter than that by the whole word."""
-    heads: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+    """Entries by their first three characters, longest first (so a compound such as
+    grafikkartenhalterung is the holder, not the card word it starts with); entries shorter
+    than three characters by the whole word."""
+    heads: dict[str, list[tuple[int, re.Pattern[str], str]]] = {}
     short: dict[str, str] = {}
     for kind, words in LEXICON.items():
         for prefix in words:
@@ -348,8 +433,12 @@ def _index() -> tuple[dict[str, list[tuple[re.Pattern[str], str]]], dict[str, st
             if body == first and len(body) < 3:
                 short.setdefault(body, kind)
             else:
-                heads.setdefault(first[:3], []).append((_entry(prefix), kind))
-    return heads, short
+                heads.setdefault(first[:3], []).append((len(body), _entry(prefix), kind))
+    ordered = {
+        head: [(pattern, kind) for _, pattern, kind in sorted(entries, key=lambda e: -e[0])]
+        for head, entries in heads.items()
+    }
+    return ordered, short
 
 
 _HEADS, _SHORT = _index()

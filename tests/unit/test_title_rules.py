@@ -1,0 +1,67 @@
+"""Title rules that generalise across marketplaces and languages (issue 15): each rule is
+tested on made-up titles in several languages, and with the opposite error (a real card whose
+title uses the same words stays that card)."""
+
+from __future__ import annotations
+
+import pytest
+
+from glyph_assets.sieve.lexicon import fold, scan
+from glyph_assets.sieve.normalize import match_title
+
+
+def test_nordic_and_polish_letters_fold_to_one_letter() -> None:
+    assert fold("KJØPER ÆSKE PUDEŁKO") == "kjoper eske pudelko"
+    assert len(fold("Grafikkortshållare ØÆŁ")) == len("Grafikkortshållare ØÆŁ")
+
+
+def test_a_compound_word_is_read_by_its_longest_entry() -> None:
+    assert scan("grafikkartenhalterung") == [("accessory", 0)]
+    assert scan("grafikkarte") == [("card", 0)]
+    assert scan("skjermkortholder") == [("accessory", 0)]
+
+
+@pytest.mark.parametrize(
+    ("title", "reason"),
+    [
+        ("Kjøpes: Asus RTX 4070 Dual", "not_gpu:wanted"),  # no
+        ("RTX 3070 Ti søkes", "not_gpu:wanted"),
+        ("Köpes grafikkort RX 6800", "not_gpu:wanted"),  # sv
+        ("Poszukuję RTX 3060 Ti", "not_gpu:wanted"),  # pl
+        ("Leerkarton Gigabyte RTX 4070 Eagle", "not_gpu:box"),  # de
+        ("Nur die OVP einer RTX 4080 Suprim", "not_gpu:box"),
+        ("Pudełko po Palit RTX 3070 GamingPro", "not_gpu:box"),  # pl
+        ("Boîte vide Asus RTX 3060 Dual", "not_gpu:box"),  # fr
+        ("Skjermkortholder for RTX 4090", "not_gpu:accessory"),  # no
+        ("Grafikkartenhalterung RTX 4080 weiß", "not_gpu:accessory"),  # de
+        ("Open air mining frame for 8 cards RX 580", "not_gpu:accessory"),
+        ("Wasserkühler Alphacool für RTX 3090", "not_gpu:cooler"),  # de
+        ("Ventilateur de rechange pour MSI RTX 2070", "not_gpu:cooler"),  # fr
+        ("Speldator Ryzen 7 RTX 4070 Super", "not_gpu:system"),  # sv
+        ("Spill-PC i5 med GTX 1660 Super", "not_gpu:system"),  # no
+        ("Stasjonær gaming med RTX 3060", "not_gpu:system"),
+        ("Komplettsystem Ryzen 5 RX 6600", "not_gpu:system"),  # de
+        ("Játék konfig i7 RTX 2070", "not_gpu:system"),  # hu
+        ("PC gaming i7 RTX 3070 16GB RAM", "not_gpu:system"),  # es/it
+    ],
+)
+def test_more_languages_name_what_is_sold(title: str, reason: str) -> None:
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Skjermkort Asus RTX 3070 Dual", "RTX_3070"),
+        ("Skjermkort 3060 Ti", "RTX_3060_TI"),  # the local card word admits a bare number
+        ("Ekran kartı RX 6600 8GB", "RX_6600"),  # tr
+        ("Grafička kartica RTX 4060 8GB", "RTX_4060"),  # hr
+        ("MSI RTX 3070 Gaming X Trio m/ eske", "RTX_3070"),  # no: with its box
+        ("Gigabyte RTX 4070 Eagle mit OVP und Rechnung", "RTX_4070"),  # de: with its box
+        ("Sapphire RX 6800 med kylare och kartong", "RX_6800"),  # sv
+    ],
+)
+def test_card_words_and_extras_in_more_languages(title: str, model: str) -> None:
+    match = match_title(title)
+    assert match.canonical_model == model, match.detail
