@@ -71,7 +71,8 @@ REJECT_REASONS: dict[str, str] = {
     "capture/converter boxes, adapters, software licences",
     "not_gpu:system": "a PC, laptop, server, workstation or mining rig with a card inside",
     "not_gpu:bundle": "a card sold together with a motherboard or a CPU",
-    "not_gpu:multi_item": "two or more different card models in one listing",
+    "not_gpu:multi_item": "two or more different card models in one listing (a list, a range, "
+    "or a swap ad offering one card for another)",
     "not_gpu:wanted": "a wanted-to-buy ad",
     "not_gpu:service": "a repair or other service named with a card",
     UNKNOWN_MODEL: "a GPU, but no registry id can be given (unknown model, or ambiguous)",
@@ -1166,11 +1167,16 @@ def _made_for(title: _Title, at: int, anchor: int) -> bool:
 
 def _second_item(idx: _Index, title: _Title, mentions: list[_Mention]) -> _Mention | None:
     """A different model named after the first as another item ("RX 570, RX 580", "HD 5450 и
-    GeForce 8600 GT"), not as a remark ("for RTX A6000", "like a 4060 Ti", "vs 3080")."""
+    GeForce 8600 GT"), not as a remark ("for RTX A6000", "like a 4060 Ti", "vs 3080"). In a
+    swap ad (byttes, tausche, csere, trade...) every other model is the card wanted in exchange:
+    the ad names two cards, whatever word joins them ("for", "mot", "gegen", "με")."""
     first = mentions[0]
+    swap = any(kind == "swap" for kind, _ in title.lex)
     for other in mentions[1:]:
         if other.label == first.label:
             continue
+        if swap:
+            return other  # "Tausche RTX 3070 gegen RX 6800", "trade 3070 for 6800": two cards
         gap = title.text[title.offset(first.start) : title.offset(other.start)]
         words = set(_GAP_WORD.findall(gap))
         if words & _RANGE_CLOSERS and _range_opened(title, first):

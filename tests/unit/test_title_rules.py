@@ -65,3 +65,31 @@ def test_more_languages_name_what_is_sold(title: str, reason: str) -> None:
 def test_card_words_and_extras_in_more_languages(title: str, model: str) -> None:
     match = match_title(title)
     assert match.canonical_model == model, match.detail
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Byttes: Gigabyte RTX 3070 mot RX 6800 XT",  # no
+        "Tausche RX 6700 XT gegen RTX 3070",  # de
+        "Trade my RTX 2080 Super for an RX 6800",  # en: "for" joins the two cards
+        "Ανταλλαγή GTX 1080 Ti με RTX 3060 Ti",  # el
+        "Csere: RTX 3060 Ti - RX 6700 XT",  # hu
+        "Обмен RTX 3060 на RX 6700 XT",  # ru
+    ],
+)
+def test_a_swap_ad_naming_two_cards_is_several_items(title: str) -> None:
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, "not_gpu:multi_item"), match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Powercolor RX 6600 XT Fighter 8GB - csere is érdekel", "RX_6600_XT"),  # one card
+        ("Tausche/verkaufe RTX 3060 Ti Founders Edition", "RTX_3060_TI"),
+        ("RTX 4070 Super, trade possible", "RTX_4070_SUPER"),
+    ],
+)
+def test_a_swap_word_with_one_card_is_that_card(title: str, model: str) -> None:
+    assert match_title(title).canonical_model == model
