@@ -1149,6 +1149,17 @@ _LAPTOP_WORDS = frozenset({"LAPTOP", "NOTEBOOK"})
 # "Open box" is a condition (clean reads it as condition open_box), not the retail box alone.
 _OPEN_BOX = re.compile(r"(?<![A-Z0-9])OPEN[\s\-]*$")
 _GAP_WORD = re.compile(r"[^\W_]+")
+# A part named at the end of the title, right after the card, is what the listing sells:
+# English, German, Nordic and Hungarian put the head noun last ("RTX 3080 cooler", "RTX 3080
+# hűtő", "RTX 4090 FE box"). Words that may follow it without changing that, words before it
+# that make it a description of the card ("3 ventiladores", "twin fan", "new in box"), and
+# marks that end the card's clause ("RTX 3080, quiet cooler").
+_TAIL_WORDS = frozenset(
+    {"ONLY", "REPLACEMENT", "NEW", "USED", "ORIGINAL", "OEM", "STOCK", "SET", "ASSEMBLY"}
+    | {"PART", "PARTS", "NUR", "KUN", "CSAK", "TYLKO", "ΜΟΝΟ", "ТОЛЬКО"}
+)
+_DESCRIBING_WORDS = frozenset({"DUAL", "TWIN", "TRIPLE", "TRI", "QUAD", "IN", "NIB", "AIO"})
+_CLAUSE_BREAKS = frozenset(",;()[]|")
 
 
 def _with_extra(title: _Title, lead: int, at: int) -> bool:
@@ -1163,6 +1174,23 @@ def _made_for(title: _Title, at: int, anchor: int) -> bool:
     ("graphics card") then describes what the part fits, not what is sold."""
     end = title.offset(anchor)
     return at < end and not _FOR_WORDS.isdisjoint(_GAP_WORD.findall(title.text[at:end]))
+
+
+def _head_part(title: _Title, at: int, anchor: int) -> bool:
+    """Is the part word at offset ``at`` the head noun after the card's name ("RTX 3080 hűtő",
+    "RTX 3060 Ti baffle", "RTX 4090 FE box")? Not when a card word says the card is sold
+    ("Placa de vídeo RTX 3060 3 ventoinhas"), a mark ends the card's clause first, a number or
+    count word describes the card's own part, or other words follow it."""
+    start = title.offset(anchor)
+    if at <= start or any(kind == "card" for kind, _ in title.lex):
+        return False
+    if not _CLAUSE_BREAKS.isdisjoint(title.text[start:at]) or " - " in title.text[start:at]:
+        return False
+    before = _GAP_WORD.findall(title.text[start:at])
+    after = _GAP_WORD.findall(title.text[at:])[1:]
+    if len(before) > 1 and (before[-1] in _DESCRIBING_WORDS or before[-1].isdigit()):
+        return False
+    return all(word in _TAIL_WORDS for word in after)
 
 
 def _second_item(idx: _Index, title: _Title, mentions: list[_Mention]) -> _Mention | None:
@@ -1254,8 +1282,14 @@ def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None
     offsets: dict[str, list[int]] = {}
     for kind, off in title.lex:
         offsets.setdefault(kind, []).append(off)
-    boxes = [off for off in offsets.get("box", []) if not _OPEN_BOX.search(title.text[:off])]
-    if boxes and ("empty" in kinds or min(boxes) <= lead):
+    boxes = [
+        off
+        for off in offsets.get("box", [])
+        if not _OPEN_BOX.search(title.text[:off]) and not _with_extra(title, lead, off)
+    ]
+    if boxes and (
+        "empty" in kinds or min(boxes) <= lead or any(_head_part(title, b, anchor) for b in boxes)
+    ):
         return _not_gpu("the box of a card", "box")
     laptop = not _LAPTOP_WORDS.isdisjoint(title.words)
     system_before = [off for off in offsets.get("system", []) if off < lead]
@@ -1268,7 +1302,9 @@ def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None
         return _not_gpu("an accessory for a card", "accessory")
     coolers = [off for off in offsets.get("cooler", []) if not _with_extra(title, lead, off)]
     if coolers and (
-        min(coolers) < lead or "empty" in kinds or any(_made_for(title, c, anchor) for c in coolers)
+        min(coolers) < lead
+        or "empty" in kinds
+        or any(_made_for(title, c, anchor) or _head_part(title, c, anchor) for c in coolers)
     ):
         return _not_gpu("a cooler for a card", "cooler")  # "with Accelero cooler" stays a card
     if "bundle" in kinds and (mentioned or "card" in kinds):

@@ -93,3 +93,36 @@ def test_a_swap_ad_naming_two_cards_is_several_items(title: str) -> None:
 )
 def test_a_swap_word_with_one_card_is_that_card(title: str, model: str) -> None:
     assert match_title(title).canonical_model == model
+
+
+@pytest.mark.parametrize(
+    ("title", "reason"),
+    [
+        ("Gigabyte RTX 3070 Gaming OC kühler", "not_gpu:cooler"),  # de: the head noun is last
+        ("Asus RTX 2080 Ti Strix hűtő", "not_gpu:cooler"),  # hu
+        ("RTX 3090 FE shroud replacement", "not_gpu:cooler"),
+        ("RTX 4070 Ti air baffle", "not_gpu:cooler"),
+        ("MSI RTX 4080 Suprim X box", "not_gpu:box"),
+        ("RTX 3070 Ti Founders Edition eske", "not_gpu:box"),  # no
+    ],
+)
+def test_a_part_named_last_after_the_card_is_the_part(title: str, reason: str) -> None:
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Zotac RTX 3070 Twin Fan", "RTX_3070"),  # a count word: the card's own fans
+        ("Gigabyte RTX 4060 Ti 8GB 3 ventiladores", "RTX_4060_TI_8GB"),
+        ("Placa de vídeo RTX 4070 ventoinhas", "RTX_4070"),  # the card word says what is sold
+        ("EVGA GTX 1080 Ti FTW3 Hybrid (AIO cooler)", "GTX_1080_TI"),  # inside brackets
+        ("RTX 4070 Super Founders, silent cooler", "RTX_4070_SUPER"),  # another clause
+        ("RTX 4080 Super brand new in box", "RTX_4080_SUPER"),
+        ("RTX 3070 Ti w/ box, only used for a month", "RTX_3070_TI"),  # with its box
+    ],
+)
+def test_a_part_that_describes_the_card_keeps_the_card(title: str, model: str) -> None:
+    match = match_title(title)
+    assert match.canonical_model == model, match.detail
