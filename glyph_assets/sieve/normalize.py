@@ -146,10 +146,15 @@ GPU_PARTNERS: dict[str, str | None] = {
     "YESTON": None,
     "MAXSUN": None,
     "SPARKLE": None,
+    "IGAME": "NVIDIA",  # Colorful's line, written as a brand ("iGame RTX 3060 Ultra")
 }
+# Chip variant words that name the vendor of a bare number before them ("1050 Ti", "6700 XT").
+_VARIANT_VENDOR = {"TI": "NVIDIA", "SUPER": "NVIDIA", "XT": "AMD", "XTX": "AMD", "GRE": "AMD"}
 # Brands that also make boards, laptops or PSUs: with one of these a bare model number counts
 # as a card ("Gigabyte 3070 Vision", "MSI 1060 6gb"), but the name alone is no GPU evidence.
 BOARD_BRANDS = frozenset({"ASUS", "MSI", "GIGABYTE", "GYGABYTE", "AORUS", "ASROCK", "BIOSTAR"})
+# A brand glued to a bare number ("iGame1050Ti", "MSI1060"): the number is the model.
+_BRANDS_BEFORE_NUMBER = GPU_PARTNERS.keys() | BOARD_BRANDS
 # Series words of cards older than the registry (GTS 450, HD 6850, FX 5500, R9 290): a GPU
 # of unknown model, never a modern card with the same digits.
 _LEGACY_SERIES = re.compile(
@@ -619,6 +624,10 @@ def _variant_window(
         nxt_word = title.words[tokens[i].word + 1] if tokens[i].word + 1 < len(title.words) else ""
         if word == "SUPER" and nxt_word in _LINE_AFTER_SUPER:
             break  # Palit "Super JetStream" is a product line, not a SUPER chip
+        if word == "S" and family_number and (found or i == last + 1):
+            found.add("SUPER")  # "RTX 4070 Ti S", "RTX 4080 S": the short form of SUPER
+            i += 1
+            continue
         if word in idx.variant_words and word not in GLUED_VARIANT_ALIASES:
             found.add(word)
             i += sum(1 for t in tokens[i:] if t.word == tokens[i].word)
@@ -745,6 +754,21 @@ def _bare_mention(title: _Title, idx: _Index, i: int, vendor: str | None) -> _Me
     return _Mention(i, candidates[0].vendor, candidates, variants, label, unknown)
 
 
+def _variant_named(title: _Title, idx: _Index, i: int) -> _Mention | None:
+    """A four-digit number followed by its chip variant word names a card without any other
+    word ("1050 ti", "3060Ti", "6700 XT", "2070S"): the variant word says whose (Ti/SUPER are
+    NVIDIA's, XT/XTX/GRE AMD's)."""
+    tokens = title.tokens
+    if len(tokens[i].text) != 4 or i + 1 >= len(tokens):
+        return None
+    nxt = tokens[i + 1]
+    word = nxt.text if nxt.word == tokens[i].word else title.words[nxt.word]
+    if nxt.word == tokens[i].word:
+        word = GLUED_VARIANT_ALIASES.get(word, word)
+    vendor = _VARIANT_VENDOR.get(word)
+    return _bare_mention(title, idx, i, vendor) if vendor else None
+
+
 def _glued_family_mention(title: _Title, idx: _Index, i: int, family: str) -> _Mention:
     """A number with its series word glued after it, as older listings write it ("730GT")."""
     number = title.tokens[i].text
@@ -764,7 +788,12 @@ def _mentions(title: _Title, idx: _Index, context: bool) -> list[_Mention]:
         glued_letters = i > 0 and _glued(tokens, i - 1, i) and not tokens[i - 1].num
         after = tokens[i + 1].text if _glued(tokens, i, i + 1) else ""
         family_word = tokens[i - 1].text if glued_letters else ""
-        if glued_letters and family_word not in idx.families and family_word not in LEGACY_FAMILIES:
+        if (
+            glued_letters
+            and family_word not in idx.families
+            and family_word not in LEGACY_FAMILIES
+            and family_word not in _BRANDS_BEFORE_NUMBER
+        ):
             mention = _letter_mention(title, idx, i, context)
         elif i in memory_at:
             continue
@@ -776,10 +805,14 @@ def _mentions(title: _Title, idx: _Index, context: bool) -> list[_Mention]:
             mention = _glued_family_mention(title, idx, i, after)  # 730GT, 560GTX, 8600GT
         else:
             mention = _number_mention(title, idx, i, context)
-            if mention is None and not glued_letters and _family_before(tokens, i, idx) is None:
-                bare = bare or _bare_vendor(title)
-                if bare[0]:
-                    mention = _bare_mention(title, idx, i, bare[1])
+            if mention is None and _family_before(tokens, i, idx) is None:
+                brand_glued = glued_letters and family_word in _BRANDS_BEFORE_NUMBER
+                if not glued_letters or brand_glued:  # "iGame1050Ti", "MSI1060": a brand
+                    bare = bare or _bare_vendor(title)
+                    if bare[0] or brand_glued:
+                        mention = _bare_mention(title, idx, i, bare[1])
+                    else:
+                        mention = _variant_named(title, idx, i)
         if mention is not None:
             found.append(mention)
     return found

@@ -126,3 +126,33 @@ def test_a_part_named_last_after_the_card_is_the_part(title: str, reason: str) -
 def test_a_part_that_describes_the_card_keeps_the_card(title: str, model: str) -> None:
     match = match_title(title)
     assert match.canonical_model == model, match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("1070 ti", "GTX_1070_TI"),  # the variant word alone names the card and its vendor
+        ("Selger 3060Ti 8GB", "RTX_3060_TI"),
+        ("6800 XT 16GB reference", "RX_6800_XT"),
+        ("1660S 6GB", "GTX_1660_SUPER"),
+        ("iGame2060Super", "RTX_2060_SUPER"),  # a brand glued to the number
+        ("Palit3070 GamingPro", "RTX_3070"),
+        ("RTX 4070 Ti S 16GB OC", "RTX_4070_TI_SUPER"),  # "Ti S" is Ti SUPER
+        ("Inno3D RTX 4080 S X3", "RTX_4080_SUPER"),
+    ],
+)
+def test_bare_numbers_named_by_their_variant_or_a_glued_brand(title: str, model: str) -> None:
+    match = match_title(title)
+    assert match.canonical_model == model, match.detail
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Ryzen 7 5800 XT",  # a CPU: no RX 5800 XT, and a processor word
+        "Lot of 1080 screws",  # a number without a variant word is no card
+        "2080 Ti backplate",  # the variant names the card, the part is what is sold
+    ],
+)
+def test_a_bare_number_without_its_variant_or_with_a_part_is_no_card(title: str) -> None:
+    assert match_title(title).canonical_model is None
