@@ -328,8 +328,6 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "ноутбук",
         "laptop",
         "notebook",
-        "kannettava",
-        "φορητ",
         "ферма",
         "ферму",
         "ферме",
@@ -394,10 +392,18 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "z$",
         "ze$",
         "egyutt",
+        "dobozzal",  # hu: the box suffixed "with" (dobozzal, dobozával, dobozostul)
+        "dobozaval",
+        "dobozostul",
         "μαζι",
+        "με$",
     ),
     # a laptop's GPU module is a GPU (no desktop id), not a laptop
-    "module": ("mxm", "для ноутбука", "ноутбука$", "видеочип", "module$", "modul$"),
+    "module": ("для ноутбука", "ноутбука$", "видеочип", "module$", "modul$"),
+    # a laptop wherever it is named (a laptop's GPU module is the exception, see "module")
+    "laptop": ("mobile workstation", "kannettava", "φορητ", "berbar$", "barbar$"),
+    # a laptop GPU on its own (an MXM board, a "mobile" chip): a GPU without a desktop id
+    "mobile": ("mxm", "mobile$", "mobil$"),
 }
 KINDS = tuple(LEXICON)
 

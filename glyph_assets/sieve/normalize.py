@@ -281,9 +281,15 @@ CONTEXT_WORDS = frozenset(
         "KIT",
     }
 )
+# "8-GPU system", "6 GPU mining rig", "12 card mining farm"; a carrier board of several SXM
+# modules ("HGX baseboard") is such a system too.
 _MULTI_GPU_SYSTEM = re.compile(
-    r"\b\d+\s*-?\s*X?\s*-?\s*GPUS?\s+(?:SYSTEM|SERVER|NODE|RIG|WORKSTATION|MACHINE)\b"
+    r"\b\d+\s*-?\s*X?\s*-?\s*(?:GPUS?|CARDS?)\s+(?:MINING\s+)?"
+    r"(?:SYSTEM|SERVER|NODE|RIG|FARM|WORKSTATION|MACHINE)\b"
 )
+SYSTEM_WORDS = frozenset({"BASEBOARD"})
+# Words that say where a card comes from ("from a 6 GPU rig", "aus Mining-Rig", "ex-mining").
+_ORIGIN_WORDS = frozenset({"FROM", "EX", "OUT", "AUS", "FRA", "FRÅN", "IZ", "ИЗ", "С", "Z", "DE"})
 _WORD = re.compile(r"[A-Z0-9]+")
 _PART = re.compile(r"[A-Z]+|[0-9]+")
 _CACHE_LIMIT = 500_000
@@ -1069,6 +1075,16 @@ def _inferred(idx: _Index, tied: list[ModelKey]) -> Match | None:
     )
 
 
+def _multi_gpu_system(title: _Title) -> bool:
+    """Is a multi-GPU system ("6 GPU mining rig") what is sold, not where a card comes from
+    ("RTX 3070 from a 6 GPU rig", "ex 8-card mining farm")?"""
+    found = _MULTI_GPU_SYSTEM.search(title.text)
+    if found is None:
+        return False
+    before = _GAP_WORD.findall(title.text[: found.start()])[-2:]
+    return _ORIGIN_WORDS.isdisjoint(before)
+
+
 def _has_phrase(title: _Title, phrases: tuple[tuple[str, ...], ...]) -> bool:
     if title.text_set.isdisjoint(_phrase_heads(phrases)):
         return False  # the common case, without building the title's word pairs
@@ -1324,12 +1340,15 @@ def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None
         "empty" in kinds or min(boxes) <= lead or any(_head_part(title, b, anchor) for b in boxes)
     ):
         return _not_gpu("the box of a card", "box")
-    laptop = not _LAPTOP_WORDS.isdisjoint(title.words)
+    laptop = not _LAPTOP_WORDS.isdisjoint(title.words) or "laptop" in kinds
     system_before = [off for off in offsets.get("system", []) if off < lead]
     if laptop or system_before:
-        if "module" in kinds or ("card" in kinds and not system_before):
+        if not kinds.isdisjoint(("module", "mobile")) or ("card" in kinds and not system_before):
             return _unknown(None, "a laptop GPU module: no desktop id")
         return _not_gpu("a system with a card inside", "system")
+    if "mobile" in kinds and mentioned:  # "RTX 3060 Mobile MXM": not the desktop RTX 3060
+        vendors = title.vendors
+        return _unknown(next(iter(vendors)) if len(vendors) == 1 else None, "a laptop GPU")
     extras = [off for off in offsets.get("accessory", []) if not _with_extra(title, lead, off)]
     if extras:
         return _not_gpu("an accessory for a card", "accessory")
@@ -1371,7 +1390,11 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
         if laptop:
             return _not_gpu(f"a {laptop[0].lower()} with a card inside", "system")
         return _not_gpu(f"accessory: {' '.join(hard) or 'phrase'}", "accessory")
-    if _system_phrase(title) or ("GPU" in title.text and _MULTI_GPU_SYSTEM.search(title.text)):
+    if (
+        _system_phrase(title)
+        or not title.text_set.isdisjoint(SYSTEM_WORDS)
+        or (("GPU" in title.text or "CARD" in title.text) and _multi_gpu_system(title))
+    ):
         return _not_gpu("a PC or a multi-GPU system with a card inside", "system")
     before = (
         [w for w in texts[:anchor] if w in CONTEXT_WORDS] if title.text_set & CONTEXT_WORDS else []

@@ -156,3 +156,35 @@ def test_bare_numbers_named_by_their_variant_or_a_glued_brand(title: str, model:
 )
 def test_a_bare_number_without_its_variant_or_with_a_part_is_no_card(title: str) -> None:
     assert match_title(title).canonical_model is None
+
+
+@pytest.mark.parametrize(
+    ("title", "reason"),
+    [
+        ("12 GPU mining rig RX 580 8GB", "not_gpu:system"),
+        ("8 card mining farm with RTX 3060 Ti", "not_gpu:system"),
+        ("HGX baseboard 8x H100 SXM5", "not_gpu:system"),  # a carrier of several modules
+        ("HP ZBook mobile workstation Quadro RTX 5000", "not_gpu:system"),  # a laptop
+        ("Bärbar dator RTX 4060", "not_gpu:system"),  # sv
+    ],
+)
+def test_rigs_baseboards_and_laptops_are_systems(title: str, reason: str) -> None:
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "model", "reason"),
+    [
+        ("RTX 2070 Mobile MXM 8GB", None, "unknown_model"),  # a laptop GPU, no desktop id
+        ("GTX 1080 MXM module for Alienware", None, "unknown_model"),
+        ("EVGA RTX 3070 XC3 from a 6 GPU mining rig, tested", "RTX_3070", None),
+        ("H100 SXM5 80GB on HGX board", "H100_SXM5_80GB", None),  # one module, no baseboard
+        ("RTX 3070 Ti Founders με κουτί", "RTX_3070_TI", None),  # el: with its box
+        ("Asus RTX 3060 Ti Dual dobozzal", "RTX_3060_TI", None),  # hu: with its box
+    ],
+)
+def test_laptop_gpus_and_cards_from_rigs(title: str, model: str | None, reason: str) -> None:
+    match = match_title(title)
+    assert (match.canonical_model, match.reject_reason) == (model, reason), match.detail
+    assert match.is_gpu
