@@ -170,6 +170,9 @@ _SERIES_WORDS = frozenset({"SERIES", "SERIE", "SERIEN", "SERII"})
 _UNITS_AFTER_NUMBER = frozenset(
     {"MHZ", "MH", "HZ", "W", "MM", "RPM", "BIT", "BITS", "P", "X", "TH", "KH", "V", "FPS", "SP"}
 )
+# Generation words after Ampere: with one of them, an "A" work-station token (A5000) also
+# stands for the later card of the same number (RTX 5000 Ada).
+_LATER_GENERATIONS = frozenset({"ADA", "BLACKWELL"})
 # Short data-center tokens that are also laptop, phone, CPU and part-number pieces (A2, L4,
 # T4, A10): they only count with GPU words, never inside a hyphenated code (N13E-GE-A2).
 _SHORT_TOKEN = re.compile(r"^[A-Z]\d{1,2}[A-Z]?$")
@@ -677,6 +680,10 @@ def _letter_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
     if unknown and nxt is not None and len(nxt.text) >= 2 and not nxt.num:
         unknown = False  # two or more letters of SKU noise on a known token (HPE "M60AC")
     candidates = list(idx.by_lookup.get((None, token), []))
+    if letters == "A" and not _LATER_GENERATIONS.isdisjoint(title.word_set):
+        # "RTX A5000 32GB Ada": the A is Ampere, the title's generation word says otherwise;
+        # the same number's later cards compete and the generation and memory decide
+        candidates += idx.by_lookup.get(("RTX", digits), [])
     vendors = {k.vendor for k in candidates}
     return _Mention(
         i,

@@ -188,3 +188,18 @@ def test_laptop_gpus_and_cards_from_rigs(title: str, model: str | None, reason: 
     match = match_title(title)
     assert (match.canonical_model, match.reject_reason) == (model, reason), match.detail
     assert match.is_gpu
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("NVIDIA RTX A4000 20GB Ada", "RTX_4000_ADA"),  # memory and generation name the card
+        ("RTX A6000 48GB Ada Generation", "RTX_6000_ADA"),
+        ("RTX A5000 24GB Ampere", "RTX_A5000"),  # no contradiction
+    ],
+)
+def test_generation_and_memory_overrule_a_contradicting_model_letter(
+    title: str, model: str
+) -> None:
+    match = match_title(title)
+    assert match.canonical_model == model, match.detail
