@@ -181,6 +181,9 @@ _DATACENTER_WORDS = frozenset({"TESLA", "TENSOR", "PCIE", "SXM", "HBM2", "HBM2E"
 _REMARK_WORDS = frozenset(
     {"FOR", "FUR", "FÜR", "LIKE", "VS", "EQUIVALENT", "TO", "THAN", "UPGRADE", "REPLACES", "NOT"}
     | {"OR", "PARA", "POUR", "PER", "DLA", "TIL", "HEZ", "ΓΙΑ", "ДЛЯ", "ИЛИ", "ВМЕСТО", "КАК"}
+    # comparisons in other languages: "equivalente a", "vergleichbar mit", "som", "mint", "σαν"
+    | {"EQUIVALENTE", "ÄQUIVALENT", "COMPARABLE", "VERGLEICHBAR", "SIMILAR", "AS", "WIE", "ALS"}
+    | {"SOM", "ENN", "MINT", "ΣΑΝ", "COMO", "COMME", "COME", "QUE", "BETTER", "FASTER", "VERSUS"}
 )
 # "X for <card>": X is what the listing sells.
 _FOR_WORDS = frozenset(
@@ -668,7 +671,12 @@ def _letter_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
         last = i + 1
     elif token not in idx.letter_tokens:
         starts_word = i < 2 or tokens[i - 2].word != tokens[i - 1].word
-        if context and starts_word and (letters, len(digits)) in idx.letter_shapes:
+        if (
+            context
+            and starts_word
+            and (letters, len(digits)) in idx.letter_shapes
+            and not title.joined(tokens[i].word)  # 912-V397-019 is a part number
+        ):
             # W5700-like: a GPU, not registered; letters inside a part number (R6B53A) are not
             return _Mention(i, None, [], frozenset(), token)
         return None
@@ -703,6 +711,8 @@ def _number_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
     if family not in STRONG_FAMILIES and not context:
         return None  # "HD 1080", "MAX 300": not GPU words without GPU context
     number = tokens[i].text
+    if len(number) < 3 and family in STRONG_FAMILIES:
+        return None  # "RX 78" (a Gundam), "RTX 30": no card is numbered with two digits
     if i + 1 < len(tokens) and tokens[i + 1].text in _SERIES_WORDS:
         return None  # "RTX 30 Series", "GeForce 200 Series": a series, not a model
     if family in LEGACY_FAMILIES:
@@ -1259,9 +1269,11 @@ def _second_item(idx: _Index, title: _Title, mentions: list[_Mention]) -> _Menti
     for other in mentions[1:]:
         if other.label == first.label:
             continue
+        gap = title.text[title.offset(first.start) : title.offset(other.start)]
+        if not _standalone(title, other) and not _dash_range(idx, gap):
+            continue  # a piece of a part number ("RX-665X8TBDY", "912-V397-019") is no item
         if swap:
             return other  # "Tausche RTX 3070 gegen RX 6800", "trade 3070 for 6800": two cards
-        gap = title.text[title.offset(first.start) : title.offset(other.start)]
         words = set(_GAP_WORD.findall(gap))
         if words & _RANGE_CLOSERS and _range_opened(title, first):
             return other  # "от GTX1060 до GTX1080Ti": checked before "to" reads as a remark
@@ -1269,8 +1281,22 @@ def _second_item(idx: _Index, title: _Title, mentions: list[_Mention]) -> _Menti
             return None
         if words & _ITEM_JOINERS or any(c in gap for c in ",/&+;") or _dash_range(idx, gap):
             return other
+        if _only_model_words(idx, _GAP_WORD.findall(gap)[1:]):
+            return other  # "RTX 3080 3090", "rtx 3060 3060ti": the series word serves both
         return _listed(title, mentions)
     return None
+
+
+def _only_model_words(idx: _Index, words: list[str]) -> bool:
+    """Are these words only series, variant and memory words (what a model's name is made of)?"""
+    return all(
+        w in idx.variant_words
+        or w in idx.families
+        or w in WEAK_FAMILIES
+        or w in LEGACY_FAMILIES
+        or _MEMORY_WORD.fullmatch(w)
+        for w in words
+    )
 
 
 def _dash_range(idx: _Index, gap: str) -> bool:
@@ -1280,15 +1306,7 @@ def _dash_range(idx: _Index, gap: str) -> bool:
     if _RANGE_DASHES.isdisjoint(gap):
         return False
     head, _, tail = gap.partition(next(c for c in gap if c in _RANGE_DASHES))
-    between = _GAP_WORD.findall(head)[1:] + _GAP_WORD.findall(tail)
-    return all(
-        w in idx.variant_words
-        or w in idx.families
-        or w in WEAK_FAMILIES
-        or w in LEGACY_FAMILIES
-        or _MEMORY_WORD.fullmatch(w)
-        for w in between
-    )
+    return _only_model_words(idx, _GAP_WORD.findall(head)[1:] + _GAP_WORD.findall(tail))
 
 
 def _standalone(title: _Title, mention: _Mention) -> bool:

@@ -203,3 +203,31 @@ def test_generation_and_memory_overrule_a_contradicting_model_letter(
 ) -> None:
     match = match_title(title)
     assert match.canonical_model == model, match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Asus RTX 4070 Dual 12GB, 90YV0IZ1-M0NA00, 912-V512-001", "RTX_4070"),  # part numbers
+        ("XFX RX 7600 Speedster 8GB RX-76PQICKBY", "RX_7600"),
+        ("RX 6800 XT 16GB, equivalente a RTX 3080", "RX_6800_XT"),  # a comparison (pt/es)
+        ("RX 7800 XT, vergleichbar mit RTX 4070", "RX_7800_XT"),  # de
+        ("RTX 4060 Ti 8GB 2535 MHz", "RTX_4060_TI_8GB"),  # a clock, not a second model
+    ],
+)
+def test_part_numbers_and_comparisons_are_no_second_card(title: str, model: str) -> None:
+    match = match_title(title)
+    assert match.canonical_model == model, match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "reason"),
+    [
+        ("Bracket for Gigabyte RTX 4070 4080 Gaming OC", "not_gpu:accessory"),
+        ("Asus Geforce RTX 3070 3080 TUF", "not_gpu:multi_item"),  # one series word, two cards
+        ("RX 78-2 Gundam 1/144 HG", "not_gpu"),  # no card has a two-digit number
+    ],
+)
+def test_two_numbers_after_one_series_word_are_two_cards(title: str, reason: str) -> None:
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
