@@ -294,6 +294,10 @@ _MULTI_GPU_SYSTEM = re.compile(
     r"(?:SYSTEM|SERVER|NODE|RIG|FARM|WORKSTATION|MACHINE)\b"
 )
 SYSTEM_WORDS = frozenset({"BASEBOARD"})
+# Accessory words that are a card's features in these phrases: "SLI Support", "SLI ready";
+# "G-Sync", "Polychrome SYNC", "Aura Sync", "Mystic Light Sync", "RGB Fusion Sync".
+_FEATURE_AFTER = frozenset({"SUPPORT", "SUPPORTED", "READY", "CAPABLE", "COMPATIBLE", "SUPORTE"})
+_SYNC_FEATURES = frozenset({"G", "POLYCHROME", "AURA", "RGB", "LIGHT", "FUSION", "ARGB"})
 # Words that say where a card comes from ("from a 6 GPU rig", "aus Mining-Rig", "ex-mining").
 _ORIGIN_WORDS = frozenset({"FROM", "EX", "OUT", "AUS", "FRA", "FRÅN", "IZ", "ИЗ", "С", "Z", "DE"})
 _WORD = re.compile(r"[A-Z0-9]+")
@@ -1102,6 +1106,17 @@ def _multi_gpu_system(title: _Title) -> bool:
     return _ORIGIN_WORDS.isdisjoint(before)
 
 
+def _feature(texts: list[str], i: int) -> bool:
+    """Is the accessory word at token ``i`` a feature of the card ("SLI Support", "Polychrome
+    SYNC", "G-Sync", "Aura Sync RGB"), not an accessory sold ("SLI bridge", "Quadro Sync II")?"""
+    word = texts[i]
+    before = texts[i - 1] if i > 0 else ""
+    after = texts[i + 1] if i + 1 < len(texts) else ""
+    if word == "SLI":
+        return after in _FEATURE_AFTER
+    return word == "SYNC" and before in _SYNC_FEATURES
+
+
 def _has_phrase(title: _Title, phrases: tuple[tuple[str, ...], ...]) -> bool:
     if title.text_set.isdisjoint(_phrase_heads(phrases)):
         return False  # the common case, without building the title's word pairs
@@ -1406,7 +1421,11 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
     lexicon = _lexicon_reason(title, anchor, bool(mentions))
     if lexicon is not None:
         return lexicon
-    hard = [w for w in texts if w in ACCESSORY_WORDS] if title.text_set & ACCESSORY_WORDS else []
+    hard = (
+        [w for i, w in enumerate(texts) if w in ACCESSORY_WORDS and not _feature(texts, i)]
+        if title.text_set & ACCESSORY_WORDS
+        else []
+    )
     if hard and "with" in kinds:
         lead = _lead(title, anchor)
         hard = [w for w in hard if not _with_extra(title, lead, title.offset(texts.index(w)))]

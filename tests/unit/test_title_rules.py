@@ -231,3 +231,22 @@ def test_part_numbers_and_comparisons_are_no_second_card(title: str, model: str)
 def test_two_numbers_after_one_series_word_are_two_cards(title: str, reason: str) -> None:
     match = match_title(title)
     assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Gigabyte GTX 1080 8GB GDDR5X SLI Support Graphics Card", "GTX_1080"),
+        ("ASRock RX 6600 XT Phantom Gaming 8GB Polychrome SYNC", "RX_6600_XT"),
+        ("Asus ROG Strix RTX 3070 8GB Aura Sync ARGB", "RTX_3070"),
+        ("MSI RTX 4070 Gaming X 12GB G-Sync ready", "RTX_4070"),
+    ],
+)
+def test_sli_and_sync_features_of_a_card_keep_the_card(title: str, model: str) -> None:
+    match = match_title(title)
+    assert match.canonical_model == model, match.detail
+
+
+@pytest.mark.parametrize("title", ["SLI bridge for GTX 1080", "Quadro Sync II for RTX A6000"])
+def test_sli_and_sync_accessories_stay_accessories(title: str) -> None:
+    assert match_title(title).reject_reason == "not_gpu:accessory"
