@@ -234,6 +234,14 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "refroidiss",
         "dissipatore",
         "ventola",
+        "watercooler",
+        "water cooler",
+        "refrigeraca",  # pt refrigeração
+        "refrigeracion",
+        "radiador",
+        "fa da placa",  # pt "fã da placa de vídeo": a fan
+        "fa de placa",
+        "fa para",
     ),
     "accessory": (
         "riser",
@@ -280,6 +288,23 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "docking",
         "gearbox",
         "emulator",
+        "bloco de agua",  # pt/es/pl/no/hu water blocks
+        "bloco de gpu",
+        "bloco da gpu",
+        "bloco gpu",
+        "bloque de agua",
+        "blok wodny",
+        "vannblokk",
+        "vizblokk",
+        "placa traseira",  # pt backplate
+        "io shield",
+        "i/o shield",
+        "escudo$",
+        "blende$",
+        "substituic",  # pt "placa de substituição": a spare part
+        "reposicao",
+        "repuesto",
+        "ersatzteil",
         "эмулятор",
     ),
     "system": (

@@ -1257,6 +1257,13 @@ def _made_for(title: _Title, at: int, anchor: int) -> bool:
     return at < end and not _FOR_WORDS.isdisjoint(_GAP_WORD.findall(title.text[at:end]))
 
 
+def _opens_for(title: _Title) -> bool:
+    """Does the title open with "for" ("Para MSI RTX 3070 ... ventoinha", "For RTX 3080 FE
+    cooler", "Til RTX 3090 vifte")? Then a part it names is sold for the card, wherever it is."""
+    first = _GAP_WORD.search(title.text)
+    return first is not None and first.group(0) in _FOR_WORDS
+
+
 def _head_part(title: _Title, at: int, anchor: int) -> bool:
     """Is the part word at offset ``at`` the head noun after the card's name ("RTX 3080 hűtő",
     "RTX 3060 Ti baffle", "RTX 4090 FE box")? Not when a card word says the card is sold
@@ -1396,6 +1403,7 @@ def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None
     if coolers and (
         min(coolers) < lead
         or "empty" in kinds
+        or _opens_for(title)
         or any(_made_for(title, c, anchor) or _head_part(title, c, anchor) for c in coolers)
     ):
         return _not_gpu("a cooler for a card", "cooler")  # "with Accelero cooler" stays a card

@@ -250,3 +250,34 @@ def test_sli_and_sync_features_of_a_card_keep_the_card(title: str, model: str) -
 @pytest.mark.parametrize("title", ["SLI bridge for GTX 1080", "Quadro Sync II for RTX A6000"])
 def test_sli_and_sync_accessories_stay_accessories(title: str) -> None:
     assert match_title(title).reject_reason == "not_gpu:accessory"
+
+
+@pytest.mark.parametrize(
+    ("title", "reason"),
+    [
+        ("Bloco de água Bykski para RTX 3080 Trinity", "not_gpu:accessory"),  # pt water block
+        ("Blok wodny do RTX 4090 Gaming OC", "not_gpu:accessory"),  # pl
+        ("Placa traseira para Asus RTX 3070 TUF", "not_gpu:accessory"),  # pt backplate
+        ("I/O shield RTX 4080 Founders", "not_gpu:accessory"),
+        ("Fã da placa de vídeo para Gigabyte RTX 3070 Eagle", "not_gpu:cooler"),  # pt fan
+        ("Ventilador de refrigeração para Zotac RTX 3060", "not_gpu:cooler"),
+        ("Para MSI RTX 3080 Ventus 3X placa de vídeo ventoinha 87mm", "not_gpu:cooler"),
+        ("For Gigabyte RTX 3060 Eagle graphics card cooler", "not_gpu:cooler"),  # opens "for"
+    ],
+)
+def test_parts_in_portuguese_and_parts_after_an_opening_for(title: str, reason: str) -> None:
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Placa de vídeo RTX 3070 8GB com bloco de água", "RTX_3070"),  # with the block
+        ("Placa de Vídeo RTX 4060 8GB Dual Fan, dissipador em alumínio", "RTX_4060"),
+        ("For sale: Asus RTX 3080 TUF 10GB", "RTX_3080_10GB"),  # "for" with no part word
+    ],
+)
+def test_a_card_with_its_cooling_or_for_sale_stays_a_card(title: str, model: str) -> None:
+    match = match_title(title)
+    assert match.canonical_model == model, match.detail
