@@ -1230,6 +1230,7 @@ _LAPTOP_WORDS = frozenset({"LAPTOP", "NOTEBOOK"})
 # "Open box" is a condition (clean reads it as condition open_box), not the retail box alone.
 _OPEN_BOX = re.compile(r"(?<![A-Z0-9])OPEN[\s\-]*$")
 _GAP_WORD = re.compile(r"[^\W_]+")
+_GLUED_MODEL = re.compile(r"\d{3,4}(?:TI|S|SUPER|XT|XTX|GRE)")
 # A part named at the end of the title, right after the card, is what the listing sells:
 # English, German, Nordic and Hungarian put the head noun last ("RTX 3080 cooler", "RTX 3080
 # hűtő", "RTX 4090 FE box"). Words that may follow it without changing that, words before it
@@ -1289,7 +1290,7 @@ def _second_item(idx: _Index, title: _Title, mentions: list[_Mention]) -> _Menti
     first = mentions[0]
     swap = any(kind == "swap" for kind, _ in title.lex)
     for other in mentions[1:]:
-        if other.label == first.label:
+        if _model(other) == _model(first):
             continue
         gap = title.text[title.offset(first.start) : title.offset(other.start)]
         if not _standalone(title, other) and not _dash_range(idx, gap):
@@ -1309,10 +1310,18 @@ def _second_item(idx: _Index, title: _Title, mentions: list[_Mention]) -> _Menti
     return None
 
 
+def _model(mention: _Mention) -> tuple[str, frozenset[str]]:
+    """What tells two mentions' models apart: the number and its variant words ("RTX 4070" and
+    "4070 Ti" are two cards; "RTX 4080 SUPER" and "RTX4080S" one)."""
+    return mention.label, mention.variants
+
+
 def _only_model_words(idx: _Index, words: list[str]) -> bool:
-    """Are these words only series, variant and memory words (what a model's name is made of)?"""
+    """Are these words only series, variant, memory words and model names glued to their
+    variant ("4060TI", "4070S"), what a list of models is made of?"""
     return all(
         w in idx.variant_words
+        or _GLUED_MODEL.fullmatch(w)
         or w in idx.families
         or w in WEAK_FAMILIES
         or w in LEGACY_FAMILIES
@@ -1349,12 +1358,12 @@ def _range_opened(title: _Title, first: _Mention) -> bool:
 def _listed(title: _Title, mentions: list[_Mention]) -> _Mention | None:
     """The third different model of a plain list ("GTX 460 GTX 560 GTX 660"), when no remark
     word separates the models; None for two models side by side (too little to call a list)."""
-    labels: list[str] = []
+    labels: list[tuple[str, frozenset[str]]] = []
     for mention in mentions:
         if not _standalone(title, mention):
             continue  # a piece of a part number ("(NE5105T018G1-1070F)") lists nothing
-        if mention.label not in labels:
-            labels.append(mention.label)
+        if _model(mention) not in labels:
+            labels.append(_model(mention))
         if len(labels) == _LIST_MIN_MODELS:
             gap = title.text[title.offset(mentions[0].start) : title.offset(mention.start)]
             if set(_GAP_WORD.findall(gap)) & _REMARK_WORDS:

@@ -281,3 +281,28 @@ def test_parts_in_portuguese_and_parts_after_an_opening_for(title: str, reason: 
 def test_a_card_with_its_cooling_or_for_sale_stays_a_card(title: str, model: str) -> None:
     match = match_title(title)
     assert match.canonical_model == model, match.detail
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Gigabyte RTX 4070 / 4070 Ti Eagle OC",  # a variant word makes another card
+        "Inno3D RTX 3060 3060Ti 3070 Twin X2",
+        "RX 6700 6700XT 6750XT Pulse",
+    ],
+)
+def test_numbers_that_differ_by_variant_are_several_cards(title: str) -> None:
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, "not_gpu:multi_item"), match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Asus RTX 4080 SUPER 16GB TUF (TUF-RTX4080S-O16G)", "RTX_4080_SUPER"),  # one card
+        ("RX 7900 XTX 24GB Nitro+ 11322-01 RX7900XTX", "RX_7900_XTX"),
+    ],
+)
+def test_the_same_card_named_twice_is_one_card(title: str, model: str) -> None:
+    match = match_title(title)
+    assert match.canonical_model == model, match.detail
