@@ -1258,6 +1258,14 @@ def _made_for(title: _Title, at: int, anchor: int) -> bool:
     return at < end and not _FOR_WORDS.isdisjoint(_GAP_WORD.findall(title.text[at:end]))
 
 
+def _wanted_section(title: _Title, anchor: int) -> bool:
+    """Is the card named in the "[W]" (want) part of a swap-forum title ("[H] PayPal [W] RTX
+    3070"), the "[H]" (have) part being what is offered?"""
+    at = title.offset(anchor)
+    want = title.text.rfind("[W]", 0, at)
+    return want >= 0 and title.text.find("[H]", want, at) < 0
+
+
 def _opens_for(title: _Title) -> bool:
     """Does the title open with "for" ("Para MSI RTX 3070 ... ventoinha", "For RTX 3080 FE
     cooler", "Til RTX 3090 vifte")? Then a part it names is sold for the card, wherever it is."""
@@ -1435,6 +1443,8 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
     mentions = _mentions(title, idx, context)
     brand = _gpu_brand_position(title)
     anchor = mentions[0].start if mentions else (brand if brand is not None else len(texts))
+    if "[W]" in title.text and _wanted_section(title, anchor):
+        return _not_gpu("the card is what the ad wants ([W])", "wanted")
     lexicon = _lexicon_reason(title, anchor, bool(mentions))
     if lexicon is not None:
         return lexicon

@@ -306,3 +306,19 @@ def test_numbers_that_differ_by_variant_are_several_cards(title: str) -> None:
 def test_the_same_card_named_twice_is_one_card(title: str, model: str) -> None:
     match = match_title(title)
     assert match.canonical_model == model, match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "model", "reason"),
+    [
+        ("[CA-ON] [H] PayPal, local cash [W] RTX 4070 Super", None, "not_gpu:wanted"),
+        ("[US-TX][H] Cash [W] 6800 XT or RTX 3080", None, "not_gpu:wanted"),
+        ("[USA-NY] [H] Gigabyte RTX 3080 Eagle 10GB [W] PayPal", "RTX_3080_10GB", None),
+        ("[EU] [W] PayPal [H] RX 7800 XT Pulse", "RX_7800_XT", None),  # [H] after [W]
+    ],
+)
+def test_swap_forum_titles_sell_what_they_have(
+    title: str, model: str | None, reason: str | None
+) -> None:
+    match = match_title(title)
+    assert (match.canonical_model, match.reject_reason) == (model, reason), match.detail
