@@ -1285,6 +1285,8 @@ def _head_part(title: _Title, at: int, anchor: int) -> bool:
         return False
     before = _GAP_WORD.findall(title.text[start:at])
     after = _GAP_WORD.findall(title.text[at:])[1:]
+    if not _ORIGIN_WORDS.isdisjoint(before[-3:]):
+        return False  # "RTX 3070 from a mining rig": where the card comes from
     if len(before) > 1 and (before[-1] in _DESCRIBING_WORDS or before[-1].isdigit()):
         return False
     return all(word in _TAIL_WORDS for word in after)
@@ -1405,7 +1407,11 @@ def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None
     ):
         return _not_gpu("the box of a card", "box")
     laptop = not _LAPTOP_WORDS.isdisjoint(title.words) or "laptop" in kinds
-    system_before = [off for off in offsets.get("system", []) if off < lead]
+    system_before = [
+        off
+        for off in offsets.get("system", [])
+        if off < lead or _head_part(title, off, anchor)  # "RX 580 8GB mining rig"
+    ]
     if laptop or system_before:
         if not kinds.isdisjoint(("module", "mobile")) or ("card" in kinds and not system_before):
             return _unknown(None, "a laptop GPU module: no desktop id")

@@ -322,3 +322,19 @@ def test_swap_forum_titles_sell_what_they_have(
 ) -> None:
     match = match_title(title)
     assert (match.canonical_model, match.reject_reason) == (model, reason), match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "model", "reason"),
+    [
+        ("6x RX 580 8GB mining rig", None, "not_gpu:system"),  # the rig is the head noun
+        ("RTX 3060 Ti 8GB gaming PC", None, "not_gpu:system"),
+        ("RTX 3070 8GB, ex mining rig", "RTX_3070", None),
+        ("MSI RTX 3060 Ti Ventus from my mining rig", "RTX_3060_TI", None),
+    ],
+)
+def test_a_system_named_last_is_the_system_unless_the_card_comes_from_it(
+    title: str, model: str | None, reason: str | None
+) -> None:
+    match = match_title(title)
+    assert (match.canonical_model, match.reject_reason) == (model, reason), match.detail
