@@ -458,7 +458,8 @@ def _index() -> tuple[dict[str, list[tuple[re.Pattern[str], str]]], dict[str, st
     heads: dict[str, list[tuple[int, re.Pattern[str], str]]] = {}
     short: dict[str, str] = {}
     for kind, words in LEXICON.items():
-        for prefix in words:
+        for entry in words:
+            prefix = fold(entry)  # as titles are folded: "системный" -> "системныи"
             body = prefix.rstrip("$")
             first = re.split(r"[\s\-/]", body)[0]
             if body == first and len(body) < 3:

@@ -338,3 +338,15 @@ def test_a_system_named_last_is_the_system_unless_the_card_comes_from_it(
 ) -> None:
     match = match_title(title)
     assert (match.canonical_model, match.reject_reason) == (model, reason), match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "reason"),
+    [
+        ("Системный блок Ryzen 5 RX 6600", "not_gpu:system"),  # й folds in entry and title
+        ("Райзер 009S для видеокарты GTX 1070", "not_gpu:accessory"),
+        ("Кронштейн для видеокарты RTX 4090", "not_gpu:accessory"),
+    ],
+)
+def test_lexicon_entries_are_folded_like_titles(title: str, reason: str) -> None:
+    assert match_title(title).reject_reason == reason
