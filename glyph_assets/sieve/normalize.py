@@ -1239,8 +1239,13 @@ _GLUED_MODEL = re.compile(r"\d{3,4}(?:TI|S|SUPER|XT|XTX|GRE)")
 _TAIL_WORDS = frozenset(
     {"ONLY", "REPLACEMENT", "NEW", "USED", "ORIGINAL", "OEM", "STOCK", "SET", "ASSEMBLY"}
     | {"PART", "PARTS", "NUR", "KUN", "CSAK", "TYLKO", "ΜΟΝΟ", "ТОЛЬКО"}
+    | {"PCS", "PC", "PIECES", "STK", "STÜCK", "DB", "SZT", "ШТ", "X"}
 )
-_DESCRIBING_WORDS = frozenset({"DUAL", "TWIN", "TRIPLE", "TRI", "QUAD", "IN", "NIB", "AIO"})
+_DESCRIBING_WORDS = frozenset(
+    {"DUAL", "DOUBLE", "TWIN", "TRIPLE", "TRI", "QUAD", "IN", "NIB", "AIO"}
+    # "neu OVP", "new box", "ny eske": a condition, the card comes in its box
+    | {"NEU", "NEW", "NY", "NYTT", "NUEVO", "NOVO", "NEUF", "NUOVO", "ÚJ", "SEALED"}
+)
 _CLAUSE_BREAKS = frozenset(",;()[]|")
 
 
@@ -1275,12 +1280,17 @@ def _opens_for(title: _Title) -> bool:
 
 def _head_part(title: _Title, at: int, anchor: int) -> bool:
     """Is the part word at offset ``at`` the head noun after the card's name ("RTX 3080 hűtő",
-    "RTX 3060 Ti baffle", "RTX 4090 FE box")? Not when a card word says the card is sold
-    ("Placa de vídeo RTX 3060 3 ventoinhas"), a mark ends the card's clause first, a number or
-    count word describes the card's own part, or other words follow it."""
+    "RTX 3060 Ti baffle", "RTX 4090 FE box", "RTX 3070 videókártya hűtő")? Not when a card word
+    heads the title (it comes before the part, and not just before it as a modifier: "Placa de
+    vídeo RTX 3060 ventoinhas", "... Video Card NVIDIA Double Fans"), a mark ends the card's
+    clause first, a number or count word describes the card's own part, or other words than
+    "only", "replacement", counts follow it."""
     start = title.offset(anchor)
-    if at <= start or any(kind == "card" for kind, _ in title.lex):
-        return False
+    if at <= start or any(
+        kind == "card" and off < at and len(_GAP_WORD.findall(title.text[off:at])) > 2
+        for kind, off in title.lex
+    ):
+        return False  # "Placa de vídeo RTX 4070 ventoinhas": the card word heads the title
     if not _CLAUSE_BREAKS.isdisjoint(title.text[start:at]) or " - " in title.text[start:at]:
         return False
     before = _GAP_WORD.findall(title.text[start:at])
@@ -1289,7 +1299,7 @@ def _head_part(title: _Title, at: int, anchor: int) -> bool:
         return False  # "RTX 3070 from a mining rig": where the card comes from
     if len(before) > 1 and (before[-1] in _DESCRIBING_WORDS or before[-1].isdigit()):
         return False
-    return all(word in _TAIL_WORDS for word in after)
+    return all(word in _TAIL_WORDS or word.isdigit() for word in after)
 
 
 def _second_item(idx: _Index, title: _Title, mentions: list[_Mention]) -> _Mention | None:

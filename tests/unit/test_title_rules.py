@@ -350,3 +350,30 @@ def test_a_system_named_last_is_the_system_unless_the_card_comes_from_it(
 )
 def test_lexicon_entries_are_folded_like_titles(title: str, reason: str) -> None:
     assert match_title(title).reject_reason == reason
+
+
+@pytest.mark.parametrize(
+    ("title", "reason"),
+    [
+        ("RTX 2080 Super fan replacement 2 pcs", "not_gpu:cooler"),
+        ("Asus RTX 3070 TUF graphics card fans", "not_gpu:cooler"),  # a card word modifies
+        ("RX 6700 XT videókártya hűtő", "not_gpu:cooler"),
+        ("GPU support stand with ARGB for RTX 4090", "not_gpu:accessory"),
+    ],
+)
+def test_fans_and_gpu_compounds_are_parts(title: str, reason: str) -> None:
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Asus RTX 3060 Ti Dual 8GB neu OVP", "RTX_3060_TI"),  # new, in its box
+        ("MSI RTX 4070 Ventus 12GB Graphics Card, NVIDIA, Double Fans", "RTX_4070"),
+        ("Tarjeta gráfica RTX 4060 Ti 8GB ventiladores", "RTX_4060_TI_8GB"),
+    ],
+)
+def test_a_card_that_names_its_fans_or_box_as_features_stays_a_card(title: str, model: str) -> None:
+    match = match_title(title)
+    assert match.canonical_model == model, match.detail
