@@ -67,6 +67,9 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "gesucht$",
         "kjoper$",
         "kjopes$",
+        "kjope$",
+        "onsker$",
+        "lf$",
         "sokes$",
         "kopes$",
         "onskes kjopt",
@@ -434,9 +437,29 @@ LEXICON: dict[str, tuple[str, ...]] = {
     # a laptop's GPU module is a GPU (no desktop id), not a laptop
     "module": ("для ноутбука", "ноутбука$", "видеочип", "module$", "modul$"),
     # a laptop wherever it is named (a laptop's GPU module is the exception, see "module")
-    "laptop": ("mobile workstation", "kannettava", "φορητ", "berbar$", "barbar$"),
-    # a laptop GPU on its own (an MXM board, a "mobile" chip): a GPU without a desktop id
-    "mobile": ("mxm", "mobile$", "mobil$"),
+    "laptop": (
+        "mobile workstation",
+        "kannettava",
+        "φορητ",
+        "berbar$",
+        "barbar$",
+        # laptop lines whose name is the laptop
+        "thinkpad",
+        "zbook",
+        "macbook",
+        "ideapad",
+        "vivobook",
+        "zenbook",
+        "zephyrus",
+        "elitebook",
+        "probook",
+        "latitude",
+        "inspiron",
+    ),
+    # a laptop GPU on its own (an MXM board, a "mobile" chip): a GPU without a desktop id;
+    # "mobile" with a laptop named is the laptop's GPU, an MXM board is a module either way
+    "mxm": ("mxm",),
+    "mobile": ("mobile$", "mobil$"),
 }
 KINDS = tuple(LEXICON)
 

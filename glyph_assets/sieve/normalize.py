@@ -1423,10 +1423,10 @@ def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None
         if off < lead or _head_part(title, off, anchor)  # "RX 580 8GB mining rig"
     ]
     if laptop or system_before:
-        if not kinds.isdisjoint(("module", "mobile")) or ("card" in kinds and not system_before):
+        if not kinds.isdisjoint(("module", "mxm")) or ("card" in kinds and not system_before):
             return _unknown(None, "a laptop GPU module: no desktop id")
         return _not_gpu("a system with a card inside", "system")
-    if "mobile" in kinds and mentioned:  # "RTX 3060 Mobile MXM": not the desktop RTX 3060
+    if not kinds.isdisjoint(("mobile", "mxm")) and mentioned:  # not the desktop RTX 3060
         vendors = title.vendors
         return _unknown(next(iter(vendors)) if len(vendors) == 1 else None, "a laptop GPU")
     extras = [off for off in offsets.get("accessory", []) if not _with_extra(title, lead, off)]

@@ -377,3 +377,26 @@ def test_fans_and_gpu_compounds_are_parts(title: str, reason: str) -> None:
 def test_a_card_that_names_its_fans_or_box_as_features_stays_a_card(title: str, model: str) -> None:
     match = match_title(title)
     assert match.canonical_model == model, match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "reason"),
+    [
+        ("Lenovo ThinkPad P1 Gen 4 RTX A2000 mobile", "not_gpu:system"),  # a laptop line
+        ("HP ZBook Fury G8 RTX A3000", "not_gpu:system"),
+        ("LF: RTX 4070 Super, local pickup", "not_gpu:wanted"),
+        ("Ønsker å kjøpe skjermkort 3080", "not_gpu:wanted"),  # no
+    ],
+)
+def test_laptop_lines_and_more_wanted_words(title: str, reason: str) -> None:
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
+
+
+def test_a_laptop_gpu_board_alone_is_an_unknown_gpu() -> None:
+    match = match_title("RTX 3070 Laptop MXM Type B 8GB")
+    assert (match.is_gpu, match.canonical_model, match.reject_reason) == (
+        True,
+        None,
+        "unknown_model",
+    )
