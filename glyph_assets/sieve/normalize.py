@@ -387,6 +387,14 @@ class _Title:
         before = start > 1 and text[start - 1] == "-" and text[start - 2].isalnum()
         return before or (end + 1 < len(text) and text[end] == "-" and text[end + 1].isalnum())
 
+    def opens_compound(self, word: int) -> bool:
+        """Does the word open a hyphenated compound ("D-RGB" after "RTX 4090 "), joined to the
+        next word but not to the one before ("RTX-4090-D-Vulcan" keeps its D)?"""
+        start, text = self.starts[word], self.text
+        end = start + len(self.words[word])
+        after = end + 1 < len(text) and text[end] == "-" and text[end + 1].isalnum()
+        return after and not (start > 0 and text[start - 1] == "-")
+
     def kinds(self) -> set[str]:
         return {kind for kind, _ in self.lex}
 
@@ -644,6 +652,8 @@ def _variant_window(
             found.add("SUPER")  # "RTX 4070 Ti S", "RTX 4080 S": the short form of SUPER
             i += 1
             continue
+        if len(word) == 1 and title.opens_compound(tokens[i].word):
+            break  # "RTX 4090 D-RGB": a letter that opens a hyphenated word is no variant
         if word in idx.variant_words and word not in GLUED_VARIANT_ALIASES:
             found.add(word)
             i += sum(1 for t in tokens[i:] if t.word == tokens[i].word)

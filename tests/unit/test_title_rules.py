@@ -400,3 +400,9 @@ def test_a_laptop_gpu_board_alone_is_an_unknown_gpu() -> None:
         None,
         "unknown_model",
     )
+
+
+def test_a_hyphenated_word_opened_by_a_letter_is_no_variant() -> None:
+    assert match_title("Lian Li strimer RTX 4090 D-RGB 12VHPWR cable").canonical_model is None
+    assert match_title("Asus TUF RTX 4080 D-RGB 16GB").canonical_model == "RTX_4080"
+    assert match_title("Colorful RTX-4090-D-Vulcan 24GB").canonical_model == "RTX_4090D"
