@@ -848,7 +848,7 @@ def _mentions(title: _Title, idx: _Index, context: bool) -> list[_Mention]:
                     bare = bare or _bare_vendor(title)
                     if bare[0] or brand_glued:
                         mention = _bare_mention(title, idx, i, bare[1])
-                    else:
+                    if mention is None:  # "RTX 3060 Ti mot 6700 XT": XT names another vendor
                         mention = _variant_named(title, idx, i)
         if mention is not None:
             found.append(mention)

@@ -406,3 +406,8 @@ def test_a_hyphenated_word_opened_by_a_letter_is_no_variant() -> None:
     assert match_title("Lian Li strimer RTX 4090 D-RGB 12VHPWR cable").canonical_model is None
     assert match_title("Asus TUF RTX 4080 D-RGB 16GB").canonical_model == "RTX_4080"
     assert match_title("Colorful RTX-4090-D-Vulcan 24GB").canonical_model == "RTX_4090D"
+
+
+def test_a_swap_for_a_card_of_another_vendor_names_two_cards() -> None:
+    match = match_title("Bytte Asus RTX 3060 Ti mot 6700 XT")  # XT names AMD's card
+    assert match.reject_reason == "not_gpu:multi_item"
