@@ -153,6 +153,11 @@ _VARIANT_VENDOR = {"TI": "NVIDIA", "SUPER": "NVIDIA", "XT": "AMD", "XTX": "AMD",
 # Brands that also make boards, laptops or PSUs: with one of these a bare model number counts
 # as a card ("Gigabyte 3070 Vision", "MSI 1060 6gb"), but the name alone is no GPU evidence.
 BOARD_BRANDS = frozenset({"ASUS", "MSI", "GIGABYTE", "GYGABYTE", "AORUS", "ASROCK", "BIOSTAR"})
+# Words that name a card maker or a GPU (brands between "for" and the card; card evidence)
+_BRAND_WORDS = frozenset(VENDOR_WORDS) | GPU_BRAND_WORDS | BOARD_BRANDS | frozenset(GPU_PARTNERS)
+_CARD_EVIDENCE = (
+    frozenset(VENDOR_WORDS) | GPU_BRAND_WORDS | GPU_WORDS | CARD_ADJECTIVES | CARD_NOUNS
+) - {"TESLA"}
 # A brand glued to a bare number ("iGame1050Ti", "MSI1060"): the number is the model.
 _BRANDS_BEFORE_NUMBER = GPU_PARTNERS.keys() | BOARD_BRANDS
 # Series words of cards older than the registry (GTS 450, HD 6850, FX 5500, R9 290): a GPU
@@ -1281,6 +1286,23 @@ def _wanted_section(title: _Title, anchor: int) -> bool:
     return want >= 0 and title.text.find("[H]", want, at) < 0
 
 
+def _sold_for(title: _Title, anchor: int) -> bool:
+    """Is the title "<a product> for <card>" ("Alphacool Eisblock für RTX 3080", "EKWB Vector
+    for ASUS RTX 4090"): words naming no card, then a for-word, then at most brand words before
+    the card? What is sold is the product, made for the card."""
+    at = title.offset(anchor)
+    words = _GAP_WORD.findall(title.text[:at])
+    fors = [i for i, w in enumerate(words) if w in _FOR_WORDS]
+    if not fors or fors[-1] == 0:
+        return False
+    head, brands = words[: fors[-1]], words[fors[-1] + 1 :]
+    if len(brands) > 3 or not all(w in _BRAND_WORDS for w in brands):
+        return False
+    if any(kind == "card" and off < at for kind, off in title.lex):
+        return False
+    return not any(w in _CARD_EVIDENCE or w.isdigit() for w in head)
+
+
 def _opens_for(title: _Title) -> bool:
     """Does the title open with "for" ("Para MSI RTX 3070 ... ventoinha", "For RTX 3080 FE
     cooler", "Til RTX 3090 vifte")? Then a part it names is sold for the card, wherever it is."""
@@ -1506,6 +1528,8 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
     if before:
         kind = _CONTEXT_KIND.get(before[0], "system")
         return _not_gpu(f"{' '.join(before)} before any GPU model", kind)
+    if mentions and _sold_for(title, anchor):
+        return _not_gpu("a product made for the card named after 'for'", "accessory")
     if len(mentions) > 1:
         other = _second_item(idx, title, mentions)
         if other is not None:

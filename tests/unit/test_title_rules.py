@@ -411,3 +411,27 @@ def test_a_hyphenated_word_opened_by_a_letter_is_no_variant() -> None:
 def test_a_swap_for_a_card_of_another_vendor_names_two_cards() -> None:
     match = match_title("Bytte Asus RTX 3060 Ti mot 6700 XT")  # XT names AMD's card
     assert match.reject_reason == "not_gpu:multi_item"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Alphacool Eisblock Aurora für Gigabyte RTX 3080",  # de
+        "Bykski N-AS3090 til Asus RTX 3090 Strix",  # no
+        "Corsair XG7 for RTX 3070 Founders",
+    ],
+)
+def test_a_product_named_before_for_card_is_made_for_the_card(title: str) -> None:
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, "not_gpu:accessory"), match.detail
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        ("Graphics card for gaming PC, MSI GTX 1060 6GB", "GTX_1060_6GB"),  # for the PC
+        ("Perfect for 1440p: RTX 4070 Super", "RTX_4070_SUPER"),  # "for" a resolution
+    ],
+)
+def test_for_that_names_no_card_after_it_leaves_the_card(title: str, model: str | None) -> None:
+    assert match_title(title).canonical_model == model
