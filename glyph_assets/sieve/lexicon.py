@@ -458,7 +458,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
     ),
     # a laptop GPU on its own (an MXM board, a "mobile" chip): a GPU without a desktop id;
     # "mobile" with a laptop named is the laptop's GPU, an MXM board is a module either way
-    "mxm": ("mxm",),
+    "mxm": ("mxm$", "mxm3", "mxm2"),
     "mobile": ("mobile$", "mobil$"),
 }
 KINDS = tuple(LEXICON)
@@ -482,10 +482,16 @@ def _entry(prefix: str) -> re.Pattern[str]:
     return re.compile(body + (r"(?!\w)" if whole else ""))
 
 
+_HEAD = 4
+
+
 def _index() -> tuple[dict[str, list[tuple[re.Pattern[str], str]]], dict[str, str]]:
-    """Entries by their first three characters, longest first (so a compound such as
-    grafikkartenhalterung is the holder, not the card word it starts with); entries shorter
-    than three characters by the whole word."""
+    """Entries by the first four characters of their first word (the whole first word when it
+    is shorter: such words must be whole, as in "gpu bracket", "box$"), longest entry first
+    (so a compound such as grafikkartenhalterung is the holder, not the card word it starts
+    with); one-word entries shorter than three characters by the whole word. Four characters
+    keep common title words (Radeon, Pro, blower, Instinct, Data Center) off entries that share
+    three with them (radiador, probook, bloco, inspiron, dator)."""
     heads: dict[str, list[tuple[int, re.Pattern[str], str]]] = {}
     short: dict[str, str] = {}
     for kind, words in LEXICON.items():
@@ -496,7 +502,7 @@ def _index() -> tuple[dict[str, list[tuple[re.Pattern[str], str]]], dict[str, st
             if body == first and len(body) < 3:
                 short.setdefault(body, kind)
             else:
-                heads.setdefault(first[:3], []).append((len(body), _entry(prefix), kind))
+                heads.setdefault(first[:_HEAD], []).append((len(body), _entry(prefix), kind))
     ordered = {
         head: [(pattern, kind) for _, pattern, kind in sorted(entries, key=lambda e: -e[0])]
         for head, entries in heads.items()
@@ -506,16 +512,16 @@ def _index() -> tuple[dict[str, list[tuple[re.Pattern[str], str]]], dict[str, st
 
 _HEADS, _SHORT = _index()
 _WORDS = re.compile(r"[^\W_]+|\+")
-# The first three characters of a word (the whole word when shorter) that can start an entry:
+# The first four characters of a word (the whole word when shorter) that can start an entry:
 # a title none of whose words has one is skipped without per-word Python work.
 _PROBE = frozenset(_HEADS) | frozenset(_SHORT)
-_HEAD_OF = operator.itemgetter(slice(0, 3))
+_HEAD_OF = operator.itemgetter(slice(0, _HEAD))
 
 
 def scan(text: str) -> list[tuple[str, int]]:
     """(kind, offset) for every lexicon word in ``text``, in reading order.
 
-    Each word of the title is looked up by its first three characters, so a title costs a few
+    Each word of the title is looked up by its first four characters, so a title costs a few
     dictionary look-ups, not a pass of every lexicon entry over it."""
     folded = text.lower() if text.isascii() else fold(text)
     if _PROBE.isdisjoint(map(_HEAD_OF, _WORDS.findall(folded))):
@@ -526,7 +532,7 @@ def scan(text: str) -> list[tuple[str, int]]:
         word, at = m.group(0), m.start()
         kind = _SHORT.get(word)
         if kind is None:
-            for pattern, candidate in _HEADS.get(word[:3], ()):
+            for pattern, candidate in _HEADS.get(word[:_HEAD], ()):
                 if pattern.match(folded, at):
                     kind = candidate
                     break

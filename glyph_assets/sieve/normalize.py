@@ -1290,6 +1290,8 @@ def _sold_for(title: _Title, anchor: int) -> bool:
     """Is the title "<a product> for <card>" ("Alphacool Eisblock für RTX 3080", "EKWB Vector
     for ASUS RTX 4090"): words naming no card, then a for-word, then at most brand words before
     the card? What is sold is the product, made for the card."""
+    if title.word_set.isdisjoint(_FOR_WORDS) and title.text.isascii():
+        return False  # the common case (FÜR, ΓΙΑ, ДЛЯ are not ASCII words: looked for below)
     at = title.offset(anchor)
     words = _GAP_WORD.findall(title.text[:at])
     fors = [i for i, w in enumerate(words) if w in _FOR_WORDS]

@@ -435,3 +435,13 @@ def test_a_product_named_before_for_card_is_made_for_the_card(title: str) -> Non
 )
 def test_for_that_names_no_card_after_it_leaves_the_card(title: str, model: str | None) -> None:
     assert match_title(title).canonical_model == model
+
+
+def test_lexicon_heads_of_four_letters_keep_common_words_out() -> None:
+    assert scan("radeon pro instinct data center blower") == []
+    assert scan("radiador bloco de agua probook") == [
+        ("cooler", 0),
+        ("accessory", 9),
+        ("laptop", 23),
+    ]
+    assert scan("mxm3.0 gpu") == [("mxm", 0), ("card", 7)]
