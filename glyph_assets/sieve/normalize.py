@@ -33,6 +33,10 @@ model added to the CSV is matched without code changes:
 6. Not a GPU: accessories, cables, bridges, capture/converter boxes anywhere in the title; and
    servers, workstations, PCs, coolers, software when they come before any model or GPU brand,
    or before "for <model>" ("Graphics card cooling fan for RTX 3060"). "Open box" is a condition.
+   A part named last right after the card is the head noun, what is sold ("RTX 3080 hűtő",
+   "RTX 4090 FE box"), unless a card word heads the title or a count describes the card's own
+   part ("Twin Fan"); "<product> for <card>" sells the product; the "[W]" part of a swap-forum
+   title is wanted; "SLI Support" and "Aura Sync" are features, not accessories.
 7. Registry aliases (ids without a number: TITAN_V, RADEON_VII) and a guarded fuzzy pass
    (rapidfuzz; one vendor, the same model digits, one model left, high threshold) come last.
 
