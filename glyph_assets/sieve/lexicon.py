@@ -26,6 +26,12 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "card": (
         "grafikkart",  # de Grafikkarte, no/sv/da grafikkort
         "grafikkort",
+        "skjermkort",  # no skjermkort
+        "grafische kaart",
+        "ekran kart",  # tr ekran karti
+        "graficka kartic",  # hr/sr/sl graficka kartica
+        "vaizdo plokst",
+        "відеокарт",
         "grafikus kartya",
         "videokart",  # hu videokartya, ru translit
         "videokaart",
@@ -60,6 +66,12 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "suche$",
         "gesucht$",
         "kjoper$",
+        "kjopes$",
+        "kjope$",
+        "onsker$",
+        "lf$",
+        "sokes$",
+        "kopes$",
         "onskes kjopt",
         "soker$",
         "koper$",
@@ -75,15 +87,40 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "куплю$",
         "ищу$",
         "kupie$",
+        "poszukuj",
         "szukam$",
         "koupim$",
         "compro$",
         "procuro$",
         "busco$",
         "cherche$",
+        "recherche$",
         "achete$",
         "cerco$",
         "gezocht$",
+        "zoek$",
+        "buying$",
+        "ζητω$",
+    ),
+    # a swap ad: with a second, different card named it offers one card for another
+    "swap": (
+        "byttes$",
+        "bytte$",
+        "bytes$",
+        "tausche$",
+        "tausch$",
+        "trade$",
+        "swap$",
+        "csere",
+        "ανταλλαγ",
+        "обмен",
+        "меняю$",
+        "wymienie$",
+        "zamienie$",
+        "troco$",
+        "cambio$",
+        "echange$",
+        "scambio$",
     ),
     "service": (
         "repair",
@@ -112,20 +149,27 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "packaging",
         "verpackung",
         "karton$",
+        "ovp$",  # de Originalverpackung: "mit OVP" is an extra, "nur OVP" the box
+        "leerkarton",
         "originalkarton",
         "originalverpackung",
         "eske$",
         "esken$",
+        "emballasje",
+        "forpackning",
         "doboz",
         "κουτι",
         "коробк",
         "pudelko",
+        "pudelk",
+        "opakowan",
         "krabice",
         "caixa",
         "caja$",
         "scatola",
         "laatikko",
         "emballage",
+        "boite$",
     ),
     "empty": (
         "only$",
@@ -142,6 +186,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "без видеокарт",
         "pusty$",
         "puste$",
+        "pusta$",
         "prazdna$",
         "vazi",
         "vacia$",
@@ -157,6 +202,11 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "coolers$",
         "heatsink",
         "shroud",
+        "baffle",
+        "fan$",
+        "fans$",
+        "gpu fan",
+        "gpu cooler",
         "кулер",
         "куллер",
         "охлажден",
@@ -164,6 +214,14 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "радиатор",
         "lufter",
         "kuhler",
+        "wasserkuhler",
+        "grafikkartenkuhler",
+        "grafikkartenlufter",
+        "skjermkortvifte",
+        "vannkjoler",
+        "kylare",
+        "flakt$",
+        "vizhuto",
         "vifte",
         "kjoler",
         "huto$",
@@ -178,8 +236,19 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "ventilador",
         "disipador",
         "ventirad",
+        "ventilateur",
+        "radiateur",
+        "refroidiss",
         "dissipatore",
         "ventola",
+        "watercooler",
+        "water cooler",
+        "refrigeraca",  # pt refrigeração
+        "refrigeracion",
+        "radiador",
+        "fa da placa",  # pt "fã da placa de vídeo": a fan
+        "fa de placa",
+        "fa para",
     ),
     "accessory": (
         "riser",
@@ -206,11 +275,23 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "alimentatore",
         "psu$",
         "halterung",
+        "grafikkartenhalter",
+        "grafikkartenstutze",
+        "skjermkortholder",
+        "skjermkortstotte",
+        "grafikkortshallare",
+        "mining frame",
+        "rig frame",
+        "open air frame",
         "brakett",
         "tarto$",
         "slot cover",
         "support bracket",
         "gpu bracket",
+        "gpu mount",
+        "gpu support",
+        "gpu stand",
+        "gpu sag",
         "gpu holder",
         "egpu",
         "enclosure",
@@ -218,6 +299,23 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "docking",
         "gearbox",
         "emulator",
+        "bloco de agua",  # pt/es/pl/no/hu water blocks
+        "bloco de gpu",
+        "bloco da gpu",
+        "bloco gpu",
+        "bloque de agua",
+        "blok wodny",
+        "vannblokk",
+        "vizblokk",
+        "placa traseira",  # pt backplate
+        "io shield",
+        "i/o shield",
+        "escudo$",
+        "blende$",
+        "substituic",  # pt "placa de substituição": a spare part
+        "reposicao",
+        "repuesto",
+        "ersatzteil",
         "эмулятор",
     ),
     "system": (
@@ -230,6 +328,24 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "komplett-pc",
         "desktop pc",
         "mini pc",
+        "gamingpc",
+        "gamerpc",
+        "gaming computer",
+        "gamer computer",
+        "spill pc",
+        "spillpc",
+        "speldator",
+        "gamingdator",
+        "dator$",
+        "komplettsystem",
+        "komplett system",
+        "komplettrechner",
+        "konfig$",
+        "pc completo",
+        "pc da gaming",
+        "pc de gaming",
+        "pc gaming",
+        "stasjoner$",
         "stasjonaer",
         "datamaskin",
         "rechner$",
@@ -248,8 +364,6 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "ноутбук",
         "laptop",
         "notebook",
-        "kannettava",
-        "φορητ",
         "ферма",
         "ферму",
         "ферме",
@@ -297,6 +411,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "with": (
         "with$",
         "w$",
+        "m$",  # no "m/ eske"
         "incl",
         "inkl",
         "including",
@@ -313,14 +428,44 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "z$",
         "ze$",
         "egyutt",
+        "dobozzal",  # hu: the box suffixed "with" (dobozzal, dobozával, dobozostul)
+        "dobozaval",
+        "dobozostul",
         "μαζι",
+        "με$",
     ),
     # a laptop's GPU module is a GPU (no desktop id), not a laptop
-    "module": ("mxm", "для ноутбука", "ноутбука$", "видеочип", "module$", "modul$"),
+    "module": ("для ноутбука", "ноутбука$", "видеочип", "module$", "modul$"),
+    # a laptop wherever it is named (a laptop's GPU module is the exception, see "module")
+    "laptop": (
+        "mobile workstation",
+        "kannettava",
+        "φορητ",
+        "berbar$",
+        "barbar$",
+        # laptop lines whose name is the laptop
+        "thinkpad",
+        "zbook",
+        "macbook",
+        "ideapad",
+        "vivobook",
+        "zenbook",
+        "zephyrus",
+        "elitebook",
+        "probook",
+        "latitude",
+        "inspiron",
+    ),
+    # a laptop GPU on its own (an MXM board, a "mobile" chip): a GPU without a desktop id;
+    # "mobile" with a laptop named is the laptop's GPU, an MXM board is a module either way
+    "mxm": ("mxm$", "mxm3", "mxm2"),
+    "mobile": ("mobile$", "mobil$"),
 }
 KINDS = tuple(LEXICON)
 
-_FOLD = {ord("ё"): "е", ord("Ё"): "Е"}
+# Letters NFD does not decompose, folded to one letter so that offsets stay put: Nordic ø/æ
+# (kjøper -> kjoper, æske -> eske), Polish ł (pudełko -> pudelko), đ, and Russian ё.
+_FOLD = str.maketrans("ёЁøØæÆłŁđĐ", "еЕoOeElLdD")
 
 
 def fold(text: str) -> str:
@@ -337,33 +482,46 @@ def _entry(prefix: str) -> re.Pattern[str]:
     return re.compile(body + (r"(?!\w)" if whole else ""))
 
 
+_HEAD = 4
+
+
 def _index() -> tuple[dict[str, list[tuple[re.Pattern[str], str]]], dict[str, str]]:
-    """Entries by their first three characters; entries shorter than that by the whole word."""
-    heads: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+    """Entries by the first four characters of their first word (the whole first word when it
+    is shorter: such words must be whole, as in "gpu bracket", "box$"), longest entry first
+    (so a compound such as grafikkartenhalterung is the holder, not the card word it starts
+    with); one-word entries shorter than three characters by the whole word. Four characters
+    keep common title words (Radeon, Pro, blower, Instinct, Data Center) off entries that share
+    three with them (radiador, probook, bloco, inspiron, dator)."""
+    heads: dict[str, list[tuple[int, re.Pattern[str], str]]] = {}
     short: dict[str, str] = {}
     for kind, words in LEXICON.items():
-        for prefix in words:
+        for entry in words:
+            prefix = fold(entry)  # as titles are folded: "системный" -> "системныи"
             body = prefix.rstrip("$")
             first = re.split(r"[\s\-/]", body)[0]
             if body == first and len(body) < 3:
                 short.setdefault(body, kind)
             else:
-                heads.setdefault(first[:3], []).append((_entry(prefix), kind))
-    return heads, short
+                heads.setdefault(first[:_HEAD], []).append((len(body), _entry(prefix), kind))
+    ordered = {
+        head: [(pattern, kind) for _, pattern, kind in sorted(entries, key=lambda e: -e[0])]
+        for head, entries in heads.items()
+    }
+    return ordered, short
 
 
 _HEADS, _SHORT = _index()
 _WORDS = re.compile(r"[^\W_]+|\+")
-# The first three characters of a word (the whole word when shorter) that can start an entry:
+# The first four characters of a word (the whole word when shorter) that can start an entry:
 # a title none of whose words has one is skipped without per-word Python work.
 _PROBE = frozenset(_HEADS) | frozenset(_SHORT)
-_HEAD_OF = operator.itemgetter(slice(0, 3))
+_HEAD_OF = operator.itemgetter(slice(0, _HEAD))
 
 
 def scan(text: str) -> list[tuple[str, int]]:
     """(kind, offset) for every lexicon word in ``text``, in reading order.
 
-    Each word of the title is looked up by its first three characters, so a title costs a few
+    Each word of the title is looked up by its first four characters, so a title costs a few
     dictionary look-ups, not a pass of every lexicon entry over it."""
     folded = text.lower() if text.isascii() else fold(text)
     if _PROBE.isdisjoint(map(_HEAD_OF, _WORDS.findall(folded))):
@@ -374,7 +532,7 @@ def scan(text: str) -> list[tuple[str, int]]:
         word, at = m.group(0), m.start()
         kind = _SHORT.get(word)
         if kind is None:
-            for pattern, candidate in _HEADS.get(word[:3], ()):
+            for pattern, candidate in _HEADS.get(word[:_HEAD], ()):
                 if pattern.match(folded, at):
                     kind = candidate
                     break

@@ -33,6 +33,10 @@ model added to the CSV is matched without code changes:
 6. Not a GPU: accessories, cables, bridges, capture/converter boxes anywhere in the title; and
    servers, workstations, PCs, coolers, software when they come before any model or GPU brand,
    or before "for <model>" ("Graphics card cooling fan for RTX 3060"). "Open box" is a condition.
+   A part named last right after the card is the head noun, what is sold ("RTX 3080 hűtő",
+   "RTX 4090 FE box"), unless a card word heads the title or a count describes the card's own
+   part ("Twin Fan"); "<product> for <card>" sells the product; the "[W]" part of a swap-forum
+   title is wanted; "SLI Support" and "Aura Sync" are features, not accessories.
 7. Registry aliases (ids without a number: TITAN_V, RADEON_VII) and a guarded fuzzy pass
    (rapidfuzz; one vendor, the same model digits, one model left, high threshold) come last.
 
@@ -71,7 +75,8 @@ REJECT_REASONS: dict[str, str] = {
     "capture/converter boxes, adapters, software licences",
     "not_gpu:system": "a PC, laptop, server, workstation or mining rig with a card inside",
     "not_gpu:bundle": "a card sold together with a motherboard or a CPU",
-    "not_gpu:multi_item": "two or more different card models in one listing",
+    "not_gpu:multi_item": "two or more different card models in one listing (a list, a range, "
+    "or a swap ad offering one card for another)",
     "not_gpu:wanted": "a wanted-to-buy ad",
     "not_gpu:service": "a repair or other service named with a card",
     UNKNOWN_MODEL: "a GPU, but no registry id can be given (unknown model, or ambiguous)",
@@ -145,10 +150,20 @@ GPU_PARTNERS: dict[str, str | None] = {
     "YESTON": None,
     "MAXSUN": None,
     "SPARKLE": None,
+    "IGAME": "NVIDIA",  # Colorful's line, written as a brand ("iGame RTX 3060 Ultra")
 }
+# Chip variant words that name the vendor of a bare number before them ("1050 Ti", "6700 XT").
+_VARIANT_VENDOR = {"TI": "NVIDIA", "SUPER": "NVIDIA", "XT": "AMD", "XTX": "AMD", "GRE": "AMD"}
 # Brands that also make boards, laptops or PSUs: with one of these a bare model number counts
 # as a card ("Gigabyte 3070 Vision", "MSI 1060 6gb"), but the name alone is no GPU evidence.
 BOARD_BRANDS = frozenset({"ASUS", "MSI", "GIGABYTE", "GYGABYTE", "AORUS", "ASROCK", "BIOSTAR"})
+# Words that name a card maker or a GPU (brands between "for" and the card; card evidence)
+_BRAND_WORDS = frozenset(VENDOR_WORDS) | GPU_BRAND_WORDS | BOARD_BRANDS | frozenset(GPU_PARTNERS)
+_CARD_EVIDENCE = (
+    frozenset(VENDOR_WORDS) | GPU_BRAND_WORDS | GPU_WORDS | CARD_ADJECTIVES | CARD_NOUNS
+) - {"TESLA"}
+# A brand glued to a bare number ("iGame1050Ti", "MSI1060"): the number is the model.
+_BRANDS_BEFORE_NUMBER = GPU_PARTNERS.keys() | BOARD_BRANDS
 # Series words of cards older than the registry (GTS 450, HD 6850, FX 5500, R9 290): a GPU
 # of unknown model, never a modern card with the same digits.
 _LEGACY_SERIES = re.compile(
@@ -164,6 +179,9 @@ _SERIES_WORDS = frozenset({"SERIES", "SERIE", "SERIEN", "SERII"})
 _UNITS_AFTER_NUMBER = frozenset(
     {"MHZ", "MH", "HZ", "W", "MM", "RPM", "BIT", "BITS", "P", "X", "TH", "KH", "V", "FPS", "SP"}
 )
+# Generation words after Ampere: with one of them, an "A" work-station token (A5000) also
+# stands for the later card of the same number (RTX 5000 Ada).
+_LATER_GENERATIONS = frozenset({"ADA", "BLACKWELL"})
 # Short data-center tokens that are also laptop, phone, CPU and part-number pieces (A2, L4,
 # T4, A10): they only count with GPU words, never inside a hyphenated code (N13E-GE-A2).
 _SHORT_TOKEN = re.compile(r"^[A-Z]\d{1,2}[A-Z]?$")
@@ -172,6 +190,9 @@ _DATACENTER_WORDS = frozenset({"TESLA", "TENSOR", "PCIE", "SXM", "HBM2", "HBM2E"
 _REMARK_WORDS = frozenset(
     {"FOR", "FUR", "FÜR", "LIKE", "VS", "EQUIVALENT", "TO", "THAN", "UPGRADE", "REPLACES", "NOT"}
     | {"OR", "PARA", "POUR", "PER", "DLA", "TIL", "HEZ", "ΓΙΑ", "ДЛЯ", "ИЛИ", "ВМЕСТО", "КАК"}
+    # comparisons in other languages: "equivalente a", "vergleichbar mit", "som", "mint", "σαν"
+    | {"EQUIVALENTE", "ÄQUIVALENT", "COMPARABLE", "VERGLEICHBAR", "SIMILAR", "AS", "WIE", "ALS"}
+    | {"SOM", "ENN", "MINT", "ΣΑΝ", "COMO", "COMME", "COME", "QUE", "BETTER", "FASTER", "VERSUS"}
 )
 # "X for <card>": X is what the listing sells.
 _FOR_WORDS = frozenset(
@@ -275,9 +296,19 @@ CONTEXT_WORDS = frozenset(
         "KIT",
     }
 )
+# "8-GPU system", "6 GPU mining rig", "12 card mining farm"; a carrier board of several SXM
+# modules ("HGX baseboard") is such a system too.
 _MULTI_GPU_SYSTEM = re.compile(
-    r"\b\d+\s*-?\s*X?\s*-?\s*GPUS?\s+(?:SYSTEM|SERVER|NODE|RIG|WORKSTATION|MACHINE)\b"
+    r"\b\d+\s*-?\s*X?\s*-?\s*(?:GPUS?|CARDS?)\s+(?:MINING\s+)?"
+    r"(?:SYSTEM|SERVER|NODE|RIG|FARM|WORKSTATION|MACHINE)\b"
 )
+SYSTEM_WORDS = frozenset({"BASEBOARD"})
+# Accessory words that are a card's features in these phrases: "SLI Support", "SLI ready";
+# "G-Sync", "Polychrome SYNC", "Aura Sync", "Mystic Light Sync", "RGB Fusion Sync".
+_FEATURE_AFTER = frozenset({"SUPPORT", "SUPPORTED", "READY", "CAPABLE", "COMPATIBLE", "SUPORTE"})
+_SYNC_FEATURES = frozenset({"G", "POLYCHROME", "AURA", "RGB", "LIGHT", "FUSION", "ARGB"})
+# Words that say where a card comes from ("from a 6 GPU rig", "aus Mining-Rig", "ex-mining").
+_ORIGIN_WORDS = frozenset({"FROM", "EX", "OUT", "AUS", "FRA", "FRÅN", "IZ", "ИЗ", "С", "Z", "DE"})
 _WORD = re.compile(r"[A-Z0-9]+")
 _PART = re.compile(r"[A-Z]+|[0-9]+")
 _CACHE_LIMIT = 500_000
@@ -364,6 +395,14 @@ class _Title:
         end = start + len(self.words[word])
         before = start > 1 and text[start - 1] == "-" and text[start - 2].isalnum()
         return before or (end + 1 < len(text) and text[end] == "-" and text[end + 1].isalnum())
+
+    def opens_compound(self, word: int) -> bool:
+        """Does the word open a hyphenated compound ("D-RGB" after "RTX 4090 "), joined to the
+        next word but not to the one before ("RTX-4090-D-Vulcan" keeps its D)?"""
+        start, text = self.starts[word], self.text
+        end = start + len(self.words[word])
+        after = end + 1 < len(text) and text[end] == "-" and text[end + 1].isalnum()
+        return after and not (start > 0 and text[start - 1] == "-")
 
     def kinds(self) -> set[str]:
         return {kind for kind, _ in self.lex}
@@ -618,6 +657,12 @@ def _variant_window(
         nxt_word = title.words[tokens[i].word + 1] if tokens[i].word + 1 < len(title.words) else ""
         if word == "SUPER" and nxt_word in _LINE_AFTER_SUPER:
             break  # Palit "Super JetStream" is a product line, not a SUPER chip
+        if word == "S" and family_number and (found or i == last + 1):
+            found.add("SUPER")  # "RTX 4070 Ti S", "RTX 4080 S": the short form of SUPER
+            i += 1
+            continue
+        if len(word) == 1 and title.opens_compound(tokens[i].word):
+            break  # "RTX 4090 D-RGB": a letter that opens a hyphenated word is no variant
         if word in idx.variant_words and word not in GLUED_VARIANT_ALIASES:
             found.add(word)
             i += sum(1 for t in tokens[i:] if t.word == tokens[i].word)
@@ -649,7 +694,12 @@ def _letter_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
         last = i + 1
     elif token not in idx.letter_tokens:
         starts_word = i < 2 or tokens[i - 2].word != tokens[i - 1].word
-        if context and starts_word and (letters, len(digits)) in idx.letter_shapes:
+        if (
+            context
+            and starts_word
+            and (letters, len(digits)) in idx.letter_shapes
+            and not title.joined(tokens[i].word)  # 912-V397-019 is a part number
+        ):
             # W5700-like: a GPU, not registered; letters inside a part number (R6B53A) are not
             return _Mention(i, None, [], frozenset(), token)
         return None
@@ -661,6 +711,10 @@ def _letter_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
     if unknown and nxt is not None and len(nxt.text) >= 2 and not nxt.num:
         unknown = False  # two or more letters of SKU noise on a known token (HPE "M60AC")
     candidates = list(idx.by_lookup.get((None, token), []))
+    if letters == "A" and not _LATER_GENERATIONS.isdisjoint(title.word_set):
+        # "RTX A5000 32GB Ada": the A is Ampere, the title's generation word says otherwise;
+        # the same number's later cards compete and the generation and memory decide
+        candidates += idx.by_lookup.get(("RTX", digits), [])
     vendors = {k.vendor for k in candidates}
     return _Mention(
         i,
@@ -680,6 +734,8 @@ def _number_mention(title: _Title, idx: _Index, i: int, context: bool) -> _Menti
     if family not in STRONG_FAMILIES and not context:
         return None  # "HD 1080", "MAX 300": not GPU words without GPU context
     number = tokens[i].text
+    if len(number) < 3 and family in STRONG_FAMILIES:
+        return None  # "RX 78" (a Gundam), "RTX 30": no card is numbered with two digits
     if i + 1 < len(tokens) and tokens[i + 1].text in _SERIES_WORDS:
         return None  # "RTX 30 Series", "GeForce 200 Series": a series, not a model
     if family in LEGACY_FAMILIES:
@@ -744,6 +800,21 @@ def _bare_mention(title: _Title, idx: _Index, i: int, vendor: str | None) -> _Me
     return _Mention(i, candidates[0].vendor, candidates, variants, label, unknown)
 
 
+def _variant_named(title: _Title, idx: _Index, i: int) -> _Mention | None:
+    """A four-digit number followed by its chip variant word names a card without any other
+    word ("1050 ti", "3060Ti", "6700 XT", "2070S"): the variant word says whose (Ti/SUPER are
+    NVIDIA's, XT/XTX/GRE AMD's)."""
+    tokens = title.tokens
+    if len(tokens[i].text) != 4 or i + 1 >= len(tokens):
+        return None
+    nxt = tokens[i + 1]
+    word = nxt.text if nxt.word == tokens[i].word else title.words[nxt.word]
+    if nxt.word == tokens[i].word:
+        word = GLUED_VARIANT_ALIASES.get(word, word)
+    vendor = _VARIANT_VENDOR.get(word)
+    return _bare_mention(title, idx, i, vendor) if vendor else None
+
+
 def _glued_family_mention(title: _Title, idx: _Index, i: int, family: str) -> _Mention:
     """A number with its series word glued after it, as older listings write it ("730GT")."""
     number = title.tokens[i].text
@@ -763,7 +834,12 @@ def _mentions(title: _Title, idx: _Index, context: bool) -> list[_Mention]:
         glued_letters = i > 0 and _glued(tokens, i - 1, i) and not tokens[i - 1].num
         after = tokens[i + 1].text if _glued(tokens, i, i + 1) else ""
         family_word = tokens[i - 1].text if glued_letters else ""
-        if glued_letters and family_word not in idx.families and family_word not in LEGACY_FAMILIES:
+        if (
+            glued_letters
+            and family_word not in idx.families
+            and family_word not in LEGACY_FAMILIES
+            and family_word not in _BRANDS_BEFORE_NUMBER
+        ):
             mention = _letter_mention(title, idx, i, context)
         elif i in memory_at:
             continue
@@ -775,10 +851,14 @@ def _mentions(title: _Title, idx: _Index, context: bool) -> list[_Mention]:
             mention = _glued_family_mention(title, idx, i, after)  # 730GT, 560GTX, 8600GT
         else:
             mention = _number_mention(title, idx, i, context)
-            if mention is None and not glued_letters and _family_before(tokens, i, idx) is None:
-                bare = bare or _bare_vendor(title)
-                if bare[0]:
-                    mention = _bare_mention(title, idx, i, bare[1])
+            if mention is None and _family_before(tokens, i, idx) is None:
+                brand_glued = glued_letters and family_word in _BRANDS_BEFORE_NUMBER
+                if not glued_letters or brand_glued:  # "iGame1050Ti", "MSI1060": a brand
+                    bare = bare or _bare_vendor(title)
+                    if bare[0] or brand_glued:
+                        mention = _bare_mention(title, idx, i, bare[1])
+                    if mention is None:  # "RTX 3060 Ti mot 6700 XT": XT names another vendor
+                        mention = _variant_named(title, idx, i)
         if mention is not None:
             found.append(mention)
     return found
@@ -1035,6 +1115,27 @@ def _inferred(idx: _Index, tied: list[ModelKey]) -> Match | None:
     )
 
 
+def _multi_gpu_system(title: _Title) -> bool:
+    """Is a multi-GPU system ("6 GPU mining rig") what is sold, not where a card comes from
+    ("RTX 3070 from a 6 GPU rig", "ex 8-card mining farm")?"""
+    found = _MULTI_GPU_SYSTEM.search(title.text)
+    if found is None:
+        return False
+    before = _GAP_WORD.findall(title.text[: found.start()])[-2:]
+    return _ORIGIN_WORDS.isdisjoint(before)
+
+
+def _feature(texts: list[str], i: int) -> bool:
+    """Is the accessory word at token ``i`` a feature of the card ("SLI Support", "Polychrome
+    SYNC", "G-Sync", "Aura Sync RGB"), not an accessory sold ("SLI bridge", "Quadro Sync II")?"""
+    word = texts[i]
+    before = texts[i - 1] if i > 0 else ""
+    after = texts[i + 1] if i + 1 < len(texts) else ""
+    if word == "SLI":
+        return after in _FEATURE_AFTER
+    return word == "SYNC" and before in _SYNC_FEATURES
+
+
 def _has_phrase(title: _Title, phrases: tuple[tuple[str, ...], ...]) -> bool:
     if title.text_set.isdisjoint(_phrase_heads(phrases)):
         return False  # the common case, without building the title's word pairs
@@ -1148,6 +1249,23 @@ _LAPTOP_WORDS = frozenset({"LAPTOP", "NOTEBOOK"})
 # "Open box" is a condition (clean reads it as condition open_box), not the retail box alone.
 _OPEN_BOX = re.compile(r"(?<![A-Z0-9])OPEN[\s\-]*$")
 _GAP_WORD = re.compile(r"[^\W_]+")
+_GLUED_MODEL = re.compile(r"\d{3,4}(?:TI|S|SUPER|XT|XTX|GRE)")
+# A part named at the end of the title, right after the card, is what the listing sells:
+# English, German, Nordic and Hungarian put the head noun last ("RTX 3080 cooler", "RTX 3080
+# hűtő", "RTX 4090 FE box"). Words that may follow it without changing that, words before it
+# that make it a description of the card ("3 ventiladores", "twin fan", "new in box"), and
+# marks that end the card's clause ("RTX 3080, quiet cooler").
+_TAIL_WORDS = frozenset(
+    {"ONLY", "REPLACEMENT", "NEW", "USED", "ORIGINAL", "OEM", "STOCK", "SET", "ASSEMBLY"}
+    | {"PART", "PARTS", "NUR", "KUN", "CSAK", "TYLKO", "ΜΟΝΟ", "ТОЛЬКО"}
+    | {"PCS", "PC", "PIECES", "STK", "STÜCK", "DB", "SZT", "ШТ", "X"}
+)
+_DESCRIBING_WORDS = frozenset(
+    {"DUAL", "DOUBLE", "TWIN", "TRIPLE", "TRI", "QUAD", "IN", "NIB", "AIO"}
+    # "neu OVP", "new box", "ny eske": a condition, the card comes in its box
+    | {"NEU", "NEW", "NY", "NYTT", "NUEVO", "NOVO", "NEUF", "NUOVO", "ÚJ", "SEALED"}
+)
+_CLAUSE_BREAKS = frozenset(",;()[]|")
 
 
 def _with_extra(title: _Title, lead: int, at: int) -> bool:
@@ -1164,14 +1282,79 @@ def _made_for(title: _Title, at: int, anchor: int) -> bool:
     return at < end and not _FOR_WORDS.isdisjoint(_GAP_WORD.findall(title.text[at:end]))
 
 
+def _wanted_section(title: _Title, anchor: int) -> bool:
+    """Is the card named in the "[W]" (want) part of a swap-forum title ("[H] PayPal [W] RTX
+    3070"), the "[H]" (have) part being what is offered?"""
+    at = title.offset(anchor)
+    want = title.text.rfind("[W]", 0, at)
+    return want >= 0 and title.text.find("[H]", want, at) < 0
+
+
+def _sold_for(title: _Title, anchor: int) -> bool:
+    """Is the title "<a product> for <card>" ("Alphacool Eisblock für RTX 3080", "EKWB Vector
+    for ASUS RTX 4090"): words naming no card, then a for-word, then at most brand words before
+    the card? What is sold is the product, made for the card."""
+    if title.word_set.isdisjoint(_FOR_WORDS) and title.text.isascii():
+        return False  # the common case (FÜR, ΓΙΑ, ДЛЯ are not ASCII words: looked for below)
+    at = title.offset(anchor)
+    words = _GAP_WORD.findall(title.text[:at])
+    fors = [i for i, w in enumerate(words) if w in _FOR_WORDS]
+    if not fors or fors[-1] == 0:
+        return False
+    head, brands = words[: fors[-1]], words[fors[-1] + 1 :]
+    if len(brands) > 3 or not all(w in _BRAND_WORDS for w in brands):
+        return False
+    if any(kind == "card" and off < at for kind, off in title.lex):
+        return False
+    return not any(w in _CARD_EVIDENCE or w.isdigit() for w in head)
+
+
+def _opens_for(title: _Title) -> bool:
+    """Does the title open with "for" ("Para MSI RTX 3070 ... ventoinha", "For RTX 3080 FE
+    cooler", "Til RTX 3090 vifte")? Then a part it names is sold for the card, wherever it is."""
+    first = _GAP_WORD.search(title.text)
+    return first is not None and first.group(0) in _FOR_WORDS
+
+
+def _head_part(title: _Title, at: int, anchor: int) -> bool:
+    """Is the part word at offset ``at`` the head noun after the card's name ("RTX 3080 hűtő",
+    "RTX 3060 Ti baffle", "RTX 4090 FE box", "RTX 3070 videókártya hűtő")? Not when a card word
+    heads the title (it comes before the part, and not just before it as a modifier: "Placa de
+    vídeo RTX 3060 ventoinhas", "... Video Card NVIDIA Double Fans"), a mark ends the card's
+    clause first, a number or count word describes the card's own part, or other words than
+    "only", "replacement", counts follow it."""
+    start = title.offset(anchor)
+    if at <= start or any(
+        kind == "card" and off < at and len(_GAP_WORD.findall(title.text[off:at])) > 2
+        for kind, off in title.lex
+    ):
+        return False  # "Placa de vídeo RTX 4070 ventoinhas": the card word heads the title
+    if not _CLAUSE_BREAKS.isdisjoint(title.text[start:at]) or " - " in title.text[start:at]:
+        return False
+    before = _GAP_WORD.findall(title.text[start:at])
+    after = _GAP_WORD.findall(title.text[at:])[1:]
+    if not _ORIGIN_WORDS.isdisjoint(before[-3:]):
+        return False  # "RTX 3070 from a mining rig": where the card comes from
+    if len(before) > 1 and (before[-1] in _DESCRIBING_WORDS or before[-1].isdigit()):
+        return False
+    return all(word in _TAIL_WORDS or word.isdigit() for word in after)
+
+
 def _second_item(idx: _Index, title: _Title, mentions: list[_Mention]) -> _Mention | None:
     """A different model named after the first as another item ("RX 570, RX 580", "HD 5450 и
-    GeForce 8600 GT"), not as a remark ("for RTX A6000", "like a 4060 Ti", "vs 3080")."""
+    GeForce 8600 GT"), not as a remark ("for RTX A6000", "like a 4060 Ti", "vs 3080"). In a
+    swap ad (byttes, tausche, csere, trade...) every other model is the card wanted in exchange:
+    the ad names two cards, whatever word joins them ("for", "mot", "gegen", "με")."""
     first = mentions[0]
+    swap = any(kind == "swap" for kind, _ in title.lex)
     for other in mentions[1:]:
-        if other.label == first.label:
+        if _model(other) == _model(first):
             continue
         gap = title.text[title.offset(first.start) : title.offset(other.start)]
+        if not _standalone(title, other) and not _dash_range(idx, gap):
+            continue  # a piece of a part number ("RX-665X8TBDY", "912-V397-019") is no item
+        if swap:
+            return other  # "Tausche RTX 3070 gegen RX 6800", "trade 3070 for 6800": two cards
         words = set(_GAP_WORD.findall(gap))
         if words & _RANGE_CLOSERS and _range_opened(title, first):
             return other  # "от GTX1060 до GTX1080Ti": checked before "to" reads as a remark
@@ -1179,8 +1362,30 @@ def _second_item(idx: _Index, title: _Title, mentions: list[_Mention]) -> _Menti
             return None
         if words & _ITEM_JOINERS or any(c in gap for c in ",/&+;") or _dash_range(idx, gap):
             return other
+        if _only_model_words(idx, _GAP_WORD.findall(gap)[1:]):
+            return other  # "RTX 3080 3090", "rtx 3060 3060ti": the series word serves both
         return _listed(title, mentions)
     return None
+
+
+def _model(mention: _Mention) -> tuple[str, frozenset[str]]:
+    """What tells two mentions' models apart: the number and its variant words ("RTX 4070" and
+    "4070 Ti" are two cards; "RTX 4080 SUPER" and "RTX4080S" one)."""
+    return mention.label, mention.variants
+
+
+def _only_model_words(idx: _Index, words: list[str]) -> bool:
+    """Are these words only series, variant, memory words and model names glued to their
+    variant ("4060TI", "4070S"), what a list of models is made of?"""
+    return all(
+        w in idx.variant_words
+        or _GLUED_MODEL.fullmatch(w)
+        or w in idx.families
+        or w in WEAK_FAMILIES
+        or w in LEGACY_FAMILIES
+        or _MEMORY_WORD.fullmatch(w)
+        for w in words
+    )
 
 
 def _dash_range(idx: _Index, gap: str) -> bool:
@@ -1190,15 +1395,7 @@ def _dash_range(idx: _Index, gap: str) -> bool:
     if _RANGE_DASHES.isdisjoint(gap):
         return False
     head, _, tail = gap.partition(next(c for c in gap if c in _RANGE_DASHES))
-    between = _GAP_WORD.findall(head)[1:] + _GAP_WORD.findall(tail)
-    return all(
-        w in idx.variant_words
-        or w in idx.families
-        or w in WEAK_FAMILIES
-        or w in LEGACY_FAMILIES
-        or _MEMORY_WORD.fullmatch(w)
-        for w in between
-    )
+    return _only_model_words(idx, _GAP_WORD.findall(head)[1:] + _GAP_WORD.findall(tail))
 
 
 def _standalone(title: _Title, mention: _Mention) -> bool:
@@ -1219,12 +1416,12 @@ def _range_opened(title: _Title, first: _Mention) -> bool:
 def _listed(title: _Title, mentions: list[_Mention]) -> _Mention | None:
     """The third different model of a plain list ("GTX 460 GTX 560 GTX 660"), when no remark
     word separates the models; None for two models side by side (too little to call a list)."""
-    labels: list[str] = []
+    labels: list[tuple[str, frozenset[str]]] = []
     for mention in mentions:
         if not _standalone(title, mention):
             continue  # a piece of a part number ("(NE5105T018G1-1070F)") lists nothing
-        if mention.label not in labels:
-            labels.append(mention.label)
+        if _model(mention) not in labels:
+            labels.append(_model(mention))
         if len(labels) == _LIST_MIN_MODELS:
             gap = title.text[title.offset(mentions[0].start) : title.offset(mention.start)]
             if set(_GAP_WORD.findall(gap)) & _REMARK_WORDS:
@@ -1248,21 +1445,37 @@ def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None
     offsets: dict[str, list[int]] = {}
     for kind, off in title.lex:
         offsets.setdefault(kind, []).append(off)
-    boxes = [off for off in offsets.get("box", []) if not _OPEN_BOX.search(title.text[:off])]
-    if boxes and ("empty" in kinds or min(boxes) <= lead):
+    boxes = [
+        off
+        for off in offsets.get("box", [])
+        if not _OPEN_BOX.search(title.text[:off]) and not _with_extra(title, lead, off)
+    ]
+    if boxes and (
+        "empty" in kinds or min(boxes) <= lead or any(_head_part(title, b, anchor) for b in boxes)
+    ):
         return _not_gpu("the box of a card", "box")
-    laptop = not _LAPTOP_WORDS.isdisjoint(title.words)
-    system_before = [off for off in offsets.get("system", []) if off < lead]
+    laptop = not _LAPTOP_WORDS.isdisjoint(title.words) or "laptop" in kinds
+    system_before = [
+        off
+        for off in offsets.get("system", [])
+        if off < lead or _head_part(title, off, anchor)  # "RX 580 8GB mining rig"
+    ]
     if laptop or system_before:
-        if "module" in kinds or ("card" in kinds and not system_before):
+        if not kinds.isdisjoint(("module", "mxm")) or ("card" in kinds and not system_before):
             return _unknown(None, "a laptop GPU module: no desktop id")
         return _not_gpu("a system with a card inside", "system")
+    if not kinds.isdisjoint(("mobile", "mxm")) and mentioned:  # not the desktop RTX 3060
+        vendors = title.vendors
+        return _unknown(next(iter(vendors)) if len(vendors) == 1 else None, "a laptop GPU")
     extras = [off for off in offsets.get("accessory", []) if not _with_extra(title, lead, off)]
     if extras:
         return _not_gpu("an accessory for a card", "accessory")
     coolers = [off for off in offsets.get("cooler", []) if not _with_extra(title, lead, off)]
     if coolers and (
-        min(coolers) < lead or "empty" in kinds or any(_made_for(title, c, anchor) for c in coolers)
+        min(coolers) < lead
+        or "empty" in kinds
+        or _opens_for(title)
+        or any(_made_for(title, c, anchor) or _head_part(title, c, anchor) for c in coolers)
     ):
         return _not_gpu("a cooler for a card", "cooler")  # "with Accelero cooler" stays a card
     if "bundle" in kinds and (mentioned or "card" in kinds):
@@ -1284,10 +1497,16 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
     mentions = _mentions(title, idx, context)
     brand = _gpu_brand_position(title)
     anchor = mentions[0].start if mentions else (brand if brand is not None else len(texts))
+    if "[W]" in title.text and _wanted_section(title, anchor):
+        return _not_gpu("the card is what the ad wants ([W])", "wanted")
     lexicon = _lexicon_reason(title, anchor, bool(mentions))
     if lexicon is not None:
         return lexicon
-    hard = [w for w in texts if w in ACCESSORY_WORDS] if title.text_set & ACCESSORY_WORDS else []
+    hard = (
+        [w for i, w in enumerate(texts) if w in ACCESSORY_WORDS and not _feature(texts, i)]
+        if title.text_set & ACCESSORY_WORDS
+        else []
+    )
     if hard and "with" in kinds:
         lead = _lead(title, anchor)
         hard = [w for w in hard if not _with_extra(title, lead, title.offset(texts.index(w)))]
@@ -1296,7 +1515,11 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
         if laptop:
             return _not_gpu(f"a {laptop[0].lower()} with a card inside", "system")
         return _not_gpu(f"accessory: {' '.join(hard) or 'phrase'}", "accessory")
-    if _system_phrase(title) or ("GPU" in title.text and _MULTI_GPU_SYSTEM.search(title.text)):
+    if (
+        _system_phrase(title)
+        or not title.text_set.isdisjoint(SYSTEM_WORDS)
+        or (("GPU" in title.text or "CARD" in title.text) and _multi_gpu_system(title))
+    ):
         return _not_gpu("a PC or a multi-GPU system with a card inside", "system")
     before = (
         [w for w in texts[:anchor] if w in CONTEXT_WORDS] if title.text_set & CONTEXT_WORDS else []
@@ -1311,6 +1534,8 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
     if before:
         kind = _CONTEXT_KIND.get(before[0], "system")
         return _not_gpu(f"{' '.join(before)} before any GPU model", kind)
+    if mentions and _sold_for(title, anchor):
+        return _not_gpu("a product made for the card named after 'for'", "accessory")
     if len(mentions) > 1:
         other = _second_item(idx, title, mentions)
         if other is not None:
