@@ -25,14 +25,14 @@ from dagster import (
     run_status_sensor,
 )
 
-from glyph_assets import run_state
+from glyph_assets import contract, run_state
 from glyph_assets.settings import get_settings
 from glyph_assets.store.db import migrate
 
 
 def pipeline_import(run: DagsterRun) -> str | None:
     """The import a run of this location works on, if it materializes pipeline assets."""
-    import_id = run_state.import_of(run.tags)
+    import_id = contract.import_of(run.tags)
     if not import_id:
         return None
     keys = (
@@ -52,7 +52,7 @@ def _error_of(entry: EventLogEntry) -> str | None:
     error = getattr(data, "error", None)
     if error is None:
         return None
-    return run_state.root_cause(error.message, error.cause.message if error.cause else None)
+    return contract.root_cause(error.message, error.cause.message if error.cause else None)
 
 
 def run_failure_message(instance: DagsterInstance, run_id: str, run_failure: str | None) -> str:
@@ -72,7 +72,7 @@ def run_failure_message(instance: DagsterInstance, run_id: str, run_failure: str
             failures.append((step, error or entry.user_message or "failed"))
         elif error:
             retries[step] = error
-    return run_state.failure_message(failures, retries, run_failure) or "run failed"
+    return contract.failure_message(failures, retries, run_failure) or "run failed"
 
 
 def _run_failure(context: RunFailureSensorContext) -> str | None:

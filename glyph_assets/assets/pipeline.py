@@ -17,6 +17,7 @@ from dagster import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from glyph_assets.assets.metadata import add_counts, distribution_table, preview, stage_metadata
+from glyph_assets.assets.progress import StageProgress
 from glyph_assets.io_managers import FrameStream, ParquetParts
 from glyph_assets.landing import read_manifest
 from glyph_assets.partitions import imports_partitions
@@ -71,25 +72,6 @@ def _declared_scale(import_id: str) -> str | None:
     return read_manifest(get_settings().landing_dir, import_id).score_scale
 
 
-# Seconds between two progress lines of a stage: each line is an event written to Dagster's
-# event log, and a chunk every half second would make the log itself a cost.
-PROGRESS_EVERY_S = 2.0
-_last_progress: dict[tuple[str, str], float] = {}
-
-
-def _progress(context: AssetExecutionContext, stage: str, done: int, total: int | None) -> None:
-    """Log "progress <stage>: done / total rows" (read by the API's job status), at most every
-    PROGRESS_EVERY_S per stage, and always for the first and the last chunk."""
-    key = (context.run_id, stage)
-    now = time.monotonic()
-    last = _last_progress.get(key)
-    if last is not None and done != total and now - last < PROGRESS_EVERY_S:
-        return
-    _last_progress[key] = now
-    of = f" / {total}" if total is not None else ""
-    context.log.info(f"progress {stage}: {done}{of} rows")
-
-
 def _errors(frame: pd.DataFrame) -> int:
     return int(frame["error_stage"].notna().sum()) if "error_stage" in frame else 0
 
@@ -110,6 +92,7 @@ def raw_listings(context: AssetExecutionContext, config: StageConfig) -> FrameSt
     manifest = read_manifest(settings.landing_dir, import_id)
     _apply_switches(context, config)
     stats = {"rows": 0, "unreadable": 0}
+    progress = StageProgress(context)
 
     def chunks() -> Iterator[pd.DataFrame]:
         for chunk in iter_raw_chunks(
@@ -117,7 +100,7 @@ def raw_listings(context: AssetExecutionContext, config: StageConfig) -> FrameSt
         ):
             stats["rows"] += len(chunk)
             stats["unreadable"] += int(chunk[ERROR_COLUMN].notna().sum())
-            _progress(context, "raw_listings", stats["rows"], None)
+            progress(stats["rows"])
             yield chunk.astype({c: "string[pyarrow]" for c in chunk.columns if c != "import_index"})
 
     stream = FrameStream(chunks())
@@ -153,7 +136,7 @@ def normalized_listings(
     settings = get_settings()
     kind = _kind(context.partition_key)
     source = read_manifest(settings.landing_dir, context.partition_key).source
-    total = raw_listings.num_rows
+    progress = StageProgress(context, raw_listings.num_rows)
     _apply_switches(context, config)
     match_types: dict[str, int] = {}
     reasons: dict[str, int] = {}
@@ -168,7 +151,7 @@ def normalized_listings(
             add_counts(reasons, frame.loc[frame["error_stage"].isna(), "reject_reason"])
             if state["preview"].empty:
                 state["preview"] = frame.head(10)
-            _progress(context, "normalized_listings", state["rows"], total)
+            progress(state["rows"])
             yield frame
 
     return _with_metadata(FrameStream(chunks()), state, match_types, reasons)
@@ -213,7 +196,7 @@ def enriched_listings(
 ) -> FrameStream:
     _claim(context)
     kind = _kind(context.partition_key)
-    total = normalized_listings.num_rows
+    progress = StageProgress(context, normalized_listings.num_rows)
     _apply_switches(context, config)
     state = {"rows": 0, "errors": 0, "preview": pd.DataFrame(), "warnings": 0}
 
@@ -225,7 +208,7 @@ def enriched_listings(
             state["warnings"] += int(frame["warnings"].notna().sum())
             if state["preview"].empty:
                 state["preview"] = frame.head(10)
-            _progress(context, "enriched_listings", state["rows"], total)
+            progress(state["rows"])
             yield frame
 
     return _with_metadata(FrameStream(chunks()), state)
@@ -248,7 +231,7 @@ def scored_listings(
 ) -> FrameStream:
     _claim(context)
     kind = _kind(context.partition_key)
-    total = enriched_listings.num_rows
+    progress = StageProgress(context, enriched_listings.num_rows)
     _apply_switches(context, config)
     state = {"rows": 0, "errors": 0, "preview": pd.DataFrame()}
     scores: list[pd.Series] = []
@@ -273,7 +256,7 @@ def scored_listings(
             scores.append(frame["score"].dropna())
             if state["preview"].empty:
                 state["preview"] = frame.head(10)
-            _progress(context, "scored_listings", state["rows"], total)
+            progress(state["rows"])
             yield frame
 
     def score_metadata() -> dict[str, Any]:
@@ -310,12 +293,13 @@ def persisted_listings(
     import_id = context.partition_key
     engine = migrate(settings.sqlalchemy_url)
     total = scored_listings.num_rows
+    progress = StageProgress(context, total)
     done = {"rows": 0}
 
     def chunks() -> Iterator[pd.DataFrame]:
         for frame in scored_listings.iter_frames(arrow_strings=True):
             done["rows"] += len(frame)
-            _progress(context, "persisted_listings", done["rows"], total)
+            progress(done["rows"])
             _apply_switches(context, config)
             yield frame
 
