@@ -9,9 +9,13 @@ from glyph_assets.checks import PIPELINE_CHECKS
 from glyph_assets.inbox import inbox_sensor
 from glyph_assets.io_managers import ParquetPartsIOManager
 from glyph_assets.jobs import ingest_import_job
+from glyph_assets.resources import resources_from
 from glyph_assets.schedules import AUTOMATION_SENSORS, MARKET_JOBS, SCHEDULES
 from glyph_assets.sensors import RUN_STATUS_SENSORS
 from glyph_assets.settings import get_settings
+
+# The one read of the settings for the location's resources.
+settings = get_settings()
 
 defs = Definitions(
     assets=[*PIPELINE_ASSETS, *CHANGE_ASSETS, *MARKET_ASSETS],
@@ -23,6 +27,7 @@ defs = Definitions(
     # automation runs: in one process like ingest_import (a process per step costs ~10 s a run).
     executor=in_process_executor,
     resources={
-        "io_manager": ParquetPartsIOManager(base_dir=str(get_settings().staging_dir.resolve())),
+        "io_manager": ParquetPartsIOManager(base_dir=str(settings.staging_dir.resolve())),
+        **resources_from(settings),
     },
 )

@@ -67,7 +67,13 @@ def register_import(
     )
     try:
         inspection = inspect_file(manifest.path, filename, kind)
-        check_row_limit(manifest, inspection, settings.max_rows)
+        check_row_limit(
+            manifest.path,
+            manifest.original_filename,
+            inspection,
+            settings.max_rows,
+            manifest.line_breaks,
+        )
     except (FileRejected, UnicodeError, OSError) as exc:
         discard(settings.landing_dir, manifest.import_id)
         if isinstance(exc, FileRejected):
@@ -111,20 +117,28 @@ def register_import(
     )
 
 
-def check_row_limit(manifest: Manifest, inspection: FileInspection, max_rows: int | None) -> None:
-    """Refuse a file with more than ``max_rows`` data rows (TooManyRows, a FileRejected).
+def check_row_limit(
+    path: Path,
+    filename: str | None,
+    inspection: FileInspection,
+    max_rows: int | None,
+    line_breaks: int | None = None,
+) -> None:
+    """Refuse a file with more than ``max_rows`` data rows (TooManyRows, a FileRejected): the
+    one limit of an upload, a registered file and a dry run alike.
 
     JSON and small files were counted by the inspection. A CSV has at most as many data rows as
-    line breaks, so only a file with more line breaks than the limit is counted row by row.
+    line breaks (when known, as a landed file's manifest records), so only a file with more line
+    breaks than the limit is counted row by row.
     """
     if not max_rows:
         return
     rows = inspection.rows
     if rows is None:
-        if inspection.format == "json" or manifest.line_breaks <= max_rows:
+        if inspection.format == "json" or (line_breaks is not None and line_breaks <= max_rows):
             return
-        fmt = detect_format(manifest.path, manifest.original_filename)
-        rows = count_csv_rows(manifest.path, fmt, stop_after=max_rows)
+        fmt = detect_format(path, filename)
+        rows = count_csv_rows(path, fmt, stop_after=max_rows)
     if rows > max_rows:
         raise TooManyRows(max_rows, rows)
 

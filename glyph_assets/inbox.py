@@ -43,6 +43,7 @@ from dagster import (
 )
 from dagster._utils.warnings import BetaWarning
 
+from glyph_assets.contract import IMPORT_TAG, SOURCE_TAG
 from glyph_assets.imports import file_chunks, register_import
 from glyph_assets.jobs import ingest_import_job
 from glyph_assets.landing import UploadTooLarge
@@ -52,8 +53,6 @@ from glyph_assets.sieve.read import FileRejected
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
 
-IMPORT_TAG = "glyph/import_id"
-SOURCE_TAG = "glyph/source"
 SOURCE = "inbox"
 PROCESSED = "processed"
 REJECTED = "rejected"
@@ -316,7 +315,7 @@ with warnings.catch_warnings():
         minimum_interval_seconds=5,
         default_status=DefaultSensorStatus.RUNNING,
         owners=["team:glyph"],
-        tags={"domain": "gpu_market", "layer": "ingestion", "glyph/source": SOURCE},
+        tags={"domain": "gpu_market", "layer": "ingestion", SOURCE_TAG: SOURCE},
         description=(
             "Watches the inbox folder (GLYPH_INBOX_DIR, default <data>/inbox): each file that "
             "stopped growing becomes an import (source=inbox) and an ingest_import run, then "

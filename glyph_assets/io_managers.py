@@ -67,10 +67,6 @@ class ParquetParts:
         for part in self.part_files:
             yield pq.read_table(part, columns=columns).to_pandas(types_mapper=mapper)
 
-    def to_pandas(self, columns: list[str] | None = None) -> pd.DataFrame:
-        frames = list(self.iter_frames(columns))
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
 
 # Staging parts are read back two or three times (next stage, checks, retries): lz4 writes
 # about as fast as no compression and reads twice as fast as zstd, at 3.5x smaller than raw.

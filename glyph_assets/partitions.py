@@ -2,5 +2,6 @@
 
 from dagster import DynamicPartitionsDefinition
 
-IMPORTS_PARTITIONS_NAME = "imports"
+from glyph_assets.contract import IMPORTS_PARTITIONS_NAME
+
 imports_partitions = DynamicPartitionsDefinition(name=IMPORTS_PARTITIONS_NAME)

@@ -23,44 +23,26 @@ This module imports no Dagster code: the API uses it without loading the pipelin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Engine
 
-from glyph_assets.landing import NO_SPACE_MESSAGES
+from glyph_assets.contract import (
+    INGEST_JOB_NAME,
+    MAX_ERROR_CHARS,
+    PIPELINE_STAGES,
+    WILL_RETRY_TAG,
+)
 from glyph_assets.store import repository
 
-IMPORT_TAG = "glyph/import_id"
-PARTITION_TAG = "dagster/partition"
-INGEST_JOB_NAME = "ingest_import"
-PIPELINE_STAGES = (
-    "raw_listings",
-    "normalized_listings",
-    "enriched_listings",
-    "scored_listings",
-    "persisted_listings",
-)
 SUCCESSFUL = frozenset({"succeeded", "partially_succeeded"})
-# An import's error_message column holds at most this much (the rest of a traceback is noise).
-MAX_ERROR_CHARS = 4000
-# The daemon's run monitoring fails an over-long run with a message saying so: that message is
-# the reason, not the step it interrupted.
-RUNTIME_LIMIT_MARK = "maximum runtime"
-# Set by Dagster on a failed run that its run retries (instance ``run_retries``) will re-execute:
-# the run's worker died (an infrastructure fault), not its data (a step failure is never retried).
-WILL_RETRY_TAG = "dagster/will_retry"
 # How long a failed run marked for retry may wait for its retry before the import counts as
 # failed after all (a daemon that never came back must not leave it queued for ever).
 RETRY_WAIT_SECONDS = 300.0
 # Dagster marks a run FAILURE a moment before it tags whether it retries it; a read in between
 # must not call the import failed. Past this many seconds a missing tag means "no retry".
 RETRY_TAG_WAIT_SECONDS = 30.0
-
-
-def import_of(tags: Mapping[str, str]) -> str | None:
-    """The import a run works on: our own tag, else the partition (UI runs and backfills)."""
-    return tags.get(IMPORT_TAG) or tags.get(PARTITION_TAG) or None
 
 
 def materializes_pipeline(
@@ -76,44 +58,6 @@ def materializes_pipeline(
     if step_keys is not None:
         return not set(PIPELINE_STAGES).isdisjoint(step_keys)
     return job_name == INGEST_JOB_NAME
-
-
-def root_cause(message: str | None, cause: str | None) -> str | None:
-    """The user's exception rather than Dagster's wrapper ("Error occurred while executing op",
-    ``RetryRequestedFromPolicy``): the cause's message when there is one."""
-    text = cause or message
-    return text.strip() if text and text.strip() else None
-
-
-def failure_message(
-    step_failures: Sequence[tuple[str, str]],
-    retry_errors: Mapping[str, str] | None = None,
-    run_failure: str | None = None,
-) -> str | None:
-    """Why a run failed, as an import's ``error_message``: ``step <name>: <error>``.
-
-    The last failed step's own error wins over Dagster's generic run failure; after exhausted
-    retries the error that caused them is added. A run stopped by the processing-time limit
-    says so rather than naming the step it interrupted. Bounded to ``MAX_ERROR_CHARS``.
-    """
-    if run_failure and RUNTIME_LIMIT_MARK in run_failure:
-        return run_failure.strip()[:MAX_ERROR_CHARS]
-    if step_failures:
-        step, error = step_failures[-1]
-        text = f"step {step}: {error.strip()}"
-        cause = (retry_errors or {}).get(step)
-        if cause and cause.strip() != error.strip():
-            text += f" (last error: {cause.strip()})"
-        return _disk_full_first(text)[:MAX_ERROR_CHARS]
-    return _disk_full_first(run_failure.strip())[:MAX_ERROR_CHARS] if run_failure else None
-
-
-def _disk_full_first(text: str) -> str:
-    """A run stopped by a full disk says so first: the operator's fix is space, not the data
-    (retry the import once there is space again)."""
-    if any(mark in text for mark in (*NO_SPACE_MESSAGES, "[Errno 28]")):
-        return f"disk full: {text}"
-    return text
 
 
 def retry_pending(
@@ -238,18 +182,10 @@ def settle(
 
 
 __all__ = [
-    "IMPORT_TAG",
-    "MAX_ERROR_CHARS",
-    "PARTITION_TAG",
-    "PIPELINE_STAGES",
-    "WILL_RETRY_TAG",
     "claim",
-    "failure_message",
-    "import_of",
     "materializes_pipeline",
     "retry_pending",
     "retry_undecided",
-    "root_cause",
     "settle",
     "superseded",
 ]

@@ -22,6 +22,7 @@ from dagster import (
 from dagster._utils.warnings import BetaWarning
 
 from glyph_assets.assets.market import GROUP as MARKET_GROUP
+from glyph_assets.contract import JOB_MARKET, JOB_TAG, MARKET_JOB_NAME
 from glyph_assets.settings import get_settings
 
 OWNERS = ["team:glyph"]
@@ -29,14 +30,15 @@ MARKET_CRON = get_settings().market_cron
 MARKET_TIMEZONE = get_settings().market_timezone
 AUTOMATION_INTERVAL = get_settings().market_automation_interval
 
+MARKET_RUN_TAGS = {JOB_TAG: JOB_MARKET}
 market_selection = AssetSelection.groups(MARKET_GROUP)
 
 refresh_market_job = define_asset_job(
-    name="refresh_market",
+    name=MARKET_JOB_NAME,
     selection=market_selection,
     executor_def=in_process_executor,
     description="Recompute model_market_stats and price_movements from the database.",
-    tags={"glyph/job": "market"},
+    tags=MARKET_RUN_TAGS,
 )
 
 with warnings.catch_warnings():
@@ -48,7 +50,7 @@ with warnings.catch_warnings():
         execution_timezone=MARKET_TIMEZONE,
         default_status=DefaultScheduleStatus.RUNNING,
         owners=OWNERS,
-        tags={"glyph/job": "market"},
+        tags=MARKET_RUN_TAGS,
         description=(
             f"Refreshes the market assets on '{MARKET_CRON}' ({MARKET_TIMEZONE}); set "
             "GLYPH_MARKET_CRON / GLYPH_MARKET_TIMEZONE to change it."
@@ -60,7 +62,7 @@ market_automation_sensor = AutomationConditionSensorDefinition(
     target=market_selection,
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=AUTOMATION_INTERVAL,
-    run_tags={"glyph/job": "market"},
+    run_tags=MARKET_RUN_TAGS,
     tags={"domain": "gpu_market", "layer": "market"},
     description=(
         "Requests a market refresh when a new import has been persisted (the market assets' "

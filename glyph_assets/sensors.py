@@ -12,6 +12,8 @@ notices the end first. The run's start is recorded inside the run (``run_state.c
 
 from __future__ import annotations
 
+from typing import Any
+
 from dagster import (
     DagsterEventType,
     DagsterInstance,
@@ -25,14 +27,13 @@ from dagster import (
     run_status_sensor,
 )
 
-from glyph_assets import run_state
-from glyph_assets.settings import get_settings
-from glyph_assets.store.db import migrate
+from glyph_assets import contract, run_state
+from glyph_assets.resources import StoreResource
 
 
 def pipeline_import(run: DagsterRun) -> str | None:
     """The import a run of this location works on, if it materializes pipeline assets."""
-    import_id = run_state.import_of(run.tags)
+    import_id = contract.import_of(run.tags)
     if not import_id:
         return None
     keys = (
@@ -52,7 +53,7 @@ def _error_of(entry: EventLogEntry) -> str | None:
     error = getattr(data, "error", None)
     if error is None:
         return None
-    return run_state.root_cause(error.message, error.cause.message if error.cause else None)
+    return contract.root_cause(error.message, error.cause.message if error.cause else None)
 
 
 def run_failure_message(instance: DagsterInstance, run_id: str, run_failure: str | None) -> str:
@@ -72,7 +73,7 @@ def run_failure_message(instance: DagsterInstance, run_id: str, run_failure: str
             failures.append((step, error or entry.user_message or "failed"))
         elif error:
             retries[step] = error
-    return run_state.failure_message(failures, retries, run_failure) or "run failed"
+    return contract.failure_message(failures, retries, run_failure) or "run failed"
 
 
 def _run_failure(context: RunFailureSensorContext) -> str | None:
@@ -90,13 +91,13 @@ def _run_failure(context: RunFailureSensorContext) -> str | None:
         "(any run of the location that materializes its pipeline assets)."
     ),
 )
-def import_failure_sensor(context: RunFailureSensorContext) -> None:
+def import_failure_sensor(context: RunFailureSensorContext, store: StoreResource) -> None:
     import_id = _import_id(context)
     if not import_id:
         return
     run_id = context.dagster_run.run_id
     run_state.settle(
-        migrate(get_settings().sqlalchemy_url),
+        store.engine,
         import_id,
         run_id,
         "FAILURE",
@@ -106,42 +107,35 @@ def import_failure_sensor(context: RunFailureSensorContext) -> None:
     )
 
 
-@run_status_sensor(
-    run_status=DagsterRunStatus.CANCELED,
-    default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=5,
-    description="Marks an import canceled and drops any rows of it when a run of it is canceled.",
-)
-def import_canceled_sensor(context: RunStatusSensorContext) -> None:
-    import_id = _import_id(context)
-    if not import_id:
-        return
-    run_state.settle(
-        migrate(get_settings().sqlalchemy_url),
-        import_id,
-        context.dagster_run.run_id,
-        "CANCELED",
-        lambda: None,
+def _settling_sensor(status: DagsterRunStatus, name: str, description: str) -> Any:
+    """A sensor applying a finished run of this status to its import (no message needed)."""
+
+    @run_status_sensor(
+        run_status=status,
+        name=name,
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=5,
+        description=description,
     )
+    def _sensor(context: RunStatusSensorContext, store: StoreResource) -> None:
+        import_id = _import_id(context)
+        if import_id:
+            run_id = context.dagster_run.run_id
+            run_state.settle(store.engine, import_id, run_id, status.value, lambda: None)
+
+    return _sensor
 
 
-@run_status_sensor(
-    run_status=DagsterRunStatus.SUCCESS,
-    default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=5,
-    description="Records a successful run of an import in import_runs and settles its status.",
+import_canceled_sensor = _settling_sensor(
+    DagsterRunStatus.CANCELED,
+    "import_canceled_sensor",
+    "Marks an import canceled and drops any rows of it when a run of it is canceled.",
 )
-def import_success_sensor(context: RunStatusSensorContext) -> None:
-    import_id = _import_id(context)
-    if not import_id:
-        return
-    run_state.settle(
-        migrate(get_settings().sqlalchemy_url),
-        import_id,
-        context.dagster_run.run_id,
-        "SUCCESS",
-        lambda: None,
-    )
+import_success_sensor = _settling_sensor(
+    DagsterRunStatus.SUCCESS,
+    "import_success_sensor",
+    "Records a successful run of an import in import_runs and settles its status.",
+)
 
 
 RUN_STATUS_SENSORS = [import_failure_sensor, import_canceled_sensor, import_success_sensor]

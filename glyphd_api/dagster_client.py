@@ -7,7 +7,6 @@ Dagster is the source of truth for run state; this module only translates its an
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,23 +14,21 @@ from typing import Any
 import requests
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-from glyph_assets import run_state
-from glyph_assets.partitions import IMPORTS_PARTITIONS_NAME
+from glyph_assets import contract
+from glyph_assets.contract import (
+    ATTEMPT_TAG,
+    IMPORT_TAG,
+    IMPORTS_PARTITIONS_NAME,
+    INGEST_JOB_NAME,
+    PARTITION_TAG,
+    RESUME_RETRY_TAG,
+    SOURCE_TAG,
+)
 from glyph_assets.settings import Settings
 
-# glyph_assets.jobs defines the same name; importing it would load the whole pipeline here.
-INGEST_JOB_NAME = "ingest_import"
 REPOSITORY_NAME = "__repository__"
-PARTITION_TAG = "dagster/partition"
-IMPORT_TAG = "glyph/import_id"
-SOURCE_TAG = "glyph/source"
-ATTEMPT_TAG = "glyph/attempt"
-RESUME_RETRY_TAG = "dagster/is_resume_retry"
-# Enforced by the daemon's run monitoring: a run older than this is terminated and failed.
-MAX_RUNTIME_TAG = "dagster/max_runtime"
-STAGES = list(run_state.PIPELINE_STAGES)
+STAGES = list(contract.PIPELINE_STAGES)
 RUN_TERMINAL = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
-_PROGRESS_RE = re.compile(r"^progress (\w+): (\d+)(?: / (\d+))? rows")
 
 
 class DagsterUnavailable(RuntimeError):
@@ -80,7 +77,7 @@ class RunInfo:
 
     @property
     def import_id(self) -> str | None:
-        return self.tags.get(IMPORT_TAG) or self.tags.get(PARTITION_TAG)
+        return contract.import_of(self.tags)
 
     @property
     def terminal(self) -> bool:
@@ -107,17 +104,19 @@ class RunEvents:
     @property
     def failure_message(self) -> str | None:
         """``step <name>: <error>``, by the rule the run-status sensors store too
-        (``run_state.failure_message``)."""
-        return run_state.failure_message(self.step_failures, self.retry_errors, self.run_failure)
+        (``contract.failure_message``)."""
+        return contract.failure_message(self.step_failures, self.retry_errors, self.run_failure)
 
 
-def parse_progress_line(message: str) -> tuple[str, int, int | None] | None:
-    """``progress <stage>: N / M rows`` (what the assets log) -> (stage, N, M)."""
-    match = _PROGRESS_RE.match(message or "")
-    if not match:
-        return None
-    total = int(match.group(3)) if match.group(3) is not None else None
-    return match.group(1), int(match.group(2)), total
+def progress_event(entries: list[dict[str, Any]] | None) -> contract.ProgressEvent | None:
+    """An event's GraphQL ``metadataEntries`` -> the stage's progress, when it is a progress
+    event (``contract.progress_metadata`` wrote them: text and int entries)."""
+    values: dict[str, object] = {}
+    for entry in entries or []:
+        value = entry.get("text", entry.get("intRepr"))
+        if value is not None:
+            values[entry["label"]] = value
+    return contract.progress_from_metadata(values)
 
 
 def to_datetime(timestamp: float | None) -> datetime | None:
@@ -163,6 +162,13 @@ query GlyphRunLogs($runId: ID!, $cursor: String, $limit: Int) {
       events {
         __typename
         ... on MessageEvent { message stepKey }
+        ... on ObservationEvent {
+          metadataEntries {
+            label
+            ... on TextMetadataEntry { text }
+            ... on IntMetadataEntry { intRepr }
+          }
+        }
         ... on ExecutionStepFailureEvent { error { message cause { message } } }
         ... on ExecutionStepUpForRetryEvent { error { message cause { message } } }
         ... on RunFailureEvent { error { message } }
@@ -227,9 +233,6 @@ class DagsterGateway:
             settings.dagster_host, port_number=settings.dagster_port, timeout=timeout
         )
 
-    def run_url(self, run_id: str) -> str:
-        return f"{self.base_url}/runs/{run_id}"
-
     # -- plumbing -------------------------------------------------------------------------------
     def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
@@ -251,8 +254,7 @@ class DagsterGateway:
 
     def limit_tags(self) -> dict[str, str]:
         """The processing-time limit every ingest run carries (GLYPH_MAX_RUN_SECONDS)."""
-        seconds = self.settings.max_run_seconds
-        return {MAX_RUNTIME_TAG: str(seconds)} if seconds and seconds > 0 else {}
+        return contract.runtime_limit_tags(self.settings.max_run_seconds)
 
     @property
     def repository_selector(self) -> dict[str, str]:
@@ -293,7 +295,7 @@ class DagsterGateway:
         return [_run_info(r) for r in result["results"]]
 
     def events(self, run_id: str, page: int = 1000, max_pages: int = 50) -> RunEvents:
-        """Progress lines and failures from the run's event log."""
+        """Progress events and failures from the run's event log."""
         out = RunEvents()
         cursor: str | None = None
         for _ in range(max_pages):
@@ -305,12 +307,11 @@ class DagsterGateway:
                 raise DagsterError(conn["__typename"], conn.get("message", ""))
             for event in conn["events"]:
                 kind = event["__typename"]
-                if kind == "LogMessageEvent":
-                    parsed = parse_progress_line(event.get("message") or "")
-                    if parsed:
-                        stage, done, total = parsed
-                        out.progress[stage] = StageRows(done, total)
-                        out.last_stage = stage
+                if kind == "ObservationEvent":
+                    progress = progress_event(event.get("metadataEntries"))
+                    if progress:
+                        out.progress[progress.stage] = StageRows(progress.done, progress.total)
+                        out.last_stage = progress.stage
                 elif kind == "ExecutionStepFailureEvent":
                     error = _root_cause(event.get("error")) or event.get("message") or "failed"
                     out.step_failures.append((event.get("stepKey") or "step", error.strip()))
@@ -321,7 +322,7 @@ class DagsterGateway:
                 elif kind == "RunFailureEvent":
                     error = (event.get("error") or {}).get("message")
                     message = (error or event.get("message") or "run failed").strip()
-                    if "maximum runtime" not in (out.run_failure or ""):
+                    if contract.RUNTIME_LIMIT_MARK not in (out.run_failure or ""):
                         out.run_failure = message
             cursor = conn["cursor"]
             if not conn["hasMore"]:
@@ -442,7 +443,7 @@ def _root_cause(error: dict[str, Any] | None) -> str | None:
     """The user's exception rather than Dagster's wrapper (e.g. RetryRequestedFromPolicy)."""
     if not error:
         return None
-    return run_state.root_cause(error.get("message"), (error.get("cause") or {}).get("message"))
+    return contract.root_cause(error.get("message"), (error.get("cause") or {}).get("message"))
 
 
 def _inheritable(key: str) -> bool:
@@ -476,5 +477,5 @@ __all__ = [
     "RunEvents",
     "RunInfo",
     "STAGES",
-    "parse_progress_line",
+    "progress_event",
 ]

@@ -1,8 +1,9 @@
 """Dry run of an import: the file-level checks and every pipeline stage, nothing persisted.
 
-It calls the same functions as the assets (``inspect_file`` and the chunk functions of
-``glyph_assets.sieve.pipeline``), on a temporary copy outside the landing zone, and never touches
-the database: what it reports is what an import of the same bytes would produce.
+It runs the same code as the assets (``inspect_file`` and the stage runner of
+``glyph_assets.sieve.pipeline``, reading the file as a run does), on a temporary copy outside the
+landing zone, and never touches the database: what it reports is what an import of the same
+bytes would produce.
 """
 
 from __future__ import annotations
@@ -12,14 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from glyph_assets.imports import check_row_limit
 from glyph_assets.sieve.inspect import inspect_file
-from glyph_assets.sieve.read import (
-    FileFormat,
-    FileRejected,
-    TooManyRows,
-    count_csv_rows,
-    iter_raw_chunks,
-)
+from glyph_assets.sieve.pipeline import Stages, read_chunks
+from glyph_assets.sieve.read import FileRejected, TooManyRows
 from glyph_assets.sieve.scored import ScoreScale
 from glyphd_api.schemas import DetectedFormat, RowErrorOut, RowWarningOut, ValidationReport
 
@@ -48,15 +45,10 @@ def validate_file(
         return ValidationReport(valid=False, problems=exc.problems)
     except (UnicodeError, OSError) as exc:
         return ValidationReport(valid=False, problems=[f"the file cannot be read: {exc}"])
-    if max_rows:
-        rows = inspection.rows
-        if rows is None and inspection.format == "csv":
-            fmt = FileFormat("csv", inspection.encoding, inspection.delimiter or ",")
-            rows = count_csv_rows(path, fmt, stop_after=max_rows)
-        if rows is not None and rows > max_rows:
-            return ValidationReport(valid=False, problems=TooManyRows(max_rows, rows).problems)
-    from glyph_assets.sieve.pipeline import enrich_chunk, normalize_chunk, score_chunks
-
+    try:
+        check_row_limit(path, filename, inspection, max_rows)
+    except TooManyRows as exc:
+        return ValidationReport(valid=False, problems=exc.problems)
     detected = DetectedFormat(
         format=inspection.format,
         encoding=inspection.encoding,
@@ -64,22 +56,19 @@ def validate_file(
         columns=inspection.columns,
         kind=inspection.kind,  # type: ignore[arg-type]
     )
-    resolved = inspection.kind
-    try:
-        enriched = [
-            enrich_chunk(normalize_chunk(raw, resolved, max_field_chars), resolved)
-            for raw in iter_raw_chunks(path, chunk_rows=chunk_rows, filename=filename)
-        ]
-    except FileRejected as exc:
-        return ValidationReport(valid=False, problems=exc.problems, detected=detected)
     report = ValidationReport(valid=True, detected=detected)
-    reasons: Counter[str] = Counter()
 
     def note_scale(scale: ScoreScale) -> None:
         report.score_scale = scale.scale  # type: ignore[assignment]
         report.import_warnings = [scale.warning] if scale.warning else []
 
-    for frame in score_chunks(lambda: iter(enriched), resolved, None, score_scale, note_scale):
+    stages = Stages(inspection.kind, max_field_chars, score_scale=score_scale, on_scale=note_scale)
+    try:
+        enriched = stages.enrich_all(read_chunks(path, filename, chunk_rows))
+    except FileRejected as exc:
+        return ValidationReport(valid=False, problems=exc.problems, detected=detected)
+    reasons: Counter[str] = Counter()
+    for frame in stages.score(lambda: enriched):
         failed = frame["error_stage"].notna()
         good = frame.loc[~failed]
         bad = frame.loc[failed]

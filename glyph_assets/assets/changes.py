@@ -8,15 +8,15 @@ Dagster UI ("312 new, 95 gone, 41 repriced").
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+from glyph_assets.contract import PERSISTED_LISTINGS
 from glyph_assets.partitions import imports_partitions
-from glyph_assets.settings import get_settings
+from glyph_assets.resources import StoreResource
 from glyph_assets.store import changes
-from glyph_assets.store.db import migrate
 
 
 @asset(
     partitions_def=imports_partitions,
-    deps=[AssetKey("persisted_listings")],
+    deps=[AssetKey(PERSISTED_LISTINGS)],
     group_name="ingestion",
     kinds={"sqlite", "postgresql"},
     owners=["team:glyph"],
@@ -26,8 +26,8 @@ from glyph_assets.store.db import migrate
         "import of the same source."
     ),
 )
-def listing_changes(context: AssetExecutionContext) -> MaterializeResult:
-    engine = migrate(get_settings().sqlalchemy_url)
+def listing_changes(context: AssetExecutionContext, store: StoreResource) -> MaterializeResult:
+    engine = store.engine
     import_id = context.partition_key
     against = changes.previous_import(engine, import_id)
     found = changes.record_diff(engine, import_id, against)

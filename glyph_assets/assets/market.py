@@ -6,6 +6,8 @@ table. They refresh through declarative automation (any new persisted import) an
 schedule (``glyph_assets.schedules``) as a backstop.
 """
 
+from typing import Any
+
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
@@ -20,21 +22,16 @@ from dagster import (
 )
 from pydantic import Field
 
-from glyph_assets.settings import get_settings
+from glyph_assets.contract import PERSISTED_LISTINGS
+from glyph_assets.resources import MarketResource, StoreResource
 from glyph_assets.sieve import market
 from glyph_assets.store import market as market_store
-from glyph_assets.store.db import migrate
 
 GROUP = "market"
 OWNERS = ["team:glyph"]
 MARKET_TAGS = {"domain": "gpu_market", "layer": "market"}
-PERSISTED = AssetKey("persisted_listings")
+PERSISTED = AssetKey(PERSISTED_LISTINGS)
 PREVIEW_ROWS = 15
-
-
-# Defaults from settings so a schedule or automation run (no run config) can be tuned.
-DEFAULT_STATS_WINDOW = get_settings().market_window_imports
-DEFAULT_MOVEMENTS_WINDOW = get_settings().market_movements_window_imports
 
 # eager() waits while any upstream partition is missing; with one partition per import a single
 # failed import would block the market forever, so that clause is dropped. The rest stays: run
@@ -49,15 +46,18 @@ RETRY = RetryPolicy(max_retries=3, delay=1.0, backoff=Backoff.EXPONENTIAL)
 
 
 class MarketStatsConfig(Config):
-    """How many of the newest persisted imports the statistics cover."""
+    """How many of the newest persisted imports the statistics cover (unset: the market
+    resource's window, GLYPH_MARKET_WINDOW_IMPORTS, so a schedule or automation run is tuned
+    without run config)."""
 
-    window_imports: int = Field(default=DEFAULT_STATS_WINDOW, ge=1)
+    window_imports: int | None = Field(default=None, ge=1)
 
 
 class PriceMovementsConfig(Config):
-    """How many of the newest persisted imports the movements are computed over."""
+    """How many of the newest persisted imports the movements are computed over (unset:
+    GLYPH_MARKET_MOVEMENTS_WINDOW_IMPORTS)."""
 
-    window_imports: int = Field(default=DEFAULT_MOVEMENTS_WINDOW, ge=2)
+    window_imports: int | None = Field(default=None, ge=2)
 
 
 def _markdown(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> MetadataValue:
@@ -66,35 +66,42 @@ def _markdown(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> MetadataValue:
     return MetadataValue.md(frame.head(rows).to_markdown(index=False, floatfmt=".2f"))
 
 
-def _load(window_imports: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    engine = migrate(get_settings().sqlalchemy_url)
-    imports = market_store.recent_imports(engine, window_imports)
-    listings = market_store.listings_of(engine, imports["import_id"].tolist())
+def _load(store: StoreResource, window_imports: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    imports = market_store.recent_imports(store.engine, window_imports)
+    listings = market_store.listings_of(store.engine, imports["import_id"].tolist())
     return imports, listings
 
 
-@asset(
-    group_name=GROUP,
-    deps=[PERSISTED],
-    kinds={"pandas", "sqlite", "postgresql"},
-    owners=OWNERS,
-    tags=MARKET_TAGS,
-    code_version="1",
-    automation_condition=MARKET_AUTOMATION,
-    retry_policy=RETRY,
-    description=(
-        "Per canonical model (and currency): listing count, min / p10 / median / p90 / max "
-        "price, median price per GB of VRAM and the best-scored listing, over the N most "
-        "recent persisted imports. Table model_market_stats, replaced on each refresh."
-    ),
+def _market_asset(description: str) -> Any:
+    """``@asset`` as every market asset is declared: one group, after every persisted import."""
+    return asset(
+        group_name=GROUP,
+        deps=[PERSISTED],
+        kinds={"pandas", "sqlite", "postgresql"},
+        owners=OWNERS,
+        tags=MARKET_TAGS,
+        code_version="1",
+        automation_condition=MARKET_AUTOMATION,
+        retry_policy=RETRY,
+        description=description,
+    )
+
+
+@_market_asset(
+    "Per canonical model (and currency): listing count, min / p10 / median / p90 / max "
+    "price, median price per GB of VRAM and the best-scored listing, over the N most "
+    "recent persisted imports. Table model_market_stats, replaced on each refresh."
 )
 def model_market_stats(
-    context: AssetExecutionContext, config: MarketStatsConfig
+    context: AssetExecutionContext,
+    config: MarketStatsConfig,
+    store: StoreResource,
+    market_windows: MarketResource,
 ) -> MaterializeResult:
-    imports, listings = _load(config.window_imports)
+    window = config.window_imports or market_windows.stats_window_imports
+    imports, listings = _load(store, window)
     stats = market.model_market_stats(listings)
-    engine = migrate(get_settings().sqlalchemy_url)
-    written = market_store.replace_model_market_stats(engine, stats, config.window_imports)
+    written = market_store.replace_model_market_stats(store.engine, stats, window)
     context.log.info(
         f"model_market_stats: {written} models from {len(listings)} listings "
         f"of {len(imports)} imports"
@@ -105,7 +112,7 @@ def model_market_stats(
             "dagster/row_count": MetadataValue.int(written),
             "models": MetadataValue.int(int(stats["canonical_model"].nunique())),
             "listings_considered": MetadataValue.int(int(stats["listings"].sum())),
-            "window_imports": MetadataValue.int(config.window_imports),
+            "window_imports": MetadataValue.int(window),
             "imports_in_window": MetadataValue.int(len(imports)),
             "newest_import_id": str(imports["import_id"].iloc[0]) if len(imports) else "",
             "preview": _markdown(
@@ -126,29 +133,22 @@ def model_market_stats(
     )
 
 
-@asset(
-    group_name=GROUP,
-    deps=[PERSISTED],
-    kinds={"pandas", "sqlite", "postgresql"},
-    owners=OWNERS,
-    tags=MARKET_TAGS,
-    code_version="1",
-    automation_condition=MARKET_AUTOMATION,
-    retry_policy=RETRY,
-    description=(
-        "Per canonical model (and currency), across all sources (source '*') and per import "
-        "source: the change in median price between consecutive imports in which the model "
-        "appears (import_id, previous_import_id, medians, absolute and percent change). "
-        "Table price_movements, replaced on each refresh."
-    ),
+@_market_asset(
+    "Per canonical model (and currency), across all sources (source '*') and per import "
+    "source: the change in median price between consecutive imports in which the model "
+    "appears (import_id, previous_import_id, medians, absolute and percent change). "
+    "Table price_movements, replaced on each refresh."
 )
 def price_movements(
-    context: AssetExecutionContext, config: PriceMovementsConfig
+    context: AssetExecutionContext,
+    config: PriceMovementsConfig,
+    store: StoreResource,
+    market_windows: MarketResource,
 ) -> MaterializeResult:
-    imports, listings = _load(config.window_imports)
+    window = config.window_imports or market_windows.movements_window_imports
+    imports, listings = _load(store, window)
     movements = market.price_movements(listings, imports)
-    engine = migrate(get_settings().sqlalchemy_url)
-    written = market_store.replace_price_movements(engine, movements)
+    written = market_store.replace_price_movements(store.engine, movements)
     overall = movements.loc[movements["source"] == market.ALL_SOURCES]
     latest = overall.loc[
         overall["import_id"] == (imports["import_id"].iloc[0] if len(imports) else "")
@@ -159,7 +159,7 @@ def price_movements(
         metadata={
             "dagster/row_count": MetadataValue.int(written),
             "models_with_movement": MetadataValue.int(int(overall["canonical_model"].nunique())),
-            "window_imports": MetadataValue.int(config.window_imports),
+            "window_imports": MetadataValue.int(window),
             "imports_in_window": MetadataValue.int(len(imports)),
             "latest_import_moves": _markdown(
                 biggest[

@@ -1,7 +1,8 @@
 """The five pipeline assets of one import: raw -> normalized -> enriched -> scored -> persisted."""
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -17,16 +18,14 @@ from dagster import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from glyph_assets.assets.metadata import add_counts, distribution_table, preview, stage_metadata
+from glyph_assets.assets.progress import StageProgress
 from glyph_assets.io_managers import FrameStream, ParquetParts
-from glyph_assets.landing import read_manifest
 from glyph_assets.partitions import imports_partitions
+from glyph_assets.resources import LandingResource, PipelineResource, StoreResource
 from glyph_assets.run_state import claim
-from glyph_assets.settings import get_settings
-from glyph_assets.sieve.pipeline import enrich_chunk, normalize_chunk, score_chunks
-from glyph_assets.sieve.read import ERROR_COLUMN, iter_raw_chunks
+from glyph_assets.sieve.pipeline import Stages, read_chunks
 from glyph_assets.sieve.scored import ScoreScale
 from glyph_assets.store import repository
-from glyph_assets.store.db import migrate
 
 GROUP = "ingestion"
 OWNERS = ["team:glyph"]
@@ -48,7 +47,7 @@ def _apply_switches(context: AssetExecutionContext, config: StageConfig) -> None
         raise RuntimeError(f"fault switch set for {context.asset_key.to_user_string()}")
 
 
-def _claim(context: AssetExecutionContext) -> None:
+def _claim(context: AssetExecutionContext, store: StoreResource) -> None:
     """This run is an attempt of the import, whoever launched it: recorded, and the import
     running (see glyph_assets.run_state). Every stage claims, because a re-execution from a
     failed step or a UI materialization of some assets starts at a later stage.
@@ -57,41 +56,70 @@ def _claim(context: AssetExecutionContext) -> None:
     run-status sensors record the run when it ends; persisted_listings needs the database and
     has its own retries)."""
     try:
-        claim(migrate(get_settings().sqlalchemy_url), context.partition_key, context.run_id)
+        claim(store.engine, context.partition_key, context.run_id)
     except SQLAlchemyError as exc:
         context.log.warning(f"could not record run {context.run_id} as an attempt yet: {exc}")
 
 
-def _kind(import_id: str) -> str:
-    manifest = read_manifest(get_settings().landing_dir, import_id)
-    return manifest.kind or "raw"
-
-
-def _declared_scale(import_id: str) -> str | None:
-    return read_manifest(get_settings().landing_dir, import_id).score_scale
-
-
-# Seconds between two progress lines of a stage: each line is an event written to Dagster's
-# event log, and a chunk every half second would make the log itself a cost.
-PROGRESS_EVERY_S = 2.0
-_last_progress: dict[tuple[str, str], float] = {}
-
-
-def _progress(context: AssetExecutionContext, stage: str, done: int, total: int | None) -> None:
-    """Log "progress <stage>: done / total rows" (read by the API's job status), at most every
-    PROGRESS_EVERY_S per stage, and always for the first and the last chunk."""
-    key = (context.run_id, stage)
-    now = time.monotonic()
-    last = _last_progress.get(key)
-    if last is not None and done != total and now - last < PROGRESS_EVERY_S:
-        return
-    _last_progress[key] = now
-    of = f" / {total}" if total is not None else ""
-    context.log.info(f"progress {stage}: {done}{of} rows")
+def _stages(landing: LandingResource, import_id: str, max_field_chars: int) -> Stages:
+    """The stage runner for the import, as its manifest describes it (kind, source, scale)."""
+    manifest = landing.manifest(import_id)
+    return Stages(
+        kind=manifest.kind or "raw",
+        max_field_chars=max_field_chars,
+        source=manifest.source,
+        score_scale=manifest.score_scale,
+    )
 
 
 def _errors(frame: pd.DataFrame) -> int:
     return int(frame["error_stage"].notna().sum()) if "error_stage" in frame else 0
+
+
+@dataclass
+class _Tally:
+    """What a stage's chunks add up to, for its materialization's metadata (known only once
+    the stream is written: the IO manager asks for it then)."""
+
+    rows: int = 0
+    errors: int = 0
+    preview: pd.DataFrame = field(default_factory=pd.DataFrame)
+    distributions: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, frame: pd.DataFrame) -> None:
+        self.rows += len(frame)
+        self.errors += _errors(frame)
+        if self.preview.empty:
+            self.preview = frame.head(10)
+
+    def count(self, name: str, values: pd.Series) -> None:
+        add_counts(self.distributions.setdefault(name, {}), values)
+
+    def metadata(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"preview": preview(self.preview, PREVIEW_COLUMNS)}
+        for name, counts in self.distributions.items():
+            extra[f"{name}s"] = distribution_table(counts, name)
+        return stage_metadata(self.rows, self.errors, extra)
+
+
+def _stream(
+    frames: Iterable[pd.DataFrame],
+    progress: StageProgress,
+    tally: _Tally,
+    more: Callable[[], dict[str, Any]] | None = None,
+) -> FrameStream:
+    """The stage's output chunks, counted and reported as they are written."""
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        for frame in frames:
+            tally.add(frame)
+            progress(tally.rows)
+            yield frame
+
+    def metadata() -> dict[str, Any]:
+        return {**tally.metadata(), **(more() if more else {})}
+
+    return FrameStream(chunks(), metadata)
 
 
 @asset(
@@ -103,24 +131,26 @@ def _errors(frame: pd.DataFrame) -> int:
     tags=PIPELINE_TAGS,
     description="The landed file of one import, as text rows with their 1-based import_index.",
 )
-def raw_listings(context: AssetExecutionContext, config: StageConfig) -> FrameStream:
-    _claim(context)
-    settings = get_settings()
+def raw_listings(
+    context: AssetExecutionContext,
+    config: StageConfig,
+    store: StoreResource,
+    landing: LandingResource,
+    pipeline: PipelineResource,
+) -> FrameStream:
+    _claim(context, store)
     import_id = context.partition_key
-    manifest = read_manifest(settings.landing_dir, import_id)
+    manifest = landing.manifest(import_id)
     _apply_switches(context, config)
-    stats = {"rows": 0, "unreadable": 0}
+    progress = StageProgress(context)
 
     def chunks() -> Iterator[pd.DataFrame]:
-        for chunk in iter_raw_chunks(
-            manifest.path, chunk_rows=settings.chunk_rows, filename=manifest.original_filename
-        ):
-            stats["rows"] += len(chunk)
-            stats["unreadable"] += int(chunk[ERROR_COLUMN].notna().sum())
-            _progress(context, "raw_listings", stats["rows"], None)
-            yield chunk.astype({c: "string[pyarrow]" for c in chunk.columns if c != "import_index"})
+        rows = 0
+        for chunk in read_chunks(manifest.path, manifest.original_filename, pipeline.chunk_rows):
+            rows += len(chunk)
+            progress(rows)
+            yield chunk
 
-    stream = FrameStream(chunks())
     context.add_output_metadata(
         {
             "import_id": import_id,
@@ -131,7 +161,7 @@ def raw_listings(context: AssetExecutionContext, config: StageConfig) -> FrameSt
             "kind": manifest.kind or "raw",
         }
     )
-    return stream
+    return FrameStream(chunks())
 
 
 @asset(
@@ -147,53 +177,28 @@ def raw_listings(context: AssetExecutionContext, config: StageConfig) -> FrameSt
     ),
 )
 def normalized_listings(
-    context: AssetExecutionContext, config: StageConfig, raw_listings: ParquetParts
+    context: AssetExecutionContext,
+    config: StageConfig,
+    raw_listings: ParquetParts,
+    store: StoreResource,
+    landing: LandingResource,
+    pipeline: PipelineResource,
 ) -> FrameStream:
-    _claim(context)
-    settings = get_settings()
-    kind = _kind(context.partition_key)
-    source = read_manifest(settings.landing_dir, context.partition_key).source
-    total = raw_listings.num_rows
+    _claim(context, store)
+    stages = _stages(landing, context.partition_key, pipeline.max_field_chars)
+    progress = StageProgress(context, raw_listings.num_rows)
     _apply_switches(context, config)
-    match_types: dict[str, int] = {}
-    reasons: dict[str, int] = {}
-    state = {"rows": 0, "errors": 0, "preview": pd.DataFrame()}
+    tally = _Tally(distributions={"match_type": {}, "reject_reason": {}})
 
     def chunks() -> Iterator[pd.DataFrame]:
         for raw in raw_listings.iter_frames(arrow_strings=True):
-            frame = normalize_chunk(raw, kind, settings.max_field_chars, source)
-            state["rows"] += len(frame)
-            state["errors"] += _errors(frame)
-            add_counts(match_types, frame.loc[frame["error_stage"].isna(), "match_type"])
-            add_counts(reasons, frame.loc[frame["error_stage"].isna(), "reject_reason"])
-            if state["preview"].empty:
-                state["preview"] = frame.head(10)
-            _progress(context, "normalized_listings", state["rows"], total)
+            frame = stages.normalize(raw)
+            kept = frame.loc[frame["error_stage"].isna()]
+            tally.count("match_type", kept["match_type"])
+            tally.count("reject_reason", kept["reject_reason"])
             yield frame
 
-    return _with_metadata(FrameStream(chunks()), state, match_types, reasons)
-
-
-def _with_metadata(
-    stream: FrameStream,
-    state: dict,
-    match_types: dict[str, int] | None = None,
-    reasons: dict[str, int] | None = None,
-    more: Callable[[], dict[str, Any]] | None = None,
-) -> FrameStream:
-    """Counts are known only once the stream is written; the IO manager asks for them then."""
-
-    def metadata() -> dict[str, Any]:
-        extra: dict[str, Any] = {"preview": preview(state["preview"], PREVIEW_COLUMNS)}
-        if match_types is not None:
-            extra["match_types"] = distribution_table(match_types, "match_type")
-        if reasons is not None:
-            extra["reject_reasons"] = distribution_table(reasons, "reject_reason")
-        if more is not None:
-            extra.update(more())
-        return stage_metadata(state["rows"], state["errors"], extra)
-
-    return FrameStream(stream.chunks, metadata)
+    return _stream(chunks(), progress, tally)
 
 
 @asset(
@@ -209,26 +214,19 @@ def _with_metadata(
     ),
 )
 def enriched_listings(
-    context: AssetExecutionContext, config: StageConfig, normalized_listings: ParquetParts
+    context: AssetExecutionContext,
+    config: StageConfig,
+    normalized_listings: ParquetParts,
+    store: StoreResource,
+    landing: LandingResource,
+    pipeline: PipelineResource,
 ) -> FrameStream:
-    _claim(context)
-    kind = _kind(context.partition_key)
-    total = normalized_listings.num_rows
+    _claim(context, store)
+    stages = _stages(landing, context.partition_key, pipeline.max_field_chars)
+    progress = StageProgress(context, normalized_listings.num_rows)
     _apply_switches(context, config)
-    state = {"rows": 0, "errors": 0, "preview": pd.DataFrame(), "warnings": 0}
-
-    def chunks() -> Iterator[pd.DataFrame]:
-        for frame in normalized_listings.iter_frames(arrow_strings=True):
-            frame = enrich_chunk(frame, kind)
-            state["rows"] += len(frame)
-            state["errors"] += _errors(frame)
-            state["warnings"] += int(frame["warnings"].notna().sum())
-            if state["preview"].empty:
-                state["preview"] = frame.head(10)
-            _progress(context, "enriched_listings", state["rows"], total)
-            yield frame
-
-    return _with_metadata(FrameStream(chunks()), state)
+    frames = normalized_listings.iter_frames(arrow_strings=True)
+    return _stream((stages.enrich(frame) for frame in frames), progress, _Tally())
 
 
 @asset(
@@ -244,36 +242,33 @@ def enriched_listings(
     ),
 )
 def scored_listings(
-    context: AssetExecutionContext, config: StageConfig, enriched_listings: ParquetParts
+    context: AssetExecutionContext,
+    config: StageConfig,
+    enriched_listings: ParquetParts,
+    store: StoreResource,
+    landing: LandingResource,
+    pipeline: PipelineResource,
 ) -> FrameStream:
-    _claim(context)
-    kind = _kind(context.partition_key)
-    total = enriched_listings.num_rows
+    _claim(context, store)
+    stages = _stages(landing, context.partition_key, pipeline.max_field_chars)
+    progress = StageProgress(context, enriched_listings.num_rows)
     _apply_switches(context, config)
-    state = {"rows": 0, "errors": 0, "preview": pd.DataFrame()}
     scores: list[pd.Series] = []
 
     def record_scale(scale: ScoreScale) -> None:
         """A scored import's scale (and its warning) is the import's, shown by its summary."""
-        engine = migrate(get_settings().sqlalchemy_url)
-        repository.record_score_scale(engine, context.partition_key, scale.scale, scale.warning)
+        repository.record_score_scale(
+            store.engine, context.partition_key, scale.scale, scale.warning
+        )
         context.log.info(f"client scores read on the {scale.scale} scale")
         if scale.warning:
             context.log.warning(scale.warning)
 
+    stages.on_scale = record_scale
+
     def chunks() -> Iterator[pd.DataFrame]:
-        for frame in score_chunks(
-            lambda: enriched_listings.iter_frames(arrow_strings=True),
-            kind,
-            score_scale=_declared_scale(context.partition_key),
-            on_scale=record_scale,
-        ):
-            state["rows"] += len(frame)
-            state["errors"] += _errors(frame)
+        for frame in stages.score(lambda: enriched_listings.iter_frames(arrow_strings=True)):
             scores.append(frame["score"].dropna())
-            if state["preview"].empty:
-                state["preview"] = frame.head(10)
-            _progress(context, "scored_listings", state["rows"], total)
             yield frame
 
     def score_metadata() -> dict[str, Any]:
@@ -286,7 +281,7 @@ def scored_listings(
             "score_max": float(values.max()) if len(values) else 0.0,
         }
 
-    return _with_metadata(FrameStream(chunks()), state, more=score_metadata)
+    return _stream(chunks(), progress, _Tally(), more=score_metadata)
 
 
 @asset(
@@ -303,19 +298,22 @@ def scored_listings(
     ),
 )
 def persisted_listings(
-    context: AssetExecutionContext, config: StageConfig, scored_listings: ParquetParts
+    context: AssetExecutionContext,
+    config: StageConfig,
+    scored_listings: ParquetParts,
+    store: StoreResource,
 ) -> MaterializeResult:
-    _claim(context)
-    settings = get_settings()
+    _claim(context, store)
     import_id = context.partition_key
-    engine = migrate(settings.sqlalchemy_url)
+    engine = store.engine
     total = scored_listings.num_rows
+    progress = StageProgress(context, total)
     done = {"rows": 0}
 
     def chunks() -> Iterator[pd.DataFrame]:
         for frame in scored_listings.iter_frames(arrow_strings=True):
             done["rows"] += len(frame)
-            _progress(context, "persisted_listings", done["rows"], total)
+            progress(done["rows"])
             _apply_switches(context, config)
             yield frame
 

@@ -1,8 +1,16 @@
-"""The stage sequence, chunk-wise: used by the Dagster assets and by ``glyph pipeline`` alike."""
+"""The stage sequence, chunk by chunk: the one runner behind the Dagster assets, ``glyph pipeline``
+and the API's dry run (``POST /api/imports/validate``).
+
+read -> normalize (clean + match) -> enrich -> score. The assets call the stages one at a time,
+each on the chunks its upstream asset stored, so each stage keeps its own materialization;
+:meth:`Stages.run` chains the same calls in memory for the two callers that persist nothing. Both
+read the file through :func:`read_chunks`, so a dry run sees the rows exactly as a run does.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -15,54 +23,83 @@ from glyph_assets.sieve.columns import (
     SCORED_COLUMNS,
 )
 from glyph_assets.sieve.enrich import enrich, fill_specs
+from glyph_assets.sieve.inspect import detect_kind
 from glyph_assets.sieve.listing_key import listing_keys
 from glyph_assets.sieve.normalize import normalize
 from glyph_assets.sieve.read import iter_raw_chunks
 from glyph_assets.sieve.score import ScoreConfig, market_reference, score
 from glyph_assets.sieve.scored import ScoreScale, adopt_scored, normalize_scores
 
-
-def normalize_chunk(
-    raw: pd.DataFrame,
-    kind: str = "raw",
-    max_field_chars: int = DEFAULT_MAX_FIELD_CHARS,
-    source: str = "",
-) -> pd.DataFrame:
-    """Raw strings -> cleaned and matched rows (scored uploads keep their own match columns),
-    each with its ``listing_key`` (``source``: the import's source label, for rows without URL)."""
-    if kind == "scored":
-        out = adopt_scored(raw, max_field_chars=max_field_chars)
-    else:
-        out = normalize(clean(raw, max_field_chars=max_field_chars))
-    out["listing_key"] = listing_keys(out, source)
-    columns = SCORED_COLUMNS if kind == "scored" else NORMALIZED_COLUMNS
-    return out[columns + ERROR_COLUMNS]
+DEFAULT_CHUNK_ROWS = 50_000
+INDEX_COLUMN = "import_index"
 
 
-def enrich_chunk(normalized: pd.DataFrame, kind: str = "raw") -> pd.DataFrame:
-    """Registry specs for matched rows; scored rows keep theirs and get only what they lack."""
-    if kind == "scored":
-        return fill_specs(normalized)[SCORED_COLUMNS + ERROR_COLUMNS]
-    return enrich(normalized)[ENRICHED_COLUMNS + ERROR_COLUMNS]
-
-
-def score_chunks(
-    make_chunks: Callable[[], Iterable[pd.DataFrame]],
-    kind: str = "raw",
-    config: ScoreConfig | None = None,
-    score_scale: str | None = None,
-    on_scale: Callable[[ScoreScale], None] | None = None,
+def read_chunks(
+    path: Path, filename: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS
 ) -> Iterator[pd.DataFrame]:
-    """Two passes: the import's per-model market first, then each chunk scored against it.
+    """The file's data rows as chunks, text as Arrow-backed strings (an object column costs a
+    Python string per cell; the stages and the stored parts both take Arrow text)."""
+    for chunk in iter_raw_chunks(path, chunk_rows=chunk_rows, filename=filename):
+        yield chunk.astype({c: "string[pyarrow]" for c in chunk.columns if c != INDEX_COLUMN})
 
-    Scored uploads keep the client's score; the first pass decides its scale instead."""
-    if kind == "scored":
-        for chunk in normalize_scores(make_chunks, score_scale, on_scale):
-            yield chunk[SCORED_COLUMNS + ERROR_COLUMNS]
-        return
-    reference = market_reference(make_chunks())
-    for chunk in make_chunks():
-        yield score(chunk, config=config, reference=reference)[SCORED_COLUMNS + ERROR_COLUMNS]
+
+@dataclass
+class Stages:
+    """The stages for one import: its kind (``raw`` or ``scored``; None: detected from the first
+    chunk's columns), field limit, source label (for rows without URL), score settings."""
+
+    kind: str | None = "raw"
+    max_field_chars: int = DEFAULT_MAX_FIELD_CHARS
+    source: str = ""
+    config: ScoreConfig | None = None
+    score_scale: str | None = None
+    on_scale: Callable[[ScoreScale], None] | None = None
+
+    @property
+    def resolved_kind(self) -> str:
+        return self.kind or "raw"
+
+    def normalize(self, raw: pd.DataFrame) -> pd.DataFrame:
+        """Raw strings -> cleaned and matched rows (scored uploads keep their own match
+        columns), each with its ``listing_key``."""
+        if self.kind is None:
+            self.kind = detect_kind([str(c) for c in raw.columns])
+        if self.kind == "scored":
+            out = adopt_scored(raw, max_field_chars=self.max_field_chars)
+        else:
+            out = normalize(clean(raw, max_field_chars=self.max_field_chars))
+        out["listing_key"] = listing_keys(out, self.source)
+        columns = SCORED_COLUMNS if self.kind == "scored" else NORMALIZED_COLUMNS
+        return out[columns + ERROR_COLUMNS]
+
+    def enrich(self, normalized: pd.DataFrame) -> pd.DataFrame:
+        """Registry specs for matched rows; scored rows keep theirs and get only what they lack."""
+        if self.kind == "scored":
+            return fill_specs(normalized)[SCORED_COLUMNS + ERROR_COLUMNS]
+        return enrich(normalized)[ENRICHED_COLUMNS + ERROR_COLUMNS]
+
+    def score(self, make_chunks: Callable[[], Iterable[pd.DataFrame]]) -> Iterator[pd.DataFrame]:
+        """Two passes over the enriched chunks: the import's per-model market first, then each
+        chunk scored against it. Scored uploads keep the client's score; the first pass decides
+        its scale instead (reported to ``on_scale``)."""
+        if self.kind == "scored":
+            for chunk in normalize_scores(make_chunks, self.score_scale, self.on_scale):
+                yield chunk[SCORED_COLUMNS + ERROR_COLUMNS]
+            return
+        reference = market_reference(make_chunks())
+        for chunk in make_chunks():
+            scored = score(chunk, config=self.config, reference=reference)
+            yield scored[SCORED_COLUMNS + ERROR_COLUMNS]
+
+    def enrich_all(self, raw_chunks: Iterable[pd.DataFrame]) -> list[pd.DataFrame]:
+        """Normalize and enrich every chunk, kept in memory for the score's two passes (the
+        assets re-read their stored parts instead)."""
+        return [self.enrich(self.normalize(raw)) for raw in raw_chunks]
+
+    def run(self, raw_chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """Every stage in memory: scored chunks, one output row per input data row."""
+        enriched = self.enrich_all(raw_chunks)
+        yield from self.score(lambda: enriched)
 
 
 def run_offline(
@@ -74,15 +111,11 @@ def run_offline(
     score_scale: str | None = None,
 ) -> pd.DataFrame:
     """Every stage on one file, no Dagster, no database: one output row per input data row."""
-    from glyph_assets.sieve.inspect import detect_kind
-
-    enriched: list[pd.DataFrame] = []
-    resolved_kind = kind
-    for raw in iter_raw_chunks(path, chunk_rows=chunk_rows, filename=filename):
-        if resolved_kind is None:
-            resolved_kind = detect_kind([str(c) for c in raw.columns])
-        enriched.append(enrich_chunk(normalize_chunk(raw, resolved_kind), resolved_kind))
-    scored = list(score_chunks(lambda: enriched, resolved_kind or "raw", config, score_scale))
+    stages = Stages(kind=kind, config=config, score_scale=score_scale)
+    scored = list(stages.run(read_chunks(path, filename, chunk_rows)))
     if not scored:
         return pd.DataFrame(columns=SCORED_COLUMNS + ERROR_COLUMNS)
     return pd.concat(scored, ignore_index=True)
+
+
+__all__ = ["Stages", "read_chunks", "run_offline"]

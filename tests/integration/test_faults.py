@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
+from glyph_assets.contract import ProgressEvent
 from glyph_assets.store.models import ImportRun
 from tests.support.bad_inputs import PARTIAL, reference_rows
 from tests.support.imports import (
@@ -39,7 +40,7 @@ from tests.support.reliability import (
     corpus_run_fixture,
     extra_api,
     own_stack,
-    run_messages,
+    run_progress,
     run_worker,
 )
 from tests.support.stack import RunningStack
@@ -98,9 +99,8 @@ def test_sigkill_mid_persist_leaves_no_rows_and_the_automatic_retry_completes(
     worker = run_worker(running, run_id)
 
     deadline = time.monotonic() + 120
-    while not any(
-        "progress persisted_listings: 15 / 40" in m for m in run_messages(running, run_id)
-    ):
+    third_chunk = ProgressEvent("persisted_listings", 15, 40)
+    while third_chunk not in run_progress(running, run_id):
         assert time.monotonic() < deadline, "persisted_listings never reached its third chunk"
         time.sleep(0.2)
     # Two chunks are written inside the open transaction: nobody else can see them.

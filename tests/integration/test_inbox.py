@@ -90,8 +90,14 @@ def test_dropped_file_becomes_an_import_and_a_run(
     from glyph_assets.definitions import defs
 
     instance.add_dynamic_partitions(partitions.partitions_def_name, partitions.partition_keys)
+    from glyph_assets.resources import resources_from
+
+    # this test's settings, whichever settings the definitions were first imported with
     run = defs.resolve_job_def("ingest_import").execute_in_process(
-        instance=instance, partition_key=import_id, tags=request.tags
+        instance=instance,
+        partition_key=import_id,
+        tags=request.tags,
+        resources=resources_from(glyph_env),
     )
     assert run.success
     record = repository.get_import(engine, import_id)

@@ -12,6 +12,7 @@ from glyph_assets.assets.pipeline import PIPELINE_ASSETS
 from glyph_assets.imports import file_chunks, register_import
 from glyph_assets.io_managers import ParquetPartsIOManager
 from glyph_assets.partitions import IMPORTS_PARTITIONS_NAME
+from glyph_assets.resources import resources_from
 from glyph_assets.settings import Settings
 from glyph_assets.store.db import get_engine
 from glyph_assets.store.models import Import, Listing, RowError
@@ -24,7 +25,10 @@ def _materialize(instance: DagsterInstance, settings: Settings, import_id: str) 
         PIPELINE_ASSETS,
         partition_key=import_id,
         instance=instance,
-        resources={"io_manager": ParquetPartsIOManager(base_dir=str(settings.staging_dir))},
+        resources={
+            "io_manager": ParquetPartsIOManager(base_dir=str(settings.staging_dir)),
+            **resources_from(settings),
+        },
     )
     assert result.success
 

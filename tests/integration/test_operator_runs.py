@@ -16,7 +16,7 @@ import pytest
 from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 
-from glyph_assets.run_state import PIPELINE_STAGES
+from glyph_assets.contract import PIPELINE_STAGES
 from glyph_assets.sensors import run_failure_message
 from tests.support.imports import SAMPLE, TERMINAL, outcome_counts, upload, wait_final
 from tests.support.stack import RunningStack

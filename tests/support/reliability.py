@@ -23,8 +23,10 @@ import httpx
 import psutil
 import pytest
 
+from glyph_assets.contract import ProgressEvent
 from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.tooling import supervisor
+from glyphd_api.dagster_client import progress_event
 from tests.support.imports import db_counts, post_file, wait_all_final
 from tests.support.stack import RunningStack, free_port, new_stack_env, started_stack
 
@@ -169,6 +171,38 @@ def run_messages(running: RunningStack, run_id: str) -> list[str]:
     )
     connection = response.json()["data"]["logsForRun"]
     return [e.get("message") or "" for e in connection.get("events", [])]
+
+
+_PROGRESS = """
+query Progress($runId: ID!) {
+  logsForRun(runId: $runId) {
+    ... on EventConnection {
+      events {
+        __typename
+        ... on ObservationEvent {
+          metadataEntries {
+            label
+            ... on TextMetadataEntry { text }
+            ... on IntMetadataEntry { intRepr }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def run_progress(running: RunningStack, run_id: str) -> list[ProgressEvent]:
+    """Every progress event the run's stages reported so far, oldest first."""
+    response = httpx.post(
+        f"{running.dagster_url}/graphql",
+        json={"query": _PROGRESS, "variables": {"runId": run_id}},
+        timeout=30,
+    )
+    events = response.json()["data"]["logsForRun"].get("events", [])
+    decoded = (progress_event(e.get("metadataEntries")) for e in events)
+    return [event for event in decoded if event is not None]
 
 
 def run_worker(running: RunningStack, run_id: str, timeout: float = 60) -> psutil.Process:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from glyph_assets import contract
 from glyph_assets.settings import Settings
 from glyphd_api.dagster_client import (
     RunEvents,
@@ -11,24 +12,41 @@ from glyphd_api.dagster_client import (
     StageRows,
     StepStat,
     _inheritable,
-    parse_progress_line,
+    progress_event,
 )
 from glyphd_api.service import consistent, needs_reconcile, progress_of
 
 STAGES = ["raw_listings", "normalized_listings", "enriched_listings", "scored_listings"]
 
 
+def _graphql_entries(metadata: dict[str, str | int]) -> list[dict[str, str]]:
+    """The metadata as Dagster's GraphQL returns it: text entries and ints as ``intRepr``."""
+    return [
+        {"label": k, "text": v} if isinstance(v, str) else {"label": k, "intRepr": str(v)}
+        for k, v in metadata.items()
+    ]
+
+
 @pytest.mark.parametrize(
-    ("message", "parsed"),
+    "event",
     [
-        ("progress raw_listings: 50000 rows", ("raw_listings", 50000, None)),
-        ("progress scored_listings: 173 / 173 rows", ("scored_listings", 173, 173)),
-        ("Started execution of step", None),
-        ("progress: 5 rows", None),
+        contract.ProgressEvent("raw_listings", 50000, None),
+        contract.ProgressEvent("scored_listings", 173, 173),
+        contract.ProgressEvent("persisted_listings", 6_000_000_000, 6_000_000_000),
     ],
 )
-def test_progress_lines(message: str, parsed: tuple | None) -> None:
-    assert parse_progress_line(message) == parsed
+def test_progress_events_round_trip(event: contract.ProgressEvent) -> None:
+    """What the assets write (``contract.progress_metadata``) the gateway reads back."""
+    entries = _graphql_entries(contract.progress_metadata(event))
+    assert progress_event(entries) == event
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [None, [], [{"label": "dagster/row_count", "intRepr": "5"}], [{"label": "text", "text": "x"}]],
+)
+def test_other_observations_are_not_progress(entries: list[dict[str, str]] | None) -> None:
+    assert progress_event(entries) is None
 
 
 @pytest.mark.parametrize(

@@ -192,13 +192,16 @@ def _seed(settings_url: str) -> None:
 
 def test_market_assets_materialize_into_the_database(glyph_env, tmp_path: Path) -> None:
     from glyph_assets.assets.market import MARKET_ASSETS
+    from glyph_assets.resources import resources_from
     from glyph_assets.store.db import migrate
     from glyph_assets.store.market import read_model_market_stats, read_price_movements
 
     _seed(glyph_env.sqlalchemy_url)
     upstream = AssetSpec(AssetKey("persisted_listings"))
     for _ in range(2):  # a second refresh replaces, never duplicates
-        result = materialize([upstream, *MARKET_ASSETS], selection=MARKET_ASSETS)
+        result = materialize(
+            [upstream, *MARKET_ASSETS], selection=MARKET_ASSETS, resources=resources_from(glyph_env)
+        )
         assert result.success
     engine = migrate(glyph_env.sqlalchemy_url)
     stats = {(r["canonical_model"], r["currency"]): r for r in read_model_market_stats(engine)}
@@ -220,6 +223,7 @@ def test_market_assets_materialize_into_the_database(glyph_env, tmp_path: Path) 
     result = materialize(
         [upstream, *MARKET_ASSETS],
         selection=MARKET_ASSETS,
+        resources=resources_from(glyph_env),
         run_config={
             "ops": {
                 "model_market_stats": {"config": {"window_imports": 1}},
@@ -246,16 +250,19 @@ def test_market_refresh_follows_new_imports_even_with_a_failed_one() -> None:
 
     from glyph_assets.assets.market import MARKET_ASSETS
     from glyph_assets.partitions import imports_partitions
+    from glyph_assets.resources import resources_from
+    from glyph_assets.settings import Settings
 
     upstream = AssetSpec(AssetKey("persisted_listings"), partitions_def=imports_partitions)
-    defs = Definitions(assets=[upstream, *MARKET_ASSETS])
+    resources = resources_from(Settings())
+    defs = Definitions(assets=[upstream, *MARKET_ASSETS], resources=resources)
     plain_eager = [
         a.map_asset_specs(
             lambda spec: spec.replace_attributes(automation_condition=AutomationCondition.eager())
         )
         for a in MARKET_ASSETS
     ]
-    eager_defs = Definitions(assets=[upstream, *plain_eager])
+    eager_defs = Definitions(assets=[upstream, *plain_eager], resources=resources)
 
     def requested(result) -> set[str]:
         names = ("model_market_stats", "price_movements")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
-from glyph_assets import run_state
+from glyph_assets import contract, run_state
 from glyph_assets.settings import Settings
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
@@ -55,23 +55,23 @@ def _never() -> str:
 
 def test_failure_message_names_the_step_and_its_own_error() -> None:
     generic = 'Execution of run for "__ASSET_JOB" failed. Steps failed: ["normalized_listings"].'
-    message = run_state.failure_message(
+    message = contract.failure_message(
         [("normalized_listings", "RuntimeError: fault switch set\n")], {}, generic
     )
     assert message == "step normalized_listings: RuntimeError: fault switch set"
-    assert run_state.failure_message([], {}, generic) == generic
-    assert run_state.failure_message([]) is None
+    assert contract.failure_message([], {}, generic) == generic
+    assert contract.failure_message([]) is None
     limit = "Exceeded maximum runtime of 3 seconds."
-    assert run_state.failure_message([("raw_listings", "interrupted")], {}, limit) == limit
-    long = run_state.failure_message([("raw_listings", "x" * 10_000)])
-    assert long is not None and len(long) == run_state.MAX_ERROR_CHARS
+    assert contract.failure_message([("raw_listings", "interrupted")], {}, limit) == limit
+    long = contract.failure_message([("raw_listings", "x" * 10_000)])
+    assert long is not None and len(long) == contract.MAX_ERROR_CHARS
 
 
 def test_root_cause_prefers_the_users_exception() -> None:
     wrapper = 'Error occurred while executing op "raw_listings":'
-    assert run_state.root_cause(wrapper, "ValueError: bad row\n") == "ValueError: bad row"
-    assert run_state.root_cause(wrapper, None) == wrapper
-    assert run_state.root_cause(None, "  ") is None
+    assert contract.root_cause(wrapper, "ValueError: bad row\n") == "ValueError: bad row"
+    assert contract.root_cause(wrapper, None) == wrapper
+    assert contract.root_cause(None, "  ") is None
 
 
 @pytest.mark.parametrize(
@@ -91,9 +91,9 @@ def test_which_runs_materialize_the_pipeline(
 
 
 def test_import_of_a_run_from_our_tag_or_its_partition() -> None:
-    assert run_state.import_of({"glyph/import_id": "a", "dagster/partition": "b"}) == "a"
-    assert run_state.import_of({"dagster/partition": "b", "dagster/backfill": "x"}) == "b"
-    assert run_state.import_of({"dagster/backfill": "x"}) is None
+    assert contract.import_of({"glyph/import_id": "a", "dagster/partition": "b"}) == "a"
+    assert contract.import_of({"dagster/partition": "b", "dagster/backfill": "x"}) == "b"
+    assert contract.import_of({"dagster/backfill": "x"}) is None
 
 
 def test_a_run_launched_elsewhere_claims_the_next_attempt(engine: Engine) -> None:
@@ -160,11 +160,11 @@ def test_a_failure_dagster_retries_waits_for_the_retry(engine: Engine) -> None:
 
 
 def test_retry_pending_follows_the_tag_and_gives_up_when_overdue() -> None:
-    tags = {run_state.WILL_RETRY_TAG: "true"}
+    tags = {contract.WILL_RETRY_TAG: "true"}
     assert run_state.retry_pending(tags)
     assert run_state.retry_pending(tags, ended=1000.0, now=1010.0)
     assert not run_state.retry_pending(tags, ended=1000.0, now=1000.0 + 301)
-    assert not run_state.retry_pending({run_state.WILL_RETRY_TAG: "false"})
+    assert not run_state.retry_pending({contract.WILL_RETRY_TAG: "false"})
     assert not run_state.retry_pending({})
 
 
@@ -172,7 +172,7 @@ def test_a_failure_not_yet_tagged_is_left_undecided_for_a_while() -> None:
     assert run_state.retry_undecided({}, ended=1000.0, now=1005.0, retries_enabled=True)
     assert not run_state.retry_undecided({}, ended=1000.0, now=1031.0, retries_enabled=True)
     assert not run_state.retry_undecided({}, ended=1000.0, now=1005.0, retries_enabled=False)
-    tagged = {run_state.WILL_RETRY_TAG: "false"}
+    tagged = {contract.WILL_RETRY_TAG: "false"}
     assert not run_state.retry_undecided(tagged, ended=1000.0, now=1005.0, retries_enabled=True)
 
 

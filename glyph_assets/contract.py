@@ -1,0 +1,178 @@
+"""What the code location and the API agree on, in one module that imports no Dagster.
+
+The two sides run in different processes and meet only through Dagster: the API launches runs
+with tags and reads their events over GraphQL; the code location's assets, sensors and jobs
+produce them. Every name one side writes and the other reads lives here, so renaming one is a
+change in one place rather than a silent break (``GET /api/jobs/{id}/status`` used to parse a
+log line back with a regular expression).
+
+- names: the ingest job, the partitions definition, the five pipeline stages (asset keys);
+- run tags: glyph's own (``glyph/...``) and the Dagster ones glyph sets or reads;
+- the progress event: an ``AssetObservation`` whose metadata :func:`progress_metadata` builds
+  and :func:`progress_from_metadata` reads back, whichever side holds it;
+- the failure rule: how a run's failure events become an import's ``error_message``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from glyph_assets.landing import NO_SPACE_MESSAGES
+
+# -- names ------------------------------------------------------------------------------------
+INGEST_JOB_NAME = "ingest_import"
+MARKET_JOB_NAME = "refresh_market"
+IMPORTS_PARTITIONS_NAME = "imports"
+
+RAW_LISTINGS = "raw_listings"
+NORMALIZED_LISTINGS = "normalized_listings"
+ENRICHED_LISTINGS = "enriched_listings"
+SCORED_LISTINGS = "scored_listings"
+PERSISTED_LISTINGS = "persisted_listings"
+# The pipeline's assets in the order a run materializes them (also its step keys).
+PIPELINE_STAGES = (
+    RAW_LISTINGS,
+    NORMALIZED_LISTINGS,
+    ENRICHED_LISTINGS,
+    SCORED_LISTINGS,
+    PERSISTED_LISTINGS,
+)
+
+# -- run tags ---------------------------------------------------------------------------------
+IMPORT_TAG = "glyph/import_id"
+SOURCE_TAG = "glyph/source"
+ATTEMPT_TAG = "glyph/attempt"
+# Which of glyph's jobs a run belongs to (JOB_INGEST or JOB_MARKET), for filtering in the UI.
+JOB_TAG = "glyph/job"
+JOB_INGEST = "ingest"
+JOB_MARKET = "market"
+PARTITION_TAG = "dagster/partition"
+# Enforced by the daemon's run monitoring: a run older than this is terminated and failed.
+MAX_RUNTIME_TAG = "dagster/max_runtime"
+# Set on a re-execution with new run config: Dagster then resumes from the failed step.
+RESUME_RETRY_TAG = "dagster/is_resume_retry"
+# Set by Dagster on a failed run that its run retries (instance ``run_retries``) will re-execute.
+WILL_RETRY_TAG = "dagster/will_retry"
+
+
+def runtime_limit_tags(seconds: int | None) -> dict[str, str]:
+    """The processing-time limit an ingest run carries (GLYPH_MAX_RUN_SECONDS; 0: none)."""
+    return {MAX_RUNTIME_TAG: str(seconds)} if seconds and seconds > 0 else {}
+
+
+def import_of(tags: Mapping[str, str]) -> str | None:
+    """The import a run works on: our own tag, else the partition (UI runs and backfills)."""
+    return tags.get(IMPORT_TAG) or tags.get(PARTITION_TAG) or None
+
+
+# -- the progress event -----------------------------------------------------------------------
+# Seconds between two progress events of a stage: each is an event written to Dagster's event
+# log, and a chunk every half second would make the log itself a cost. The first and the last
+# chunk of a stage always get one.
+PROGRESS_EVERY_S = 2.0
+PROGRESS_STAGE = "glyph/progress_stage"
+PROGRESS_DONE = "glyph/rows_done"
+PROGRESS_TOTAL = "glyph/rows_total"
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """How far a stage is: rows done, of ``total`` when the stage knows it (raw_listings
+    reads a file whose row count it learns only at the end)."""
+
+    stage: str
+    done: int
+    total: int | None = None
+
+    @property
+    def text(self) -> str:
+        of = f" / {self.total}" if self.total is not None else ""
+        return f"{self.stage}: {self.done}{of} rows"
+
+
+def progress_metadata(rows: ProgressEvent) -> dict[str, str | int]:
+    """The metadata of a progress event (plain values: Dagster types them as text and int)."""
+    metadata: dict[str, str | int] = {PROGRESS_STAGE: rows.stage, PROGRESS_DONE: rows.done}
+    if rows.total is not None:
+        metadata[PROGRESS_TOTAL] = rows.total
+    return metadata
+
+
+def progress_from_metadata(values: Mapping[str, object]) -> ProgressEvent | None:
+    """A progress event's metadata (label -> value) back to its figures; None when the event
+    is not a progress event."""
+    stage, done, total = (values.get(k) for k in (PROGRESS_STAGE, PROGRESS_DONE, PROGRESS_TOTAL))
+    if not isinstance(stage, str) or done is None:
+        return None
+    return ProgressEvent(stage, int(str(done)), int(str(total)) if total is not None else None)
+
+
+# -- the failure rule -------------------------------------------------------------------------
+# An import's error_message column holds at most this much (the rest of a traceback is noise).
+MAX_ERROR_CHARS = 4000
+# The daemon's run monitoring fails an over-long run with a message saying so: that message is
+# the reason, not the step it interrupted.
+RUNTIME_LIMIT_MARK = "maximum runtime"
+
+
+def root_cause(message: str | None, cause: str | None) -> str | None:
+    """The user's exception rather than Dagster's wrapper ("Error occurred while executing op",
+    ``RetryRequestedFromPolicy``): the cause's message when there is one."""
+    text = cause or message
+    return text.strip() if text and text.strip() else None
+
+
+def failure_message(
+    step_failures: Sequence[tuple[str, str]],
+    retry_errors: Mapping[str, str] | None = None,
+    run_failure: str | None = None,
+) -> str | None:
+    """Why a run failed, as an import's ``error_message``: ``step <name>: <error>``.
+
+    The last failed step's own error wins over Dagster's generic run failure; after exhausted
+    retries the error that caused them is added. A run stopped by the processing-time limit
+    says so rather than naming the step it interrupted. Bounded to ``MAX_ERROR_CHARS``.
+    """
+    if run_failure and RUNTIME_LIMIT_MARK in run_failure:
+        return run_failure.strip()[:MAX_ERROR_CHARS]
+    if step_failures:
+        step, error = step_failures[-1]
+        text = f"step {step}: {error.strip()}"
+        cause = (retry_errors or {}).get(step)
+        if cause and cause.strip() != error.strip():
+            text += f" (last error: {cause.strip()})"
+        return _disk_full_first(text)[:MAX_ERROR_CHARS]
+    return _disk_full_first(run_failure.strip())[:MAX_ERROR_CHARS] if run_failure else None
+
+
+def _disk_full_first(text: str) -> str:
+    """A run stopped by a full disk says so first: the operator's fix is space, not the data
+    (retry the import once there is space again)."""
+    if any(mark in text for mark in (*NO_SPACE_MESSAGES, "[Errno 28]")):
+        return f"disk full: {text}"
+    return text
+
+
+__all__ = [
+    "ATTEMPT_TAG",
+    "IMPORT_TAG",
+    "IMPORTS_PARTITIONS_NAME",
+    "INGEST_JOB_NAME",
+    "JOB_TAG",
+    "MAX_ERROR_CHARS",
+    "MAX_RUNTIME_TAG",
+    "PARTITION_TAG",
+    "PIPELINE_STAGES",
+    "PROGRESS_EVERY_S",
+    "ProgressEvent",
+    "RESUME_RETRY_TAG",
+    "SOURCE_TAG",
+    "WILL_RETRY_TAG",
+    "failure_message",
+    "import_of",
+    "progress_from_metadata",
+    "progress_metadata",
+    "root_cause",
+    "runtime_limit_tags",
+]
