@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 
 from glyph_assets.landing import NO_SPACE_MESSAGES
 from glyph_assets.store import repository
+from glyph_assets.store.status import PERSISTED_STATUSES, ImportStatus
 
 IMPORT_TAG = "glyph/import_id"
 PARTITION_TAG = "dagster/partition"
@@ -41,7 +42,6 @@ PIPELINE_STAGES = (
     "scored_listings",
     "persisted_listings",
 )
-SUCCESSFUL = frozenset({"succeeded", "partially_succeeded"})
 # An import's error_message column holds at most this much (the rest of a traceback is noise).
 MAX_ERROR_CHARS = 4000
 # The daemon's run monitoring fails an over-long run with a message saying so: that message is
@@ -160,8 +160,8 @@ def claim(engine: Engine, import_id: str, run_id: str) -> int | None:
         attempt = repository.add_run(engine, import_id, run_id, status="STARTED")
     if superseded(engine, import_id, run_id):
         return attempt
-    if record["status"] != "running":
-        repository.set_import_status(engine, import_id, "running")
+    if record["status"] != ImportStatus.RUNNING:
+        repository.set_import_status(engine, import_id, ImportStatus.RUNNING)
     return attempt
 
 
@@ -200,7 +200,7 @@ def settle(
         return record
     status = record["status"]
     if run_status == "SUCCESS":
-        if status in SUCCESSFUL:
+        if status in PERSISTED_STATUSES:
             return record
         counts = repository.import_counts(engine, import_id)
         total = record.get("total_rows")

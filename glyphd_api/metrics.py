@@ -42,9 +42,9 @@ from sqlalchemy import Engine, func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glyph_assets.store.models import Import
+from glyph_assets.store.status import IMPORT_STATUSES
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-IMPORT_STATUSES = ("queued", "running", "succeeded", "partially_succeeded", "failed", "canceled")
 DURATION_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 
 from glyph_assets.store.models import GpuModel, Import, ImportRun, Listing, RowError
+from glyph_assets.store.status import PERSISTED_STATUSES
 
 LISTING_SORTS = {
     "import_index": Listing.import_index,
@@ -50,10 +51,6 @@ IMPORT_SORTS = {
     "finished_at": Import.finished_at,
     "total_rows": Import.total_rows,
 }
-
-
-# Import statuses whose persisted_rows was written together with the listings themselves.
-FINISHED_WITH_ROWS = frozenset({"succeeded", "partially_succeeded"})
 
 
 class BadQuery(ValueError):
@@ -502,7 +499,7 @@ def _unfiltered(filters: ListingFilters) -> bool:
 
 
 def _finished_total(status: str | None, persisted_rows: int | None) -> int | None:
-    if status not in FINISHED_WITH_ROWS or persisted_rows is None:
+    if status not in PERSISTED_STATUSES or persisted_rows is None:
         return None
     return int(persisted_rows)
 

@@ -19,6 +19,12 @@ from sqlalchemy import Engine
 from glyph_assets import run_state
 from glyph_assets.settings import Settings
 from glyph_assets.store import changes, repository
+from glyph_assets.store.status import (
+    PERSISTED_STATUSES,
+    RETRYABLE_STATUSES,
+    TERMINAL_STATUSES,
+    ImportStatus,
+)
 from glyphd_api import queries
 from glyphd_api.dagster_client import (
     ATTEMPT_TAG,
@@ -52,20 +58,17 @@ from glyphd_api.schemas import (
 
 log = logging.getLogger("glyphd_api")
 
-TERMINAL = repository.TERMINAL_STATUSES
-SUCCESSFUL = frozenset({"succeeded", "partially_succeeded"})
-RETRYABLE = frozenset({"failed", "canceled"})
 # The import status each Dagster run status implies; SUCCESS is refined by the row counts.
 RUN_TO_IMPORT = {
-    "QUEUED": "queued",
-    "NOT_STARTED": "queued",
-    "MANAGED": "queued",
-    "STARTING": "queued",
-    "STARTED": "running",
-    "CANCELING": "running",
-    "SUCCESS": "succeeded",
-    "FAILURE": "failed",
-    "CANCELED": "canceled",
+    "QUEUED": ImportStatus.QUEUED,
+    "NOT_STARTED": ImportStatus.QUEUED,
+    "MANAGED": ImportStatus.QUEUED,
+    "STARTING": ImportStatus.QUEUED,
+    "STARTED": ImportStatus.RUNNING,
+    "CANCELING": ImportStatus.RUNNING,
+    "SUCCESS": ImportStatus.SUCCEEDED,
+    "FAILURE": ImportStatus.FAILED,
+    "CANCELED": ImportStatus.CANCELED,
 }
 RUN_TO_JOB = {
     "QUEUED": "queued",
@@ -165,7 +168,7 @@ def consistent(import_status: str, run_status: str) -> bool:
     """Does the cached import status agree with what its newest run's status implies?"""
     implied = RUN_TO_IMPORT.get(run_status)
     if run_status == "SUCCESS":
-        return import_status in SUCCESSFUL
+        return import_status in PERSISTED_STATUSES
     return implied == import_status
 
 
@@ -173,7 +176,7 @@ def needs_reconcile(record: dict[str, Any], latest: dict[str, Any] | None) -> bo
     """Only the newest run decides; skip Dagster when the cache is final and agrees with it."""
     if latest is None:
         return False
-    if record["status"] not in TERMINAL or latest["status"] not in RUN_TERMINAL:
+    if record["status"] not in TERMINAL_STATUSES or latest["status"] not in RUN_TERMINAL:
         return True
     return not consistent(record["status"], latest["status"])
 
@@ -312,7 +315,7 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
         record.get("started_at"),
         record.get("finished_at"),
     )
-    if record["status"] not in TERMINAL:
+    if record["status"] not in TERMINAL_STATUSES:
         finished = None
     first_model, last_model = queries.edge_models(ctx.engine, import_id)
     low, high = stats["client_score_min"], stats["client_score_max"]
@@ -337,7 +340,7 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
                 warnings_count=stats["warning_rows"],
                 processing_time_ms=round((processing or 0.0) * 1000),
             )
-            if total is not None and record["status"] in TERMINAL
+            if total is not None and record["status"] in TERMINAL_STATUSES
             else None
         ),
         warnings=list(record.get("warnings") or []),
@@ -532,7 +535,7 @@ def retry(ctx: Context, import_id: str, request: RetryRequest) -> RetryResponse:
     """Launch the next attempt: Dagster re-execution from the failed step where it can."""
     state = load_state(ctx, import_id)
     record = state.record
-    if record["status"] not in RETRYABLE:
+    if record["status"] not in RETRYABLE_STATUSES:
         raise ApiError(
             409,
             f"import {import_id} is {record['status']}; only failed or canceled imports retry",
@@ -579,6 +582,6 @@ def retry(ctx: Context, import_id: str, request: RetryRequest) -> RetryResponse:
         parent_run_id=parent_id if strategy != "fresh" else None,
         attempt=attempt,
         strategy=strategy,
-        status="queued",
+        status=ImportStatus.QUEUED,
         links=ctx.links(import_id, run_id),
     )

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Engine, and_, case, delete, func, insert, literal, or_, select
 from sqlalchemy.sql import Subquery
 
-from glyph_assets.store.market import PERSISTED_STATUSES
 from glyph_assets.store.models import Import, ImportDiff, Listing
 from glyph_assets.store.repository import utcnow
+from glyph_assets.store.status import PERSISTED_STATUSES
 
 CHANGES = ("new", "gone", "repriced", "unchanged")
 

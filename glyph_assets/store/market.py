@@ -19,8 +19,8 @@ from glyph_assets.sieve.market import (
 )
 from glyph_assets.store.models import Import, Listing, ModelMarketStat, PriceMovement
 from glyph_assets.store.repository import utcnow
+from glyph_assets.store.status import PERSISTED_STATUSES
 
-PERSISTED_STATUSES = ("succeeded", "partially_succeeded")
 _IN_BATCH = 500
 
 
@@ -120,7 +120,6 @@ def read_price_movements(
 
 
 __all__ = [
-    "PERSISTED_STATUSES",
     "listings_of",
     "read_model_market_stats",
     "read_price_movements",

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from glyph_assets.sieve.columns import LISTING_COLUMNS
 from glyph_assets.store.models import Base, Import, ImportRun, Listing, RowError
+from glyph_assets.store.status import PERSISTED_STATUSES, TERMINAL_STATUSES, ImportStatus
 
-TERMINAL_STATUSES = frozenset({"succeeded", "partially_succeeded", "failed", "canceled"})
 ROW_ERROR_COLUMNS = ["import_index", "stage", "field", "reason", "raw_row"]
 
 
@@ -27,7 +27,7 @@ def utcnow() -> datetime:
 
 def create_import(engine: Engine, **fields: Any) -> Import:
     now = utcnow()
-    fields.setdefault("status", "queued")
+    fields.setdefault("status", ImportStatus.QUEUED)
     record = Import(created_at=now, updated_at=now, **fields)
     with engine.begin() as conn:
         conn.execute(Import.__table__.insert().values(**_columns_of(record)))
@@ -60,9 +60,9 @@ def set_import_status(
 ) -> None:
     now = utcnow()
     values: dict[str, Any] = {"status": status, "updated_at": now, **extra}
-    if error_message is not None or status in ("succeeded", "partially_succeeded"):
+    if error_message is not None or status in PERSISTED_STATUSES:
         values["error_message"] = error_message
-    if status == "running":
+    if status == ImportStatus.RUNNING:
         values.setdefault("started_at", now)
     if status in TERMINAL_STATUSES:
         values.setdefault("finished_at", now)
@@ -89,7 +89,12 @@ def reopen_import(engine: Engine, import_id: str) -> None:
         conn.execute(
             update(Import)
             .where(Import.import_id == import_id)
-            .values(status="queued", error_message=None, finished_at=None, updated_at=utcnow())
+            .values(
+                status=ImportStatus.QUEUED,
+                error_message=None,
+                finished_at=None,
+                updated_at=utcnow(),
+            )
         )
 
 
@@ -417,7 +422,6 @@ def delete_import_rows(engine: Engine, import_id: str) -> None:
 
 
 __all__ = [
-    "TERMINAL_STATUSES",
     "add_run",
     "count_rows",
     "create_import",

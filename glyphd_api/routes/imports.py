@@ -24,6 +24,7 @@ from glyph_assets.landing import StorageFull, UploadTooLarge
 from glyph_assets.sieve.read import FileRejected, JsonDocument, TooManyRows
 from glyph_assets.sieve.scored import DTO_REQUIRED, dto_problems
 from glyph_assets.store import repository
+from glyph_assets.store.status import IMPORT_STATUSES, TERMINAL_STATUSES
 from glyphd_api import established, export, queries, service
 from glyphd_api.deps import allow_run_config, get_context
 from glyphd_api.errors import ApiError
@@ -285,7 +286,7 @@ async def wait_until_final(ctx: Context, import_id: str, timeout: float) -> serv
     while True:
         state = await anyio.to_thread.run_sync(service.load_state, ctx, import_id)
         left = deadline - time.monotonic()
-        if state.record["status"] in service.TERMINAL or left <= 0:
+        if state.record["status"] in TERMINAL_STATUSES or left <= 0:
             return state
         await anyio.sleep(min(delay, left))
         delay = min(delay * 1.5, 1.0)
@@ -303,7 +304,7 @@ async def _finish(
     (on the established paths as the established ``ImportResultDTO``)."""
     if wait:
         state = await wait_until_final(ctx, accepted.import_id, timeout)
-        if state.record["status"] in service.TERMINAL:
+        if state.record["status"] in TERMINAL_STATUSES:
             summary = await anyio.to_thread.run_sync(service.build_summary, ctx, state)
             if established:
                 return answer(service.import_result(summary), 200, headers)
@@ -662,10 +663,7 @@ def list_imports(
     ctx: Annotated[Context, Depends(get_context)],
     status: Annotated[
         list[str] | None,
-        Query(
-            description="One or more of queued, running, succeeded, partially_succeeded, "
-            "failed, canceled"
-        ),
+        Query(description=f"One or more of {', '.join(IMPORT_STATUSES)}"),
     ] = None,
     source: Annotated[str | None, Query(max_length=200)] = None,
     created_after: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
@@ -680,7 +678,7 @@ def list_imports(
     limit: Annotated[int, limit_param()] = 50,
     offset: Annotated[int, offset_param()] = 0,
 ) -> Any:
-    bad = [s for s in status or [] if s not in service.TERMINAL | {"queued", "running"}]
+    bad = [s for s in status or [] if s not in IMPORT_STATUSES]
     if bad:
         raise ApiError(422, f"unknown status {', '.join(bad)}", code="invalid_request")
     items, total = sorted_page(
