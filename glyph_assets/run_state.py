@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 
 from glyph_assets.landing import NO_SPACE_MESSAGES
 from glyph_assets.store import repository
+from glyph_assets.store.repository import MAX_ERROR_CHARS
 from glyph_assets.store.status import PERSISTED_STATUSES, ImportStatus
 
 IMPORT_TAG = "glyph/import_id"
@@ -42,8 +43,6 @@ PIPELINE_STAGES = (
     "scored_listings",
     "persisted_listings",
 )
-# An import's error_message column holds at most this much (the rest of a traceback is noise).
-MAX_ERROR_CHARS = 4000
 # The daemon's run monitoring fails an over-long run with a message saying so: that message is
 # the reason, not the step it interrupted.
 RUNTIME_LIMIT_MARK = "maximum runtime"
@@ -202,36 +201,27 @@ def settle(
     if run_status == "SUCCESS":
         if status in PERSISTED_STATUSES:
             return record
-        counts = repository.import_counts(engine, import_id)
-        total = record.get("total_rows")
-        if total is None:
-            total = counts["persisted_rows"] + counts["error_rows"]
-        implied = "partially_succeeded" if counts["error_rows"] else "succeeded"
-        repository.set_import_status(engine, import_id, implied, total_rows=total, **counts)
+        repository.finish_import(
+            engine, import_id, ImportStatus.SUCCEEDED, total_rows=record.get("total_rows")
+        )
     elif run_status == "FAILURE" and will_retry:
-        if status == "queued":
+        if status == ImportStatus.QUEUED:
             return record
         message = failure() or "run failed"
         repository.set_import_status(
             engine,
             import_id,
-            "queued",
+            ImportStatus.QUEUED,
             error_message=f"retried automatically after: {message}"[:MAX_ERROR_CHARS],
         )
     elif run_status == "FAILURE":
-        if status == "failed" and record.get("error_message") and not replace_message:
+        if status == ImportStatus.FAILED and record.get("error_message") and not replace_message:
             return record
-        message = failure() or "run failed"
-        repository.set_import_status(
-            engine, import_id, "failed", error_message=message[:MAX_ERROR_CHARS]
-        )
+        repository.finish_import(engine, import_id, ImportStatus.FAILED, error_message=failure())
     elif run_status == "CANCELED":
-        # A canceled import keeps no partial rows, whoever noticed the cancellation first.
-        if status != "canceled" or any(repository.count_rows(engine, import_id).values()):
-            repository.delete_import_rows(engine, import_id)
-        if status == "canceled":
+        repository.finish_import(engine, import_id, ImportStatus.CANCELED)
+        if status == ImportStatus.CANCELED:
             return record
-        repository.set_import_status(engine, import_id, "canceled")
     else:
         return record
     return repository.get_import(engine, import_id) or record

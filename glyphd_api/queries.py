@@ -187,40 +187,6 @@ def list_imports(
     return _page(engine, query, count, limit, offset)
 
 
-def import_row_stats(engine: Engine, import_id: str) -> dict[str, Any]:
-    """Live counts and the score range of an import's persisted rows."""
-    is_import = Listing.import_id == import_id
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(
-                func.count(),
-                func.sum(case((Listing.is_gpu.is_(False), 1), else_=0)),
-                func.sum(case((Listing.reject_reason == "unknown_model", 1), else_=0)),
-                func.min(Listing.score),
-                func.max(Listing.score),
-                func.avg(Listing.score),
-                func.sum(case((Listing.warnings.is_not(None), 1), else_=0)),
-                func.min(Listing.client_score),
-                func.max(Listing.client_score),
-            ).where(is_import)
-        ).one()
-        errors = conn.execute(
-            select(func.count()).select_from(RowError).where(RowError.import_id == import_id)
-        ).scalar_one()
-    return {
-        "persisted_rows": int(row[0] or 0),
-        "not_gpu_rows": int(row[1] or 0),
-        "unknown_model_rows": int(row[2] or 0),
-        "score_min": row[3],
-        "score_max": row[4],
-        "score_mean": float(row[5]) if row[5] is not None else None,
-        "warning_rows": int(row[6] or 0),
-        "client_score_min": row[7],
-        "client_score_max": row[8],
-        "error_rows": int(errors or 0),
-    }
-
-
 def edge_models(engine: Engine, import_id: str) -> tuple[str | None, str | None]:
     """canonical_model of an import's first and last persisted row (by import_index); a row
     without a model counts as ``UNKNOWN``, as established glyphd clients expect."""
@@ -615,7 +581,6 @@ __all__ = [
     "BadQuery",
     "BadSort",
     "ListingFilters",
-    "import_row_stats",
     "list_errors",
     "list_imports",
     "list_listings",

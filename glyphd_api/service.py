@@ -131,8 +131,11 @@ def launch_first_run(
         if adopted is not None:
             log.warning("launch of %s timed out but its run %s exists", import_id, adopted)
             return adopted, repository.add_run(ctx.engine, import_id, adopted, status="QUEUED")
-        repository.set_import_status(
-            ctx.engine, import_id, "failed", error_message=f"could not launch the run: {exc}"[:4000]
+        repository.finish_import(
+            ctx.engine,
+            import_id,
+            ImportStatus.FAILED,
+            error_message=f"could not launch the run: {exc}",
         )
         if isinstance(exc, DagsterError) and exc.kind == "RunConfigValidationInvalid":
             raise ApiError(
@@ -306,7 +309,7 @@ def _aware(value: datetime) -> datetime:
 def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
     record = state.record
     import_id = record["import_id"]
-    stats = queries.import_row_stats(ctx.engine, import_id)
+    stats = repository.import_row_stats(ctx.engine, import_id)
     errors, _ = queries.list_errors(ctx.engine, import_id, limit=10)
     runs = [_run_out(ctx, run, state.infos.get(run["run_id"])) for run in state.runs]
     latest_run_id = state.runs[-1]["run_id"] if state.runs else None

@@ -27,6 +27,7 @@ from glyph_assets.sieve.read import ERROR_COLUMN, iter_raw_chunks
 from glyph_assets.sieve.scored import ScoreScale
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
+from glyph_assets.store.status import ImportStatus
 
 GROUP = "ingestion"
 OWNERS = ["team:glyph"]
@@ -320,8 +321,9 @@ def persisted_listings(
             yield frame
 
     counts = repository.replace_import_rows(engine, import_id, chunks())
-    status = "partially_succeeded" if counts["error_rows"] else "succeeded"
-    repository.set_import_status(engine, import_id, status, total_rows=total, **counts)
+    status = repository.finish_import(
+        engine, import_id, ImportStatus.SUCCEEDED, counts=counts, total_rows=total
+    )
     return MaterializeResult(
         metadata={
             "import_id": import_id,
