@@ -2,7 +2,8 @@
 
 Started by the stack as ``uvicorn glyphd_api.app:create_app --factory``. The API holds no
 pipeline logic: it lands and registers submissions (``glyph_assets.imports.register_import``),
-drives Dagster over GraphQL (``dagster_client``) and reads the database (``queries``).
+drives Dagster over GraphQL (``dagster_client``) and reads the database through the store
+(``glyph_assets.store``).
 """
 
 from __future__ import annotations

@@ -18,14 +18,13 @@ from sqlalchemy import Engine
 
 from glyph_assets import run_state
 from glyph_assets.settings import Settings
-from glyph_assets.store import changes, repository
+from glyph_assets.store import changes, pages, repository, summaries
 from glyph_assets.store.status import (
     PERSISTED_STATUSES,
     RETRYABLE_STATUSES,
     TERMINAL_STATUSES,
     ImportStatus,
 )
-from glyphd_api import queries
 from glyphd_api.dagster_client import (
     ATTEMPT_TAG,
     RUN_TERMINAL,
@@ -310,7 +309,7 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
     record = state.record
     import_id = record["import_id"]
     stats = repository.import_row_stats(ctx.engine, import_id)
-    errors, _ = queries.list_errors(ctx.engine, import_id, limit=10)
+    errors, _ = pages.list_errors(ctx.engine, import_id, limit=10)
     runs = [_run_out(ctx, run, state.infos.get(run["run_id"])) for run in state.runs]
     latest_run_id = state.runs[-1]["run_id"] if state.runs else None
     created, started, finished = (
@@ -320,7 +319,7 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
     )
     if record["status"] not in TERMINAL_STATUSES:
         finished = None
-    first_model, last_model = queries.edge_models(ctx.engine, import_id)
+    first_model, last_model = summaries.edge_models(ctx.engine, import_id)
     low, high = stats["client_score_min"], stats["client_score_max"]
     if low is None:
         low, high = stats["score_min"], stats["score_max"]
@@ -368,7 +367,7 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
         not_gpu_rows=stats["not_gpu_rows"],
         unknown_model_rows=stats["unknown_model_rows"],
         score=ScoreRange(min=stats["score_min"], max=stats["score_max"], mean=stats["score_mean"]),
-        top_models=[TopModel(**m) for m in queries.top_models(ctx.engine, import_id)],
+        top_models=[TopModel(**m) for m in summaries.top_models(ctx.engine, import_id)],
         first_errors=[RowErrorOut(**e) for e in errors],
         runs=runs,
         timings=Timings(
