@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text  # Engine: the store's handle
 from sqlalchemy.engine import make_url
 
 from glyph_assets.settings import get_settings
@@ -140,3 +140,15 @@ def dispose_engines() -> None:
             engine.dispose()
         _engines.clear()
         _migrated.clear()
+
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "Engine",
+    "alembic_config",
+    "dispose_engines",
+    "get_engine",
+    "migrate",
+    "migrated_engine",
+    "normalize_url",
+]

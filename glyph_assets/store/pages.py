@@ -328,16 +328,14 @@ def _plain_import_page(
     return [_plain_listing(row) for row in rows], total
 
 
-# Every listing column a page returns (the surrogate id is internal).
+# Every listing column a page (and the CSV export) returns (the surrogate id is internal).
 _PAGE_COLUMNS = tuple(c for c in Listing.__table__.columns if c.name != "id")
-
-_LISTING_KEYS = tuple(c.name for c in _PAGE_COLUMNS)
-
+LISTING_KEYS = tuple(c.name for c in _PAGE_COLUMNS)
 _BOOLEAN_KEYS = tuple(c.name for c in _PAGE_COLUMNS if isinstance(c.type, Boolean))
 
 
 def _plain_listing(row: Any) -> dict[str, Any]:
-    item = dict(zip(_LISTING_KEYS, row, strict=True))
+    item = dict(zip(LISTING_KEYS, row, strict=True))
     for key in _BOOLEAN_KEYS:  # SQLite hands booleans back as 0 / 1
         if item[key] is not None:
             item[key] = bool(item[key])
@@ -453,17 +451,43 @@ def _known_total(conn: Connection, filters: ListingFilters) -> int | None:
     return None if row is None else _finished_total(row.status, row.persisted_rows)
 
 
+def listing_batches(engine: Engine, import_id: str, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Every listing of an import in import_index order (the columns of ``LISTING_KEYS``), as
+    lists of at most ``batch`` rows; the last list is shorter than ``batch`` (maybe empty).
+
+    Keyset pages (``import_index > last``) on the (import_id, import_index) index: memory stays
+    at one batch and every page costs the same however deep the reader is.
+    """
+    query = (
+        select(*_PAGE_COLUMNS)
+        .where(Listing.import_id == import_id, Listing.import_index > bindparam("after"))
+        .order_by(Listing.import_index)
+        .limit(batch)
+    )
+    position = LISTING_KEYS.index("import_index")
+    last = -1
+    while True:
+        with engine.connect() as conn:
+            rows = [tuple(row) for row in conn.execute(query, {"after": last}).all()]
+        yield rows
+        if len(rows) < batch:
+            return
+        last = rows[-1][position]
+
+
 __all__ = [
     "ERROR_SORTS",
     "IMPORT_SORTS",
     "LISTING_SORTS",
     "BadQuery",
     "BadSort",
+    "LISTING_KEYS",
     "ListingFilters",
     "import_listing_page",
     "list_errors",
     "list_imports",
     "list_listings",
+    "listing_batches",
     "listing_page_query",
     "order_by",
 ]
