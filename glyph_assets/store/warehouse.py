@@ -7,6 +7,8 @@ market assets write).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, select
@@ -115,8 +117,60 @@ def model_market(engine: Engine, currency: str = "USD") -> dict[str, dict[str, A
     return {r.model: dict(r._mapping) for r in rows}
 
 
+@dataclass(frozen=True)
+class ImportTotals:
+    """Figures over every import, from the ``imports`` table alone (one row per import, never
+    the listings): what the API's ``/metrics`` exposes."""
+
+    by_status: dict[str, int]
+    persisted_rows: int
+    error_rows: int
+    uploaded_bytes: int
+    uploads: int
+    processing_seconds: list[float]  # finished_at - started_at of every import that has both
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def import_totals(engine: Engine) -> ImportTotals:
+    table = Import.__table__
+    with engine.connect() as conn:
+        by_status = dict(
+            conn.execute(select(table.c.status, func.count()).group_by(table.c.status)).all()
+        )
+        persisted, errors, uploaded, uploads = conn.execute(
+            select(
+                func.coalesce(func.sum(table.c.persisted_rows), 0),
+                func.coalesce(func.sum(table.c.error_rows), 0),
+                func.coalesce(func.sum(table.c.size_bytes), 0),
+                func.count(),
+            )
+        ).one()
+        spans = conn.execute(
+            select(table.c.started_at, table.c.finished_at).where(
+                table.c.started_at.is_not(None), table.c.finished_at.is_not(None)
+            )
+        ).all()
+    return ImportTotals(
+        by_status={str(status): int(count) for status, count in by_status.items()},
+        persisted_rows=int(persisted),
+        error_rows=int(errors),
+        uploaded_bytes=int(uploaded),
+        uploads=int(uploads),
+        processing_seconds=[
+            (_aware(end) - _aware(start)).total_seconds()
+            for start, end in spans
+            if start is not None and end is not None
+        ],
+    )
+
+
 __all__ = [
     "CARD_PRICE",
+    "ImportTotals",
+    "import_totals",
     "listed_models",
     "model_market",
     "registry_models",
