@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
-
 from glyph_assets import run_state
 from glyph_assets.settings import Settings
 from glyph_assets.store import changes, pages, repository, summaries
+from glyph_assets.store.db import Engine
 from glyph_assets.store.status import (
     PERSISTED_STATUSES,
     RETRYABLE_STATUSES,

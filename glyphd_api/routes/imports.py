@@ -17,13 +17,13 @@ import orjson
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 
 from glyph_assets.imports import register_import
 from glyph_assets.landing import StorageFull, UploadTooLarge
 from glyph_assets.sieve.read import FileRejected, JsonDocument, TooManyRows
 from glyph_assets.sieve.scored import DTO_REQUIRED, dto_problems
 from glyph_assets.store import pages, repository, warehouse
+from glyph_assets.store.errors import Conflict
 from glyph_assets.store.status import IMPORT_STATUSES, TERMINAL_STATUSES
 from glyphd_api import established, export, service
 from glyphd_api.deps import allow_run_config, get_context
@@ -239,7 +239,7 @@ def _register_and_launch(
             "the server has no space left to keep the upload; nothing was kept or registered",
             code="insufficient_storage",
         ) from exc
-    except IntegrityError as exc:
+    except Conflict as exc:
         # Another request with the same Idempotency-Key won the race: answer with its import.
         existing = (
             repository.find_import(ctx.engine, idempotency_key=idempotency_key)
