@@ -327,7 +327,7 @@ def persisted_listings(
     return MaterializeResult(
         metadata={
             "import_id": import_id,
-            "status": status,
+            "status": status.value,
             "total_rows": MetadataValue.int(total),
             **{name: MetadataValue.int(value) for name, value in counts.items()},
             "database": MetadataValue.text(engine.url.render_as_string(hide_password=True)),
