@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, Integer, case, delete, func, select, 
 from sqlalchemy.exc import IntegrityError
 
 from glyph_assets.sieve.columns import LISTING_COLUMNS
+from glyph_assets.store.db import fetch_all, fetch_first
 from glyph_assets.store.models import Base, Import, ImportRun, Listing, RowError
 from glyph_assets.store.status import PERSISTED_STATUSES, TERMINAL_STATUSES, ImportStatus
 
@@ -39,9 +40,7 @@ def _columns_of(record: Import) -> dict[str, Any]:
 
 
 def get_import(engine: Engine, import_id: str) -> dict[str, Any] | None:
-    with engine.connect() as conn:
-        row = conn.execute(select(Import.__table__).where(Import.import_id == import_id)).first()
-    return dict(row._mapping) if row else None
+    return fetch_first(engine, select(Import.__table__).where(Import.import_id == import_id))
 
 
 def find_import(engine: Engine, **filters: Any) -> dict[str, Any] | None:
@@ -50,9 +49,7 @@ def find_import(engine: Engine, **filters: Any) -> dict[str, Any] | None:
     query = select(table).order_by(table.c.created_at.desc()).limit(1)
     for name, value in filters.items():
         query = query.where(table.c[name] == value)
-    with engine.connect() as conn:
-        row = conn.execute(query).first()
-    return dict(row._mapping) if row else None
+    return fetch_first(engine, query)
 
 
 def set_import_status(
@@ -100,14 +97,13 @@ def reopen_import(engine: Engine, import_id: str) -> None:
 
 def latest_run(engine: Engine, import_id: str) -> dict[str, Any] | None:
     """The import's newest attempt (highest attempt number), if any run was recorded."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(ImportRun.__table__)
-            .where(ImportRun.import_id == import_id)
-            .order_by(ImportRun.attempt.desc())
-            .limit(1)
-        ).first()
-    return dict(row._mapping) if row else None
+    return fetch_first(
+        engine,
+        select(ImportRun.__table__)
+        .where(ImportRun.import_id == import_id)
+        .order_by(ImportRun.attempt.desc())
+        .limit(1),
+    )
 
 
 def add_run(engine: Engine, import_id: str, run_id: str, status: str = "QUEUED") -> int:
@@ -165,13 +161,12 @@ def set_run_status(engine: Engine, run_id: str, status: str) -> None:
 
 
 def runs_of(engine: Engine, import_id: str) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(ImportRun.__table__)
-            .where(ImportRun.import_id == import_id)
-            .order_by(ImportRun.attempt)
-        ).all()
-    return [dict(r._mapping) for r in rows]
+    return fetch_all(
+        engine,
+        select(ImportRun.__table__)
+        .where(ImportRun.import_id == import_id)
+        .order_by(ImportRun.attempt),
+    )
 
 
 def import_of_run(engine: Engine, run_id: str) -> str | None:

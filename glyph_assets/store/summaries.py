@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from glyph_assets.store.db import fetch_all
 from glyph_assets.store.models import Listing
 from glyph_assets.store.warehouse import CARD_PRICE
 
@@ -44,8 +45,7 @@ def top_models(engine: Engine, import_id: str, limit: int = 10) -> list[dict[str
         .order_by(func.count().desc(), Listing.canonical_model)
         .limit(limit)
     )
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query).all()]
+    return fetch_all(engine, query)
 
 
 __all__ = ["edge_models", "top_models"]

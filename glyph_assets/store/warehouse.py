@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, select
 
+from glyph_assets.store.db import fetch_all
 from glyph_assets.store.models import GpuModel, Import, Listing
 
 # The price of one card: unit_price (price / the lot it buys), price for rows stored before it.
@@ -66,17 +67,14 @@ def top_ranked_models(engine: Engine, limit: int = 10) -> list[dict[str, Any]]:
         .order_by(func.max(Listing.score).desc(), Listing.canonical_model)
         .limit(limit)
     )
-    with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(query).all()]
+    rows = fetch_all(engine, query)
     for row in rows:
         row["median_price"] = market.get(row["canonical_model"], {}).get("median_price")
     return rows
 
 
 def registry_models(engine: Engine) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        rows = conn.execute(select(GpuModel.__table__).order_by(GpuModel.canonical_model)).all()
-    return [dict(r._mapping) for r in rows]
+    return fetch_all(engine, select(GpuModel.__table__).order_by(GpuModel.canonical_model))
 
 
 def model_market(engine: Engine, currency: str = "USD") -> dict[str, dict[str, Any]]:
