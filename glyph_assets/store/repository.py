@@ -1,4 +1,9 @@
-"""Reads and writes of imports, runs, listings and row errors (the only SQL glyph runs)."""
+"""Reads and writes of imports, runs, listings and row errors, and how an import ends.
+
+An import's record and its runs, the bulk write of its rows, the counts of those rows (one set
+of figures, :data:`_LISTING_FIGURES`) and :func:`finish_import`, the one place an import gets
+its final status.
+"""
 
 from __future__ import annotations
 
