@@ -40,18 +40,16 @@ from dagster import (
     multi_asset_check,
 )
 from dagster._utils.warnings import PreviewWarning
-from sqlalchemy import Engine, case, func, or_, select
 
 from glyph_assets.io_managers import ParquetParts, arrow_text_types
 from glyph_assets.partitions import imports_partitions
 from glyph_assets.settings import get_settings
 from glyph_assets.sieve.columns import FIRST_INDEX, SCORE_COLUMNS
 from glyph_assets.sieve.schemas import STAGE_SCHEMAS, SchemaReport, validate_stage
-from glyph_assets.store.db import migrate
-from glyph_assets.store.models import Import, Listing, RowError
+from glyph_assets.store import audit, repository
+from glyph_assets.store.db import Engine, migrate
 
 UNKNOWN_MODEL_WARN_SHARE = get_settings().unknown_model_warn_share
-DB_CHUNK_ROWS = 50_000
 # validating the schema costs about 12 µs a row on this machine's 2 cores: beyond this many rows
 # a stage is validated on an even sample; identity, counts and score ranges cover every row
 CHECK_SAMPLE_ROWS = get_settings().check_sample_rows
@@ -346,80 +344,9 @@ def _engine() -> Engine:
     return migrate(get_settings().sqlalchemy_url)
 
 
-def _listing_indexes(import_id: str) -> np.ndarray:
-    with _engine().connect() as conn:
-        values = conn.execute(
-            select(Listing.import_index).where(Listing.import_id == import_id)
-        ).scalars()
-        return np.fromiter(values, dtype=np.int64)
-
-
-def _persisted_sample(import_id: str, step: int) -> Iterator[pd.DataFrame]:
-    """The schema's columns of every ``step``-th persisted row, in chunks."""
-    table = Listing.__table__
-    columns = list(STAGE_SCHEMAS["persisted_listings"].to_schema().columns)
-    query = select(*[table.c[c] for c in columns]).where(table.c.import_id == import_id)
-    if step > 1:
-        query = query.where(table.c.import_index % step == 0)
-    with _engine().connect() as conn:
-        result = conn.execution_options(stream_results=True).execute(
-            query.order_by(table.c.import_index)
-        )
-        while batch := result.fetchmany(DB_CHUNK_ROWS):
-            yield pd.DataFrame([tuple(r) for r in batch], columns=columns)
-
-
-@dataclass
-class PersistedFigures:
-    """What one scan of an import's persisted rows found (one pass, not one per check)."""
-
-    scores_outside: int
-    unknown_model_rows: int
-    examples: list[dict[str, object]]
-
-
-def _persisted_figures(import_id: str) -> PersistedFigures:
-    table = Listing.__table__
-    outside = or_(*[(table.c[c] < 0) | (table.c[c] > 100) for c in SCORE_COLUMNS])
-    unknown = table.c.reject_reason == "unknown_model"
-    mine = table.c.import_id == import_id
-    with _engine().connect() as conn:
-        counts = conn.execute(
-            select(
-                func.coalesce(func.sum(case((outside, 1), else_=0)), 0),
-                func.coalesce(func.sum(case((unknown, 1), else_=0)), 0),
-            ).where(mine)
-        ).one()
-        rows = (
-            conn.execute(
-                select(table.c.import_index, *[table.c[c] for c in SCORE_COLUMNS])
-                .where(mine & outside)
-                .order_by(table.c.import_index)
-                .limit(10)
-            ).all()
-            if counts[0]
-            else []
-        )
-    return PersistedFigures(
-        scores_outside=int(counts[0]),
-        unknown_model_rows=int(counts[1]),
-        examples=[dict(r._mapping) for r in rows],
-    )
-
-
-def _error_indexes(import_id: str) -> np.ndarray:
-    with _engine().connect() as conn:
-        values = conn.execute(
-            select(RowError.import_index).where(RowError.import_id == import_id)
-        ).scalars()
-        return np.fromiter(values, dtype=np.int64)
-
-
-def _recorded_total(import_id: str) -> int | None:
-    with _engine().connect() as conn:
-        return conn.execute(
-            select(Import.total_rows).where(Import.import_id == import_id)
-        ).scalar_one_or_none()
+def _recorded_total(engine: Engine, import_id: str) -> int | None:
+    record = repository.get_import(engine, import_id)
+    return None if record is None else record.get("total_rows")
 
 
 @multi_asset_check(
@@ -447,11 +374,12 @@ def persisted_listings_checks(
 ) -> Iterator[AssetCheckResult]:
     import_id = context.op_execution_context.partition_key
     stage = "persisted_listings"
-    indexes = _listing_indexes(import_id)
-    errors = _error_indexes(import_id)
+    engine = _engine()
+    indexes, errors = audit.stored_indexes(engine, import_id)
     raw_rows = raw_listings.num_rows
     schema = SchemaReport()
-    for frame in _persisted_sample(import_id, sample_step(len(indexes))):
+    columns = list(STAGE_SCHEMAS[stage].to_schema().columns)
+    for frame in audit.persisted_sample(engine, import_id, columns, sample_step(len(indexes))):
         schema.add(validate_stage(STAGE_SCHEMAS[stage], frame))
     yield _schema_result(stage, schema, len(indexes))
     yield _index_result(stage, np.concatenate([indexes, errors]))
@@ -463,10 +391,10 @@ def persisted_listings_checks(
             "persisted_rows": len(indexes),
             "error_rows": len(errors),
             "raw_rows": raw_rows,
-            "recorded_total_rows": _recorded_total(import_id),
+            "recorded_total_rows": _recorded_total(engine, import_id),
         },
     )
-    found = _persisted_figures(import_id)
+    found = audit.persisted_figures(engine, import_id)
     yield _score_result(stage, found.scores_outside, found.examples)
     passed, figures = unknown_model_report(len(indexes), found.unknown_model_rows)
     yield AssetCheckResult(

@@ -35,8 +35,8 @@ from glyph_assets.contract import (
     WILL_RETRY_TAG,
 )
 from glyph_assets.store import repository
+from glyph_assets.store.status import PERSISTED_STATUSES, ImportStatus
 
-SUCCESSFUL = frozenset({"succeeded", "partially_succeeded"})
 # How long a failed run marked for retry may wait for its retry before the import counts as
 # failed after all (a daemon that never came back must not leave it queued for ever).
 RETRY_WAIT_SECONDS = 300.0
@@ -104,8 +104,8 @@ def claim(engine: Engine, import_id: str, run_id: str) -> int | None:
         attempt = repository.add_run(engine, import_id, run_id, status="STARTED")
     if superseded(engine, import_id, run_id):
         return attempt
-    if record["status"] != "running":
-        repository.set_import_status(engine, import_id, "running")
+    if record["status"] != ImportStatus.RUNNING:
+        repository.set_import_status(engine, import_id, ImportStatus.RUNNING)
     return attempt
 
 
@@ -144,38 +144,29 @@ def settle(
         return record
     status = record["status"]
     if run_status == "SUCCESS":
-        if status in SUCCESSFUL:
+        if status in PERSISTED_STATUSES:
             return record
-        counts = repository.import_counts(engine, import_id)
-        total = record.get("total_rows")
-        if total is None:
-            total = counts["persisted_rows"] + counts["error_rows"]
-        implied = "partially_succeeded" if counts["error_rows"] else "succeeded"
-        repository.set_import_status(engine, import_id, implied, total_rows=total, **counts)
+        repository.finish_import(
+            engine, import_id, ImportStatus.SUCCEEDED, total_rows=record.get("total_rows")
+        )
     elif run_status == "FAILURE" and will_retry:
-        if status == "queued":
+        if status == ImportStatus.QUEUED:
             return record
         message = failure() or "run failed"
         repository.set_import_status(
             engine,
             import_id,
-            "queued",
+            ImportStatus.QUEUED,
             error_message=f"retried automatically after: {message}"[:MAX_ERROR_CHARS],
         )
     elif run_status == "FAILURE":
-        if status == "failed" and record.get("error_message") and not replace_message:
+        if status == ImportStatus.FAILED and record.get("error_message") and not replace_message:
             return record
-        message = failure() or "run failed"
-        repository.set_import_status(
-            engine, import_id, "failed", error_message=message[:MAX_ERROR_CHARS]
-        )
+        repository.finish_import(engine, import_id, ImportStatus.FAILED, error_message=failure())
     elif run_status == "CANCELED":
-        # A canceled import keeps no partial rows, whoever noticed the cancellation first.
-        if status != "canceled" or any(repository.count_rows(engine, import_id).values()):
-            repository.delete_import_rows(engine, import_id)
-        if status == "canceled":
+        repository.finish_import(engine, import_id, ImportStatus.CANCELED)
+        if status == ImportStatus.CANCELED:
             return record
-        repository.set_import_status(engine, import_id, "canceled")
     else:
         return record
     return repository.get_import(engine, import_id) or record

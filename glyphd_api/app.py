@@ -2,7 +2,8 @@
 
 Started by the stack as ``uvicorn glyphd_api.app:create_app --factory``. The API holds no
 pipeline logic: it lands and registers submissions (``glyph_assets.imports.register_import``),
-drives Dagster over GraphQL (``dagster_client``) and reads the database (``queries``).
+drives Dagster over GraphQL (``dagster_client``) and reads the database through the store
+(``glyph_assets.store``).
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from importlib import metadata
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Request, Response
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glyph_assets.logs import configure_logging
 from glyph_assets.settings import Settings, get_settings
 from glyph_assets.store.db import migrate
+from glyph_assets.store.errors import DatabaseUnavailable, StoreError
 from glyphd_api.deps import run_config_allowed
 from glyphd_api.errors import ApiError, error_body, install_error_handlers
 from glyphd_api.metrics import RequestMetrics
@@ -123,7 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.landing_dir.mkdir(parents=True, exist_ok=True)
         try:  # migrate before the first request; a database still down is retried per request
             await anyio.to_thread.run_sync(migrate, settings.sqlalchemy_url)
-        except SQLAlchemyError as exc:
+        except StoreError as exc:
             log.warning("database not ready at start-up: %s", getattr(exc, "orig", None) or exc)
         # Everything imported so far lives as long as the process: out of the collector's sight,
         # a full collection no longer walks it (a pause felt in the API's slowest answers).
@@ -151,7 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         return await handler(_request, error)  # type: ignore[misc,return-value]
 
-    app.add_exception_handler(OperationalError, database_down)
+    app.add_exception_handler(DatabaseUnavailable, database_down)
 
     routers = (health, imports, jobs, listings, metrics, models, schema, established, changes)
     for module in routers:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import anyio.to_thread
 from fastapi import Request
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from glyph_assets.settings import Settings
-from glyph_assets.store.db import migrate, migrated_engine
+from glyph_assets.store.db import Engine, migrate, migrated_engine
+from glyph_assets.store.errors import StoreError
 from glyphd_api.errors import ApiError
 from glyphd_api.service import Context
 
@@ -43,7 +42,7 @@ async def get_context(request: Request) -> Context:
 def _migrate(url: str) -> Engine:
     try:
         return migrate(url)
-    except SQLAlchemyError as exc:
+    except StoreError as exc:
         reason = getattr(exc, "orig", None) or exc
         raise ApiError(
             503, f"the database is unavailable: {reason}"[:300], code="database_unavailable"

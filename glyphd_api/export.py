@@ -14,12 +14,11 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Engine, select
-
-from glyph_assets.store.models import Listing
+from glyph_assets.store import pages
+from glyph_assets.store.db import Engine
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-EXPORT_COLUMNS = [c.name for c in Listing.__table__.columns if c.name != "id"]
+EXPORT_COLUMNS = list(pages.LISTING_KEYS)
 BATCH_ROWS = 5000
 
 
@@ -43,25 +42,12 @@ def _cell(value: Any) -> Any:
 
 
 def csv_rows(engine: Engine, import_id: str, batch: int = BATCH_ROWS) -> Iterator[bytes]:
-    """The header, then the import's listings in import_index order, a batch at a time.
-
-    Keyset pages (``import_index > last``) on the (import_id, import_index) index: memory stays
-    at one batch and every page costs the same however deep the export is.
-    """
-    table = Listing.__table__
-    columns = [table.c[name] for name in EXPORT_COLUMNS]
+    """The header, then the import's listings in import_index order, a batch at a time (memory
+    stays at one batch however large the import is)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
-    last = -1
-    while True:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                select(*columns)
-                .where(table.c.import_id == import_id, table.c.import_index > last)
-                .order_by(table.c.import_index)
-                .limit(batch)
-            ).all()
+    for rows in pages.listing_batches(engine, import_id, batch):
         for row in rows:
             writer.writerow([_cell(v) for v in row])
         data = buffer.getvalue()
@@ -69,9 +55,6 @@ def csv_rows(engine: Engine, import_id: str, batch: int = BATCH_ROWS) -> Iterato
             yield data.encode("utf-8")
             buffer.seek(0)
             buffer.truncate()
-        if len(rows) < batch:
-            return
-        last = rows[-1].import_index
 
 
 __all__ = ["EXPORT_COLUMNS", "FORMULA_PREFIXES", "csv_rows", "neutralise"]

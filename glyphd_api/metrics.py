@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import (
@@ -38,13 +37,13 @@ from prometheus_client.core import (
     HistogramMetricFamily,
 )
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from glyph_assets.store.models import Import
+from glyph_assets.store.db import Engine
+from glyph_assets.store.status import IMPORT_STATUSES
+from glyph_assets.store.warehouse import import_totals
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-IMPORT_STATUSES = ("queued", "running", "succeeded", "partially_succeeded", "failed", "canceled")
 DURATION_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -57,10 +56,6 @@ REQUEST_SECONDS = Histogram(
 )
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 class DatabaseCollector(Collector):
     """Import figures read from the ``imports`` table on every scrape (see the module doc)."""
 
@@ -68,45 +63,25 @@ class DatabaseCollector(Collector):
         self.engine = engine
 
     def collect(self) -> Iterator[Any]:
-        table = Import.__table__
-        with self.engine.connect() as conn:
-            by_status = dict(
-                conn.execute(select(table.c.status, func.count()).group_by(table.c.status)).all()
-            )
-            persisted, errors, uploaded, uploads = conn.execute(
-                select(
-                    func.coalesce(func.sum(table.c.persisted_rows), 0),
-                    func.coalesce(func.sum(table.c.error_rows), 0),
-                    func.coalesce(func.sum(table.c.size_bytes), 0),
-                    func.count(),
-                )
-            ).one()
-            spans = conn.execute(
-                select(table.c.started_at, table.c.finished_at).where(
-                    table.c.started_at.is_not(None), table.c.finished_at.is_not(None)
-                )
-            ).all()
+        totals = import_totals(self.engine)
+        by_status = totals.by_status
         imports = GaugeMetricFamily("glyph_imports", "Imports by status", labels=["status"])
-        for status in sorted(set(IMPORT_STATUSES) | set(by_status)):
+        for status in sorted({str(s) for s in IMPORT_STATUSES} | set(by_status)):
             imports.add_metric([status], by_status.get(status, 0))
         yield imports
         rows = GaugeMetricFamily(
             "glyph_import_rows", "Rows of all imports, persisted or rejected", labels=["kind"]
         )
-        rows.add_metric(["persisted"], int(persisted))
-        rows.add_metric(["error"], int(errors))
+        rows.add_metric(["persisted"], totals.persisted_rows)
+        rows.add_metric(["error"], totals.error_rows)
         yield rows
         yield CounterMetricFamily(
-            "glyph_upload_bytes", "Bytes of every landed and registered upload", int(uploaded)
+            "glyph_upload_bytes",
+            "Bytes of every landed and registered upload",
+            totals.uploaded_bytes,
         )
-        yield CounterMetricFamily("glyph_uploads", "Landed and registered uploads", int(uploads))
-        yield _duration_histogram(
-            [
-                (_aware(end) - _aware(start)).total_seconds()
-                for start, end in spans
-                if start is not None and end is not None
-            ]
-        )
+        yield CounterMetricFamily("glyph_uploads", "Landed and registered uploads", totals.uploads)
+        yield _duration_histogram(totals.processing_seconds)
 
 
 def _duration_histogram(seconds: list[float]) -> HistogramMetricFamily:

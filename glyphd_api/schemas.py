@@ -7,14 +7,15 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from glyph_assets.store.status import IMPORT_STATUSES
+
 SCHEMA_VERSION = "1"
 # The established glyphd schema versions (its ImportResultDTO carries one of them).
 ESTABLISHED_SCHEMA_VERSIONS = ("v1.0", "v1.1")
 ESTABLISHED_SCHEMA_VERSION = "v1.1"
 
-ImportStatus = Literal[
-    "queued", "running", "succeeded", "partially_succeeded", "failed", "canceled"
-]
+# The store's statuses as a Literal: OpenAPI shows them inline as an enum of strings.
+ImportStatus = Literal[tuple(s.value for s in IMPORT_STATUSES)]  # type: ignore[valid-type]
 JobState = Literal["queued", "running", "canceling", "succeeded", "failed", "canceled"]
 Kind = Literal["raw", "scored"]
 ScoreScaleName = Literal["0-100", "0-1"]

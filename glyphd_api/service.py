@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
-
 from glyph_assets import run_state
 from glyph_assets.settings import Settings
-from glyph_assets.store import changes, repository
-from glyphd_api import queries
+from glyph_assets.store import changes, pages, repository, summaries
+from glyph_assets.store.db import Engine
+from glyph_assets.store.status import (
+    PERSISTED_STATUSES,
+    RETRYABLE_STATUSES,
+    TERMINAL_STATUSES,
+    ImportStatus,
+)
 from glyphd_api.dagster_client import (
     ATTEMPT_TAG,
     RUN_TERMINAL,
@@ -52,20 +56,17 @@ from glyphd_api.schemas import (
 
 log = logging.getLogger("glyphd_api")
 
-TERMINAL = repository.TERMINAL_STATUSES
-SUCCESSFUL = frozenset({"succeeded", "partially_succeeded"})
-RETRYABLE = frozenset({"failed", "canceled"})
 # The import status each Dagster run status implies; SUCCESS is refined by the row counts.
 RUN_TO_IMPORT = {
-    "QUEUED": "queued",
-    "NOT_STARTED": "queued",
-    "MANAGED": "queued",
-    "STARTING": "queued",
-    "STARTED": "running",
-    "CANCELING": "running",
-    "SUCCESS": "succeeded",
-    "FAILURE": "failed",
-    "CANCELED": "canceled",
+    "QUEUED": ImportStatus.QUEUED,
+    "NOT_STARTED": ImportStatus.QUEUED,
+    "MANAGED": ImportStatus.QUEUED,
+    "STARTING": ImportStatus.QUEUED,
+    "STARTED": ImportStatus.RUNNING,
+    "CANCELING": ImportStatus.RUNNING,
+    "SUCCESS": ImportStatus.SUCCEEDED,
+    "FAILURE": ImportStatus.FAILED,
+    "CANCELED": ImportStatus.CANCELED,
 }
 RUN_TO_JOB = {
     "QUEUED": "queued",
@@ -128,8 +129,11 @@ def launch_first_run(
         if adopted is not None:
             log.warning("launch of %s timed out but its run %s exists", import_id, adopted)
             return adopted, repository.add_run(ctx.engine, import_id, adopted, status="QUEUED")
-        repository.set_import_status(
-            ctx.engine, import_id, "failed", error_message=f"could not launch the run: {exc}"[:4000]
+        repository.finish_import(
+            ctx.engine,
+            import_id,
+            ImportStatus.FAILED,
+            error_message=f"could not launch the run: {exc}",
         )
         if isinstance(exc, DagsterError) and exc.kind == "RunConfigValidationInvalid":
             raise ApiError(
@@ -165,7 +169,7 @@ def consistent(import_status: str, run_status: str) -> bool:
     """Does the cached import status agree with what its newest run's status implies?"""
     implied = RUN_TO_IMPORT.get(run_status)
     if run_status == "SUCCESS":
-        return import_status in SUCCESSFUL
+        return import_status in PERSISTED_STATUSES
     return implied == import_status
 
 
@@ -173,7 +177,7 @@ def needs_reconcile(record: dict[str, Any], latest: dict[str, Any] | None) -> bo
     """Only the newest run decides; skip Dagster when the cache is final and agrees with it."""
     if latest is None:
         return False
-    if record["status"] not in TERMINAL or latest["status"] not in RUN_TERMINAL:
+    if record["status"] not in TERMINAL_STATUSES or latest["status"] not in RUN_TERMINAL:
         return True
     return not consistent(record["status"], latest["status"])
 
@@ -303,8 +307,8 @@ def _aware(value: datetime) -> datetime:
 def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
     record = state.record
     import_id = record["import_id"]
-    stats = queries.import_row_stats(ctx.engine, import_id)
-    errors, _ = queries.list_errors(ctx.engine, import_id, limit=10)
+    stats = repository.import_row_stats(ctx.engine, import_id)
+    errors, _ = pages.list_errors(ctx.engine, import_id, limit=10)
     runs = [_run_out(ctx, run, state.infos.get(run["run_id"])) for run in state.runs]
     latest_run_id = state.runs[-1]["run_id"] if state.runs else None
     created, started, finished = (
@@ -312,9 +316,9 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
         record.get("started_at"),
         record.get("finished_at"),
     )
-    if record["status"] not in TERMINAL:
+    if record["status"] not in TERMINAL_STATUSES:
         finished = None
-    first_model, last_model = queries.edge_models(ctx.engine, import_id)
+    first_model, last_model = summaries.edge_models(ctx.engine, import_id)
     low, high = stats["client_score_min"], stats["client_score_max"]
     if low is None:
         low, high = stats["score_min"], stats["score_max"]
@@ -337,7 +341,7 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
                 warnings_count=stats["warning_rows"],
                 processing_time_ms=round((processing or 0.0) * 1000),
             )
-            if total is not None and record["status"] in TERMINAL
+            if total is not None and record["status"] in TERMINAL_STATUSES
             else None
         ),
         warnings=list(record.get("warnings") or []),
@@ -362,7 +366,7 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
         not_gpu_rows=stats["not_gpu_rows"],
         unknown_model_rows=stats["unknown_model_rows"],
         score=ScoreRange(min=stats["score_min"], max=stats["score_max"], mean=stats["score_mean"]),
-        top_models=[TopModel(**m) for m in queries.top_models(ctx.engine, import_id)],
+        top_models=[TopModel(**m) for m in summaries.top_models(ctx.engine, import_id)],
         first_errors=[RowErrorOut(**e) for e in errors],
         runs=runs,
         timings=Timings(
@@ -532,7 +536,7 @@ def retry(ctx: Context, import_id: str, request: RetryRequest) -> RetryResponse:
     """Launch the next attempt: Dagster re-execution from the failed step where it can."""
     state = load_state(ctx, import_id)
     record = state.record
-    if record["status"] not in RETRYABLE:
+    if record["status"] not in RETRYABLE_STATUSES:
         raise ApiError(
             409,
             f"import {import_id} is {record['status']}; only failed or canceled imports retry",
@@ -579,6 +583,6 @@ def retry(ctx: Context, import_id: str, request: RetryRequest) -> RetryResponse:
         parent_run_id=parent_id if strategy != "fresh" else None,
         attempt=attempt,
         strategy=strategy,
-        status="queued",
+        status=ImportStatus.QUEUED,
         links=ctx.links(import_id, run_id),
     )

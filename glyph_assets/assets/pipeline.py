@@ -26,6 +26,7 @@ from glyph_assets.run_state import claim
 from glyph_assets.sieve.pipeline import Stages, read_chunks
 from glyph_assets.sieve.scored import ScoreScale
 from glyph_assets.store import repository
+from glyph_assets.store.status import ImportStatus
 
 GROUP = "ingestion"
 OWNERS = ["team:glyph"]
@@ -318,12 +319,13 @@ def persisted_listings(
             yield frame
 
     counts = repository.replace_import_rows(engine, import_id, chunks())
-    status = "partially_succeeded" if counts["error_rows"] else "succeeded"
-    repository.set_import_status(engine, import_id, status, total_rows=total, **counts)
+    status = repository.finish_import(
+        engine, import_id, ImportStatus.SUCCEEDED, counts=counts, total_rows=total
+    )
     return MaterializeResult(
         metadata={
             "import_id": import_id,
-            "status": status,
+            "status": status.value,
             "total_rows": MetadataValue.int(total),
             **{name: MetadataValue.int(value) for name, value in counts.items()},
             "database": MetadataValue.text(engine.url.render_as_string(hide_password=True)),

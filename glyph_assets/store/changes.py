@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import Engine, and_, case, delete, func, insert, literal, or_, select
 from sqlalchemy.sql import Subquery
 
-from glyph_assets.store.market import PERSISTED_STATUSES
+from glyph_assets.store.db import fetch_all, fetch_first
 from glyph_assets.store.models import Import, ImportDiff, Listing
 from glyph_assets.store.repository import utcnow
+from glyph_assets.store.status import PERSISTED_STATUSES
 
 CHANGES = ("new", "gone", "repriced", "unchanged")
 
@@ -213,9 +214,7 @@ def record_diff(engine: Engine, import_id: str, against: str | None) -> dict[str
 
 
 def stored_diff(engine: Engine, import_id: str) -> dict[str, Any] | None:
-    with engine.connect() as conn:
-        row = conn.execute(select(ImportDiff).where(ImportDiff.import_id == import_id)).first()
-    return dict(row._mapping) if row else None
+    return fetch_first(engine, select(ImportDiff).where(ImportDiff.import_id == import_id))
 
 
 def history(engine: Engine, listing_key: str) -> list[dict[str, Any]]:
@@ -240,8 +239,7 @@ def history(engine: Engine, listing_key: str) -> list[dict[str, Any]]:
         .where(Listing.listing_key == listing_key)
         .order_by(Import.created_at, Listing.import_index)
     )
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
+    return fetch_all(engine, query)
 
 
 @dataclass
@@ -335,8 +333,7 @@ def price_deltas(engine: Engine, filters: DeltaFilters, limit: int = 100) -> lis
         query = query.where(paired.c.seen_at >= filters.after)
     if filters.delta_id is not None:
         query = query.where(paired.c.id == filters.delta_id)
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
+    return fetch_all(engine, query)
 
 
 __all__ = [

@@ -10,8 +10,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text  # Engine: the store's handle
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql import Executable
 
 from glyph_assets.settings import get_settings
 
@@ -134,9 +135,36 @@ def _lock_migrations(conn: Connection) -> bool:
     return True
 
 
+def fetch_all(engine: Engine, query: Executable) -> list[dict[str, Any]]:
+    """Every row of ``query`` as a plain dict: what the store hands its callers."""
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def fetch_first(engine: Engine, query: Executable) -> dict[str, Any] | None:
+    """The first row of ``query`` as a plain dict, None when there is none."""
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return dict(row._mapping) if row else None
+
+
 def dispose_engines() -> None:
     with _lock:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
         _migrated.clear()
+
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "Engine",
+    "alembic_config",
+    "dispose_engines",
+    "fetch_all",
+    "fetch_first",
+    "get_engine",
+    "migrate",
+    "migrated_engine",
+    "normalize_url",
+]

@@ -17,10 +17,11 @@ from glyph_assets.sieve.market import (
     MOVEMENT_COLUMNS,
     STATS_COLUMNS,
 )
+from glyph_assets.store.db import fetch_all
 from glyph_assets.store.models import Import, Listing, ModelMarketStat, PriceMovement
 from glyph_assets.store.repository import utcnow
+from glyph_assets.store.status import PERSISTED_STATUSES
 
-PERSISTED_STATUSES = ("succeeded", "partially_succeeded")
 _IN_BATCH = 500
 
 
@@ -94,8 +95,7 @@ def read_model_market_stats(
     query = select(table).order_by(table.c.canonical_model, table.c.currency)
     if canonical_model is not None:
         query = query.where(table.c.canonical_model == canonical_model)
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
+    return fetch_all(engine, query)
 
 
 def read_price_movements(
@@ -115,12 +115,10 @@ def read_price_movements(
         query = query.where(table.c.import_id == import_id)
     if source is not None:
         query = query.where(table.c.source == source)
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
+    return fetch_all(engine, query)
 
 
 __all__ = [
-    "PERSISTED_STATUSES",
     "listings_of",
     "read_model_market_stats",
     "read_price_movements",

@@ -1,4 +1,9 @@
-"""Reads and writes of imports, runs, listings and row errors (the only SQL glyph runs)."""
+"""Reads and writes of imports, runs, listings and row errors, and how an import ends.
+
+An import's record and its runs, the bulk write of its rows, the counts of those rows (one set
+of figures, :data:`_LISTING_FIGURES`) and :func:`finish_import`, the one place an import gets
+its final status.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import contextlib
 import fcntl
 import io
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -14,10 +19,12 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, Integer, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from glyph_assets.contract import MAX_ERROR_CHARS
 from glyph_assets.sieve.columns import LISTING_COLUMNS
+from glyph_assets.store.db import fetch_all, fetch_first
 from glyph_assets.store.models import Base, Import, ImportRun, Listing, RowError
+from glyph_assets.store.status import PERSISTED_STATUSES, TERMINAL_STATUSES, ImportStatus
 
-TERMINAL_STATUSES = frozenset({"succeeded", "partially_succeeded", "failed", "canceled"})
 ROW_ERROR_COLUMNS = ["import_index", "stage", "field", "reason", "raw_row"]
 
 
@@ -27,7 +34,7 @@ def utcnow() -> datetime:
 
 def create_import(engine: Engine, **fields: Any) -> Import:
     now = utcnow()
-    fields.setdefault("status", "queued")
+    fields.setdefault("status", ImportStatus.QUEUED)
     record = Import(created_at=now, updated_at=now, **fields)
     with engine.begin() as conn:
         conn.execute(Import.__table__.insert().values(**_columns_of(record)))
@@ -39,9 +46,7 @@ def _columns_of(record: Import) -> dict[str, Any]:
 
 
 def get_import(engine: Engine, import_id: str) -> dict[str, Any] | None:
-    with engine.connect() as conn:
-        row = conn.execute(select(Import.__table__).where(Import.import_id == import_id)).first()
-    return dict(row._mapping) if row else None
+    return fetch_first(engine, select(Import.__table__).where(Import.import_id == import_id))
 
 
 def find_import(engine: Engine, **filters: Any) -> dict[str, Any] | None:
@@ -50,9 +55,7 @@ def find_import(engine: Engine, **filters: Any) -> dict[str, Any] | None:
     query = select(table).order_by(table.c.created_at.desc()).limit(1)
     for name, value in filters.items():
         query = query.where(table.c[name] == value)
-    with engine.connect() as conn:
-        row = conn.execute(query).first()
-    return dict(row._mapping) if row else None
+    return fetch_first(engine, query)
 
 
 def set_import_status(
@@ -60,9 +63,9 @@ def set_import_status(
 ) -> None:
     now = utcnow()
     values: dict[str, Any] = {"status": status, "updated_at": now, **extra}
-    if error_message is not None or status in ("succeeded", "partially_succeeded"):
+    if error_message is not None or status in PERSISTED_STATUSES:
         values["error_message"] = error_message
-    if status == "running":
+    if status == ImportStatus.RUNNING:
         values.setdefault("started_at", now)
     if status in TERMINAL_STATUSES:
         values.setdefault("finished_at", now)
@@ -89,20 +92,24 @@ def reopen_import(engine: Engine, import_id: str) -> None:
         conn.execute(
             update(Import)
             .where(Import.import_id == import_id)
-            .values(status="queued", error_message=None, finished_at=None, updated_at=utcnow())
+            .values(
+                status=ImportStatus.QUEUED,
+                error_message=None,
+                finished_at=None,
+                updated_at=utcnow(),
+            )
         )
 
 
 def latest_run(engine: Engine, import_id: str) -> dict[str, Any] | None:
     """The import's newest attempt (highest attempt number), if any run was recorded."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(ImportRun.__table__)
-            .where(ImportRun.import_id == import_id)
-            .order_by(ImportRun.attempt.desc())
-            .limit(1)
-        ).first()
-    return dict(row._mapping) if row else None
+    return fetch_first(
+        engine,
+        select(ImportRun.__table__)
+        .where(ImportRun.import_id == import_id)
+        .order_by(ImportRun.attempt.desc())
+        .limit(1),
+    )
 
 
 def add_run(engine: Engine, import_id: str, run_id: str, status: str = "QUEUED") -> int:
@@ -160,13 +167,12 @@ def set_run_status(engine: Engine, run_id: str, status: str) -> None:
 
 
 def runs_of(engine: Engine, import_id: str) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(ImportRun.__table__)
-            .where(ImportRun.import_id == import_id)
-            .order_by(ImportRun.attempt)
-        ).all()
-    return [dict(r._mapping) for r in rows]
+    return fetch_all(
+        engine,
+        select(ImportRun.__table__)
+        .where(ImportRun.import_id == import_id)
+        .order_by(ImportRun.attempt),
+    )
 
 
 def import_of_run(engine: Engine, run_id: str) -> str | None:
@@ -377,36 +383,62 @@ def bulk_writer(engine: Engine, native_sqlite: bool = True) -> Iterator[BulkWrit
         yield SqlAlchemyWriter(conn)
 
 
-def count_rows(engine: Engine, import_id: str) -> dict[str, int]:
-    with engine.connect() as conn:
-        listings = conn.execute(
-            select(func.count()).select_from(Listing).where(Listing.import_id == import_id)
-        ).scalar_one()
-        errors = conn.execute(
-            select(func.count()).select_from(RowError).where(RowError.import_id == import_id)
-        ).scalar_one()
-    return {"persisted_rows": listings, "error_rows": errors}
+# Each figure of an import's listings, defined once (the error count is a second statement, on
+# row_errors). A not-a-GPU row is one with ``is_gpu`` false, as replace_import_rows counts it
+# while writing (its reject_reason says which kind, ``not_gpu:<kind>``).
+_LISTING_FIGURES: dict[str, Any] = {
+    "persisted_rows": func.count(),
+    "not_gpu_rows": func.sum(case((Listing.is_gpu.is_(False), 1), else_=0)),
+    "unknown_model_rows": func.sum(case((Listing.reject_reason == "unknown_model", 1), else_=0)),
+    "score_min": func.min(Listing.score),
+    "score_max": func.max(Listing.score),
+    "score_mean": func.avg(Listing.score),
+    "warning_rows": func.sum(case((Listing.warnings.is_not(None), 1), else_=0)),
+    "client_score_min": func.min(Listing.client_score),
+    "client_score_max": func.max(Listing.client_score),
+}
+_COUNTED = frozenset({"persisted_rows", "not_gpu_rows", "unknown_model_rows", "warning_rows"})
+# The counts an import's record carries (``imports.*_rows``), as a finished run leaves them.
+COUNT_KEYS = ("persisted_rows", "error_rows", "not_gpu_rows", "unknown_model_rows")
 
 
-def import_counts(engine: Engine, import_id: str) -> dict[str, int]:
-    """The four row counts an import's summary carries, as a finished run leaves them."""
+def _row_figures(engine: Engine, import_id: str, names: Iterable[str]) -> dict[str, Any]:
+    """The named figures of an import's rows, from one pass over its listings (only the
+    figures asked for: a bare count reads the index alone) and one count of its row errors."""
+    wanted = [name for name in names if name != "error_rows"]
     with engine.connect() as conn:
         row = conn.execute(
-            select(
-                func.count(),
-                func.sum(case((Listing.reject_reason == "not_gpu", 1), else_=0)),
-                func.sum(case((Listing.reject_reason == "unknown_model", 1), else_=0)),
-            ).where(Listing.import_id == import_id)
+            select(*[_LISTING_FIGURES[name] for name in wanted]).where(
+                Listing.import_id == import_id
+            )
         ).one()
         errors = conn.execute(
             select(func.count()).select_from(RowError).where(RowError.import_id == import_id)
         ).scalar_one()
-    return {
-        "persisted_rows": int(row[0] or 0),
-        "error_rows": int(errors or 0),
-        "not_gpu_rows": int(row[1] or 0),
-        "unknown_model_rows": int(row[2] or 0),
-    }
+    figures: dict[str, Any] = {"error_rows": int(errors or 0)}
+    for name, value in zip(wanted, row, strict=True):
+        if name in _COUNTED:
+            value = int(value or 0)
+        elif name == "score_mean" and value is not None:
+            value = float(value)
+        figures[name] = value
+    return figures
+
+
+def import_row_stats(engine: Engine, import_id: str) -> dict[str, Any]:
+    """Live counts and the score range of an import's rows (its summary's figures)."""
+    return _row_figures(engine, import_id, _LISTING_FIGURES)
+
+
+def import_counts(engine: Engine, import_id: str) -> dict[str, int]:
+    """The four row counts an import's record carries, counted from its rows."""
+    figures = _row_figures(engine, import_id, COUNT_KEYS)
+    return {key: figures[key] for key in COUNT_KEYS}
+
+
+def count_rows(engine: Engine, import_id: str) -> dict[str, int]:
+    """How many listings and row errors an import has (both zero: it keeps no rows)."""
+    return _row_figures(engine, import_id, ("persisted_rows", "error_rows"))
 
 
 def delete_import_rows(engine: Engine, import_id: str) -> None:
@@ -416,15 +448,61 @@ def delete_import_rows(engine: Engine, import_id: str) -> None:
         conn.execute(delete(RowError).where(RowError.import_id == import_id))
 
 
+def finish_import(
+    engine: Engine,
+    import_id: str,
+    ending: ImportStatus,
+    *,
+    counts: Mapping[str, int] | None = None,
+    total_rows: int | None = None,
+    error_message: str | None = None,
+) -> ImportStatus:
+    """Give an import its final status: the one place each ending's rule is written.
+
+    - ``succeeded`` (or ``partially_succeeded``): all rows are written. The status is
+      ``partially_succeeded`` when some rows were rejected, else ``succeeded``; the record gets
+      the row counts (``counts`` as the writer counted them, else counted now) and
+      ``total_rows`` (else persisted + rejected).
+    - ``failed``: with ``error_message`` (``run failed`` when none is known), bounded to
+      ``MAX_ERROR_CHARS``.
+    - ``canceled``: a canceled import keeps no rows, whoever noticed the cancellation first;
+      only what changed is written (on SQLite a needless write queues behind a bulk insert).
+
+    Returns the status given.
+    """
+    if ending in PERSISTED_STATUSES:
+        found = dict(counts) if counts is not None else import_counts(engine, import_id)
+        status = ImportStatus.of_finished_rows(found["error_rows"])
+        if total_rows is None:
+            total_rows = found["persisted_rows"] + found["error_rows"]
+        set_import_status(engine, import_id, status, total_rows=total_rows, **found)
+        return status
+    if ending == ImportStatus.FAILED:
+        message = (error_message or "run failed")[:MAX_ERROR_CHARS]
+        set_import_status(engine, import_id, ImportStatus.FAILED, error_message=message)
+        return ImportStatus.FAILED
+    if ending == ImportStatus.CANCELED:
+        record = get_import(engine, import_id)
+        already = record is not None and record["status"] == ImportStatus.CANCELED
+        if not already or any(count_rows(engine, import_id).values()):
+            delete_import_rows(engine, import_id)
+        if not already:
+            set_import_status(engine, import_id, ImportStatus.CANCELED)
+        return ImportStatus.CANCELED
+    raise ValueError(f"{ending!r} is not how an import ends")
+
+
 __all__ = [
-    "TERMINAL_STATUSES",
+    "COUNT_KEYS",
     "add_run",
     "count_rows",
     "create_import",
     "delete_import_rows",
     "find_import",
+    "finish_import",
     "get_import",
     "import_counts",
+    "import_row_stats",
     "import_of_run",
     "latest_run",
     "reopen_import",

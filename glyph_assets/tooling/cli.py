@@ -16,10 +16,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from glyph_assets.settings import Settings, get_settings
+from glyph_assets.store.status import PERSISTED_STATUSES, TERMINAL_STATUSES
 
 app = typer.Typer(help="glyph: GPU market listings ingestion.", no_args_is_help=True)
 console = Console()
-TERMINAL = {"succeeded", "partially_succeeded", "failed", "canceled"}
 
 
 def _apply_ports(api_port: int | None, dagster_port: int | None) -> None:
@@ -209,7 +209,7 @@ def ingest(
         return
     summary = _wait_with_progress(base, import_id, body.get("run_id"), timeout)
     console.print(_summary_table(summary))
-    if summary.get("status") not in ("succeeded", "partially_succeeded"):
+    if summary.get("status") not in PERSISTED_STATUSES:
         raise typer.Exit(1)
 
 
@@ -234,7 +234,7 @@ def _wait_with_progress(base: str, import_id: str, run_id: str | None, timeout: 
                         completed=info.get("assets_done", 0),
                         detail=f"{info.get('rows_processed') or 0} rows",
                     )
-            if summary.get("status") in TERMINAL:
+            if summary.get("status") in TERMINAL_STATUSES:
                 progress.update(task, completed=5)
                 return summary
             time.sleep(0.5)

@@ -10,8 +10,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from glyph_assets.store.pages import BadQuery, BadSort
 from glyphd_api.errors import ApiError
-from glyphd_api.queries import BadQuery, BadSort
 from glyphd_api.schemas import ErrorResponse
 
 MAX_LIMIT = 1000

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from glyph_assets.landing import UploadTooLarge
 from glyph_assets.sieve.classify import classify_title
 from glyph_assets.sieve.score import ScoreConfig
-from glyphd_api import queries
+from glyph_assets.store import warehouse
 from glyphd_api.deps import get_context
 from glyphd_api.errors import ApiError
 from glyphd_api.routes.common import answer, errors
@@ -72,8 +72,8 @@ class MarketReport(BaseModel):
 
 
 def build_report(ctx: Context, top: int = 10) -> MarketReport:
-    stats = queries.warehouse_stats(ctx.engine)
-    ranked = queries.top_ranked_models(ctx.engine, top)
+    stats = warehouse.warehouse_stats(ctx.engine)
+    ranked = warehouse.top_ranked_models(ctx.engine, top)
     weights = {
         name.removeprefix("score_") + "_weight": value
         for name, value in ScoreConfig().weights().items()

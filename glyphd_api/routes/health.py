@@ -17,10 +17,9 @@ from importlib import metadata
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import text
 
 from glyph_assets.settings import Settings
-from glyph_assets.store.db import get_engine
+from glyph_assets.store.health import ping
 from glyphd_api.dagster_client import DagsterError, DagsterGateway, DagsterUnavailable
 from glyphd_api.deps import settings_of
 from glyphd_api.routes.common import answer, errors
@@ -37,17 +36,10 @@ def _version(package: str) -> str:
 
 
 def _database(settings: Settings) -> ComponentHealth:
-    try:
-        engine = get_engine(settings.sqlalchemy_url)
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-            try:
-                revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            except Exception:  # noqa: BLE001 - not migrated yet is still "reachable"
-                revision = None
-        return ComponentHealth(ok=True, version=revision, detail=engine.dialect.name)
-    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy, with the reason
-        return ComponentHealth(ok=False, detail=f"{type(exc).__name__}: {exc}"[:300])
+    found = ping(settings.sqlalchemy_url)
+    if found.ok:
+        return ComponentHealth(ok=True, version=found.revision, detail=found.dialect)
+    return ComponentHealth(ok=False, detail=(found.error or "unreachable")[:300])
 
 
 def _unknown(reason: str) -> ComponentHealth:

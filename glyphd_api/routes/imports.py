@@ -17,14 +17,15 @@ import orjson
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 
 from glyph_assets.imports import register_import
 from glyph_assets.landing import StorageFull, UploadTooLarge
 from glyph_assets.sieve.read import FileRejected, JsonDocument, TooManyRows
 from glyph_assets.sieve.scored import DTO_REQUIRED, dto_problems
-from glyph_assets.store import repository
-from glyphd_api import established, export, queries, service
+from glyph_assets.store import pages, repository, warehouse
+from glyph_assets.store.errors import Conflict
+from glyph_assets.store.status import IMPORT_STATUSES, TERMINAL_STATUSES
+from glyphd_api import established, export, service
 from glyphd_api.deps import allow_run_config, get_context
 from glyphd_api.errors import ApiError
 from glyphd_api.routes.common import (
@@ -238,7 +239,7 @@ def _register_and_launch(
             "the server has no space left to keep the upload; nothing was kept or registered",
             code="insufficient_storage",
         ) from exc
-    except IntegrityError as exc:
+    except Conflict as exc:
         # Another request with the same Idempotency-Key won the race: answer with its import.
         existing = (
             repository.find_import(ctx.engine, idempotency_key=idempotency_key)
@@ -285,7 +286,7 @@ async def wait_until_final(ctx: Context, import_id: str, timeout: float) -> serv
     while True:
         state = await anyio.to_thread.run_sync(service.load_state, ctx, import_id)
         left = deadline - time.monotonic()
-        if state.record["status"] in service.TERMINAL or left <= 0:
+        if state.record["status"] in TERMINAL_STATUSES or left <= 0:
             return state
         await anyio.sleep(min(delay, left))
         delay = min(delay * 1.5, 1.0)
@@ -303,7 +304,7 @@ async def _finish(
     (on the established paths as the established ``ImportResultDTO``)."""
     if wait:
         state = await wait_until_final(ctx, accepted.import_id, timeout)
-        if state.record["status"] in service.TERMINAL:
+        if state.record["status"] in TERMINAL_STATUSES:
             summary = await anyio.to_thread.run_sync(service.build_summary, ctx, state)
             if established:
                 return answer(service.import_result(summary), 200, headers)
@@ -662,10 +663,7 @@ def list_imports(
     ctx: Annotated[Context, Depends(get_context)],
     status: Annotated[
         list[str] | None,
-        Query(
-            description="One or more of queued, running, succeeded, partially_succeeded, "
-            "failed, canceled"
-        ),
+        Query(description=f"One or more of {', '.join(IMPORT_STATUSES)}"),
     ] = None,
     source: Annotated[str | None, Query(max_length=200)] = None,
     created_after: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
@@ -674,17 +672,17 @@ def list_imports(
         str,
         Query(
             description="created_at, finished_at or total_rows; '-' for descending",
-            pattern=sort_pattern(queries.IMPORT_SORTS),
+            pattern=sort_pattern(pages.IMPORT_SORTS),
         ),
     ] = "-created_at",
     limit: Annotated[int, limit_param()] = 50,
     offset: Annotated[int, offset_param()] = 0,
 ) -> Any:
-    bad = [s for s in status or [] if s not in service.TERMINAL | {"queued", "running"}]
+    bad = [s for s in status or [] if s not in IMPORT_STATUSES]
     if bad:
         raise ApiError(422, f"unknown status {', '.join(bad)}", code="invalid_request")
     items, total = sorted_page(
-        lambda: queries.list_imports(
+        lambda: pages.list_imports(
             ctx.engine,
             statuses=status,
             source=source,
@@ -736,7 +734,7 @@ def import_errors(
         str,
         Query(
             description="import_index, stage or field; '-' descending",
-            pattern=sort_pattern(queries.ERROR_SORTS),
+            pattern=sort_pattern(pages.ERROR_SORTS),
         ),
     ] = "import_index",
     limit: Annotated[int, limit_param()] = 50,
@@ -744,7 +742,7 @@ def import_errors(
 ) -> Any:
     _known(ctx, import_id)
     items, total = sorted_page(
-        lambda: queries.list_errors(
+        lambda: pages.list_errors(
             ctx.engine, import_id, stage=stage, field=field, sort=sort, limit=limit, offset=offset
         )
     )
@@ -775,7 +773,7 @@ class ListingQuery(BaseModel):
         "import_index",
         description="import_index, score, price, canonical_model, match_score or vram_gb; "
         "'-' for descending; comma-separated for several",
-        pattern=sort_pattern(queries.LISTING_SORTS),
+        pattern=sort_pattern(pages.LISTING_SORTS),
     )
     limit: Annotated[int, limit_param()] = 50
     offset: Annotated[int, offset_param()] = 0
@@ -789,7 +787,7 @@ class ListingQuery(BaseModel):
 
     def filters(
         self, import_id: str | None, models: list[str] | None = None
-    ) -> queries.ListingFilters:
+    ) -> pages.ListingFilters:
         low, high = self.min_price, self.max_price
         if low is not None and high is not None and low > high:
             raise ApiError(
@@ -797,7 +795,7 @@ class ListingQuery(BaseModel):
             )
         if models is None:
             models = [*(self.canonical_model or []), *(self.model or [])]
-        return queries.ListingFilters(
+        return pages.ListingFilters(
             import_id=import_id,
             models=models or None,
             min_score=self.min_score,
@@ -844,14 +842,14 @@ def listings_page(ctx: Context, query: ListingsAcrossImports, request: Request) 
         raise ApiError(422, "after_index needs import_id", code="invalid_request")
     models = list(query.canonical_model or [])
     if query.model:
-        known = queries.listed_models(ctx.engine)
+        known = warehouse.listed_models(ctx.engine)
         picked = [established.pick_model(m, known) for m in query.model]
         if not any(picked) and not models:
             return _array_answer([], 0, request, query, None)
         models += [m for m in picked if m]
     filters = query.filters(query.import_id, models)
     filters.quantized = query.quantized
-    items, total = sorted_page(lambda: queries.list_listings(ctx.engine, filters, **query.window()))
+    items, total = sorted_page(lambda: pages.list_listings(ctx.engine, filters, **query.window()))
     return _array_answer(items, total, request, query, _next_after(query, items))
 
 
@@ -919,7 +917,7 @@ async def import_listings(
     # Async on purpose: the page is one short read, cheaper on the event loop than a hop to a
     # worker thread (sqlite3 in many threads showed a GIL convoy under load).
     found = sorted_page(
-        lambda: queries.import_listing_page(ctx.engine, query.filters(import_id), **query.window())
+        lambda: pages.import_listing_page(ctx.engine, query.filters(import_id), **query.window())
     )
     if found is None:
         raise ApiError(404, f"no import {import_id}", code="import_not_found")

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from glyphd_api import established, queries
+from glyph_assets.store import pages
+from glyphd_api import established
 from glyphd_api.deps import get_context
 from glyphd_api.routes.common import MAX_LIMIT, MAX_OFFSET, errors, sorted_page
 from glyphd_api.routes.imports import ListingsAcrossImports, listings_page
@@ -68,11 +69,11 @@ def legacy_listings(
 ) -> Any:
     """The earlier service read these from a bundled sample file; glyph answers the same
     filters from its warehouse, so a legacy client sees real data in the same shape."""
-    filters = queries.ListingFilters(
+    filters = pages.ListingFilters(
         models=[query.model] if query.model else None, quantized=query.quantized
     )
     items, total = sorted_page(
-        lambda: queries.list_listings(ctx.engine, filters, limit=query.limit, offset=query.offset)
+        lambda: pages.list_listings(ctx.engine, filters, limit=query.limit, offset=query.offset)
     )
     body = orjson.dumps([established.listing_dto(row) for row in items])
     return Response(body, media_type="application/json", headers={"X-Total-Count": str(total)})

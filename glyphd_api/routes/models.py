@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from glyphd_api import queries
+from glyph_assets.store import warehouse
 from glyphd_api.deps import get_context
 from glyphd_api.routes.common import errors, limit_param, offset_param
 from glyphd_api.schemas import EstablishedModel
@@ -60,7 +60,7 @@ def _number(value: Any) -> float | None:
 
 def _registry(ctx: Context) -> list[dict[str, Any]]:
     """The gpu_models table when it is loaded, else the registry file itself."""
-    rows = queries.registry_models(ctx.engine)
+    rows = warehouse.registry_models(ctx.engine)
     if rows:
         return rows
     out = []
@@ -103,7 +103,7 @@ def list_models(
     absent from the registry are included with ``in_registry: false``. ``model`` is the
     display name (as established); ``canonical_model`` the id the listings carry."""
     currency = currency.upper()
-    market = queries.model_market(ctx.engine, currency)
+    market = warehouse.model_market(ctx.engine, currency)
     items: list[EstablishedModel] = []
     seen: set[str] = set()
     for row in _registry(ctx):

@@ -16,6 +16,7 @@ from glyph_assets.inbox import IMPORT_TAG, SOURCE_TAG, InboxCursor, inbox_sensor
 from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
+from glyph_assets.store.status import TERMINAL_STATUSES
 
 SAMPLE = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"
 
@@ -231,7 +232,7 @@ def test_inbox_through_the_running_daemon(running_stack) -> None:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         record = repository.find_import(engine, filename="daemon_drop.csv")
-        if record and record["status"] in repository.TERMINAL_STATUSES:
+        if record and record["status"] in TERMINAL_STATUSES:
             break
         time.sleep(0.5)
     elapsed = time.monotonic() - started

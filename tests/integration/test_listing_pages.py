@@ -21,8 +21,8 @@ from sqlalchemy import Engine, event, text
 from glyph_assets.settings import Settings
 from glyph_assets.store import repository
 from glyph_assets.store.db import dispose_engines, migrate
+from glyph_assets.store.pages import ListingFilters, order_by
 from glyphd_api.app import create_app
-from glyphd_api.queries import ListingFilters, order_by
 from tests.support.stack import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -141,7 +141,7 @@ def test_page_orders_are_served_by_an_index(store: tuple[TestClient, Engine], so
     from sqlalchemy import select
 
     from glyph_assets.store.models import Listing
-    from glyphd_api.queries import LISTING_SORTS
+    from glyph_assets.store.pages import LISTING_SORTS
 
     _client, engine = store
     filters = ListingFilters(import_id=IMPORT_ID)

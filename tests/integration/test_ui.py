@@ -19,6 +19,7 @@ import pytest
 from glyph_assets.settings import PROJECT_ROOT
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
+from glyph_assets.store.status import TERMINAL_STATUSES
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -96,7 +97,7 @@ def _demo_import(running_stack, corpus: Path) -> str:
         staging = inbox / f".{DEMO}.part"
         shutil.copy(demo, staging)
         staging.rename(inbox / DEMO)  # appears whole, as a writer should do
-    elif succeeded() is None and earlier["status"] in repository.TERMINAL_STATUSES:
+    elif succeeded() is None and earlier["status"] in TERMINAL_STATUSES:
         with demo.open("rb") as fh:
             response = httpx.post(
                 f"{running_stack.api_url}/api/imports",

@@ -14,10 +14,9 @@ from sqlalchemy import update
 
 from glyph_assets.settings import Settings
 from glyph_assets.sieve.columns import ERROR_COLUMNS, SCORED_COLUMNS
-from glyph_assets.store import repository
+from glyph_assets.store import pages, repository
 from glyph_assets.store.db import migrate
 from glyph_assets.store.models import Import
-from glyphd_api import queries
 from glyphd_api.app import create_app
 from glyphd_api.routes.imports import listing_page_json
 from glyphd_api.schemas import ListingOut, ListingPage
@@ -199,9 +198,9 @@ def test_the_fast_import_page_answers_as_the_general_query_and_the_schema(
     client: TestClient, glyph_env: Settings, sort: str
 ) -> None:
     engine = migrate(glyph_env.sqlalchemy_url)
-    filters = queries.ListingFilters(import_id=A)
-    fast = queries.import_listing_page(engine, filters, sort=sort, limit=4, offset=1)
-    general = queries.list_listings(engine, filters, sort=sort, limit=4, offset=1)
+    filters = pages.ListingFilters(import_id=A)
+    fast = pages.import_listing_page(engine, filters, sort=sort, limit=4, offset=1)
+    general = pages.list_listings(engine, filters, sort=sort, limit=4, offset=1)
     assert fast == general
     assert fast is not None and {type(i["is_gpu"]) for i in fast[0]} == {bool}
     # The page serialized without validation is exactly what the response model would give.

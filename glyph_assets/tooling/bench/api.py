@@ -28,10 +28,10 @@ import httpx
 import psutil
 
 from glyph_assets.settings import PROJECT_ROOT, Settings, get_settings, reset_settings_cache
+from glyph_assets.store.status import PERSISTED_STATUSES, TERMINAL_STATUSES
 from glyph_assets.tooling.supervisor import free_port
 
 SAMPLE = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"
-TERMINAL = {"succeeded", "partially_succeeded", "failed", "canceled"}
 RUN_TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
@@ -142,9 +142,9 @@ def _wait_import(client: httpx.Client, import_id: str, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         summary = client.get(f"/api/imports/{import_id}").json()
-        if summary["status"] in ("succeeded", "partially_succeeded"):
+        if summary["status"] in PERSISTED_STATUSES:
             return summary["status"]
-        if summary["status"] in TERMINAL:
+        if summary["status"] in TERMINAL_STATUSES:
             return f"{summary['status']} {import_id}: {summary.get('error_message')}"
         time.sleep(0.1)
     raise TimeoutError(f"import {import_id} did not finish within {timeout:.0f} s")
@@ -302,9 +302,7 @@ def bench_api(quick: bool = False) -> list[dict[str, Any]]:
             large = dto_rows(large_rows)
             with MemorySampler(bench.pids) as large_mem:
                 large_seconds = persist_seconds(bench.api, large)
-        failed = [
-            r for r in [*singles, *results] if r[2] not in ("succeeded", "partially_succeeded")
-        ]
+        failed = [r for r in [*singles, *results] if r[2] not in PERSISTED_STATUSES]
         if failed:
             keep = True
             raise RuntimeError(

@@ -1,7 +1,9 @@
-"""The API's read layer over glyph_assets.store.models: filters, pages, sorts and aggregates.
+"""The pages the API lists: imports, an import's row errors, listings (filtered, sorted, paged).
 
-Everything here is SQLAlchemy Core on the shared models, portable between SQLite and PostgreSQL
-(the median uses window functions, which both have).
+SQLAlchemy Core on the shared models, portable between SQLite and PostgreSQL. The listing page
+has two ways to run, both built by :func:`listing_page_query` so they cannot drift apart: the
+general one through SQLAlchemy, and the API's hottest read (an unfiltered page of one import),
+compiled once per database and sort and run on the driver's own cursor.
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    case,
     func,
     select,
 )
 from sqlalchemy.exc import DBAPIError
 
-from glyph_assets.store.models import GpuModel, Import, ImportRun, Listing, RowError
+from glyph_assets.store.models import Import, ImportRun, Listing, RowError
+from glyph_assets.store.status import PERSISTED_STATUSES
 
 LISTING_SORTS = {
     "import_index": Listing.import_index,
@@ -38,22 +40,18 @@ LISTING_SORTS = {
     "match_score": Listing.match_score,
     "vram_gb": Listing.vram_gb,
 }
-# The price of one card: unit_price (price / the lot it buys), price for rows stored before it.
-CARD_PRICE = func.coalesce(Listing.unit_price, Listing.price)
+
 ERROR_SORTS = {
     "import_index": RowError.import_index,
     "stage": RowError.stage,
     "field": RowError.field,
 }
+
 IMPORT_SORTS = {
     "created_at": Import.created_at,
     "finished_at": Import.finished_at,
     "total_rows": Import.total_rows,
 }
-
-
-# Import statuses whose persisted_rows was written together with the listings themselves.
-FINISHED_WITH_ROWS = frozenset({"succeeded", "partially_succeeded"})
 
 
 class BadQuery(ValueError):
@@ -188,75 +186,6 @@ def list_imports(
     )
     count = select(func.count()).select_from(table).where(where)
     return _page(engine, query, count, limit, offset)
-
-
-def import_row_stats(engine: Engine, import_id: str) -> dict[str, Any]:
-    """Live counts and the score range of an import's persisted rows."""
-    is_import = Listing.import_id == import_id
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(
-                func.count(),
-                func.sum(case((Listing.is_gpu.is_(False), 1), else_=0)),
-                func.sum(case((Listing.reject_reason == "unknown_model", 1), else_=0)),
-                func.min(Listing.score),
-                func.max(Listing.score),
-                func.avg(Listing.score),
-                func.sum(case((Listing.warnings.is_not(None), 1), else_=0)),
-                func.min(Listing.client_score),
-                func.max(Listing.client_score),
-            ).where(is_import)
-        ).one()
-        errors = conn.execute(
-            select(func.count()).select_from(RowError).where(RowError.import_id == import_id)
-        ).scalar_one()
-    return {
-        "persisted_rows": int(row[0] or 0),
-        "not_gpu_rows": int(row[1] or 0),
-        "unknown_model_rows": int(row[2] or 0),
-        "score_min": row[3],
-        "score_max": row[4],
-        "score_mean": float(row[5]) if row[5] is not None else None,
-        "warning_rows": int(row[6] or 0),
-        "client_score_min": row[7],
-        "client_score_max": row[8],
-        "error_rows": int(errors or 0),
-    }
-
-
-def edge_models(engine: Engine, import_id: str) -> tuple[str | None, str | None]:
-    """canonical_model of an import's first and last persisted row (by import_index); a row
-    without a model counts as ``UNKNOWN``, as established glyphd clients expect."""
-
-    def model_at(order: Any) -> str | None:
-        query = (
-            select(Listing.canonical_model)
-            .where(Listing.import_id == import_id)
-            .order_by(order)
-            .limit(1)
-        )
-        with engine.connect() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else (row[0] or "UNKNOWN")
-
-    return model_at(Listing.import_index.asc()), model_at(Listing.import_index.desc())
-
-
-def top_models(engine: Engine, import_id: str, limit: int = 10) -> list[dict[str, Any]]:
-    query = (
-        select(
-            Listing.canonical_model,
-            func.count().label("listings"),
-            func.min(CARD_PRICE).label("min_price"),
-            func.max(CARD_PRICE).label("max_price"),
-        )
-        .where(Listing.import_id == import_id, Listing.canonical_model.is_not(None))
-        .group_by(Listing.canonical_model)
-        .order_by(func.count().desc(), Listing.canonical_model)
-        .limit(limit)
-    )
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query).all()]
 
 
 def list_errors(
@@ -399,14 +328,14 @@ def _plain_import_page(
     return [_plain_listing(row) for row in rows], total
 
 
-# Every listing column a page returns (the surrogate id is internal).
+# Every listing column a page (and the CSV export) returns (the surrogate id is internal).
 _PAGE_COLUMNS = tuple(c for c in Listing.__table__.columns if c.name != "id")
-_LISTING_KEYS = tuple(c.name for c in _PAGE_COLUMNS)
+LISTING_KEYS = tuple(c.name for c in _PAGE_COLUMNS)
 _BOOLEAN_KEYS = tuple(c.name for c in _PAGE_COLUMNS if isinstance(c.type, Boolean))
 
 
 def _plain_listing(row: Any) -> dict[str, Any]:
-    item = dict(zip(_LISTING_KEYS, row, strict=True))
+    item = dict(zip(LISTING_KEYS, row, strict=True))
     for key in _BOOLEAN_KEYS:  # SQLite hands booleans back as 0 / 1
         if item[key] is not None:
             item[key] = bool(item[key])
@@ -433,17 +362,30 @@ def _progress_statement(dialect: Dialect) -> DriverStatement:
 @functools.lru_cache(maxsize=64)
 def _plain_page_statements(dialect: Dialect, sort: str, keyset: bool) -> _PlainPageStatements:
     """An unfiltered page of one import compiled once per (database, sort, keyset)."""
-    of_import = Listing.import_id == bindparam("import_id")
-    page = select(*_PAGE_COLUMNS).where(of_import)
-    page = page.order_by(*order_by(sort, LISTING_SORTS, [Listing.import_index]))
-    if keyset:
-        page = page.where(Listing.import_index > bindparam("after_index"))
-    page = page.limit(bindparam("limit")).offset(bindparam("offset"))
-    count = select(func.count()).select_from(Listing).where(of_import)
+    of_import = [Listing.import_id == bindparam("import_id")]
     return _PlainPageStatements(
-        count=DriverStatement.of(count, dialect),
-        page=DriverStatement.of(page, dialect),
+        count=DriverStatement.of(listing_count_query(of_import), dialect),
+        page=DriverStatement.of(listing_page_query(of_import, sort, True, keyset), dialect),
     )
+
+
+def listing_page_query(clauses: list[Any], sort: str, one_import: bool, keyset: bool) -> Select:
+    """The listing page, for both of its read paths: the columns, the filter, the order with a
+    stable tiebreak and, for a keyset page, ``import_index > :after_index``; ``:limit`` and
+    ``:offset`` are parameters, so one compiled statement serves every page."""
+    # One import's rows: import_id is fixed, so import_index alone is the stable tiebreak.
+    tiebreak = [Listing.import_index] if one_import else [Listing.import_id, Listing.import_index]
+    query = select(*_PAGE_COLUMNS).where(*clauses)
+    query = query.order_by(*order_by(sort, LISTING_SORTS, tiebreak))
+    if keyset:
+        # Keyset: the index (import_id, import_index) seeks straight to the page.
+        query = query.where(Listing.import_index > bindparam("after_index"))
+    return query.limit(bindparam("limit")).offset(bindparam("offset"))
+
+
+def listing_count_query(clauses: list[Any]) -> Select:
+    """How many listings the page's filter matches."""
+    return select(func.count()).select_from(Listing).where(*clauses)
 
 
 def _check_keyset(import_id: str | None, sort: str, after_index: int | None) -> None:
@@ -463,18 +405,11 @@ def _listing_page(
     after_index: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     clauses = filters.clauses()
-    # One import's rows: import_id is fixed, so import_index alone is the stable tiebreak.
-    tiebreak = [Listing.import_index] if filters.import_id else [Listing.import_id]
-    if not filters.import_id:
-        tiebreak.append(Listing.import_index)
-    query = (
-        select(*_PAGE_COLUMNS).where(*clauses).order_by(*order_by(sort, LISTING_SORTS, tiebreak))
-    )
+    keyset = after_index is not None
+    query = listing_page_query(clauses, sort, bool(filters.import_id), keyset)
     _check_keyset(filters.import_id, sort, after_index)
-    if after_index is not None:
-        # Keyset: the index (import_id, import_index) seeks straight to the page.
-        query = query.where(Listing.import_index > after_index)
-    result = conn.execute(query.limit(limit).offset(offset))
+    window = {"limit": limit, "offset": offset, **({"after_index": after_index} if keyset else {})}
+    result = conn.execute(query, window)
     keys = list(result.keys())
     # zip over plain tuples: Row._mapping costs more than the query itself on a page of 100
     items = [dict(zip(keys, row, strict=True)) for row in result.all()]
@@ -484,7 +419,7 @@ def _listing_page(
 
 
 def _count_listings(conn: Connection, clauses: list[Any]) -> int:
-    return int(conn.execute(select(func.count()).select_from(Listing).where(*clauses)).scalar_one())
+    return int(conn.execute(listing_count_query(clauses)).scalar_one())
 
 
 def _import_progress(conn: Connection, import_id: str) -> Any:
@@ -502,7 +437,7 @@ def _unfiltered(filters: ListingFilters) -> bool:
 
 
 def _finished_total(status: str | None, persisted_rows: int | None) -> int | None:
-    if status not in FINISHED_WITH_ROWS or persisted_rows is None:
+    if status not in PERSISTED_STATUSES or persisted_rows is None:
         return None
     return int(persisted_rows)
 
@@ -516,116 +451,43 @@ def _known_total(conn: Connection, filters: ListingFilters) -> int | None:
     return None if row is None else _finished_total(row.status, row.persisted_rows)
 
 
-def listed_models(engine: Engine) -> list[str]:
-    """Every canonical model that some persisted listing has (the established model filter
-    picks among these)."""
-    query = select(Listing.canonical_model).where(Listing.canonical_model.is_not(None)).distinct()
-    with engine.connect() as conn:
-        return [str(r[0]) for r in conn.execute(query).all()]
+def listing_batches(engine: Engine, import_id: str, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Every listing of an import in import_index order (the columns of ``LISTING_KEYS``), as
+    lists of at most ``batch`` rows; the last list is shorter than ``batch`` (maybe empty).
 
-
-def warehouse_stats(engine: Engine) -> dict[str, Any]:
-    """The figures the market report opens with, over every persisted listing."""
-    with engine.connect() as conn:
-        imports = conn.execute(select(func.count()).select_from(Import)).scalar_one()
-        row = conn.execute(
-            select(
-                func.count(),
-                func.sum(case((Listing.is_gpu.is_(False), 0), else_=1)),
-                func.count(Listing.canonical_model.distinct()),
-                func.avg(Listing.score),
-                func.min(Listing.price),
-                func.max(Listing.price),
-            )
-        ).one()
-    return {
-        "imports": int(imports or 0),
-        "listings": int(row[0] or 0),
-        "gpu_listings": int(row[1] or 0),
-        "models": int(row[2] or 0),
-        "mean_score": float(row[3]) if row[3] is not None else None,
-        "min_price": row[4],
-        "max_price": row[5],
-    }
-
-
-def top_ranked_models(engine: Engine, limit: int = 10) -> list[dict[str, Any]]:
-    """Models by their best listing's score (glyph's 0-100 score), with count and median."""
-    market = model_market(engine)
+    Keyset pages (``import_index > last``) on the (import_id, import_index) index: memory stays
+    at one batch and every page costs the same however deep the reader is.
+    """
     query = (
-        select(
-            Listing.canonical_model,
-            func.max(Listing.score).label("best_score"),
-            func.count().label("listings"),
-        )
-        .where(Listing.canonical_model.is_not(None), Listing.score.is_not(None))
-        .group_by(Listing.canonical_model)
-        .order_by(func.max(Listing.score).desc(), Listing.canonical_model)
-        .limit(limit)
+        select(*_PAGE_COLUMNS)
+        .where(Listing.import_id == import_id, Listing.import_index > bindparam("after"))
+        .order_by(Listing.import_index)
+        .limit(batch)
     )
-    with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(query).all()]
-    for row in rows:
-        row["median_price"] = market.get(row["canonical_model"], {}).get("median_price")
-    return rows
-
-
-def registry_models(engine: Engine) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        rows = conn.execute(select(GpuModel.__table__).order_by(GpuModel.canonical_model)).all()
-    return [dict(r._mapping) for r in rows]
-
-
-def model_market(engine: Engine, currency: str = "USD") -> dict[str, dict[str, Any]]:
-    """Per canonical model: listing count and min / median / max price of one card (a lot's
-    price divided by its size) over GPU listings."""
-    base = (
-        select(
-            Listing.canonical_model.label("model"),
-            CARD_PRICE.label("price"),
-            func.row_number()
-            .over(partition_by=Listing.canonical_model, order_by=CARD_PRICE)
-            .label("rn"),
-            func.count().over(partition_by=Listing.canonical_model).label("n"),
-        )
-        .where(
-            Listing.canonical_model.is_not(None),
-            CARD_PRICE.is_not(None),
-            Listing.is_gpu.is_not(False),
-            func.coalesce(Listing.currency, currency) == currency,
-        )
-        .subquery()
-    )
-    # The middle one or two rows of each model's sorted prices: (n+1)/2 and (n+2)/2 (integer).
-    middle = and_(
-        base.c.rn >= (base.c.n + 1) // 2,
-        base.c.rn <= (base.c.n + 2) // 2,
-    )
-    query = select(
-        base.c.model,
-        func.max(base.c.n).label("listing_count"),
-        func.min(base.c.price).label("min_price"),
-        func.max(base.c.price).label("max_price"),
-        func.avg(base.c.price).filter(middle).label("median_price"),
-        func.avg(base.c.price).label("avg_price"),
-    ).group_by(base.c.model)
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return {r.model: dict(r._mapping) for r in rows}
+    position = LISTING_KEYS.index("import_index")
+    last = -1
+    while True:
+        with engine.connect() as conn:
+            rows = [tuple(row) for row in conn.execute(query, {"after": last}).all()]
+        yield rows
+        if len(rows) < batch:
+            return
+        last = rows[-1][position]
 
 
 __all__ = [
+    "ERROR_SORTS",
+    "IMPORT_SORTS",
+    "LISTING_SORTS",
     "BadQuery",
     "BadSort",
+    "LISTING_KEYS",
     "ListingFilters",
-    "import_row_stats",
+    "import_listing_page",
     "list_errors",
     "list_imports",
     "list_listings",
-    "listed_models",
-    "model_market",
-    "top_ranked_models",
-    "warehouse_stats",
-    "registry_models",
-    "top_models",
+    "listing_batches",
+    "listing_page_query",
+    "order_by",
 ]
