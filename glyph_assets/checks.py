@@ -43,16 +43,15 @@ from dagster._utils.warnings import PreviewWarning
 
 from glyph_assets.io_managers import ParquetParts, arrow_text_types
 from glyph_assets.partitions import imports_partitions
-from glyph_assets.settings import get_settings
+from glyph_assets.resources import PipelineResource, StoreResource
 from glyph_assets.sieve.columns import FIRST_INDEX, SCORE_COLUMNS
 from glyph_assets.sieve.schemas import STAGE_SCHEMAS, SchemaReport, validate_stage
 from glyph_assets.store import audit, repository
-from glyph_assets.store.db import Engine, migrate
+from glyph_assets.store.db import Engine
 
-UNKNOWN_MODEL_WARN_SHARE = get_settings().unknown_model_warn_share
-# validating the schema costs about 12 µs a row on this machine's 2 cores: beyond this many rows
-# a stage is validated on an even sample; identity, counts and score ranges cover every row
-CHECK_SAMPLE_ROWS = get_settings().check_sample_rows
+# Validating the schema costs about 12 µs a row on this machine's 2 cores: beyond
+# ``PipelineResource.check_sample_rows`` rows a stage is validated on an even sample; identity,
+# counts and score ranges cover every row.
 WHOLE_POPULATION_COLUMNS = ["import_index", "error_stage", *SCORE_COLUMNS]
 
 
@@ -112,7 +111,7 @@ class Chunk:
     sample: pd.DataFrame
 
 
-def sample_step(total_rows: int, limit: int = CHECK_SAMPLE_ROWS) -> int:
+def sample_step(total_rows: int, limit: int) -> int:
     """Validate every row up to ``limit`` rows, every k-th row beyond (k = ceil(total / limit))."""
     return max(1, math.ceil(total_rows / max(1, limit)))
 
@@ -193,7 +192,7 @@ def index_report(indexes: np.ndarray) -> tuple[bool, dict[str, object]]:
 
 
 def unknown_model_report(
-    persisted: int, unknown: int, threshold: float = UNKNOWN_MODEL_WARN_SHARE
+    persisted: int, unknown: int, threshold: float
 ) -> tuple[bool, dict[str, object]]:
     share = unknown / persisted if persisted else 0.0
     return share <= threshold, {
@@ -244,9 +243,13 @@ def _score_result(stage: str, outside: int, examples: list[dict[str, object]]) -
 
 
 def _stage_results(
-    stage: str, parts: ParquetParts, raw_rows: int | None, with_scores: bool = False
+    stage: str,
+    parts: ParquetParts,
+    raw_rows: int | None,
+    sample_limit: int,
+    with_scores: bool = False,
 ) -> Iterator[AssetCheckResult]:
-    scan = scan_chunks(stage, parquet_chunks(parts, sample_step(parts.num_rows)))
+    scan = scan_chunks(stage, parquet_chunks(parts, sample_step(parts.num_rows, sample_limit)))
     yield _schema_result(stage, scan.schema, scan.rows)
     yield _index_result(stage, scan.all_indexes)
     if raw_rows is not None:
@@ -275,9 +278,9 @@ _CHECK_OP_TAGS = {"glyph/checks": "pipeline", "domain": "gpu_market", "layer": "
     op_tags=_CHECK_OP_TAGS,
 )
 def raw_listings_checks(
-    context: AssetCheckExecutionContext, raw_listings: ParquetParts
+    context: AssetCheckExecutionContext, raw_listings: ParquetParts, pipeline: PipelineResource
 ) -> Iterator[AssetCheckResult]:
-    yield from _stage_results("raw_listings", raw_listings, raw_rows=None)
+    yield from _stage_results("raw_listings", raw_listings, None, pipeline.check_sample_rows)
 
 
 @multi_asset_check(
@@ -294,8 +297,14 @@ def normalized_listings_checks(
     context: AssetCheckExecutionContext,
     normalized_listings: ParquetParts,
     raw_listings: ParquetParts,
+    pipeline: PipelineResource,
 ) -> Iterator[AssetCheckResult]:
-    yield from _stage_results("normalized_listings", normalized_listings, raw_listings.num_rows)
+    yield from _stage_results(
+        "normalized_listings",
+        normalized_listings,
+        raw_listings.num_rows,
+        pipeline.check_sample_rows,
+    )
 
 
 @multi_asset_check(
@@ -312,8 +321,11 @@ def enriched_listings_checks(
     context: AssetCheckExecutionContext,
     enriched_listings: ParquetParts,
     raw_listings: ParquetParts,
+    pipeline: PipelineResource,
 ) -> Iterator[AssetCheckResult]:
-    yield from _stage_results("enriched_listings", enriched_listings, raw_listings.num_rows)
+    yield from _stage_results(
+        "enriched_listings", enriched_listings, raw_listings.num_rows, pipeline.check_sample_rows
+    )
 
 
 @multi_asset_check(
@@ -334,14 +346,15 @@ def scored_listings_checks(
     context: AssetCheckExecutionContext,
     scored_listings: ParquetParts,
     raw_listings: ParquetParts,
+    pipeline: PipelineResource,
 ) -> Iterator[AssetCheckResult]:
     yield from _stage_results(
-        "scored_listings", scored_listings, raw_listings.num_rows, with_scores=True
+        "scored_listings",
+        scored_listings,
+        raw_listings.num_rows,
+        pipeline.check_sample_rows,
+        with_scores=True,
     )
-
-
-def _engine() -> Engine:
-    return migrate(get_settings().sqlalchemy_url)
 
 
 def _recorded_total(engine: Engine, import_id: str) -> int | None:
@@ -370,16 +383,21 @@ def _recorded_total(engine: Engine, import_id: str) -> int | None:
     op_tags=_CHECK_OP_TAGS,
 )
 def persisted_listings_checks(
-    context: AssetCheckExecutionContext, raw_listings: ParquetParts
+    context: AssetCheckExecutionContext,
+    raw_listings: ParquetParts,
+    pipeline: PipelineResource,
+    store: StoreResource,
 ) -> Iterator[AssetCheckResult]:
     import_id = context.op_execution_context.partition_key
     stage = "persisted_listings"
-    engine = _engine()
+    engine = store.engine
     indexes, errors = audit.stored_indexes(engine, import_id)
     raw_rows = raw_listings.num_rows
     schema = SchemaReport()
     columns = list(STAGE_SCHEMAS[stage].to_schema().columns)
-    for frame in audit.persisted_sample(engine, import_id, columns, sample_step(len(indexes))):
+    for frame in audit.persisted_sample(
+        engine, import_id, columns, sample_step(len(indexes), pipeline.check_sample_rows)
+    ):
         schema.add(validate_stage(STAGE_SCHEMAS[stage], frame))
     yield _schema_result(stage, schema, len(indexes))
     yield _index_result(stage, np.concatenate([indexes, errors]))
@@ -396,7 +414,9 @@ def persisted_listings_checks(
     )
     found = audit.persisted_figures(engine, import_id)
     yield _score_result(stage, found.scores_outside, found.examples)
-    passed, figures = unknown_model_report(len(indexes), found.unknown_model_rows)
+    passed, figures = unknown_model_report(
+        len(indexes), found.unknown_model_rows, pipeline.unknown_model_warn_share
+    )
     yield AssetCheckResult(
         check_name="unknown_model_share",
         asset_key=stage,
@@ -422,7 +442,6 @@ PIPELINE_CHECKS = [
 
 __all__ = [
     "PIPELINE_CHECKS",
-    "UNKNOWN_MODEL_WARN_SHARE",
     "index_report",
     "sample_step",
     "scan_chunks",

@@ -6,23 +6,30 @@ from glyph_assets.assets.changes import CHANGE_ASSETS
 from glyph_assets.assets.market import MARKET_ASSETS
 from glyph_assets.assets.pipeline import PIPELINE_ASSETS
 from glyph_assets.checks import PIPELINE_CHECKS
-from glyph_assets.inbox import inbox_sensor
+from glyph_assets.inbox import build_inbox_sensor
 from glyph_assets.io_managers import ParquetPartsIOManager
-from glyph_assets.jobs import ingest_import_job
+from glyph_assets.jobs import build_ingest_job
 from glyph_assets.resources import resources_from
-from glyph_assets.schedules import AUTOMATION_SENSORS, MARKET_JOBS, SCHEDULES
+from glyph_assets.schedules import build_market_refresh
 from glyph_assets.sensors import RUN_STATUS_SENSORS
 from glyph_assets.settings import get_settings
 
-# The one read of the settings for the location's resources.
+# The one read of the settings: resources, the job's run-time limit, the inbox folder and the
+# market refresh's schedule are all built from it.
 settings = get_settings()
+ingest_import_job = build_ingest_job(settings)
+market_refresh = build_market_refresh(settings)
 
 defs = Definitions(
     assets=[*PIPELINE_ASSETS, *CHANGE_ASSETS, *MARKET_ASSETS],
     asset_checks=PIPELINE_CHECKS,
-    jobs=[ingest_import_job, *MARKET_JOBS],
-    sensors=[*RUN_STATUS_SENSORS, inbox_sensor, *AUTOMATION_SENSORS],
-    schedules=SCHEDULES,
+    jobs=[ingest_import_job, *market_refresh.jobs],
+    sensors=[
+        *RUN_STATUS_SENSORS,
+        build_inbox_sensor(ingest_import_job, settings),
+        *market_refresh.sensors,
+    ],
+    schedules=market_refresh.schedules,
     # The executor of Dagster's implicit asset job, which runs UI materializations, backfills and
     # automation runs: in one process like ingest_import (a process per step costs ~10 s a run).
     executor=in_process_executor,

@@ -22,6 +22,8 @@ rest waits for the next evaluation, 5 s later. Outcomes go to the sensor's log a
 ``recent`` list of its cursor (both shown on the sensor's page in the UI).
 """
 
+from __future__ import annotations
+
 import contextlib
 import hashlib
 import json
@@ -31,12 +33,13 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import (
     DefaultSensorStatus,
     RunRequest,
     RunsFilter,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     sensor,
@@ -45,13 +48,17 @@ from dagster._utils.warnings import BetaWarning
 
 from glyph_assets.contract import IMPORT_TAG, SOURCE_TAG
 from glyph_assets.imports import file_chunks, register_import
-from glyph_assets.jobs import ingest_import_job
 from glyph_assets.landing import UploadTooLarge
 from glyph_assets.partitions import imports_partitions
-from glyph_assets.settings import Settings, get_settings
+from glyph_assets.settings import Settings
 from glyph_assets.sieve.read import FileRejected
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
+
+if TYPE_CHECKING:  # Dagster does not export the type define_asset_job returns
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
 
 SOURCE = "inbox"
 PROCESSED = "processed"
@@ -77,7 +84,7 @@ class InboxCursor:
     recent: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def load(cls, raw: str | None) -> "InboxCursor":
+    def load(cls, raw: str | None) -> InboxCursor:
         if not raw:
             return cls()
         try:
@@ -249,11 +256,8 @@ def record_launched_runs(
             del cursor.awaiting[import_id]
 
 
-def evaluate_inbox(
-    context: SensorEvaluationContext, settings: Settings | None = None
-) -> SensorResult:
+def evaluate_inbox(context: SensorEvaluationContext, settings: Settings) -> SensorResult:
     """One evaluation: record launched runs, then take every file that stopped growing."""
-    settings = settings or get_settings()
     with contextlib.suppress(OSError):  # show operators where to drop files
         settings.inbox.mkdir(parents=True, exist_ok=True)
     cursor = InboxCursor.load(context.cursor)
@@ -303,26 +307,29 @@ def evaluate_inbox(
     )
 
 
-def _inbox_sensor(context: SensorEvaluationContext) -> SensorResult:
-    return evaluate_inbox(context)
+def build_inbox_sensor(job: UnresolvedAssetJobDefinition, settings: Settings) -> SensorDefinition:
+    """The inbox sensor of ``settings``' inbox folder, requesting runs of ``job`` (built by
+    ``definitions.py`` from the one read of the settings)."""
+
+    def _inbox_sensor(context: SensorEvaluationContext) -> SensorResult:
+        return evaluate_inbox(context, settings)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)  # ``owners`` on a sensor is a beta parameter
+        return sensor(
+            name="inbox_sensor",
+            job=job,
+            minimum_interval_seconds=5,
+            default_status=DefaultSensorStatus.RUNNING,
+            owners=["team:glyph"],
+            tags={"domain": "gpu_market", "layer": "ingestion", SOURCE_TAG: SOURCE},
+            description=(
+                "Watches the inbox folder (GLYPH_INBOX_DIR, default <data>/inbox): each file "
+                "that stopped growing becomes an import (source=inbox) and an ingest_import run, "
+                "then moves to processed/ or rejected/ with a .reason.txt; duplicates by sha256 "
+                "are skipped (GLYPH_INBOX_REIMPORT=true imports them again)."
+            ),
+        )(_inbox_sensor)
 
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", BetaWarning)  # ``owners`` on a sensor is a beta parameter
-    inbox_sensor = sensor(
-        name="inbox_sensor",
-        job=ingest_import_job,
-        minimum_interval_seconds=5,
-        default_status=DefaultSensorStatus.RUNNING,
-        owners=["team:glyph"],
-        tags={"domain": "gpu_market", "layer": "ingestion", SOURCE_TAG: SOURCE},
-        description=(
-            "Watches the inbox folder (GLYPH_INBOX_DIR, default <data>/inbox): each file that "
-            "stopped growing becomes an import (source=inbox) and an ingest_import run, then "
-            "moves to processed/ or rejected/ with a .reason.txt; duplicates by sha256 are "
-            "skipped (GLYPH_INBOX_REIMPORT=true imports them again)."
-        ),
-    )(_inbox_sensor)
-
-
-__all__ = ["InboxCursor", "evaluate_inbox", "inbox_sensor", "reimport_enabled"]
+__all__ = ["InboxCursor", "build_inbox_sensor", "evaluate_inbox", "reimport_enabled"]

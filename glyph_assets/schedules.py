@@ -8,7 +8,11 @@
   automation sensor was stopped or a window setting changed.
 """
 
+from __future__ import annotations
+
 import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dagster import (
     AssetSelection,
@@ -16,6 +20,7 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     ScheduleDefinition,
+    SensorDefinition,
     define_asset_job,
     in_process_executor,
 )
@@ -23,13 +28,14 @@ from dagster._utils.warnings import BetaWarning
 
 from glyph_assets.assets.market import GROUP as MARKET_GROUP
 from glyph_assets.contract import JOB_MARKET, JOB_TAG, MARKET_JOB_NAME
-from glyph_assets.settings import get_settings
+from glyph_assets.settings import Settings
+
+if TYPE_CHECKING:  # Dagster does not export the type define_asset_job returns
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
 
 OWNERS = ["team:glyph"]
-MARKET_CRON = get_settings().market_cron
-MARKET_TIMEZONE = get_settings().market_timezone
-AUTOMATION_INTERVAL = get_settings().market_automation_interval
-
 MARKET_RUN_TAGS = {JOB_TAG: JOB_MARKET}
 market_selection = AssetSelection.groups(MARKET_GROUP)
 
@@ -41,37 +47,49 @@ refresh_market_job = define_asset_job(
     tags=MARKET_RUN_TAGS,
 )
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", BetaWarning)  # ``owners`` on a schedule is a beta parameter
-    market_daily_schedule = ScheduleDefinition(
-        name="market_daily_schedule",
-        job=refresh_market_job,
-        cron_schedule=MARKET_CRON,
-        execution_timezone=MARKET_TIMEZONE,
-        default_status=DefaultScheduleStatus.RUNNING,
-        owners=OWNERS,
-        tags=MARKET_RUN_TAGS,
+
+@dataclass(frozen=True)
+class MarketRefresh:
+    """The job, schedule and automation sensor that keep the market assets fresh."""
+
+    jobs: list[UnresolvedAssetJobDefinition]
+    schedules: list[ScheduleDefinition]
+    sensors: list[SensorDefinition]
+
+
+def build_market_refresh(settings: Settings) -> MarketRefresh:
+    """The schedule's cron and timezone and the sensor's interval come from ``settings``
+    (built by ``definitions.py`` from the one read of the settings)."""
+    cron, timezone = settings.market_cron, settings.market_timezone
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)  # ``owners`` on a schedule is a beta parameter
+        daily = ScheduleDefinition(
+            name="market_daily_schedule",
+            job=refresh_market_job,
+            cron_schedule=cron,
+            execution_timezone=timezone,
+            default_status=DefaultScheduleStatus.RUNNING,
+            owners=OWNERS,
+            tags=MARKET_RUN_TAGS,
+            description=(
+                f"Refreshes the market assets on '{cron}' ({timezone}); set "
+                "GLYPH_MARKET_CRON / GLYPH_MARKET_TIMEZONE to change it."
+            ),
+        )
+    automation = AutomationConditionSensorDefinition(
+        "market_automation_sensor",
+        target=market_selection,
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=settings.market_automation_interval,
+        run_tags=MARKET_RUN_TAGS,
+        tags={"domain": "gpu_market", "layer": "market"},
         description=(
-            f"Refreshes the market assets on '{MARKET_CRON}' ({MARKET_TIMEZONE}); set "
-            "GLYPH_MARKET_CRON / GLYPH_MARKET_TIMEZONE to change it."
+            "Requests a market refresh when a new import has been persisted (the market "
+            "assets' automation condition); evaluated every GLYPH_MARKET_AUTOMATION_INTERVAL "
+            "seconds."
         ),
     )
+    return MarketRefresh(jobs=[refresh_market_job], schedules=[daily], sensors=[automation])
 
-market_automation_sensor = AutomationConditionSensorDefinition(
-    "market_automation_sensor",
-    target=market_selection,
-    default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=AUTOMATION_INTERVAL,
-    run_tags=MARKET_RUN_TAGS,
-    tags={"domain": "gpu_market", "layer": "market"},
-    description=(
-        "Requests a market refresh when a new import has been persisted (the market assets' "
-        "automation condition); evaluated every GLYPH_MARKET_AUTOMATION_INTERVAL seconds."
-    ),
-)
 
-SCHEDULES = [market_daily_schedule]
-AUTOMATION_SENSORS = [market_automation_sensor]
-MARKET_JOBS = [refresh_market_job]
-
-__all__ = ["AUTOMATION_SENSORS", "MARKET_JOBS", "SCHEDULES", "refresh_market_job"]
+__all__ = ["MarketRefresh", "build_market_refresh", "refresh_market_job"]

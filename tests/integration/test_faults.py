@@ -354,6 +354,7 @@ def test_default_runs_carry_the_configured_limit(
     tags = _run_tags(running_stack, run_id)
     assert tags["dagster/max_runtime"] == str(running_stack.settings.max_run_seconds)
     # Runs launched by anything else (inbox sensor, UI) carry it from the job definition.
-    from glyph_assets.jobs import ingest_import_job
+    from glyph_assets.jobs import build_ingest_job
+    from glyph_assets.settings import Settings
 
-    assert ingest_import_job.tags["dagster/max_runtime"] == "3600"
+    assert build_ingest_job(Settings()).tags["dagster/max_runtime"] == "3600"

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, SensorResult, build_sensor_context, instance_for_test
 
-from glyph_assets.inbox import IMPORT_TAG, SOURCE_TAG, InboxCursor, inbox_sensor
+from glyph_assets.inbox import IMPORT_TAG, SOURCE_TAG, InboxCursor, build_inbox_sensor
+from glyph_assets.jobs import build_ingest_job
 from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
@@ -40,7 +41,10 @@ def inbox(glyph_env: Settings) -> Path:
 
 
 def evaluate(instance: DagsterInstance, cursor: str | None) -> tuple[SensorResult, str]:
-    """One sensor tick as the daemon would run it, returning the result and the new cursor."""
+    """One sensor tick as the daemon would run it, returning the result and the new cursor
+    (the sensor built from the test's environment, as definitions.py builds it)."""
+    settings = Settings()
+    inbox_sensor = build_inbox_sensor(build_ingest_job(settings), settings)
     context = build_sensor_context(instance=instance, cursor=cursor)
     result = inbox_sensor(context)
     assert isinstance(result, SensorResult)

@@ -95,7 +95,7 @@ def test_unknown_model_share_threshold() -> None:
     assert unknown_model_report(100, 25, threshold=0.25)[0] is True
     passed, figures = unknown_model_report(100, 26, threshold=0.25)
     assert passed is False and figures["share"] == 0.26
-    assert unknown_model_report(0, 0)[0] is True
+    assert unknown_model_report(0, 0, threshold=0.25)[0] is True
 
 
 def test_raw_and_cleaned_sample_pass_their_schema() -> None:
