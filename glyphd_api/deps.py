@@ -5,8 +5,10 @@ The bearer token is checked before routing, in ``glyphd_api.security.AccessGuard
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import anyio.to_thread
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -52,3 +54,9 @@ def _migrate(url: str) -> Engine:
 
 def allow_run_config(request: Request) -> bool:
     return bool(request.app.state.allow_run_config)
+
+
+# The one spelling of "this request's context" in a route's signature.
+ContextDep = Annotated[Context, Depends(get_context)]
+# Whether this server lets a client send Dagster run config (fault switches, delays).
+RunConfigAllowed = Annotated[bool, Depends(allow_run_config)]

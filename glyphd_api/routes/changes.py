@@ -7,16 +7,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from glyph_assets.store import changes, repository
-from glyphd_api.deps import get_context
+from glyphd_api.deps import ContextDep
 from glyphd_api.errors import ApiError
-from glyphd_api.routes.common import answer, errors, limit_param, offset_param
+from glyphd_api.routes.common import Limit, Offset, answer, errors
 from glyphd_api.schemas import UtcDatetime, Versioned
-from glyphd_api.service import Context
 
 router = APIRouter(tags=["changes"])
 KEY_PATTERN = r"^[tu]-[0-9a-f]{8,40}$"
@@ -50,7 +49,7 @@ class ListingHistory(Versioned):
     responses=errors(401, 404, 422),
 )
 def listing_history(
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     listing_key: Annotated[str, Path(pattern=KEY_PATTERN, description="A listing's key")],
 ) -> Any:
     seen = changes.history(ctx.engine, listing_key)
@@ -105,15 +104,15 @@ class ImportDiffOut(Versioned):
 )
 def import_diff(
     import_id: str,
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     against: Annotated[
         str | None, Query(max_length=36, description="Another import (default: the previous)")
     ] = None,
     change: Annotated[
         str, Query(pattern="^(new|gone|repriced|unchanged)$", description="Which listings to page")
     ] = "repriced",
-    limit: Annotated[int, limit_param()] = 50,
-    offset: Annotated[int, offset_param()] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Any:
     """Listings are matched by ``listing_key``; counts and the per-model summary cover both
     imports whole, ``items`` pages the listings of one kind of change."""
@@ -192,7 +191,7 @@ def _delta(row: dict[str, Any]) -> PriceDelta:
     responses=errors(401, 422),
 )
 def forecast_deltas(
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     model: Annotated[str | None, Query(max_length=64)] = None,
     region: Annotated[str | None, Query(max_length=200)] = None,
     min_price_change_pct: Annotated[float | None, Query(allow_inf_nan=False)] = None,
@@ -221,7 +220,7 @@ def forecast_deltas(
     summary="One price delta with both observations (established)",
     responses=errors(401, 404, 422),
 )
-def forecast_delta(delta_id: int, ctx: Annotated[Context, Depends(get_context)]) -> Any:
+def forecast_delta(delta_id: int, ctx: ContextDep) -> Any:
     rows = changes.price_deltas(ctx.engine, changes.DeltaFilters(delta_id=delta_id), 1)
     if not rows:
         raise ApiError(404, f"Delta {delta_id} not found", code="delta_not_found")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Query, Request
 from fastapi.dependencies.models import Dependant
@@ -49,6 +49,11 @@ def limit_param() -> Any:
 
 def offset_param() -> Any:
     return Query(ge=0, le=MAX_OFFSET, description=f"Items to skip (0 to {MAX_OFFSET})")
+
+
+# A page's window as every list declares it (each route sets its own default).
+Limit = Annotated[int, limit_param()]
+Offset = Annotated[int, offset_param()]
 
 
 def sorted_page(call: Any) -> Any:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
@@ -19,7 +19,7 @@ from glyph_assets.landing import UploadTooLarge
 from glyph_assets.sieve.classify import classify_title
 from glyph_assets.sieve.score import ScoreConfig
 from glyphd_api import queries
-from glyphd_api.deps import get_context
+from glyphd_api.deps import ContextDep
 from glyphd_api.errors import ApiError
 from glyphd_api.routes.common import answer, errors
 from glyphd_api.schemas import ESTABLISHED_SCHEMA_VERSION
@@ -120,7 +120,7 @@ def _text(value: Any) -> str:
 )
 def report(
     request: Request,
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     format: Annotated[
         str | None, Query(pattern="^(json|markdown)$", description="json (default) or markdown")
     ] = None,
@@ -224,7 +224,7 @@ def artifact_report(path: Path, filename: str, settings: Any) -> ArtifactValidat
         }
     },
 )
-async def upload_artifact(request: Request, ctx: Annotated[Context, Depends(get_context)]) -> Any:
+async def upload_artifact(request: Request, ctx: ContextDep) -> Any:
     """Every check an import would make, nothing registered or run. With ``save_to_disk``
     (a form field before the file) the upload is kept under the data directory's
     ``validation/`` folder with a generated name, never at a path the client chooses."""

@@ -25,13 +25,13 @@ from glyph_assets.sieve.read import FileRejected, JsonDocument, TooManyRows
 from glyph_assets.sieve.scored import DTO_REQUIRED, dto_problems
 from glyph_assets.store import repository
 from glyphd_api import established, export, queries, service
-from glyphd_api.deps import allow_run_config, get_context
+from glyphd_api.deps import ContextDep, allow_run_config
 from glyphd_api.errors import ApiError
 from glyphd_api.routes.common import (
+    Limit,
+    Offset,
     answer,
     errors,
-    limit_param,
-    offset_param,
     sort_pattern,
     sorted_page,
 )
@@ -396,7 +396,7 @@ def _established_dto(document: JsonDocument) -> None:
 async def create_import(
     request: Request,
     fields: Annotated[Fields, Depends()],
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     wait: WaitParam = False,
     timeout: TimeoutParam = 60.0,
     idempotency_key: IdempotencyKey = None,
@@ -422,7 +422,7 @@ async def create_import(
 async def create_import_csv(
     request: Request,
     fields: Annotated[Fields, Depends()],
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     answer_when: Annotated[Synchronous, Depends()],
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
@@ -493,7 +493,7 @@ async def create_import_csv(
 async def persist_listings(
     request: Request,
     fields: Annotated[Fields, Depends()],
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     answer_when: Annotated[Synchronous, Depends()],
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
@@ -573,7 +573,7 @@ def _open_chunks(path: Path) -> Iterator[bytes]:
 async def import_from_pipeline(
     request: Request,
     body: FromPipelineRequest,
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     answer_when: Annotated[Synchronous, Depends()],
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
@@ -616,7 +616,7 @@ async def import_from_pipeline(
 async def validate_import(
     request: Request,
     fields: Annotated[Fields, Depends()],
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     max_listed: Annotated[int, Query(ge=0, le=1000, description="Row errors to list")] = 100,
 ) -> Any:
     """The same checks as an import, row level included (the pipeline's own functions), on a
@@ -659,7 +659,7 @@ async def validate_import(
     responses=errors(401, 422),
 )
 def list_imports(
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     status: Annotated[
         list[str] | None,
         Query(
@@ -677,8 +677,8 @@ def list_imports(
             pattern=sort_pattern(queries.IMPORT_SORTS),
         ),
     ] = "-created_at",
-    limit: Annotated[int, limit_param()] = 50,
-    offset: Annotated[int, offset_param()] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Any:
     bad = [s for s in status or [] if s not in service.TERMINAL | {"queued", "running"}]
     if bad:
@@ -711,7 +711,7 @@ def list_imports(
     summary="An import's summary: status, runs, row counts, score range, top models, errors",
     responses=errors(401, 404),
 )
-def get_import(import_id: str, ctx: Annotated[Context, Depends(get_context)]) -> Any:
+def get_import(import_id: str, ctx: ContextDep) -> Any:
     state = service.load_state(ctx, import_id)
     return answer(service.build_summary(ctx, state))
 
@@ -729,7 +729,7 @@ def _known(ctx: Context, import_id: str) -> None:
 )
 def import_errors(
     import_id: str,
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     stage: str | None = None,
     field: str | None = None,
     sort: Annotated[
@@ -739,8 +739,8 @@ def import_errors(
             pattern=sort_pattern(queries.ERROR_SORTS),
         ),
     ] = "import_index",
-    limit: Annotated[int, limit_param()] = 50,
-    offset: Annotated[int, offset_param()] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Any:
     _known(ctx, import_id)
     items, total = sorted_page(
@@ -777,8 +777,8 @@ class ListingQuery(BaseModel):
         "'-' for descending; comma-separated for several",
         pattern=sort_pattern(queries.LISTING_SORTS),
     )
-    limit: Annotated[int, limit_param()] = 50
-    offset: Annotated[int, offset_param()] = 0
+    limit: Limit = 50
+    offset: Offset = 0
     after_index: int | None = Field(
         None,
         ge=-1,
@@ -832,7 +832,7 @@ class ListingsAcrossImports(ListingQuery):
     quantized: bool | None = Field(None, description="MIG-capable listings (mig_support > 0)")
     min_price: float | None = Field(None, ge=0, allow_inf_nan=False)
     max_price: float | None = Field(None, ge=0, allow_inf_nan=False)
-    limit: Annotated[int, limit_param()] = 100
+    limit: Limit = 100
 
 
 def listings_page(ctx: Context, query: ListingsAcrossImports, request: Request) -> Response:
@@ -913,7 +913,7 @@ def listing_page_json(items: list[dict[str, Any]], **window: Any) -> bytes:
 )
 async def import_listings(
     import_id: str,
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     query: Annotated[ListingQuery, Query()],
 ) -> Any:
     # Async on purpose: the page is one short read, cheaper on the event loop than a hop to a
@@ -940,7 +940,7 @@ async def import_listings(
         **errors(401, 404),
     },
 )
-def import_listings_csv(import_id: str, ctx: Annotated[Context, Depends(get_context)]) -> Any:
+def import_listings_csv(import_id: str, ctx: ContextDep) -> Any:
     _known(ctx, import_id)
     return StreamingResponse(
         export.csv_rows(ctx.engine, import_id),
@@ -959,7 +959,7 @@ def import_listings_csv(import_id: str, ctx: Annotated[Context, Depends(get_cont
 def retry_import(
     import_id: str,
     request: Request,
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     body: Annotated[RetryRequest | None, Body()] = None,
 ) -> Any:
     """Dagster re-executes from the failed step (re-reading the stored Parquet of the steps that

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from glyphd_api import service
-from glyphd_api.deps import get_context
+from glyphd_api.deps import ContextDep
 from glyphd_api.routes.common import answer, errors
 from glyphd_api.schemas import JobStatus
-from glyphd_api.service import Context
 
 router = APIRouter(tags=["jobs"])
 
@@ -21,7 +20,7 @@ router = APIRouter(tags=["jobs"])
     summary="A run's status, progress (assets done of five, rows) and failure message",
     responses=errors(401, 404, 502, 503),
 )
-def job_status(run_id: str, ctx: Annotated[Context, Depends(get_context)]) -> Any:
+def job_status(run_id: str, ctx: ContextDep) -> Any:
     """Read from Dagster, the source of truth; the import it belongs to is reconciled on the
     way, so an import whose run ended while the API was down is corrected here."""
     return answer(service.job_status(ctx, run_id))
@@ -38,7 +37,7 @@ def job_status(run_id: str, ctx: Annotated[Context, Depends(get_context)]) -> An
 )
 def cancel_job(
     run_id: str,
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     wait: Annotated[
         float, Query(ge=0, le=120, description="Seconds to wait for CANCELED before answering")
     ] = 15.0,

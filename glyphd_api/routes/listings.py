@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from glyphd_api import established, queries
-from glyphd_api.deps import get_context
+from glyphd_api.deps import ContextDep
 from glyphd_api.routes.common import MAX_LIMIT, MAX_OFFSET, errors, sorted_page
 from glyphd_api.routes.imports import ListingsAcrossImports, listings_page
 from glyphd_api.schemas import EstablishedListing
-from glyphd_api.service import Context
 
 router = APIRouter(tags=["listings"])
 
@@ -40,7 +39,7 @@ router = APIRouter(tags=["listings"])
 )
 def list_listings(
     request: Request,
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     query: Annotated[ListingsAcrossImports, Query()],
 ) -> Any:
     return listings_page(ctx, query, request)
@@ -63,7 +62,7 @@ class LegacyListingQuery(BaseModel):
     responses=errors(401, 422),
 )
 def legacy_listings(
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     query: Annotated[LegacyListingQuery, Query()],
 ) -> Any:
     """The earlier service read these from a bundled sample file; glyph answers the same

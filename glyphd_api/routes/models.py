@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from glyphd_api import queries
-from glyphd_api.deps import get_context
-from glyphd_api.routes.common import errors, limit_param, offset_param
+from glyphd_api.deps import ContextDep
+from glyphd_api.routes.common import Limit, Offset, errors
 from glyphd_api.schemas import EstablishedModel
 from glyphd_api.service import Context
 
@@ -86,7 +86,7 @@ def _registry(ctx: Context) -> list[dict[str, Any]]:
     responses=errors(401, 422),
 )
 def list_models(
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     currency: Annotated[str, Query(min_length=3, max_length=8)] = "USD",
     vendor: str | None = None,
     listed_only: Annotated[
@@ -96,8 +96,8 @@ def list_models(
             "GPUModelDTO has prices); false adds the registry's other models"
         ),
     ] = True,
-    limit: Annotated[int, limit_param()] = 1000,
-    offset: Annotated[int, offset_param()] = 0,
+    limit: Limit = 1000,
+    offset: Offset = 0,
 ) -> Any:
     """Market figures count GPU listings priced in ``currency``; models seen in listings but
     absent from the registry are included with ``in_registry: false``. ``model`` is the
