@@ -15,8 +15,8 @@ from contextlib import asynccontextmanager
 from importlib import metadata
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI, Request, Response
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from fastapi import Depends, FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,7 +24,7 @@ from glyph_assets.logs import configure_logging
 from glyph_assets.settings import Settings, get_settings
 from glyph_assets.store.db import migrate
 from glyphd_api.deps import run_config_allowed
-from glyphd_api.errors import ApiError, error_body, install_error_handlers
+from glyphd_api.errors import error_body, install_error_handlers
 from glyphd_api.metrics import RequestMetrics
 from glyphd_api.routes import (
     changes,
@@ -141,17 +141,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database_url = settings.sqlalchemy_url  # resolved once, not per request
     app.state.allow_run_config = run_config_allowed(settings)
     install_error_handlers(app)
-
-    async def database_down(_request: Request, exc: Exception) -> Response:
-        # The driver's own message only: the statement and its parameters stay in the log.
-        reason = getattr(exc, "orig", None) or exc
-        handler = app.exception_handlers[ApiError]
-        error = ApiError(
-            503, f"the database is unavailable: {reason}"[:300], code="database_unavailable"
-        )
-        return await handler(_request, error)  # type: ignore[misc,return-value]
-
-    app.add_exception_handler(OperationalError, database_down)
 
     routers = (health, imports, jobs, listings, metrics, models, schema, established, changes)
     for module in routers:

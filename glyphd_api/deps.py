@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from glyph_assets.settings import Settings
 from glyph_assets.store.db import migrate, migrated_engine
-from glyphd_api.errors import ApiError
+from glyphd_api.errors import database_unavailable
 from glyphd_api.service import Context
 
 
@@ -46,10 +46,7 @@ def _migrate(url: str) -> Engine:
     try:
         return migrate(url)
     except SQLAlchemyError as exc:
-        reason = getattr(exc, "orig", None) or exc
-        raise ApiError(
-            503, f"the database is unavailable: {reason}"[:300], code="database_unavailable"
-        ) from exc
+        raise database_unavailable(exc) from exc
 
 
 def allow_run_config(request: Request) -> bool:

@@ -28,7 +28,7 @@ from starlette.requests import ClientDisconnect
 from glyph_assets.landing import UploadTooLarge
 from glyph_assets.sieve.columns import SCORE_SCALES
 from glyph_assets.sieve.read import FileRejected, JsonDocument, json_document, parse_json
-from glyphd_api.errors import ApiError
+from glyphd_api.errors import UPLOAD_REFUSALS, ApiError
 from glyphd_api.schemas import JsonImportRequest
 
 T = TypeVar("T")
@@ -274,12 +274,7 @@ async def _drain(request: Request, limit: int = DRAIN_AFTER_ERROR_BYTES) -> None
 def _check_length(request: Request, max_bytes: int, overhead: int = 0) -> None:
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > max_bytes + overhead:
-        raise ApiError(
-            413,
-            f"upload is larger than the limit of {max_bytes} bytes",
-            code="payload_too_large",
-            details={"limit_bytes": max_bytes},
-        )
+        raise UploadTooLarge(max_bytes)
 
 
 def media_type(request: Request) -> str:
@@ -321,7 +316,7 @@ async def receive(
         if mime in RAW_TYPES or mime == "":
             _check_length(request, max_bytes)
             return await _receive_raw(request, base, consume, mime, allow_run_config)
-    except (ApiError, UploadTooLarge):
+    except UPLOAD_REFUSALS:
         await _drain(request)
         raise
     except ClientDisconnect as exc:

@@ -241,7 +241,13 @@ async def upload_artifact(request: Request, ctx: ContextDep) -> Any:
                 code="unsupported_file_type",
             )
         with tempfile.TemporaryDirectory(prefix="glyph-artifact-") as tmp:
-            path = Path(spool_to_temp(chunks, tmp, Path(name).suffix, settings.max_upload_bytes))
+            try:
+                spooled = spool_to_temp(chunks, tmp, Path(name).suffix, settings.max_upload_bytes)
+            except UploadTooLarge as exc:
+                # The established validator's 413 names no limit (a Content-Length over it is
+                # refused before, by the app-wide answer that does).
+                raise ApiError(413, str(exc), code="payload_too_large") from exc
+            path = Path(spooled)
             result = artifact_report(path, name, settings)
             result.filename, result.file_size = name, path.stat().st_size
             if sub.save_to_disk:
@@ -257,16 +263,13 @@ async def upload_artifact(request: Request, ctx: ContextDep) -> Any:
         raise ApiError(
             415, "send the file as multipart/form-data ('file')", code="unsupported_media_type"
         )
-    try:
-        result = await receive(
-            request,
-            Submission(),
-            run,
-            max_bytes=settings.max_upload_bytes,
-            allow_run_config=True,  # nothing is run
-        )
-    except UploadTooLarge as exc:
-        raise ApiError(413, str(exc), code="payload_too_large") from exc
+    result = await receive(
+        request,
+        Submission(),
+        run,
+        max_bytes=settings.max_upload_bytes,
+        allow_run_config=True,  # nothing is run
+    )
     return answer(result)
 
 

@@ -20,8 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from glyph_assets.imports import register_import
-from glyph_assets.landing import StorageFull, UploadTooLarge
-from glyph_assets.sieve.read import FileRejected, JsonDocument, TooManyRows
+from glyph_assets.sieve.read import JsonDocument
 from glyph_assets.sieve.scored import DTO_REQUIRED, dto_problems
 from glyph_assets.store import repository
 from glyphd_api import established, export, queries, service
@@ -215,29 +214,6 @@ def _register_and_launch(
             settings=ctx.settings,
             score_scale=submission.score_scale,
         )
-    except TooManyRows as exc:
-        raise ApiError(
-            413,
-            "the file has more data rows than this server accepts; nothing was kept",
-            code="too_many_rows",
-            problems=exc.problems,
-            details={"limit_rows": exc.limit},
-        ) from exc
-    except FileRejected as exc:
-        raise ApiError(
-            422,
-            "the file cannot be ingested; nothing was kept",
-            code="file_rejected",
-            problems=exc.problems,
-        ) from exc
-    except UploadTooLarge as exc:
-        raise _too_large(exc) from exc
-    except StorageFull as exc:
-        raise ApiError(
-            507,
-            "the server has no space left to keep the upload; nothing was kept or registered",
-            code="insufficient_storage",
-        ) from exc
     except IntegrityError as exc:
         # Another request with the same Idempotency-Key won the race: answer with its import.
         existing = (
@@ -271,10 +247,6 @@ class Replayed(Exception):
     def __init__(self, record: dict[str, Any]) -> None:
         super().__init__(record["import_id"])
         self.record = record
-
-
-def _too_large(exc: UploadTooLarge) -> ApiError:
-    return ApiError(413, str(exc), code="payload_too_large", details={"limit_bytes": exc.limit})
 
 
 async def wait_until_final(ctx: Context, import_id: str, timeout: float) -> service.ImportState:
@@ -353,8 +325,6 @@ async def _submit(
             allow_run_config=allow_run_config(request),
             **receiving,
         )
-    except UploadTooLarge as exc:
-        raise _too_large(exc) from exc
     except Replayed as exc:
         replayed = await _replay(ctx, idempotency_key, exc.record)
         assert replayed is not None
@@ -597,8 +567,6 @@ async def import_from_pipeline(
         accepted = await anyio.to_thread.run_sync(
             _register_and_launch, ctx, submission, _open_chunks(path), idempotency_key
         )
-    except UploadTooLarge as exc:
-        raise _too_large(exc) from exc
     except Replayed as exc:
         replayed = await _replay(ctx, idempotency_key, exc.record)
         assert replayed is not None
@@ -639,16 +607,13 @@ async def validate_import(
                 score_scale=sub.score_scale,
             )
 
-    try:
-        report = await receive(
-            request,
-            fields.submission,
-            run,
-            max_bytes=settings.max_upload_bytes,
-            allow_run_config=True,  # validation launches nothing; run_config is ignored
-        )
-    except UploadTooLarge as exc:
-        raise _too_large(exc) from exc
+    report = await receive(
+        request,
+        fields.submission,
+        run,
+        max_bytes=settings.max_upload_bytes,
+        allow_run_config=True,  # validation launches nothing; run_config is ignored
+    )
     return answer(report)
 
 
