@@ -30,12 +30,15 @@ from glyphd_api.routes import (
     changes,
     established,
     health,
+    import_rows,
     imports,
     jobs,
     listings,
     metrics,
     models,
     schema,
+    submissions,
+    validate,
 )
 from glyphd_api.routes.common import reject_unknown_query
 from glyphd_api.routes.schema import SUPPORTED_VERSIONS
@@ -142,7 +145,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.allow_run_config = run_config_allowed(settings)
     install_error_handlers(app)
 
-    routers = (health, imports, jobs, listings, metrics, models, schema, established, changes)
+    # The order is the OpenAPI document's, and decides which route answers 405 for a path that
+    # several share (a submission path before the import it could be read as).
+    routers = (
+        health,
+        submissions,
+        validate,
+        imports,
+        import_rows,
+        jobs,
+        listings,
+        metrics,
+        models,
+        schema,
+        established,
+        changes,
+    )
     for module in routers:
         app.include_router(module.router)
     # Outermost: a refused token or an oversized small body never reaches routing.

@@ -49,7 +49,8 @@ def _migrate(url: str) -> Engine:
         raise database_unavailable(exc) from exc
 
 
-def allow_run_config(request: Request) -> bool:
+async def allow_run_config(request: Request) -> bool:
+    """Async: a dependency that only reads the app's state costs no thread hop."""
     return bool(request.app.state.allow_run_config)
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from glyph_assets.sieve.inspect import FileInspection
 
 SCHEMA_VERSION = "1"
 # The established glyphd schema versions (its ImportResultDTO carries one of them).
@@ -97,6 +100,17 @@ class DetectedFormat(BaseModel):
     delimiter: str | None = None
     columns: list[str]
     kind: Kind
+
+    @classmethod
+    def of(cls, inspection: FileInspection) -> DetectedFormat:
+        """What the file-level check found, as an import and a dry run both report it."""
+        return cls(
+            format=inspection.format,
+            encoding=inspection.encoding,
+            delimiter=inspection.delimiter,
+            columns=inspection.columns,
+            kind=inspection.kind,  # type: ignore[arg-type]
+        )
 
 
 class ImportAccepted(Versioned):

@@ -57,13 +57,7 @@ def validate_file(
             return ValidationReport(valid=False, problems=TooManyRows(max_rows, rows).problems)
     from glyph_assets.sieve.pipeline import enrich_chunk, normalize_chunk, score_chunks
 
-    detected = DetectedFormat(
-        format=inspection.format,
-        encoding=inspection.encoding,
-        delimiter=inspection.delimiter,
-        columns=inspection.columns,
-        kind=inspection.kind,  # type: ignore[arg-type]
-    )
+    detected = DetectedFormat.of(inspection)
     resolved = inspection.kind
     try:
         enriched = [

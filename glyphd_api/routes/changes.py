@@ -11,7 +11,8 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from glyph_assets.store import changes, repository
+from glyph_assets.store import changes
+from glyphd_api import service
 from glyphd_api.deps import ContextDep
 from glyphd_api.errors import ApiError
 from glyphd_api.routes.common import Limit, Offset, answer, errors
@@ -117,8 +118,8 @@ def import_diff(
     """Listings are matched by ``listing_key``; counts and the per-model summary cover both
     imports whole, ``items`` pages the listings of one kind of change."""
     for wanted in (import_id, against):
-        if wanted and repository.get_import(ctx.engine, wanted) is None:
-            raise ApiError(404, f"no import {wanted}", code="import_not_found")
+        if wanted:
+            service.known_import(ctx, wanted)
     other = against or changes.previous_import(ctx.engine, import_id)
     counts = changes.diff_counts(ctx.engine, import_id, other)
     items, total = changes.diff_page(ctx.engine, import_id, other, change, limit, offset)

@@ -20,7 +20,7 @@ from glyph_assets.store.db import migrate
 from glyph_assets.store.models import Import
 from glyphd_api import queries
 from glyphd_api.app import create_app
-from glyphd_api.routes.imports import listing_page_json
+from glyphd_api.routes.listing_query import listing_page_json
 from glyphd_api.schemas import ListingOut, ListingPage
 
 A = "00000000-0000-4000-8000-0000000000a1"
