@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
+import logging
+import math
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from glyph_assets.sieve.registry import SPEC_FIELDS, Registry, RegistryError, load_registry
 from glyphd_api import queries
 from glyphd_api.deps import ContextDep
 from glyphd_api.routes.common import Limit, Offset, errors
@@ -17,65 +18,37 @@ from glyphd_api.schemas import EstablishedModel
 from glyphd_api.service import Context
 
 router = APIRouter(tags=["models"])
-_REGISTRY_FIELDS = [
-    "vendor",
-    "display_name",
-    "segment",
-    "architecture",
-    "vram_gb",
-    "memory_type",
-    "tdp_watts",
-    "form_factor",
-    "launch_year",
-    "mig_instances",
-    "nvlink",
-    "pcie_gen",
-    "slot_width",
+log = logging.getLogger("glyphd_api")
+# The registry's columns a listed model carries (its aliases and notes stay in the registry).
+REGISTRY_FIELDS = [
+    "canonical_model",
+    *(f for f in SPEC_FIELDS if f in EstablishedModel.model_fields),
 ]
-_INTEGER_FIELDS = ("launch_year", "mig_instances", "pcie_gen", "slot_width")
-_cache: dict[Path, tuple[float, list[dict[str, Any]]]] = {}
 
 
-def _registry_csv(path: Path) -> list[dict[str, Any]]:
-    """The registry file (data/reference/gpu_models.csv), re-read only when it changes."""
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        return []
-    cached = _cache.get(path)
-    if cached and cached[0] == mtime:
-        return cached[1]
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = [dict(r) for r in csv.DictReader(fh) if r.get("canonical_model")]
-    _cache[path] = (mtime, rows)
-    return rows
-
-
-def _number(value: Any) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
+def _registry_row(model_id: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """One model of the sieve's registry as the API lists it (a missing number is null)."""
+    row = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in spec.items()}
+    return {**row, "canonical_model": model_id}
 
 
 def _registry(ctx: Context) -> list[dict[str, Any]]:
-    """The gpu_models table when it is loaded, else the registry file itself."""
+    """The gpu_models table when it is loaded, else the registry the pipeline matches against
+    (``sieve.registry``: parsed and validated once per process); none when it cannot be read."""
     rows = queries.registry_models(ctx.engine)
     if rows:
         return rows
-    out = []
-    for row in _registry_csv(ctx.settings.registry_path):
-        item: dict[str, Any] = {k: (row.get(k) or None) for k in _REGISTRY_FIELDS}
-        item["canonical_model"] = row["canonical_model"]
-        for key in ("vram_gb", "tdp_watts"):
-            item[key] = _number(item[key])
-        for key in _INTEGER_FIELDS:
-            number = _number(item[key])
-            item[key] = int(number) if number is not None else None
-        link = (item["nvlink"] or "").strip().lower()
-        item["nvlink"] = {"true": True, "false": False}.get(link)
-        out.append(item)
-    return out
+    try:
+        registry = load_registry(ctx.settings.registry_path)
+    except RegistryError as exc:
+        log.warning("no registry models to list: %s", exc)
+        return []
+    return registry.memo("api_models", _registry_rows)
+
+
+def _registry_rows(registry: Registry) -> list[dict[str, Any]]:
+    specs = registry.specs.to_dict("index")
+    return [_registry_row(str(model_id), spec) for model_id, spec in specs.items()]
 
 
 @router.get(
@@ -129,7 +102,7 @@ def _model(
 ) -> EstablishedModel:
     """One ``GPUModelDTO`` (established names: ``model``, ``mig_support``, ``generation``,
     ``pcie_generation``) with glyph's registry columns and market figures beside it."""
-    fields = {k: row.get(k) for k in ["canonical_model", *_REGISTRY_FIELDS]}
+    fields = {k: row.get(k) for k in REGISTRY_FIELDS}
     return EstablishedModel(
         **fields,
         model=row.get("display_name") or row["canonical_model"],
