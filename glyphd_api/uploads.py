@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import PurePath
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 from anyio import from_thread
@@ -304,18 +304,17 @@ async def receive(
             f"unsupported content type {mime!r}: send the listings as application/json",
             code="unsupported_media_type",
         )
+    upload = _Upload(request, base, consume, allow_run_config)
     try:
         if mime == "multipart/form-data":
             _check_length(request, max_bytes, overhead=1024 * 1024)
-            return await _receive_multipart(request, base, consume, allow_run_config)
+            return await _receive_multipart(upload)
         if mime in JSON_TYPES:
             _check_length(request, max_bytes)
-            return await _receive_json(
-                request, base, consume, max_bytes, allow_run_config, check_json
-            )
+            return await _receive_json(upload, max_bytes, check_json)
         if mime in RAW_TYPES or mime == "":
             _check_length(request, max_bytes)
-            return await _receive_raw(request, base, consume, mime, allow_run_config)
+            return await _receive_raw(upload, mime)
     except UPLOAD_REFUSALS:
         await _drain(request)
         raise
@@ -333,12 +332,24 @@ async def receive(
     )
 
 
-async def _receive_multipart(
-    request: Request,
-    base: Submission,
-    consume: Callable[[Submission, Iterator[bytes]], T],
-    allow_run_config: bool,
-) -> T:
+@dataclass(frozen=True)
+class _Upload(Generic[T]):
+    """One upload being received: its request, what the client said before the bytes, who
+    consumes them, and whether run config may be given."""
+
+    request: Request
+    base: Submission
+    consume: Callable[[Submission, Iterator[bytes]], T]
+    allow_run_config: bool
+
+    async def hand_over(self, submission: Submission, chunks: Iterator[bytes]) -> T:
+        """Check the submission's fields, then let ``consume`` pull the bytes in a worker."""
+        checked = submission.checked(self.allow_run_config)
+        return await anyio.to_thread.run_sync(self.consume, checked, chunks)
+
+
+async def _receive_multipart(upload: _Upload[T]) -> T:
+    request = upload.request
     _, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
     if not boundary:
@@ -359,10 +370,10 @@ async def _receive_multipart(
                         code="invalid_request",
                     )
                 submission = replace(
-                    with_fields(base, fields),
+                    with_fields(upload.base, fields),
                     filename=safe_filename(event[2]),
                     content_type=event[3],
-                ).checked(allow_run_config)
+                )
                 break
         if submission is None:
             raise ApiError(422, "no file part named 'file' in the form", code="invalid_request")
@@ -387,28 +398,21 @@ async def _receive_multipart(
                 if event[0] == "file_start":
                     raise ApiError(422, "one file per import", code="invalid_request")
 
-        return await anyio.to_thread.run_sync(consume, submission, chunks())
+        return await upload.hand_over(submission, chunks())
     finally:
         await events.aclose()
 
 
-async def _receive_raw(
-    request: Request,
-    base: Submission,
-    consume: Callable[[Submission, Iterator[bytes]], T],
-    mime: str,
-    allow_run_config: bool,
-) -> T:
-    _, options = parse_options_header(request.headers.get("content-disposition", ""))
+async def _receive_raw(upload: _Upload[T], mime: str) -> T:
+    base = upload.base
+    _, options = parse_options_header(upload.request.headers.get("content-disposition", ""))
     header_name = options.get(b"filename")
     filename = base.filename or (header_name.decode("utf-8", "replace") if header_name else None)
     suffix = RAW_TYPES.get(mime)
     if filename is None and suffix:
         filename = f"upload{suffix}"
-    submission = replace(base, filename=safe_filename(filename), content_type=mime or None).checked(
-        allow_run_config
-    )
-    stream = request.stream().__aiter__()
+    submission = replace(base, filename=safe_filename(filename), content_type=mime or None)
+    stream = upload.request.stream().__aiter__()
     pull = _puller(stream)
 
     def chunks() -> Iterator[bytes]:
@@ -416,21 +420,18 @@ async def _receive_raw(
             if chunk:
                 yield chunk
 
-    return await anyio.to_thread.run_sync(consume, submission, chunks())
+    return await upload.hand_over(submission, chunks())
 
 
 async def _receive_json(
-    request: Request,
-    base: Submission,
-    consume: Callable[[Submission, Iterator[bytes]], T],
+    upload: _Upload[T],
     max_bytes: int,
-    allow_run_config: bool,
     check_json: Callable[[JsonDocument], None] | None = None,
 ) -> T:
     """A JSON body is spooled (its keys decide the import's fields), then landed as sent."""
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         size = 0
-        async for chunk in request.stream():
+        async for chunk in upload.request.stream():
             size += len(chunk)
             if size > max_bytes:
                 raise UploadTooLarge(max_bytes)
@@ -441,15 +442,15 @@ async def _receive_json(
             check_json(document)
         given = {name: getattr(body, name) for name in FORM_FIELDS if name in body.model_fields_set}
         submission = replace(
-            base, **given, filename="listings.json", content_type="application/json"
-        ).checked(allow_run_config)
+            upload.base, **given, filename="listings.json", content_type="application/json"
+        )
 
         def chunks() -> Iterator[bytes]:
             spool.seek(0)
             while block := spool.read(1 << 20):
                 yield block
 
-        return await anyio.to_thread.run_sync(consume, submission, chunks())
+        return await upload.hand_over(submission, chunks())
 
 
 def read_json_body(data: bytes) -> tuple[JsonImportRequest, JsonDocument]:
