@@ -6,16 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from glyph_assets.store import changes
 from glyphd_api import service
 from glyphd_api.deps import ContextDep
 from glyphd_api.errors import ApiError
-from glyphd_api.routes.common import Limit, Offset, answer, errors
+from glyphd_api.routes.common import Limit, Offset, answer, bare_array, errors
 from glyphd_api.schemas import UtcDatetime, Versioned
 
 router = APIRouter(tags=["changes"])
@@ -211,8 +209,7 @@ def forecast_deltas(
         model=model, region=region, min_price_change_pct=min_price_change_pct, after=after
     )
     rows = changes.price_deltas(ctx.engine, filters, limit)
-    body = orjson.dumps([_delta(r).model_dump() for r in rows])
-    return Response(body, media_type="application/json")
+    return bare_array([_delta(r).model_dump() for r in rows])
 
 
 @router.get(

@@ -9,7 +9,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from glyphd_api import export, queries, service
 from glyphd_api.deps import ContextDep
-from glyphd_api.routes.common import Limit, Offset, answer, errors, sort_pattern, sorted_page
+from glyphd_api.routes.common import Limit, Offset, answer, errors, sort_query, sorted_page
 from glyphd_api.routes.listing_query import ListingQuery, listing_page_json, next_after_index
 from glyphd_api.schemas import ListingPage, Page, RowErrorOut
 
@@ -28,11 +28,7 @@ def import_errors(
     stage: str | None = None,
     field: str | None = None,
     sort: Annotated[
-        str,
-        Query(
-            description="import_index, stage or field; '-' descending",
-            pattern=sort_pattern(queries.ERROR_SORTS),
-        ),
+        str, sort_query(queries.ERROR_SORTS, "import_index, stage or field; '-' descending")
     ] = "import_index",
     limit: Limit = 50,
     offset: Offset = 0,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from glyphd_api import queries, service
 from glyphd_api.deps import ContextDep
 from glyphd_api.errors import ApiError
-from glyphd_api.routes.common import Limit, Offset, answer, errors, sort_pattern, sorted_page
+from glyphd_api.routes.common import Limit, Offset, answer, errors, sort_query, sorted_page
 from glyphd_api.schemas import ImportListItem, ImportSummary, Page
 
 router = APIRouter(tags=["imports"])
@@ -37,9 +37,8 @@ def list_imports(
     created_before: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
     sort: Annotated[
         str,
-        Query(
-            description="created_at, finished_at or total_rows; '-' for descending",
-            pattern=sort_pattern(queries.IMPORT_SORTS),
+        sort_query(
+            queries.IMPORT_SORTS, "created_at, finished_at or total_rows; '-' for descending"
         ),
     ] = "-created_at",
     limit: Limit = 50,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -12,7 +11,7 @@ from pydantic import BaseModel, Field
 from glyphd_api import established, queries
 from glyphd_api.deps import ContextDep
 from glyphd_api.errors import ApiError
-from glyphd_api.routes.common import MAX_LIMIT, MAX_OFFSET, errors, sorted_page
+from glyphd_api.routes.common import MAX_LIMIT, MAX_OFFSET, bare_array, errors, sorted_page
 from glyphd_api.routes.listing_query import (
     ListingQuery,
     ListingsAcrossImports,
@@ -61,8 +60,7 @@ def _array_answer(
             headers["X-Next-After-Index"] = str(next_after)
         nxt = request.url.include_query_params(offset=query.offset + len(items))
         headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
-    body = orjson.dumps([established.listing_dto(row) for row in items])
-    return Response(body, media_type="application/json", headers=headers)
+    return bare_array([established.listing_dto(row) for row in items], headers)
 
 
 @router.get(
@@ -120,5 +118,6 @@ def legacy_listings(
     items, total = sorted_page(
         lambda: queries.list_listings(ctx.engine, filters, limit=query.limit, offset=query.offset)
     )
-    body = orjson.dumps([established.listing_dto(row) for row in items])
-    return Response(body, media_type="application/json", headers={"X-Total-Count": str(total)})
+    return bare_array(
+        [established.listing_dto(row) for row in items], {"X-Total-Count": str(total)}
+    )

@@ -6,14 +6,12 @@ import logging
 import math
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
 
 from glyph_assets.sieve.registry import SPEC_FIELDS, Registry, RegistryError, load_registry
 from glyphd_api import queries
 from glyphd_api.deps import ContextDep
-from glyphd_api.routes.common import Limit, Offset, errors
+from glyphd_api.routes.common import Limit, Offset, bare_array, errors
 from glyphd_api.schemas import EstablishedModel
 from glyphd_api.service import Context
 
@@ -92,9 +90,8 @@ def list_models(
     if listed_only:
         items = [i for i in items if i.listing_count]
     page = items[offset : offset + limit]
-    body = orjson.dumps([i.model_dump(exclude_none=True) for i in page])
-    headers = {"X-Total-Count": str(len(items))}
-    return Response(body, media_type="application/json", headers=headers)
+    body = [i.model_dump(exclude_none=True) for i in page]
+    return bare_array(body, {"X-Total-Count": str(len(items))})
 
 
 def _model(

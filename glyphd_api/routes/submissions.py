@@ -152,9 +152,7 @@ async def create_import_csv(
     """The same import as ``POST /api/imports`` (a Dagster run, in glyph's history), answered
     synchronously as established clients expect."""
     land = _from_body(request, ctx, fields.submission, allowed)
-    return await _submit(
-        ctx, land, answer_when.wait, answer_when.timeout, idempotency_key, established=True
-    )
+    return await _submit(ctx, land, answer_when.wait, answer_when.timeout, idempotency_key, True)
 
 
 @router.post(
@@ -186,9 +184,7 @@ async def persist_listings(
         check_json=submit.check_established_dto,
         json_only=True,
     )
-    return await _submit(
-        ctx, land, answer_when.wait, answer_when.timeout, idempotency_key, established=True
-    )
+    return await _submit(ctx, land, answer_when.wait, answer_when.timeout, idempotency_key, True)
 
 
 @router.post(
@@ -220,6 +216,4 @@ async def import_from_pipeline(
         ).checked(allowed)
         return await anyio.to_thread.run_sync(launch, submission, open_chunks(path))
 
-    return await _submit(
-        ctx, land, answer_when.wait, answer_when.timeout, idempotency_key, established=True
-    )
+    return await _submit(ctx, land, answer_when.wait, answer_when.timeout, idempotency_key, True)
