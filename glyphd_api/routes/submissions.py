@@ -39,6 +39,8 @@ router = APIRouter(tags=["imports"])
 REPLAYED = {"Idempotent-Replayed": "true"}
 # Registers one submission's bytes and launches its run (in a worker thread).
 Launch = Callable[[Submission, Iterator[bytes]], ImportAccepted]
+# Gets a submission's bytes (the request body, a file on the server) to a launch.
+Land = Callable[[Launch], Awaitable[ImportAccepted]]
 
 
 async def _finish(
@@ -64,16 +66,17 @@ async def _finish(
 
 async def _submit(
     ctx: Context,
-    land: Callable[[Launch], Awaitable[ImportAccepted]],
+    land: Land,
     wait: bool,
     timeout: float,
     idempotency_key: str | None,
     established: bool = False,
 ) -> Any:
     """Replay the key's import, or ``land`` the bytes through a launch; then answer."""
-    replayed = await anyio.to_thread.run_sync(submit.replay, ctx, idempotency_key)
-    if replayed is not None:
-        return await _finish(ctx, replayed, wait, timeout, REPLAYED, established)
+    if idempotency_key:  # without a key there is nothing to replay (and no thread hop)
+        replayed = await anyio.to_thread.run_sync(submit.replay, ctx, idempotency_key)
+        if replayed is not None:
+            return await _finish(ctx, replayed, wait, timeout, REPLAYED, established)
 
     def launch(submission: Submission, chunks: Iterator[bytes]) -> ImportAccepted:
         return submit.register_and_launch(ctx, submission, chunks, idempotency_key)
@@ -89,7 +92,7 @@ async def _submit(
 
 def _from_body(
     request: Request, ctx: Context, submission: Submission, allowed: bool, **receiving: Any
-) -> Callable[[Launch], Awaitable[ImportAccepted]]:
+) -> Land:
     """Land the request's body, in whatever form it came (``glyphd_api.uploads.receive``)."""
 
     async def land(launch: Launch) -> ImportAccepted:
