@@ -157,22 +157,20 @@ def upload_too_large(exc: UploadTooLarge) -> ApiError:
     return ApiError(413, str(exc), code="payload_too_large", details={"limit_bytes": exc.limit})
 
 
-def too_many_rows(exc: TooManyRows) -> ApiError:
+def file_refused(exc: FileRejected) -> ApiError:
+    """A file refused as a whole, every problem listed: 413 when it has more rows than this
+    server takes, else 422."""
+    if isinstance(exc, TooManyRows):
+        status, code, what = (
+            413,
+            "too_many_rows",
+            "the file has more data rows than this server accepts",
+        )
+        details: dict[str, Any] | None = {"limit_rows": exc.limit}
+    else:
+        status, code, what, details = 422, "file_rejected", "the file cannot be ingested", None
     return ApiError(
-        413,
-        "the file has more data rows than this server accepts; nothing was kept",
-        code="too_many_rows",
-        problems=exc.problems,
-        details={"limit_rows": exc.limit},
-    )
-
-
-def file_rejected(exc: FileRejected) -> ApiError:
-    return ApiError(
-        422,
-        "the file cannot be ingested; nothing was kept",
-        code="file_rejected",
-        problems=exc.problems,
+        status, f"{what}; nothing was kept", code=code, problems=exc.problems, details=details
     )
 
 
@@ -184,12 +182,11 @@ def storage_full(_exc: StorageFull) -> ApiError:
     )
 
 
-# Each domain exception the API lets travel, and the answer it makes (a subclass's own entry
-# wins: Starlette looks a handler up along the exception's MRO).
+# Each domain exception the API lets travel, and the answer it makes (Starlette looks a
+# handler up along the exception's MRO: TooManyRows is a FileRejected).
 TRANSLATIONS: dict[type[Exception], Callable[[Any], ApiError]] = {
     UploadTooLarge: upload_too_large,
-    TooManyRows: too_many_rows,
-    FileRejected: file_rejected,
+    FileRejected: file_refused,
     StorageFull: storage_full,
     OperationalError: database_unavailable,
 }

@@ -67,16 +67,9 @@ def register_and_launch(
     try:
         registered = register_import(
             chunks,
-            filename=submission.filename,
-            content_type=submission.content_type,
-            source=submission.source,
-            description=submission.description,
-            kind=submission.kind,
-            campaign_id=submission.campaign_id,
-            metadata=submission.metadata,
+            **submission.recorded(),
             idempotency_key=idempotency_key,
             settings=ctx.settings,
-            score_scale=submission.score_scale,
         )
     except IntegrityError as exc:
         # Another request with the same Idempotency-Key won the race: answer with its import.

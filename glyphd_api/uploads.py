@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import PurePath
 from typing import Any, Generic, TypeVar
 
@@ -70,6 +70,11 @@ class Submission:
     content_type: str | None = None
     score_scale: str | None = None
     save_to_disk: bool = False  # the artifact validator keeps the upload when asked
+
+    def recorded(self) -> dict[str, Any]:
+        """What the import's record keeps of the submission (run config goes to the launch,
+        save_to_disk to the artifact validator)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("run_config", "save_to_disk")}
 
     def checked(self, allow_run_config: bool) -> Submission:
         """Every problem with the fields at once, before a byte of the file is read."""

@@ -13,6 +13,9 @@ from glyphd_api.errors import ApiError
 from glyphd_api.routes.common import Limit, Offset, sort_pattern
 from glyphd_api.schemas import SCHEMA_VERSION
 
+# The parameters that filter as they are given (the models and the import are resolved first).
+FILTERS = ("min_score", "max_score", "min_price", "max_price", "is_gpu", "vendor", "reject_reason")
+
 
 class ListingQuery(BaseModel):
     """Filters shared by /api/listings and /api/imports/{id}/listings, as one query-parameter
@@ -56,17 +59,8 @@ class ListingQuery(BaseModel):
             )
         if models is None:
             models = [*(self.canonical_model or []), *(self.model or [])]
-        return queries.ListingFilters(
-            import_id=import_id,
-            models=models or None,
-            min_score=self.min_score,
-            max_score=self.max_score,
-            min_price=self.min_price,
-            max_price=self.max_price,
-            is_gpu=self.is_gpu,
-            vendor=self.vendor,
-            reject_reason=self.reject_reason,
-        )
+        given = {name: getattr(self, name) for name in FILTERS}
+        return queries.ListingFilters(import_id=import_id, models=models or None, **given)
 
     def window(self) -> dict[str, Any]:
         """Order and page of the answer, as the query functions take them."""

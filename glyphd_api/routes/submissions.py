@@ -207,15 +207,9 @@ async def import_from_pipeline(
 ) -> Any:
     async def land(launch: Launch) -> ImportAccepted:
         path = resolve_pipeline_path(ctx.settings.from_pipeline_root, body.input_csv_path)
+        named = body.model_dump(exclude={"input_csv_path", "source_label"})
         submission = Submission(
-            source=body.source_label,
-            description=body.description,
-            kind=body.kind,
-            campaign_id=body.campaign_id,
-            metadata=body.metadata,
-            run_config=body.run_config,
-            filename=safe_filename(path.name),
-            score_scale=body.score_scale,
+            source=body.source_label, filename=safe_filename(path.name), **named
         ).checked(allowed)
         return await anyio.to_thread.run_sync(launch, submission, open_chunks(path))
 
