@@ -16,27 +16,30 @@ from contextlib import asynccontextmanager
 from importlib import metadata
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glyph_assets.logs import configure_logging
 from glyph_assets.settings import Settings, get_settings
 from glyph_assets.store.db import migrate
-from glyph_assets.store.errors import DatabaseUnavailable, StoreError
+from glyph_assets.store.errors import StoreError
 from glyphd_api.deps import run_config_allowed
-from glyphd_api.errors import ApiError, error_body, install_error_handlers
+from glyphd_api.errors import error_body, install_error_handlers
 from glyphd_api.metrics import RequestMetrics
 from glyphd_api.routes import (
     changes,
     established,
     health,
+    import_rows,
     imports,
     jobs,
     listings,
     metrics,
     models,
     schema,
+    submissions,
+    validate,
 )
 from glyphd_api.routes.common import reject_unknown_query
 from glyphd_api.routes.schema import SUPPORTED_VERSIONS
@@ -143,18 +146,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.allow_run_config = run_config_allowed(settings)
     install_error_handlers(app)
 
-    async def database_down(_request: Request, exc: Exception) -> Response:
-        # The driver's own message only: the statement and its parameters stay in the log.
-        reason = getattr(exc, "orig", None) or exc
-        handler = app.exception_handlers[ApiError]
-        error = ApiError(
-            503, f"the database is unavailable: {reason}"[:300], code="database_unavailable"
-        )
-        return await handler(_request, error)  # type: ignore[misc,return-value]
-
-    app.add_exception_handler(DatabaseUnavailable, database_down)
-
-    routers = (health, imports, jobs, listings, metrics, models, schema, established, changes)
+    # The order is the OpenAPI document's, and decides which route answers 405 for a path that
+    # several share (a submission path before the import it could be read as).
+    routers = (
+        health,
+        submissions,
+        validate,
+        imports,
+        import_rows,
+        jobs,
+        listings,
+        metrics,
+        models,
+        schema,
+        established,
+        changes,
+    )
     for module in routers:
         app.include_router(module.router)
     # Outermost: a refused token or an oversized small body never reaches routing.

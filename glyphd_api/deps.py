@@ -5,13 +5,15 @@ The bearer token is checked before routing, in ``glyphd_api.security.AccessGuard
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import anyio.to_thread
-from fastapi import Request
+from fastapi import Depends, Request
 
 from glyph_assets.settings import Settings
 from glyph_assets.store.db import Engine, migrate, migrated_engine
 from glyph_assets.store.errors import StoreError
-from glyphd_api.errors import ApiError
+from glyphd_api.errors import database_unavailable
 from glyphd_api.service import Context
 
 
@@ -43,11 +45,15 @@ def _migrate(url: str) -> Engine:
     try:
         return migrate(url)
     except StoreError as exc:
-        reason = getattr(exc, "orig", None) or exc
-        raise ApiError(
-            503, f"the database is unavailable: {reason}"[:300], code="database_unavailable"
-        ) from exc
+        raise database_unavailable(exc) from exc
 
 
-def allow_run_config(request: Request) -> bool:
+async def allow_run_config(request: Request) -> bool:
+    """Async: a dependency that only reads the app's state costs no thread hop."""
     return bool(request.app.state.allow_run_config)
+
+
+# The one spelling of "this request's context" in a route's signature.
+ContextDep = Annotated[Context, Depends(get_context)]
+# Whether this server lets a client send Dagster run config (fault switches, delays).
+RunConfigAllowed = Annotated[bool, Depends(allow_run_config)]

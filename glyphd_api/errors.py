@@ -1,9 +1,15 @@
-"""One JSON error shape for every failure the API reports, whoever raised it."""
+"""One JSON error shape for every failure the API reports, whoever raised it.
+
+Routes and services raise ``ApiError`` for the answers they decide, and let the domain's own
+exceptions (an upload too large, a file refused, a full disk, the database down) travel: each
+of those is translated here, once, by an app-level handler.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +17,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from glyph_assets.landing import StorageFull, UploadTooLarge
+from glyph_assets.sieve.read import FileRejected, TooManyRows
+from glyph_assets.store.errors import DatabaseUnavailable
 from glyphd_api.schemas import SCHEMA_VERSION
 
 log = logging.getLogger("glyphd_api")
@@ -135,9 +144,72 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def database_unavailable(exc: Exception) -> ApiError:
+    """The database cannot be reached: the driver's own message only (the statement and its
+    parameters stay in the log)."""
+    reason = getattr(exc, "orig", None) or exc
+    return ApiError(
+        503, f"the database is unavailable: {reason}"[:300], code="database_unavailable"
+    )
+
+
+def upload_too_large(exc: UploadTooLarge) -> ApiError:
+    return ApiError(413, str(exc), code="payload_too_large", details={"limit_bytes": exc.limit})
+
+
+def file_refused(exc: FileRejected) -> ApiError:
+    """A file refused as a whole, every problem listed: 413 when it has more rows than this
+    server takes, else 422."""
+    if isinstance(exc, TooManyRows):
+        status, code, what = (
+            413,
+            "too_many_rows",
+            "the file has more data rows than this server accepts",
+        )
+        details: dict[str, Any] | None = {"limit_rows": exc.limit}
+    else:
+        status, code, what, details = 422, "file_rejected", "the file cannot be ingested", None
+    return ApiError(
+        status, f"{what}; nothing was kept", code=code, problems=exc.problems, details=details
+    )
+
+
+def storage_full(_exc: StorageFull) -> ApiError:
+    return ApiError(
+        507,
+        "the server has no space left to keep the upload; nothing was kept or registered",
+        code="insufficient_storage",
+    )
+
+
+# Each domain exception the API lets travel, and the answer it makes (Starlette looks a
+# handler up along the exception's MRO: TooManyRows is a FileRejected).
+TRANSLATIONS: dict[type[Exception], Callable[[Any], ApiError]] = {
+    UploadTooLarge: upload_too_large,
+    FileRejected: file_refused,
+    StorageFull: storage_full,
+    DatabaseUnavailable: database_unavailable,
+}
+# The failures that answer an upload before its body was read to the end: the rest of the body
+# is drained first, so that the client can read the answer.
+UPLOAD_REFUSALS: tuple[type[Exception], ...] = (ApiError, UploadTooLarge, FileRejected, StorageFull)
+
+
+def _translated(
+    convert: Callable[[Any], ApiError],
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        return await _api_error(request, convert(exc))
+
+    return handle
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every error path (ours, Starlette's, validation, crashes) to ``error_body``."""
+    """Route every error path (ours, the domain's, Starlette's, validation, crashes) to
+    ``error_body``."""
     app.add_exception_handler(ApiError, _api_error)
+    for exc_type, convert in TRANSLATIONS.items():
+        app.add_exception_handler(exc_type, _translated(convert))
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from glyph_assets.store.status import IMPORT_STATUSES
+
+if TYPE_CHECKING:
+    from glyph_assets.sieve.inspect import FileInspection
 
 SCHEMA_VERSION = "1"
 # The established glyphd schema versions (its ImportResultDTO carries one of them).
@@ -33,6 +36,11 @@ def _utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
+def _example(example: dict[str, Any], **config: Any) -> ConfigDict:
+    """A model's config with the one example its OpenAPI schema shows."""
+    return ConfigDict(json_schema_extra={"examples": [example]}, **config)
+
+
 class Versioned(BaseModel):
     schema_version: str = Field(default=SCHEMA_VERSION, description="Version of this schema")
 
@@ -47,23 +55,17 @@ class ErrorDetail(BaseModel):
 class ErrorResponse(Versioned):
     """The one error shape of the API."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "schema_version": SCHEMA_VERSION,
-                    "error": {
-                        "code": "file_rejected",
-                        "message": "the file cannot be ingested",
-                        "problems": [
-                            "no column can serve as the price (expected e.g. price, price_usd)"
-                        ],
-                        "details": None,
-                    },
-                    "detail": "the file cannot be ingested; no column can serve as the price "
-                    "(expected e.g. price, price_usd)",
-                }
-            ]
+    model_config = _example(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "error": {
+                "code": "file_rejected",
+                "message": "the file cannot be ingested",
+                "problems": ["no column can serve as the price (expected e.g. price, price_usd)"],
+                "details": None,
+            },
+            "detail": "the file cannot be ingested; no column can serve as the price "
+            "(expected e.g. price, price_usd)",
         }
     )
     error: ErrorDetail
@@ -99,37 +101,44 @@ class DetectedFormat(BaseModel):
     columns: list[str]
     kind: Kind
 
+    @classmethod
+    def of(cls, inspection: FileInspection) -> DetectedFormat:
+        """What the file-level check found, as an import and a dry run both report it."""
+        return cls(
+            format=inspection.format,
+            encoding=inspection.encoding,
+            delimiter=inspection.delimiter,
+            columns=inspection.columns,
+            kind=inspection.kind,  # type: ignore[arg-type]
+        )
+
 
 class ImportAccepted(Versioned):
     """Answer to an upload: the import exists and its run is launched."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "schema_version": SCHEMA_VERSION,
-                    "import_id": EXAMPLE_IMPORT_ID,
-                    "run_id": EXAMPLE_RUN_ID,
-                    "attempt": 1,
-                    "status": "queued",
-                    "source": "api",
-                    "kind": "raw",
-                    "sha256": "3f1c...",
-                    "size_bytes": 33961,
-                    "detected": {
-                        "format": "csv",
-                        "encoding": "utf-8",
-                        "delimiter": ",",
-                        "columns": ["title", "price", "condition"],
-                        "kind": "raw",
-                    },
-                    "links": {
-                        "summary": f"/api/imports/{EXAMPLE_IMPORT_ID}",
-                        "job_status": f"/api/jobs/{EXAMPLE_RUN_ID}/status",
-                        "dagster_run": f"http://127.0.0.1:3000/runs/{EXAMPLE_RUN_ID}",
-                    },
-                }
-            ]
+    model_config = _example(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "import_id": EXAMPLE_IMPORT_ID,
+            "run_id": EXAMPLE_RUN_ID,
+            "attempt": 1,
+            "status": "queued",
+            "source": "api",
+            "kind": "raw",
+            "sha256": "3f1c...",
+            "size_bytes": 33961,
+            "detected": {
+                "format": "csv",
+                "encoding": "utf-8",
+                "delimiter": ",",
+                "columns": ["title", "price", "condition"],
+                "kind": "raw",
+            },
+            "links": {
+                "summary": f"/api/imports/{EXAMPLE_IMPORT_ID}",
+                "job_status": f"/api/jobs/{EXAMPLE_RUN_ID}/status",
+                "dagster_run": f"http://127.0.0.1:3000/runs/{EXAMPLE_RUN_ID}",
+            },
         }
     )
     import_id: str
@@ -156,17 +165,13 @@ class RunOut(BaseModel):
 
 
 class RowErrorOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "import_index": 17,
-                    "stage": "clean",
-                    "field": "price",
-                    "reason": "price is not a number: call for price",
-                    "raw_row": '{"title": "RTX 4090", "price": "call for price"}',
-                }
-            ]
+    model_config = _example(
+        {
+            "import_index": 17,
+            "stage": "clean",
+            "field": "price",
+            "reason": "price is not a number: call for price",
+            "raw_row": '{"title": "RTX 4090", "price": "call for price"}',
         }
     )
     import_index: int
@@ -262,28 +267,24 @@ class ListingChanges(BaseModel):
 class ImportSummary(Versioned, ImportResultFields):
     """An import as a client sees it; counts are read from the database."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "schema_version": SCHEMA_VERSION,
-                    "import_id": EXAMPLE_IMPORT_ID,
-                    "status": "partially_succeeded",
-                    "source": "api",
-                    "kind": "raw",
-                    "total_rows": 173,
-                    "persisted_rows": 170,
-                    "error_rows": 3,
-                    "not_gpu_rows": 12,
-                    "unknown_model_rows": 4,
-                    "score": {"min": 3.2, "max": 91.5, "mean": 48.0},
-                    "top_models": [{"canonical_model": "H100_PCIE_80GB", "listings": 21}],
-                    "first_errors": [],
-                    "runs": [{"run_id": EXAMPLE_RUN_ID, "attempt": 1, "status": "SUCCESS"}],
-                    "timings": {"queued_seconds": 1.2, "processing_seconds": 2.9},
-                    "links": {"summary": f"/api/imports/{EXAMPLE_IMPORT_ID}"},
-                }
-            ]
+    model_config = _example(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "import_id": EXAMPLE_IMPORT_ID,
+            "status": "partially_succeeded",
+            "source": "api",
+            "kind": "raw",
+            "total_rows": 173,
+            "persisted_rows": 170,
+            "error_rows": 3,
+            "not_gpu_rows": 12,
+            "unknown_model_rows": 4,
+            "score": {"min": 3.2, "max": 91.5, "mean": 48.0},
+            "top_models": [{"canonical_model": "H100_PCIE_80GB", "listings": 21}],
+            "first_errors": [],
+            "runs": [{"run_id": EXAMPLE_RUN_ID, "attempt": 1, "status": "SUCCESS"}],
+            "timings": {"queued_seconds": 1.2, "processing_seconds": 2.9},
+            "links": {"summary": f"/api/imports/{EXAMPLE_IMPORT_ID}"},
         }
     )
     import_id: str
@@ -349,21 +350,17 @@ class ImportListItem(BaseModel):
 class ListingOut(BaseModel):
     """One persisted listing: its identity and the pipeline's columns."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "import_id": EXAMPLE_IMPORT_ID,
-                    "import_index": 1,
-                    "title": "NVIDIA H100 PCIe 80GB",
-                    "price": 27450.0,
-                    "currency": "USD",
-                    "canonical_model": "H100_PCIE_80GB",
-                    "match_type": "exact",
-                    "is_gpu": True,
-                    "score": 71.3,
-                }
-            ]
+    model_config = _example(
+        {
+            "import_id": EXAMPLE_IMPORT_ID,
+            "import_index": 1,
+            "title": "NVIDIA H100 PCIe 80GB",
+            "price": 27450.0,
+            "currency": "USD",
+            "canonical_model": "H100_PCIE_80GB",
+            "match_type": "exact",
+            "is_gpu": True,
+            "score": 71.3,
         }
     )
     import_id: str
@@ -462,33 +459,29 @@ class Progress(BaseModel):
 class JobStatus(Versioned):
     """A Dagster run of an import, read from Dagster (the source of truth for run state)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "schema_version": SCHEMA_VERSION,
-                    "run_id": EXAMPLE_RUN_ID,
-                    "import_id": EXAMPLE_IMPORT_ID,
-                    "job_name": "ingest_import",
-                    "status": "running",
-                    "dagster_status": "STARTED",
-                    "attempt": 1,
-                    "import_status": "running",
-                    "progress": {
-                        "assets_done": 2,
-                        "assets_total": 5,
-                        "current_stage": "enriched_listings",
-                        "rows_processed": 50000,
-                        "rows_total": 173000,
-                    },
-                    "failure_message": None,
-                    "links": {
-                        "summary": f"/api/imports/{EXAMPLE_IMPORT_ID}",
-                        "job_status": f"/api/jobs/{EXAMPLE_RUN_ID}/status",
-                        "dagster_run": f"http://127.0.0.1:3000/runs/{EXAMPLE_RUN_ID}",
-                    },
-                }
-            ]
+    model_config = _example(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": EXAMPLE_RUN_ID,
+            "import_id": EXAMPLE_IMPORT_ID,
+            "job_name": "ingest_import",
+            "status": "running",
+            "dagster_status": "STARTED",
+            "attempt": 1,
+            "import_status": "running",
+            "progress": {
+                "assets_done": 2,
+                "assets_total": 5,
+                "current_stage": "enriched_listings",
+                "rows_processed": 50000,
+                "rows_total": 173000,
+            },
+            "failure_message": None,
+            "links": {
+                "summary": f"/api/imports/{EXAMPLE_IMPORT_ID}",
+                "job_status": f"/api/jobs/{EXAMPLE_RUN_ID}/status",
+                "dagster_run": f"http://127.0.0.1:3000/runs/{EXAMPLE_RUN_ID}",
+            },
         }
     )
     run_id: str
@@ -508,10 +501,7 @@ class JobStatus(Versioned):
 
 
 class RetryRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"strategy": "from_failure"}]},
-    )
+    model_config = _example({"strategy": "from_failure"}, extra="forbid")
     strategy: Literal["from_failure", "all_steps", "fresh"] = Field(
         default="from_failure",
         description=(
@@ -526,20 +516,16 @@ class RetryRequest(BaseModel):
 
 
 class RetryResponse(Versioned):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "schema_version": SCHEMA_VERSION,
-                    "import_id": EXAMPLE_IMPORT_ID,
-                    "run_id": EXAMPLE_RUN_ID,
-                    "parent_run_id": "0e1f...",
-                    "attempt": 2,
-                    "strategy": "from_failure",
-                    "status": "queued",
-                    "links": {"summary": f"/api/imports/{EXAMPLE_IMPORT_ID}"},
-                }
-            ]
+    model_config = _example(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "import_id": EXAMPLE_IMPORT_ID,
+            "run_id": EXAMPLE_RUN_ID,
+            "parent_run_id": "0e1f...",
+            "attempt": 2,
+            "strategy": "from_failure",
+            "status": "queued",
+            "links": {"summary": f"/api/imports/{EXAMPLE_IMPORT_ID}"},
         }
     )
     import_id: str
@@ -554,20 +540,14 @@ class RetryResponse(Versioned):
 class JsonImportRequest(BaseModel):
     """A JSON body import: the listings themselves plus what a multipart upload sends as fields."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "listings": [
-                        {"title": "NVIDIA A100 40GB PCIe", "price": "6890", "condition": "Used"}
-                    ],
-                    "source": "reseller-feed",
-                    "description": "nightly feed",
-                    "kind": "raw",
-                }
-            ]
+    model_config = _example(
+        {
+            "listings": [{"title": "NVIDIA A100 40GB PCIe", "price": "6890", "condition": "Used"}],
+            "source": "reseller-feed",
+            "description": "nightly feed",
+            "kind": "raw",
         },
+        extra="forbid",
     )
     listings: list[dict[str, Any]] = Field(min_length=1)
     source: str = Field(default="api", min_length=1, max_length=200)
@@ -586,18 +566,14 @@ class JsonImportRequest(BaseModel):
 
 
 class FromPipelineRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "input_csv_path": "2026-11-23/listings.csv",
-                    "source_label": "scraper-eu",
-                    "campaign_id": "nov-sweep",
-                    "metadata": {"crawler": "v3"},
-                }
-            ]
+    model_config = _example(
+        {
+            "input_csv_path": "2026-11-23/listings.csv",
+            "source_label": "scraper-eu",
+            "campaign_id": "nov-sweep",
+            "metadata": {"crawler": "v3"},
         },
+        extra="forbid",
     )
     input_csv_path: str = Field(
         min_length=1,
@@ -621,31 +597,27 @@ class RowWarningOut(BaseModel):
 class ValidationReport(Versioned):
     """What an import of this file would produce, computed without persisting anything."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "schema_version": SCHEMA_VERSION,
-                    "valid": True,
-                    "problems": [],
-                    "detected": {
-                        "format": "csv",
-                        "encoding": "utf-8",
-                        "delimiter": ",",
-                        "columns": ["title", "price"],
-                        "kind": "raw",
-                    },
-                    "total_rows": 173,
-                    "valid_rows": 170,
-                    "error_rows": 3,
-                    "not_gpu_rows": 12,
-                    "unknown_model_rows": 4,
-                    "warning_rows": 2,
-                    "error_reasons": {"price is missing": 2},
-                    "errors": [],
-                    "warnings": [],
-                }
-            ]
+    model_config = _example(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "valid": True,
+            "problems": [],
+            "detected": {
+                "format": "csv",
+                "encoding": "utf-8",
+                "delimiter": ",",
+                "columns": ["title", "price"],
+                "kind": "raw",
+            },
+            "total_rows": 173,
+            "valid_rows": 170,
+            "error_rows": 3,
+            "not_gpu_rows": 12,
+            "unknown_model_rows": 4,
+            "warning_rows": 2,
+            "error_reasons": {"price is missing": 2},
+            "errors": [],
+            "warnings": [],
         }
     )
     valid: bool = Field(description="False when the file would be refused as a whole")
@@ -667,22 +639,18 @@ class ValidationReport(Versioned):
 
 
 class ModelMarket(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "canonical_model": "H100_PCIE_80GB",
-                    "vendor": "NVIDIA",
-                    "display_name": "NVIDIA H100 PCIe 80GB",
-                    "segment": "datacenter",
-                    "vram_gb": 80,
-                    "listing_count": 21,
-                    "min_price": 18500.0,
-                    "median_price": 27450.0,
-                    "max_price": 39879.0,
-                    "currency": "USD",
-                }
-            ]
+    model_config = _example(
+        {
+            "canonical_model": "H100_PCIE_80GB",
+            "vendor": "NVIDIA",
+            "display_name": "NVIDIA H100 PCIe 80GB",
+            "segment": "datacenter",
+            "vram_gb": 80,
+            "listing_count": 21,
+            "min_price": 18500.0,
+            "median_price": 27450.0,
+            "max_price": 39879.0,
+            "currency": "USD",
         }
     )
     canonical_model: str
@@ -737,24 +705,20 @@ class ComponentHealth(BaseModel):
 
 
 class Health(Versioned):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "schema_version": SCHEMA_VERSION,
-                    "status": "ok",
-                    "database": {"ok": True, "version": "0001", "detail": "sqlite"},
-                    "dagster": {"ok": True, "version": "1.13.27", "url": "http://127.0.0.1:3000"},
-                    "components": {
-                        "database": {"ok": True, "version": "0001", "detail": "sqlite"},
-                        "dagster": {"ok": True, "version": "1.13.27"},
-                        "code_server": {"ok": True, "url": "grpc://127.0.0.1:4266"},
-                        "daemon": {"ok": True, "detail": "8 daemons heartbeating"},
-                    },
-                    "down": [],
-                    "versions": {"glyph": "0.1.0", "api_schema": SCHEMA_VERSION},
-                }
-            ]
+    model_config = _example(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "status": "ok",
+            "database": {"ok": True, "version": "0001", "detail": "sqlite"},
+            "dagster": {"ok": True, "version": "1.13.27", "url": "http://127.0.0.1:3000"},
+            "components": {
+                "database": {"ok": True, "version": "0001", "detail": "sqlite"},
+                "dagster": {"ok": True, "version": "1.13.27"},
+                "code_server": {"ok": True, "url": "grpc://127.0.0.1:4266"},
+                "daemon": {"ok": True, "detail": "8 daemons heartbeating"},
+            },
+            "down": [],
+            "versions": {"glyph": "0.1.0", "api_schema": SCHEMA_VERSION},
         }
     )
     status: Literal["ok", "degraded"]

@@ -229,11 +229,21 @@ class ImportState:
     dagster_reachable: bool = True
 
 
-def load_state(ctx: Context, import_id: str, refresh: bool = True) -> ImportState:
-    """The import, its runs and Dagster's view of them, reconciled; 404 when unknown."""
+def import_not_found(import_id: str) -> ApiError:
+    return ApiError(404, f"no import {import_id}", code="import_not_found")
+
+
+def known_import(ctx: Context, import_id: str) -> dict[str, Any]:
+    """The import's stored record; 404 when there is no such import."""
     record = repository.get_import(ctx.engine, import_id)
     if record is None:
-        raise ApiError(404, f"no import {import_id}", code="import_not_found")
+        raise import_not_found(import_id)
+    return record
+
+
+def load_state(ctx: Context, import_id: str, refresh: bool = True) -> ImportState:
+    """The import, its runs and Dagster's view of them, reconciled; 404 when unknown."""
+    record = known_import(ctx, import_id)
     runs = repository.runs_of(ctx.engine, import_id)
     state = ImportState(record, runs, {})
     if not runs or not refresh:

@@ -14,9 +14,9 @@ import os
 import tempfile
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import PurePath
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 from anyio import from_thread
@@ -28,7 +28,7 @@ from starlette.requests import ClientDisconnect
 from glyph_assets.landing import UploadTooLarge
 from glyph_assets.sieve.columns import SCORE_SCALES
 from glyph_assets.sieve.read import FileRejected, JsonDocument, json_document, parse_json
-from glyphd_api.errors import ApiError
+from glyphd_api.errors import UPLOAD_REFUSALS, ApiError
 from glyphd_api.schemas import JsonImportRequest
 
 T = TypeVar("T")
@@ -70,6 +70,11 @@ class Submission:
     content_type: str | None = None
     score_scale: str | None = None
     save_to_disk: bool = False  # the artifact validator keeps the upload when asked
+
+    def recorded(self) -> dict[str, Any]:
+        """What the import's record keeps of the submission (run config goes to the launch,
+        save_to_disk to the artifact validator)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("run_config", "save_to_disk")}
 
     def checked(self, allow_run_config: bool) -> Submission:
         """Every problem with the fields at once, before a byte of the file is read."""
@@ -274,12 +279,7 @@ async def _drain(request: Request, limit: int = DRAIN_AFTER_ERROR_BYTES) -> None
 def _check_length(request: Request, max_bytes: int, overhead: int = 0) -> None:
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > max_bytes + overhead:
-        raise ApiError(
-            413,
-            f"upload is larger than the limit of {max_bytes} bytes",
-            code="payload_too_large",
-            details={"limit_bytes": max_bytes},
-        )
+        raise UploadTooLarge(max_bytes)
 
 
 def media_type(request: Request) -> str:
@@ -309,19 +309,18 @@ async def receive(
             f"unsupported content type {mime!r}: send the listings as application/json",
             code="unsupported_media_type",
         )
+    upload = _Upload(request, base, consume, allow_run_config)
     try:
         if mime == "multipart/form-data":
             _check_length(request, max_bytes, overhead=1024 * 1024)
-            return await _receive_multipart(request, base, consume, allow_run_config)
+            return await _receive_multipart(upload)
         if mime in JSON_TYPES:
             _check_length(request, max_bytes)
-            return await _receive_json(
-                request, base, consume, max_bytes, allow_run_config, check_json
-            )
+            return await _receive_json(upload, max_bytes, check_json)
         if mime in RAW_TYPES or mime == "":
             _check_length(request, max_bytes)
-            return await _receive_raw(request, base, consume, mime, allow_run_config)
-    except (ApiError, UploadTooLarge):
+            return await _receive_raw(upload, mime)
+    except UPLOAD_REFUSALS:
         await _drain(request)
         raise
     except ClientDisconnect as exc:
@@ -338,12 +337,24 @@ async def receive(
     )
 
 
-async def _receive_multipart(
-    request: Request,
-    base: Submission,
-    consume: Callable[[Submission, Iterator[bytes]], T],
-    allow_run_config: bool,
-) -> T:
+@dataclass(frozen=True)
+class _Upload(Generic[T]):
+    """One upload being received: its request, what the client said before the bytes, who
+    consumes them, and whether run config may be given."""
+
+    request: Request
+    base: Submission
+    consume: Callable[[Submission, Iterator[bytes]], T]
+    allow_run_config: bool
+
+    async def hand_over(self, submission: Submission, chunks: Iterator[bytes]) -> T:
+        """Check the submission's fields, then let ``consume`` pull the bytes in a worker."""
+        checked = submission.checked(self.allow_run_config)
+        return await anyio.to_thread.run_sync(self.consume, checked, chunks)
+
+
+async def _receive_multipart(upload: _Upload[T]) -> T:
+    request = upload.request
     _, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
     if not boundary:
@@ -364,10 +375,10 @@ async def _receive_multipart(
                         code="invalid_request",
                     )
                 submission = replace(
-                    with_fields(base, fields),
+                    with_fields(upload.base, fields),
                     filename=safe_filename(event[2]),
                     content_type=event[3],
-                ).checked(allow_run_config)
+                )
                 break
         if submission is None:
             raise ApiError(422, "no file part named 'file' in the form", code="invalid_request")
@@ -392,28 +403,21 @@ async def _receive_multipart(
                 if event[0] == "file_start":
                     raise ApiError(422, "one file per import", code="invalid_request")
 
-        return await anyio.to_thread.run_sync(consume, submission, chunks())
+        return await upload.hand_over(submission, chunks())
     finally:
         await events.aclose()
 
 
-async def _receive_raw(
-    request: Request,
-    base: Submission,
-    consume: Callable[[Submission, Iterator[bytes]], T],
-    mime: str,
-    allow_run_config: bool,
-) -> T:
-    _, options = parse_options_header(request.headers.get("content-disposition", ""))
+async def _receive_raw(upload: _Upload[T], mime: str) -> T:
+    base = upload.base
+    _, options = parse_options_header(upload.request.headers.get("content-disposition", ""))
     header_name = options.get(b"filename")
     filename = base.filename or (header_name.decode("utf-8", "replace") if header_name else None)
     suffix = RAW_TYPES.get(mime)
     if filename is None and suffix:
         filename = f"upload{suffix}"
-    submission = replace(base, filename=safe_filename(filename), content_type=mime or None).checked(
-        allow_run_config
-    )
-    stream = request.stream().__aiter__()
+    submission = replace(base, filename=safe_filename(filename), content_type=mime or None)
+    stream = upload.request.stream().__aiter__()
     pull = _puller(stream)
 
     def chunks() -> Iterator[bytes]:
@@ -421,21 +425,18 @@ async def _receive_raw(
             if chunk:
                 yield chunk
 
-    return await anyio.to_thread.run_sync(consume, submission, chunks())
+    return await upload.hand_over(submission, chunks())
 
 
 async def _receive_json(
-    request: Request,
-    base: Submission,
-    consume: Callable[[Submission, Iterator[bytes]], T],
+    upload: _Upload[T],
     max_bytes: int,
-    allow_run_config: bool,
     check_json: Callable[[JsonDocument], None] | None = None,
 ) -> T:
     """A JSON body is spooled (its keys decide the import's fields), then landed as sent."""
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         size = 0
-        async for chunk in request.stream():
+        async for chunk in upload.request.stream():
             size += len(chunk)
             if size > max_bytes:
                 raise UploadTooLarge(max_bytes)
@@ -446,15 +447,15 @@ async def _receive_json(
             check_json(document)
         given = {name: getattr(body, name) for name in FORM_FIELDS if name in body.model_fields_set}
         submission = replace(
-            base, **given, filename="listings.json", content_type="application/json"
-        ).checked(allow_run_config)
+            upload.base, **given, filename="listings.json", content_type="application/json"
+        )
 
         def chunks() -> Iterator[bytes]:
             spool.seek(0)
             while block := spool.read(1 << 20):
                 yield block
 
-        return await anyio.to_thread.run_sync(consume, submission, chunks())
+        return await upload.hand_over(submission, chunks())
 
 
 def read_json_body(data: bytes) -> tuple[JsonImportRequest, JsonDocument]:

@@ -49,13 +49,7 @@ def validate_file(
         check_row_limit(path, filename, inspection, max_rows)
     except TooManyRows as exc:
         return ValidationReport(valid=False, problems=exc.problems)
-    detected = DetectedFormat(
-        format=inspection.format,
-        encoding=inspection.encoding,
-        delimiter=inspection.delimiter,
-        columns=inspection.columns,
-        kind=inspection.kind,  # type: ignore[arg-type]
-    )
+    detected = DetectedFormat.of(inspection)
     report = ValidationReport(valid=True, detected=detected)
 
     def note_scale(scale: ScoreScale) -> None:

@@ -6,17 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import orjson
-from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from glyph_assets.store import changes, repository
-from glyphd_api.deps import get_context
+from glyph_assets.store import changes
+from glyphd_api import service
+from glyphd_api.deps import ContextDep
 from glyphd_api.errors import ApiError
-from glyphd_api.routes.common import answer, errors, limit_param, offset_param
+from glyphd_api.routes.common import Limit, Offset, answer, bare_array, errors
 from glyphd_api.schemas import UtcDatetime, Versioned
-from glyphd_api.service import Context
 
 router = APIRouter(tags=["changes"])
 KEY_PATTERN = r"^[tu]-[0-9a-f]{8,40}$"
@@ -50,7 +48,7 @@ class ListingHistory(Versioned):
     responses=errors(401, 404, 422),
 )
 def listing_history(
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     listing_key: Annotated[str, Path(pattern=KEY_PATTERN, description="A listing's key")],
 ) -> Any:
     seen = changes.history(ctx.engine, listing_key)
@@ -105,21 +103,21 @@ class ImportDiffOut(Versioned):
 )
 def import_diff(
     import_id: str,
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     against: Annotated[
         str | None, Query(max_length=36, description="Another import (default: the previous)")
     ] = None,
     change: Annotated[
         str, Query(pattern="^(new|gone|repriced|unchanged)$", description="Which listings to page")
     ] = "repriced",
-    limit: Annotated[int, limit_param()] = 50,
-    offset: Annotated[int, offset_param()] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Any:
     """Listings are matched by ``listing_key``; counts and the per-model summary cover both
     imports whole, ``items`` pages the listings of one kind of change."""
     for wanted in (import_id, against):
-        if wanted and repository.get_import(ctx.engine, wanted) is None:
-            raise ApiError(404, f"no import {wanted}", code="import_not_found")
+        if wanted:
+            service.known_import(ctx, wanted)
     other = against or changes.previous_import(ctx.engine, import_id)
     counts = changes.diff_counts(ctx.engine, import_id, other)
     items, total = changes.diff_page(ctx.engine, import_id, other, change, limit, offset)
@@ -192,7 +190,7 @@ def _delta(row: dict[str, Any]) -> PriceDelta:
     responses=errors(401, 422),
 )
 def forecast_deltas(
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     model: Annotated[str | None, Query(max_length=64)] = None,
     region: Annotated[str | None, Query(max_length=200)] = None,
     min_price_change_pct: Annotated[float | None, Query(allow_inf_nan=False)] = None,
@@ -211,8 +209,7 @@ def forecast_deltas(
         model=model, region=region, min_price_change_pct=min_price_change_pct, after=after
     )
     rows = changes.price_deltas(ctx.engine, filters, limit)
-    body = orjson.dumps([_delta(r).model_dump() for r in rows])
-    return Response(body, media_type="application/json")
+    return bare_array([_delta(r).model_dump() for r in rows])
 
 
 @router.get(
@@ -221,7 +218,7 @@ def forecast_deltas(
     summary="One price delta with both observations (established)",
     responses=errors(401, 404, 422),
 )
-def forecast_delta(delta_id: int, ctx: Annotated[Context, Depends(get_context)]) -> Any:
+def forecast_delta(delta_id: int, ctx: ContextDep) -> Any:
     rows = changes.price_deltas(ctx.engine, changes.DeltaFilters(delta_id=delta_id), 1)
     if not rows:
         raise ApiError(404, f"Delta {delta_id} not found", code="delta_not_found")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
+import orjson
 from fastapi import Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
@@ -32,6 +33,17 @@ def sort_pattern(names: Iterable[str]) -> str:
     return f"^{one}(?:,{one})*$"
 
 
+def sort_query(names: Iterable[str], description: str) -> Any:
+    """A list's ``sort`` query parameter, its valid values in the OpenAPI document."""
+    return Query(description=description, pattern=sort_pattern(names))
+
+
+def bare_array(items: list[Any], headers: dict[str, str] | None = None) -> Response:
+    """An established answer: a bare JSON array (orjson, no second validation pass), what glyph
+    adds to it in headers (``X-Total-Count``, ``Link``)."""
+    return Response(orjson.dumps(items), media_type="application/json", headers=headers)
+
+
 def answer(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Any:
     """The model serialized by pydantic-core in one step (NaN and infinities as null), returned
     as a finished response so FastAPI does not validate and encode it a second time."""
@@ -49,6 +61,11 @@ def limit_param() -> Any:
 
 def offset_param() -> Any:
     return Query(ge=0, le=MAX_OFFSET, description=f"Items to skip (0 to {MAX_OFFSET})")
+
+
+# A page's window as every list declares it (each route sets its own default).
+Limit = Annotated[int, limit_param()]
+Offset = Annotated[int, offset_param()]
 
 
 def sorted_page(call: Any) -> Any:

@@ -4,20 +4,64 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from glyph_assets.store import pages
+from glyph_assets.store import pages, warehouse
 from glyphd_api import established
-from glyphd_api.deps import get_context
-from glyphd_api.routes.common import MAX_LIMIT, MAX_OFFSET, errors, sorted_page
-from glyphd_api.routes.imports import ListingsAcrossImports, listings_page
+from glyphd_api.deps import ContextDep
+from glyphd_api.errors import ApiError
+from glyphd_api.routes.common import MAX_LIMIT, MAX_OFFSET, bare_array, errors, sorted_page
+from glyphd_api.routes.listing_query import (
+    ListingQuery,
+    ListingsAcrossImports,
+    next_after_index,
+)
 from glyphd_api.schemas import EstablishedListing
 from glyphd_api.service import Context
 
 router = APIRouter(tags=["listings"])
+
+
+def listings_page(ctx: Context, query: ListingsAcrossImports, request: Request) -> Response:
+    """Listings across imports as the established bare array of ``GPUListingDTO`` objects
+    (glyph's columns beside the established ones), paged by ``offset`` or by keyset: the total
+    is ``X-Total-Count``, the next page a ``Link: <...>; rel="next"`` (and, for keyset paging,
+    ``X-Next-After-Index``). An unknown import_id is an empty array, like any filter."""
+    if query.after_index is not None and not query.import_id:
+        raise ApiError(422, "after_index needs import_id", code="invalid_request")
+    models = list(query.canonical_model or [])
+    if query.model:
+        known = warehouse.listed_models(ctx.engine)
+        picked = [established.pick_model(m, known) for m in query.model]
+        if not any(picked) and not models:
+            return _array_answer([], 0, request, query, None)
+        models += [m for m in picked if m]
+    filters = query.filters(query.import_id, models)
+    filters.quantized = query.quantized
+    items, total = sorted_page(lambda: pages.list_listings(ctx.engine, filters, **query.window()))
+    return _array_answer(items, total, request, query, next_after_index(query, items))
+
+
+def _array_answer(
+    items: list[dict[str, Any]],
+    total: int,
+    request: Request,
+    query: ListingQuery,
+    next_after: int | None,
+) -> Response:
+    headers = {"X-Total-Count": str(total)}
+    if next_after is not None and query.after_index is not None:
+        nxt = request.url.include_query_params(after_index=next_after)
+        headers["X-Next-After-Index"] = str(next_after)
+        headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
+    elif query.offset + len(items) < total:
+        if next_after is not None:
+            headers["X-Next-After-Index"] = str(next_after)
+        nxt = request.url.include_query_params(offset=query.offset + len(items))
+        headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
+    return bare_array([established.listing_dto(row) for row in items], headers)
 
 
 @router.get(
@@ -41,7 +85,7 @@ router = APIRouter(tags=["listings"])
 )
 def list_listings(
     request: Request,
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     query: Annotated[ListingsAcrossImports, Query()],
 ) -> Any:
     return listings_page(ctx, query, request)
@@ -64,7 +108,7 @@ class LegacyListingQuery(BaseModel):
     responses=errors(401, 422),
 )
 def legacy_listings(
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     query: Annotated[LegacyListingQuery, Query()],
 ) -> Any:
     """The earlier service read these from a bundled sample file; glyph answers the same
@@ -75,5 +119,6 @@ def legacy_listings(
     items, total = sorted_page(
         lambda: pages.list_listings(ctx.engine, filters, limit=query.limit, offset=query.offset)
     )
-    body = orjson.dumps([established.listing_dto(row) for row in items])
-    return Response(body, media_type="application/json", headers={"X-Total-Count": str(total)})
+    return bare_array(
+        [established.listing_dto(row) for row in items], {"X-Total-Count": str(total)}
+    )

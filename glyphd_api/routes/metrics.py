@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from glyphd_api.deps import get_context
+from glyphd_api.deps import ContextDep
 from glyphd_api.metrics import exposition
-from glyphd_api.service import Context
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(ctx: Annotated[Context, Depends(get_context)]) -> Response:
+async def metrics(ctx: ContextDep) -> Response:
     """Prometheus text format; the database is read in a worker thread."""
     body, content_type = await run_in_threadpool(exposition, ctx.engine)
     return Response(body, media_type=content_type)

@@ -2,80 +2,51 @@
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
+import logging
+import math
 from typing import Annotated, Any
 
-import orjson
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Query
 
+from glyph_assets.sieve.registry import SPEC_FIELDS, Registry, RegistryError, load_registry
 from glyph_assets.store import warehouse
-from glyphd_api.deps import get_context
-from glyphd_api.routes.common import errors, limit_param, offset_param
+from glyphd_api.deps import ContextDep
+from glyphd_api.routes.common import Limit, Offset, bare_array, errors
 from glyphd_api.schemas import EstablishedModel
 from glyphd_api.service import Context
 
 router = APIRouter(tags=["models"])
-_REGISTRY_FIELDS = [
-    "vendor",
-    "display_name",
-    "segment",
-    "architecture",
-    "vram_gb",
-    "memory_type",
-    "tdp_watts",
-    "form_factor",
-    "launch_year",
-    "mig_instances",
-    "nvlink",
-    "pcie_gen",
-    "slot_width",
+log = logging.getLogger("glyphd_api")
+# The registry's columns a listed model carries (its aliases and notes stay in the registry).
+REGISTRY_FIELDS = [
+    "canonical_model",
+    *(f for f in SPEC_FIELDS if f in EstablishedModel.model_fields),
 ]
-_INTEGER_FIELDS = ("launch_year", "mig_instances", "pcie_gen", "slot_width")
-_cache: dict[Path, tuple[float, list[dict[str, Any]]]] = {}
 
 
-def _registry_csv(path: Path) -> list[dict[str, Any]]:
-    """The registry file (data/reference/gpu_models.csv), re-read only when it changes."""
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        return []
-    cached = _cache.get(path)
-    if cached and cached[0] == mtime:
-        return cached[1]
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = [dict(r) for r in csv.DictReader(fh) if r.get("canonical_model")]
-    _cache[path] = (mtime, rows)
-    return rows
-
-
-def _number(value: Any) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
+def _registry_row(model_id: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """One model of the sieve's registry as the API lists it (a missing number is null)."""
+    row = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in spec.items()}
+    return {**row, "canonical_model": model_id}
 
 
 def _registry(ctx: Context) -> list[dict[str, Any]]:
-    """The gpu_models table when it is loaded, else the registry file itself."""
+    """The gpu_models table when it is loaded, else the registry the pipeline matches against
+    (``sieve.registry``: parsed and validated once per process); none when it cannot be read."""
     rows = warehouse.registry_models(ctx.engine)
     if rows:
         return rows
-    out = []
-    for row in _registry_csv(ctx.settings.registry_path):
-        item: dict[str, Any] = {k: (row.get(k) or None) for k in _REGISTRY_FIELDS}
-        item["canonical_model"] = row["canonical_model"]
-        for key in ("vram_gb", "tdp_watts"):
-            item[key] = _number(item[key])
-        for key in _INTEGER_FIELDS:
-            number = _number(item[key])
-            item[key] = int(number) if number is not None else None
-        link = (item["nvlink"] or "").strip().lower()
-        item["nvlink"] = {"true": True, "false": False}.get(link)
-        out.append(item)
-    return out
+    try:
+        registry = load_registry(ctx.settings.registry_path)
+    except RegistryError as exc:
+        log.warning("no registry models to list: %s", exc)
+        return []
+    return registry.memo("api_models", _registry_rows)
+
+
+def _registry_rows(registry: Registry) -> list[dict[str, Any]]:
+    specs = registry.specs.to_dict("index")
+    return [_registry_row(str(model_id), spec) for model_id, spec in specs.items()]
 
 
 @router.get(
@@ -86,7 +57,7 @@ def _registry(ctx: Context) -> list[dict[str, Any]]:
     responses=errors(401, 422),
 )
 def list_models(
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     currency: Annotated[str, Query(min_length=3, max_length=8)] = "USD",
     vendor: str | None = None,
     listed_only: Annotated[
@@ -96,8 +67,8 @@ def list_models(
             "GPUModelDTO has prices); false adds the registry's other models"
         ),
     ] = True,
-    limit: Annotated[int, limit_param()] = 1000,
-    offset: Annotated[int, offset_param()] = 0,
+    limit: Limit = 1000,
+    offset: Offset = 0,
 ) -> Any:
     """Market figures count GPU listings priced in ``currency``; models seen in listings but
     absent from the registry are included with ``in_registry: false``. ``model`` is the
@@ -119,9 +90,8 @@ def list_models(
     if listed_only:
         items = [i for i in items if i.listing_count]
     page = items[offset : offset + limit]
-    body = orjson.dumps([i.model_dump(exclude_none=True) for i in page])
-    headers = {"X-Total-Count": str(len(items))}
-    return Response(body, media_type="application/json", headers=headers)
+    body = [i.model_dump(exclude_none=True) for i in page]
+    return bare_array(body, {"X-Total-Count": str(len(items))})
 
 
 def _model(
@@ -129,7 +99,7 @@ def _model(
 ) -> EstablishedModel:
     """One ``GPUModelDTO`` (established names: ``model``, ``mig_support``, ``generation``,
     ``pcie_generation``) with glyph's registry columns and market figures beside it."""
-    fields = {k: row.get(k) for k in ["canonical_model", *_REGISTRY_FIELDS]}
+    fields = {k: row.get(k) for k in REGISTRY_FIELDS}
     return EstablishedModel(
         **fields,
         model=row.get("display_name") or row["canonical_model"],

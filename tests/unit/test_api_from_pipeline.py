@@ -14,7 +14,7 @@ from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
 from glyph_assets.store.models import Import
 from glyphd_api.errors import ApiError
-from glyphd_api.routes.imports import resolve_pipeline_path
+from glyphd_api.pipeline_files import resolve_pipeline_path
 from tests.support.app import api_client
 
 SAMPLE = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"

@@ -18,7 +18,7 @@ from glyph_assets.store import pages, repository
 from glyph_assets.store.db import migrate
 from glyph_assets.store.models import Import
 from glyphd_api.app import create_app
-from glyphd_api.routes.imports import listing_page_json
+from glyphd_api.routes.listing_query import listing_page_json
 from glyphd_api.schemas import ListingOut, ListingPage
 from tests.support.stack import free_port
 
