@@ -251,10 +251,16 @@ class DeltaFilters:
     delta_id: int | None = None
 
 
+# Listing ids are 64-bit signed integers on both databases.
+MAX_ROW_ID = 2**63 - 1
+
+
 def price_deltas(engine: Engine, filters: DeltaFilters, limit: int = 100) -> list[dict[str, Any]]:
     """Price and score changes between consecutive observations of the same listing with a
     source URL (one per import: its first row), newest first; ``id`` is the later
     observation's listing id."""
+    if filters.delta_id is not None and not 0 < filters.delta_id <= MAX_ROW_ID:
+        return []  # no listing has such an id (and the driver could not bind it)
     rank = func.row_number().over(
         partition_by=(Listing.listing_key, Listing.import_id), order_by=Listing.import_index
     )

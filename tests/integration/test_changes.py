@@ -95,6 +95,9 @@ def test_price_deltas_as_established(api: httpx.Client, pair: Pair) -> None:
     assert detail["previous_snapshot"]["price_usd"] == 27450.0
     missing = api.get("/api/forecast/deltas/999999999")
     assert missing.status_code == 404 and "not found" in missing.json()["detail"].lower()
+    # Ids no 64-bit key can hold are not found either (the driver cannot even bind them).
+    for beyond in (2**63, -1, 0):
+        assert api.get(f"/api/forecast/deltas/{beyond}").status_code == 404, beyond
     assert len(api.get("/api/forecast/deltas", params={"limit": 1}).json()) <= 1
     assert api.get("/api/forecast/deltas", params={"after": "2999-01-01T00:00:00Z"}).json() == []
     assert api.get("/api/forecast/deltas", params={"limit": "x"}).status_code == 422
