@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # Dagster re-executes a run whose worker died this many times (0: never); data failures
     # (a step that raised) are never retried automatically.
     run_retries: int = 2
+    # Seconds a launched run may stay STARTING (or CANCELING) before run monitoring fails (or
+    # cancels) it; a run worker starts in a few seconds here, far more on a loaded machine.
+    run_start_timeout_seconds: int = 60
     pipeline_root: Path | None = None
     inbox_dir: Path | None = None
     inbox_reimport: bool = False

@@ -42,7 +42,15 @@ def instance_config(settings: Settings) -> dict[str, Any]:
                 "dequeue_interval_seconds": settings.dequeue_interval_seconds,
             },
         },
-        "run_monitoring": {"enabled": True, "poll_interval_seconds": 5},
+        # A run whose worker never reported STARTED (its code server killed while launching it)
+        # is failed after run_start_timeout_seconds, and so reaches run_retries below; Dagster's
+        # default wait is 180 s, longer than an import of a few rows should ever hang.
+        "run_monitoring": {
+            "enabled": True,
+            "poll_interval_seconds": 5,
+            "start_timeout_seconds": settings.run_start_timeout_seconds,
+            "cancel_timeout_seconds": settings.run_start_timeout_seconds,
+        },
         # Infrastructure faults only: a run whose worker process died (killed, out of memory,
         # a restarted code server) is re-executed from its failed step by the daemon, and the
         # re-execution is the import's next attempt (run_state.claim). A step that raised (bad

@@ -174,3 +174,17 @@ def test_docker_run_launcher_config_loads(tmp_path: Path, dagster_db: pg.PgDatab
         assert env["GLYPH_DATA_DIR"] == str(tmp_path / "data")
     finally:
         instance.dispose()
+
+
+def test_a_run_stuck_starting_is_failed_within_the_configured_wait(tmp_path: Path) -> None:
+    """Dagster's own default is 180 s: a run whose code server died while launching it would sit
+    STARTING that long before run retries could relaunch it."""
+    home = tmp_path / "home"
+    write_instance_config(home, _settings(tmp_path, run_start_timeout_seconds=45))
+    instance = DagsterInstance.from_config(str(home))
+    try:
+        assert instance.run_monitoring_enabled
+        assert instance.run_monitoring_start_timeout_seconds == 45
+        assert instance.run_monitoring_cancel_timeout_seconds == 45
+    finally:
+        instance.dispose()
