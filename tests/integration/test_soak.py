@@ -193,6 +193,8 @@ def finals(client: httpx.Client, ids: list[str], timeout: float) -> dict[str, di
 
 
 def test_soak_under_random_kills(tmp_path: Path) -> None:
+    # Shown with the captured output of a failure: GLYPH_SOAK_SEED repeats the same faults.
+    print(f"soak seed {SEED} (GLYPH_SOAK_SEED={SEED} repeats this run's plan)")
     rng = random.Random(SEED)
     figures = Figures()
     sizes = [BIG_ROWS] + [rng.choice(SIZES) for _ in range(IMPORTS - 1)]
