@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import PurePath
 from typing import Any, Generic, TypeVar
@@ -458,24 +459,25 @@ async def _receive_json(
         return await upload.hand_over(submission, chunks())
 
 
+@contextmanager
+def _refused_as(message: str, code: str) -> Iterator[None]:
+    """The reader's refusal of a JSON body answered as a 422 carrying its problems."""
+    try:
+        yield
+    except FileRejected as exc:
+        raise ApiError(422, message, code=code, problems=exc.problems) from exc
+
+
 def read_json_body(data: bytes) -> tuple[JsonImportRequest, JsonDocument]:
     """A JSON body read by the same grammar as a landed JSON file (``sieve.read``), so every
     shape one accepts the other accepts too: a bare array, ``{"listings": [...]}`` with glyph's
     submission fields (unknown keys refused), another system's export (``items``, ``data``,
     ``results``, ``rows``, Shopify ``products``; its other keys are that system's, ignored).
     The records themselves are checked row by row by the pipeline."""
-    try:
+    with _refused_as("the body is not valid JSON", code="invalid_json"):
         payload = parse_json(data)
-    except FileRejected as exc:
-        raise ApiError(
-            422, "the body is not valid JSON", code="invalid_json", problems=exc.problems
-        ) from exc
-    try:
+    with _refused_as("the body holds no listings", code="invalid_request"):
         document = json_document(payload)
-    except FileRejected as exc:
-        raise ApiError(
-            422, "the body holds no listings", code="invalid_request", problems=exc.problems
-        ) from exc
     if not document.records:
         raise ApiError(
             422,

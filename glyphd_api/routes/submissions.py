@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from glyph_assets.store.status import TERMINAL_STATUSES
 from glyphd_api import service, submit
@@ -29,6 +29,7 @@ from glyphd_api.routes.upload_params import (
     AnswerWhen,
     FieldsDep,
     IdempotencyKey,
+    Synchronous,
     TimeoutParam,
     WaitParam,
 )
@@ -137,67 +138,90 @@ async def create_import(
     return await _submit(ctx, land, wait, timeout, idempotency_key)
 
 
-@router.post(
-    "/api/import/csv",
-    status_code=200,
-    response_model=None,
-    summary="Submit a CSV (the established raw-CSV path): answers when the import is done",
-    responses={**ESTABLISHED_ANSWERS, **UPLOAD_ERRORS},
-    openapi_extra=UPLOAD_BODY,
-)
-async def create_import_csv(
-    request: Request,
-    fields: FieldsDep,
-    ctx: ContextDep,
-    answer_when: AnswerWhen,
-    allowed: RunConfigAllowed,
-    idempotency_key: IdempotencyKey = None,
+async def _submit_established(
+    ctx: Context, land: Land, answer_when: Synchronous, idempotency_key: str | None
 ) -> Any:
+    """Submit on an established path: answered when done (``ImportResultDTO``) unless asked."""
+    return await _submit(
+        ctx, land, answer_when.wait, answer_when.timeout, idempotency_key, established=True
+    )
+
+
+def _established(
+    path: str, summary: str, responses: dict[int | str, dict[str, Any]], body: Any = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The route of an established path: 200 with the import's result when it is done."""
+    return router.post(
+        path,
+        status_code=200,
+        response_model=None,
+        summary=summary,
+        responses={**ESTABLISHED_ANSWERS, **responses},
+        openapi_extra=body,
+    )
+
+
+class EstablishedUpload:
+    """What an established path that lands the request body takes: the body and the fields
+    given beside it, and how the client asks to be answered."""
+
+    def __init__(
+        self,
+        request: Request,
+        fields: FieldsDep,
+        ctx: ContextDep,
+        answer_when: AnswerWhen,
+        allowed: RunConfigAllowed,
+        idempotency_key: IdempotencyKey = None,
+    ) -> None:
+        self.request = request
+        self.submission = fields.submission
+        self.ctx = ctx
+        self.answer_when = answer_when
+        self.allowed = allowed
+        self.idempotency_key = idempotency_key
+
+    async def submit(self, submission: Submission, **receiving: Any) -> Any:
+        """Land the body as ``submission`` and answer when the import is done."""
+        land = _from_body(self.request, self.ctx, submission, self.allowed, **receiving)
+        return await _submit_established(self.ctx, land, self.answer_when, self.idempotency_key)
+
+
+EstablishedUploadDep = Annotated[EstablishedUpload, Depends()]
+
+
+@_established(
+    "/api/import/csv",
+    "Submit a CSV (the established raw-CSV path): answers when the import is done",
+    UPLOAD_ERRORS,
+    UPLOAD_BODY,
+)
+async def create_import_csv(upload: EstablishedUploadDep) -> Any:
     """The same import as ``POST /api/imports`` (a Dagster run, in glyph's history), answered
     synchronously as established clients expect."""
-    land = _from_body(request, ctx, fields.submission, allowed)
-    return await _submit(ctx, land, answer_when.wait, answer_when.timeout, idempotency_key, True)
+    return await upload.submit(upload.submission)
 
 
-@router.post(
+@_established(
     "/api/persist/listings",
-    status_code=200,
-    response_model=None,
-    summary="Persist already-scored listings (the established path): a bare array of "
+    "Persist already-scored listings (the established path): a bare array of "
     "GPUListingDTO, answered when the import is done",
-    responses={**ESTABLISHED_ANSWERS, **UPLOAD_ERRORS},
-    openapi_extra=PERSIST_BODY,
+    UPLOAD_ERRORS,
+    PERSIST_BODY,
 )
-async def persist_listings(
-    request: Request,
-    fields: FieldsDep,
-    ctx: ContextDep,
-    answer_when: AnswerWhen,
-    allowed: RunConfigAllowed,
-    idempotency_key: IdempotencyKey = None,
-) -> Any:
+async def persist_listings(upload: EstablishedUploadDep) -> Any:
     """Each call is a new import (a new import_id; ``import_id`` and ``import_index`` in the
     body are ignored, as established). The rows keep their own model, specs and score (the
     score exactly as sent, in ``client_score``); missing specs come from the registry."""
-    scored = replace(fields.submission, kind="scored")
-    land = _from_body(
-        request,
-        ctx,
-        scored,
-        allowed,
-        check_json=submit.check_established_dto,
-        json_only=True,
-    )
-    return await _submit(ctx, land, answer_when.wait, answer_when.timeout, idempotency_key, True)
+    scored = replace(upload.submission, kind="scored")
+    return await upload.submit(scored, check_json=submit.check_established_dto, json_only=True)
 
 
-@router.post(
+@_established(
     "/api/imports/from-pipeline",
-    status_code=200,
-    response_model=None,
-    summary="Import a file already on the server, from under the pipeline root only "
+    "Import a file already on the server, from under the pipeline root only "
     "(the established path): answers when the import is done",
-    responses={**ESTABLISHED_ANSWERS, **errors(400, 401, 403, 404, 409, 413, 422, 502, 503)},
+    errors(400, 401, 403, 404, 409, 413, 422, 502, 503),
 )
 async def import_from_pipeline(
     body: FromPipelineRequest,
@@ -214,4 +238,4 @@ async def import_from_pipeline(
         ).checked(allowed)
         return await anyio.to_thread.run_sync(launch, submission, open_chunks(path))
 
-    return await _submit(ctx, land, answer_when.wait, answer_when.timeout, idempotency_key, True)
+    return await _submit_established(ctx, land, answer_when, idempotency_key)
