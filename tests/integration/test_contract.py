@@ -16,11 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
-from glyph_assets.store.models import Import
 from tests.support.imports import wait_final
 from tests.support.stack import RunningStack
+from tests.support.warehouse import imports_recorded
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -61,11 +60,6 @@ DTO_ROWS: list[dict[str, Any]] = [
 def api(running_stack: RunningStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=running_stack.api_url, timeout=400) as client:
         yield client
-
-
-def import_count(stack: RunningStack) -> int:
-    with stack.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(Import)).scalar_one())
 
 
 def listings_of(api: httpx.Client, import_id: str) -> list[dict[str, Any]]:
@@ -140,7 +134,7 @@ def test_persist_can_answer_at_once(api: httpx.Client) -> None:
 def test_persist_refuses_what_the_established_contract_refuses(
     api: httpx.Client, running_stack: RunningStack
 ) -> None:
-    before = import_count(running_stack)
+    before = imports_recorded(running_stack.engine)
     empty = api.post("/api/persist/listings", json=[])
     assert empty.status_code == 422 and "Empty listings array provided" in empty.json()["detail"]
     broken = api.post("/api/persist/listings", json=[DTO_ROWS[0], {"canonical_model": "B200"}])
@@ -157,7 +151,7 @@ def test_persist_refuses_what_the_established_contract_refuses(
             "/api/persist/listings", content=body, headers={"content-type": "application/json"}
         )
         assert deep.status_code == 422, deep.text
-    assert import_count(running_stack) == before
+    assert imports_recorded(running_stack.engine) == before
 
 
 def _csv(rows: list[dict[str, Any]]) -> bytes:
