@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.imports import wait_final
+from tests.support.imports import import_csv_now, wait_final
 from tests.support.stack import RunningStack
 from tests.support.warehouse import imports_recorded
 
@@ -289,9 +289,7 @@ def test_the_established_csv_path_answers_when_done(api: httpx.Client) -> None:
         b"title,price,condition,seller\n"
         b"NVIDIA RTX 4090 24GB,1799,new,shop\nRTX 3080 Ti,650,used,ebay\n"
     )
-    response = api.post("/api/import/csv", files={"file": ("two.csv", data, "text/csv")})
-    assert response.status_code == 200, response.text
-    result = response.json()
+    result = import_csv_now(api, "two.csv", data)
     assert result["record_count"] == 2 and result["filename"] == "two.csv"
     assert result["first_model"] == "RTX_4090" and result["schema_version"] == "v1.1"
 
