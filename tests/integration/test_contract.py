@@ -16,11 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
-from glyph_assets.store.models import Import
-from tests.support.imports import wait_final
+from tests.support.imports import import_csv_now, wait_final
 from tests.support.stack import RunningStack
+from tests.support.warehouse import imports_recorded
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -61,11 +60,6 @@ DTO_ROWS: list[dict[str, Any]] = [
 def api(running_stack: RunningStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=running_stack.api_url, timeout=400) as client:
         yield client
-
-
-def import_count(stack: RunningStack) -> int:
-    with stack.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(Import)).scalar_one())
 
 
 def listings_of(api: httpx.Client, import_id: str) -> list[dict[str, Any]]:
@@ -140,7 +134,7 @@ def test_persist_can_answer_at_once(api: httpx.Client) -> None:
 def test_persist_refuses_what_the_established_contract_refuses(
     api: httpx.Client, running_stack: RunningStack
 ) -> None:
-    before = import_count(running_stack)
+    before = imports_recorded(running_stack.engine)
     empty = api.post("/api/persist/listings", json=[])
     assert empty.status_code == 422 and "Empty listings array provided" in empty.json()["detail"]
     broken = api.post("/api/persist/listings", json=[DTO_ROWS[0], {"canonical_model": "B200"}])
@@ -157,7 +151,7 @@ def test_persist_refuses_what_the_established_contract_refuses(
             "/api/persist/listings", content=body, headers={"content-type": "application/json"}
         )
         assert deep.status_code == 422, deep.text
-    assert import_count(running_stack) == before
+    assert imports_recorded(running_stack.engine) == before
 
 
 def _csv(rows: list[dict[str, Any]]) -> bytes:
@@ -295,9 +289,7 @@ def test_the_established_csv_path_answers_when_done(api: httpx.Client) -> None:
         b"title,price,condition,seller\n"
         b"NVIDIA RTX 4090 24GB,1799,new,shop\nRTX 3080 Ti,650,used,ebay\n"
     )
-    response = api.post("/api/import/csv", files={"file": ("two.csv", data, "text/csv")})
-    assert response.status_code == 200, response.text
-    result = response.json()
+    result = import_csv_now(api, "two.csv", data)
     assert result["record_count"] == 2 and result["filename"] == "two.csv"
     assert result["first_model"] == "RTX_4090" and result["schema_version"] == "v1.1"
 

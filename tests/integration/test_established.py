@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.imports import import_csv_now
 from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -134,9 +135,7 @@ def test_csv_upload_is_synchronous(client: httpx.Client) -> None:
         b"title,price,condition,seller\n"
         b"NVIDIA GeForce RTX 4090 24GB,1799,new,shop-a\nRTX 3080 Ti 12GB,650,used,shop-b\n"
     )
-    response = client.post("/api/import/csv", files={"file": ("two.csv", data, "text/csv")})
-    assert response.status_code == 200, response.text
-    result = response.json()
+    result = import_csv_now(client, "two.csv", data)
     assert result["record_count"] > 0 and result["first_model"] and result["last_model"]
     assert result["filename"] == "two.csv" and len(result["score_range"]) == 2
 

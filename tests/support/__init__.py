@@ -7,4 +7,6 @@
 - ``reliability``: extra API processes, a stack a test may break, run workers, and the bad-input
   corpus uploaded once per session (the ``corpus_run`` fixture);
 - ``bad_inputs``: what each file of the bad-input corpus must come to.
+- ``warehouse``: the glyph database for unit tests: migrated with an import, counted, or left
+  at an older revision for a migration test.
 """

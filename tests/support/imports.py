@@ -63,6 +63,14 @@ def post_file(
     return client.post("/api/imports", data=form, files={"file": (name, data, content_type)})
 
 
+def import_csv_now(client: httpx.Client, name: str, data: bytes) -> dict[str, Any]:
+    """The answer of the established synchronous path (POST /api/import/csv), which must be 200:
+    the file is imported by the time it returns."""
+    response = client.post("/api/import/csv", files={"file": (name, data, "text/csv")})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
 def db_counts(running: RunningStack, import_id: str) -> dict[str, int]:
     """The import's rows as the database holds them, and how many distinct import_index."""
     distinct = select(func.count(func.distinct(Listing.import_index))).where(

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
 from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
-from glyph_assets.store.models import Import
 from tests.support.app import api_client
+from tests.support.warehouse import imports_recorded
 
 SAMPLE = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"
 BOUNDARY = "glyphtestboundary"
@@ -33,8 +32,7 @@ def client(glyph_env: Settings) -> Iterator[TestClient]:
 
 
 def imports_in_db(settings: Settings) -> int:
-    with migrate(settings.sqlalchemy_url).connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(Import)).scalar_one())
+    return imports_recorded(migrate(settings.sqlalchemy_url))
 
 
 def landed(settings: Settings) -> list[str]:

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
 from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.store.db import migrate
-from glyph_assets.store.models import Import
 from tests.support.app import api_client
+from tests.support.warehouse import imports_recorded
 
 SAMPLE = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"
 
@@ -26,8 +25,7 @@ def client(glyph_env: Settings) -> Iterator[TestClient]:
 
 
 def no_trace(settings: Settings) -> bool:
-    with migrate(settings.sqlalchemy_url).connect() as conn:
-        imports = conn.execute(select(func.count()).select_from(Import)).scalar_one()
+    imports = imports_recorded(migrate(settings.sqlalchemy_url))
     landing = settings.landing_dir
     return imports == 0 and (not landing.exists() or not any(landing.iterdir()))
 

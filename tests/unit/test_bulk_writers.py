@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 
 from glyph_assets.sieve.columns import ERROR_COLUMNS, SCORED_COLUMNS
 from glyph_assets.store import repository
-from glyph_assets.store.db import migrate
+from tests.support.warehouse import warehouse_with_import
 
 IMPORT_ID = "00000000-0000-4000-8000-0000000000b1"
 
@@ -55,11 +55,7 @@ def stored(engine: Engine) -> tuple[list[tuple], list[tuple]]:
 
 
 def engine_at(path: Path) -> Engine:
-    engine = migrate(f"sqlite:///{path}")
-    repository.create_import(
-        engine, import_id=IMPORT_ID, source="t", sha256="0" * 64, size_bytes=1, kind="raw"
-    )
-    return engine
+    return warehouse_with_import(f"sqlite:///{path}", IMPORT_ID)
 
 
 def write(engine: Engine, native: bool, chunks: list[pd.DataFrame]) -> None:

@@ -150,21 +150,32 @@ def _enriched_rows(models: list[str], prices: list[float]) -> pd.DataFrame:
     return frame
 
 
-market = st.lists(
-    st.tuples(st.sampled_from(MODELS), st.floats(min_value=10, max_value=50_000)),
-    min_size=1,
-    max_size=12,
+Market = tuple[list[str], list[float], int]
+
+
+@st.composite
+def market_and_one_row(draw: st.DrawFn) -> Market:
+    """The models and prices of 1 to 12 listings, and the index of the one a case changes."""
+    rows = draw(
+        st.lists(
+            st.tuples(st.sampled_from(MODELS), st.floats(min_value=10, max_value=50_000)),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    return [m for m, _ in rows], [p for _, p in rows], draw(st.integers(0, len(rows) - 1))
+
+
+# Scoring a frame is slow enough for Hypothesis's default deadline and health check.
+score_properties = settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(market, st.data())
-def test_a_lower_price_never_lowers_the_score(
-    rows: list[tuple[str, float]], data: st.DataObject
-) -> None:
-    models, prices = [m for m, _ in rows], [p for _, p in rows]
-    i = data.draw(st.integers(0, len(rows) - 1))
-    factor = data.draw(st.floats(min_value=0.01, max_value=1.0))
+@score_properties
+@given(market_and_one_row(), st.floats(min_value=0.01, max_value=1.0))
+def test_a_lower_price_never_lowers_the_score(market: Market, factor: float) -> None:
+    models, prices, i = market
     before = score(_enriched_rows(models, prices))["score"].iloc[i]
     cheaper = list(prices)
     cheaper[i] = prices[i] * factor
@@ -172,14 +183,10 @@ def test_a_lower_price_never_lowers_the_score(
     assert after >= before - 1e-9
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(market, st.data())
-def test_more_vram_never_lowers_the_score(
-    rows: list[tuple[str, float]], data: st.DataObject
-) -> None:
-    models, prices = [m for m, _ in rows], [p for _, p in rows]
-    i = data.draw(st.integers(0, len(rows) - 1))
-    extra = data.draw(st.floats(min_value=0.0, max_value=512.0))
+@score_properties
+@given(market_and_one_row(), st.floats(min_value=0.0, max_value=512.0))
+def test_more_vram_never_lowers_the_score(market: Market, extra: float) -> None:
+    models, prices, i = market
     frame = _enriched_rows(models, prices)
     before = score(frame)["score"].iloc[i]
     frame.loc[i, "vram_gb"] = frame.loc[i, "vram_gb"] + extra

@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import create_engine, text
 
-from glyph_assets.store.db import alembic_config
+from tests.support.warehouse import warehouse_at
 
 IMPORT_ID = "00000000-0000-4000-8000-000000000001"
 
@@ -30,19 +30,9 @@ def _indexes(url: str) -> tuple[list[int], list[int], list[int]]:
 
 
 def test_an_old_warehouse_is_renumbered_from_one_and_back(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    config = alembic_config(url)
-    command.upgrade(config, "0004")
+    url, config = warehouse_at(tmp_path, "0004", IMPORT_ID)
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO imports (import_id, source, sha256, size_bytes, kind, status, "
-                "created_at, updated_at) VALUES (:i, 'old', 'x', 1, 'raw', 'succeeded', "
-                "'2026-01-01', '2026-01-01')"
-            ),
-            {"i": IMPORT_ID},
-        )
         for index in (0, 1, 2, 4):
             conn.execute(
                 text("INSERT INTO listings (import_id, import_index) VALUES (:i, :n)"),

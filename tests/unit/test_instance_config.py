@@ -9,6 +9,7 @@ from __future__ import annotations
 import stat
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,18 @@ def dagster_db() -> Iterator[pg.PgDatabases]:
         yield dbs
 
 
+@contextmanager
+def _loaded_instance(home: Path, settings: Settings) -> Iterator[DagsterInstance]:
+    """The DagsterInstance Dagster builds from the dagster.yaml written into ``home`` for
+    ``settings``; disposed on leaving, so that no case leaves storage connections open."""
+    write_instance_config(home, settings)
+    instance = DagsterInstance.from_config(str(home))
+    try:
+        yield instance
+    finally:
+        instance.dispose()
+
+
 def test_default_instance_keeps_sqlite_and_queues_runs(tmp_path: Path) -> None:
     settings = _settings(tmp_path, max_concurrent_runs=3)
     config = instance_config(settings)
@@ -53,26 +66,16 @@ def test_default_instance_keeps_sqlite_and_queues_runs(tmp_path: Path) -> None:
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert config["run_coordinator"]["config"]["max_concurrent_runs"] == 3
 
-    home = tmp_path / "home"
-    write_instance_config(home, settings)
-    instance = DagsterInstance.from_config(str(home))
-    try:
+    with _loaded_instance(tmp_path / "home", settings) as instance:
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"
         assert instance.run_coordinator.get_run_queue_config().max_concurrent_runs == 3
-    finally:
-        instance.dispose()
 
 
 def test_run_retries_retry_dead_workers_only(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    write_instance_config(home, _settings(tmp_path, run_retries=3))
-    instance = DagsterInstance.from_config(str(home))
-    try:
+    with _loaded_instance(tmp_path / "home", _settings(tmp_path, run_retries=3)) as instance:
         assert instance.run_retries_enabled
         assert instance.run_retries_max_retries == 3
         assert instance.run_retries_retry_on_asset_or_op_failure is False
-    finally:
-        instance.dispose()
     assert instance_config(_settings(tmp_path, run_retries=0))["run_retries"]["enabled"] is False
 
 
@@ -117,11 +120,8 @@ def test_postgres_url_alone_moves_runs_events_and_schedules(
     # The glyph-style URL (psycopg 3 driver) is accepted for Dagster too.
     url = dagster_db.dagster_url.replace("postgresql://", "postgresql+psycopg://")
     home = tmp_path / "home"
-    write_instance_config(home, _settings(tmp_path, dagster_postgres_url=url))
-
-    instance = DagsterInstance.from_config(str(home))
     run_id = str(uuid.uuid4())
-    try:
+    with _loaded_instance(home, _settings(tmp_path, dagster_postgres_url=url)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
@@ -133,8 +133,6 @@ def test_postgres_url_alone_moves_runs_events_and_schedules(
                 tags={"glyph/import_id": "probe"},
             )
         )
-    finally:
-        instance.dispose()
 
     # A second process would build its instance from the ref; the run must be there.
     reloaded = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
@@ -159,10 +157,7 @@ def test_docker_run_launcher_config_loads(tmp_path: Path, dagster_db: pg.PgDatab
         dagster_run_network="glyph",
         dagster_run_volumes=["glyph-data:/data"],
     )
-    home = tmp_path / "home"
-    write_instance_config(home, settings)
-    instance = DagsterInstance.from_config(str(home))
-    try:
+    with _loaded_instance(tmp_path / "home", settings) as instance:
         launcher = instance.run_launcher
         assert type(launcher).__name__ == "DockerRunLauncher"
         assert launcher.image == "glyph:latest"
@@ -172,19 +167,13 @@ def test_docker_run_launcher_config_loads(tmp_path: Path, dagster_db: pg.PgDatab
         assert env["GLYPH_DATABASE_URL"] == "postgresql+psycopg://glyph@db:5432/glyph"
         assert env["GLYPH_DAGSTER_POSTGRES_URL"] == dagster_db.dagster_url
         assert env["GLYPH_DATA_DIR"] == str(tmp_path / "data")
-    finally:
-        instance.dispose()
 
 
 def test_a_run_stuck_starting_is_failed_within_the_configured_wait(tmp_path: Path) -> None:
     """Dagster's own default is 180 s: a run whose code server died while launching it would sit
     STARTING that long before run retries could relaunch it."""
-    home = tmp_path / "home"
-    write_instance_config(home, _settings(tmp_path, run_start_timeout_seconds=45))
-    instance = DagsterInstance.from_config(str(home))
-    try:
+    settings = _settings(tmp_path, run_start_timeout_seconds=45)
+    with _loaded_instance(tmp_path / "home", settings) as instance:
         assert instance.run_monitoring_enabled
         assert instance.run_monitoring_start_timeout_seconds == 45
         assert instance.run_monitoring_cancel_timeout_seconds == 45
-    finally:
-        instance.dispose()

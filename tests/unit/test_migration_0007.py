@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import create_engine, text
 
-from glyph_assets.store.db import alembic_config
+from tests.support.warehouse import warehouse_at
 
 IMPORT_ID = "00000000-0000-4000-8000-000000000005"
 
@@ -15,19 +15,9 @@ IMPORT_ID = "00000000-0000-4000-8000-000000000005"
 def test_unit_price_of_old_rows_is_their_price_and_downgrade_drops_the_columns(
     glyph_env: object, tmp_path: Path
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    config = alembic_config(url)
-    command.upgrade(config, "0006")
+    url, config = warehouse_at(tmp_path, "0006", IMPORT_ID)
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO imports (import_id, status, source, sha256, size_bytes, kind,"
-                " created_at, updated_at) VALUES (:i, 'succeeded', 's', :h, 1, 'raw',"
-                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-            ),
-            {"i": IMPORT_ID, "h": "0" * 64},
-        )
         conn.execute(
             text(
                 "INSERT INTO listings (import_id, import_index, price) VALUES"

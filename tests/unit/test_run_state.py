@@ -12,18 +12,14 @@ from sqlalchemy import Engine
 from glyph_assets import contract, run_state
 from glyph_assets.settings import Settings
 from glyph_assets.store import repository
-from glyph_assets.store.db import migrate
+from tests.support.warehouse import warehouse_with_import
 
 IMPORT_ID = "00000000-0000-4000-8000-000000000013"
 
 
 @pytest.fixture
 def engine(glyph_env: Settings) -> Iterator[Engine]:
-    engine = migrate(glyph_env.sqlalchemy_url)
-    repository.create_import(
-        engine, import_id=IMPORT_ID, source="t", sha256="0" * 64, size_bytes=0, kind="raw"
-    )
-    yield engine
+    yield warehouse_with_import(glyph_env.sqlalchemy_url, IMPORT_ID)
 
 
 def _rows(errors: int = 0) -> pd.DataFrame:

@@ -10,6 +10,18 @@ from glyph_assets.sieve.lexicon import fold, scan
 from glyph_assets.sieve.normalize import match_title
 
 
+def assert_rejected(title: str, reason: str) -> None:
+    """The title is no card, for ``reason``; a failure shows the matcher's detail."""
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
+
+
+def assert_card(title: str, model: str) -> None:
+    """The title is the card ``model``; a failure shows the matcher's detail."""
+    match = match_title(title)
+    assert match.canonical_model == model, match.detail
+
+
 def test_nordic_and_polish_letters_fold_to_one_letter() -> None:
     assert fold("KJØPER ÆSKE PUDEŁKO") == "kjoper eske pudelko"
     assert len(fold("Grafikkortshållare ØÆŁ")) == len("Grafikkortshållare ØÆŁ")
@@ -46,8 +58,7 @@ def test_a_compound_word_is_read_by_its_longest_entry() -> None:
     ],
 )
 def test_more_languages_name_what_is_sold(title: str, reason: str) -> None:
-    match = match_title(title)
-    assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
+    assert_rejected(title, reason)
 
 
 @pytest.mark.parametrize(
@@ -63,8 +74,7 @@ def test_more_languages_name_what_is_sold(title: str, reason: str) -> None:
     ],
 )
 def test_card_words_and_extras_in_more_languages(title: str, model: str) -> None:
-    match = match_title(title)
-    assert match.canonical_model == model, match.detail
+    assert_card(title, model)
 
 
 @pytest.mark.parametrize(
@@ -79,8 +89,7 @@ def test_card_words_and_extras_in_more_languages(title: str, model: str) -> None
     ],
 )
 def test_a_swap_ad_naming_two_cards_is_several_items(title: str) -> None:
-    match = match_title(title)
-    assert (match.is_gpu, match.reject_reason) == (False, "not_gpu:multi_item"), match.detail
+    assert_rejected(title, "not_gpu:multi_item")
 
 
 @pytest.mark.parametrize(
@@ -107,8 +116,7 @@ def test_a_swap_word_with_one_card_is_that_card(title: str, model: str) -> None:
     ],
 )
 def test_a_part_named_last_after_the_card_is_the_part(title: str, reason: str) -> None:
-    match = match_title(title)
-    assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
+    assert_rejected(title, reason)
 
 
 @pytest.mark.parametrize(
@@ -124,8 +132,7 @@ def test_a_part_named_last_after_the_card_is_the_part(title: str, reason: str) -
     ],
 )
 def test_a_part_that_describes_the_card_keeps_the_card(title: str, model: str) -> None:
-    match = match_title(title)
-    assert match.canonical_model == model, match.detail
+    assert_card(title, model)
 
 
 @pytest.mark.parametrize(
@@ -142,8 +149,7 @@ def test_a_part_that_describes_the_card_keeps_the_card(title: str, model: str) -
     ],
 )
 def test_bare_numbers_named_by_their_variant_or_a_glued_brand(title: str, model: str) -> None:
-    match = match_title(title)
-    assert match.canonical_model == model, match.detail
+    assert_card(title, model)
 
 
 @pytest.mark.parametrize(
@@ -169,8 +175,7 @@ def test_a_bare_number_without_its_variant_or_with_a_part_is_no_card(title: str)
     ],
 )
 def test_rigs_baseboards_and_laptops_are_systems(title: str, reason: str) -> None:
-    match = match_title(title)
-    assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
+    assert_rejected(title, reason)
 
 
 @pytest.mark.parametrize(
@@ -201,8 +206,7 @@ def test_laptop_gpus_and_cards_from_rigs(title: str, model: str | None, reason: 
 def test_generation_and_memory_overrule_a_contradicting_model_letter(
     title: str, model: str
 ) -> None:
-    match = match_title(title)
-    assert match.canonical_model == model, match.detail
+    assert_card(title, model)
 
 
 @pytest.mark.parametrize(
@@ -216,8 +220,7 @@ def test_generation_and_memory_overrule_a_contradicting_model_letter(
     ],
 )
 def test_part_numbers_and_comparisons_are_no_second_card(title: str, model: str) -> None:
-    match = match_title(title)
-    assert match.canonical_model == model, match.detail
+    assert_card(title, model)
 
 
 @pytest.mark.parametrize(
@@ -229,8 +232,7 @@ def test_part_numbers_and_comparisons_are_no_second_card(title: str, model: str)
     ],
 )
 def test_two_numbers_after_one_series_word_are_two_cards(title: str, reason: str) -> None:
-    match = match_title(title)
-    assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
+    assert_rejected(title, reason)
 
 
 @pytest.mark.parametrize(
@@ -243,8 +245,7 @@ def test_two_numbers_after_one_series_word_are_two_cards(title: str, reason: str
     ],
 )
 def test_sli_and_sync_features_of_a_card_keep_the_card(title: str, model: str) -> None:
-    match = match_title(title)
-    assert match.canonical_model == model, match.detail
+    assert_card(title, model)
 
 
 @pytest.mark.parametrize("title", ["SLI bridge for GTX 1080", "Quadro Sync II for RTX A6000"])
@@ -266,8 +267,7 @@ def test_sli_and_sync_accessories_stay_accessories(title: str) -> None:
     ],
 )
 def test_parts_in_portuguese_and_parts_after_an_opening_for(title: str, reason: str) -> None:
-    match = match_title(title)
-    assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
+    assert_rejected(title, reason)
 
 
 @pytest.mark.parametrize(
@@ -279,8 +279,7 @@ def test_parts_in_portuguese_and_parts_after_an_opening_for(title: str, reason: 
     ],
 )
 def test_a_card_with_its_cooling_or_for_sale_stays_a_card(title: str, model: str) -> None:
-    match = match_title(title)
-    assert match.canonical_model == model, match.detail
+    assert_card(title, model)
 
 
 @pytest.mark.parametrize(
@@ -292,8 +291,7 @@ def test_a_card_with_its_cooling_or_for_sale_stays_a_card(title: str, model: str
     ],
 )
 def test_numbers_that_differ_by_variant_are_several_cards(title: str) -> None:
-    match = match_title(title)
-    assert (match.is_gpu, match.reject_reason) == (False, "not_gpu:multi_item"), match.detail
+    assert_rejected(title, "not_gpu:multi_item")
 
 
 @pytest.mark.parametrize(
@@ -304,8 +302,7 @@ def test_numbers_that_differ_by_variant_are_several_cards(title: str) -> None:
     ],
 )
 def test_the_same_card_named_twice_is_one_card(title: str, model: str) -> None:
-    match = match_title(title)
-    assert match.canonical_model == model, match.detail
+    assert_card(title, model)
 
 
 @pytest.mark.parametrize(
@@ -362,8 +359,7 @@ def test_lexicon_entries_are_folded_like_titles(title: str, reason: str) -> None
     ],
 )
 def test_fans_and_gpu_compounds_are_parts(title: str, reason: str) -> None:
-    match = match_title(title)
-    assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
+    assert_rejected(title, reason)
 
 
 @pytest.mark.parametrize(
@@ -375,8 +371,7 @@ def test_fans_and_gpu_compounds_are_parts(title: str, reason: str) -> None:
     ],
 )
 def test_a_card_that_names_its_fans_or_box_as_features_stays_a_card(title: str, model: str) -> None:
-    match = match_title(title)
-    assert match.canonical_model == model, match.detail
+    assert_card(title, model)
 
 
 @pytest.mark.parametrize(
@@ -389,8 +384,7 @@ def test_a_card_that_names_its_fans_or_box_as_features_stays_a_card(title: str, 
     ],
 )
 def test_laptop_lines_and_more_wanted_words(title: str, reason: str) -> None:
-    match = match_title(title)
-    assert (match.is_gpu, match.reject_reason) == (False, reason), match.detail
+    assert_rejected(title, reason)
 
 
 def test_a_laptop_gpu_board_alone_is_an_unknown_gpu() -> None:
@@ -422,8 +416,7 @@ def test_a_swap_for_a_card_of_another_vendor_names_two_cards() -> None:
     ],
 )
 def test_a_product_named_before_for_card_is_made_for_the_card(title: str) -> None:
-    match = match_title(title)
-    assert (match.is_gpu, match.reject_reason) == (False, "not_gpu:accessory"), match.detail
+    assert_rejected(title, "not_gpu:accessory")
 
 
 @pytest.mark.parametrize(

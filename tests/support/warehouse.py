@@ -1,0 +1,49 @@
+"""The glyph database as unit tests find it: migrated and holding an import, counted, or left at
+an older revision so that a migration can be run over rows stored before it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, func, select, text
+
+from glyph_assets.store import repository
+from glyph_assets.store.db import alembic_config, migrate
+from glyph_assets.store.models import Import
+
+
+def warehouse_with_import(url: str, import_id: str) -> Engine:
+    """The database at ``url`` migrated to head, with ``import_id`` recorded (queued, no rows)."""
+    engine = migrate(url)
+    repository.create_import(
+        engine, import_id=import_id, source="t", sha256="0" * 64, size_bytes=0, kind="raw"
+    )
+    return engine
+
+
+def imports_recorded(engine: Engine) -> int:
+    """How many imports the database records, whatever their status."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(Import)).scalar_one())
+
+
+def warehouse_at(tmp_path: Path, revision: str, import_id: str) -> tuple[str, Config]:
+    """A SQLite file migrated only to ``revision`` and holding ``import_id`` (succeeded): the
+    warehouse a later migration finds. Returns its URL and the Alembic config to migrate it."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = alembic_config(url)
+    command.upgrade(config, revision)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO imports (import_id, status, source, sha256, size_bytes, kind,"
+                " created_at, updated_at) VALUES (:i, 'succeeded', 'old', :h, 1, 'raw',"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"i": import_id, "h": "0" * 64},
+        )
+    engine.dispose()
+    return url, config
