@@ -41,6 +41,26 @@ class StageConfig(Config):
     fail: bool = False
 
 
+def _pipeline_asset(
+    kinds: set[str],
+    description: str,
+    tags: dict[str, str] = PIPELINE_TAGS,
+    retry_policy: RetryPolicy | None = None,
+) -> Any:
+    """``@asset`` as every pipeline stage is declared: partitioned by import, one group; the
+    warehouse write alone sets its own tags and retries."""
+    return asset(
+        partitions_def=imports_partitions,
+        group_name=GROUP,
+        kinds=kinds,
+        code_version="1",
+        owners=OWNERS,
+        tags=tags,
+        retry_policy=retry_policy,
+        description=description,
+    )
+
+
 def _apply_switches(context: AssetExecutionContext, config: StageConfig) -> None:
     if config.delay_seconds:
         time.sleep(config.delay_seconds)
@@ -71,6 +91,23 @@ def _stages(landing: LandingResource, import_id: str, max_field_chars: int) -> S
         source=manifest.source,
         score_scale=manifest.score_scale,
     )
+
+
+def _start_stage(
+    context: AssetExecutionContext,
+    config: StageConfig,
+    store: StoreResource,
+    landing: LandingResource,
+    pipeline: PipelineResource,
+    upstream: ParquetParts,
+) -> tuple[Stages, StageProgress]:
+    """What every transforming stage does first: claim the run, build the import's stage
+    runner, start progress against the upstream's row count, then honour the switches."""
+    _claim(context, store)
+    stages = _stages(landing, context.partition_key, pipeline.max_field_chars)
+    progress = StageProgress(context, upstream.num_rows)
+    _apply_switches(context, config)
+    return stages, progress
 
 
 def _errors(frame: pd.DataFrame) -> int:
@@ -123,14 +160,9 @@ def _stream(
     return FrameStream(chunks(), metadata)
 
 
-@asset(
-    partitions_def=imports_partitions,
-    group_name=GROUP,
-    kinds={"python", "parquet"},
-    code_version="1",
-    owners=OWNERS,
-    tags=PIPELINE_TAGS,
-    description="The landed file of one import, as text rows with their 1-based import_index.",
+@_pipeline_asset(
+    {"python", "parquet"},
+    "The landed file of one import, as text rows with their 1-based import_index.",
 )
 def raw_listings(
     context: AssetExecutionContext,
@@ -165,17 +197,10 @@ def raw_listings(
     return FrameStream(chunks())
 
 
-@asset(
-    partitions_def=imports_partitions,
-    group_name=GROUP,
-    kinds={"pandas", "parquet"},
-    code_version="1",
-    owners=OWNERS,
-    tags=PIPELINE_TAGS,
-    description=(
-        "Cleaned rows (one column set for every header dialect, typed prices, conditions) "
-        "mapped to a canonical GPU model or rejected as not-a-GPU / unknown model."
-    ),
+@_pipeline_asset(
+    {"pandas", "parquet"},
+    "Cleaned rows (one column set for every header dialect, typed prices, conditions) "
+    "mapped to a canonical GPU model or rejected as not-a-GPU / unknown model.",
 )
 def normalized_listings(
     context: AssetExecutionContext,
@@ -185,10 +210,7 @@ def normalized_listings(
     landing: LandingResource,
     pipeline: PipelineResource,
 ) -> FrameStream:
-    _claim(context, store)
-    stages = _stages(landing, context.partition_key, pipeline.max_field_chars)
-    progress = StageProgress(context, raw_listings.num_rows)
-    _apply_switches(context, config)
+    stages, progress = _start_stage(context, config, store, landing, pipeline, raw_listings)
     tally = _Tally(distributions={"match_type": {}, "reject_reason": {}})
 
     def chunks() -> Iterator[pd.DataFrame]:
@@ -202,17 +224,10 @@ def normalized_listings(
     return _stream(chunks(), progress, tally)
 
 
-@asset(
-    partitions_def=imports_partitions,
-    group_name=GROUP,
-    kinds={"pandas", "parquet"},
-    code_version="1",
-    owners=OWNERS,
-    tags=PIPELINE_TAGS,
-    description=(
-        "Normalized rows joined with the GPU registry's specs, with warnings where a listing "
-        "contradicts them."
-    ),
+@_pipeline_asset(
+    {"pandas", "parquet"},
+    "Normalized rows joined with the GPU registry's specs, with warnings where a listing "
+    "contradicts them.",
 )
 def enriched_listings(
     context: AssetExecutionContext,
@@ -222,25 +237,15 @@ def enriched_listings(
     landing: LandingResource,
     pipeline: PipelineResource,
 ) -> FrameStream:
-    _claim(context, store)
-    stages = _stages(landing, context.partition_key, pipeline.max_field_chars)
-    progress = StageProgress(context, normalized_listings.num_rows)
-    _apply_switches(context, config)
+    stages, progress = _start_stage(context, config, store, landing, pipeline, normalized_listings)
     frames = normalized_listings.iter_frames(arrow_strings=True)
     return _stream((stages.enrich(frame) for frame in frames), progress, _Tally())
 
 
-@asset(
-    partitions_def=imports_partitions,
-    group_name=GROUP,
-    kinds={"pandas", "parquet"},
-    code_version="1",
-    owners=OWNERS,
-    tags=PIPELINE_TAGS,
-    description=(
-        "Enriched rows with a utility score in [0, 100] for inference value per dollar and its "
-        "components, priced against the same import's market per model."
-    ),
+@_pipeline_asset(
+    {"pandas", "parquet"},
+    "Enriched rows with a utility score in [0, 100] for inference value per dollar and its "
+    "components, priced against the same import's market per model.",
 )
 def scored_listings(
     context: AssetExecutionContext,
@@ -250,10 +255,7 @@ def scored_listings(
     landing: LandingResource,
     pipeline: PipelineResource,
 ) -> FrameStream:
-    _claim(context, store)
-    stages = _stages(landing, context.partition_key, pipeline.max_field_chars)
-    progress = StageProgress(context, enriched_listings.num_rows)
-    _apply_switches(context, config)
+    stages, progress = _start_stage(context, config, store, landing, pipeline, enriched_listings)
     scores: list[pd.Series] = []
 
     def record_scale(scale: ScoreScale) -> None:
@@ -285,18 +287,12 @@ def scored_listings(
     return _stream(chunks(), progress, _Tally(), more=score_metadata)
 
 
-@asset(
-    partitions_def=imports_partitions,
-    group_name=GROUP,
-    kinds={"sqlite", "postgresql"},
-    code_version="1",
-    owners=OWNERS,
+@_pipeline_asset(
+    {"sqlite", "postgresql"},
+    "The import's listings and row errors written to the database in one transaction, "
+    "replacing any earlier write of the same import.",
     tags={**PIPELINE_TAGS, "layer": "warehouse"},
     retry_policy=RetryPolicy(max_retries=3, delay=1.0, backoff=Backoff.EXPONENTIAL),
-    description=(
-        "The import's listings and row errors written to the database in one transaction, "
-        "replacing any earlier write of the same import."
-    ),
 )
 def persisted_listings(
     context: AssetExecutionContext,
