@@ -42,6 +42,7 @@ from dagster import (
 )
 from dagster._utils.warnings import PreviewWarning
 
+from glyph_assets.conventions import layer_tags
 from glyph_assets.io_managers import ParquetParts, arrow_text_types
 from glyph_assets.partitions import imports_partitions
 from glyph_assets.resources import PipelineResource, StoreResource
@@ -268,7 +269,7 @@ def _stage_results(
 # the checks
 
 _FRAME_CHECKS = ["schema_valid", "import_index_contiguous"]
-_CHECK_OP_TAGS = {"glyph/checks": "pipeline", "domain": "gpu_market", "layer": "checks"}
+_CHECK_OP_TAGS = {"glyph/checks": "pipeline", **layer_tags("checks")}
 
 
 @multi_asset_check(

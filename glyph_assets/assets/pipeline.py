@@ -8,7 +8,6 @@ from typing import Any
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
-    Backoff,
     Config,
     MaterializeResult,
     MetadataValue,
@@ -19,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from glyph_assets.assets.metadata import add_counts, distribution_table, preview, stage_metadata
 from glyph_assets.assets.progress import StageProgress
+from glyph_assets.conventions import DATABASE_WRITE_RETRY, OWNERS, layer_tags
 from glyph_assets.io_managers import FrameStream, ParquetParts
 from glyph_assets.partitions import imports_partitions
 from glyph_assets.resources import LandingResource, PipelineResource, StoreResource
@@ -29,8 +29,7 @@ from glyph_assets.store import repository
 from glyph_assets.store.status import ImportStatus
 
 GROUP = "ingestion"
-OWNERS = ["team:glyph"]
-PIPELINE_TAGS = {"domain": "gpu_market", "layer": "pipeline"}
+PIPELINE_TAGS = layer_tags("pipeline")
 PREVIEW_COLUMNS = ["import_index", "title", "price", "canonical_model", "match_type", "score"]
 
 
@@ -291,8 +290,8 @@ def scored_listings(
     {"sqlite", "postgresql"},
     "The import's listings and row errors written to the database in one transaction, "
     "replacing any earlier write of the same import.",
-    tags={**PIPELINE_TAGS, "layer": "warehouse"},
-    retry_policy=RetryPolicy(max_retries=3, delay=1.0, backoff=Backoff.EXPONENTIAL),
+    tags=layer_tags("warehouse"),
+    retry_policy=DATABASE_WRITE_RETRY,
 )
 def persisted_listings(
     context: AssetExecutionContext,
