@@ -42,6 +42,7 @@ from glyph_assets.store.models import Import, Listing, RowError
 from glyph_assets.tooling.bench.storage import scored_frame
 from glyph_assets.tooling.dagster_instance import grpc_workspace, write_instance_config
 from glyph_assets.tooling.environ import glyph_environment
+from glyph_assets.tooling.supervisor import code_server_command
 from tests.support import pg
 from tests.support.stack import free_port
 
@@ -393,19 +394,7 @@ def daemon_stack(pg_env: tuple[Settings, Path]) -> Iterator[Path]:
     logs.mkdir(exist_ok=True)
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     commands = {
-        "code-server": [
-            str(BIN / "dagster"),
-            "code-server",
-            "start",
-            "-m",
-            "glyph_assets.definitions",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--location-name",
-            settings.dagster_location,
-        ],
+        "code-server": code_server_command("127.0.0.1", port, settings.dagster_location),
         "daemon": [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
     }
     procs: dict[str, subprocess.Popen] = {}
