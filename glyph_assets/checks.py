@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetIn,
@@ -41,6 +42,7 @@ from dagster import (
 )
 from dagster._utils.warnings import PreviewWarning
 
+from glyph_assets.conventions import layer_tags
 from glyph_assets.io_managers import ParquetParts, arrow_text_types
 from glyph_assets.partitions import imports_partitions
 from glyph_assets.resources import PipelineResource, StoreResource
@@ -267,7 +269,7 @@ def _stage_results(
 # the checks
 
 _FRAME_CHECKS = ["schema_valid", "import_index_contiguous"]
-_CHECK_OP_TAGS = {"glyph/checks": "pipeline", "domain": "gpu_market", "layer": "checks"}
+_CHECK_OP_TAGS = {"glyph/checks": "pipeline", **layer_tags("checks")}
 
 
 @multi_asset_check(
@@ -283,78 +285,49 @@ def raw_listings_checks(
     yield from _stage_results("raw_listings", raw_listings, None, pipeline.check_sample_rows)
 
 
-@multi_asset_check(
-    specs=_specs("normalized_listings", [*_FRAME_CHECKS, "rows_preserved"], ["raw_listings"]),
-    ins={
-        "normalized_listings": AssetIn("normalized_listings"),
-        "raw_listings": AssetIn("raw_listings"),
-    },
-    name="normalized_listings_checks",
-    description="Schema, import_index and row-count checks on the normalized rows.",
-    op_tags=_CHECK_OP_TAGS,
-)
-def normalized_listings_checks(
-    context: AssetCheckExecutionContext,
-    normalized_listings: ParquetParts,
-    raw_listings: ParquetParts,
-    pipeline: PipelineResource,
-) -> Iterator[AssetCheckResult]:
-    yield from _stage_results(
-        "normalized_listings",
-        normalized_listings,
-        raw_listings.num_rows,
-        pipeline.check_sample_rows,
+def _checks_after_raw(stage: str, description: str, extra: list[str]) -> AssetChecksDefinition:
+    """The checks of a stage that transforms raw_listings' rows: its frame checks, the same row
+    count as raw_listings, and ``extra`` (each also evaluated by ``_stage_results``)."""
+
+    @multi_asset_check(
+        specs=_specs(stage, [*_FRAME_CHECKS, "rows_preserved", *extra], ["raw_listings"]),
+        ins={"stage_rows": AssetIn(stage), "raw_listings": AssetIn("raw_listings")},
+        name=f"{stage}_checks",
+        description=description,
+        op_tags=_CHECK_OP_TAGS,
     )
+    def stage_checks(
+        context: AssetCheckExecutionContext,
+        stage_rows: ParquetParts,
+        raw_listings: ParquetParts,
+        pipeline: PipelineResource,
+    ) -> Iterator[AssetCheckResult]:
+        yield from _stage_results(
+            stage,
+            stage_rows,
+            raw_listings.num_rows,
+            pipeline.check_sample_rows,
+            with_scores="score_in_range" in extra,
+        )
+
+    return stage_checks
 
 
-@multi_asset_check(
-    specs=_specs("enriched_listings", [*_FRAME_CHECKS, "rows_preserved"], ["raw_listings"]),
-    ins={
-        "enriched_listings": AssetIn("enriched_listings"),
-        "raw_listings": AssetIn("raw_listings"),
-    },
-    name="enriched_listings_checks",
-    description="Schema, import_index and row-count checks on the enriched rows.",
-    op_tags=_CHECK_OP_TAGS,
+normalized_listings_checks = _checks_after_raw(
+    "normalized_listings",
+    "Schema, import_index and row-count checks on the normalized rows.",
+    [],
 )
-def enriched_listings_checks(
-    context: AssetCheckExecutionContext,
-    enriched_listings: ParquetParts,
-    raw_listings: ParquetParts,
-    pipeline: PipelineResource,
-) -> Iterator[AssetCheckResult]:
-    yield from _stage_results(
-        "enriched_listings", enriched_listings, raw_listings.num_rows, pipeline.check_sample_rows
-    )
-
-
-@multi_asset_check(
-    specs=_specs(
-        "scored_listings",
-        [*_FRAME_CHECKS, "rows_preserved", "score_in_range"],
-        ["raw_listings"],
-    ),
-    ins={
-        "scored_listings": AssetIn("scored_listings"),
-        "raw_listings": AssetIn("raw_listings"),
-    },
-    name="scored_listings_checks",
-    description="Schema, import_index, row-count and score-range checks on the scored rows.",
-    op_tags=_CHECK_OP_TAGS,
+enriched_listings_checks = _checks_after_raw(
+    "enriched_listings",
+    "Schema, import_index and row-count checks on the enriched rows.",
+    [],
 )
-def scored_listings_checks(
-    context: AssetCheckExecutionContext,
-    scored_listings: ParquetParts,
-    raw_listings: ParquetParts,
-    pipeline: PipelineResource,
-) -> Iterator[AssetCheckResult]:
-    yield from _stage_results(
-        "scored_listings",
-        scored_listings,
-        raw_listings.num_rows,
-        pipeline.check_sample_rows,
-        with_scores=True,
-    )
+scored_listings_checks = _checks_after_raw(
+    "scored_listings",
+    "Schema, import_index, row-count and score-range checks on the scored rows.",
+    ["score_in_range"],
+)
 
 
 def _recorded_total(engine: Engine, import_id: str) -> int | None:

@@ -47,6 +47,7 @@ from dagster import (
 from dagster._utils.warnings import BetaWarning
 
 from glyph_assets.contract import IMPORT_TAG, SOURCE_TAG
+from glyph_assets.conventions import OWNERS, layer_tags
 from glyph_assets.imports import file_chunks, register_import
 from glyph_assets.landing import UploadTooLarge
 from glyph_assets.partitions import imports_partitions
@@ -321,8 +322,8 @@ def build_inbox_sensor(job: UnresolvedAssetJobDefinition, settings: Settings) ->
             job=job,
             minimum_interval_seconds=5,
             default_status=DefaultSensorStatus.RUNNING,
-            owners=["team:glyph"],
-            tags={"domain": "gpu_market", "layer": "ingestion", SOURCE_TAG: SOURCE},
+            owners=OWNERS,
+            tags={**layer_tags("ingestion"), SOURCE_TAG: SOURCE},
             description=(
                 "Watches the inbox folder (GLYPH_INBOX_DIR, default <data>/inbox): each file "
                 "that stopped growing becomes an import (source=inbox) and an ingest_import run, "

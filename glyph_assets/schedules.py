@@ -28,6 +28,7 @@ from dagster._utils.warnings import BetaWarning
 
 from glyph_assets.assets.market import GROUP as MARKET_GROUP
 from glyph_assets.contract import JOB_MARKET, JOB_TAG, MARKET_JOB_NAME
+from glyph_assets.conventions import OWNERS, layer_tags
 from glyph_assets.settings import Settings
 
 if TYPE_CHECKING:  # Dagster does not export the type define_asset_job returns
@@ -35,7 +36,6 @@ if TYPE_CHECKING:  # Dagster does not export the type define_asset_job returns
         UnresolvedAssetJobDefinition,
     )
 
-OWNERS = ["team:glyph"]
 MARKET_RUN_TAGS = {JOB_TAG: JOB_MARKET}
 market_selection = AssetSelection.groups(MARKET_GROUP)
 
@@ -82,7 +82,7 @@ def build_market_refresh(settings: Settings) -> MarketRefresh:
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=settings.market_automation_interval,
         run_tags=MARKET_RUN_TAGS,
-        tags={"domain": "gpu_market", "layer": "market"},
+        tags=layer_tags("market"),
         description=(
             "Requests a market refresh when a new import has been persisted (the market "
             "assets' automation condition); evaluated every GLYPH_MARKET_AUTOMATION_INTERVAL "

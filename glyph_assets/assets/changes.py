@@ -9,6 +9,7 @@ Dagster UI ("312 new, 95 gone, 41 repriced").
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from glyph_assets.contract import PERSISTED_LISTINGS
+from glyph_assets.conventions import OWNERS, layer_tags
 from glyph_assets.partitions import imports_partitions
 from glyph_assets.resources import StoreResource
 from glyph_assets.store import changes
@@ -19,8 +20,8 @@ from glyph_assets.store import changes
     deps=[AssetKey(PERSISTED_LISTINGS)],
     group_name="ingestion",
     kinds={"sqlite", "postgresql"},
-    owners=["team:glyph"],
-    tags={"domain": "gpu_market", "layer": "warehouse"},
+    owners=OWNERS,
+    tags=layer_tags("warehouse"),
     description=(
         "New, gone, repriced and unchanged listings (by listing_key) against the previous "
         "import of the same source."

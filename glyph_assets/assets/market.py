@@ -13,23 +13,21 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AutomationCondition,
-    Backoff,
     Config,
     MaterializeResult,
     MetadataValue,
-    RetryPolicy,
     asset,
 )
 from pydantic import Field
 
 from glyph_assets.contract import PERSISTED_LISTINGS
+from glyph_assets.conventions import DATABASE_WRITE_RETRY, OWNERS, layer_tags
 from glyph_assets.resources import MarketResource, StoreResource
 from glyph_assets.sieve import market
 from glyph_assets.store import market as market_store
 
 GROUP = "market"
-OWNERS = ["team:glyph"]
-MARKET_TAGS = {"domain": "gpu_market", "layer": "market"}
+MARKET_TAGS = layer_tags("market")
 PERSISTED = AssetKey(PERSISTED_LISTINGS)
 PREVIEW_ROWS = 15
 
@@ -41,8 +39,6 @@ MARKET_AUTOMATION = (
     .without(~AutomationCondition.any_deps_missing())
     .with_label("eager (a failed import does not block)")
 )
-
-RETRY = RetryPolicy(max_retries=3, delay=1.0, backoff=Backoff.EXPONENTIAL)
 
 
 class MarketStatsConfig(Config):
@@ -82,7 +78,7 @@ def _market_asset(description: str) -> Any:
         tags=MARKET_TAGS,
         code_version="1",
         automation_condition=MARKET_AUTOMATION,
-        retry_policy=RETRY,
+        retry_policy=DATABASE_WRITE_RETRY,
         description=description,
     )
 

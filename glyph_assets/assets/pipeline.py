@@ -8,7 +8,6 @@ from typing import Any
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
-    Backoff,
     Config,
     MaterializeResult,
     MetadataValue,
@@ -19,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from glyph_assets.assets.metadata import add_counts, distribution_table, preview, stage_metadata
 from glyph_assets.assets.progress import StageProgress
+from glyph_assets.conventions import DATABASE_WRITE_RETRY, OWNERS, layer_tags
 from glyph_assets.io_managers import FrameStream, ParquetParts
 from glyph_assets.partitions import imports_partitions
 from glyph_assets.resources import LandingResource, PipelineResource, StoreResource
@@ -29,8 +29,7 @@ from glyph_assets.store import repository
 from glyph_assets.store.status import ImportStatus
 
 GROUP = "ingestion"
-OWNERS = ["team:glyph"]
-PIPELINE_TAGS = {"domain": "gpu_market", "layer": "pipeline"}
+PIPELINE_TAGS = layer_tags("pipeline")
 PREVIEW_COLUMNS = ["import_index", "title", "price", "canonical_model", "match_type", "score"]
 
 
@@ -39,6 +38,26 @@ class StageConfig(Config):
 
     delay_seconds: float = 0.0
     fail: bool = False
+
+
+def _pipeline_asset(
+    kinds: set[str],
+    description: str,
+    tags: dict[str, str] = PIPELINE_TAGS,
+    retry_policy: RetryPolicy | None = None,
+) -> Any:
+    """``@asset`` as every pipeline stage is declared: partitioned by import, one group; the
+    warehouse write alone sets its own tags and retries."""
+    return asset(
+        partitions_def=imports_partitions,
+        group_name=GROUP,
+        kinds=kinds,
+        code_version="1",
+        owners=OWNERS,
+        tags=tags,
+        retry_policy=retry_policy,
+        description=description,
+    )
 
 
 def _apply_switches(context: AssetExecutionContext, config: StageConfig) -> None:
@@ -71,6 +90,23 @@ def _stages(landing: LandingResource, import_id: str, max_field_chars: int) -> S
         source=manifest.source,
         score_scale=manifest.score_scale,
     )
+
+
+def _start_stage(
+    context: AssetExecutionContext,
+    config: StageConfig,
+    store: StoreResource,
+    landing: LandingResource,
+    pipeline: PipelineResource,
+    upstream: ParquetParts,
+) -> tuple[Stages, StageProgress]:
+    """What every transforming stage does first: claim the run, build the import's stage
+    runner, start progress against the upstream's row count, then honour the switches."""
+    _claim(context, store)
+    stages = _stages(landing, context.partition_key, pipeline.max_field_chars)
+    progress = StageProgress(context, upstream.num_rows)
+    _apply_switches(context, config)
+    return stages, progress
 
 
 def _errors(frame: pd.DataFrame) -> int:
@@ -123,14 +159,9 @@ def _stream(
     return FrameStream(chunks(), metadata)
 
 
-@asset(
-    partitions_def=imports_partitions,
-    group_name=GROUP,
-    kinds={"python", "parquet"},
-    code_version="1",
-    owners=OWNERS,
-    tags=PIPELINE_TAGS,
-    description="The landed file of one import, as text rows with their 1-based import_index.",
+@_pipeline_asset(
+    {"python", "parquet"},
+    "The landed file of one import, as text rows with their 1-based import_index.",
 )
 def raw_listings(
     context: AssetExecutionContext,
@@ -165,17 +196,10 @@ def raw_listings(
     return FrameStream(chunks())
 
 
-@asset(
-    partitions_def=imports_partitions,
-    group_name=GROUP,
-    kinds={"pandas", "parquet"},
-    code_version="1",
-    owners=OWNERS,
-    tags=PIPELINE_TAGS,
-    description=(
-        "Cleaned rows (one column set for every header dialect, typed prices, conditions) "
-        "mapped to a canonical GPU model or rejected as not-a-GPU / unknown model."
-    ),
+@_pipeline_asset(
+    {"pandas", "parquet"},
+    "Cleaned rows (one column set for every header dialect, typed prices, conditions) "
+    "mapped to a canonical GPU model or rejected as not-a-GPU / unknown model.",
 )
 def normalized_listings(
     context: AssetExecutionContext,
@@ -185,10 +209,7 @@ def normalized_listings(
     landing: LandingResource,
     pipeline: PipelineResource,
 ) -> FrameStream:
-    _claim(context, store)
-    stages = _stages(landing, context.partition_key, pipeline.max_field_chars)
-    progress = StageProgress(context, raw_listings.num_rows)
-    _apply_switches(context, config)
+    stages, progress = _start_stage(context, config, store, landing, pipeline, raw_listings)
     tally = _Tally(distributions={"match_type": {}, "reject_reason": {}})
 
     def chunks() -> Iterator[pd.DataFrame]:
@@ -202,17 +223,10 @@ def normalized_listings(
     return _stream(chunks(), progress, tally)
 
 
-@asset(
-    partitions_def=imports_partitions,
-    group_name=GROUP,
-    kinds={"pandas", "parquet"},
-    code_version="1",
-    owners=OWNERS,
-    tags=PIPELINE_TAGS,
-    description=(
-        "Normalized rows joined with the GPU registry's specs, with warnings where a listing "
-        "contradicts them."
-    ),
+@_pipeline_asset(
+    {"pandas", "parquet"},
+    "Normalized rows joined with the GPU registry's specs, with warnings where a listing "
+    "contradicts them.",
 )
 def enriched_listings(
     context: AssetExecutionContext,
@@ -222,25 +236,15 @@ def enriched_listings(
     landing: LandingResource,
     pipeline: PipelineResource,
 ) -> FrameStream:
-    _claim(context, store)
-    stages = _stages(landing, context.partition_key, pipeline.max_field_chars)
-    progress = StageProgress(context, normalized_listings.num_rows)
-    _apply_switches(context, config)
+    stages, progress = _start_stage(context, config, store, landing, pipeline, normalized_listings)
     frames = normalized_listings.iter_frames(arrow_strings=True)
     return _stream((stages.enrich(frame) for frame in frames), progress, _Tally())
 
 
-@asset(
-    partitions_def=imports_partitions,
-    group_name=GROUP,
-    kinds={"pandas", "parquet"},
-    code_version="1",
-    owners=OWNERS,
-    tags=PIPELINE_TAGS,
-    description=(
-        "Enriched rows with a utility score in [0, 100] for inference value per dollar and its "
-        "components, priced against the same import's market per model."
-    ),
+@_pipeline_asset(
+    {"pandas", "parquet"},
+    "Enriched rows with a utility score in [0, 100] for inference value per dollar and its "
+    "components, priced against the same import's market per model.",
 )
 def scored_listings(
     context: AssetExecutionContext,
@@ -250,10 +254,7 @@ def scored_listings(
     landing: LandingResource,
     pipeline: PipelineResource,
 ) -> FrameStream:
-    _claim(context, store)
-    stages = _stages(landing, context.partition_key, pipeline.max_field_chars)
-    progress = StageProgress(context, enriched_listings.num_rows)
-    _apply_switches(context, config)
+    stages, progress = _start_stage(context, config, store, landing, pipeline, enriched_listings)
     scores: list[pd.Series] = []
 
     def record_scale(scale: ScoreScale) -> None:
@@ -285,18 +286,12 @@ def scored_listings(
     return _stream(chunks(), progress, _Tally(), more=score_metadata)
 
 
-@asset(
-    partitions_def=imports_partitions,
-    group_name=GROUP,
-    kinds={"sqlite", "postgresql"},
-    code_version="1",
-    owners=OWNERS,
-    tags={**PIPELINE_TAGS, "layer": "warehouse"},
-    retry_policy=RetryPolicy(max_retries=3, delay=1.0, backoff=Backoff.EXPONENTIAL),
-    description=(
-        "The import's listings and row errors written to the database in one transaction, "
-        "replacing any earlier write of the same import."
-    ),
+@_pipeline_asset(
+    {"sqlite", "postgresql"},
+    "The import's listings and row errors written to the database in one transaction, "
+    "replacing any earlier write of the same import.",
+    tags=layer_tags("warehouse"),
+    retry_policy=DATABASE_WRITE_RETRY,
 )
 def persisted_listings(
     context: AssetExecutionContext,

@@ -44,7 +44,9 @@ MATCH_COLUMNS: list[str] = [
     "match_alternatives",  # an inferred match's other ids, "|"-joined (RTX_3080_12GB)
 ]
 
-SPEC_COLUMNS: list[str] = [
+# The specs the GPU registry gives every model, in the order a listing carries them: enrich
+# copies them onto each listing, so the registry file must have them (sieve/registry.py).
+REGISTRY_SPECS: list[str] = [
     "segment",
     "architecture",
     "vram_gb",
@@ -55,8 +57,9 @@ SPEC_COLUMNS: list[str] = [
     "pcie_gen",
     "form_factor",
     "launch_year",
-    "warnings",
 ]
+
+SPEC_COLUMNS: list[str] = [*REGISTRY_SPECS, "warnings"]
 
 SCORE_COLUMNS: list[str] = [
     "score",

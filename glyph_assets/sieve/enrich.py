@@ -15,11 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from glyph_assets.sieve.columns import SPEC_COLUMNS
+from glyph_assets.sieve.columns import REGISTRY_SPECS
 from glyph_assets.sieve.normalize import title_facts
 from glyph_assets.sieve.registry import Registry, load_registry
-
-REGISTRY_SPECS: list[str] = [c for c in SPEC_COLUMNS if c != "warnings"]
 
 
 def _gb(value: float) -> str:

@@ -19,27 +19,22 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from glyph_assets.sieve.columns import REGISTRY_SPECS
+
 ID_PATTERN = re.compile(r"^[A-Z0-9_]+$")
 VENDORS: frozenset[str] = frozenset({"NVIDIA", "AMD", "Intel"})
 SEGMENTS: frozenset[str] = frozenset({"datacenter", "workstation", "consumer"})
 FORM_FACTORS: frozenset[str] = frozenset({"PCIe", "SXM", "OAM"})
 
+OPTIONAL_COLUMNS: list[str] = ["memory_bus_bits", "pcie_gen", "slot_width", "source_note"]
+# Every spec the enrich stage copies onto a listing, unless the column is optional (pcie_gen).
 REQUIRED_COLUMNS: list[str] = [
     "canonical_model",
     "vendor",
     "display_name",
-    "segment",
-    "architecture",
-    "vram_gb",
-    "memory_type",
-    "tdp_watts",
-    "mig_instances",
-    "nvlink",
-    "form_factor",
-    "launch_year",
+    *(c for c in REGISTRY_SPECS if c not in OPTIONAL_COLUMNS),
     "aliases",
 ]
-OPTIONAL_COLUMNS: list[str] = ["memory_bus_bits", "pcie_gen", "slot_width", "source_note"]
 SPEC_FIELDS: list[str] = [c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if c != "canonical_model"]
 
 # column -> (low, high, low_inclusive); values must be numbers inside the range.

@@ -95,6 +95,37 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def code_server_command(host: str, port: int, location: str) -> list[str]:
+    """A Dagster code server of glyph's definitions, as code location ``location``."""
+    return [
+        str(BIN / "dagster"),
+        "code-server",
+        "start",
+        "-m",
+        "glyph_assets.definitions",
+        "-h",
+        host,
+        "-p",
+        str(port),
+        "--location-name",
+        location,
+    ]
+
+
+def api_command(host: str, port: int, *options: str) -> list[str]:
+    """uvicorn serving the API on ``host:port``, with further uvicorn ``options``."""
+    return [
+        str(BIN / "uvicorn"),
+        "glyphd_api.app:create_app",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        *options,
+    ]
+
+
 def _commands(settings: Settings, home: Path) -> dict[str, list[str]]:
     workspace = grpc_workspace(
         home, settings.dagster_host, settings.code_server_port, settings.dagster_location
@@ -102,19 +133,9 @@ def _commands(settings: Settings, home: Path) -> dict[str, list[str]]:
     log_config = home / "uvicorn-logging.json"
     log_config.write_text(json.dumps(uvicorn_log_config(settings.log_format)))
     return {
-        "code-server": [
-            str(BIN / "dagster"),
-            "code-server",
-            "start",
-            "-m",
-            "glyph_assets.definitions",
-            "-h",
-            settings.dagster_host,
-            "-p",
-            str(settings.code_server_port),
-            "--location-name",
-            settings.dagster_location,
-        ],
+        "code-server": code_server_command(
+            settings.dagster_host, settings.code_server_port, settings.dagster_location
+        ),
         "webserver": [
             str(BIN / "dagster-webserver"),
             "-w",
@@ -125,18 +146,13 @@ def _commands(settings: Settings, home: Path) -> dict[str, list[str]]:
             str(settings.dagster_port),
         ],
         "daemon": [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
-        "api": [
-            str(BIN / "uvicorn"),
-            "glyphd_api.app:create_app",
-            "--factory",
-            "--host",
+        "api": api_command(
             settings.api_host,
-            "--port",
-            str(settings.api_port),
+            settings.api_port,
             *(["--workers", str(settings.api_workers)] if settings.api_workers > 1 else []),
             "--log-config",
             str(log_config),
-        ],
+        ),
     }
 
 

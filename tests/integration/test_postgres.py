@@ -34,13 +34,15 @@ from glyph_assets.imports import file_chunks, register_import
 from glyph_assets.io_managers import ParquetPartsIOManager
 from glyph_assets.jobs import INGEST_JOB_NAME
 from glyph_assets.partitions import IMPORTS_PARTITIONS_NAME
-from glyph_assets.settings import Settings, get_settings, reset_settings_cache
+from glyph_assets.settings import Settings
 from glyph_assets.sieve.read import iter_raw_chunks
 from glyph_assets.store import repository
 from glyph_assets.store.db import alembic_config, dispose_engines, get_engine, migrate
 from glyph_assets.store.models import Import, Listing, RowError
 from glyph_assets.tooling.bench.storage import scored_frame
 from glyph_assets.tooling.dagster_instance import grpc_workspace, write_instance_config
+from glyph_assets.tooling.environ import glyph_environment
+from glyph_assets.tooling.supervisor import code_server_command
 from tests.support import pg
 from tests.support.stack import free_port
 
@@ -69,22 +71,10 @@ def pg_env(
         "DAGSTER_HOME": str(root / "dagster_home"),
         "GLYPH_MAX_CONCURRENT_RUNS": "3",
     }
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    reset_settings_cache()
-    dispose_engines()
-    home = Path(env["DAGSTER_HOME"])
-    write_instance_config(home, get_settings())
-    try:
-        yield get_settings(), home
-    finally:
-        dispose_engines()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        reset_settings_cache()
+    with glyph_environment(env) as settings:
+        home = Path(env["DAGSTER_HOME"])
+        write_instance_config(home, settings)
+        yield settings, home
 
 
 @pytest.fixture(scope="module")
@@ -404,19 +394,7 @@ def daemon_stack(pg_env: tuple[Settings, Path]) -> Iterator[Path]:
     logs.mkdir(exist_ok=True)
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     commands = {
-        "code-server": [
-            str(BIN / "dagster"),
-            "code-server",
-            "start",
-            "-m",
-            "glyph_assets.definitions",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--location-name",
-            settings.dagster_location,
-        ],
+        "code-server": code_server_command("127.0.0.1", port, settings.dagster_location),
         "daemon": [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
     }
     procs: dict[str, subprocess.Popen] = {}

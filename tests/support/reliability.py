@@ -95,15 +95,7 @@ def extra_api(running: RunningStack, **overrides: str) -> Iterator[str]:
     env = joining_env(running.settings, running.home)
     env["GLYPH_API_PORT"] = str(port)
     env.update({f"GLYPH_{k.upper()}": v for k, v in overrides.items()})
-    command = [
-        str(supervisor.BIN / "uvicorn"),
-        "glyphd_api.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    command = supervisor.api_command("127.0.0.1", port)
     proc = spawn(f"api-{port}", command, env, running.home)
     try:
         wait_http(f"http://127.0.0.1:{port}/api/health", proc=proc)

@@ -19,7 +19,8 @@ from sqlalchemy import Engine
 from glyph_assets.settings import Settings, get_settings, reset_settings_cache
 from glyph_assets.store.db import dispose_engines, migrate
 from glyph_assets.tooling import supervisor
-from glyph_assets.tooling.supervisor import free_port
+from glyph_assets.tooling.environ import INHERITED_GLYPH, loopback_stack_env
+from glyph_assets.tooling.supervisor import free_port  # noqa: F401 (the tests import it from here)
 
 
 @dataclass
@@ -47,22 +48,12 @@ class RunningStack:
         return "\n".join(out)
 
 
-# GLYPH_* variables a stack under test must not inherit from the developer's shell.
-INHERITED_GLYPH = ("GLYPH_DATABASE_URL", "GLYPH_DAGSTER_POSTGRES_URL", "GLYPH_API_TOKEN")
-
-
 def new_stack_env(root: Path, **overrides: str) -> dict[str, str]:
     """The environment of a stack under ``root``: its own data dir, free loopback ports, run
     config passthrough on; ``overrides`` become GLYPH_* values (``max_rows="5"``)."""
     return {
-        "DAGSTER_HOME": str(root / "dagster_home"),
-        "GLYPH_DATA_DIR": str(root / "data"),
+        **loopback_stack_env(root),
         "GLYPH_PIPELINE_ROOT": str(root / "pipeline"),
-        "GLYPH_API_HOST": "127.0.0.1",
-        "GLYPH_DAGSTER_HOST": "127.0.0.1",
-        "GLYPH_API_PORT": str(free_port()),
-        "GLYPH_DAGSTER_PORT": str(free_port()),
-        "GLYPH_CODE_SERVER_PORT": str(free_port()),
         "GLYPH_ALLOW_RUN_CONFIG": "1",
         **{f"GLYPH_{k.upper()}": v for k, v in overrides.items()},
     }

@@ -11,7 +11,6 @@ launch and the status reads) and what 100 rows add inside the run.
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import statistics
 import tempfile
@@ -27,9 +26,9 @@ from typing import Any
 import httpx
 import psutil
 
-from glyph_assets.settings import PROJECT_ROOT, Settings, get_settings, reset_settings_cache
+from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.store.status import PERSISTED_STATUSES, TERMINAL_STATUSES
-from glyph_assets.tooling.supervisor import free_port
+from glyph_assets.tooling.environ import INHERITED_GLYPH, glyph_environment, loopback_stack_env
 
 SAMPLE = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"
 RUN_TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
@@ -101,41 +100,18 @@ class BenchStack:
 @contextmanager
 def temporary_stack(workdir: Path) -> Iterator[BenchStack]:
     """The real stack on free ports with its own state; environment and caches restored after."""
-    from glyph_assets.store.db import dispose_engines
     from glyph_assets.tooling import supervisor
 
-    home = workdir / "dagster_home"
+    env = loopback_stack_env(workdir)
+    home = Path(env["DAGSTER_HOME"])
     home.mkdir(parents=True)
-    env = {
-        "DAGSTER_HOME": str(home),
-        "GLYPH_DATA_DIR": str(workdir / "data"),
-        "GLYPH_API_HOST": "127.0.0.1",
-        "GLYPH_DAGSTER_HOST": "127.0.0.1",
-        "GLYPH_API_PORT": str(free_port()),
-        "GLYPH_DAGSTER_PORT": str(free_port()),
-        "GLYPH_CODE_SERVER_PORT": str(free_port()),
-    }
-    cleared = ("GLYPH_DATABASE_URL", "GLYPH_DAGSTER_POSTGRES_URL", "GLYPH_API_TOKEN")
-    saved = {k: os.environ.get(k) for k in [*env, *cleared]}
-    os.environ.update(env)
-    for name in cleared:
-        os.environ.pop(name, None)
-    reset_settings_cache()
-    dispose_engines()
-    procs: dict[str, Any] = {}
-    try:
-        settings = get_settings()
-        procs = supervisor.start(settings, home, timeout=180)
-        yield BenchStack(settings=settings, pids=[p.pid for p in procs.values()])
-    finally:
-        supervisor.stop_processes(procs)
-        dispose_engines()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        reset_settings_cache()
+    with glyph_environment(env, INHERITED_GLYPH) as settings:
+        procs: dict[str, Any] = {}
+        try:
+            procs = supervisor.start(settings, home, timeout=180)
+            yield BenchStack(settings=settings, pids=[p.pid for p in procs.values()])
+        finally:
+            supervisor.stop_processes(procs)
 
 
 def _wait_import(client: httpx.Client, import_id: str, timeout: float) -> str:

@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,7 +17,7 @@ import psutil
 from glyph_assets.settings import PROJECT_ROOT, get_settings
 from glyph_assets.tooling.bench.datagen import generate_csv
 from glyph_assets.tooling.bench.runner import Figure, median_of, print_table, run_task, save
-from glyph_assets.tooling.supervisor import free_port
+from glyph_assets.tooling.supervisor import api_command, free_port
 
 CORPUS_EXPORT = PROJECT_ROOT.parent / "shared" / "corpus" / "shopify_store_export.csv"
 
@@ -134,20 +133,15 @@ def listing_latency(env: dict, import_id: str, seconds: int = 10) -> list[Figure
     port = free_port()
     workers = max(1, get_settings().api_workers)
     proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("uvicorn")),
-            "glyphd_api.app:create_app",
-            "--factory",
-            "--host",
+        api_command(
             "127.0.0.1",
-            "--port",
-            str(port),
+            port,
             "--log-level",
             "warning",
             # The stack's own worker count (GLYPH_API_WORKERS), so the figure is the stack's.
             "--workers",
             str(workers),
-        ],
+        ),
         env={**os.environ, **{k: v for k, v in env.items() if k.isupper()}},
         cwd=PROJECT_ROOT,
     )
