@@ -34,6 +34,7 @@ from glyph_assets.imports import file_chunks, register_import
 from glyph_assets.io_managers import ParquetPartsIOManager
 from glyph_assets.jobs import INGEST_JOB_NAME
 from glyph_assets.partitions import IMPORTS_PARTITIONS_NAME
+from glyph_assets.resources import resources_from
 from glyph_assets.settings import Settings
 from glyph_assets.sieve.read import iter_raw_chunks
 from glyph_assets.store import repository
@@ -346,7 +347,7 @@ def test_pipeline_materializes_on_postgres_and_reruns_idempotently(
             PIPELINE_ASSETS,
             partition_key=import_id,
             instance=instance,
-            resources={"io_manager": io_manager},
+            resources={"io_manager": io_manager, **resources_from(settings)},
         )
         assert result.success
         stored = instance.get_run_by_id(result.run_id)
