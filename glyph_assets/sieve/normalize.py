@@ -36,7 +36,10 @@ model added to the CSV is matched without code changes:
    A part named last right after the card is the head noun, what is sold ("RTX 3080 hűtő",
    "RTX 4090 FE box"), unless a card word heads the title or a count describes the card's own
    part ("Twin Fan"); "<product> for <card>" sells the product; the "[W]" part of a swap-forum
-   title is wanted; "SLI Support" and "Aura Sync" are features, not accessories.
+   title is wanted; "SLI Support" and "Aura Sync" are features, not accessories. A power supply
+   sold with a card ("+ 650W PSU") makes a bundle; a picture word naming what is sold ("FE jpg",
+   "picture of") makes a picture, not "see photos"; a backplate or waterblock after a described
+   card is its feature. NVIDIA board codes (GV-N3070, N710D5) name the card by their number.
 7. Registry aliases (ids without a number: TITAN_V, RADEON_VII) and a guarded fuzzy pass
    (rapidfuzz; one vendor, the same model digits, one model left, high threshold) come last.
 
