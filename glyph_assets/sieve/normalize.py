@@ -1558,7 +1558,11 @@ def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None
         "empty" in kinds or min(boxes) <= lead or any(_head_part(title, b, anchor) for b in boxes)
     ):
         return _not_gpu("the box of a card", "box")
-    if "picture" in kinds and _picture_listing(title, offsets["picture"]):
+    if (
+        "picture" in kinds
+        and (mentioned or "card" in kinds)
+        and _picture_listing(title, offsets["picture"])
+    ):
         return _not_gpu("a picture of a card", "picture")
     laptop = not _LAPTOP_WORDS.isdisjoint(title.words) or "laptop" in kinds
     system_before = [

@@ -531,3 +531,7 @@ def test_parts_pictures_bundles_and_systems_that_name_a_card(title: str, reason:
 )
 def test_cards_named_with_the_same_words_stay_cards(title: str, model: str) -> None:
     assert_card(title, model)
+
+
+def test_an_image_format_without_a_card_is_no_picture_of_a_card() -> None:
+    assert match_title("AMX JPEG 2000 4K60 Encoder").reject_reason == "not_gpu:accessory"
