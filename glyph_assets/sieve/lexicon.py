@@ -11,7 +11,8 @@ The words are matched as word prefixes (so inflections match: видеокарт
 expression scans a title once; the scan result is a list of (kind, character offset).
 
 Languages covered: English, German, Norwegian/Swedish/Danish, Finnish, Hungarian, Greek,
-Russian, Polish, Czech, Portuguese, Spanish, French, Italian, Dutch.
+Russian, Polish, Czech, Portuguese, Spanish, French, Italian, Dutch; Chinese and Japanese words
+(``CJK_LEXICON``) are found anywhere in a title, as those scripts put no spaces between words.
 """
 
 from __future__ import annotations
@@ -245,6 +246,8 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "water cooler",
         "refrigeraca",  # pt refrigeração
         "refrigeracion",
+        "refrigerador",  # pt/es: a cooler
+        "kuhlkorper",  # de Kühlkörper: a heatsink
         "radiador",
         "fa da placa",  # pt "fã da placa de vídeo": a fan
         "fa de placa",
@@ -263,17 +266,6 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "кронштейн",
         "док-станц",
         "водоблок",
-        "блок питания",
-        "бп$",
-        "netzteil",
-        "stromforsyning",
-        "tapegyseg",
-        "τροφοδοτικ",
-        "zasilacz",
-        "fonte de alimentacao",
-        "fuente de alimentacion",
-        "alimentatore",
-        "psu$",
         "halterung",
         "grafikkartenhalter",
         "grafikkartenstutze",
@@ -293,6 +285,27 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "gpu stand",
         "gpu sag",
         "gpu holder",
+        "bolster$",  # a card jack ("graphics card bolster")
+        "uchwyt",  # pl holder / bracket / support
+        "wspornik",
+        "podporka",
+        "halter$",  # de
+        "stutze$",
+        "suporte para",  # pt/es/it supports
+        "suporte de placa",
+        "suporte de gpu",
+        "suporte gpu",
+        "soporte para",
+        "soporte de gpu",
+        "soporte gpu",
+        "supporto",
+        "eisblock",  # de Alphacool's water block line
+        "thermal paste",  # pastes and pads
+        "warmeleitpaste",
+        "pasta termica",
+        "pasta termiczna",
+        "termopasta",
+        "термопаст",
         "egpu",
         "enclosure",
         "dock$",
@@ -317,6 +330,49 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "repuesto",
         "ersatzteil",
         "эмулятор",
+    ),
+    # a power supply: for a card it is an accessory, sold with a card ("RTX 3070 + 750W PSU")
+    # it makes the listing a bundle of two components
+    "psu": (
+        "psu$",
+        "psus$",
+        "power supply",
+        "netzteil",
+        "stromforsyning",
+        "natagg",  # sv nätaggregat
+        "tapegyseg",
+        "τροφοδοτικ",
+        "блок питания",
+        "бп$",
+        "zasilacz",
+        "fonte de alimentacao",
+        "fuente de alimentacion",
+        "alimentation$",
+        "alimentatore",
+        "voeding$",
+        "80 plus",
+    ),
+    # a picture of a card sold as the card (a scam of the 2020-2021 shortage): an image file,
+    # a photo, a print. "see photos", "real pictures" describe a card's listing (see
+    # normalize._picture_listing).
+    "picture": (
+        "picture$",
+        "pictures$",
+        "photo$",
+        "photos$",
+        "image$",
+        "images$",
+        "img$",
+        "jpg$",
+        "jpeg$",
+        "png$",
+        "pic$",
+        "pics$",
+        "printed$",
+        "foto$",
+        "fotos$",
+        "zdjecie$",
+        "фото$",
     ),
     "system": (
         "gaming pc",
@@ -455,6 +511,53 @@ LEXICON: dict[str, tuple[str, ...]] = {
         "probook",
         "latitude",
         "inspiron",
+        # gaming laptop lines: the line name with its model number (Legion alone is also a
+        # game, ROG Strix and TUF Gaming are also card lines, Nitro+ a Sapphire card)
+        "legion 5",
+        "legion 7",
+        "legion pro",
+        "legion slim",
+        "legion y",
+        "loq$",
+        "rog strix g1",
+        "rog strix g5",
+        "rog strix g7",
+        "rog strix scar",
+        "strix scar",
+        "rog flow",
+        "tuf gaming a1",
+        "tuf gaming f1",
+        "tuf dash",
+        "nitro 5$",
+        "nitro 16",
+        "nitro 17",
+        "nitro an",
+        "predator helios",
+        "predator triton",
+        "omen 15",
+        "omen 16",
+        "omen 17",
+        "omen transcend",
+        "victus",
+        "katana gf",
+        "katana 15",
+        "katana 17",
+        "sword 15",
+        "stealth 15",
+        "stealth 16",
+        "raider ge",
+        "pulse gl",
+        "crosshair 15",
+        "dell g15",
+        "dell g16",
+        "aorus 15",
+        "aorus 17",
+        "alienware m1",
+        "alienware x1",
+        "razer blade",
+        "xps 15",
+        "xps 17",
+        "ideapad gaming",
     ),
     # a laptop GPU on its own (an MXM board, a "mobile" chip): a GPU without a desktop id;
     # "mobile" with a laptop named is the laptop's GPU, an MXM board is a module either way
@@ -462,6 +565,39 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "mobile": ("mobile$", "mobil$"),
 }
 KINDS = tuple(LEXICON)
+# Chinese and Japanese titles do not put spaces between words, so these are found anywhere in
+# the title (longest first), not at word starts. Words that also name a card's own features
+# (風扇 fan in 雙風扇 "twin fan", 背板 backplate, 水冷 water-cooled) are left out.
+CJK_LEXICON: dict[str, str] = {
+    **dict.fromkeys(
+        ("顯示卡", "显示卡", "顯卡", "显卡", "繪圖卡", "绘图卡", "グラフィックボード", "グラボ"),
+        "card",
+    ),
+    **dict.fromkeys(
+        ("支架", "支撐架", "支撑架", "千斤頂", "千斤顶", "橋接器", "桥接器", "轉接盒", "转接盒")
+        + ("顯示盒", "显示盒", "外接顯卡", "外接显卡", "延長線", "延长线", "轉接線", "转接线")
+        + ("水冷頭", "水冷头", "ライザー"),
+        "accessory",
+    ),
+    # power supplies, and the 80 Plus grades only power supplies are sold by (金牌 gold, 銅牌
+    # bronze)
+    **dict.fromkeys(("電源供應器", "电源供应器", "電源", "电源", "電源ユニット"), "psu"),
+    **dict.fromkeys(("金牌", "銅牌", "铜牌", "白金牌", "鈦金牌", "钛金牌"), "psu"),
+    # a free gift or an extra with the card (送 "given with", 贈 "gift")
+    **dict.fromkeys(("送", "贈", "赠"), "with"),
+    **dict.fromkeys(("散熱器", "散热器", "顯卡風扇", "显卡风扇", "クーラー"), "cooler"),
+    **dict.fromkeys(("空盒", "包裝盒", "包装盒", "外盒", "空箱", "元箱"), "box"),
+    **dict.fromkeys(("收購", "收购", "求購", "求购"), "wanted"),
+    **dict.fromkeys(("維修", "维修", "修理"), "service"),
+    **dict.fromkeys(("主機板", "主机板", "主板", "處理器", "处理器", "マザーボード"), "bundle"),
+    **dict.fromkeys(
+        ("主機", "主机", "電腦", "电脑", "整機", "整机", "桌機", "礦機", "矿机", "パソコン"),
+        "system",
+    ),
+    **dict.fromkeys(("筆電", "笔电", "筆記型", "笔记本", "ノートパソコン"), "laptop"),
+}
+CJK = re.compile("[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+_CJK_SCAN = re.compile("|".join(sorted(map(re.escape, CJK_LEXICON), key=len, reverse=True)))
 
 # Letters NFD does not decompose, folded to one letter so that offsets stay put: Nordic ø/æ
 # (kjøper -> kjoper, æske -> eske), Polish ł (pudełko -> pudelko), đ, and Russian ё.
@@ -523,11 +659,17 @@ def scan(text: str) -> list[tuple[str, int]]:
 
     Each word of the title is looked up by its first four characters, so a title costs a few
     dictionary look-ups, not a pass of every lexicon entry over it."""
-    folded = text.lower() if text.isascii() else fold(text)
-    if _PROBE.isdisjoint(map(_HEAD_OF, _WORDS.findall(folded))):
+    ascii_text = text.isascii()
+    folded = text.lower() if ascii_text else fold(text)
+    cjk = not ascii_text and CJK.search(text) is not None
+    if _PROBE.isdisjoint(map(_HEAD_OF, _WORDS.findall(folded))) and not cjk:
         return []  # the common case: no lexicon word at all
     exact = len(folded) == len(text)  # a rare script whose folding changes length: offset 0
     found: list[tuple[str, int]] = []
+    if cjk:
+        found.extend(
+            (CJK_LEXICON[m.group(0)], m.start() if exact else 0) for m in _CJK_SCAN.finditer(folded)
+        )
     for m in _WORDS.finditer(folded):
         word, at = m.group(0), m.start()
         kind = _SHORT.get(word)
@@ -538,7 +680,9 @@ def scan(text: str) -> list[tuple[str, int]]:
                     break
         if kind is not None:
             found.append((kind, at if exact else 0))
+    if cjk:
+        found.sort(key=operator.itemgetter(1))
     return found
 
 
-__all__ = ["KINDS", "LEXICON", "fold", "scan"]
+__all__ = ["CJK", "CJK_LEXICON", "KINDS", "LEXICON", "fold", "scan"]

@@ -36,7 +36,10 @@ model added to the CSV is matched without code changes:
    A part named last right after the card is the head noun, what is sold ("RTX 3080 hűtő",
    "RTX 4090 FE box"), unless a card word heads the title or a count describes the card's own
    part ("Twin Fan"); "<product> for <card>" sells the product; the "[W]" part of a swap-forum
-   title is wanted; "SLI Support" and "Aura Sync" are features, not accessories.
+   title is wanted; "SLI Support" and "Aura Sync" are features, not accessories. A power supply
+   sold with a card ("+ 650W PSU") makes a bundle; a picture word naming what is sold ("FE jpg",
+   "picture of") makes a picture, not "see photos"; a backplate or waterblock after a described
+   card is its feature. NVIDIA board codes (GV-N3070, N710D5) name the card by their number.
 7. Registry aliases (ids without a number: TITAN_V, RADEON_VII) and a guarded fuzzy pass
    (rapidfuzz; one vendor, the same model digits, one model left, high threshold) come last.
 
@@ -59,7 +62,7 @@ import pandas as pd
 from rapidfuzz import fuzz
 
 from glyph_assets.sieve.columns import MATCH_COLUMNS
-from glyph_assets.sieve.lexicon import scan
+from glyph_assets.sieve.lexicon import CJK, scan
 from glyph_assets.sieve.registry import ModelKey, Registry, load_registry
 
 MATCH_TYPES: tuple[str, ...] = ("exact", "alias", "pattern", "fuzzy", "inferred", "none")
@@ -74,7 +77,8 @@ REJECT_REASONS: dict[str, str] = {
     "not_gpu:accessory": "risers, cables, bridges, brackets, power supplies, enclosures, "
     "capture/converter boxes, adapters, software licences",
     "not_gpu:system": "a PC, laptop, server, workstation or mining rig with a card inside",
-    "not_gpu:bundle": "a card sold together with a motherboard or a CPU",
+    "not_gpu:bundle": "a card sold together with a motherboard, a CPU or a power supply",
+    "not_gpu:picture": "a picture of a card (an image file, a photo, a print), not the card",
     "not_gpu:multi_item": "two or more different card models in one listing (a list, a range, "
     "or a swap ad offering one card for another)",
     "not_gpu:wanted": "a wanted-to-buy ad",
@@ -478,6 +482,27 @@ SPELLINGS: dict[str, str] = {
     "RADION": "RADEON",
 }
 _SPLIT_BRANDS = {("GE", "FORCE"): "GEFORCE", ("G", "FORCE"): "GEFORCE"}
+# Card makers and GPU vendors as Chinese titles write them (traditional and simplified): read
+# as their Latin names, so that "技嘉 N710D5-1GL" has the board brand a bare number needs.
+_CJK_BRANDS = {
+    **dict.fromkeys(("技嘉",), "GIGABYTE"),
+    **dict.fromkeys(("微星",), "MSI"),
+    **dict.fromkeys(("華碩", "华硕"), "ASUS"),
+    **dict.fromkeys(("華擎", "华擎"), "ASROCK"),
+    **dict.fromkeys(("麗臺", "丽台"), "LEADTEK"),
+    **dict.fromkeys(("撼訊", "撼讯"), "POWERCOLOR"),
+    **dict.fromkeys(("藍寶石", "蓝宝石", "藍寶", "蓝宝"), "SAPPHIRE"),
+    **dict.fromkeys(("映眾", "映众"), "INNO3D"),
+    **dict.fromkeys(("索泰",), "ZOTAC"),
+    **dict.fromkeys(("七彩虹",), "COLORFUL"),
+    **dict.fromkeys(("影馳", "影驰"), "GALAX"),
+    **dict.fromkeys(("耕昇",), "GAINWARD"),
+    **dict.fromkeys(("銘瑄", "铭瑄"), "MAXSUN"),
+    **dict.fromkeys(("輝達", "英偉達", "英伟达"), "NVIDIA"),
+    **dict.fromkeys(("超微",), "AMD"),
+    **dict.fromkeys(("英特爾", "英特尔"), "INTEL"),
+}
+_CJK_BRAND = re.compile("|".join(sorted(_CJK_BRANDS, key=len, reverse=True)))
 
 
 def _prepare(text: str) -> str:
@@ -489,6 +514,8 @@ def _prepare(text: str) -> str:
             ),
             text,
         )
+    if not text.isascii() and CJK.search(text):
+        text = _CJK_BRAND.sub(lambda m: f" {_CJK_BRANDS[m.group(0)]} ", text)
     text = unicodedata.normalize("NFKC", text).upper()
     if "O" in text and _DIGIT_O_DIGIT.search(text):
         text = _DIGIT_O_DIGIT.sub("0", text)  # RTX3O70 -> RTX3070
@@ -822,6 +849,31 @@ def _glued_family_mention(title: _Title, idx: _Index, i: int, family: str) -> _M
     return _Mention(i, "NVIDIA", list(keys), frozenset(), f"{family} {number}")
 
 
+def _board_code(title: _Title, i: int) -> bool:
+    """Is token ``i`` the number of an NVIDIA board maker's code ("GV-N3070GAMING OC-8GD",
+    "N710D5-2GL", "N730K-2GD3", "N210-MD1G"): an N glued before three or four digits at the
+    start of a word, in a title that names a card maker, a GPU brand or a card word?"""
+    tokens = title.tokens
+    return (
+        len(tokens[i].text) in (3, 4)
+        and (i < 2 or tokens[i - 2].word != tokens[i - 1].word)
+        and _bare_vendor(title)[0]
+    )
+
+
+def _board_code_mention(title: _Title, idx: _Index, i: int) -> _Mention | None:
+    """The NVIDIA card a board code names by its number (consumer series, or the GeForce 210
+    the registry lists without one); no variant letters are read from the code."""
+    number = title.tokens[i].text
+    keys = [
+        k
+        for family in ("RTX", "GTX", "GT")
+        for k in idx.by_lookup.get((family, number), [])
+        if k.vendor == "NVIDIA" and not k.prefix and not k.markers
+    ] or [k for k in idx.by_lookup.get((None, number), []) if k.vendor == "NVIDIA"]
+    return _Mention(i, "NVIDIA", keys, frozenset(), f"N{number}") if keys else None
+
+
 def _mentions(title: _Title, idx: _Index, context: bool) -> list[_Mention]:
     """Every model mention in reading order, known to the registry or not."""
     tokens = title.tokens
@@ -834,7 +886,9 @@ def _mentions(title: _Title, idx: _Index, context: bool) -> list[_Mention]:
         glued_letters = i > 0 and _glued(tokens, i - 1, i) and not tokens[i - 1].num
         after = tokens[i + 1].text if _glued(tokens, i, i + 1) else ""
         family_word = tokens[i - 1].text if glued_letters else ""
-        if (
+        if glued_letters and family_word == "N" and _board_code(title, i):
+            mention = _board_code_mention(title, idx, i)
+        elif (
             glued_letters
             and family_word not in idx.families
             and family_word not in LEGACY_FAMILIES
@@ -846,6 +900,7 @@ def _mentions(title: _Title, idx: _Index, context: bool) -> list[_Mention]:
         elif (
             not glued_letters
             and after in ("GT", "GTX", "GTS")
+            and len(tok.text) >= 3  # MSI "1050 Ti 4GT OC": 4 GB, not a GT 4
             and _family_before(tokens, i, idx) is None
         ):
             mention = _glued_family_mention(title, idx, i, after)  # 730GT, 560GTX, 8600GT
@@ -1266,6 +1321,55 @@ _DESCRIBING_WORDS = frozenset(
     | {"NEU", "NEW", "NY", "NYTT", "NUEVO", "NOVO", "NEUF", "NUOVO", "ÚJ", "SEALED"}
 )
 _CLAUSE_BREAKS = frozenset(",;()[]|")
+# A power rating (300-1999 W, "750W", "GP-P650B(650W)"): in an extra sold with a card it names a
+# power supply ("RTX 3070 + Antec 650W Gold").
+_RATED_POWER = re.compile(r"(?<!\d)(?:[3-9]\d\d|1\d\d\d)\s?W(?![A-Z0-9])")
+# Words before a picture word that make it a description of the listing's photos ("see
+# photos", "real pictures", "ver fotos", "stock photo"), not the picture sold.
+_PICTURE_REMARKS = frozenset(
+    {"SEE", "SEEN", "ACTUAL", "REAL", "MORE", "CHECK", "VIEW", "LOOK", "WITH", "W", "IN", "READ"}
+    | {"ORIGINAL", "OWN", "STOCK", "AS", "PER", "ON", "NO", "ALL", "VER", "VEJA", "SIEHE", "SE"}
+    | {"VOIR", "ZOBACZ", "DETAILED", "MY", "OUR"}
+)
+# Parts of a card that cards are sold with and advertise ("10GB GDDR6X, metal backplate"):
+# named after a described card they are its features, not the accessory alone.
+_CARD_PARTS = frozenset({"BACKPLATE", "WATERBLOCK"})
+# AMD's A-series APUs (A10-7850K, A8 6500, A12-9800E) are CPUs: their "A10" is not the NVIDIA
+# A10, and their Radeon graphics are no card.
+_AMD_APU = re.compile(r"(?<![A-Z0-9])A(?:4|6|8|9|10|12)[-\s]?\d{4}[A-Z]{0,2}(?![A-Z0-9])")
+_APU_WORDS = frozenset({"AMD", "APU", "RADEON"})
+
+
+def _picture_listing(title: _Title, offsets: list[int]) -> bool:
+    """Does a picture word name what is sold ("RTX 3060 Ti FE jpg", "Picture of RTX 3080",
+    "RTX 3090 XC3 pictures"), not the listing's photos ("see photos", "real pictures")?"""
+    for at in offsets:
+        before = _GAP_WORD.findall(title.text[max(0, at - 24) : at])[-2:]
+        if _PICTURE_REMARKS.isdisjoint(before):
+            return True
+    return False
+
+
+def _psu_bundle(title: _Title, lead: int, psus: list[int]) -> bool:
+    """Is a power supply sold with the card ("RTX 3070 + 750W PSU", "GTX 1660 + Antec NE550
+    (550W)")? A PSU word or a power rating after a with-word that follows the card."""
+    if any(_with_extra(title, lead, off) for off in psus):
+        return True
+    withs = [off for kind, off in title.lex if kind == "with" and off >= lead]
+    return bool(withs) and _RATED_POWER.search(title.text, withs[0]) is not None
+
+
+def _card_part(title: _Title, i: int, anchor: int) -> bool:
+    """Is the card part at token ``i`` (backplate, waterblock) a feature of the card named
+    before it: after the card, not the head noun nor made "for" it, and the card described
+    in between (a memory size, a card word, or a mark that ends the card's clause)?"""
+    at, start = title.offset(i), title.offset(anchor)
+    if at <= _lead(title, anchor) or _made_for(title, at, anchor) or _head_part(title, at, anchor):
+        return False
+    described = any(pos < i for pos, _ in title.memory) or any(
+        kind == "card" and off < at for kind, off in title.lex
+    )
+    return described or not _CLAUSE_BREAKS.isdisjoint(title.text[start:at])
 
 
 def _with_extra(title: _Title, lead: int, at: int) -> bool:
@@ -1454,6 +1558,12 @@ def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None
         "empty" in kinds or min(boxes) <= lead or any(_head_part(title, b, anchor) for b in boxes)
     ):
         return _not_gpu("the box of a card", "box")
+    if (
+        "picture" in kinds
+        and (mentioned or "card" in kinds)
+        and _picture_listing(title, offsets["picture"])
+    ):
+        return _not_gpu("a picture of a card", "picture")
     laptop = not _LAPTOP_WORDS.isdisjoint(title.words) or "laptop" in kinds
     system_before = [
         off
@@ -1467,6 +1577,14 @@ def _lexicon_reason(title: _Title, anchor: int, mentioned: bool) -> Match | None
     if not kinds.isdisjoint(("mobile", "mxm")) and mentioned:  # not the desktop RTX 3060
         vendors = title.vendors
         return _unknown(next(iter(vendors)) if len(vendors) == 1 else None, "a laptop GPU")
+    if ("psu" in kinds or "with" in kinds) and (mentioned or "card" in kinds):
+        psus = offsets.get("psu", [])
+        if _psu_bundle(title, lead, psus):
+            return _not_gpu("a card sold with a power supply", "bundle")
+        if psus:
+            return _not_gpu("a power supply for a card", "accessory")
+    elif "psu" in kinds:
+        return _not_gpu("a power supply", "accessory")
     extras = [off for off in offsets.get("accessory", []) if not _with_extra(title, lead, off)]
     if extras:
         return _not_gpu("an accessory for a card", "accessory")
@@ -1493,6 +1611,8 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
         return _not_gpu("a wanted-to-buy ad", "wanted")
     if "service" in kinds:
         return _not_gpu("a service, not a card", "service")
+    if not title.word_set.isdisjoint(_APU_WORDS) and _AMD_APU.search(title.text):
+        return _not_gpu("an AMD A-series APU, a CPU")
     context = bool(title.vendors) or _gpu_evidence(title)
     mentions = _mentions(title, idx, context)
     brand = _gpu_brand_position(title)
@@ -1503,7 +1623,13 @@ def _analyse(idx: _Index, raw_title: str) -> Match | _Pending:
     if lexicon is not None:
         return lexicon
     hard = (
-        [w for i, w in enumerate(texts) if w in ACCESSORY_WORDS and not _feature(texts, i)]
+        [
+            w
+            for i, w in enumerate(texts)
+            if w in ACCESSORY_WORDS
+            and not _feature(texts, i)
+            and not (w in _CARD_PARTS and mentions and _card_part(title, i, anchor))
+        ]
         if title.text_set & ACCESSORY_WORDS
         else []
     )

@@ -438,3 +438,100 @@ def test_lexicon_heads_of_four_letters_keep_common_words_out() -> None:
         ("laptop", 23),
     ]
     assert scan("mxm3.0 gpu") == [("mxm", 0), ("card", 7)]
+
+
+# Rules of the fifth blind set (eBay US 2020-2021 sold listings, a Taiwanese retailer's price
+# list): power supplies sold with a card, pictures sold as cards, card parts named as features,
+# Chinese words and brand names, NVIDIA board codes, laptop lines, AMD APUs, and holders,
+# heatsinks and pastes in more languages. Made-up titles; the opposite error beside each rule.
+@pytest.mark.parametrize(
+    ("title", "reason"),
+    [
+        # a power supply sold with a card is a bundle; alone or "for" a card, an accessory
+        ("Sapphire RX 6600 + Corsair 650W PSU", "not_gpu:bundle"),
+        ("Palit RTX 3060 Dual 12GB mit Netzteil 600W", "not_gpu:bundle"),  # de
+        ("RTX 2070 Windforce + Seasonic 750 W Gold", "not_gpu:bundle"),  # a rating, no PSU word
+        ("華碩 RTX 3060 DUAL 12G + 海韻 650W 金牌", "not_gpu:bundle"),  # zh
+        ("買顯卡送 750W 銅牌電源", "not_gpu:bundle"),  # zh: a PSU given with a card
+        ("Zasilacz 850W do RTX 4080", "not_gpu:accessory"),  # pl: the PSU alone
+        ("RTX 4090 ready 1000W power supply 80 Plus", "not_gpu:accessory"),
+        # a picture of a card, sold as if it were the card
+        ("NVIDIA RTX 4090 Founders Edition jpg", "not_gpu:picture"),
+        ("Picture of an RTX 3080 FE (read description)", "not_gpu:picture"),
+        ("EVGA RTX 3070 FTW3 photo", "not_gpu:picture"),
+        ("Digital image RTX 3090 - card not included", "not_gpu:picture"),
+        ("Foto RTX 4080 Super", "not_gpu:picture"),  # de/pl/pt
+        # a backplate before the card, or heading the title after it, is the accessory
+        ("Backplate for Asus RTX 3080 TUF", "not_gpu:accessory"),
+        ("RTX 3090 FE backplate", "not_gpu:accessory"),
+        ("Gigabyte RTX 3070 backplate black", "not_gpu:accessory"),
+        # Chinese words
+        ("酷碼 顯卡支撐架 ARGB", "not_gpu:accessory"),  # a card support
+        ("華碩 ROG 顯卡千斤頂", "not_gpu:accessory"),  # a card jack
+        ("RTX 3080 顯卡空盒", "not_gpu:box"),  # the empty box
+        ("收購 RTX 4090", "not_gpu:wanted"),
+        ("電競主機 i7 RTX 4070", "not_gpu:system"),  # a gaming PC
+        ("Lian Li graphics card bolster", "not_gpu:accessory"),
+        # holders, heatsinks and pastes in more languages
+        ("Uchwyt do karty graficznej RTX 4090", "not_gpu:accessory"),  # pl holder
+        ("Wspornik karty graficznej", "not_gpu:accessory"),
+        ("Suporte para placa de vídeo RTX 3070", "not_gpu:accessory"),  # pt
+        ("Soporte de GPU RTX 4090 aluminio", "not_gpu:accessory"),  # es
+        ("Alphacool Eisblock Aurora RTX 3080 Strix", "not_gpu:accessory"),  # de water block
+        ("Refrigerador para placa de vídeo RTX 2060", "not_gpu:cooler"),  # pt cooler
+        ("Kühlkörper Asus RTX 3070 Dual", "not_gpu:cooler"),  # de heatsink
+        ("Pasta térmica para GPU RTX 3060", "not_gpu:accessory"),
+        # laptops named by their line
+        ("Lenovo Legion 5 Pro RTX 3070 16GB", "not_gpu:system"),
+        ("Asus ROG Strix G15 Ryzen 7 RTX 3060", "not_gpu:system"),
+        ("Acer Nitro 5 i5 RTX 3050", "not_gpu:system"),
+        ("HP Omen 16 RTX 4060", "not_gpu:system"),
+        ("MSI Katana GF66 RTX 3050 Ti", "not_gpu:system"),
+        ("Dell G15 5520 RTX 3060", "not_gpu:system"),
+        ("Acer Predator Helios 300 RTX 3070", "not_gpu:system"),
+        # AMD A-series APUs are CPUs, not the NVIDIA A10
+        ("AMD A10-7850K APU", "not_gpu"),
+        ("Procesor AMD A8 6500 Radeon HD", "not_gpu"),
+        ("AMD A12-9800E Radeon R7", "not_gpu"),
+    ],
+)
+def test_parts_pictures_bundles_and_systems_that_name_a_card(title: str, reason: str) -> None:
+    assert_rejected(title, reason)
+
+
+@pytest.mark.parametrize(
+    ("title", "model"),
+    [
+        # a small extra or a power note keeps the card
+        ("Gigabyte RTX 3060 Eagle 12GB + free game code", "RTX_3060_12GB"),
+        ("RTX 4070 Super 12GB, needs a 650W supply", "RTX_4070_SUPER"),  # no with-word
+        ("微星 RTX 3070 VENTUS 2X 8G 送鼠墊", "RTX_3070"),  # zh: a mouse pad given with it
+        # photos of the listing keep the card
+        ("MSI RTX 3070 Gaming X Trio 8GB - see photos", "RTX_3070"),
+        ("Placa de vídeo RX 6600 8GB ver fotos", "RX_6600"),  # pt
+        ("RTX 3060 Ti FE real pictures", "RTX_3060_TI"),
+        # a backplate or waterblock after a described card is its feature
+        ("Zotac RTX 3070 Twin Edge 8GB GDDR6, metal backplate", "RTX_3070"),
+        ("Asus RTX 3080 TUF Graphics Card 10GB GDDR6X Backplate", "RTX_3080_10GB"),
+        ("EVGA RTX 3090 FTW3, waterblock, 24GB", "RTX_3090"),
+        # Chinese brand names and NVIDIA board codes
+        ("技嘉 RTX3060 GAMING OC 12G(1837MHz/28.2cm)", "RTX_3060_12GB"),
+        ("Gigabyte GV-N3070EAGLE OC-8GD", "RTX_3070"),  # Gigabyte's board code
+        ("微星 N730K-2GD3H/LP", "GT_730"),  # MSI's board code, zh brand
+        ("Asus GT 1030 2GB 顯示卡", "GT_1030"),
+        ("MSI GTX 1650 4GT LP OC", "GTX_1650"),  # 4GT: 4 GB, not a GT 4
+        # card lines that share a word with a laptop line, a game named Legion
+        ("Asus ROG Strix GeForce RTX 3080 OC 10GB", "RTX_3080_10GB"),
+        ("Asus TUF Gaming RTX 3070 OC", "RTX_3070"),
+        ("Sapphire Nitro+ RX 6700 XT", "RX_6700_XT"),
+        ("EVGA RTX 3080 XC3 10GB + Watch Dogs: Legion code", "RTX_3080_10GB"),
+        # the NVIDIA A10 with GPU words
+        ("NVIDIA A10 24GB PCIe Tensor Core GPU", "A10"),
+    ],
+)
+def test_cards_named_with_the_same_words_stay_cards(title: str, model: str) -> None:
+    assert_card(title, model)
+
+
+def test_an_image_format_without_a_card_is_no_picture_of_a_card() -> None:
+    assert match_title("AMX JPEG 2000 4K60 Encoder").reject_reason == "not_gpu:accessory"
