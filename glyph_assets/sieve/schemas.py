@@ -15,6 +15,13 @@ import pandera.pandas as pa
 from pandera.extensions import register_check_method
 from pandera.typing import Series
 
+from glyph_assets.contract import (
+    ENRICHED_LISTINGS,
+    NORMALIZED_LISTINGS,
+    PERSISTED_LISTINGS,
+    RAW_LISTINGS,
+    SCORED_LISTINGS,
+)
 from glyph_assets.sieve.columns import (
     ENRICHED_COLUMNS,
     ERROR_COLUMNS,
@@ -193,20 +200,20 @@ class PersistedListings(_Base):
 
 
 STAGE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
-    "raw_listings": RawListings,
-    "normalized_listings": NormalizedListings,
-    "enriched_listings": EnrichedListings,
-    "scored_listings": ScoredListings,
-    "persisted_listings": PersistedListings,
+    RAW_LISTINGS: RawListings,
+    NORMALIZED_LISTINGS: NormalizedListings,
+    ENRICHED_LISTINGS: EnrichedListings,
+    SCORED_LISTINGS: ScoredListings,
+    PERSISTED_LISTINGS: PersistedListings,
 }
 
 # The column lists each model must cover (tests compare them with sieve.columns).
 STAGE_COLUMNS: dict[str, list[str]] = {
-    "raw_listings": ["import_index"],
-    "normalized_listings": NORMALIZED_COLUMNS + ERROR_COLUMNS,
-    "enriched_listings": ENRICHED_COLUMNS + ERROR_COLUMNS,
-    "scored_listings": SCORED_COLUMNS + ERROR_COLUMNS,
-    "persisted_listings": [
+    RAW_LISTINGS: ["import_index"],
+    NORMALIZED_LISTINGS: NORMALIZED_COLUMNS + ERROR_COLUMNS,
+    ENRICHED_LISTINGS: ENRICHED_COLUMNS + ERROR_COLUMNS,
+    SCORED_LISTINGS: SCORED_COLUMNS + ERROR_COLUMNS,
+    PERSISTED_LISTINGS: [
         "import_id",
         "import_index",
         "title",
