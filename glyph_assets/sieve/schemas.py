@@ -9,6 +9,7 @@ rather than cell by cell; only a failing column is walked to name its bad rows.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -35,6 +36,16 @@ NUMERIC_ERROR = "must be numeric or null"
 
 
 _NUMBER_KINDS = {"integer", "floating", "mixed-integer-float", "decimal", "empty"}
+
+
+def numeric_check(*columns: str) -> Any:
+    """The check that ``columns`` hold numbers or nulls (``NUMERIC_ERROR`` otherwise), as each
+    stage's model declares it for the numeric columns it adds."""
+
+    def numbers(cls: type, series: pd.Series) -> bool | pd.Series:
+        return _numeric(series)
+
+    return pa.check(*columns, name="numeric", error=NUMERIC_ERROR)(numbers)
 
 
 def _numeric(series: pd.Series) -> bool | pd.Series:
@@ -103,9 +114,7 @@ class CleanedListings(_ErrorColumns):
     brand_hint: Series = pa.Field(nullable=True, is_text=())
     bulk_notes: Series = pa.Field(nullable=True, is_text=())
 
-    @pa.check("price", "quantity", "unit_price", name="numeric", error=NUMERIC_ERROR)
-    def cleaned_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
-        return _numeric(series)
+    cleaned_numbers = numeric_check("price", "quantity", "unit_price")
 
 
 class NormalizedListings(CleanedListings):
@@ -120,9 +129,7 @@ class NormalizedListings(CleanedListings):
     listing_key: Series = pa.Field(nullable=True, is_text=())
     match_alternatives: Series = pa.Field(nullable=True, is_text=())
 
-    @pa.check("match_score", name="numeric", error=NUMERIC_ERROR)
-    def match_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
-        return _numeric(series)
+    match_numbers = numeric_check("match_score")
 
 
 class EnrichedListings(NormalizedListings):
@@ -140,17 +147,7 @@ class EnrichedListings(NormalizedListings):
     launch_year: Series = pa.Field(nullable=True, ge=1990, le=2100)
     warnings: Series = pa.Field(nullable=True, is_text=())
 
-    @pa.check(
-        "vram_gb",
-        "tdp_watts",
-        "mig_instances",
-        "pcie_gen",
-        "launch_year",
-        name="numeric",
-        error=NUMERIC_ERROR,
-    )
-    def spec_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
-        return _numeric(series)
+    spec_numbers = numeric_check("vram_gb", "tdp_watts", "mig_instances", "pcie_gen", "launch_year")
 
 
 class ScoredListings(EnrichedListings):
@@ -164,18 +161,14 @@ class ScoredListings(EnrichedListings):
     # A scored upload's own score, as sent: any finite number (the client's scale, not glyph's).
     client_score: Series = pa.Field(nullable=True)
 
-    @pa.check(
+    score_numbers = numeric_check(
         "score",
         "score_capacity",
         "score_features",
         "score_efficiency",
         "score_value",
         "client_score",
-        name="numeric",
-        error=NUMERIC_ERROR,
     )
-    def score_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
-        return _numeric(series)
 
 
 class PersistedListings(_Base):
@@ -194,9 +187,7 @@ class PersistedListings(_Base):
     vram_gb: Series = pa.Field(nullable=True, ge=0)
     score: Series = pa.Field(nullable=True, ge=0, le=100)
 
-    @pa.check("price", "unit_price", "vram_gb", "score", name="numeric", error=NUMERIC_ERROR)
-    def persisted_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
-        return _numeric(series)
+    persisted_numbers = numeric_check("price", "unit_price", "vram_gb", "score")
 
 
 STAGE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
