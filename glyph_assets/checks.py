@@ -42,6 +42,13 @@ from dagster import (
 )
 from dagster._utils.warnings import PreviewWarning
 
+from glyph_assets.contract import (
+    ENRICHED_LISTINGS,
+    NORMALIZED_LISTINGS,
+    PERSISTED_LISTINGS,
+    RAW_LISTINGS,
+    SCORED_LISTINGS,
+)
 from glyph_assets.conventions import layer_tags
 from glyph_assets.io_managers import ParquetParts, arrow_text_types
 from glyph_assets.partitions import imports_partitions
@@ -273,8 +280,8 @@ _CHECK_OP_TAGS = {"glyph/checks": "pipeline", **layer_tags("checks")}
 
 
 @multi_asset_check(
-    specs=_specs("raw_listings", _FRAME_CHECKS),
-    ins={"raw_listings": AssetIn("raw_listings")},
+    specs=_specs(RAW_LISTINGS, _FRAME_CHECKS),
+    ins={"raw_listings": AssetIn(RAW_LISTINGS)},
     name="raw_listings_checks",
     description="Schema and import_index checks on the stored raw rows of one import.",
     op_tags=_CHECK_OP_TAGS,
@@ -282,7 +289,7 @@ _CHECK_OP_TAGS = {"glyph/checks": "pipeline", **layer_tags("checks")}
 def raw_listings_checks(
     context: AssetCheckExecutionContext, raw_listings: ParquetParts, pipeline: PipelineResource
 ) -> Iterator[AssetCheckResult]:
-    yield from _stage_results("raw_listings", raw_listings, None, pipeline.check_sample_rows)
+    yield from _stage_results(RAW_LISTINGS, raw_listings, None, pipeline.check_sample_rows)
 
 
 def _checks_after_raw(stage: str, description: str, extra: list[str]) -> AssetChecksDefinition:
@@ -290,8 +297,8 @@ def _checks_after_raw(stage: str, description: str, extra: list[str]) -> AssetCh
     count as raw_listings, and ``extra`` (each also evaluated by ``_stage_results``)."""
 
     @multi_asset_check(
-        specs=_specs(stage, [*_FRAME_CHECKS, "rows_preserved", *extra], ["raw_listings"]),
-        ins={"stage_rows": AssetIn(stage), "raw_listings": AssetIn("raw_listings")},
+        specs=_specs(stage, [*_FRAME_CHECKS, "rows_preserved", *extra], [RAW_LISTINGS]),
+        ins={"stage_rows": AssetIn(stage), "raw_listings": AssetIn(RAW_LISTINGS)},
         name=f"{stage}_checks",
         description=description,
         op_tags=_CHECK_OP_TAGS,
@@ -314,17 +321,17 @@ def _checks_after_raw(stage: str, description: str, extra: list[str]) -> AssetCh
 
 
 normalized_listings_checks = _checks_after_raw(
-    "normalized_listings",
+    NORMALIZED_LISTINGS,
     "Schema, import_index and row-count checks on the normalized rows.",
     [],
 )
 enriched_listings_checks = _checks_after_raw(
-    "enriched_listings",
+    ENRICHED_LISTINGS,
     "Schema, import_index and row-count checks on the enriched rows.",
     [],
 )
 scored_listings_checks = _checks_after_raw(
-    "scored_listings",
+    SCORED_LISTINGS,
     "Schema, import_index, row-count and score-range checks on the scored rows.",
     ["score_in_range"],
 )
@@ -337,7 +344,7 @@ def _recorded_total(engine: Engine, import_id: str) -> int | None:
 
 @multi_asset_check(
     specs=_specs(
-        "persisted_listings",
+        PERSISTED_LISTINGS,
         [
             "schema_valid",
             "import_index_contiguous",
@@ -345,9 +352,9 @@ def _recorded_total(engine: Engine, import_id: str) -> int | None:
             "score_in_range",
             "unknown_model_share",
         ],
-        ["raw_listings"],
+        [RAW_LISTINGS],
     ),
-    ins={"raw_listings": AssetIn("raw_listings")},
+    ins={"raw_listings": AssetIn(RAW_LISTINGS)},
     name="persisted_listings_checks",
     description=(
         "Database checks of one import: schema, import_index over listings and row errors, "
@@ -362,7 +369,7 @@ def persisted_listings_checks(
     store: StoreResource,
 ) -> Iterator[AssetCheckResult]:
     import_id = context.op_execution_context.partition_key
-    stage = "persisted_listings"
+    stage = PERSISTED_LISTINGS
     engine = store.engine
     indexes, errors = audit.stored_indexes(engine, import_id)
     raw_rows = raw_listings.num_rows

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from glyph_assets.contract import ENRICHED_LISTINGS, INGEST_JOB_NAME
 from glyph_assets.store.status import IMPORT_STATUSES
 
 if TYPE_CHECKING:
@@ -464,7 +465,7 @@ class JobStatus(Versioned):
             "schema_version": SCHEMA_VERSION,
             "run_id": EXAMPLE_RUN_ID,
             "import_id": EXAMPLE_IMPORT_ID,
-            "job_name": "ingest_import",
+            "job_name": INGEST_JOB_NAME,
             "status": "running",
             "dagster_status": "STARTED",
             "attempt": 1,
@@ -472,7 +473,7 @@ class JobStatus(Versioned):
             "progress": {
                 "assets_done": 2,
                 "assets_total": 5,
-                "current_stage": "enriched_listings",
+                "current_stage": ENRICHED_LISTINGS,
                 "rows_processed": 50000,
                 "rows_total": 173000,
             },

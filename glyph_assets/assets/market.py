@@ -16,12 +16,11 @@ from dagster import (
     Config,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 from pydantic import Field
 
 from glyph_assets.contract import PERSISTED_LISTINGS
-from glyph_assets.conventions import DATABASE_WRITE_RETRY, OWNERS, layer_tags
+from glyph_assets.conventions import DATABASE_WRITE_RETRY, layer_tags, versioned_asset
 from glyph_assets.resources import MarketResource, StoreResource
 from glyph_assets.sieve import market
 from glyph_assets.store import market as market_store
@@ -70,16 +69,14 @@ def _load(store: StoreResource, window_imports: int) -> tuple[pd.DataFrame, pd.D
 
 def _market_asset(description: str) -> Any:
     """``@asset`` as every market asset is declared: one group, after every persisted import."""
-    return asset(
-        group_name=GROUP,
+    return versioned_asset(
+        GROUP,
+        description,
         deps=[PERSISTED],
         kinds={"pandas", "sqlite", "postgresql"},
-        owners=OWNERS,
         tags=MARKET_TAGS,
-        code_version="1",
         automation_condition=MARKET_AUTOMATION,
         retry_policy=DATABASE_WRITE_RETRY,
-        description=description,
     )
 
 

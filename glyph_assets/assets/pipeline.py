@@ -12,13 +12,12 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     RetryPolicy,
-    asset,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
 from glyph_assets.assets.metadata import add_counts, distribution_table, preview, stage_metadata
 from glyph_assets.assets.progress import StageProgress
-from glyph_assets.conventions import DATABASE_WRITE_RETRY, OWNERS, layer_tags
+from glyph_assets.conventions import DATABASE_WRITE_RETRY, layer_tags, versioned_asset
 from glyph_assets.io_managers import FrameStream, ParquetParts
 from glyph_assets.partitions import imports_partitions
 from glyph_assets.resources import LandingResource, PipelineResource, StoreResource
@@ -48,15 +47,13 @@ def _pipeline_asset(
 ) -> Any:
     """``@asset`` as every pipeline stage is declared: partitioned by import, one group; the
     warehouse write alone sets its own tags and retries."""
-    return asset(
+    return versioned_asset(
+        GROUP,
+        description,
         partitions_def=imports_partitions,
-        group_name=GROUP,
         kinds=kinds,
-        code_version="1",
-        owners=OWNERS,
         tags=tags,
         retry_policy=retry_policy,
-        description=description,
     )
 
 

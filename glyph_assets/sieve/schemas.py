@@ -9,12 +9,20 @@ rather than cell by cell; only a failing column is walked to name its bad rows.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
 from pandera.extensions import register_check_method
 from pandera.typing import Series
 
+from glyph_assets.contract import (
+    ENRICHED_LISTINGS,
+    NORMALIZED_LISTINGS,
+    PERSISTED_LISTINGS,
+    RAW_LISTINGS,
+    SCORED_LISTINGS,
+)
 from glyph_assets.sieve.columns import (
     ENRICHED_COLUMNS,
     ERROR_COLUMNS,
@@ -28,6 +36,16 @@ NUMERIC_ERROR = "must be numeric or null"
 
 
 _NUMBER_KINDS = {"integer", "floating", "mixed-integer-float", "decimal", "empty"}
+
+
+def numeric_check(*columns: str) -> Any:
+    """The check that ``columns`` hold numbers or nulls (``NUMERIC_ERROR`` otherwise), as each
+    stage's model declares it for the numeric columns it adds."""
+
+    def numbers(cls: type, series: pd.Series) -> bool | pd.Series:
+        return _numeric(series)
+
+    return pa.check(*columns, name="numeric", error=NUMERIC_ERROR)(numbers)
 
 
 def _numeric(series: pd.Series) -> bool | pd.Series:
@@ -96,9 +114,7 @@ class CleanedListings(_ErrorColumns):
     brand_hint: Series = pa.Field(nullable=True, is_text=())
     bulk_notes: Series = pa.Field(nullable=True, is_text=())
 
-    @pa.check("price", "quantity", "unit_price", name="numeric", error=NUMERIC_ERROR)
-    def cleaned_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
-        return _numeric(series)
+    cleaned_numbers = numeric_check("price", "quantity", "unit_price")
 
 
 class NormalizedListings(CleanedListings):
@@ -113,9 +129,7 @@ class NormalizedListings(CleanedListings):
     listing_key: Series = pa.Field(nullable=True, is_text=())
     match_alternatives: Series = pa.Field(nullable=True, is_text=())
 
-    @pa.check("match_score", name="numeric", error=NUMERIC_ERROR)
-    def match_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
-        return _numeric(series)
+    match_numbers = numeric_check("match_score")
 
 
 class EnrichedListings(NormalizedListings):
@@ -133,17 +147,7 @@ class EnrichedListings(NormalizedListings):
     launch_year: Series = pa.Field(nullable=True, ge=1990, le=2100)
     warnings: Series = pa.Field(nullable=True, is_text=())
 
-    @pa.check(
-        "vram_gb",
-        "tdp_watts",
-        "mig_instances",
-        "pcie_gen",
-        "launch_year",
-        name="numeric",
-        error=NUMERIC_ERROR,
-    )
-    def spec_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
-        return _numeric(series)
+    spec_numbers = numeric_check("vram_gb", "tdp_watts", "mig_instances", "pcie_gen", "launch_year")
 
 
 class ScoredListings(EnrichedListings):
@@ -157,18 +161,14 @@ class ScoredListings(EnrichedListings):
     # A scored upload's own score, as sent: any finite number (the client's scale, not glyph's).
     client_score: Series = pa.Field(nullable=True)
 
-    @pa.check(
+    score_numbers = numeric_check(
         "score",
         "score_capacity",
         "score_features",
         "score_efficiency",
         "score_value",
         "client_score",
-        name="numeric",
-        error=NUMERIC_ERROR,
     )
-    def score_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
-        return _numeric(series)
 
 
 class PersistedListings(_Base):
@@ -187,26 +187,24 @@ class PersistedListings(_Base):
     vram_gb: Series = pa.Field(nullable=True, ge=0)
     score: Series = pa.Field(nullable=True, ge=0, le=100)
 
-    @pa.check("price", "unit_price", "vram_gb", "score", name="numeric", error=NUMERIC_ERROR)
-    def persisted_numbers(cls, series: pd.Series) -> bool:  # noqa: N805
-        return _numeric(series)
+    persisted_numbers = numeric_check("price", "unit_price", "vram_gb", "score")
 
 
 STAGE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
-    "raw_listings": RawListings,
-    "normalized_listings": NormalizedListings,
-    "enriched_listings": EnrichedListings,
-    "scored_listings": ScoredListings,
-    "persisted_listings": PersistedListings,
+    RAW_LISTINGS: RawListings,
+    NORMALIZED_LISTINGS: NormalizedListings,
+    ENRICHED_LISTINGS: EnrichedListings,
+    SCORED_LISTINGS: ScoredListings,
+    PERSISTED_LISTINGS: PersistedListings,
 }
 
 # The column lists each model must cover (tests compare them with sieve.columns).
 STAGE_COLUMNS: dict[str, list[str]] = {
-    "raw_listings": ["import_index"],
-    "normalized_listings": NORMALIZED_COLUMNS + ERROR_COLUMNS,
-    "enriched_listings": ENRICHED_COLUMNS + ERROR_COLUMNS,
-    "scored_listings": SCORED_COLUMNS + ERROR_COLUMNS,
-    "persisted_listings": [
+    RAW_LISTINGS: ["import_index"],
+    NORMALIZED_LISTINGS: NORMALIZED_COLUMNS + ERROR_COLUMNS,
+    ENRICHED_LISTINGS: ENRICHED_COLUMNS + ERROR_COLUMNS,
+    SCORED_LISTINGS: SCORED_COLUMNS + ERROR_COLUMNS,
+    PERSISTED_LISTINGS: [
         "import_id",
         "import_index",
         "title",

@@ -24,6 +24,26 @@ class Base(DeclarativeBase):
     pass
 
 
+class ImportRow:
+    """A row of one import, first in its table: surrogate id, the import (its rows go with it)
+    and the row's 1-based ``import_index``; the unique (import_id, import_index) is the table's."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True, sort_order=-1)
+    import_id: Mapped[str] = mapped_column(
+        ForeignKey("imports.import_id", ondelete="CASCADE"), nullable=False, sort_order=-1
+    )
+    import_index: Mapped[int] = mapped_column(Integer, nullable=False, sort_order=-1)
+
+
+class MarketKey:
+    """The key of a market figure, first in its table: prices compare only within one model and
+    one currency."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True, sort_order=-1)
+    canonical_model: Mapped[str] = mapped_column(String(64), nullable=False, sort_order=-1)
+    currency: Mapped[str] = mapped_column(String(8), nullable=False, sort_order=-1)
+
+
 class Import(Base):
     """One submission: a file, a JSON body or an inbox file."""
 
@@ -73,7 +93,7 @@ class ImportRun(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class Listing(Base):
+class Listing(ImportRow, Base):
     """One persisted row of an import; identity is (import_id, import_index)."""
 
     __tablename__ = "listings"
@@ -89,11 +109,6 @@ class Listing(Base):
         Index("ix_listings_key_import", "listing_key", "import_id"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    import_id: Mapped[str] = mapped_column(
-        ForeignKey("imports.import_id", ondelete="CASCADE"), nullable=False
-    )
-    import_index: Mapped[int] = mapped_column(Integer, nullable=False)
     title: Mapped[str | None] = mapped_column(Text)
     price: Mapped[float | None] = mapped_column(Float)
     currency: Mapped[str | None] = mapped_column(String(8))
@@ -138,7 +153,7 @@ class Listing(Base):
     client_score: Mapped[float | None] = mapped_column(Float)
 
 
-class RowError(Base):
+class RowError(ImportRow, Base):
     """A row that could not be cleaned or validated, kept with its reason and raw content."""
 
     __tablename__ = "row_errors"
@@ -146,11 +161,6 @@ class RowError(Base):
         UniqueConstraint("import_id", "import_index", name="uq_row_errors_import_row"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    import_id: Mapped[str] = mapped_column(
-        ForeignKey("imports.import_id", ondelete="CASCADE"), nullable=False
-    )
-    import_index: Mapped[int] = mapped_column(Integer, nullable=False)
     stage: Mapped[str] = mapped_column(String(32))
     field: Mapped[str | None] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text)
@@ -197,7 +207,7 @@ class GpuModel(Base):
     aliases: Mapped[str | None] = mapped_column(Text)
 
 
-class ModelMarketStat(Base):
+class ModelMarketStat(MarketKey, Base):
     """Market figures of one canonical model over the most recent imports (replaced per refresh).
 
     Prices are only comparable within one currency, so the key is (canonical_model, currency).
@@ -208,9 +218,6 @@ class ModelMarketStat(Base):
         UniqueConstraint("canonical_model", "currency", name="uq_model_market_stats_model"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    canonical_model: Mapped[str] = mapped_column(String(64), nullable=False)
-    currency: Mapped[str] = mapped_column(String(8), nullable=False)
     listings: Mapped[int] = mapped_column(Integer, nullable=False)
     imports: Mapped[int] = mapped_column(Integer, nullable=False)
     min_price: Mapped[float] = mapped_column(Float, nullable=False)
@@ -227,7 +234,7 @@ class ModelMarketStat(Base):
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
-class PriceMovement(Base):
+class PriceMovement(MarketKey, Base):
     """Change of a model's median price between two consecutive imports (replaced per refresh).
 
     ``source`` is the importing source label, or ``*`` for the movement across all sources.
@@ -241,9 +248,6 @@ class PriceMovement(Base):
         Index("ix_price_movements_model", "canonical_model", "source"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    canonical_model: Mapped[str] = mapped_column(String(64), nullable=False)
-    currency: Mapped[str] = mapped_column(String(8), nullable=False)
     source: Mapped[str] = mapped_column(String(200), nullable=False)
     import_id: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
     previous_import_id: Mapped[str] = mapped_column(String(36), nullable=False)

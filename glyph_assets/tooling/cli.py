@@ -157,16 +157,10 @@ def urls() -> None:
 
 
 def _summary_table(summary: dict) -> Table:
+    from glyph_assets.store.repository import COUNT_KEYS
+
     table = Table(title="import summary", show_header=False)
-    for key in (
-        "import_id",
-        "status",
-        "total_rows",
-        "persisted_rows",
-        "error_rows",
-        "not_gpu_rows",
-        "unknown_model_rows",
-    ):
+    for key in ("import_id", "status", "total_rows", *COUNT_KEYS):
         table.add_row(key, str(summary.get(key)))
     runs = summary.get("runs") or []
     table.add_row("run ids", ", ".join(r.get("run_id", "") for r in runs))

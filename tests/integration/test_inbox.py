@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, SensorResult, build_sensor_context, instance_for_test
 
-from glyph_assets.inbox import IMPORT_TAG, SOURCE_TAG, InboxCursor, build_inbox_sensor
+from glyph_assets.contract import IMPORT_TAG, IMPORTS_PARTITIONS_NAME, INGEST_JOB_NAME, SOURCE_TAG
+from glyph_assets.inbox import InboxCursor, build_inbox_sensor
 from glyph_assets.jobs import build_ingest_job
 from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.store import repository
@@ -75,7 +76,7 @@ def test_dropped_file_becomes_an_import_and_a_run(
     assert request.tags[SOURCE_TAG] == "inbox"
     assert request.run_key == import_id
     [partitions] = result.dynamic_partitions_requests
-    assert partitions.partitions_def_name == "imports"
+    assert partitions.partitions_def_name == IMPORTS_PARTITIONS_NAME
     assert list(partitions.partition_keys) == [import_id]
 
     engine = migrate(glyph_env.sqlalchemy_url)
@@ -98,7 +99,7 @@ def test_dropped_file_becomes_an_import_and_a_run(
     from glyph_assets.resources import resources_from
 
     # this test's settings, whichever settings the definitions were first imported with
-    run = defs.resolve_job_def("ingest_import").execute_in_process(
+    run = defs.resolve_job_def(INGEST_JOB_NAME).execute_in_process(
         instance=instance,
         partition_key=import_id,
         tags=request.tags,

@@ -9,9 +9,9 @@ from dagster import DagsterInstance, materialize
 from sqlalchemy import select
 
 from glyph_assets.assets.pipeline import PIPELINE_ASSETS
+from glyph_assets.contract import IMPORTS_PARTITIONS_NAME, INGEST_JOB_NAME, PIPELINE_STAGES
 from glyph_assets.imports import file_chunks, register_import
 from glyph_assets.io_managers import ParquetPartsIOManager
-from glyph_assets.partitions import IMPORTS_PARTITIONS_NAME
 from glyph_assets.resources import resources_from
 from glyph_assets.settings import Settings
 from glyph_assets.store.db import get_engine
@@ -74,16 +74,10 @@ def test_definitions_load() -> None:
     from glyph_assets.definitions import defs
 
     repo = defs.get_repository_def()
-    job = repo.get_job("ingest_import")
+    job = repo.get_job(INGEST_JOB_NAME)
     assert job is not None
     keys = {key.to_user_string() for key in repo.asset_graph.get_all_asset_keys()}
-    assert {
-        "raw_listings",
-        "normalized_listings",
-        "enriched_listings",
-        "scored_listings",
-        "persisted_listings",
-    } <= keys
+    assert set(PIPELINE_STAGES) <= keys
     partitions = {
         repo.asset_graph.get(key).partitions_def
         for key in repo.asset_graph.get_all_asset_keys()

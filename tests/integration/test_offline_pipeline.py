@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from glyph_assets.sieve.columns import MATCH_COLUMNS
 from glyph_assets.sieve.read import read_raw
 from glyph_assets.tooling.cli import app
 
@@ -20,12 +21,7 @@ REQUIRED = [
     "title",
     "price",
     "currency",
-    "canonical_model",
-    "match_type",
-    "match_score",
-    "vendor",
-    "is_gpu",
-    "reject_reason",
+    *MATCH_COLUMNS,
     "vram_gb",
     "tdp_watts",
     "mig_instances",

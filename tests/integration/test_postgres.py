@@ -30,10 +30,15 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFil
 from sqlalchemy import Engine, inspect, select, text
 
 from glyph_assets.assets.pipeline import PIPELINE_ASSETS
+from glyph_assets.contract import (
+    IMPORT_TAG,
+    IMPORTS_PARTITIONS_NAME,
+    INGEST_JOB_NAME,
+    PARTITION_TAG,
+    PERSISTED_LISTINGS,
+)
 from glyph_assets.imports import file_chunks, register_import
 from glyph_assets.io_managers import ParquetPartsIOManager
-from glyph_assets.jobs import INGEST_JOB_NAME
-from glyph_assets.partitions import IMPORTS_PARTITIONS_NAME
 from glyph_assets.resources import resources_from
 from glyph_assets.settings import Settings
 from glyph_assets.sieve.read import iter_raw_chunks
@@ -422,7 +427,7 @@ def daemon_stack(pg_env: tuple[Settings, Path]) -> Iterator[Path]:
 
 def _launch(workspace: Path, import_id: str) -> subprocess.Popen:
     """Submit an ingest run to the instance's queue, as any Dagster client would."""
-    tags = {"dagster/partition": import_id, "glyph/import_id": import_id}
+    tags = {PARTITION_TAG: import_id, IMPORT_TAG: import_id}
     return subprocess.Popen(
         [
             str(BIN / "dagster"),
@@ -502,13 +507,13 @@ def test_three_imports_ingest_at_once_through_the_queue(
     while time.monotonic() < deadline:
         runs = [
             r
-            for r in instance.get_runs(RunsFilter(tags={"glyph/import_id": import_ids}))
-            if r.tags.get("glyph/import_id") in import_ids
+            for r in instance.get_runs(RunsFilter(tags={IMPORT_TAG: import_ids}))
+            if r.tags.get(IMPORT_TAG) in import_ids
         ]
         if len(runs) == 3 and all(r.is_finished for r in runs):
             break
         time.sleep(1)
-    statuses = {r.tags["glyph/import_id"]: r.status for r in runs}
+    statuses = {r.tags[IMPORT_TAG]: r.status for r in runs}
     assert statuses == {i: DagsterRunStatus.SUCCESS for i in import_ids}, statuses
 
     for run in runs:
@@ -517,7 +522,7 @@ def test_three_imports_ingest_at_once_through_the_queue(
             of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_UP_FOR_RETRY},
         )
         assert not troubles, [e.message for e in troubles]
-    windows = [_step_window(instance, r.run_id, "persisted_listings") for r in runs]
+    windows = [_step_window(instance, r.run_id, PERSISTED_LISTINGS) for r in runs]
     records = [instance.get_run_record_by_id(r.run_id) for r in runs]
     timing = [(r.create_timestamp.timestamp(), r.start_time, r.end_time) for r in records if r]
     assert max(start for start, _ in windows) < min(end for _, end in windows), (windows, timing)

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from glyph_assets.contract import PIPELINE_STAGES
 from glyph_assets.settings import PROJECT_ROOT
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
@@ -32,13 +33,7 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PIPELINE_ASSETS = [
-    "raw_listings",
-    "normalized_listings",
-    "enriched_listings",
-    "scored_listings",
-    "persisted_listings",
-]
+PIPELINE_ASSETS = list(PIPELINE_STAGES)
 MARKET_ASSETS = ["model_market_stats", "price_movements"]
 README_SCREENSHOT = PROJECT_ROOT / "docs" / "screenshots" / "asset-graph.png"
 DEMO = "demo_listings.csv"

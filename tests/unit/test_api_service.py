@@ -16,7 +16,7 @@ from glyphd_api.dagster_client import (
 )
 from glyphd_api.service import consistent, needs_reconcile, progress_of
 
-STAGES = ["raw_listings", "normalized_listings", "enriched_listings", "scored_listings"]
+STAGES = list(contract.PIPELINE_STAGES[:-1])
 
 
 def _graphql_entries(metadata: dict[str, str | int]) -> list[dict[str, str]]:
@@ -78,8 +78,8 @@ def run(status: str, steps: dict[str, str], to_execute: list[str] | None = None)
     return RunInfo(
         run_id="r",
         status=status,
-        job_name="ingest_import",
-        tags={"glyph/import_id": "i"},
+        job_name=contract.INGEST_JOB_NAME,
+        tags={contract.IMPORT_TAG: "i"},
         step_keys_to_execute=to_execute,
         step_stats=[StepStat(k, v, None, None) for k, v in steps.items()],
     )

@@ -18,6 +18,7 @@ from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
+from glyph_assets.contract import IMPORT_TAG, INGEST_JOB_NAME
 from glyph_assets.settings import Settings
 from glyph_assets.tooling.dagster_instance import (
     dagster_postgres_url,
@@ -127,10 +128,10 @@ def test_postgres_url_alone_moves_runs_events_and_schedules(
         assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
         instance.add_run(
             DagsterRun(
-                job_name="ingest_import",
+                job_name=INGEST_JOB_NAME,
                 run_id=run_id,
                 status=DagsterRunStatus.NOT_STARTED,
-                tags={"glyph/import_id": "probe"},
+                tags={IMPORT_TAG: "probe"},
             )
         )
 
@@ -140,7 +141,7 @@ def test_postgres_url_alone_moves_runs_events_and_schedules(
         run = reloaded.get_run_by_id(run_id)
         assert run is not None
         assert run.status == DagsterRunStatus.NOT_STARTED
-        assert run.tags["glyph/import_id"] == "probe"
+        assert run.tags[IMPORT_TAG] == "probe"
     finally:
         reloaded.dispose()
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, AssetSpec, materialize
 
+from glyph_assets.contract import IMPORTS_PARTITIONS_NAME
 from glyph_assets.sieve.market import ALL_SOURCES, model_market_stats, price_movements
 
 A = "00000000-0000-4000-8000-00000000000a"
@@ -269,7 +270,7 @@ def test_market_refresh_follows_new_imports_even_with_a_failed_one() -> None:
         return {name for name in names if result.get_num_requested(AssetKey(name))}
 
     with instance_for_test() as instance:
-        instance.add_dynamic_partitions("imports", [A, B])
+        instance.add_dynamic_partitions(IMPORTS_PARTITIONS_NAME, [A, B])
         first = evaluate_automation_conditions(defs=defs, instance=instance)
         eager_first = evaluate_automation_conditions(defs=eager_defs, instance=instance)
         assert requested(first) == set()  # nothing to compute before any import landed

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from glyph_assets.sieve.columns import ERROR_COLUMNS, SCORED_COLUMNS
+from glyph_assets.sieve.columns import ERROR_COLUMNS, REGISTRY_SPECS, SCORED_COLUMNS
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 CHUNK_ROWS = 50_000
@@ -53,18 +53,8 @@ def scored_frame(rows: int, start: int = 0, seed: int = 0) -> pd.DataFrame:
     pick = rng.integers(0, len(MODELS), rows)
     spec = pd.DataFrame(
         MODELS,
-        columns=[
-            "canonical_model",
-            "vendor",
-            "segment",
-            "architecture",
-            "vram_gb",
-            "memory_type",
-            "tdp_watts",
-            "mig_instances",
-            "nvlink",
-            "pcie_gen",
-        ],
+        # a model's id, vendor and its registry specs from segment to pcie_gen
+        columns=["canonical_model", "vendor", *REGISTRY_SPECS[: len(MODELS[0]) - 2]],
     ).iloc[pick]
     spec = spec.reset_index(drop=True)
     kind = rng.random(rows)

@@ -111,10 +111,9 @@ def task_ingest(path: str) -> dict[str, Any]:
     database, the same job the API and the inbox sensor launch."""
     from dagster import DagsterInstance
 
+    from glyph_assets.contract import IMPORT_TAG, IMPORTS_PARTITIONS_NAME, INGEST_JOB_NAME
     from glyph_assets.definitions import defs
     from glyph_assets.imports import file_chunks, register_import
-    from glyph_assets.jobs import INGEST_JOB_NAME
-    from glyph_assets.partitions import IMPORTS_PARTITIONS_NAME
     from glyph_assets.settings import get_settings
     from glyph_assets.store import repository
     from glyph_assets.store.db import migrate
@@ -129,7 +128,7 @@ def task_ingest(path: str) -> dict[str, Any]:
         result = defs.resolve_job_def(INGEST_JOB_NAME).execute_in_process(
             instance=instance,
             partition_key=registered.import_id,
-            tags={"glyph/import_id": registered.import_id},
+            tags={IMPORT_TAG: registered.import_id},
         )
         steps = _step_seconds(instance, result.run_id)
     seconds = time.perf_counter() - start

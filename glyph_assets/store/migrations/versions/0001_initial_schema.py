@@ -10,6 +10,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from glyph_assets.store.columns import (
+    gpu_spec_columns,
+    import_row_columns,
+    import_row_constraints,
+    optional,
+    surrogate_id,
+)
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -23,15 +31,7 @@ def upgrade() -> None:
         sa.Column("canonical_model", sa.String(length=64), nullable=False),
         sa.Column("vendor", sa.String(length=16), nullable=False),
         sa.Column("display_name", sa.String(length=200), nullable=False),
-        sa.Column("segment", sa.String(length=32), nullable=True),
-        sa.Column("architecture", sa.String(length=64), nullable=True),
-        sa.Column("vram_gb", sa.Float(), nullable=True),
-        sa.Column("memory_type", sa.String(length=32), nullable=True),
-        sa.Column("tdp_watts", sa.Float(), nullable=True),
-        sa.Column("mig_instances", sa.Integer(), nullable=True),
-        sa.Column("nvlink", sa.Boolean(), nullable=True),
-        sa.Column("pcie_gen", sa.Integer(), nullable=True),
-        sa.Column("form_factor", sa.String(length=16), nullable=True),
+        *gpu_spec_columns(),
         sa.Column("slot_width", sa.Integer(), nullable=True),
         sa.Column("launch_year", sa.Integer(), nullable=True),
         sa.Column("aliases", sa.Text(), nullable=True),
@@ -56,11 +56,14 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("total_rows", sa.Integer(), nullable=True),
-        sa.Column("persisted_rows", sa.Integer(), nullable=True),
-        sa.Column("error_rows", sa.Integer(), nullable=True),
-        sa.Column("not_gpu_rows", sa.Integer(), nullable=True),
-        sa.Column("unknown_model_rows", sa.Integer(), nullable=True),
+        *optional(
+            sa.Integer(),
+            "total_rows",
+            "persisted_rows",
+            "error_rows",
+            "not_gpu_rows",
+            "unknown_model_rows",
+        ),
         sa.PrimaryKeyConstraint("import_id"),
         sa.UniqueConstraint("idempotency_key"),
     )
@@ -71,7 +74,7 @@ def upgrade() -> None:
 
     op.create_table(
         "import_runs",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        surrogate_id(),
         sa.Column("import_id", sa.String(length=36), nullable=False),
         sa.Column("run_id", sa.String(length=64), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
@@ -87,9 +90,7 @@ def upgrade() -> None:
 
     op.create_table(
         "listings",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("import_id", sa.String(length=36), nullable=False),
-        sa.Column("import_index", sa.Integer(), nullable=False),
+        *import_row_columns(),
         sa.Column("title", sa.Text(), nullable=True),
         sa.Column("price", sa.Float(), nullable=True),
         sa.Column("currency", sa.String(length=8), nullable=True),
@@ -109,25 +110,18 @@ def upgrade() -> None:
         sa.Column("vendor", sa.String(length=16), nullable=True),
         sa.Column("is_gpu", sa.Boolean(), nullable=True),
         sa.Column("reject_reason", sa.String(length=32), nullable=True),
-        sa.Column("segment", sa.String(length=32), nullable=True),
-        sa.Column("architecture", sa.String(length=64), nullable=True),
-        sa.Column("vram_gb", sa.Float(), nullable=True),
-        sa.Column("memory_type", sa.String(length=32), nullable=True),
-        sa.Column("tdp_watts", sa.Float(), nullable=True),
-        sa.Column("mig_instances", sa.Integer(), nullable=True),
-        sa.Column("nvlink", sa.Boolean(), nullable=True),
-        sa.Column("pcie_gen", sa.Integer(), nullable=True),
-        sa.Column("form_factor", sa.String(length=16), nullable=True),
+        *gpu_spec_columns(),
         sa.Column("launch_year", sa.Integer(), nullable=True),
         sa.Column("warnings", sa.Text(), nullable=True),
-        sa.Column("score", sa.Float(), nullable=True),
-        sa.Column("score_capacity", sa.Float(), nullable=True),
-        sa.Column("score_features", sa.Float(), nullable=True),
-        sa.Column("score_efficiency", sa.Float(), nullable=True),
-        sa.Column("score_value", sa.Float(), nullable=True),
-        sa.ForeignKeyConstraint(["import_id"], ["imports.import_id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("import_id", "import_index", name="uq_listings_import_row"),
+        *optional(
+            sa.Float(),
+            "score",
+            "score_capacity",
+            "score_features",
+            "score_efficiency",
+            "score_value",
+        ),
+        *import_row_constraints("uq_listings_import_row"),
     )
     with op.batch_alter_table("listings", schema=None) as batch_op:
         batch_op.create_index("ix_listings_import_score", ["import_id", "score"], unique=False)
@@ -135,16 +129,12 @@ def upgrade() -> None:
 
     op.create_table(
         "row_errors",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("import_id", sa.String(length=36), nullable=False),
-        sa.Column("import_index", sa.Integer(), nullable=False),
+        *import_row_columns(),
         sa.Column("stage", sa.String(length=32), nullable=False),
         sa.Column("field", sa.String(length=100), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("raw_row", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(["import_id"], ["imports.import_id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("import_id", "import_index", name="uq_row_errors_import_row"),
+        *import_row_constraints("uq_row_errors_import_row"),
     )
     # ### end Alembic commands ###
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from glyph_assets.store.columns import market_key_columns, optional, required
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -22,21 +24,13 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "model_market_stats",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("canonical_model", sa.String(length=64), nullable=False),
-        sa.Column("currency", sa.String(length=8), nullable=False),
-        sa.Column("listings", sa.Integer(), nullable=False),
-        sa.Column("imports", sa.Integer(), nullable=False),
-        sa.Column("min_price", sa.Float(), nullable=False),
-        sa.Column("p10_price", sa.Float(), nullable=False),
-        sa.Column("median_price", sa.Float(), nullable=False),
-        sa.Column("p90_price", sa.Float(), nullable=False),
-        sa.Column("max_price", sa.Float(), nullable=False),
+        *market_key_columns(),
+        *required(sa.Integer(), "listings", "imports"),
+        *required(sa.Float(), "min_price", "p10_price", "median_price", "p90_price", "max_price"),
         sa.Column("median_price_per_gb_vram", sa.Float(), nullable=True),
         sa.Column("best_import_id", sa.String(length=36), nullable=True),
         sa.Column("best_import_index", sa.Integer(), nullable=True),
-        sa.Column("best_price", sa.Float(), nullable=True),
-        sa.Column("best_score", sa.Float(), nullable=True),
+        *optional(sa.Float(), "best_price", "best_score"),
         sa.Column("window_imports", sa.Integer(), nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -44,19 +38,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "price_movements",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("canonical_model", sa.String(length=64), nullable=False),
-        sa.Column("currency", sa.String(length=8), nullable=False),
+        *market_key_columns(),
         sa.Column("source", sa.String(length=200), nullable=False),
-        sa.Column("import_id", sa.String(length=36), nullable=False),
-        sa.Column("previous_import_id", sa.String(length=36), nullable=False),
-        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("previous_imported_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("listings", sa.Integer(), nullable=False),
-        sa.Column("previous_listings", sa.Integer(), nullable=False),
-        sa.Column("median_price", sa.Float(), nullable=False),
-        sa.Column("previous_median_price", sa.Float(), nullable=False),
-        sa.Column("abs_change", sa.Float(), nullable=False),
+        # each figure of this import beside the previous import's
+        *required(sa.String(length=36), "import_id", "previous_import_id"),
+        *required(sa.DateTime(timezone=True), "imported_at", "previous_imported_at"),
+        *required(sa.Integer(), "listings", "previous_listings"),
+        *required(sa.Float(), "median_price", "previous_median_price", "abs_change"),
         sa.Column("pct_change", sa.Float(), nullable=True),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),

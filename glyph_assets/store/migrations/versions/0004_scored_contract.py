@@ -14,7 +14,8 @@ so existing rows need no rewrite.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from glyph_assets.store.columns import add_columns, drop_columns
 
 revision = "0004"
 down_revision = "0003"
@@ -23,14 +24,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("listings", sa.Column("client_score", sa.Float(), nullable=True))
-    op.add_column("imports", sa.Column("score_scale", sa.String(length=8), nullable=True))
-    op.add_column("imports", sa.Column("warnings", sa.JSON(), nullable=True))
+    add_columns("listings", sa.Column("client_score", sa.Float(), nullable=True))
+    add_columns(
+        "imports",
+        sa.Column("score_scale", sa.String(length=8), nullable=True),
+        sa.Column("warnings", sa.JSON(), nullable=True),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("imports", schema=None) as batch_op:
-        batch_op.drop_column("warnings")
-        batch_op.drop_column("score_scale")
-    with op.batch_alter_table("listings", schema=None) as batch_op:
-        batch_op.drop_column("client_score")
+    drop_columns("imports", "warnings", "score_scale")
+    drop_columns("listings", "client_score")

@@ -17,6 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from glyph_assets.store.columns import drop_columns, required
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
@@ -30,11 +32,14 @@ def upgrade() -> None:
         "import_diffs",
         sa.Column("import_id", sa.String(length=36), nullable=False),
         sa.Column("against_import_id", sa.String(length=36), nullable=True),
-        sa.Column("new_listings", sa.Integer(), nullable=False),
-        sa.Column("gone_listings", sa.Integer(), nullable=False),
-        sa.Column("repriced_listings", sa.Integer(), nullable=False),
-        sa.Column("unchanged_listings", sa.Integer(), nullable=False),
-        sa.Column("unkeyed_listings", sa.Integer(), nullable=False),
+        *required(
+            sa.Integer(),
+            "new_listings",
+            "gone_listings",
+            "repriced_listings",
+            "unchanged_listings",
+            "unkeyed_listings",
+        ),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["import_id"], ["imports.import_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("import_id"),
@@ -44,5 +49,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("import_diffs")
     op.drop_index("ix_listings_key_import", table_name="listings")
-    with op.batch_alter_table("listings", schema=None) as batch_op:
-        batch_op.drop_column("listing_key")
+    drop_columns("listings", "listing_key")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from glyph_assets.store.columns import add_columns, drop_columns
+
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
@@ -25,12 +27,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("listings", sa.Column("unit_price", sa.Float(), nullable=True))
-    op.add_column("listings", sa.Column("match_alternatives", sa.Text(), nullable=True))
+    add_columns(
+        "listings",
+        sa.Column("unit_price", sa.Float(), nullable=True),
+        sa.Column("match_alternatives", sa.Text(), nullable=True),
+    )
     op.execute("UPDATE listings SET unit_price = price WHERE unit_price IS NULL")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("listings", schema=None) as batch_op:
-        batch_op.drop_column("match_alternatives")
-        batch_op.drop_column("unit_price")
+    drop_columns("listings", "match_alternatives", "unit_price")
