@@ -61,6 +61,17 @@ MOVEMENT_COLUMNS: list[str] = [
     "pct_change",
 ]
 
+HISTORY_COLUMNS: list[str] = [
+    "import_id",
+    "source",
+    "imported_at",
+    "currency",
+    "listings",
+    "p10_price",
+    "median_price",
+    "p90_price",
+]
+
 
 def market_rows(listings: pd.DataFrame) -> pd.DataFrame:
     """The rows a market figure may use: GPUs with a model, a currency and a positive price;
@@ -183,11 +194,40 @@ def price_movements(listings: pd.DataFrame, imports: pd.DataFrame) -> pd.DataFra
     return steps[MOVEMENT_COLUMNS].reset_index(drop=True)
 
 
+def price_history(listings: pd.DataFrame, imports: pd.DataFrame) -> pd.DataFrame:
+    """Per import and currency: how many priced listings, and the p10 / median / p90 card price,
+    with the import's source and time, oldest first. The rows a market figure may use only
+    (``market_rows``), so a model's chart agrees with its market figures; the caller passes one
+    model's listings."""
+    rows = market_rows(listings)
+    meta = imports.reindex(columns=IMPORT_INPUT_COLUMNS).drop_duplicates("import_id")
+    rows = rows.merge(meta, on="import_id", how="inner")
+    if rows.empty:
+        return pd.DataFrame(columns=HISTORY_COLUMNS)
+    rows["source"] = rows["source"].fillna("(none)").astype(str)
+    history = (
+        rows.groupby(["import_id", "currency"], sort=False)
+        .agg(
+            source=("source", "first"),
+            imported_at=("created_at", "first"),
+            listings=("price", "size"),
+            p10_price=("price", lambda s: s.quantile(0.10)),
+            median_price=("price", "median"),
+            p90_price=("price", lambda s: s.quantile(0.90)),
+        )
+        .reset_index()
+        .sort_values(["imported_at", "import_id", "currency"], kind="mergesort")
+    )
+    return history[HISTORY_COLUMNS].reset_index(drop=True)
+
+
 __all__ = [
     "ALL_SOURCES",
+    "HISTORY_COLUMNS",
     "MOVEMENT_COLUMNS",
     "STATS_COLUMNS",
     "market_rows",
     "model_market_stats",
+    "price_history",
     "price_movements",
 ]
