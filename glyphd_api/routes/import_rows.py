@@ -41,22 +41,13 @@ def import_errors(
 
 
 def errors_page(
-    ctx: Context,
-    import_id: str,
-    *,
-    stage: str | None = None,
-    field: str | None = None,
-    sort: str = "import_index",
-    limit: int = 50,
-    offset: int = 0,
+    ctx: Context, import_id: str, limit: int = 50, offset: int = 0, **query: Any
 ) -> Page[RowErrorOut]:
-    """One page of an import's row errors (404 for an unknown import): the API's answer and
-    the console's table."""
+    """One page of an import's row errors (``query`` as ``store.pages.list_errors`` takes it;
+    404 for an unknown import): the API's answer and the console's table."""
     service.known_import(ctx, import_id)
     items, total = sorted_page(
-        lambda: pages.list_errors(
-            ctx.engine, import_id, stage=stage, field=field, sort=sort, limit=limit, offset=offset
-        )
+        lambda: pages.list_errors(ctx.engine, import_id, limit=limit, offset=offset, **query)
     )
     return Page[RowErrorOut](
         items=[RowErrorOut(**i) for i in items], total=total, limit=limit, offset=offset

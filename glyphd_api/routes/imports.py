@@ -57,32 +57,15 @@ def list_imports(
 
 
 def imports_page(
-    ctx: Context,
-    *,
-    statuses: list[str] | None = None,
-    source: str | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    sort: str = "-created_at",
-    limit: int = 50,
-    offset: int = 0,
+    ctx: Context, limit: int = 50, offset: int = 0, **filters: Any
 ) -> Page[ImportListItem]:
-    """One page of imports, the not-final ones reconciled with Dagster: the list the API
-    answers and the console shows."""
-    bad = [s for s in statuses or [] if s not in IMPORT_STATUSES]
+    """One page of imports (``filters`` as ``store.pages.list_imports`` takes them), the
+    not-final ones reconciled with Dagster: the list the API answers and the console shows."""
+    bad = [s for s in filters.get("statuses") or [] if s not in IMPORT_STATUSES]
     if bad:
         raise ApiError(422, f"unknown status {', '.join(bad)}", code="invalid_request")
     items, total = sorted_page(
-        lambda: pages.list_imports(
-            ctx.engine,
-            statuses=statuses,
-            source=source,
-            created_after=created_after,
-            created_before=created_before,
-            sort=sort,
-            limit=limit,
-            offset=offset,
-        )
+        lambda: pages.list_imports(ctx.engine, limit=limit, offset=offset, **filters)
     )
     items = service.reconcile_page(ctx, items)
     return Page[ImportListItem](

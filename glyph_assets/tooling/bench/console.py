@@ -71,13 +71,13 @@ def console_figures(env: dict[str, str], import_id: str, repeat: int = 10) -> li
         summary = client.get(f"/api/imports/{import_id}").json()
         rows = summary.get("persisted_rows") or 0
         model = quote(summary["top_models"][0]["canonical_model"]) if summary["top_models"] else ""
+        page, last = f"/imports/{import_id}", max(0, rows - 100)
         pages = {
             "imports list /": "/",
-            "import page (summary, errors, first listings)": f"/imports/{import_id}",
-            "import page, listings best score first": f"/imports/{import_id}?sort=-score",
-            "import page, listings of its top model": f"/imports/{import_id}?canonical_model={model}",
-            "import page, keyset page deep in the import": f"/imports/{import_id}?after_index="
-            f"{max(0, rows - 100)}",
+            "import page (summary, errors, first listings)": page,
+            "import page, listings best score first": f"{page}?sort=-score",
+            "import page, listings of its top model": f"{page}?canonical_model={model}",
+            "import page, keyset page deep in the import": f"{page}?after_index={last}",
             "models /models": "/models",
             "model page with its price chart": f"/models/{model}",
             "report /report": "/report",
