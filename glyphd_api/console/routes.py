@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
@@ -72,7 +75,6 @@ templates.env.globals.update(
     static=STATIC_PATH, listing_columns=LISTING_COLUMNS, sorts=SORTS, qs=query_string
 )
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
-router = APIRouter(include_in_schema=False)
 
 
 def install_console(app: FastAPI) -> None:
@@ -89,33 +91,44 @@ def _render(request: Request, template: str, status: int = 200, **context: Any) 
     return templates.TemplateResponse(request, template, context, status_code=status)
 
 
-def _page(request: Request, template: str, build: Any) -> Response:
-    """Render ``template`` with what ``build()`` gathers; an error the API would answer (an
-    unknown import, a bad filter) is shown as a page with the same status and message."""
+def _error_page(request: Request, status: int, message: str, problems: list[str]) -> Response:
+    return _render(request, "error.html", status, code=status, message=message, problems=problems)
+
+
+class ConsoleRoute(APIRoute):
+    """A page route: an error the API would answer as JSON (an unknown import, a filter out of
+    range, an unknown parameter) is shown as a page with the same status and every problem."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                problems = [
+                    f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}"
+                    for e in exc.errors()
+                ]
+                return _error_page(request, 422, "the request is not valid", problems)
+            except ApiError as exc:
+                return _error_page(request, exc.status, exc.message, exc.problems)
+
+        return page
+
+
+router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
+
+
+def _page(request: Request, template: str, build: Callable[[], dict[str, Any]]) -> Response:
+    """Render ``template`` with what ``build()`` gathers, once the reader may see it."""
     settings = request.app.state.settings
     if not console_reads_allowed(
         settings, request.headers.get("authorization"), request.cookies.get(TOKEN_COOKIE, "")
     ):
-        return _render(
-            request,
-            "error.html",
-            401,
-            code=401,
-            problems=[],
-            message="This server asks for its API token on reads: enter it above.",
-        )
-    try:
-        context = build()
-    except ApiError as exc:
-        return _render(
-            request,
-            "error.html",
-            exc.status,
-            code=exc.status,
-            message=exc.message,
-            problems=exc.problems,
-        )
-    return _render(request, template, **context)
+        message = "This server asks for its API token on reads: enter it above."
+        return _error_page(request, 401, message, [])
+    return _render(request, template, **build())
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -87,7 +87,11 @@ def test_bad_input_is_a_clear_4xx(client: TestClient) -> None:
     missing = client.get("/imports/00000000-0000-4000-8000-00000000dead")
     assert missing.status_code == 404 and "no import" in missing.text
     assert "text/html" in missing.headers["content-type"]
-    assert client.get(f"/imports/{A}", params={"min_score": 300}).status_code == 422
+    out_of_range = client.get(f"/imports/{A}", params={"min_score": 300})
+    assert out_of_range.status_code == 422 and "text/html" in out_of_range.headers["content-type"]
+    assert "min_score: Input should be less than or equal to 100" in out_of_range.text
+    typo = client.get(f"/imports/{A}", params={"canonical_modle": "B200"})
+    assert typo.status_code == 422 and "canonical_modle: not a parameter" in typo.text
     assert client.get(f"/imports/{A}", params={"sort": "nonsense"}).status_code == 422
     assert client.get(f"/imports/{A}", params={"min_price": 9, "max_price": 1}).status_code == 422
     assert client.get("/", params={"offset": -1}).status_code == 422

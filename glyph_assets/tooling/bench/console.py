@@ -38,7 +38,7 @@ def served_api(env: dict[str, str]) -> Iterator[httpx.Client]:
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    if client.get("/api/health").status_code < 500:
+                    if client.get("/api/imports?limit=1").status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
