@@ -4,13 +4,15 @@ from the functions the JSON routes call, so the figures checked here are the API
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatch
 
 import pytest
 from fastapi.testclient import TestClient
 
-from glyph_assets.settings import Settings
+from glyph_assets.settings import PROJECT_ROOT, Settings
 from tests.support.app import api_client
 from tests.unit import test_api_reads
 from tests.unit.test_api_reads import ROWS_A, ROWS_B, A, B, C, seed
@@ -170,3 +172,18 @@ def test_writes_need_the_token_even_when_reads_do_not(glyph_env: Settings) -> No
         page = app.get("/")
         assert page.status_code == 200 and 'id="token-input"' in page.text
         assert app.post("/api/imports/x/retry", json={}).status_code == 401
+
+
+def test_the_package_ships_every_console_file() -> None:
+    """An installed package serves the pages only if pyproject's package data names every
+    template and static file (the Python modules ship anyway)."""
+    root = PROJECT_ROOT / "glyphd_api"
+    with (PROJECT_ROOT / "pyproject.toml").open("rb") as fh:
+        globs = tomllib.load(fh)["tool"]["setuptools"]["package-data"]["glyphd_api"]
+    files = [
+        path.relative_to(root).as_posix()
+        for path in (root / "console").rglob("*")
+        if path.is_file() and path.suffix not in (".py", ".pyc")
+    ]
+    assert {"console/templates/base.html", "console/static/vendor/uplot/LICENSE"} <= set(files)
+    assert [f for f in files if not any(fnmatch(f, g) for g in globs)] == []
