@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -95,6 +95,15 @@ def _error_page(request: Request, status: int, message: str, problems: list[str]
     return _render(request, "error.html", status, code=status, message=message, problems=problems)
 
 
+def _drop_empty_fields(request: Request) -> None:
+    """A form sends its empty fields too (``min_score=``): on a page they mean "no filter", as
+    an absent parameter does in the API, so they are dropped before the query is read."""
+    raw = request.scope.get("query_string", b"")
+    if raw:
+        pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+        request.scope["query_string"] = urlencode([(k, v) for k, v in pairs if v]).encode()
+
+
 class ConsoleRoute(APIRoute):
     """A page route: an error the API would answer as JSON (an unknown import, a filter out of
     range, an unknown parameter) is shown as a page with the same status and every problem."""
@@ -103,6 +112,7 @@ class ConsoleRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def page(request: Request) -> Response:
+            _drop_empty_fields(request)
             try:
                 return await handler(request)
             except RequestValidationError as exc:

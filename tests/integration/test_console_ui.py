@@ -81,8 +81,8 @@ def test_upload_filter_and_chart_in_the_browser(
 
     # Filter the listings through the form.
     page.goto(f"{base}/imports/{import_id}", wait_until="domcontentloaded")
-    page.get_by_label("Model").fill(model)
-    page.get_by_label("Sort").select_option("-score")
+    page.get_by_label("Model", exact=True).fill(model)
+    page.get_by_label("Sort", exact=True).select_option("-score")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url(re.compile(r"canonical_model="))
     assert f"({len(api['items'])} match)" in page.locator("#listing-total").inner_text()

@@ -69,6 +69,12 @@ def test_import_page_shows_summary_errors_and_filtered_listings(client: TestClie
     assert [int(i) for i in shown] == [item["import_index"] for item in api["items"]]
 
 
+def test_a_form_with_empty_fields_filters_by_the_given_ones_only(client: TestClient) -> None:
+    empty = {name: "" for name in ("vendor", "is_gpu", "min_score", "max_price", "reject_reason")}
+    page = client.get(f"/imports/{A}", params={**empty, "canonical_model": "B200"})
+    assert page.status_code == 200 and "(1 match)" in page.text
+
+
 def test_import_listings_page_by_keyset_and_keep_their_filters(client: TestClient) -> None:
     first = client.get(f"/imports/{A}", params={"limit": 3, "is_gpu": "true"})
     link = re.search(
