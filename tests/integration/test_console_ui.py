@@ -50,9 +50,9 @@ def _final_status(page: Any, timeout: float = 600) -> str:
     raise AssertionError(f"the import page still says {text!r} after {timeout:.0f} s")
 
 
-def _shot(page: Any, folder: Path, name: str) -> None:
+def _shot(page: Any, folder: Path, name: str, full_page: bool = False) -> None:
     shot = folder / name
-    page.screenshot(path=str(shot), full_page=False)
+    page.screenshot(path=str(shot), full_page=full_page)
     assert shot.stat().st_size > 10_000
     refresh_readme_screenshot(shot)
 
@@ -96,7 +96,7 @@ def test_upload_filter_and_chart_in_the_browser(
         if s.strip() not in ("", "–")
     ]
     assert scores == sorted(scores, reverse=True)
-    _shot(page, tmp_path, "console-import.png")
+    _shot(page, tmp_path, "console-import.png", full_page=True)
 
     # The model's page: the chart is drawn with the imports' points.
     page.goto(f"{base}/models/{model}", wait_until="domcontentloaded")

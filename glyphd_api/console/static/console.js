@@ -238,7 +238,13 @@
       series: series,
       bands: bands,
       axes: [{}, { label: "card price (" + currency + ")", size: 70 }],
-      scales: { x: { time: true } },
+      scales: {
+        x: {
+          time: true,
+          /* one import: a day either side of it rather than uPlot's span of years */
+          range: function (u, min, max) { return min === max ? [min - 86400, max + 86400] : [min, max]; },
+        },
+      },
     };
     element.textContent = "";
     var chart = new uPlot(options, data, element);
