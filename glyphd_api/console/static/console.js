@@ -242,7 +242,9 @@
         x: {
           time: true,
           /* one import: a day either side of it rather than uPlot's span of years */
-          range: function (u, min, max) { return min === max ? [min - 86400, max + 86400] : [min, max]; },
+          range: function (u, min, max) {
+            return times.length === 1 ? [times[0] - 86400, times[0] + 86400] : [min, max];
+          },
         },
       },
     };
