@@ -24,6 +24,7 @@ from glyph_assets.logs import configure_logging
 from glyph_assets.settings import Settings, get_settings
 from glyph_assets.store.db import migrate
 from glyph_assets.store.errors import StoreError
+from glyphd_api.console.routes import install_console
 from glyphd_api.deps import run_config_allowed
 from glyphd_api.errors import error_body, install_error_handlers
 from glyphd_api.metrics import RequestMetrics
@@ -37,6 +38,7 @@ from glyphd_api.routes import (
     listings,
     metrics,
     models,
+    prices,
     schema,
     submissions,
     validate,
@@ -158,12 +160,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         listings,
         metrics,
         models,
+        prices,
         schema,
         established,
         changes,
     )
     for module in routers:
         app.include_router(module.router)
+    install_console(app)  # the pages at the root, after every /api route
     # Outermost: a refused token or an oversized small body never reaches routing.
     app.add_middleware(AccessGuard, settings=settings)
     app.add_middleware(SchemaHeader)  # the guard's refusals carry it too

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import json
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -35,6 +36,8 @@ UPLOAD_PATHS = frozenset(
 )
 SMALL_BODY_BYTES = 1024 * 1024
 SCHEME = "bearerAuth"
+# The cookie in which the console keeps the token a person typed (see console_reads_allowed).
+TOKEN_COOKIE = "glyph_token"
 
 
 def token_required(settings: Settings, method: str, path: str) -> bool:
@@ -49,6 +52,19 @@ def token_matches(settings: Settings, authorization: str | None) -> bool:
     token = settings.api_token or ""
     return scheme.lower() == "bearer" and hmac.compare_digest(
         value.strip().encode(), token.encode()
+    )
+
+
+def console_reads_allowed(settings: Settings, authorization: str | None, cookie: str) -> bool:
+    """May this request see a console page? The pages are reads: open unless the server sets
+    ``GLYPH_API_TOKEN_READS``, then they need the token as the API's reads do, from the
+    ``Authorization`` header or from the cookie the console's token field sets (a browser
+    cannot put a header on a link it follows). The console's writes are API calls its script
+    makes with the header, so a cookie alone never authorizes a write."""
+    if not settings.api_token or not settings.api_token_reads:
+        return True
+    return token_matches(settings, authorization) or token_matches(
+        settings, f"Bearer {unquote(cookie)}"
     )
 
 

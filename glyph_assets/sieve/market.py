@@ -9,6 +9,8 @@ unit_price existed). Prices are compared within one currency, so every figure is
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from glyph_assets.sieve.score import card_price
@@ -61,6 +63,24 @@ MOVEMENT_COLUMNS: list[str] = [
     "pct_change",
 ]
 
+HISTORY_COLUMNS: list[str] = [
+    "import_id",
+    "source",
+    "imported_at",
+    "currency",
+    "listings",
+    "p10_price",
+    "median_price",
+    "p90_price",
+]
+
+# The p10 / median / p90 card price of a group, as named aggregations (the stats and the history).
+PRICE_SPREAD: dict[str, tuple[str, Any]] = {
+    "p10_price": ("price", lambda s: s.quantile(0.10)),
+    "median_price": ("price", "median"),
+    "p90_price": ("price", lambda s: s.quantile(0.90)),
+}
+
 
 def market_rows(listings: pd.DataFrame) -> pd.DataFrame:
     """The rows a market figure may use: GPUs with a model, a currency and a positive price;
@@ -99,9 +119,7 @@ def model_market_stats(listings: pd.DataFrame) -> pd.DataFrame:
         listings=("price", "size"),
         imports=("import_id", "nunique"),
         min_price=("price", "min"),
-        p10_price=("price", lambda s: s.quantile(0.10)),
-        median_price=("price", "median"),
-        p90_price=("price", lambda s: s.quantile(0.90)),
+        **PRICE_SPREAD,
         max_price=("price", "max"),
         median_price_per_gb_vram=("price_per_gb", "median"),
     ).reset_index()
@@ -144,6 +162,15 @@ def _steps(medians: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return steps.loc[steps["previous_import_id"].notna()]
 
 
+def _rows_of_imports(listings: pd.DataFrame, imports: pd.DataFrame) -> pd.DataFrame:
+    """The market rows (``market_rows``) with their import's source and ``created_at``."""
+    rows = market_rows(listings)
+    meta = imports.reindex(columns=IMPORT_INPUT_COLUMNS).drop_duplicates("import_id")
+    rows = rows.merge(meta, on="import_id", how="inner")
+    rows["source"] = rows["source"].fillna("(none)").astype(str)
+    return rows
+
+
 def price_movements(listings: pd.DataFrame, imports: pd.DataFrame) -> pd.DataFrame:
     """Per (model, currency) and per source: change of the median price between consecutive imports.
 
@@ -151,12 +178,9 @@ def price_movements(listings: pd.DataFrame, imports: pd.DataFrame) -> pd.DataFra
     ordered by the import's ``created_at``. ``source`` is the import's source label, or
     ``ALL_SOURCES`` for the sequence of every import regardless of source.
     """
-    rows = market_rows(listings)
-    meta = imports.reindex(columns=IMPORT_INPUT_COLUMNS).drop_duplicates("import_id")
-    rows = rows.merge(meta, on="import_id", how="inner")
+    rows = _rows_of_imports(listings, imports)
     if rows.empty:
         return pd.DataFrame(columns=MOVEMENT_COLUMNS)
-    rows["source"] = rows["source"].fillna("(none)").astype(str)
     per_import = (
         rows.groupby(["canonical_model", "currency", "import_id"], sort=False)
         .agg(
@@ -183,11 +207,35 @@ def price_movements(listings: pd.DataFrame, imports: pd.DataFrame) -> pd.DataFra
     return steps[MOVEMENT_COLUMNS].reset_index(drop=True)
 
 
+def price_history(listings: pd.DataFrame, imports: pd.DataFrame) -> pd.DataFrame:
+    """Per import and currency: how many priced listings, and the p10 / median / p90 card price,
+    with the import's source and time, oldest first. The rows a market figure may use only
+    (``market_rows``), so a model's chart agrees with its market figures; the caller passes one
+    model's listings."""
+    rows = _rows_of_imports(listings, imports)
+    if rows.empty:
+        return pd.DataFrame(columns=HISTORY_COLUMNS)
+    history = (
+        rows.groupby(["import_id", "currency"], sort=False)
+        .agg(
+            source=("source", "first"),
+            imported_at=("created_at", "first"),
+            listings=("price", "size"),
+            **PRICE_SPREAD,
+        )
+        .reset_index()
+        .sort_values(["imported_at", "import_id", "currency"], kind="mergesort")
+    )
+    return history[HISTORY_COLUMNS].reset_index(drop=True)
+
+
 __all__ = [
     "ALL_SOURCES",
+    "HISTORY_COLUMNS",
     "MOVEMENT_COLUMNS",
     "STATS_COLUMNS",
     "market_rows",
     "model_market_stats",
+    "price_history",
     "price_movements",
 ]

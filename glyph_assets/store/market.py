@@ -53,6 +53,32 @@ def listings_of(engine: Engine, import_ids: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=LISTING_INPUT_COLUMNS)
 
 
+def model_listings(engine: Engine, canonical_model: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One model's listings in persisted imports (the columns the market figures need) and
+    those imports: what ``sieve.market.price_history`` charts. Read through the listings'
+    (canonical_model, score) index."""
+    listings, imports = Listing.__table__, Import.__table__
+    columns = [listings.c[name] for name in LISTING_INPUT_COLUMNS]
+    query = (
+        select(*columns)
+        .join(imports, imports.c.import_id == listings.c.import_id)
+        .where(listings.c.canonical_model == canonical_model)
+        .where(imports.c.status.in_(PERSISTED_STATUSES))
+    )
+    with engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(query)]
+        frame = pd.DataFrame(rows, columns=LISTING_INPUT_COLUMNS)
+        ids = sorted(set(frame["import_id"]))
+        meta: list[tuple[Any, ...]] = []
+        for start in range(0, len(ids), _IN_BATCH):
+            batch = ids[start : start + _IN_BATCH]
+            found = select(imports.c.import_id, imports.c.source, imports.c.created_at).where(
+                imports.c.import_id.in_(batch)
+            )
+            meta.extend(tuple(r) for r in conn.execute(found))
+    return frame, pd.DataFrame(meta, columns=IMPORT_INPUT_COLUMNS)
+
+
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
     subset = frame.reindex(columns=columns).astype(object)
     subset = subset.where(subset.notna(), None)
@@ -120,6 +146,7 @@ def read_price_movements(
 
 __all__ = [
     "listings_of",
+    "model_listings",
     "read_model_market_stats",
     "read_price_movements",
     "recent_imports",

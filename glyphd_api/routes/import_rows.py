@@ -13,6 +13,7 @@ from glyphd_api.deps import ContextDep
 from glyphd_api.routes.common import Limit, Offset, answer, errors, sort_query, sorted_page
 from glyphd_api.routes.listing_query import ListingQuery, listing_page_json, next_after_index
 from glyphd_api.schemas import ListingPage, Page, RowErrorOut
+from glyphd_api.service import Context
 
 router = APIRouter(tags=["imports"])
 
@@ -34,17 +35,35 @@ def import_errors(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Any:
+    return answer(
+        errors_page(ctx, import_id, stage=stage, field=field, sort=sort, limit=limit, offset=offset)
+    )
+
+
+def errors_page(
+    ctx: Context, import_id: str, limit: int = 50, offset: int = 0, **query: Any
+) -> Page[RowErrorOut]:
+    """One page of an import's row errors (``query`` as ``store.pages.list_errors`` takes it;
+    404 for an unknown import): the API's answer and the console's table."""
     service.known_import(ctx, import_id)
     items, total = sorted_page(
-        lambda: pages.list_errors(
-            ctx.engine, import_id, stage=stage, field=field, sort=sort, limit=limit, offset=offset
-        )
+        lambda: pages.list_errors(ctx.engine, import_id, limit=limit, offset=offset, **query)
     )
-    return answer(
-        Page[RowErrorOut](
-            items=[RowErrorOut(**i) for i in items], total=total, limit=limit, offset=offset
-        )
+    return Page[RowErrorOut](
+        items=[RowErrorOut(**i) for i in items], total=total, limit=limit, offset=offset
     )
+
+
+def listing_page(
+    ctx: Context, import_id: str, query: ListingQuery
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of an import's listings under ``query`` (404 for an unknown import)."""
+    found = sorted_page(
+        lambda: pages.import_listing_page(ctx.engine, query.filters(import_id), **query.window())
+    )
+    if found is None:
+        raise service.import_not_found(import_id)
+    return found
 
 
 def _listing_answer(query: ListingQuery, items: list[dict[str, Any]], total: int) -> Response:
@@ -73,12 +92,7 @@ async def import_listings(
 ) -> Any:
     # Async on purpose: the page is one short read, cheaper on the event loop than a hop to a
     # worker thread (sqlite3 in many threads showed a GIL convoy under load).
-    found = sorted_page(
-        lambda: pages.import_listing_page(ctx.engine, query.filters(import_id), **query.window())
-    )
-    if found is None:
-        raise service.import_not_found(import_id)
-    return _listing_answer(query, *found)
+    return _listing_answer(query, *listing_page(ctx, import_id, query))
 
 
 @router.get(

@@ -15,6 +15,7 @@ from glyphd_api.deps import ContextDep
 from glyphd_api.errors import ApiError
 from glyphd_api.routes.common import Limit, Offset, answer, errors, sort_query, sorted_page
 from glyphd_api.schemas import ImportListItem, ImportSummary, Page
+from glyphd_api.service import Context
 
 router = APIRouter(tags=["imports"])
 
@@ -41,12 +42,9 @@ def list_imports(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Any:
-    bad = [s for s in status or [] if s not in IMPORT_STATUSES]
-    if bad:
-        raise ApiError(422, f"unknown status {', '.join(bad)}", code="invalid_request")
-    items, total = sorted_page(
-        lambda: pages.list_imports(
-            ctx.engine,
+    return answer(
+        imports_page(
+            ctx,
             statuses=status,
             source=source,
             created_after=created_after,
@@ -56,14 +54,26 @@ def list_imports(
             offset=offset,
         )
     )
+
+
+def imports_page(
+    ctx: Context, limit: int = 50, offset: int = 0, **filters: Any
+) -> Page[ImportListItem]:
+    """One page of imports (``filters`` as ``store.pages.list_imports`` takes them), the
+    not-final ones reconciled with Dagster: the list the API answers and the console shows."""
+    bad = [s for s in filters.get("statuses") or [] if s not in IMPORT_STATUSES]
+    if bad:
+        raise ApiError(422, f"unknown status {', '.join(bad)}", code="invalid_request")
+    items, total = sorted_page(
+        lambda: pages.list_imports(ctx.engine, limit=limit, offset=offset, **filters)
+    )
     items = service.reconcile_page(ctx, items)
-    page = Page[ImportListItem](
+    return Page[ImportListItem](
         items=[ImportListItem.model_validate(i) for i in items],
         total=total,
         limit=limit,
         offset=offset,
     )
-    return answer(page)
 
 
 @router.get(

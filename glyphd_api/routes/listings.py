@@ -29,6 +29,13 @@ def listings_page(ctx: Context, query: ListingsAcrossImports, request: Request) 
     (glyph's columns beside the established ones), paged by ``offset`` or by keyset: the total
     is ``X-Total-Count``, the next page a ``Link: <...>; rel="next"`` (and, for keyset paging,
     ``X-Next-After-Index``). An unknown import_id is an empty array, like any filter."""
+    items, total = find_listings(ctx, query)
+    return _array_answer(items, total, request, query, next_after_index(query, items))
+
+
+def find_listings(ctx: Context, query: ListingsAcrossImports) -> tuple[list[dict[str, Any]], int]:
+    """One page of listings across imports under ``query`` and how many match: what
+    ``/api/listings`` answers and the console's model page shows."""
     if query.after_index is not None and not query.import_id:
         raise ApiError(422, "after_index needs import_id", code="invalid_request")
     models = list(query.canonical_model or [])
@@ -36,12 +43,11 @@ def listings_page(ctx: Context, query: ListingsAcrossImports, request: Request) 
         known = warehouse.listed_models(ctx.engine)
         picked = [established.pick_model(m, known) for m in query.model]
         if not any(picked) and not models:
-            return _array_answer([], 0, request, query, None)
+            return [], 0
         models += [m for m in picked if m]
     filters = query.filters(query.import_id, models)
     filters.quantized = query.quantized
-    items, total = sorted_page(lambda: pages.list_listings(ctx.engine, filters, **query.window()))
-    return _array_answer(items, total, request, query, next_after_index(query, items))
+    return sorted_page(lambda: pages.list_listings(ctx.engine, filters, **query.window()))
 
 
 def _array_answer(

@@ -73,6 +73,18 @@ def list_models(
     """Market figures count GPU listings priced in ``currency``; models seen in listings but
     absent from the registry are included with ``in_registry: false``. ``model`` is the
     display name (as established); ``canonical_model`` the id the listings carry."""
+    items = market_models(ctx, currency, vendor=vendor, listed_only=listed_only)
+    page = items[offset : offset + limit]
+    body = [i.model_dump(exclude_none=True) for i in page]
+    return bare_array(body, {"X-Total-Count": str(len(items))})
+
+
+def market_models(
+    ctx: Context, currency: str = "USD", vendor: str | None = None, listed_only: bool = True
+) -> list[EstablishedModel]:
+    """Every model with its market figures in ``currency``: the registry's models, then the
+    models seen in listings but absent from it (``in_registry: false``); the list the API
+    answers and the console shows."""
     currency = currency.upper()
     market = warehouse.model_market(ctx.engine, currency)
     items: list[EstablishedModel] = []
@@ -89,9 +101,7 @@ def list_models(
         items = [i for i in items if (i.vendor or "").lower() == vendor.lower()]
     if listed_only:
         items = [i for i in items if i.listing_count]
-    page = items[offset : offset + limit]
-    body = [i.model_dump(exclude_none=True) for i in page]
-    return bare_array(body, {"X-Total-Count": str(len(items))})
+    return items
 
 
 def _model(

@@ -1,13 +1,11 @@
 """The operator's view: the Dagster UI in headless Chromium against the running stack.
 
-Uses Debian's chromium (installed by ``make browser`` / ``.ci/install-chromium``) through
-playwright's Python API; playwright's own browser downloads are never used.
+Uses Debian's chromium through playwright's Python API (``tests.support.browser``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -17,25 +15,13 @@ import httpx
 import pytest
 
 from glyph_assets.contract import PIPELINE_STAGES
-from glyph_assets.settings import PROJECT_ROOT
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
 from glyph_assets.store.status import TERMINAL_STATUSES
+from tests.support.browser import chromium_page, refresh_readme_screenshot
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PIPELINE_ASSETS = list(PIPELINE_STAGES)
 MARKET_ASSETS = ["model_market_stats", "price_movements"]
-README_SCREENSHOT = PROJECT_ROOT / "docs" / "screenshots" / "asset-graph.png"
 DEMO = "demo_listings.csv"
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -43,28 +29,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 @pytest.fixture(scope="module")
 def browser_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "Debian's chromium is not installed at /usr/bin/chromium and could not be installed "
-            "(run `make browser` as root, or `apt-get install chromium`)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1800, "height": 1000},
-        )
-        try:
-            page = context.pages[0] if context.pages else context.new_page()
-            page.set_default_timeout(60_000)
-            yield page
-        finally:
-            context.close()
+    with chromium_page(tmp_path_factory.mktemp("chromium-profile")) as page:
+        yield page
 
 
 def _demo_import(running_stack, corpus: Path) -> str:
@@ -161,9 +127,7 @@ def test_dagster_ui_shows_the_pipeline_and_the_demo_partition(
     graph = shots / "asset-graph.png"
     page.screenshot(path=str(graph), full_page=True)
     assert graph.stat().st_size > 10_000
-    if os.environ.get("GLYPH_UPDATE_SCREENSHOTS"):  # refresh the README's picture on request
-        README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(graph, README_SCREENSHOT)
+    refresh_readme_screenshot(graph)
 
     page.goto(
         f"{ui}/assets/persisted_listings?view=partitions&partition={import_id}",

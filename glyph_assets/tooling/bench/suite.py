@@ -15,6 +15,7 @@ import httpx
 import psutil
 
 from glyph_assets.settings import PROJECT_ROOT, get_settings
+from glyph_assets.tooling.bench.console import console_figures
 from glyph_assets.tooling.bench.datagen import generate_csv
 from glyph_assets.tooling.bench.runner import Figure, median_of, print_table, run_task, save
 from glyph_assets.tooling.supervisor import api_command, free_port
@@ -262,6 +263,7 @@ def run_bench(quick: bool = False, output: Path | None = None) -> list[Figure]:
         ingest, env = ingest_figures(big, work / "ingest", f"generated {rows:,} rows")
         figures += ingest
         figures += listing_latency(env, env["import_id"], seconds=5 if quick else 10)
+        figures += console_figures(env, env["import_id"])
         for extra in _optional_suites(quick):
             figures += extra
     print_table(figures, title=f"glyph benchmarks ({'quick' if quick else 'full'})")
