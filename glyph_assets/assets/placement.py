@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import socket
 
-from dagster import AssetExecutionContext, AssetObservation
+from dagster import AssetExecutionContext
 
+from glyph_assets.assets.progress import observe
 from glyph_assets.contract import worker_metadata
 
 
@@ -31,14 +32,7 @@ def current_worker() -> str:
 def record_worker(context: AssetExecutionContext) -> None:
     """An observation of the step's asset partition naming the worker running the step."""
     worker = current_worker()
-    context.log_event(
-        AssetObservation(
-            asset_key=context.asset_key,
-            partition=context.partition_key,
-            description=f"running on {worker}",
-            metadata=worker_metadata(worker),
-        )
-    )
+    observe(context, f"running on {worker}", worker_metadata(worker))
 
 
 __all__ = ["current_worker", "record_worker"]
