@@ -26,7 +26,8 @@ import pytest
 
 from glyph_assets.tooling.bench.datagen import generate_csv
 from tests.support import pg
-from tests.support.imports import db_counts, listings_csv, post_file, wait_all_final
+from tests.support.imports import db_counts, listings_csv, post_file, wait_all_final, wait_final
+from tests.support.launched import launched, wait_gone
 from tests.support.stack import RunningStack, new_stack_env, started_stack
 
 pytestmark = [
@@ -42,25 +43,30 @@ SMALL_ROWS = 40
 SOURCE = "celery-test"
 
 
-def _broker_reachable() -> bool:
+def _require_broker_and_postgres() -> None:
+    pg.require_postgres()
     with socket.socket() as sock:
         sock.settimeout(1.0)
-        return sock.connect_ex(BROKER) == 0
+        if sock.connect_ex(BROKER) != 0:
+            pytest.skip(f"no RabbitMQ broker at {BROKER[0]}:{BROKER[1]}")
+
+
+def _queue() -> str:
+    """A queue of this test run's own: parallel runs on one broker never take its steps."""
+    return f"glyph-test-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[RunningStack, dict[str, str]]]:
     """A stack on PostgreSQL with GLYPH_EXECUTOR=celery and no supervised worker; yields it and
     the environment its workers need."""
-    pg.require_postgres()
-    if not _broker_reachable():
-        pytest.skip(f"no RabbitMQ broker at {BROKER[0]}:{BROKER[1]}")
+    _require_broker_and_postgres()
     with pg.fresh_databases("glyph_celery") as dbs:
         env = {
             **new_stack_env(
                 tmp_path / "stack",
                 executor="celery",
-                celery_queue=f"glyph-test-{uuid.uuid4().hex[:12]}",
+                celery_queue=_queue(),
                 celery_workers="0",
                 max_concurrent_runs="8",
                 chunk_rows="25000",
@@ -179,3 +185,39 @@ def test_two_workers_take_every_step_and_survive_one_killed(
     survivor = ({"w1", "w2"} - {victim}).pop()
     large_steps = {s["step_key"]: _node(s["worker"]) for s in summaries[large_id]["steps"]}
     assert large_steps[step] == survivor, large_steps  # the killed worker's step ran again
+
+
+def test_glyph_dev_supervises_its_workers(tmp_path: Path) -> None:
+    """``glyph dev`` with GLYPH_EXECUTOR=celery starts GLYPH_CELERY_WORKERS workers, starts a
+    SIGKILLed one again, runs an import's steps on them, and leaves no process when stopped."""
+    _require_broker_and_postgres()
+    queue = _queue()
+    with pg.fresh_databases("glyph_celery") as dbs, launched(tmp_path) as stack:
+        stack.env.update(
+            {
+                **dbs.env(),
+                "GLYPH_EXECUTOR": "celery",
+                "GLYPH_CELERY_QUEUE": queue,
+                "GLYPH_CELERY_WORKERS": "2",
+            }
+        )
+        proc = stack.dev()
+        children = stack.wait_running(timeout=400)["children"]
+        assert {"worker-1", "worker-2"} <= set(children), children
+        os.kill(children["worker-1"]["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while (stack.state() or {}).get("children", {}).get("worker-1", {}).get("restarts") != 1:
+            assert time.monotonic() < deadline, stack.log()
+            time.sleep(0.2)
+
+        with httpx.Client(base_url=stack.api_url, timeout=60) as api:
+            response = post_file(api, "few.csv", listings_csv(5), "text/csv", source="celery")
+            assert response.status_code == 202, response.text
+            summary = wait_final(api, response.json()["import_id"], timeout=300)
+        assert summary["status"] == "succeeded", (summary, stack.log())
+        nodes = {_node(s["worker"]) for s in summary["steps"]}
+        assert nodes and nodes <= {f"{queue}-1", f"{queue}-2"}, summary["steps"]
+
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        assert wait_gone(stack.home, 10) == [], "processes left by the stopped stack"
