@@ -108,6 +108,25 @@ def progress_from_metadata(values: Mapping[str, object]) -> ProgressEvent | None
     return ProgressEvent(stage, int(str(done)), int(str(total)) if total is not None else None)
 
 
+# -- where a step ran -------------------------------------------------------------------------
+# Every pipeline step records the worker that runs it as an observation with this entry: the
+# Celery node name (``w1@host``) on the celery executor, ``host:pid`` in the run's own process.
+STEP_WORKER = "glyph/worker"
+# dagster-celery's own engine event names the node too ("Executing steps ... in celery worker").
+CELERY_WORKER_LABEL = "Celery worker"
+
+
+def worker_metadata(worker: str) -> dict[str, str]:
+    """The metadata of a step's placement event."""
+    return {STEP_WORKER: worker}
+
+
+def worker_from_metadata(values: Mapping[str, object]) -> str | None:
+    """The worker an event names (glyph's placement event or dagster-celery's), else None."""
+    worker = values.get(STEP_WORKER) or values.get(CELERY_WORKER_LABEL)
+    return worker if isinstance(worker, str) and worker else None
+
+
 # -- the failure rule -------------------------------------------------------------------------
 # An import's error_message column holds at most this much (the rest of a traceback is noise).
 MAX_ERROR_CHARS = 4000
@@ -168,6 +187,7 @@ __all__ = [
     "ProgressEvent",
     "RESUME_RETRY_TAG",
     "SOURCE_TAG",
+    "STEP_WORKER",
     "WILL_RETRY_TAG",
     "failure_message",
     "import_of",
@@ -175,4 +195,6 @@ __all__ = [
     "progress_metadata",
     "root_cause",
     "runtime_limit_tags",
+    "worker_from_metadata",
+    "worker_metadata",
 ]

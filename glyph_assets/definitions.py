@@ -1,6 +1,6 @@
 """The glyph code location: assets, checks, jobs, sensors, schedules and resources."""
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions
 
 from glyph_assets.assets.changes import CHANGE_ASSETS
 from glyph_assets.assets.market import MARKET_ASSETS
@@ -8,7 +8,7 @@ from glyph_assets.assets.pipeline import PIPELINE_ASSETS
 from glyph_assets.checks import PIPELINE_CHECKS
 from glyph_assets.inbox import build_inbox_sensor
 from glyph_assets.io_managers import ParquetPartsIOManager
-from glyph_assets.jobs import build_ingest_job
+from glyph_assets.jobs import build_ingest_job, executor_for
 from glyph_assets.resources import resources_from
 from glyph_assets.schedules import build_market_refresh
 from glyph_assets.sensors import RUN_STATUS_SENSORS
@@ -31,8 +31,8 @@ defs = Definitions(
     ],
     schedules=market_refresh.schedules,
     # The executor of Dagster's implicit asset job, which runs UI materializations, backfills and
-    # automation runs: in one process like ingest_import (a process per step costs ~10 s a run).
-    executor=in_process_executor,
+    # automation runs: the same as ingest_import's (GLYPH_EXECUTOR).
+    executor=executor_for(settings),
     resources={
         "io_manager": ParquetPartsIOManager(base_dir=str(settings.staging_dir.resolve())),
         **resources_from(settings),

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     dagster_run_network: str | None = None
     dagster_run_volumes: list[str] = Field(default_factory=list)
     max_concurrent_runs: int = 4
+    # Where a run's steps execute: "multiprocess" (every step in the run's own process, beside
+    # the code server) or "celery" (each step a task on Dagster's Celery executor, taken by any
+    # `glyph worker` listening on celery_queue; needs the instance on PostgreSQL).
+    executor: Literal["multiprocess", "celery"] = "multiprocess"
+    celery_broker_url: str = "pyamqp://guest:guest@127.0.0.1:5672//"
+    celery_backend_url: str = "rpc://"
+    # Two stacks on one broker never take each other's steps when their queues differ.
+    celery_queue: str = "glyph"
+    # Workers `glyph dev`/`glyph up` supervise; None: 2 with the celery executor, else 0.
+    celery_workers: int | None = Field(default=None, ge=0)
     dequeue_interval_seconds: int = 1
 
     log_format: Literal["plain", "json"] = "plain"  # json: one JSON object per log line
@@ -65,6 +75,24 @@ class Settings(BaseSettings):
     market_automation_interval: int = 30
     unknown_model_warn_share: float = 0.25
     check_sample_rows: int = 50_000
+
+    @model_validator(mode="after")
+    def _celery_needs_shared_instance(self) -> Settings:
+        """Celery workers run steps on other machines, which reach Dagster's instance only
+        through a database server: refuse the combination that would hang every run."""
+        if self.executor == "celery" and not self.dagster_postgres_url:
+            raise ValueError(
+                "GLYPH_EXECUTOR=celery needs GLYPH_DAGSTER_POSTGRES_URL: Celery workers cannot "
+                "reach a Dagster instance kept in SQLite files under DAGSTER_HOME"
+            )
+        return self
+
+    @property
+    def supervised_workers(self) -> int:
+        """How many `glyph worker` processes the local stack starts."""
+        if self.celery_workers is not None:
+            return self.celery_workers
+        return 2 if self.executor == "celery" else 0
 
     @property
     def landing_dir(self) -> Path:

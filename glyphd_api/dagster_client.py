@@ -100,6 +100,8 @@ class RunEvents:
     step_failures: list[tuple[str, str]] = field(default_factory=list)
     retry_errors: dict[str, str] = field(default_factory=dict)
     run_failure: str | None = None
+    # step key -> the worker that last ran it (contract.worker_from_metadata)
+    workers: dict[str, str] = field(default_factory=dict)
 
     @property
     def failure_message(self) -> str | None:
@@ -108,15 +110,20 @@ class RunEvents:
         return contract.failure_message(self.step_failures, self.retry_errors, self.run_failure)
 
 
-def progress_event(entries: list[dict[str, Any]] | None) -> contract.ProgressEvent | None:
-    """An event's GraphQL ``metadataEntries`` -> the stage's progress, when it is a progress
-    event (``contract.progress_metadata`` wrote them: text and int entries)."""
+def _metadata_values(entries: list[dict[str, Any]] | None) -> dict[str, object]:
+    """An event's GraphQL ``metadataEntries`` (text and int entries) -> label -> value."""
     values: dict[str, object] = {}
     for entry in entries or []:
         value = entry.get("text", entry.get("intRepr"))
         if value is not None:
             values[entry["label"]] = value
-    return contract.progress_from_metadata(values)
+    return values
+
+
+def progress_event(entries: list[dict[str, Any]] | None) -> contract.ProgressEvent | None:
+    """An event's GraphQL ``metadataEntries`` -> the stage's progress, when it is a progress
+    event (``contract.progress_metadata`` wrote them: text and int entries)."""
+    return contract.progress_from_metadata(_metadata_values(entries))
 
 
 def to_datetime(timestamp: float | None) -> datetime | None:
@@ -169,6 +176,7 @@ query GlyphRunLogs($runId: ID!, $cursor: String, $limit: Int) {
             ... on IntMetadataEntry { intRepr }
           }
         }
+        ... on EngineEvent { metadataEntries { label ... on TextMetadataEntry { text } } }
         ... on ExecutionStepFailureEvent { error { message cause { message } } }
         ... on ExecutionStepUpForRetryEvent { error { message cause { message } } }
         ... on RunFailureEvent { error { message } }
@@ -295,7 +303,7 @@ class DagsterGateway:
         return [_run_info(r) for r in result["results"]]
 
     def events(self, run_id: str, page: int = 1000, max_pages: int = 50) -> RunEvents:
-        """Progress events and failures from the run's event log."""
+        """Progress events, failures and where each step ran, from the run's event log."""
         out = RunEvents()
         cursor: str | None = None
         for _ in range(max_pages):
@@ -307,8 +315,13 @@ class DagsterGateway:
                 raise DagsterError(conn["__typename"], conn.get("message", ""))
             for event in conn["events"]:
                 kind = event["__typename"]
+                if kind in ("ObservationEvent", "EngineEvent"):
+                    values = _metadata_values(event.get("metadataEntries"))
+                    worker = contract.worker_from_metadata(values)
+                    if worker and event.get("stepKey"):
+                        out.workers[event["stepKey"]] = worker
                 if kind == "ObservationEvent":
-                    progress = progress_event(event.get("metadataEntries"))
+                    progress = contract.progress_from_metadata(values)
                     if progress:
                         out.progress[progress.stage] = StageRows(progress.done, progress.total)
                         out.last_stage = progress.stage

@@ -165,6 +165,20 @@ class RunOut(BaseModel):
     dagster_url: str | None = None
 
 
+class StepOut(BaseModel):
+    """One step of the import's latest run and where it ran."""
+
+    step_key: str
+    worker: str | None = Field(
+        default=None,
+        description="Celery node name (w1@host) on the celery executor; host:pid when the "
+        "run's steps ran in its own process",
+    )
+    status: str | None = Field(default=None, description="Dagster's step status")
+    started_at: UtcDatetime | None = None
+    ended_at: UtcDatetime | None = None
+
+
 class RowErrorOut(BaseModel):
     model_config = _example(
         {
@@ -311,6 +325,9 @@ class ImportSummary(Versioned, ImportResultFields):
     top_models: list[TopModel]
     first_errors: list[RowErrorOut]
     runs: list[RunOut]
+    steps: list[StepOut] = Field(
+        default_factory=list, description="The latest run's steps (empty if Dagster is down)"
+    )
     timings: Timings
     links: Links
     listing_changes: ListingChanges | None = None

@@ -50,6 +50,7 @@ from glyphd_api.schemas import (
     RunOut,
     ScoreRange,
     StageProgress,
+    StepOut,
     Timings,
     TopModel,
 )
@@ -379,6 +380,7 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
         top_models=[TopModel(**m) for m in summaries.top_models(ctx.engine, import_id)],
         first_errors=[RowErrorOut(**e) for e in errors],
         runs=runs,
+        steps=_steps(ctx, state),
         timings=Timings(
             received_at=created,
             started_at=started,
@@ -424,6 +426,36 @@ def import_result(summary: ImportSummary) -> ImportResult:
         top_model_counts=summary.top_models,
         glyph_schema_version=summary.schema_version,
     )
+
+
+def _steps(ctx: Context, state: ImportState) -> list[StepOut]:
+    """The latest run's steps and the worker each ran on, from Dagster (none when it cannot
+    answer: the rest of the summary comes from the database and still does)."""
+    if not state.runs:
+        return []
+    run_id = state.runs[-1]["run_id"]
+    try:
+        info = state.infos.get(run_id) or ctx.dagster.run(run_id)
+        if info is None or not info.step_stats:
+            return []
+        workers = ctx.dagster.events(run_id).workers
+    except (DagsterUnavailable, DagsterError) as exc:
+        log.warning("could not read the steps of run %s: %s", run_id, exc)
+        return []
+    # A step that names no worker (an asset check) on the multiprocess executor ran in the run's
+    # one process, where every step that did name one ran (on Celery, every step is named).
+    named = set(workers.values())
+    shared = named.pop() if len(named) == 1 else None
+    return [
+        StepOut(
+            step_key=step.step_key,
+            worker=workers.get(step.step_key, shared),
+            status=step.status,
+            started_at=to_datetime(step.start_time),
+            ended_at=to_datetime(step.end_time),
+        )
+        for step in info.step_stats
+    ]
 
 
 def _run_out(ctx: Context, run: dict[str, Any], info: RunInfo | None) -> RunOut:

@@ -8,6 +8,7 @@ Dagster UI ("312 new, 95 gone, 41 repriced").
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+from glyph_assets.assets.placement import record_worker
 from glyph_assets.contract import PERSISTED_LISTINGS
 from glyph_assets.conventions import OWNERS, layer_tags
 from glyph_assets.partitions import imports_partitions
@@ -28,6 +29,7 @@ from glyph_assets.store import changes
     ),
 )
 def listing_changes(context: AssetExecutionContext, store: StoreResource) -> MaterializeResult:
+    record_worker(context)
     engine = store.engine
     import_id = context.partition_key
     against = changes.previous_import(engine, import_id)

@@ -16,6 +16,7 @@ from dagster import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from glyph_assets.assets.metadata import add_counts, distribution_table, preview, stage_metadata
+from glyph_assets.assets.placement import record_worker
 from glyph_assets.assets.progress import StageProgress
 from glyph_assets.conventions import DATABASE_WRITE_RETRY, layer_tags, versioned_asset
 from glyph_assets.io_managers import FrameStream, ParquetParts
@@ -71,7 +72,8 @@ def _claim(context: AssetExecutionContext, store: StoreResource) -> None:
 
     Bookkeeping only: a database that cannot take it now does not fail the stage (the
     run-status sensors record the run when it ends; persisted_listings needs the database and
-    has its own retries)."""
+    has its own retries). The step also records the worker it runs on (``placement``)."""
+    record_worker(context)
     try:
         claim(store.engine, context.partition_key, context.run_id)
     except SQLAlchemyError as exc:

@@ -8,6 +8,8 @@ observation of a materializable asset is not a materialization: it triggers no a
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from dagster import AssetExecutionContext, AssetObservation
 
@@ -28,13 +30,18 @@ class StageProgress:
         if self._last is not None and done != self.total and now - self._last < PROGRESS_EVERY_S:
             return
         self._last = now
-        context = self.context
-        event = ProgressEvent(context.asset_key.to_user_string(), done, self.total)
-        context.log_event(
-            AssetObservation(
-                asset_key=context.asset_key,
-                partition=context.partition_key,
-                description=f"progress {event.text}",
-                metadata=progress_metadata(event),
-            )
+        event = ProgressEvent(self.context.asset_key.to_user_string(), done, self.total)
+        observe(self.context, f"progress {event.text}", progress_metadata(event))
+
+
+def observe(context: AssetExecutionContext, description: str, metadata: Mapping[str, Any]) -> None:
+    """An observation of the step's own asset partition: how a step reports to the API (whose
+    metadata ``glyph_assets.contract`` defines) without materializing anything."""
+    context.log_event(
+        AssetObservation(
+            asset_key=context.asset_key,
+            partition=context.partition_key,
+            description=description,
+            metadata=dict(metadata),
         )
+    )

@@ -34,6 +34,19 @@ def _apply_ports(api_port: int | None, dagster_port: int | None) -> None:
     reset_settings_cache()
 
 
+def _checked_settings() -> Settings:
+    """The settings, or a clear message and exit status 2 when they contradict each other
+    (``GLYPH_EXECUTOR=celery`` without ``GLYPH_DAGSTER_POSTGRES_URL``)."""
+    from pydantic import ValidationError
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            console.print(f"glyph: invalid settings: {error['msg'].removeprefix('Value error, ')}")
+        raise typer.Exit(2) from None
+
+
 def _stop_on_signals() -> threading.Event:
     """SIGTERM, SIGINT and SIGHUP ask the supervisor to stop: set an event rather than raise, so
     that a signal in the middle of starting a child never loses track of it."""
@@ -60,6 +73,7 @@ def dev(
     from glyph_assets.tooling.supervisor import StopRequested, Supervisor, log, urls
 
     _apply_ports(api_port, dagster_port)
+    _checked_settings()
     configure_logging()
     running = read_state()
     if running is not None:
@@ -104,6 +118,7 @@ def up(
     from glyph_assets.tooling.supervisor import stop
 
     _apply_ports(api_port, dagster_port)
+    _checked_settings()
     running = read_state()
     if running is not None:
         console.print(
@@ -131,6 +146,21 @@ def up(
             time.sleep(0.2)
     console.print(f"[green]stack is up[/green] (supervisor pid {proc.pid})")
     _print_urls()
+
+
+@app.command()
+def worker(
+    name: Annotated[
+        str | None, typer.Option(help="Celery node name, before @host (default: <queue>-<host>)")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Steps run at once")] = 1,
+) -> None:
+    """Run a Celery worker for glyph's steps (GLYPH_EXECUTOR=celery) in the foreground, from any
+    directory of any machine with the package and the stack's GLYPH_* settings."""
+    from glyph_assets.tooling.worker import default_worker_name, run_worker
+
+    settings = _checked_settings()
+    run_worker(settings, name or default_worker_name(settings), concurrency)
 
 
 @app.command()

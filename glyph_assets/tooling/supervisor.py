@@ -42,7 +42,6 @@ from glyph_assets.tooling.dagster_instance import grpc_workspace, write_instance
 
 BIN = Path(sys.executable).parent
 log = logging.getLogger("glyph.stack")
-ORDER = ("code-server", "webserver", "daemon", "api")
 STOP_GRACE = 2.0  # seconds between SIGTERM and SIGKILL of every group on stop
 RESTART_FIRST_DELAY = 0.5  # seconds before the first restart of a child that died
 RESTART_MAX_DELAY = 30.0  # the backoff doubles up to this
@@ -126,12 +125,21 @@ def api_command(host: str, port: int, *options: str) -> list[str]:
     ]
 
 
+def worker_command(name: str) -> list[str]:
+    """``glyph worker --name NAME``: one Celery worker of the stack's queue."""
+    return [sys.executable, "-m", "glyph_assets.tooling.cli", "worker", "--name", name]
+
+
 def _commands(settings: Settings, home: Path) -> dict[str, list[str]]:
     workspace = grpc_workspace(
         home, settings.dagster_host, settings.code_server_port, settings.dagster_location
     )
     log_config = home / "uvicorn-logging.json"
     log_config.write_text(json.dumps(uvicorn_log_config(settings.log_format)))
+    workers = {
+        f"worker-{i}": worker_command(f"{settings.celery_queue}-{i}")
+        for i in range(1, settings.supervised_workers + 1)
+    }
     return {
         "code-server": code_server_command(
             settings.dagster_host, settings.code_server_port, settings.dagster_location
@@ -153,6 +161,8 @@ def _commands(settings: Settings, home: Path) -> dict[str, list[str]]:
             "--log-config",
             str(log_config),
         ),
+        # GLYPH_CELERY_WORKERS of them (2 by default with GLYPH_EXECUTOR=celery, else none).
+        **workers,
     }
 
 
@@ -425,7 +435,8 @@ class Supervisor:
         self._commands = _commands(settings, home)
         try:
             _migrate(home, self._env, self.stop_event)
-            for name in ORDER:
+            # code server, webserver, daemon, API, then the Celery workers
+            for name in self._commands:
                 _check_stop(self.stop_event)
                 self.children[name] = Child(name, self._spawn(name), time.monotonic())
                 if name == "code-server":

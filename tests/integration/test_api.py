@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import os
+import socket
 import statistics
 import time
 from collections.abc import Iterator
@@ -107,6 +108,13 @@ def test_demo_upload_summary_matches_the_database(
     assert {s["stage"]: s["rows_processed"] for s in job["progress"]["stages"]}[
         "persisted_listings"
     ] == 173
+    # Where each step ran: on the default executor, all in the run's own process (host:pid).
+    steps = api.get(f"/api/imports/{import_id}").json()["steps"]
+    assert {s["step_key"] for s in steps} >= {s["stage"] for s in job["progress"]["stages"]}
+    assert all(s["status"] == "SUCCESS" and s["started_at"] <= s["ended_at"] for s in steps)
+    (worker,) = {s["worker"] for s in steps}
+    host, pid = worker.rsplit(":", 1)
+    assert host == socket.gethostname() and int(pid) > 0, worker
     with running_stack.engine.connect() as conn:
         recorded = conn.execute(
             select(ImportRun.run_id, ImportRun.attempt).where(ImportRun.import_id == import_id)

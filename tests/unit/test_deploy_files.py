@@ -274,3 +274,40 @@ def test_helm_code_location_matches_the_project_and_the_api_manifest() -> None:
         deployment["image"]["tag"],
     ]
     _settings_from({k: v for k, v in api_env.items() if k.startswith("GLYPH_")})
+
+
+def test_compose_workers_take_the_steps_the_runs_send_over_rabbitmq() -> None:
+    services = _compose("docker-compose.yml")["services"]
+    worker = services["worker"]
+    assert _command(worker)[-3:] == ["worker", "--concurrency", "1"]
+    assert int(worker["deploy"]["replicas"]) == 2
+    assert "glyph-data:/data" in worker["volumes"]
+    rabbit = services["rabbitmq"]["environment"]
+    sent = _settings_from(services["code-server"]["environment"])
+    taken = _settings_from(worker["environment"])
+    assert sent.executor == taken.executor == "celery"
+    assert sent.celery_broker_url == taken.celery_broker_url
+    assert sent.celery_broker_url.startswith(
+        f"pyamqp://{rabbit['RABBITMQ_DEFAULT_USER']}:{rabbit['RABBITMQ_DEFAULT_PASS']}@rabbitmq:"
+    )
+    assert sent.celery_queue == taken.celery_queue
+    assert sent.dagster_postgres_url == taken.dagster_postgres_url  # workers reach the instance
+
+
+def test_k8s_workers_share_the_code_locations_settings_and_volume() -> None:
+    values = _helm()
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    assert values["rabbitmq"]["enabled"] is True
+    location_env = {e["name"]: e["value"] for e in deployment["env"]}
+    (manifest,) = yaml.safe_load_all((DEPLOY / "k8s" / "glyph-worker.yaml").read_text())
+    spec = manifest["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert container["command"][-3:-1] == ["worker", "--concurrency"]
+    worker_env = {e["name"]: e["value"] for e in container["env"]}
+    for name in ("GLYPH_EXECUTOR", "GLYPH_CELERY_QUEUE", "GLYPH_DATA_DIR"):
+        assert worker_env[name] == location_env[name], name
+    assert {v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"]} == {"glyph-data"}
+    assert container["image"].rsplit(":", 1) == [
+        deployment["image"]["repository"],
+        deployment["image"]["tag"],
+    ]

@@ -98,14 +98,15 @@ class BenchStack:
 
 
 @contextmanager
-def temporary_stack(workdir: Path) -> Iterator[BenchStack]:
-    """The real stack on free ports with its own state; environment and caches restored after."""
+def temporary_stack(workdir: Path, extra: dict[str, str] | None = None) -> Iterator[BenchStack]:
+    """The real stack on free ports with its own state (and ``extra`` GLYPH_* settings);
+    environment and caches restored after."""
     from glyph_assets.tooling import supervisor
 
-    env = loopback_stack_env(workdir)
+    env = {**loopback_stack_env(workdir), **(extra or {})}
     home = Path(env["DAGSTER_HOME"])
     home.mkdir(parents=True)
-    with glyph_environment(env, INHERITED_GLYPH) as settings:
+    with glyph_environment(env, [n for n in INHERITED_GLYPH if n not in env]) as settings:
         procs: dict[str, Any] = {}
         try:
             procs = supervisor.start(settings, home, timeout=180)
