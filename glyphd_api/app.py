@@ -35,6 +35,7 @@ from glyphd_api.routes import (
     imports,
     jobs,
     listings,
+    market,
     metrics,
     models,
     schema,
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schema,
         established,
         changes,
+        market,
     )
     for module in routers:
         app.include_router(module.router)

@@ -172,6 +172,7 @@ def diff_page(
             cur.c.price,
             prev.c.price.label("previous_price"),
             func.coalesce(cur.c.currency, prev.c.currency).label("currency"),
+            prev.c.currency.label("previous_currency"),
             delta.label("price_change"),
         )
         .select_from(joined)
@@ -228,6 +229,7 @@ def history(engine: Engine, listing_key: str) -> list[dict[str, Any]]:
             Listing.title,
             Listing.canonical_model,
             Listing.price,
+            Listing.unit_price,
             Listing.currency,
             Listing.condition,
             Listing.quantity,
