@@ -140,7 +140,7 @@ def import_diff(
     this = service.known_import(ctx, import_id)
     other = against or changes.previous_import(ctx.engine, import_id)
     previous = service.known_import(ctx, other) if other else {}
-    counts = changes.diff_counts(ctx.engine, import_id, other)
+    counts, by_model = changes.diff_summary(ctx.engine, import_id, other)
     items, total = changes.diff_page(ctx.engine, import_id, other, change, limit, offset)
     items = diff_items_in_usd(
         items, rates_of(ctx.settings), this["created_at"], previous.get("created_at")
@@ -151,9 +151,7 @@ def import_diff(
             against=other,
             change=change,
             counts=ChangeCounts(**counts.as_dict()),
-            by_model=[
-                ModelChanges(**m) for m in changes.diff_by_model(ctx.engine, import_id, other)
-            ],
+            by_model=[ModelChanges(**m) for m in by_model],
             items=[ChangedListing(**i) for i in items],
             total=total,
             limit=limit,
