@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from glyph_assets.landing import Manifest, read_manifest
 from glyph_assets.settings import Settings
+from glyph_assets.sieve.fx import Rates, load_rates
 from glyph_assets.store.db import migrate
 
 
@@ -63,10 +64,16 @@ class PipelineResource(ConfigurableResource):
 
 
 class MarketResource(ConfigurableResource):
-    """How many of the newest imports the market figures cover when a run sets none."""
+    """How many of the newest imports the market figures cover when a run sets none, and the
+    rate table their USD-equivalents come from ("" for none)."""
 
     stats_window_imports: int
     movements_window_imports: int
+    fx_rates_path: str = ""
+
+    def rates(self) -> Rates | None:
+        """The rate table, read when a refresh asks (an updated file counts at once)."""
+        return load_rates(self.fx_rates_path)
 
 
 def resources_from(settings: Settings) -> dict[str, ConfigurableResource]:
@@ -83,6 +90,7 @@ def resources_from(settings: Settings) -> dict[str, ConfigurableResource]:
         "market_windows": MarketResource(
             stats_window_imports=settings.market_window_imports,
             movements_window_imports=settings.market_movements_window_imports,
+            fx_rates_path=settings.fx_rates_path,
         ),
     }
 

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     market_cron: str = "0 5 * * *"
     market_timezone: str = "UTC"
     market_automation_interval: int = 30
+    # The dated rate table behind the USD-equivalents of market figures and import diffs
+    # (date,currency,usd_rate; see data/reference/README.md). Empty: no USD-equivalents for
+    # prices in other currencies.
+    fx_rates_path: str = str(PROJECT_ROOT / "data" / "reference" / "fx_rates.csv")
     unknown_model_warn_share: float = 0.25
     check_sample_rows: int = 50_000
 

@@ -36,6 +36,7 @@ from glyphd_api.routes import (
     imports,
     jobs,
     listings,
+    market,
     metrics,
     models,
     prices,
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schema,
         established,
         changes,
+        market,
     )
     for module in routers:
         app.include_router(module.router)

@@ -23,6 +23,7 @@ from glyph_assets.contract import PERSISTED_LISTINGS
 from glyph_assets.conventions import DATABASE_WRITE_RETRY, layer_tags, versioned_asset
 from glyph_assets.resources import MarketResource, StoreResource
 from glyph_assets.sieve import market
+from glyph_assets.sieve.fx import Rates
 from glyph_assets.store import market as market_store
 
 GROUP = "market"
@@ -61,6 +62,21 @@ def _markdown(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> MetadataValue:
     return MetadataValue.md(frame.head(rows).to_markdown(index=False, floatfmt=".2f"))
 
 
+def _rates_metadata(rates: Rates | None) -> dict[str, Any]:
+    """Which rate table the USD-equivalents came from, or why there are none."""
+    if rates is None:
+        return {"fx_rates": MetadataValue.text("none configured: no USD-equivalents")}
+    if rates.problem:
+        return {"fx_rates": MetadataValue.text(f"unreadable, no USD-equivalents: {rates.problem}")}
+    newest = rates.table["date"].max()
+    return {
+        "fx_rates": MetadataValue.path(rates.source),
+        "fx_rates_newest_date": MetadataValue.text(
+            newest.date().isoformat() if len(rates.table) else ""
+        ),
+    }
+
+
 def _load(store: StoreResource, window_imports: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     imports = market_store.recent_imports(store.engine, window_imports)
     listings = market_store.listings_of(store.engine, imports["import_id"].tolist())
@@ -93,7 +109,8 @@ def model_market_stats(
 ) -> MaterializeResult:
     window = config.window_imports or market_windows.stats_window_imports
     imports, listings = _load(store, window)
-    stats = market.model_market_stats(listings)
+    rates = market_windows.rates()
+    stats = market.model_market_stats(listings, imports, rates)
     written = market_store.replace_model_market_stats(store.engine, stats, window)
     context.log.info(
         f"model_market_stats: {written} models from {len(listings)} listings "
@@ -108,6 +125,7 @@ def model_market_stats(
             "window_imports": MetadataValue.int(window),
             "imports_in_window": MetadataValue.int(len(imports)),
             "newest_import_id": str(imports["import_id"].iloc[0]) if len(imports) else "",
+            **_rates_metadata(rates),
             "preview": _markdown(
                 preview[
                     [
@@ -119,6 +137,8 @@ def model_market_stats(
                         "p90_price",
                         "median_price_per_gb_vram",
                         "best_score",
+                        "median_price_usd",
+                        "usd_rate_date",
                     ]
                 ]
             ),
@@ -140,7 +160,8 @@ def price_movements(
 ) -> MaterializeResult:
     window = config.window_imports or market_windows.movements_window_imports
     imports, listings = _load(store, window)
-    movements = market.price_movements(listings, imports)
+    rates = market_windows.rates()
+    movements = market.price_movements(listings, imports, rates)
     written = market_store.replace_price_movements(store.engine, movements)
     overall = movements.loc[movements["source"] == market.ALL_SOURCES]
     latest = overall.loc[
@@ -154,6 +175,7 @@ def price_movements(
             "models_with_movement": MetadataValue.int(int(overall["canonical_model"].nunique())),
             "window_imports": MetadataValue.int(window),
             "imports_in_window": MetadataValue.int(len(imports)),
+            **_rates_metadata(rates),
             "latest_import_moves": _markdown(
                 biggest[
                     [

@@ -5,6 +5,11 @@ Only priced GPU listings with a canonical model count; every price is the price 
 (``unit_price``: a "Lot of 4" counts at a quarter of its price; ``price`` for rows stored before
 unit_price existed). Prices are compared within one currency, so every figure is keyed by
 (canonical_model, currency). Quantiles use pandas' default linear interpolation.
+
+Where a rate table is given (``sieve/fx.py``), each figure also gets a USD-equivalent beside it,
+with the rate and the rate's date (or the reason there is none): a model's statistics at the
+rate of the day of the newest import they cover, a movement's two medians each at the rate of
+its own import's day. The per-currency figures are never replaced or mixed.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from glyph_assets.sieve import fx
 from glyph_assets.sieve.score import card_price
 
 ALL_SOURCES = "*"
@@ -45,7 +51,17 @@ STATS_COLUMNS: list[str] = [
     "best_import_index",
     "best_price",
     "best_score",
+    "usd_rate",
+    "usd_rate_date",
+    "usd_reason",
+    "min_price_usd",
+    "p10_price_usd",
+    "median_price_usd",
+    "p90_price_usd",
+    "max_price_usd",
 ]
+# The statistics that get a USD-equivalent (at the rate of the newest import's day).
+USD_STATS_PRICES: list[str] = ["min_price", "p10_price", "median_price", "p90_price", "max_price"]
 
 MOVEMENT_COLUMNS: list[str] = [
     "canonical_model",
@@ -61,6 +77,15 @@ MOVEMENT_COLUMNS: list[str] = [
     "previous_median_price",
     "abs_change",
     "pct_change",
+    "usd_rate",
+    "usd_rate_date",
+    "usd_reason",
+    "median_price_usd",
+    "previous_usd_rate",
+    "previous_usd_rate_date",
+    "previous_usd_reason",
+    "previous_median_price_usd",
+    "abs_change_usd",
 ]
 
 HISTORY_COLUMNS: list[str] = [
@@ -103,8 +128,27 @@ def market_rows(listings: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def model_market_stats(listings: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, currency): count, min / p10 / median / p90 / max price, price per GB, best.
+def _newest_import_day(
+    rows: pd.DataFrame, imports: pd.DataFrame | None, keys: list[str]
+) -> pd.DataFrame:
+    """Per key group, the creation time of the newest import its rows come from (the day its
+    USD-equivalents are priced on); null without the imports' times."""
+    if imports is None:
+        return rows[keys].drop_duplicates().assign(as_of=None)
+    created = imports.reindex(columns=IMPORT_INPUT_COLUMNS).drop_duplicates("import_id")
+    times = pd.to_datetime(created.set_index("import_id")["created_at"], utc=True)
+    dated = rows[keys].assign(as_of=rows["import_id"].map(times))
+    return dated.groupby(keys, sort=False)["as_of"].max().reset_index()
+
+
+def model_market_stats(
+    listings: pd.DataFrame,
+    imports: pd.DataFrame | None = None,
+    rates: fx.Rates | None = None,
+) -> pd.DataFrame:
+    """Per (model, currency): count, min / p10 / median / p90 / max price, price per GB, best,
+    and the prices' USD-equivalents at the rate of the day of the newest of ``imports`` they
+    cover (null with ``usd_reason`` where there is no rate).
 
     The best listing is the highest score; ties go to the lower price, then the earlier
     (import_id, import_index), so the result does not depend on row order.
@@ -144,7 +188,8 @@ def model_market_stats(listings: pd.DataFrame) -> pd.DataFrame:
     )
     stats = stats.merge(best, on=keys, how="left")
     stats["best_import_index"] = stats["best_import_index"].astype("Int64")
-    return stats[STATS_COLUMNS]
+    stats = stats.merge(_newest_import_day(rows, imports, keys), on=keys, how="left")
+    return fx.with_usd(stats, rates, USD_STATS_PRICES, "as_of")[STATS_COLUMNS]
 
 
 def _steps(medians: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -171,12 +216,16 @@ def _rows_of_imports(listings: pd.DataFrame, imports: pd.DataFrame) -> pd.DataFr
     return rows
 
 
-def price_movements(listings: pd.DataFrame, imports: pd.DataFrame) -> pd.DataFrame:
+def price_movements(
+    listings: pd.DataFrame, imports: pd.DataFrame, rates: fx.Rates | None = None
+) -> pd.DataFrame:
     """Per (model, currency) and per source: change of the median price between consecutive imports.
 
     "Consecutive" means consecutive among the imports in which the model has priced listings,
     ordered by the import's ``created_at``. ``source`` is the import's source label, or
-    ``ALL_SOURCES`` for the sequence of every import regardless of source.
+    ``ALL_SOURCES`` for the sequence of every import regardless of source. Each median's
+    USD-equivalent is at the rate of its own import's day, so ``abs_change_usd`` includes the
+    currency's own movement; ``abs_change`` and ``pct_change`` stay in the listing currency.
     """
     rows = _rows_of_imports(listings, imports)
     if rows.empty:
@@ -201,6 +250,13 @@ def price_movements(listings: pd.DataFrame, imports: pd.DataFrame) -> pd.DataFra
     steps["previous_median_price"] = steps["previous_median_price"].astype(float)
     steps["abs_change"] = steps["median_price"] - steps["previous_median_price"]
     steps["pct_change"] = steps["abs_change"] / steps["previous_median_price"] * 100.0
+    steps = fx.with_usd(steps, rates, ["median_price"], "imported_at")
+    steps = fx.with_usd(
+        steps, rates, ["previous_median_price"], "previous_imported_at", prefix="previous_"
+    )
+    steps["abs_change_usd"] = (
+        steps["median_price_usd"] - steps["previous_median_price_usd"]
+    ).round(2)
     steps = steps.sort_values(
         ["canonical_model", "currency", "source", "imported_at", "import_id"], kind="mergesort"
     )
@@ -234,6 +290,7 @@ __all__ = [
     "HISTORY_COLUMNS",
     "MOVEMENT_COLUMNS",
     "STATS_COLUMNS",
+    "USD_STATS_PRICES",
     "market_rows",
     "model_market_stats",
     "price_history",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -230,6 +231,16 @@ class ModelMarketStat(MarketKey, Base):
     best_import_index: Mapped[int | None] = mapped_column(Integer)
     best_price: Mapped[float | None] = mapped_column(Float)
     best_score: Mapped[float | None] = mapped_column(Float)
+    # USD-equivalents beside the figures (sieve/fx.py, migration 0008): the rate of the newest
+    # import's day, its date, and why there is none; never in place of the currency's figures.
+    usd_rate: Mapped[float | None] = mapped_column(Float)
+    usd_rate_date: Mapped[date | None] = mapped_column(Date)
+    usd_reason: Mapped[str | None] = mapped_column(String(40))
+    min_price_usd: Mapped[float | None] = mapped_column(Float)
+    p10_price_usd: Mapped[float | None] = mapped_column(Float)
+    median_price_usd: Mapped[float | None] = mapped_column(Float)
+    p90_price_usd: Mapped[float | None] = mapped_column(Float)
+    max_price_usd: Mapped[float | None] = mapped_column(Float)
     window_imports: Mapped[int] = mapped_column(Integer, nullable=False)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
@@ -259,4 +270,14 @@ class PriceMovement(MarketKey, Base):
     previous_median_price: Mapped[float] = mapped_column(Float, nullable=False)
     abs_change: Mapped[float] = mapped_column(Float, nullable=False)
     pct_change: Mapped[float | None] = mapped_column(Float)
+    # Each median in USD at the rate of its own import's day (sieve/fx.py, migration 0008).
+    usd_rate: Mapped[float | None] = mapped_column(Float)
+    usd_rate_date: Mapped[date | None] = mapped_column(Date)
+    usd_reason: Mapped[str | None] = mapped_column(String(40))
+    median_price_usd: Mapped[float | None] = mapped_column(Float)
+    previous_usd_rate: Mapped[float | None] = mapped_column(Float)
+    previous_usd_rate_date: Mapped[date | None] = mapped_column(Date)
+    previous_usd_reason: Mapped[str | None] = mapped_column(String(40))
+    previous_median_price_usd: Mapped[float | None] = mapped_column(Float)
+    abs_change_usd: Mapped[float | None] = mapped_column(Float)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

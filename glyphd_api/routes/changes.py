@@ -3,7 +3,7 @@ established glyphd price deltas (``/api/forecast/deltas``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -13,6 +13,7 @@ from glyph_assets.store import changes
 from glyphd_api import service
 from glyphd_api.deps import ContextDep
 from glyphd_api.errors import ApiError
+from glyphd_api.rates import diff_items_in_usd, rates_of
 from glyphd_api.routes.common import Limit, Offset, answer, bare_array, errors
 from glyphd_api.schemas import UtcDatetime, Versioned
 
@@ -28,6 +29,7 @@ class Observation(BaseModel):
     title: str | None = None
     canonical_model: str | None = None
     price: float | None = None
+    unit_price: float | None = Field(default=None, description="The price of one card of a lot")
     currency: str | None = None
     condition: str | None = None
     quantity: int | None = None
@@ -70,6 +72,23 @@ class ModelChanges(ChangeCounts):
     canonical_model: str
 
 
+class UsdEquivalent(BaseModel):
+    """Both prices in US dollars, each at the latest rate on or before its own import's day
+    (``GLYPH_FX_RATES_PATH``); null with a reason where there is no rate, never a guess."""
+
+    price: float | None = None
+    previous_price: float | None = None
+    price_change: float | None = Field(
+        default=None, description="In USD; also where the two currencies differ"
+    )
+    rate: float | None = Field(default=None, description="USD per unit of this price's currency")
+    rate_date: date | None = None
+    reason: str | None = Field(default=None, description="Why this price has no USD value")
+    previous_rate: float | None = None
+    previous_rate_date: date | None = None
+    previous_reason: str | None = None
+
+
 class ChangedListing(BaseModel):
     listing_key: str
     canonical_model: str | None = None
@@ -79,8 +98,10 @@ class ChangedListing(BaseModel):
     price: float | None = None
     previous_price: float | None = None
     currency: str | None = None
+    previous_currency: str | None = None
     price_change: float | None = Field(default=None, description="Null across currencies")
     price_change_pct: float | None = None
+    usd: UsdEquivalent
 
 
 class ImportDiffOut(Versioned):
@@ -114,22 +135,23 @@ def import_diff(
     offset: Offset = 0,
 ) -> Any:
     """Listings are matched by ``listing_key``; counts and the per-model summary cover both
-    imports whole, ``items`` pages the listings of one kind of change."""
-    for wanted in (import_id, against):
-        if wanted:
-            service.known_import(ctx, wanted)
+    imports whole, ``items`` pages the listings of one kind of change. Prices are compared
+    within one currency; ``usd`` adds both in US dollars at each import's day's rate."""
+    this = service.known_import(ctx, import_id)
     other = against or changes.previous_import(ctx.engine, import_id)
-    counts = changes.diff_counts(ctx.engine, import_id, other)
+    previous = service.known_import(ctx, other) if other else {}
+    counts, by_model = changes.diff_summary(ctx.engine, import_id, other)
     items, total = changes.diff_page(ctx.engine, import_id, other, change, limit, offset)
+    items = diff_items_in_usd(
+        items, rates_of(ctx.settings), this["created_at"], previous.get("created_at")
+    )
     return answer(
         ImportDiffOut(
             import_id=import_id,
             against=other,
             change=change,
             counts=ChangeCounts(**counts.as_dict()),
-            by_model=[
-                ModelChanges(**m) for m in changes.diff_by_model(ctx.engine, import_id, other)
-            ],
+            by_model=[ModelChanges(**m) for m in by_model],
             items=[ChangedListing(**i) for i in items],
             total=total,
             limit=limit,

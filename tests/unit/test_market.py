@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -198,10 +198,15 @@ def test_market_assets_materialize_into_the_database(glyph_env, tmp_path: Path) 
     from glyph_assets.store.market import read_model_market_stats, read_price_movements
 
     _seed(glyph_env.sqlalchemy_url)
+    table = tmp_path / "fx_rates.csv"
+    table.write_text("date,currency,usd_rate\n2025-12-01,EUR,1.10\n2026-01-02,EUR,1.20\n")
+    with_rates = glyph_env.model_copy(update={"fx_rates_path": str(table)})
     upstream = AssetSpec(AssetKey("persisted_listings"))
     for _ in range(2):  # a second refresh replaces, never duplicates
         result = materialize(
-            [upstream, *MARKET_ASSETS], selection=MARKET_ASSETS, resources=resources_from(glyph_env)
+            [upstream, *MARKET_ASSETS],
+            selection=MARKET_ASSETS,
+            resources=resources_from(with_rates),
         )
         assert result.success
     engine = migrate(glyph_env.sqlalchemy_url)
@@ -210,10 +215,24 @@ def test_market_assets_materialize_into_the_database(glyph_env, tmp_path: Path) 
     h100 = stats[("h100-pcie-80gb", "USD")]
     assert (h100["listings"], h100["median_price"], h100["best_import_id"]) == (5, 24000.0, B)
     assert h100["window_imports"] == 10
+    assert (h100["median_price_usd"], h100["usd_rate"], h100["usd_rate_date"]) == (
+        24000.0,
+        1.0,
+        None,
+    )
+    # the EUR figures stay in euros; in USD at the rate on or before import A's day (1 January)
+    eur = stats[("h100-pcie-80gb", "EUR")]
+    assert (eur["median_price"], eur["median_price_usd"]) == (28000.0, 30800.0)
+    assert (eur["usd_rate"], eur["usd_rate_date"], eur["usd_reason"]) == (
+        1.1,
+        date(2025, 12, 1),
+        None,
+    )
     moves = read_price_movements(engine, canonical_model="h100-pcie-80gb", source=ALL_SOURCES)
     assert [(m["previous_import_id"], m["import_id"], m["abs_change"]) for m in moves] == [
         (A, B, -2000.0)
     ]
+    assert (moves[0]["median_price_usd"], moves[0]["abs_change_usd"]) == (23000.0, -2000.0)
     assert len(read_price_movements(engine, import_id=B)) == 2
 
     metadata = result.asset_materializations_for_node("model_market_stats")[0].metadata

@@ -278,6 +278,7 @@ def _optional_suites(quick: bool) -> list[list[Figure]]:
         ("api", "bench_api"),
         ("storage", "bench_storage"),
         ("executors", "bench_executors"),
+        ("changes", "bench_changes"),
     ):
         try:
             bench = getattr(

@@ -1,0 +1,150 @@
+"""The import diff on two big imports of one source (``GET /api/imports/{id}/diff``).
+
+Two imports of ``rows`` listings each are written through ``replace_import_rows``: the second
+is the first with 2 % of its listings gone, 2 % new ones and 5 % repriced. Then, on SQLite and
+(when reachable) PostgreSQL, each read the diff endpoint makes is timed, beside the baseline of
+reading the two imports' rows (``store.market.listings_of``, the market assets' read) in the
+same run. The counts are checked against what was generated, so a fast wrong answer fails.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from glyph_assets.tooling.bench.runner import Figure
+from glyph_assets.tooling.bench.storage import (
+    DEFAULT_ADMIN_URL,
+    _postgres_url,
+    _sqlite_url,
+    _unreachable,
+    scored_frames,
+)
+
+GONE, NEW, REPRICED = 0.02, 0.02, 0.05
+
+
+def _second(rows: int) -> Iterator[pd.DataFrame]:
+    """The first import a day later: the first GONE share sold, every 20th listing 5 % cheaper,
+    NEW share of listings added at the end."""
+    gone = int(rows * GONE)
+    for frame in scored_frames(rows):
+        index = frame["import_index"].to_numpy()
+        kept = frame.loc[index >= gone].copy()
+        cut = kept["import_index"].to_numpy() % round(1 / REPRICED) == 0
+        for column in ("price", "unit_price"):
+            kept.loc[cut, column] = (kept.loc[cut, column] * 0.95).round(2)
+        yield kept
+    added = int(rows * NEW)
+    for frame in scored_frames(added, seed=1):
+        frame = frame.copy()
+        frame["import_index"] = frame["import_index"] + rows
+        frame["listing_key"] = [f"u-{i:020x}" for i in frame["import_index"]]
+        yield frame
+
+
+def expected_counts(rows: int) -> dict[str, int]:
+    """What the diff must find (failed rows of the generator are row errors, not listings)."""
+    failed = _failed(rows, 0)
+    index = np.arange(rows)
+    alive = index[~failed]
+    gone = int((alive < int(rows * GONE)).sum())
+    kept = alive[alive >= int(rows * GONE)]
+    repriced = int((kept % round(1 / REPRICED) == 0).sum())
+    new = int((~_failed(int(rows * NEW), 1)).sum())
+    return {"new": new, "gone": gone, "repriced": repriced, "unchanged": len(kept) - repriced}
+
+
+def _failed(rows: int, seed: int) -> np.ndarray:
+    return np.concatenate(
+        [f["error_stage"].notna().to_numpy() for f in scored_frames(rows, seed=seed)]
+    )
+
+
+def _timed(call: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
+    """The best of ``repeat`` runs (the first warms the page cache) and the last result."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        began = time.perf_counter()
+        result = call()
+        best = min(best, time.perf_counter() - began)
+    return best, result
+
+
+def _measure(url: str, rows: int, label: str) -> list[Figure]:
+    from glyph_assets.store import changes, market, repository
+    from glyph_assets.store.db import migrate
+
+    engine = migrate(url)
+    ids = []
+    for frames in (scored_frames(rows), _second(rows)):
+        import_id = str(uuid.uuid4())
+        repository.create_import(
+            engine,
+            import_id=import_id,
+            source="bench-diff",
+            sha256="0" * 64,
+            size_bytes=0,
+            kind="raw",
+        )
+        repository.replace_import_rows(engine, import_id, frames)
+        repository.set_import_status(engine, import_id, "succeeded")
+        ids.append(import_id)
+    first, second = ids
+    baseline, read = _timed(lambda: market.listings_of(engine, ids))
+    counts_s, counts = _timed(lambda: changes.diff_counts(engine, second, first))
+    wanted = expected_counts(rows)
+    if counts.as_dict() != wanted:
+        raise RuntimeError(f"{label}: diff counts {counts.as_dict()}, generated {wanted}")
+    model_s, (summed, _) = _timed(lambda: changes.diff_summary(engine, second, first))
+    if summed.as_dict() != wanted:
+        raise RuntimeError(f"{label}: per-model sums {summed.as_dict()}, generated {wanted}")
+    page_s, (_, total) = _timed(lambda: changes.diff_page(engine, second, first, "repriced", 50, 0))
+    if total != wanted["repriced"]:
+        raise RuntimeError(f"{label}: {total} repriced in the page count, {wanted['repriced']}")
+    deep_s, _ = _timed(
+        lambda: changes.diff_page(engine, second, first, "unchanged", 50, total // 2)
+    )
+    record_s, _ = _timed(lambda: changes.record_diff(engine, second, first), repeat=1)
+    endpoint = model_s + page_s  # what the route runs: the summary, then one page
+    name = f"diff of two {rows:,}-row imports, {label}"
+    base = {"baseline": baseline, "baseline_name": f"read both imports ({len(read):,} rows)"}
+    engine.dispose()
+    return [
+        Figure(f"{name}: counts", counts_s, "s", **base),
+        Figure(f"{name}: counts and per-model summary", model_s, "s", **base),
+        Figure(f"{name}: first page of repriced (with total)", page_s, "s", **base),
+        Figure(f"{name}: a page in the middle of unchanged", deep_s, "s", **base),
+        Figure(f"{name}: GET /diff reads (summary + a page)", endpoint, "s", target="< 2x", **base),
+        Figure(f"{name}: listing_changes asset (record_diff)", record_s, "s", **base),
+    ]
+
+
+def bench_changes(quick: bool = False) -> list[Figure]:
+    """The diff's reads on SQLite and PostgreSQL, each beside reading both imports' rows."""
+    rows = 100_000 if quick else 1_000_000
+    figures: list[Figure] = []
+    with _sqlite_url() as url:
+        figures += _measure(url, rows, "SQLite")
+    admin = os.environ.get("GLYPH_BENCH_PG_ADMIN_URL", DEFAULT_ADMIN_URL)
+    unreachable = _unreachable(admin)
+    if unreachable:
+        figures.append(Figure(f"diff on PostgreSQL: unavailable ({unreachable})", 0, ""))
+        return figures
+    with _postgres_url(admin) as url:
+        figures += _measure(url, rows, "PostgreSQL")
+    return figures
+
+
+if __name__ == "__main__":
+    import sys
+
+    from glyph_assets.tooling.bench.runner import print_table
+
+    print_table(bench_changes(quick="--quick" in sys.argv), title="glyph diff benchmark")
