@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from glyph_assets.sieve.clean import DEFAULT_MAX_FIELD_CHARS, clean
 from glyph_assets.sieve.columns import (
@@ -32,6 +35,16 @@ from glyph_assets.sieve.scored import ScoreScale, adopt_scored, normalize_scores
 
 DEFAULT_CHUNK_ROWS = 50_000
 INDEX_COLUMN = "import_index"
+# Spilled parts are written once and read twice (the score's two passes): lz4 costs little.
+SPILL_COMPRESSION = "lz4"
+
+
+def arrow_text_types(arrow_type: pa.DataType) -> Any:
+    """``types_mapper`` keeping Parquet text as Arrow-backed pandas strings. pandas writes its
+    Arrow strings as ``large_string``; without this they come back as Python objects."""
+    if arrow_type in (pa.string(), pa.large_string()):
+        return pd.StringDtype("pyarrow")
+    return None
 
 
 def read_chunks(
@@ -101,6 +114,23 @@ class Stages:
         enriched = self.enrich_all(raw_chunks)
         yield from self.score(lambda: enriched)
 
+    def stream(self, raw_chunks: Iterable[pd.DataFrame], spill: Path) -> Iterator[pd.DataFrame]:
+        """Every stage in memory bounded by the chunk size, not the file: each enriched chunk is
+        kept as a Parquet part under ``spill`` and the score's two passes re-read the parts, as
+        the assets re-read their stored parts. Scored chunks come out in input order."""
+        parts: list[Path] = []
+        for raw in raw_chunks:
+            table = pa.Table.from_pandas(self.enrich(self.normalize(raw)), preserve_index=False)
+            part = spill / f"part-{len(parts):05d}.parquet"
+            pq.write_table(table, part, compression=SPILL_COMPRESSION)
+            parts.append(part)
+
+        def reread() -> Iterator[pd.DataFrame]:
+            for part in parts:
+                yield pq.read_table(part).to_pandas(types_mapper=arrow_text_types)
+
+        yield from self.score(reread)
+
 
 def run_offline(
     path: Path,
@@ -118,4 +148,4 @@ def run_offline(
     return pd.concat(scored, ignore_index=True)
 
 
-__all__ = ["Stages", "read_chunks", "run_offline"]
+__all__ = ["Stages", "arrow_text_types", "read_chunks", "run_offline"]
