@@ -9,6 +9,7 @@ reader) the rows and values are those of the stages' frames.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ ERROR_OUTPUT_COLUMNS = ["import_index", "stage", "field", "reason", "raw_row"]
 # Rows per chunk: large enough that per-chunk costs vanish, small enough that a chunk's frames
 # (each stage's, plus its Arrow copy for the writer) stay a few hundred MB.
 OFFLINE_CHUNK_ROWS = 100_000
+# From this size on the per-row stages run in two processes (below it, starting them costs
+# more than it saves).
+PARALLEL_MIN_BYTES = 32 * 2**20
 TOP_MODELS = 15
 TOP_ERRORS = 10
 
@@ -37,6 +41,7 @@ class OfflineResult:
     errors: int
     errors_path: Path
     report: dict[str, dict[str, int]] = field(default_factory=dict)
+    workers: int = 0  # processes the per-row stages ran in (0: this one)
 
 
 def errors_path_for(output: Path) -> Path:
@@ -114,7 +119,8 @@ def _counts(values: pd.Series) -> dict[str, int]:
 def write_offline_outputs(
     input: Path, output: Path, kind: str | None = None, chunk_rows: int = OFFLINE_CHUNK_ROWS
 ) -> OfflineResult:
-    """Run every stage on ``input``, writing listings to ``output`` and row errors beside it."""
+    """Run every stage on ``input``, writing listings to ``output`` and row errors beside it
+    (a large file's per-row stages on two cores)."""
     output.parent.mkdir(parents=True, exist_ok=True)
     errors_path = errors_path_for(output)
     report = _Report()
@@ -124,7 +130,9 @@ def write_offline_outputs(
         CsvSink(output, SCORED_COLUMNS) as listings,
         CsvSink(errors_path, ERROR_OUTPUT_COLUMNS) as errors,
     ):
-        chunks = stages.stream(read_chunks(input, input.name, chunk_rows), Path(spill))
+        workers = min(2, os.cpu_count() or 1) if input.stat().st_size >= PARALLEL_MIN_BYTES else 0
+        raw = read_chunks(input, input.name, chunk_rows)
+        chunks = stages.stream(raw, Path(spill), workers=workers)
         for chunk in chunks:
             failed = chunk["error_stage"].notna()
             good = chunk.loc[~failed]
@@ -139,6 +147,7 @@ def write_offline_outputs(
         errors=errors.rows,
         errors_path=errors_path,
         report=report.as_dict(),
+        workers=workers,
     )
 
 

@@ -88,11 +88,14 @@ def task_pipeline(path: str, output: str) -> dict[str, Any]:
 
     start = time.perf_counter()
     result = write_offline_outputs(Path(path), Path(output))
+    # The worker processes' memory counts too: the largest of them, once per worker.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
         "seconds": time.perf_counter() - start,
         "rows": result.rows,
         "listings": result.listings,
         "errors": result.errors,
+        "workers_peak_mb": children * result.workers,
     }
 
 
