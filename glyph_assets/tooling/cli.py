@@ -271,11 +271,14 @@ def pipeline(
     output: Annotated[Path, typer.Option("-o", "--output", help="Output CSV")],
     report: Annotated[bool, typer.Option(help="Print match and reject distributions")] = False,
     kind: Annotated[str | None, typer.Option(help="raw or scored (detected by default)")] = None,
+    workers: Annotated[
+        int, typer.Option(min=0, help="Processes for the per-row stages (0: this one)")
+    ] = 0,
 ) -> None:
     """Run clean -> normalize -> enrich -> score on INPUT with no Dagster and no database."""
     from glyph_assets.offline import write_offline_outputs
 
-    result = write_offline_outputs(input, output, kind=kind)
+    result = write_offline_outputs(input, output, kind=kind, workers=workers)
     console.print(
         f"{result.rows} rows -> {output} ({result.listings} listings, "
         f"{result.errors} row errors -> {result.errors_path})"
