@@ -50,10 +50,11 @@ from glyph_assets.contract import (
     SCORED_LISTINGS,
 )
 from glyph_assets.conventions import layer_tags
-from glyph_assets.io_managers import ParquetParts, arrow_text_types
+from glyph_assets.io_managers import ParquetParts
 from glyph_assets.partitions import imports_partitions
 from glyph_assets.resources import PipelineResource, StoreResource
 from glyph_assets.sieve.columns import FIRST_INDEX, SCORE_COLUMNS
+from glyph_assets.sieve.pipeline import arrow_text_types
 from glyph_assets.sieve.schemas import STAGE_SCHEMAS, SchemaReport, validate_stage
 from glyph_assets.store import audit, repository
 from glyph_assets.store.db import Engine

@@ -20,13 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
-
-def arrow_text_types(arrow_type: pa.DataType) -> Any:
-    """``types_mapper`` keeping Parquet text as Arrow-backed pandas strings. pandas writes its
-    Arrow strings as ``large_string``; without this they come back as Python objects."""
-    if arrow_type in (pa.string(), pa.large_string()):
-        return pd.StringDtype("pyarrow")
-    return None
+from glyph_assets.sieve.pipeline import arrow_text_types
 
 
 @dataclass
@@ -59,11 +53,7 @@ class ParquetParts:
         self, columns: list[str] | None = None, arrow_strings: bool = False
     ) -> Iterator[pd.DataFrame]:
         """Each part as a frame; ``arrow_strings`` keeps text Arrow-backed (no object copies)."""
-        # pandas writes its Arrow strings as large_string: both must map back to Arrow strings
-        arrow_text = pd.StringDtype("pyarrow")
-        mapper = (
-            {pa.string(): arrow_text, pa.large_string(): arrow_text}.get if arrow_strings else None
-        )
+        mapper = arrow_text_types if arrow_strings else None
         for part in self.part_files:
             yield pq.read_table(part, columns=columns).to_pandas(types_mapper=mapper)
 

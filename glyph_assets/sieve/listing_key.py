@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections import Counter
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pandas as pd
@@ -44,22 +45,34 @@ def _digest(prefix: str, text: str) -> str:
     return prefix + hashlib.sha1(text.encode("utf-8")).hexdigest()[:KEY_CHARS]  # noqa: S324
 
 
+# The common shape, ``http(s)://host/path?query#fragment`` with a lower-case ASCII host and no
+# port, user or characters that ``urlsplit`` would drop: split by one regex, ``urlsplit`` parses
+# the rest. Both give the same host, path and query for what the regex accepts.
+_PLAIN_URL = re.compile(r"https?://([a-z0-9.-]+)(/[^?#\t\r\n]*)?(?:\?([^#\t\r\n]*))?(?:#.*)?")
+_SLASHES = re.compile(r"/+")
+
+
 def normalize_url(url: str) -> str | None:
     """The identity a URL carries (see the module docstring), or None for no URL."""
     text = url.strip()
     if not text:
         return None
-    parts = urlsplit(text if "//" in text else f"//{text}" if "." in text.split("/")[0] else text)
-    host = (parts.hostname or "").lower().removeprefix("www.")
-    path = re.sub(r"/+", "/", parts.path or "").rstrip("/")
+    plain = _PLAIN_URL.fullmatch(text)
+    if plain is not None:
+        host, path, query = plain.group(1), plain.group(2) or "", plain.group(3) or ""
+    else:
+        parts = urlsplit(
+            text if "//" in text else f"//{text}" if "." in text.split("/")[0] else text
+        )
+        host, path, query = (parts.hostname or "").lower(), parts.path or "", parts.query
+    host = host.removeprefix("www.")
+    path = _SLASHES.sub("/", path).rstrip("/")
     if host and EBAY_ITEM.search(host):
         item = EBAY_ITEM_PATH.search(path + "/")
         if item:
             return f"ebay:{item.group(1)}"
     params = sorted(
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not TRACKING_PARAMS.match(k)
+        (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)
     )
     query = f"?{urlencode(params)}" if params else ""
     return f"{host}{path}{query}" if host else f"{path}{query}" or None
@@ -78,27 +91,30 @@ def _text(value: object) -> str:
     return str(value)
 
 
+def _texts(frame: pd.DataFrame, column: str) -> list[str]:
+    """A column's cells as text ("" for a missing cell or column), one list per column."""
+    if column not in frame:
+        return [""] * len(frame)
+    return [v if type(v) is str else _text(v) for v in frame[column].astype(object).tolist()]
+
+
 def listing_keys(frame: pd.DataFrame, source: str = "") -> pd.Series:
     """``listing_key`` for every row of a cleaned (and matched) frame; None where the row has no
     identity at all. Computed once per distinct (url, seller, title, model)."""
-    columns = ["source_url", "seller", "title", "canonical_model"]
-    values = pd.DataFrame(
-        {c: frame[c] if c in frame else pd.Series(None, index=frame.index) for c in columns}
+    raw_urls, sellers, titles, models = (
+        _texts(frame, c) for c in ("source_url", "seller", "title", "canonical_model")
     )
-    cells = [tuple(_text(v) for v in row) for row in values.itertuples(index=False, name=None)]
-    urls = [normalize_url(url) if url else None for url, *_ in cells]
-    counts: dict[str, int] = {}
-    for url in urls:
-        if url:
-            counts[url] = counts.get(url, 0) + 1
+    urls = [normalize_url(url) if url else None for url in raw_urls]
+    counts = Counter(urls)
     keys: list[str | None] = []
     memo: dict[tuple[str | None, str, str, str], str | None] = {}
-    for url, (_, seller, title, model) in zip(urls, cells, strict=True):
+    for url, seller, title, model in zip(urls, sellers, titles, models, strict=True):
         shared = bool(url) and counts[url] > 1  # a search or category page, not one item
         wanted = (url, seller, title if (shared or not url) else "", model if not url else "")
-        if wanted not in memo:
-            memo[wanted] = _key(url, seller, title, model, source, shared)
-        keys.append(memo[wanted])
+        key = memo.get(wanted, memo)
+        if key is memo:
+            key = memo[wanted] = _key(url, seller, title, model, source, shared)
+        keys.append(key)  # type: ignore[arg-type]
     return pd.Series(keys, index=frame.index, dtype=object)
 
 

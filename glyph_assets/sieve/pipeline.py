@@ -9,11 +9,19 @@ read the file through :func:`read_chunks`, so a dry run sees the rows exactly as
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from glyph_assets.sieve.clean import DEFAULT_MAX_FIELD_CHARS, clean
 from glyph_assets.sieve.columns import (
@@ -21,6 +29,7 @@ from glyph_assets.sieve.columns import (
     ERROR_COLUMNS,
     NORMALIZED_COLUMNS,
     SCORED_COLUMNS,
+    map_headers,
 )
 from glyph_assets.sieve.enrich import enrich, fill_specs
 from glyph_assets.sieve.inspect import detect_kind
@@ -32,6 +41,16 @@ from glyph_assets.sieve.scored import ScoreScale, adopt_scored, normalize_scores
 
 DEFAULT_CHUNK_ROWS = 50_000
 INDEX_COLUMN = "import_index"
+# Spilled parts are written once and read twice (the score's two passes): lz4 costs little.
+SPILL_COMPRESSION = "lz4"
+
+
+def arrow_text_types(arrow_type: pa.DataType) -> Any:
+    """``types_mapper`` keeping Parquet text as Arrow-backed pandas strings. pandas writes its
+    Arrow strings as ``large_string``; without this they come back as Python objects."""
+    if arrow_type in (pa.string(), pa.large_string()):
+        return pd.StringDtype("pyarrow")
+    return None
 
 
 def read_chunks(
@@ -101,6 +120,82 @@ class Stages:
         enriched = self.enrich_all(raw_chunks)
         yield from self.score(lambda: enriched)
 
+    def stream(
+        self, raw_chunks: Iterable[pd.DataFrame], spill: Path, workers: int = 0
+    ) -> Iterator[pd.DataFrame]:
+        """Every stage in memory bounded by the chunk size, not the file: each enriched chunk is
+        kept as a Parquet part under ``spill`` and the score's two passes re-read the parts, as
+        the assets re-read their stored parts. Scored chunks come out in input order.
+
+        ``workers`` > 1 (raw uploads): clean, title matching and enrich run in that many
+        processes, see :func:`_parallel_enriched`."""
+        parts: list[Path] = []
+        chunks = iter(raw_chunks)
+        first = next(chunks, None)
+        if first is None:
+            return
+        if self.kind is None:
+            self.kind = detect_kind([str(c) for c in first.columns])
+        raw_chunks = itertools.chain([first], chunks)
+        if workers > 1 and self.kind == "raw":
+            enriched: Iterable[pd.DataFrame] = _parallel_enriched(self, raw_chunks, workers)
+        else:
+            enriched = (self.enrich(self.normalize(raw)) for raw in raw_chunks)
+        for frame in enriched:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            part = spill / f"part-{len(parts):05d}.parquet"
+            pq.write_table(table, part, compression=SPILL_COMPRESSION)
+            parts.append(part)
+
+        def reread() -> Iterator[pd.DataFrame]:
+            for part in parts:
+                yield pq.read_table(part).to_pandas(types_mapper=arrow_text_types)
+
+        yield from self.score(reread)
+
+
+def _matched_rows(max_field_chars: int, raw: pd.DataFrame) -> pd.DataFrame:
+    """A worker's share of a raw chunk, cleaned, matched and enriched (no listing key yet)."""
+    return enrich(normalize(clean(raw, max_field_chars=max_field_chars)))
+
+
+def _title_shares(raw: pd.DataFrame, workers: int) -> list[pd.DataFrame]:
+    """The chunk's rows split by a hash of their title, so that each distinct title is only
+    ever analysed (and cached) in one worker; rows without a title column split evenly."""
+    source = map_headers([str(c) for c in raw.columns]).get("title")
+    if source is None:
+        lane = np.arange(len(raw)) % workers
+    else:
+        lane = pd.util.hash_pandas_object(raw[source], index=False).to_numpy() % workers
+    return [raw.loc[lane == k] for k in range(workers)]
+
+
+def _parallel_enriched(
+    stages: Stages, raw_chunks: Iterable[pd.DataFrame], workers: int
+) -> Iterator[pd.DataFrame]:
+    """Enriched chunks, the per-row work spread over ``workers`` processes: each chunk's rows
+    go to a worker by title (each title's analysis happens once), come back in input order, and
+    get their listing keys here, over the whole chunk (a URL several rows share is a chunk-wide
+    fact). The next chunk is under way while this one is finished, and at most two are."""
+    context = multiprocessing.get_context("spawn")  # Arrow's threads do not survive a fork
+
+    def finish(shares: list[Future[pd.DataFrame]]) -> pd.DataFrame:
+        out = pd.concat([f.result() for f in shares]).sort_values(INDEX_COLUMN, kind="stable")
+        out["listing_key"] = listing_keys(out, stages.source)
+        return out[ENRICHED_COLUMNS + ERROR_COLUMNS].reset_index(drop=True)
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[list[Future[pd.DataFrame]]] = deque()
+        for raw in raw_chunks:
+            shares = _title_shares(raw.reset_index(drop=True), workers)
+            pending.append(
+                [pool.submit(_matched_rows, stages.max_field_chars, share) for share in shares]
+            )
+            if len(pending) > 1:
+                yield finish(pending.popleft())
+        while pending:
+            yield finish(pending.popleft())
+
 
 def run_offline(
     path: Path,
@@ -118,4 +213,4 @@ def run_offline(
     return pd.concat(scored, ignore_index=True)
 
 
-__all__ = ["Stages", "read_chunks", "run_offline"]
+__all__ = ["Stages", "arrow_text_types", "read_chunks", "run_offline"]

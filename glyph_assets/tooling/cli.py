@@ -271,11 +271,14 @@ def pipeline(
     output: Annotated[Path, typer.Option("-o", "--output", help="Output CSV")],
     report: Annotated[bool, typer.Option(help="Print match and reject distributions")] = False,
     kind: Annotated[str | None, typer.Option(help="raw or scored (detected by default)")] = None,
+    workers: Annotated[
+        int, typer.Option(min=0, help="Processes for the per-row stages (0: this one)")
+    ] = 0,
 ) -> None:
     """Run clean -> normalize -> enrich -> score on INPUT with no Dagster and no database."""
     from glyph_assets.offline import write_offline_outputs
 
-    result = write_offline_outputs(input, output, kind=kind)
+    result = write_offline_outputs(input, output, kind=kind, workers=workers)
     console.print(
         f"{result.rows} rows -> {output} ({result.listings} listings, "
         f"{result.errors} row errors -> {result.errors_path})"
@@ -288,6 +291,46 @@ def pipeline(
             for key, count in counts.items():
                 table.add_row(str(key), str(count))
             console.print(table)
+
+
+@app.command()
+def prune(
+    days: Annotated[
+        float | None, typer.Option(help="Retention in days (default GLYPH_STAGING_RETENTION_DAYS)")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Only say what would be removed")] = False,
+) -> None:
+    """Remove the staging Parquet parts of imports that succeeded more than the retention ago.
+
+    Imports whose latest Dagster run did not succeed keep their parts (a retry from failure
+    re-reads them); the landing zone, with every original upload, is never touched."""
+    from datetime import timedelta
+
+    from dagster import DagsterInstance
+
+    from glyph_assets.staging import latest_run_succeeded, prune_staging
+    from glyph_assets.store.db import migrate
+    from glyph_assets.store.repository import utcnow
+    from glyph_assets.store.retention import persisted_before
+
+    settings = get_settings()
+    retention = settings.staging_retention_days if days is None else days
+    if retention < 0:
+        console.print("[red]--days must be 0 or more[/red]")
+        raise typer.Exit(2)
+    engine = migrate(settings.sqlalchemy_url)
+    expired = persisted_before(engine, utcnow() - timedelta(days=retention))
+    with DagsterInstance.get() as instance:
+        result = prune_staging(
+            settings.staging_dir, expired, latest_run_succeeded(instance), dry_run=dry_run
+        )
+    verb = "would remove" if dry_run else "removed"
+    console.print(
+        f"{verb} {result.directories} staging directories of {len(result.pruned)} imports "
+        f"({result.bytes / 2**20:.1f} MiB) older than {retention:g} days"
+    )
+    for import_id in result.kept_for_retry:
+        console.print(f"kept {import_id}: its latest run did not succeed (a retry needs it)")
 
 
 @app.command()

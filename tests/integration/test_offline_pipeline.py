@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from glyph_assets.offline import write_offline_outputs
 from glyph_assets.sieve.columns import MATCH_COLUMNS
+from glyph_assets.sieve.pipeline import Stages, read_chunks, run_offline
 from glyph_assets.sieve.read import read_raw
 from glyph_assets.tooling.cli import app
 
@@ -45,3 +47,29 @@ def test_pipeline_accounts_for_every_row(path: Path, tmp_path: Path) -> None:
     assert set(REQUIRED) <= set(listings.columns)
     assert listings["score"].dropna().between(0, 100).all()
     assert "match_type" in result.output
+
+
+EXPORT = CORPUS / "shopify_store_export.csv"
+
+
+@pytest.mark.skipif(not EXPORT.exists(), reason="corpus not present beside the checkout")
+def test_streamed_files_hold_the_in_memory_rows_and_two_workers_change_nothing(
+    tmp_path: Path,
+) -> None:
+    expected = run_offline(EXPORT, filename=EXPORT.name)
+    result = write_offline_outputs(EXPORT, tmp_path / "out.csv", chunk_rows=3_000)
+    written = pd.read_csv(tmp_path / "out.csv", dtype={"canonical_model": str})
+    assert result.rows == len(expected) == len(written) + result.errors
+    good = expected[expected["error_stage"].isna()].reset_index(drop=True)
+    for column in ("import_index", "canonical_model", "listing_key", "score", "vram_gb"):
+        left, right = good[column].astype(object), written[column].astype(object)
+        assert ((left == right) | (left.isna() & right.isna())).all(), column
+
+    frames = []
+    for workers in (0, 2):
+        spill = tmp_path / f"spill-{workers}"
+        spill.mkdir()
+        chunks = read_chunks(EXPORT, EXPORT.name, 4_000)
+        frames.append(list(Stages(kind=None).stream(chunks, spill, workers=workers)))
+    for serial, parallel in zip(*frames, strict=True):
+        pd.testing.assert_frame_equal(serial, parallel)

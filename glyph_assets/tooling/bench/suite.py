@@ -16,33 +16,40 @@ import psutil
 
 from glyph_assets.settings import PROJECT_ROOT, get_settings
 from glyph_assets.tooling.bench.console import console_figures
-from glyph_assets.tooling.bench.datagen import generate_csv
+from glyph_assets.tooling.bench.datagen import generate_csv, generate_realistic_csv
 from glyph_assets.tooling.bench.runner import Figure, median_of, print_table, run_task, save
 from glyph_assets.tooling.supervisor import api_command, free_port
 
 CORPUS_EXPORT = PROJECT_ROOT.parent / "shared" / "corpus" / "shopify_store_export.csv"
 
 
-def offline_figures(path: Path, label: str, repeat: int = 1) -> list[Figure]:
-    """Rows/s of each stage and of the whole offline pipeline, against pandas.read_csv."""
-    baseline = [run_task("read_csv", str(path)) for _ in range(repeat)]
-    runs = [run_task("offline", str(path)) for _ in range(repeat)]
-    read_s = median_of([b["seconds"] for b in baseline])
+def offline_figures(
+    path: Path, label: str, repeat: int = 1, stages: bool = True, target: str = "< 5x"
+) -> list[Figure]:
+    """Rows/s of each stage (``stages``), and the whole ``glyph pipeline`` (output files
+    written) against pandas.read_csv of the same file, each run right after its baseline."""
+    baseline: list[dict] = []
+    runs: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="glyph-offline-") as out:
+        for _ in range(repeat):
+            baseline.append(run_task("read_csv", str(path)))
+            runs.append(run_task("pipeline", str(path), str(Path(out) / "listings.csv")))
     rows = runs[0]["rows"]
     figures = []
-    for stage in ("read", "clean", "normalize", "enrich", "score"):
-        seconds = median_of([r["stages"][stage] for r in runs])
-        figures.append(Figure(f"{label}: {stage} rows/s", rows / max(seconds, 1e-9), "rows/s"))
-    total = median_of([r["seconds"] for r in runs])
+    if stages:
+        timed = [run_task("offline", str(path)) for _ in range(repeat)]
+        for stage in ("read", "clean", "normalize", "enrich", "score"):
+            seconds = median_of([r["stages"][stage] for r in timed])
+            figures.append(Figure(f"{label}: {stage} rows/s", rows / max(seconds, 1e-9), "rows/s"))
     figures.append(
         Figure(
             f"{label}: whole offline pipeline ({rows:,} rows)",
-            total,
+            median_of([r["seconds"] for r in runs]),
             "s",
-            baseline=read_s,
+            baseline=median_of([b["seconds"] for b in baseline]),
             baseline_name="pandas.read_csv",
-            target="< 5x" if rows >= 1_000_000 else "",
-            peak_mem_mb=max(r["peak_mb"] for r in runs),
+            target=target if rows >= 1_000_000 else "",
+            peak_mem_mb=max(r["peak_mb"] + r["workers_peak_mb"] for r in runs),
         )
     )
     return figures
@@ -259,7 +266,13 @@ def run_bench(quick: bool = False, output: Path | None = None) -> list[Figure]:
             figures += offline_figures(CORPUS_EXPORT, "shopify_store_export.csv", repeat=3)
         figures += title_figures(5_000 if quick else 20_000)
         big = generate_csv(work / f"generated_{rows}.csv", rows)
-        figures += offline_figures(big, f"generated {rows:,} rows")
+        figures += offline_figures(big, f"generated {rows:,} rows (wide, 11 columns)")
+        # Shaped like real uploads (six narrow columns, 60,000 distinct titles a million rows):
+        # read_csv is cheaper there, so the pipeline's ratio to it is the honest one.
+        realistic = generate_realistic_csv(work / f"realistic_{rows}.csv", rows)
+        label = f"realistic {rows:,} rows (6 columns)"
+        figures += offline_figures(realistic, label, stages=False, target="<= 3x, peak < 1024 MB")
+        realistic.unlink()
         ingest, env = ingest_figures(big, work / "ingest", f"generated {rows:,} rows")
         figures += ingest
         figures += listing_latency(env, env["import_id"], seconds=5 if quick else 10)
