@@ -5,32 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 from sqlalchemy import select
 
-from glyph_assets.assets.pipeline import PIPELINE_ASSETS
 from glyph_assets.contract import IMPORTS_PARTITIONS_NAME, INGEST_JOB_NAME, PIPELINE_STAGES
 from glyph_assets.imports import file_chunks, register_import
-from glyph_assets.io_managers import ParquetPartsIOManager
-from glyph_assets.resources import resources_from
 from glyph_assets.settings import Settings
 from glyph_assets.store.db import get_engine
 from glyph_assets.store.models import Import, Listing, RowError
+from tests.support.materialize import materialize_import
 
 pytestmark = pytest.mark.integration
 
 
 def _materialize(instance: DagsterInstance, settings: Settings, import_id: str) -> None:
-    result = materialize(
-        PIPELINE_ASSETS,
-        partition_key=import_id,
-        instance=instance,
-        resources={
-            "io_manager": ParquetPartsIOManager(base_dir=str(settings.staging_dir)),
-            **resources_from(settings),
-        },
-    )
-    assert result.success
+    assert materialize_import(instance, settings, import_id).success
 
 
 def _rows(settings: Settings, model, import_id: str) -> list:  # type: ignore[no-untyped-def]

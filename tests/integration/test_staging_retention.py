@@ -6,17 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 from typer.testing import CliRunner
 
 from glyph_assets.assets.pipeline import PIPELINE_ASSETS, enriched_listings, scored_listings
 from glyph_assets.imports import file_chunks, register_import
-from glyph_assets.io_managers import ParquetPartsIOManager
 from glyph_assets.partitions import IMPORTS_PARTITIONS_NAME
-from glyph_assets.resources import resources_from
 from glyph_assets.settings import Settings
 from glyph_assets.staging import latest_run_succeeded, prune_staging, staged_parts
 from glyph_assets.tooling.cli import app
+from tests.support.materialize import materialize_import
 
 pytestmark = pytest.mark.integration
 
@@ -27,17 +26,8 @@ def _materialize(
     instance: DagsterInstance, settings: Settings, import_id: str, fail: str | None = None, **kw
 ) -> bool:
     config = {"ops": {fail: {"config": {"fail": True}}}} if fail else None
-    result = materialize(
-        PIPELINE_ASSETS,
-        partition_key=import_id,
-        instance=instance,
-        resources={
-            "io_manager": ParquetPartsIOManager(base_dir=str(settings.staging_dir)),
-            **resources_from(settings),
-        },
-        run_config=config,
-        raise_on_error=False,
-        **kw,
+    result = materialize_import(
+        instance, settings, import_id, run_config=config, raise_on_error=False, **kw
     )
     return result.success
 
