@@ -175,6 +175,32 @@ class ImportDiff(Base):
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ImportSummary(Base):
+    """An import's figures, computed once when it ends (``repository.finish_import``) so that
+    reading its summary never aggregates its rows again; migration 0008."""
+
+    __tablename__ = "import_summaries"
+
+    import_id: Mapped[str] = mapped_column(
+        ForeignKey("imports.import_id", ondelete="CASCADE"), primary_key=True
+    )
+    persisted_rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    error_rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    not_gpu_rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    unknown_model_rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    warning_rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    score_min: Mapped[float | None] = mapped_column(Float)
+    score_max: Mapped[float | None] = mapped_column(Float)
+    score_mean: Mapped[float | None] = mapped_column(Float)
+    client_score_min: Mapped[float | None] = mapped_column(Float)
+    client_score_max: Mapped[float | None] = mapped_column(Float)
+    first_model: Mapped[str | None] = mapped_column(String(64))
+    last_model: Mapped[str | None] = mapped_column(String(64))
+    # [{"canonical_model", "listings", "min_price", "max_price"}], most listed first.
+    top_models: Mapped[list] = mapped_column(JSON, nullable=False)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 class GpuModel(Base):
     """The GPU registry, loaded from data/reference/gpu_models.csv."""
 
