@@ -38,6 +38,7 @@ STATS_COLUMNS: list[str] = [
     "median_price",
     "p90_price",
     "max_price",
+    "mean_price",
     "median_price_per_gb_vram",
     "best_import_id",
     "best_import_index",
@@ -84,7 +85,8 @@ def market_rows(listings: pd.DataFrame) -> pd.DataFrame:
 
 
 def model_market_stats(listings: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, currency): count, min / p10 / median / p90 / max price, price per GB, best.
+    """Per (model, currency): count, min / p10 / median / p90 / max / mean price, price per GB,
+    best.
 
     The best listing is the highest score; ties go to the lower price, then the earlier
     (import_id, import_index), so the result does not depend on row order.
@@ -103,6 +105,7 @@ def model_market_stats(listings: pd.DataFrame) -> pd.DataFrame:
         median_price=("price", "median"),
         p90_price=("price", lambda s: s.quantile(0.90)),
         max_price=("price", "max"),
+        mean_price=("price", "mean"),
         median_price_per_gb_vram=("price_per_gb", "median"),
     ).reset_index()
     scored = rows.loc[rows["score"].notna()].sort_values(

@@ -244,6 +244,8 @@ class ModelMarketStat(Base):
     median_price: Mapped[float] = mapped_column(Float, nullable=False)
     p90_price: Mapped[float] = mapped_column(Float, nullable=False)
     max_price: Mapped[float] = mapped_column(Float, nullable=False)
+    # NULL for rows computed before migration 0009 (the next refresh fills it).
+    mean_price: Mapped[float | None] = mapped_column(Float)
     median_price_per_gb_vram: Mapped[float | None] = mapped_column(Float)
     best_import_id: Mapped[str | None] = mapped_column(String(36))
     best_import_index: Mapped[int | None] = mapped_column(Integer)

@@ -18,6 +18,7 @@ from glyphd_api.routes.listing_query import (
     ListingsAcrossImports,
     next_after_index,
 )
+from glyphd_api.routes.models import registry_rows
 from glyphd_api.schemas import EstablishedListing
 from glyphd_api.service import Context
 
@@ -34,6 +35,7 @@ def listings_page(ctx: Context, query: ListingsAcrossImports, request: Request) 
     models = list(query.canonical_model or [])
     if query.model:
         known = warehouse.listed_models(ctx.engine)
+        known += [row["canonical_model"] for row in registry_rows(ctx)]
         picked = [established.pick_model(m, known) for m in query.model]
         if not any(picked) and not models:
             return _array_answer([], 0, request, query, None)

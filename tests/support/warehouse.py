@@ -47,3 +47,14 @@ def warehouse_at(tmp_path: Path, revision: str, import_id: str) -> tuple[str, Co
         )
     engine.dispose()
     return url, config
+
+
+def refresh_market(engine: Engine, window_imports: int = 10) -> None:
+    """What the ``model_market_stats`` asset does, without Dagster: the market figures of the
+    newest ``window_imports`` persisted imports, replacing the table the API reads."""
+    from glyph_assets.sieve.market import model_market_stats
+    from glyph_assets.store import market
+
+    imports = market.recent_imports(engine, window_imports)
+    listings = market.listings_of(engine, imports["import_id"].tolist())
+    market.replace_model_market_stats(engine, model_market_stats(listings), window_imports)
