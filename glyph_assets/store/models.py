@@ -16,6 +16,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     desc,
+    func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -82,7 +84,19 @@ class Listing(Base):
         # Serves an import's best-first page; on PostgreSQL migration 0003 builds it with
         # "score DESC NULLS LAST" (SQLite has no NULLS in index DDL and sorts NULLs last here).
         Index("ix_listings_import_score_desc", "import_id", desc("score"), "import_index"),
-        Index("ix_listings_model_score", "canonical_model", "score"),
+        # The documented filters (migration 0010 has the DDL with PostgreSQL's NULLS LAST): one
+        # import's page of one model; a vendor's listings best first; a model's best first.
+        Index("ix_listings_import_model", "import_id", "canonical_model", "import_index"),
+        Index(
+            "ix_listings_vendor_score",
+            func.lower(text("vendor")),
+            desc("score"),
+            "import_id",
+            "import_index",
+        ),
+        Index(
+            "ix_listings_model_score", "canonical_model", desc("score"), "import_id", "import_index"
+        ),
         # A listing's history across imports and the price deltas. An import's side of a diff
         # sorts its own rows instead: a second index on a random key made every import's
         # transaction hold another index's worth of dirty pages.
