@@ -12,6 +12,9 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from glyph_assets.store import repository
 from glyph_assets.store.db import alembic_config, migrate
 from glyph_assets.store.models import Import
+from glyph_assets.tooling.bench.warehouse import refresh_market
+
+__all__ = ["imports_recorded", "refresh_market", "warehouse_at", "warehouse_with_import"]
 
 
 def warehouse_with_import(url: str, import_id: str) -> Engine:
@@ -47,14 +50,3 @@ def warehouse_at(tmp_path: Path, revision: str, import_id: str) -> tuple[str, Co
         )
     engine.dispose()
     return url, config
-
-
-def refresh_market(engine: Engine, window_imports: int = 10) -> None:
-    """What the ``model_market_stats`` asset does, without Dagster: the market figures of the
-    newest ``window_imports`` persisted imports, replacing the table the API reads."""
-    from glyph_assets.sieve.market import model_market_stats
-    from glyph_assets.store import market
-
-    imports = market.recent_imports(engine, window_imports)
-    listings = market.listings_of(engine, imports["import_id"].tolist())
-    market.replace_model_market_stats(engine, model_market_stats(listings), window_imports)

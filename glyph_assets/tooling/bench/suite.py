@@ -270,9 +270,13 @@ def run_bench(quick: bool = False, output: Path | None = None) -> list[Figure]:
 
 
 def _optional_suites(quick: bool) -> list[list[Figure]]:
-    """API and storage benchmarks, each measured against its own baseline."""
+    """API, storage and warehouse-read benchmarks, each measured against its own baseline."""
     results: list[list[Figure]] = []
-    for module, function in (("api", "bench_api"), ("storage", "bench_storage")):
+    for module, function in (
+        ("api", "bench_api"),
+        ("storage", "bench_storage"),
+        ("warehouse", "bench_warehouse"),
+    ):
         try:
             bench = getattr(
                 __import__(f"glyph_assets.tooling.bench.{module}", fromlist=[function]), function
