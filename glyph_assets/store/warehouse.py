@@ -8,12 +8,13 @@ The registry is kept in ``gpu_models`` (:func:`sync_registry`), so reads join it
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, case, delete, func, insert, select, union
+from sqlalchemy import Engine, bindparam, case, delete, func, insert, select, union
 
 from glyph_assets.sieve.registry import Registry
 from glyph_assets.store.db import fetch_all
@@ -23,14 +24,27 @@ from glyph_assets.store.models import GpuModel, Import, Listing, ModelMarketStat
 CARD_PRICE = func.coalesce(Listing.unit_price, Listing.price)
 
 
-def listed_models(engine: Engine) -> list[str]:
-    """The canonical models the established model filter picks among: the registry's and every
-    model the market figures saw (two small tables, never a pass over the listings)."""
+def known_models(engine: Engine) -> list[str]:
+    """The canonical models glyph knows of: the registry's and every model the market figures
+    saw (two small tables)."""
     query = union(
         select(GpuModel.canonical_model), select(ModelMarketStat.canonical_model)
     ).order_by("canonical_model")
     with engine.connect() as conn:
         return [str(r[0]) for r in conn.execute(query).all()]
+
+
+def listed_models(engine: Engine, candidates: Iterable[str]) -> list[str]:
+    """Those of ``candidates`` that some persisted listing has (what the established model
+    filter picks among): one seek each in ``ix_listings_model_score``, never a pass over the
+    listings."""
+    has = select(Listing.id).where(Listing.canonical_model == bindparam("model")).limit(1)
+    with engine.connect() as conn:
+        return [
+            model
+            for model in sorted(set(candidates))
+            if conn.execute(has, {"model": model}).first() is not None
+        ]
 
 
 def warehouse_stats(engine: Engine) -> dict[str, Any]:
@@ -180,6 +194,7 @@ __all__ = [
     "CARD_PRICE",
     "ImportTotals",
     "import_totals",
+    "known_models",
     "listed_models",
     "model_market",
     "registry_models",

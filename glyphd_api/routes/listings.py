@@ -34,8 +34,9 @@ def listings_page(ctx: Context, query: ListingsAcrossImports, request: Request) 
         raise ApiError(422, "after_index needs import_id", code="invalid_request")
     models = list(query.canonical_model or [])
     if query.model:
-        known = warehouse.listed_models(ctx.engine)
-        known += [row["canonical_model"] for row in registry_rows(ctx)]
+        candidates = warehouse.known_models(ctx.engine)
+        candidates += [row["canonical_model"] for row in registry_rows(ctx)]
+        known = warehouse.listed_models(ctx.engine, candidates)
         picked = [established.pick_model(m, known) for m in query.model]
         if not any(picked) and not models:
             return _array_answer([], 0, request, query, None)

@@ -26,7 +26,8 @@ def test_the_registry_fills_gpu_models_once(glyph_env: Settings) -> None:
     assert h100["vendor"] == "NVIDIA" and h100["vram_gb"] == 80.0
     assert h100["aliases"] == "|".join(registry.aliases["H100_PCIE_80GB"]) != ""
     assert warehouse.sync_registry(engine, registry) is False  # unchanged: no write
-    assert set(registry.ids) <= set(warehouse.listed_models(engine))
+    assert set(registry.ids) <= set(warehouse.known_models(engine))
+    assert warehouse.listed_models(engine, registry.ids) == []  # no listing has any yet
 
 
 def test_market_figures_come_from_the_market_table(glyph_env: Settings) -> None:
@@ -50,7 +51,9 @@ def test_market_figures_come_from_the_market_table(glyph_env: Settings) -> None:
     repository.finish_import(engine, IMPORT_ID, ImportStatus.SUCCEEDED)
     assert warehouse.model_market(engine) == {}  # nothing until the market is computed
     assert warehouse.top_ranked_models(engine) == []
+    assert warehouse.listed_models(engine, ["B200", "H100_PCIE_80GB", "NOPE"]) == ["B200"]
     refresh_market(engine)
+    assert "B200" in warehouse.known_models(engine)
     b200 = warehouse.model_market(engine)["B200"]
     assert (b200["listing_count"], b200["min_price"], b200["median_price"]) == (3, 50.0, 60.0)
     assert (b200["max_price"], b200["avg_price"]) == (70.0, 60.0)
