@@ -208,6 +208,10 @@ class ImportSummary(Base):
     score_mean: Mapped[float | None] = mapped_column(Float)
     client_score_min: Mapped[float | None] = mapped_column(Float)
     client_score_max: Mapped[float | None] = mapped_column(Float)
+    # What the market report adds up over imports: rows with a score, the price range.
+    scored_rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    price_min: Mapped[float | None] = mapped_column(Float)
+    price_max: Mapped[float | None] = mapped_column(Float)
     first_model: Mapped[str | None] = mapped_column(String(64))
     last_model: Mapped[str | None] = mapped_column(String(64))
     # [{"canonical_model", "listings", "min_price", "max_price"}], most listed first.

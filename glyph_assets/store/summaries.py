@@ -17,9 +17,10 @@ from sqlalchemy import Connection, Engine, case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from glyph_assets.store.models import ImportSummary, Listing, RowError
-from glyph_assets.store.warehouse import CARD_PRICE
 
 TOP_MODELS = 10
+# The price of one card: unit_price (price / the lot it buys), price for rows stored before it.
+CARD_PRICE = func.coalesce(Listing.unit_price, Listing.price)
 
 # Each figure of an import's listings, defined once (the error count is a second statement, on
 # row_errors). A not-a-GPU row is one with ``is_gpu`` false, as replace_import_rows counts it
@@ -34,8 +35,13 @@ _LISTING_FIGURES: dict[str, Any] = {
     "warning_rows": func.sum(case((Listing.warnings.is_not(None), 1), else_=0)),
     "client_score_min": func.min(Listing.client_score),
     "client_score_max": func.max(Listing.client_score),
+    "scored_rows": func.count(Listing.score),
+    "price_min": func.min(Listing.price),
+    "price_max": func.max(Listing.price),
 }
-_COUNTED = frozenset({"persisted_rows", "not_gpu_rows", "unknown_model_rows", "warning_rows"})
+_COUNTED = frozenset(
+    {"persisted_rows", "not_gpu_rows", "unknown_model_rows", "warning_rows", "scored_rows"}
+)
 ROW_FIGURES = ("error_rows", *_LISTING_FIGURES)
 
 
@@ -151,6 +157,7 @@ def import_figures(engine: Engine, import_id: str, ended: bool) -> dict[str, Any
 
 
 __all__ = [
+    "CARD_PRICE",
     "ROW_FIGURES",
     "TOP_MODELS",
     "compute_figures",

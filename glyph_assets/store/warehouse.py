@@ -17,11 +17,10 @@ import pandas as pd
 from sqlalchemy import Engine, bindparam, case, delete, func, insert, select, union
 
 from glyph_assets.sieve.registry import Registry
+from glyph_assets.store import summaries
 from glyph_assets.store.db import fetch_all
-from glyph_assets.store.models import GpuModel, Import, Listing, ModelMarketStat
-
-# The price of one card: unit_price (price / the lot it buys), price for rows stored before it.
-CARD_PRICE = func.coalesce(Listing.unit_price, Listing.price)
+from glyph_assets.store.models import GpuModel, Import, ImportSummary, Listing, ModelMarketStat
+from glyph_assets.store.status import TERMINAL_STATUSES
 
 
 def known_models(engine: Engine) -> list[str]:
@@ -48,25 +47,40 @@ def listed_models(engine: Engine, candidates: Iterable[str]) -> list[str]:
 
 
 def warehouse_stats(engine: Engine) -> dict[str, Any]:
-    """The figures the market report opens with, over every persisted listing."""
+    """The figures the market report opens with: added up over every import's stored figures
+    (``import_summaries``, one row per import; an ended import without one gets it first), the
+    model count from the market table."""
+    table = Import.__table__
     with engine.connect() as conn:
-        imports = conn.execute(select(func.count()).select_from(Import)).scalar_one()
+        imports = conn.execute(select(func.count()).select_from(table)).scalar_one()
+        missing = conn.execute(
+            select(table.c.import_id)
+            .outerjoin(ImportSummary, ImportSummary.import_id == table.c.import_id)
+            .where(ImportSummary.import_id.is_(None), table.c.status.in_(TERMINAL_STATUSES))
+        ).all()
+    for (import_id,) in missing:
+        summaries.import_figures(engine, import_id, ended=True)
+    s = ImportSummary.__table__.c
+    with engine.connect() as conn:
         row = conn.execute(
             select(
-                func.count(),
-                func.sum(case((Listing.is_gpu.is_(False), 0), else_=1)),
-                func.count(Listing.canonical_model.distinct()),
-                func.avg(Listing.score),
-                func.min(Listing.price),
-                func.max(Listing.price),
+                func.sum(s.persisted_rows),
+                func.sum(s.persisted_rows - s.not_gpu_rows),
+                func.sum(s.score_mean * s.scored_rows),
+                func.sum(s.scored_rows),
+                func.min(s.price_min),
+                func.max(s.price_max),
             )
         ).one()
+        models = conn.execute(
+            select(func.count(ModelMarketStat.canonical_model.distinct()))
+        ).scalar_one()
     return {
         "imports": int(imports or 0),
         "listings": int(row[0] or 0),
         "gpu_listings": int(row[1] or 0),
-        "models": int(row[2] or 0),
-        "mean_score": float(row[3]) if row[3] is not None else None,
+        "models": int(models or 0),
+        "mean_score": float(row[2]) / row[3] if row[3] else None,
         "min_price": row[4],
         "max_price": row[5],
     }
@@ -191,7 +205,6 @@ def import_totals(engine: Engine) -> ImportTotals:
 
 
 __all__ = [
-    "CARD_PRICE",
     "ImportTotals",
     "import_totals",
     "known_models",

@@ -4,11 +4,13 @@ market table (glyph_assets.store.warehouse)."""
 from __future__ import annotations
 
 import pandas as pd
+from sqlalchemy import delete
 
 from glyph_assets.settings import Settings
 from glyph_assets.sieve.registry import load_registry
 from glyph_assets.store import repository, warehouse
 from glyph_assets.store.db import migrate
+from glyph_assets.store.models import ImportSummary
 from glyph_assets.store.status import ImportStatus
 from tests.support.warehouse import refresh_market, warehouse_with_import
 
@@ -49,11 +51,24 @@ def test_market_figures_come_from_the_market_table(glyph_env: Settings) -> None:
     )
     repository.replace_import_rows(engine, IMPORT_ID, [frame])
     repository.finish_import(engine, IMPORT_ID, ImportStatus.SUCCEEDED)
+    with engine.begin() as conn:  # as if it had ended before import_summaries existed
+        conn.execute(delete(ImportSummary))
+    stats = warehouse.warehouse_stats(engine)
+    assert stats == {
+        "imports": 1,
+        "listings": 3,
+        "gpu_listings": 3,
+        "models": 0,  # the market table is not computed yet
+        "mean_score": 20.0,
+        "min_price": 50.0,
+        "max_price": 70.0,
+    }
     assert warehouse.model_market(engine) == {}  # nothing until the market is computed
     assert warehouse.top_ranked_models(engine) == []
     assert warehouse.listed_models(engine, ["B200", "H100_PCIE_80GB", "NOPE"]) == ["B200"]
     refresh_market(engine)
     assert "B200" in warehouse.known_models(engine)
+    assert warehouse.warehouse_stats(engine)["models"] == 1
     b200 = warehouse.model_market(engine)["B200"]
     assert (b200["listing_count"], b200["min_price"], b200["median_price"]) == (3, 50.0, 60.0)
     assert (b200["max_price"], b200["avg_price"]) == (70.0, 60.0)
