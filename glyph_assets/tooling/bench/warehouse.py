@@ -204,9 +204,13 @@ def _figures(backend: str, found: dict[str, Any], label: str) -> list[Figure]:
     return figures
 
 
-def bench_warehouse(quick: bool = False) -> list[Figure]:
-    """The reads on SQLite and (when reachable) PostgreSQL warehouses of ``imports`` imports."""
-    rows, imports = (20_000, 3) if quick else (1_000_000, 10)
+def bench_warehouse(
+    quick: bool = False, rows: int | None = None, imports: int | None = None
+) -> list[Figure]:
+    """The reads on SQLite and (when reachable) PostgreSQL warehouses of ``imports`` imports of
+    ``rows`` rows each (by default ten of 1,000,000, three of 20,000 with ``quick``)."""
+    rows = rows or (20_000 if quick else 1_000_000)
+    imports = imports or (3 if quick else 10)
     label = (
         f"warehouse of {imports} x {rows:,}-row imports (written by the store's bulk writer, "
         "not through Dagster)"
@@ -230,8 +234,13 @@ def bench_warehouse(quick: bool = False) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
     from glyph_assets.tooling.bench.runner import print_table
 
-    print_table(bench_warehouse(quick="--quick" in sys.argv), title="glyph warehouse reads")
+    parser = argparse.ArgumentParser(description="glyph's warehouse reads, alone")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rows", type=int)
+    parser.add_argument("--imports", type=int)
+    args = parser.parse_args()
+    print_table(bench_warehouse(args.quick, args.rows, args.imports), title="glyph warehouse reads")
