@@ -122,12 +122,23 @@ def _row_of(import_id: str, figures: Mapping[str, Any]) -> dict[str, Any]:
 
 def record_figures(engine: Engine, import_id: str) -> dict[str, Any]:
     """Compute the import's figures from its rows and store them (replacing earlier ones), in
-    one transaction: the summary of an ended import is read from here from now on."""
-    with engine.begin() as conn:
-        figures = compute_figures(conn, import_id)
-        conn.execute(delete(ImportSummary).where(ImportSummary.import_id == import_id))
-        conn.execute(insert(ImportSummary), [_row_of(import_id, figures)])
-    return figures
+    one transaction: the summary of an ended import is read from here from now on.
+
+    A reader that found the import ended but no row yet may store the same figures between
+    this DELETE and INSERT (PostgreSQL); the transaction is then run again.
+    """
+    attempts = 3
+    while True:
+        attempts -= 1
+        try:
+            with engine.begin() as conn:
+                figures = compute_figures(conn, import_id)
+                conn.execute(delete(ImportSummary).where(ImportSummary.import_id == import_id))
+                conn.execute(insert(ImportSummary), [_row_of(import_id, figures)])
+            return figures
+        except IntegrityError:
+            if not attempts:
+                raise
 
 
 def forget_figures(conn: Connection, import_id: str) -> None:
