@@ -318,7 +318,8 @@ def _aware(value: datetime) -> datetime:
 def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
     record = state.record
     import_id = record["import_id"]
-    stats = repository.import_row_stats(ctx.engine, import_id)
+    ended = record["status"] in TERMINAL_STATUSES
+    stats = summaries.import_figures(ctx.engine, import_id, ended)
     errors, _ = pages.list_errors(ctx.engine, import_id, limit=10)
     runs = [_run_out(ctx, run, state.infos.get(run["run_id"])) for run in state.runs]
     latest_run_id = state.runs[-1]["run_id"] if state.runs else None
@@ -329,7 +330,7 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
     )
     if record["status"] not in TERMINAL_STATUSES:
         finished = None
-    first_model, last_model = summaries.edge_models(ctx.engine, import_id)
+    first_model, last_model = stats["first_model"], stats["last_model"]
     low, high = stats["client_score_min"], stats["client_score_max"]
     if low is None:
         low, high = stats["score_min"], stats["score_max"]
@@ -377,7 +378,7 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
         not_gpu_rows=stats["not_gpu_rows"],
         unknown_model_rows=stats["unknown_model_rows"],
         score=ScoreRange(min=stats["score_min"], max=stats["score_max"], mean=stats["score_mean"]),
-        top_models=[TopModel(**m) for m in summaries.top_models(ctx.engine, import_id)],
+        top_models=[TopModel(**m) for m in stats["top_models"]],
         first_errors=[RowErrorOut(**e) for e in errors],
         runs=runs,
         steps=_steps(ctx, state),

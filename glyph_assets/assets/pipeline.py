@@ -24,8 +24,9 @@ from glyph_assets.partitions import imports_partitions
 from glyph_assets.resources import LandingResource, PipelineResource, StoreResource
 from glyph_assets.run_state import claim
 from glyph_assets.sieve.pipeline import Stages, read_chunks
+from glyph_assets.sieve.registry import load_registry
 from glyph_assets.sieve.scored import ScoreScale
-from glyph_assets.store import repository
+from glyph_assets.store import repository, warehouse
 from glyph_assets.store.status import ImportStatus
 
 GROUP = "ingestion"
@@ -312,6 +313,8 @@ def persisted_listings(
             _apply_switches(context, config)
             yield frame
 
+    # The registry the stages matched against, kept in gpu_models for the API to join.
+    warehouse.sync_registry(engine, load_registry())
     counts = repository.replace_import_rows(engine, import_id, chunks())
     status = repository.finish_import(
         engine, import_id, ImportStatus.SUCCEEDED, counts=counts, total_rows=total

@@ -46,6 +46,7 @@ STATS_COLUMNS: list[str] = [
     "median_price",
     "p90_price",
     "max_price",
+    "mean_price",
     "median_price_per_gb_vram",
     "best_import_id",
     "best_import_index",
@@ -146,9 +147,9 @@ def model_market_stats(
     imports: pd.DataFrame | None = None,
     rates: fx.Rates | None = None,
 ) -> pd.DataFrame:
-    """Per (model, currency): count, min / p10 / median / p90 / max price, price per GB, best,
-    and the prices' USD-equivalents at the rate of the day of the newest of ``imports`` they
-    cover (null with ``usd_reason`` where there is no rate).
+    """Per (model, currency): count, min / p10 / median / p90 / max / mean price, price per GB,
+    best, and the prices' USD-equivalents at the rate of the day of the newest of ``imports``
+    they cover (null with ``usd_reason`` where there is no rate).
 
     The best listing is the highest score; ties go to the lower price, then the earlier
     (import_id, import_index), so the result does not depend on row order.
@@ -165,6 +166,7 @@ def model_market_stats(
         min_price=("price", "min"),
         **PRICE_SPREAD,
         max_price=("price", "max"),
+        mean_price=("price", "mean"),
         median_price_per_gb_vram=("price_per_gb", "median"),
     ).reset_index()
     scored = rows.loc[rows["score"].notna()].sort_values(

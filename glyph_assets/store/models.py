@@ -17,6 +17,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     desc,
+    func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -103,7 +105,19 @@ class Listing(ImportRow, Base):
         # Serves an import's best-first page; on PostgreSQL migration 0003 builds it with
         # "score DESC NULLS LAST" (SQLite has no NULLS in index DDL and sorts NULLs last here).
         Index("ix_listings_import_score_desc", "import_id", desc("score"), "import_index"),
-        Index("ix_listings_model_score", "canonical_model", "score"),
+        # The documented filters (migration 0011 has the DDL with PostgreSQL's NULLS LAST): one
+        # import's page of one model; a vendor's listings best first; a model's best first.
+        Index("ix_listings_import_model", "import_id", "canonical_model", "import_index"),
+        Index(
+            "ix_listings_vendor_score",
+            func.lower(text("vendor")),
+            desc("score"),
+            "import_id",
+            "import_index",
+        ),
+        Index(
+            "ix_listings_model_score", "canonical_model", desc("score"), "import_id", "import_index"
+        ),
         # A listing's history across imports and the price deltas. An import's side of a diff
         # sorts its own rows instead: a second index on a random key made every import's
         # transaction hold another index's worth of dirty pages.
@@ -186,6 +200,36 @@ class ImportDiff(Base):
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ImportSummary(Base):
+    """An import's figures, computed once when it ends (``repository.finish_import``) so that
+    reading its summary never aggregates its rows again; migration 0009."""
+
+    __tablename__ = "import_summaries"
+
+    import_id: Mapped[str] = mapped_column(
+        ForeignKey("imports.import_id", ondelete="CASCADE"), primary_key=True
+    )
+    persisted_rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    error_rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    not_gpu_rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    unknown_model_rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    warning_rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    score_min: Mapped[float | None] = mapped_column(Float)
+    score_max: Mapped[float | None] = mapped_column(Float)
+    score_mean: Mapped[float | None] = mapped_column(Float)
+    client_score_min: Mapped[float | None] = mapped_column(Float)
+    client_score_max: Mapped[float | None] = mapped_column(Float)
+    # What the market report adds up over imports: rows with a score, the price range.
+    scored_rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    price_min: Mapped[float | None] = mapped_column(Float)
+    price_max: Mapped[float | None] = mapped_column(Float)
+    first_model: Mapped[str | None] = mapped_column(String(64))
+    last_model: Mapped[str | None] = mapped_column(String(64))
+    # [{"canonical_model", "listings", "min_price", "max_price"}], most listed first.
+    top_models: Mapped[list] = mapped_column(JSON, nullable=False)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 class GpuModel(Base):
     """The GPU registry, loaded from data/reference/gpu_models.csv."""
 
@@ -226,6 +270,8 @@ class ModelMarketStat(MarketKey, Base):
     median_price: Mapped[float] = mapped_column(Float, nullable=False)
     p90_price: Mapped[float] = mapped_column(Float, nullable=False)
     max_price: Mapped[float] = mapped_column(Float, nullable=False)
+    # NULL for rows computed before migration 0010 (the next refresh fills it).
+    mean_price: Mapped[float | None] = mapped_column(Float)
     median_price_per_gb_vram: Mapped[float | None] = mapped_column(Float)
     best_import_id: Mapped[str | None] = mapped_column(String(36))
     best_import_index: Mapped[int | None] = mapped_column(Integer)

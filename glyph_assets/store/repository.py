@@ -1,8 +1,8 @@
 """Reads and writes of imports, runs, listings and row errors, and how an import ends.
 
 An import's record and its runs, the bulk write of its rows, the counts of those rows (one set
-of figures, :data:`_LISTING_FIGURES`) and :func:`finish_import`, the one place an import gets
-its final status.
+of figures, ``summaries.row_figures``) and :func:`finish_import`, the one place an import gets
+its final status and its stored figures.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Integer, case, delete, func, select, update
+from sqlalchemy import Connection, Engine, Integer, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from glyph_assets.contract import MAX_ERROR_CHARS
 from glyph_assets.sieve.columns import LISTING_COLUMNS
+from glyph_assets.store import summaries
 from glyph_assets.store.db import fetch_all, fetch_first
 from glyph_assets.store.models import Base, Import, ImportRun, Listing, RowError
 from glyph_assets.store.status import PERSISTED_STATUSES, TERMINAL_STATUSES, ImportStatus
@@ -87,8 +88,10 @@ def record_score_scale(
 
 
 def reopen_import(engine: Engine, import_id: str) -> None:
-    """A retry puts a failed or canceled import back in the queue, its old error cleared."""
+    """A retry puts a failed or canceled import back in the queue, its old error and figures
+    cleared (the retry's end records new ones)."""
     with engine.begin() as conn:
+        summaries.forget_figures(conn, import_id)
         conn.execute(
             update(Import)
             .where(Import.import_id == import_id)
@@ -356,6 +359,7 @@ class SqlAlchemyWriter:
         self.conn = conn
 
     def delete_import(self, import_id: str) -> None:
+        summaries.forget_figures(self.conn, import_id)
         self.conn.execute(delete(Listing).where(Listing.import_id == import_id))
         self.conn.execute(delete(RowError).where(RowError.import_id == import_id))
 
@@ -383,51 +387,19 @@ def bulk_writer(engine: Engine, native_sqlite: bool = True) -> Iterator[BulkWrit
         yield SqlAlchemyWriter(conn)
 
 
-# Each figure of an import's listings, defined once (the error count is a second statement, on
-# row_errors). A not-a-GPU row is one with ``is_gpu`` false, as replace_import_rows counts it
-# while writing (its reject_reason says which kind, ``not_gpu:<kind>``).
-_LISTING_FIGURES: dict[str, Any] = {
-    "persisted_rows": func.count(),
-    "not_gpu_rows": func.sum(case((Listing.is_gpu.is_(False), 1), else_=0)),
-    "unknown_model_rows": func.sum(case((Listing.reject_reason == "unknown_model", 1), else_=0)),
-    "score_min": func.min(Listing.score),
-    "score_max": func.max(Listing.score),
-    "score_mean": func.avg(Listing.score),
-    "warning_rows": func.sum(case((Listing.warnings.is_not(None), 1), else_=0)),
-    "client_score_min": func.min(Listing.client_score),
-    "client_score_max": func.max(Listing.client_score),
-}
-_COUNTED = frozenset({"persisted_rows", "not_gpu_rows", "unknown_model_rows", "warning_rows"})
 # The counts an import's record carries (``imports.*_rows``), as a finished run leaves them.
 COUNT_KEYS = ("persisted_rows", "error_rows", "not_gpu_rows", "unknown_model_rows")
 
 
 def _row_figures(engine: Engine, import_id: str, names: Iterable[str]) -> dict[str, Any]:
-    """The named figures of an import's rows, from one pass over its listings (only the
-    figures asked for: a bare count reads the index alone) and one count of its row errors."""
-    wanted = [name for name in names if name != "error_rows"]
     with engine.connect() as conn:
-        row = conn.execute(
-            select(*[_LISTING_FIGURES[name] for name in wanted]).where(
-                Listing.import_id == import_id
-            )
-        ).one()
-        errors = conn.execute(
-            select(func.count()).select_from(RowError).where(RowError.import_id == import_id)
-        ).scalar_one()
-    figures: dict[str, Any] = {"error_rows": int(errors or 0)}
-    for name, value in zip(wanted, row, strict=True):
-        if name in _COUNTED:
-            value = int(value or 0)
-        elif name == "score_mean" and value is not None:
-            value = float(value)
-        figures[name] = value
-    return figures
+        return summaries.row_figures(conn, import_id, names)
 
 
 def import_row_stats(engine: Engine, import_id: str) -> dict[str, Any]:
-    """Live counts and the score range of an import's rows (its summary's figures)."""
-    return _row_figures(engine, import_id, _LISTING_FIGURES)
+    """Live counts and the score range of an import's rows, computed now (the summary reads
+    them as ``finish_import`` stored them: ``summaries.import_figures``)."""
+    return _row_figures(engine, import_id, summaries.ROW_FIGURES)
 
 
 def import_counts(engine: Engine, import_id: str) -> dict[str, int]:
@@ -468,8 +440,24 @@ def finish_import(
     - ``canceled``: a canceled import keeps no rows, whoever noticed the cancellation first;
       only what changed is written (on SQLite a needless write queues behind a bulk insert).
 
+    Every ending also stores the import's figures (``summaries.record_figures``: counts, score
+    range, first / last and top models), which its summary then reads instead of its rows.
     Returns the status given.
     """
+    status = _end(engine, import_id, ending, counts, total_rows, error_message)
+    if get_import(engine, import_id) is not None:
+        summaries.record_figures(engine, import_id)
+    return status
+
+
+def _end(
+    engine: Engine,
+    import_id: str,
+    ending: ImportStatus,
+    counts: Mapping[str, int] | None,
+    total_rows: int | None,
+    error_message: str | None,
+) -> ImportStatus:
     if ending in PERSISTED_STATUSES:
         found = dict(counts) if counts is not None else import_counts(engine, import_id)
         status = ImportStatus.of_finished_rows(found["error_rows"])

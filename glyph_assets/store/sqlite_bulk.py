@@ -36,6 +36,7 @@ _PRAGMAS = (
     CACHE_PRAGMAS[CACHE_STEPS_KIB[0]],
 )
 _DELETES = (
+    "DELETE FROM import_summaries WHERE import_id = ?",
     "DELETE FROM listings WHERE import_id = ?",
     "DELETE FROM row_errors WHERE import_id = ?",
 )

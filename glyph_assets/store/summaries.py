@@ -1,20 +1,71 @@
-"""The reads an import's summary makes beyond its counts: its edge models and top models.
+"""An import's figures: counts, score range, first and last model, top models.
 
-(Its row counts and score range are :func:`glyph_assets.store.repository.import_row_stats`.)
+Computed once, when the import ends (:func:`record_figures`, called by
+``repository.finish_import``), and kept in ``import_summaries``: the summary every client polls
+then reads one row by its primary key instead of aggregating the import's listings again. An
+import that ended before that table existed gets its row on the first read
+(:func:`import_figures`); one whose rows are being replaced (a retry) has none until it ends.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, case, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
-from glyph_assets.store.db import fetch_all
-from glyph_assets.store.models import Listing
-from glyph_assets.store.warehouse import CARD_PRICE
+from glyph_assets.store.models import ImportSummary, Listing, RowError
+
+TOP_MODELS = 10
+# The price of one card: unit_price (price / the lot it buys), price for rows stored before it.
+CARD_PRICE = func.coalesce(Listing.unit_price, Listing.price)
+
+# Each figure of an import's listings, defined once (the error count is a second statement, on
+# row_errors). A not-a-GPU row is one with ``is_gpu`` false, as replace_import_rows counts it
+# while writing (its reject_reason says which kind, ``not_gpu:<kind>``).
+_LISTING_FIGURES: dict[str, Any] = {
+    "persisted_rows": func.count(),
+    "not_gpu_rows": func.sum(case((Listing.is_gpu.is_(False), 1), else_=0)),
+    "unknown_model_rows": func.sum(case((Listing.reject_reason == "unknown_model", 1), else_=0)),
+    "score_min": func.min(Listing.score),
+    "score_max": func.max(Listing.score),
+    "score_mean": func.avg(Listing.score),
+    "warning_rows": func.sum(case((Listing.warnings.is_not(None), 1), else_=0)),
+    "client_score_min": func.min(Listing.client_score),
+    "client_score_max": func.max(Listing.client_score),
+    "scored_rows": func.count(Listing.score),
+    "price_min": func.min(Listing.price),
+    "price_max": func.max(Listing.price),
+}
+_COUNTED = frozenset(
+    {"persisted_rows", "not_gpu_rows", "unknown_model_rows", "warning_rows", "scored_rows"}
+)
+ROW_FIGURES = ("error_rows", *_LISTING_FIGURES)
 
 
-def edge_models(engine: Engine, import_id: str) -> tuple[str | None, str | None]:
+def row_figures(conn: Connection, import_id: str, names: Iterable[str]) -> dict[str, Any]:
+    """The named figures of an import's rows, from one pass over its listings (only the
+    figures asked for: a bare count reads the index alone) and one count of its row errors."""
+    wanted = [name for name in names if name != "error_rows"]
+    row = conn.execute(
+        select(*[_LISTING_FIGURES[name] for name in wanted]).where(Listing.import_id == import_id)
+    ).one()
+    errors = conn.execute(
+        select(func.count()).select_from(RowError).where(RowError.import_id == import_id)
+    ).scalar_one()
+    figures: dict[str, Any] = {"error_rows": int(errors or 0)}
+    for name, value in zip(wanted, row, strict=True):
+        if name in _COUNTED:
+            value = int(value or 0)
+        elif name == "score_mean" and value is not None:
+            value = float(value)
+        figures[name] = value
+    return figures
+
+
+def edge_models(conn: Connection, import_id: str) -> tuple[str | None, str | None]:
     """canonical_model of an import's first and last persisted row (by import_index); a row
     without a model counts as ``UNKNOWN``, as established glyphd clients expect."""
 
@@ -25,14 +76,14 @@ def edge_models(engine: Engine, import_id: str) -> tuple[str | None, str | None]
             .order_by(order)
             .limit(1)
         )
-        with engine.connect() as conn:
-            row = conn.execute(query).first()
+        row = conn.execute(query).first()
         return None if row is None else (row[0] or "UNKNOWN")
 
     return model_at(Listing.import_index.asc()), model_at(Listing.import_index.desc())
 
 
-def top_models(engine: Engine, import_id: str, limit: int = 10) -> list[dict[str, Any]]:
+def top_models(conn: Connection, import_id: str, limit: int = TOP_MODELS) -> list[dict[str, Any]]:
+    """The import's most listed models, with the lowest and highest price of one card."""
     query = (
         select(
             Listing.canonical_model,
@@ -45,7 +96,86 @@ def top_models(engine: Engine, import_id: str, limit: int = 10) -> list[dict[str
         .order_by(func.count().desc(), Listing.canonical_model)
         .limit(limit)
     )
-    return fetch_all(engine, query)
+    return [dict(row._mapping) for row in conn.execute(query)]
 
 
-__all__ = ["edge_models", "top_models"]
+def compute_figures(conn: Connection, import_id: str) -> dict[str, Any]:
+    """Every figure of the summary, from the import's rows as they are now."""
+    figures = row_figures(conn, import_id, ROW_FIGURES)
+    figures["first_model"], figures["last_model"] = edge_models(conn, import_id)
+    figures["top_models"] = top_models(conn, import_id)
+    return figures
+
+
+def _stored(conn: Connection, import_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(ImportSummary.__table__).where(ImportSummary.import_id == import_id)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def _row_of(import_id: str, figures: Mapping[str, Any]) -> dict[str, Any]:
+    columns = ImportSummary.__table__.columns.keys()
+    values = {name: figures[name] for name in columns if name in figures}
+    return {**values, "import_id": import_id, "computed_at": datetime.now(UTC)}
+
+
+def record_figures(engine: Engine, import_id: str) -> dict[str, Any]:
+    """Compute the import's figures from its rows and store them (replacing earlier ones), in
+    one transaction: the summary of an ended import is read from here from now on.
+
+    A reader that found the import ended but no row yet may store the same figures between
+    this DELETE and INSERT (PostgreSQL); the transaction is then run again.
+    """
+    attempts = 3
+    while True:
+        attempts -= 1
+        try:
+            with engine.begin() as conn:
+                figures = compute_figures(conn, import_id)
+                conn.execute(delete(ImportSummary).where(ImportSummary.import_id == import_id))
+                conn.execute(insert(ImportSummary), [_row_of(import_id, figures)])
+            return figures
+        except IntegrityError:
+            if not attempts:
+                raise
+
+
+def forget_figures(conn: Connection, import_id: str) -> None:
+    """The import's rows are about to change (a retry, a replacement): its figures go too."""
+    conn.execute(delete(ImportSummary).where(ImportSummary.import_id == import_id))
+
+
+def import_figures(engine: Engine, import_id: str, ended: bool) -> dict[str, Any]:
+    """The summary's figures: the stored row when there is one (one primary-key lookup).
+
+    Without one they are computed from the rows; for an import that has ended (``ended``: it
+    was finished before ``import_summaries`` existed) they are stored as well, so this happens
+    once. An import still running is computed each time and stored by ``finish_import``.
+    """
+    with engine.connect() as conn:
+        stored = _stored(conn, import_id)
+        if stored is not None:
+            return stored
+        figures = compute_figures(conn, import_id)
+    if ended:
+        try:
+            with engine.begin() as conn:
+                conn.execute(insert(ImportSummary), [_row_of(import_id, figures)])
+        except IntegrityError:
+            pass  # another reader (or finish_import) stored it first: the same figures
+    return figures
+
+
+__all__ = [
+    "CARD_PRICE",
+    "ROW_FIGURES",
+    "TOP_MODELS",
+    "compute_figures",
+    "edge_models",
+    "forget_figures",
+    "import_figures",
+    "record_figures",
+    "row_figures",
+    "top_models",
+]

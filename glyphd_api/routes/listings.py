@@ -18,6 +18,7 @@ from glyphd_api.routes.listing_query import (
     ListingsAcrossImports,
     next_after_index,
 )
+from glyphd_api.routes.models import registry_rows
 from glyphd_api.schemas import EstablishedListing
 from glyphd_api.service import Context
 
@@ -40,7 +41,9 @@ def find_listings(ctx: Context, query: ListingsAcrossImports) -> tuple[list[dict
         raise ApiError(422, "after_index needs import_id", code="invalid_request")
     models = list(query.canonical_model or [])
     if query.model:
-        known = warehouse.listed_models(ctx.engine)
+        candidates = warehouse.known_models(ctx.engine)
+        candidates += [row["canonical_model"] for row in registry_rows(ctx)]
+        known = warehouse.listed_models(ctx.engine, candidates)
         picked = [established.pick_model(m, known) for m in query.model]
         if not any(picked) and not models:
             return [], 0

@@ -1,9 +1,11 @@
-"""The GPU registry with market figures per model from the persisted listings."""
+"""The GPU registry (``gpu_models``) with each model's market figures as the market assets last
+computed them (``model_market_stats``, over the newest imports; ``X-Market-Computed-At``)."""
 
 from __future__ import annotations
 
 import logging
 import math
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -30,7 +32,7 @@ def _registry_row(model_id: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {**row, "canonical_model": model_id}
 
 
-def _registry(ctx: Context) -> list[dict[str, Any]]:
+def registry_rows(ctx: Context) -> list[dict[str, Any]]:
     """The gpu_models table when it is loaded, else the registry the pipeline matches against
     (``sieve.registry``: parsed and validated once per process); none when it cannot be read."""
     rows = warehouse.registry_models(ctx.engine)
@@ -70,26 +72,40 @@ def list_models(
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> Any:
-    """Market figures count GPU listings priced in ``currency``; models seen in listings but
-    absent from the registry are included with ``in_registry: false``. ``model`` is the
-    display name (as established); ``canonical_model`` the id the listings carry."""
-    items = market_models(ctx, currency, vendor=vendor, listed_only=listed_only)
+    """Market figures count GPU listings priced in ``currency`` in the newest imports
+    (``GLYPH_MARKET_WINDOW_IMPORTS``), as the market assets last refreshed them; models seen in
+    listings but absent from the registry are included with ``in_registry: false``. ``model``
+    is the display name (as established); ``canonical_model`` the id the listings carry."""
+    market = warehouse.model_market(ctx.engine, currency.upper())
+    items = market_models(ctx, currency, vendor=vendor, listed_only=listed_only, market=market)
     page = items[offset : offset + limit]
     body = [i.model_dump(exclude_none=True) for i in page]
-    return bare_array(body, {"X-Total-Count": str(len(items))})
+    headers = {"X-Total-Count": str(len(items))}
+    computed = [f["computed_at"] for f in market.values() if f.get("computed_at")]
+    if computed:
+        newest = max(computed)
+        if newest.tzinfo is None:  # SQLite hands timestamps back without their (UTC) offset
+            newest = newest.replace(tzinfo=UTC)
+        headers["X-Market-Computed-At"] = newest.isoformat()
+    return bare_array(body, headers)
 
 
 def market_models(
-    ctx: Context, currency: str = "USD", vendor: str | None = None, listed_only: bool = True
+    ctx: Context,
+    currency: str = "USD",
+    vendor: str | None = None,
+    listed_only: bool = True,
+    market: dict[str, dict[str, Any]] | None = None,
 ) -> list[EstablishedModel]:
-    """Every model with its market figures in ``currency``: the registry's models, then the
-    models seen in listings but absent from it (``in_registry: false``); the list the API
-    answers and the console shows."""
+    """Every model with its market figures in ``currency`` (``market``: the figures already
+    read, else read here): the registry's models, then the models seen in listings but absent
+    from it (``in_registry: false``); the list the API answers and the console shows."""
     currency = currency.upper()
-    market = warehouse.model_market(ctx.engine, currency)
+    if market is None:
+        market = warehouse.model_market(ctx.engine, currency)
     items: list[EstablishedModel] = []
     seen: set[str] = set()
-    for row in _registry(ctx):
+    for row in registry_rows(ctx):
         model_id = row["canonical_model"]
         seen.add(model_id)
         figures = market.get(model_id, {})

@@ -11,6 +11,7 @@ import socket
 import statistics
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from glyph_assets.settings import Settings
+from glyph_assets.store.market import recent_imports
 from glyph_assets.store.models import Import, ImportRun, Listing
-from tests.support.imports import SAMPLE, outcome_counts, upload, wait_final
+from tests.support.imports import SAMPLE, outcome_counts, upload, wait_final, wait_for_market
 from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -381,19 +384,22 @@ def test_import_list_and_models(
     succeeded = api.get("/api/imports", params={"status": demo["summary"]["status"]}).json()
     assert import_id in {i["import_id"] for i in succeeded["items"]}
 
-    models = api.get("/api/models").json()
+    finished = datetime.fromisoformat(demo["summary"]["timestamp"])
+    models = wait_for_market(api, finished)  # refreshed by the stack's market automation
     assert models
     top = demo["summary"]["top_models"][0]["canonical_model"]
     [market] = [m for m in models if m["canonical_model"] == top]
+    window = recent_imports(running_stack.engine, Settings().market_window_imports)
     with running_stack.engine.connect() as conn:
         prices = [
             p
             for (p,) in conn.execute(
-                select(Listing.price).where(
+                select(func.coalesce(Listing.unit_price, Listing.price)).where(
+                    Listing.import_id.in_(window["import_id"].tolist()),
                     Listing.canonical_model == top,
-                    Listing.price.is_not(None),
+                    Listing.price > 0,
                     Listing.currency == "USD",
-                    Listing.is_gpu.is_not(False),
+                    Listing.is_gpu.is_(True),
                 )
             )
         ]

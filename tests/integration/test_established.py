@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.imports import import_csv_now
+from tests.support.imports import import_csv_now, wait_for_market
 from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -141,9 +141,7 @@ def test_csv_upload_is_synchronous(client: httpx.Client) -> None:
 
 
 def test_models(client: httpx.Client, two: dict[str, Any]) -> None:
-    response = client.get("/api/models")
-    assert response.status_code == 200
-    models = response.json()
+    models = wait_for_market(client, datetime.fromisoformat(two["timestamp"]))
     assert isinstance(models, list) and models
     required = {"model", "listing_count", "min_price", "median_price", "max_price", "avg_price"}
     assert all(required <= set(m) for m in models)

@@ -307,7 +307,7 @@ def test_indexes_serve_the_api_filters(dbs: pg.PgDatabases) -> None:
         .limit(50),
         "ix_listings_model_score": select(Listing.import_id, Listing.score)
         .where(Listing.canonical_model == "MI300X")
-        .order_by(Listing.score.desc())
+        .order_by(Listing.score.desc().nulls_last())
         .limit(50),
         "ix_imports_status": select(Import.import_id).where(Import.status == "failed").limit(50),
         "ix_imports_created_at": select(Import.import_id)

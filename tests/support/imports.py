@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,21 @@ def wait_final(client: httpx.Client, import_id: str, timeout: float = 300) -> di
                 return summary
         time.sleep(0.5)
     raise AssertionError(f"import {import_id} not final after {timeout} s: {summary}")
+
+
+def wait_for_market(
+    client: httpx.Client, since: datetime, timeout: float = 240
+) -> list[dict[str, Any]]:
+    """``GET /api/models`` once the market assets, refreshed by the stack's own automation, have
+    recomputed ``model_market_stats`` after ``since`` (an import's end)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = client.get("/api/models")
+        computed = response.headers.get("x-market-computed-at")
+        if response.status_code == 200 and computed and datetime.fromisoformat(computed) >= since:
+            return list(response.json())
+        time.sleep(1.0)
+    raise AssertionError(f"the market figures were not refreshed within {timeout} s of {since}")
 
 
 def wait_all_final(

@@ -12,6 +12,9 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from glyph_assets.store import repository
 from glyph_assets.store.db import alembic_config, migrate
 from glyph_assets.store.models import Import
+from glyph_assets.tooling.bench.warehouse import refresh_market
+
+__all__ = ["imports_recorded", "refresh_market", "warehouse_at", "warehouse_with_import"]
 
 
 def warehouse_with_import(url: str, import_id: str) -> Engine:

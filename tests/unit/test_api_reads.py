@@ -21,6 +21,7 @@ from glyphd_api.app import create_app
 from glyphd_api.routes.listing_query import listing_page_json
 from glyphd_api.schemas import ListingOut, ListingPage
 from tests.support.stack import free_port
+from tests.support.warehouse import refresh_market
 
 A = "00000000-0000-4000-8000-0000000000a1"
 B = "00000000-0000-4000-8000-0000000000b2"
@@ -296,8 +297,12 @@ def test_import_list_filters_and_pages(client: TestClient) -> None:
     assert bad.status_code == 422
 
 
-def test_models_market_figures(client: TestClient) -> None:
-    listed = client.get("/api/models").json()  # the established default: models with listings
+def test_models_market_figures(client: TestClient, glyph_env: Settings) -> None:
+    assert client.get("/api/models").json() == []  # no market figures computed yet
+    refresh_market(migrate(glyph_env.sqlalchemy_url))
+    response = client.get("/api/models")
+    assert datetime.fromisoformat(response.headers["x-market-computed-at"])
+    listed = response.json()  # the established default: models with listings
     assert all(m["listing_count"] > 0 for m in listed)
     assert {"model", "min_price", "median_price", "max_price", "avg_price"} <= set(listed[0])
     every = client.get("/api/models", params={"listed_only": "false"}).json()

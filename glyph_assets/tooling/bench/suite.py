@@ -285,13 +285,14 @@ def run_bench(quick: bool = False, output: Path | None = None) -> list[Figure]:
 
 
 def _optional_suites(quick: bool) -> list[list[Figure]]:
-    """API and storage benchmarks, each measured against its own baseline."""
+    """API, storage and warehouse-read benchmarks, each measured against its own baseline."""
     results: list[list[Figure]] = []
     for module, function in (
         ("api", "bench_api"),
         ("storage", "bench_storage"),
         ("executors", "bench_executors"),
         ("changes", "bench_changes"),
+        ("warehouse", "bench_warehouse"),
     ):
         try:
             bench = getattr(

@@ -1,0 +1,134 @@
+"""An import's figures are computed once, when it ends, and read from import_summaries after
+(glyph_assets.store.summaries, repository.finish_import, migration 0009)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from alembic import command
+from sqlalchemy import Engine, create_engine, func, select, text, update
+
+from glyph_assets.settings import Settings
+from glyph_assets.store import repository, summaries
+from glyph_assets.store.models import ImportSummary, Listing
+from glyph_assets.store.status import ImportStatus
+from tests.support.warehouse import warehouse_at, warehouse_with_import
+
+IMPORT_ID = "00000000-0000-4000-8000-000000000016"
+
+
+@pytest.fixture
+def engine(glyph_env: Settings) -> Iterator[Engine]:
+    yield warehouse_with_import(glyph_env.sqlalchemy_url, IMPORT_ID)
+
+
+def _write(engine: Engine) -> None:
+    n = 4
+    frame = pd.DataFrame(
+        {
+            "import_index": [1, 2, 3, 4],
+            "title": ["RTX 4090", "RTX 4090 b", "H100", "a mouse"],
+            "canonical_model": ["RTX_4090", "RTX_4090", "H100_PCIE_80GB", None],
+            "price": [1800.0, 2000.0, 30000.0, 10.0],
+            "unit_price": [900.0, 2000.0, 30000.0, 10.0],
+            "score": [80.0, 70.0, 95.0, None],
+            "is_gpu": [True, True, True, False],
+            "reject_reason": [None, None, None, "not_gpu:accessory"],
+            "warnings": [None, "odd", None, None],
+            "error_stage": [None] * n,
+            "error_field": [None] * n,
+            "error_reason": [None] * n,
+        }
+    )
+    repository.replace_import_rows(engine, IMPORT_ID, [frame])
+
+
+def _stored(engine: Engine) -> list[ImportSummary]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(ImportSummary.__table__)).all())
+
+
+def test_the_end_of_an_import_stores_its_figures(engine: Engine) -> None:
+    _write(engine)
+    assert not _stored(engine)  # nothing before the import ends
+    repository.finish_import(engine, IMPORT_ID, ImportStatus.SUCCEEDED)
+    [row] = _stored(engine)
+    assert (row.persisted_rows, row.error_rows, row.not_gpu_rows, row.warning_rows) == (4, 0, 1, 1)
+    assert (row.score_min, row.score_max, row.first_model, row.last_model) == (
+        70.0,
+        95.0,
+        "RTX_4090",
+        "UNKNOWN",
+    )
+    assert row.top_models[0] == {
+        "canonical_model": "RTX_4090",
+        "listings": 2,
+        "min_price": 900.0,
+        "max_price": 2000.0,
+    }
+    assert [m["canonical_model"] for m in row.top_models] == ["RTX_4090", "H100_PCIE_80GB"]
+
+
+def test_the_summary_reads_the_stored_figures_not_the_rows(engine: Engine) -> None:
+    _write(engine)
+    repository.finish_import(engine, IMPORT_ID, ImportStatus.SUCCEEDED)
+    with engine.begin() as conn:  # rows changed behind the store's back are not re-read
+        conn.execute(update(Listing).values(score=1.0))
+    figures = summaries.import_figures(engine, IMPORT_ID, ended=True)
+    assert (figures["score_min"], figures["score_max"]) == (70.0, 95.0)
+    with engine.connect() as conn:
+        assert summaries.compute_figures(conn, IMPORT_ID)["score_max"] == 1.0
+
+
+def test_a_retry_forgets_the_figures_and_its_end_records_new_ones(engine: Engine) -> None:
+    _write(engine)
+    repository.finish_import(engine, IMPORT_ID, ImportStatus.FAILED)
+    assert _stored(engine)[0].persisted_rows == 4  # a failed run's rows are counted as they are
+    repository.reopen_import(engine, IMPORT_ID)
+    assert not _stored(engine)
+    running = summaries.import_figures(engine, IMPORT_ID, ended=False)
+    assert running["persisted_rows"] == 4 and not _stored(engine)  # live, not stored
+    repository.finish_import(engine, IMPORT_ID, ImportStatus.CANCELED)
+    [row] = _stored(engine)
+    assert (row.persisted_rows, row.top_models, row.first_model) == (0, [], None)
+
+
+def test_writing_rows_again_drops_the_stored_figures(engine: Engine) -> None:
+    _write(engine)
+    repository.finish_import(engine, IMPORT_ID, ImportStatus.SUCCEEDED)
+    _write(engine)
+    assert not _stored(engine)
+
+
+def test_an_import_ended_before_0009_gets_its_figures_on_first_read(
+    glyph_env: object, tmp_path: Path
+) -> None:
+    url, config = warehouse_at(tmp_path, "0007", IMPORT_ID)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO listings (import_id, import_index, canonical_model, score, price)"
+                " VALUES (:i, 1, 'B200', 50.0, 10.0), (:i, 2, NULL, 60.0, 20.0)"
+            ),
+            {"i": IMPORT_ID},
+        )
+    command.upgrade(config, "0009")
+    figures = summaries.import_figures(engine, IMPORT_ID, ended=True)
+    assert (figures["persisted_rows"], figures["first_model"], figures["last_model"]) == (
+        2,
+        "B200",
+        "UNKNOWN",
+    )
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(ImportSummary)).scalar_one()
+    assert stored == 1
+    assert summaries.import_figures(engine, IMPORT_ID, ended=True)["score_max"] == 60.0
+    command.downgrade(config, "0008")
+    with engine.connect() as conn:
+        tables = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master"))}
+    assert "import_summaries" not in tables
+    engine.dispose()
