@@ -54,7 +54,7 @@ from dagster._serdes.config_class import ConfigurableClassData
 
 from glyph_assets.contract import RUN_WORKER_TAG
 
-DEFAULT_PRELOAD = ("dagster", "glyph_assets.definitions")
+DEFAULT_PRELOAD = ("dagster", "glyph_assets.run_worker_preload")
 _START_TIME_SLACK = 1.0  # seconds: psutil's create_time is rounded to the clock tick
 
 
