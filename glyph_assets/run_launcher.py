@@ -21,9 +21,9 @@ What Dagster needs from a launcher, and how this one gives it:
 - ``resume_run`` is not offered (``supports_resume_run`` stays False): a run whose worker died is
   re-executed by run retries instead, as with the default launcher.
 
-The fork server imports the code once, when the launching process starts its first run: code
-changed after that is picked up when the daemon restarts (the local stack restarts all its
-processes together).
+The fork server imports the code once, when the daemon starts (any other launching process:
+on its first launch): code changed after that is picked up when the daemon restarts (the local
+stack restarts all its processes together).
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Mapping, Sequence
+from multiprocessing import forkserver
 from typing import Any
 
 import psutil
@@ -153,6 +155,19 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             inst_data=inst_data,
             preload_modules=config_value.get("preload_modules") or DEFAULT_PRELOAD,
         )
+
+    def register_instance(self, instance: Any) -> None:
+        """In the daemon (the process that launches queued runs), start the fork server at once
+        rather than on the first launch: the preload takes seconds, and a run must not spend
+        them STARTING (run monitoring fails a run that starts too slowly)."""
+        super().register_instance(instance)
+        if os.path.basename(sys.argv[0] if sys.argv else "") == "dagster-daemon":
+            threading.Thread(target=self.warm_up, name="warm-fork-server", daemon=True).start()
+
+    def warm_up(self) -> None:
+        """Start the fork server and let it import ``preload_modules`` (idempotent)."""
+        self._mp_context()
+        forkserver.ensure_running()
 
     def _mp_context(self) -> Any:
         """The fork-server context, its server started (and the code imported) on first use."""
