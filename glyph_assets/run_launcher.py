@@ -137,6 +137,8 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         self._preload = list(preload_modules)
         self._context: Any = None
         self._lock = threading.Lock()
+        self._warming = False  # a warm-up started in the background and may not be done
+        self._ready = threading.Event()  # the fork server has imported preload_modules
         super().__init__()
 
     @property
@@ -162,12 +164,24 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         them STARTING (run monitoring fails a run that starts too slowly)."""
         super().register_instance(instance)
         if os.path.basename(sys.argv[0] if sys.argv else "") == "dagster-daemon":
+            self._warming = True
             threading.Thread(target=self.warm_up, name="warm-fork-server", daemon=True).start()
 
     def warm_up(self) -> None:
         """Start the fork server and let it import ``preload_modules`` (idempotent)."""
         self._mp_context()
         forkserver.ensure_running()
+        self._ready.set()
+
+    def _launch_context(self) -> Any:
+        """Where the next worker comes from: the fork server once it is warm; while a
+        background warm-up is still importing (a daemon just started, a loaded machine), a
+        fresh interpreter as Dagster's default launcher would start, so that no run waits
+        STARTING behind the warm-up."""
+        if self._ready.is_set() or not self._warming:
+            self.warm_up()
+            return self._mp_context()
+        return multiprocessing.get_context("spawn")
 
     def _mp_context(self) -> Any:
         """The fork-server context, its server started (and the code imported) on first use."""
@@ -181,15 +195,21 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
     def launch_run(self, context: LaunchRunContext) -> None:
         run = check.inst(context.dagster_run, DagsterRun)
         check.invariant(run.job_code_origin is not None, "the run has no Python origin")
-        process = self._mp_context().Process(
+        process = self._launch_context().Process(
             target=_execute_run,
             args=(serialize_value(self._instance.get_ref()), run.run_id),
             name=f"run-worker-{run.run_id[:8]}",
             daemon=False,
         )
         process.start()
+        warm = self._ready.is_set()
         self._instance.report_engine_event(
-            f"Forked run worker from the warm fork server (pid: {process.pid}).",
+            (
+                f"Forked run worker from the warm fork server (pid: {process.pid})."
+                if warm
+                else f"Started run worker in a fresh interpreter: the fork server is still warming up "
+                f"(pid: {process.pid})."
+            ),
             run,
             cls=self.__class__,
         )

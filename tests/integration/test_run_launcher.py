@@ -178,3 +178,23 @@ def test_a_worker_tag_from_another_host_or_a_reused_pid_is_never_ours(tmp_path: 
     )
     assert worker_of(reused) is not None and live_worker(reused) is None
     assert worker_of(ours.with_tags({RUN_WORKER_TAG: "not json"})) is None
+
+
+def test_a_run_launched_while_the_fork_server_warms_up_starts_cold(
+    instance: DagsterInstance,
+) -> None:
+    launcher = WarmRunLauncher(preload_modules=["dagster", "tests.support.launcher_jobs"])
+    launcher.register_instance(instance)
+    launcher._warming = True  # as in a daemon whose background warm-up has not finished
+    recon = reconstructable(define_probe_job)
+    run = instance.create_run_for_job(
+        job_def=recon.get_definition(),
+        job_code_origin=recon.get_python_origin(),
+        status=DagsterRunStatus.STARTING,
+    )
+    from dagster._core.launcher import LaunchRunContext
+
+    launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+    done = _wait(instance, run.run_id, {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE})
+    assert done.status == DagsterRunStatus.SUCCESS
+    assert any("fresh interpreter" in m for m in _messages(instance, run.run_id))
