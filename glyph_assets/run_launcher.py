@@ -202,14 +202,13 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             daemon=False,
         )
         process.start()
-        warm = self._ready.is_set()
+        where = (
+            "Forked run worker from the warm fork server"
+            if self._ready.is_set()
+            else "Started run worker in a fresh interpreter: the fork server is still warming up"
+        )
         self._instance.report_engine_event(
-            (
-                f"Forked run worker from the warm fork server (pid: {process.pid})."
-                if warm
-                else f"Started run worker in a fresh interpreter: the fork server is still warming up "
-                f"(pid: {process.pid})."
-            ),
+            f"{where} (pid: {process.pid}).",
             run,
             cls=self.__class__,
         )
