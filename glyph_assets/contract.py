@@ -54,6 +54,8 @@ MAX_RUNTIME_TAG = "dagster/max_runtime"
 RESUME_RETRY_TAG = "dagster/is_resume_retry"
 # Set by Dagster on a failed run that its run retries (instance ``run_retries``) will re-execute.
 WILL_RETRY_TAG = "dagster/will_retry"
+# Where a run's worker is (pid and start time, JSON): written by glyph_assets.run_launcher.
+RUN_WORKER_TAG = "glyph/run_worker"
 
 
 def runtime_limit_tags(seconds: int | None) -> dict[str, str]:
@@ -186,6 +188,7 @@ __all__ = [
     "PROGRESS_EVERY_S",
     "ProgressEvent",
     "RESUME_RETRY_TAG",
+    "RUN_WORKER_TAG",
     "SOURCE_TAG",
     "STEP_WORKER",
     "WILL_RETRY_TAG",

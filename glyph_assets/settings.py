@@ -32,9 +32,11 @@ class Settings(BaseSettings):
     code_server_port: int | None = None  # None: a free port, picked when the stack starts
     dagster_location: str = "glyph"
     dagster_postgres_url: str | None = None
-    # Where runs execute: "default" (a process beside the code server) or "docker" (a container
-    # per run through dagster-docker's DockerRunLauncher; see deploy/README.md).
-    dagster_run_launcher: Literal["default", "docker"] = "default"
+    # Where runs execute: "warm" (a process forked by the daemon from a fork server with Dagster
+    # and the code preloaded: glyph_assets.run_launcher), "default" (a fresh interpreter started
+    # by the code server) or "docker" (a container per run through dagster-docker's
+    # DockerRunLauncher; see deploy/README.md).
+    dagster_run_launcher: Literal["warm", "default", "docker"] = "warm"
     dagster_run_image: str | None = None
     dagster_run_network: str | None = None
     dagster_run_volumes: list[str] = Field(default_factory=list)

@@ -110,18 +110,25 @@ def replay(
     )
 
 
+# How often a waiting request re-reads its import: 50 ms at first (a small import's run is done
+# in well under a second, and a slow first poll was a quarter of its latency), backing off to 1 s
+# so that a long import costs Dagster one status read a second.
+FIRST_POLL_SECONDS = 0.05
+POLL_BACKOFF = 1.3
+
+
 async def wait_until_final(ctx: Context, import_id: str, timeout: float) -> service.ImportState:
     """Poll (reconciling) until the import is final or the timeout passes. The wait itself is
     async, so waiting clients do not hold the worker threads that other requests need."""
     deadline = time.monotonic() + max(0.0, timeout)
-    delay = 0.2
+    delay = FIRST_POLL_SECONDS
     while True:
         state = await anyio.to_thread.run_sync(service.load_state, ctx, import_id)
         left = deadline - time.monotonic()
         if state.record["status"] in TERMINAL_STATUSES or left <= 0:
             return state
         await anyio.sleep(min(delay, left))
-        delay = min(delay * 1.5, 1.0)
+        delay = min(delay * POLL_BACKOFF, 1.0)
 
 
 def check_established_dto(document: JsonDocument) -> None:

@@ -337,11 +337,21 @@ def prune(
 def bench(
     quick: Annotated[bool, typer.Option(help="100,000 rows instead of 1,000,000")] = False,
     output: Annotated[Path | None, typer.Option(help="Where to write the figures as JSON")] = None,
+    latency: Annotated[
+        bool,
+        typer.Option(
+            help="Only the established clients' synchronous imports (3-row persist, 4-row CSV, "
+            "100,000-row persist) on a stack of their own"
+        ),
+    ] = False,
 ) -> None:
     """Measure every performance figure against a baseline from the same run; print one table."""
-    from glyph_assets.tooling.bench.suite import run_bench
+    from glyph_assets.tooling.bench.suite import run_bench, run_latency_bench
 
-    run_bench(quick=quick, output=output)
+    if latency:
+        run_latency_bench(output=output)
+    else:
+        run_bench(quick=quick, output=output)
 
 
 @app.command(name="eval")

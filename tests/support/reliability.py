@@ -199,17 +199,18 @@ def run_progress(running: RunningStack, run_id: str) -> list[ProgressEvent]:
 
 def run_worker(running: RunningStack, run_id: str, timeout: float = 60) -> psutil.Process:
     """The process executing ``run_id``: the pid its in-process executor logged, checked to be
-    a descendant of this stack's code server (so nothing else can ever be signalled)."""
+    a descendant of this stack's code server or daemon (the warm run launcher forks workers
+    from the daemon's fork server), so nothing else can ever be signalled."""
     deadline = time.monotonic() + timeout
-    code_server = psutil.Process(running.procs["code-server"].pid)
+    launchers = {running.procs[name].pid for name in ("code-server", "daemon")}
     while time.monotonic() < deadline:
         for message in run_messages(running, run_id):
             if message.startswith("Executing steps in process (pid: "):
                 pid = int(message.split("pid: ")[1].split(")")[0])
                 worker = psutil.Process(pid)
-                assert code_server.pid in {
+                assert launchers & {
                     p.pid for p in worker.parents()
-                }, f"pid {pid} is not a child of the code server"
+                }, f"pid {pid} is not a child of the code server or the daemon"
                 return worker
         time.sleep(0.2)
     raise AssertionError(f"no worker process logged for run {run_id}")

@@ -63,13 +63,25 @@ def test_default_instance_keeps_sqlite_and_queues_runs(tmp_path: Path) -> None:
     settings = _settings(tmp_path, max_concurrent_runs=3)
     config = instance_config(settings)
     assert "storage" not in config
-    assert "run_launcher" not in config
+    assert config["run_launcher"]["class"] == "WarmRunLauncher"
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert config["run_coordinator"]["config"]["max_concurrent_runs"] == 3
 
     with _loaded_instance(tmp_path / "home", settings) as instance:
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"
         assert instance.run_coordinator.get_run_queue_config().max_concurrent_runs == 3
+
+
+def test_runs_start_warm_by_default_and_from_the_code_server_on_request(tmp_path: Path) -> None:
+    with _loaded_instance(tmp_path / "home", _settings(tmp_path)) as instance:
+        launcher = instance.run_launcher
+        assert type(launcher).__name__ == "WarmRunLauncher"
+        assert launcher.supports_check_run_worker_health
+        assert not launcher.supports_resume_run
+    default = _settings(tmp_path, dagster_run_launcher="default")
+    assert "run_launcher" not in instance_config(default)
+    with _loaded_instance(tmp_path / "home2", default) as instance:
+        assert type(instance.run_launcher).__name__ == "DefaultRunLauncher"
 
 
 def test_run_retries_retry_dead_workers_only(tmp_path: Path) -> None:

@@ -284,6 +284,17 @@ def run_bench(quick: bool = False, output: Path | None = None) -> list[Figure]:
     return figures
 
 
+def run_latency_bench(output: Path | None = None) -> list[Figure]:
+    """``glyph bench --latency``: what an established client waits for on a synchronous import,
+    beside the established service's reference figures."""
+    from glyph_assets.tooling.bench.api import bench_latency
+
+    figures = [_as_figure(row) for row in bench_latency()]
+    print_table(figures, title="glyph: established clients' synchronous imports")
+    save(figures, output or PROJECT_ROOT / "bench-results" / "latency.json")
+    return figures
+
+
 def _optional_suites(quick: bool) -> list[list[Figure]]:
     """API, storage and warehouse-read benchmarks, each measured against its own baseline."""
     results: list[list[Figure]] = []
