@@ -13,11 +13,21 @@ import pytest
 from fastapi.testclient import TestClient
 
 from glyph_assets.settings import PROJECT_ROOT, Settings
+from glyph_assets.store.db import migrate
 from tests.support.app import api_client
+from tests.support.warehouse import refresh_market
 from tests.unit import test_api_reads
 from tests.unit.test_api_reads import ROWS_A, ROWS_B, A, B, C, seed
 
 client = test_api_reads.client  # the read tests' seeded warehouse behind the app
+
+
+@pytest.fixture
+def priced_client(client: TestClient, glyph_env: Settings) -> TestClient:
+    """The seeded app after a market refresh, as the market automation leaves it."""
+    refresh_market(migrate(glyph_env.sqlalchemy_url))
+    return client
+
 
 TOKEN = "console-secret"
 
@@ -106,7 +116,10 @@ def test_bad_input_is_a_clear_4xx(client: TestClient) -> None:
     assert client.get("/models/NO_SUCH_MODEL_EVER").status_code == 404
 
 
-def test_models_pages_show_market_figures_and_the_price_history(client: TestClient) -> None:
+def test_models_pages_show_market_figures_and_the_price_history(
+    priced_client: TestClient,
+) -> None:
+    client = priced_client
     models = client.get("/models")
     assert models.status_code == 200
     rows = {r[0].split()[0]: r for r in _cells(models.text, "models")}
@@ -133,7 +146,8 @@ def test_models_pages_show_market_figures_and_the_price_history(client: TestClie
     assert client.get("/api/models/NO_SUCH_MODEL_EVER/prices").json()["points"] == []
 
 
-def test_report_page_and_the_report_in_both_formats(client: TestClient) -> None:
+def test_report_page_and_the_report_in_both_formats(priced_client: TestClient) -> None:
+    client = priced_client
     page = client.get("/report")
     assert page.status_code == 200
     assert "<h1>GPU market report</h1>" in page.text and "<table>" in page.text
