@@ -45,32 +45,23 @@ format: install
 	$(BIN)/black glyph_assets glyphd_api tests
 	$(BIN)/ruff check --fix glyph_assets glyphd_api tests
 
-# Three passes run side by side; all three spend most of their time waiting on real processes
-# (Dagster runs, servers starting), so together they finish sooner than one after the other:
-# - the main suite (unit tests and the integration tests on SQLite), whose output is live;
-# - the PostgreSQL pass: the API, conformance and listing-change suites again, with the listing
-#   store and Dagster on PostgreSQL, and the Celery tests (two workers on the local RabbitMQ,
-#   Dagster on PostgreSQL), which need PostgreSQL whatever the backend;
-# - the side pass: the slowest SQLite files that start stacks of their own (a full disk, random
-#   kills, the supervisor, schemathesis, bad inputs), left out of the main suite.
-# The two logs follow the main suite's output; any pass failing fails the target.
+# The PostgreSQL pass (the API, conformance and listing-change suites again, with the listing
+# store and Dagster on PostgreSQL) runs beside the main suite: both spend most of their time
+# waiting on real processes (Dagster runs, servers starting), so side by side they finish sooner
+# than one after the other. Its output follows the main suite's; either failing fails the target.
+# The Celery tests (two workers on the local RabbitMQ, Dagster on PostgreSQL) need PostgreSQL
+# whatever the backend, so they run in this pass and the main suite leaves them out.
 PG_SUITES := tests/integration/test_api.py tests/integration/test_established.py \
 	tests/integration/test_changes.py tests/integration/test_celery.py
-SIDE_SUITES := tests/integration/test_disk_full.py tests/integration/test_soak.py \
-	tests/integration/test_supervisor.py tests/integration/test_schemathesis.py \
-	tests/integration/test_bad_inputs.py
 
 test: install bytecode lint browser
 	@mkdir -p .test-logs
 	@GLYPH_TEST_BACKEND=postgres $(BIN)/python -m pytest -p no:cacheprovider $(PG_SUITES) \
 		> .test-logs/postgres.log 2>&1 & pg=$$!; \
-	$(BIN)/python -m pytest -p no:cacheprovider $(SIDE_SUITES) > .test-logs/side.log 2>&1 & side=$$!; \
-	$(BIN)/python -m pytest -m 'not celery' $(addprefix --ignore=,$(SIDE_SUITES)); main=$$?; \
-	wait $$pg; postgres=$$?; wait $$side; sidepass=$$?; \
+	$(BIN)/python -m pytest -m 'not celery'; main=$$?; \
+	wait $$pg; postgres=$$?; \
 	echo "--- the PostgreSQL pass ($(PG_SUITES))"; cat .test-logs/postgres.log; \
-	echo "--- the side pass ($(SIDE_SUITES))"; cat .test-logs/side.log; \
-	if [ $$main -ne 0 ]; then exit $$main; fi; \
-	if [ $$postgres -ne 0 ]; then exit $$postgres; fi; exit $$sidepass
+	if [ $$main -ne 0 ]; then exit $$main; fi; exit $$postgres
 
 bench: install bytecode bench-tools
 	$(BIN)/glyph bench

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from glyph_assets.settings import Settings
 from glyph_assets.store.market import recent_imports
@@ -370,6 +370,24 @@ def test_rejected_upload_lists_every_problem_and_keeps_nothing(
     assert (import_count(running_stack), sorted(os.listdir(landing))) == before
 
 
+def _window_prices(engine: Engine, model: str) -> list[float]:
+    """The USD card prices of ``model`` over the imports the market window covers now."""
+    window = recent_imports(engine, Settings().market_window_imports)
+    with engine.connect() as conn:
+        return [
+            p
+            for (p,) in conn.execute(
+                select(func.coalesce(Listing.unit_price, Listing.price)).where(
+                    Listing.import_id.in_(window["import_id"].tolist()),
+                    Listing.canonical_model == model,
+                    Listing.price > 0,
+                    Listing.currency == "USD",
+                    Listing.is_gpu.is_(True),
+                )
+            )
+        ]
+
+
 def test_import_list_and_models(
     api: httpx.Client, running_stack: RunningStack, demo: dict[str, Any]
 ) -> None:
@@ -385,24 +403,18 @@ def test_import_list_and_models(
     assert import_id in {i["import_id"] for i in succeeded["items"]}
 
     finished = datetime.fromisoformat(demo["summary"]["timestamp"])
-    models = wait_for_market(api, finished)  # refreshed by the stack's market automation
-    assert models
     top = demo["summary"]["top_models"][0]["canonical_model"]
-    [market] = [m for m in models if m["canonical_model"] == top]
-    window = recent_imports(running_stack.engine, Settings().market_window_imports)
-    with running_stack.engine.connect() as conn:
-        prices = [
-            p
-            for (p,) in conn.execute(
-                select(func.coalesce(Listing.unit_price, Listing.price)).where(
-                    Listing.import_id.in_(window["import_id"].tolist()),
-                    Listing.canonical_model == top,
-                    Listing.price > 0,
-                    Listing.currency == "USD",
-                    Listing.is_gpu.is_(True),
-                )
-            )
-        ]
+    # The automation refreshes the market after each import ends; other tests' imports on this
+    # stack may end meanwhile, so compare once a refresh has covered the window as it stands.
+    deadline = time.monotonic() + 240
+    while True:
+        models = wait_for_market(api, finished)  # refreshed by the stack's market automation
+        assert models
+        [market] = [m for m in models if m["canonical_model"] == top]
+        prices = _window_prices(running_stack.engine, top)
+        if market["listing_count"] == len(prices) or time.monotonic() > deadline:
+            break
+        time.sleep(2.0)
     assert market["listing_count"] == len(prices)
     assert market["min_price"] == min(prices) and market["max_price"] == max(prices)
     assert market["median_price"] == pytest.approx(statistics.median(prices))
