@@ -294,7 +294,7 @@ def _check_stop(stop_event: threading.Event | None) -> None:
         raise StopRequested("stop requested while the stack was starting")
 
 
-def _wait_http(
+def wait_http(
     url: str,
     timeout: float,
     proc: subprocess.Popen | None = None,
@@ -449,9 +449,9 @@ class Supervisor:
                     )
             u = urls(settings)
             procs = self.procs
-            _wait_http(f"{u.dagster}/server_info", timeout, procs["webserver"], self.stop_event)
+            wait_http(f"{u.dagster}/server_info", timeout, procs["webserver"], self.stop_event)
             # Any answer: the API is up (a 503 names a component still coming up, the daemon).
-            _wait_http(f"{u.api}/api/health", timeout, procs["api"], self.stop_event, 600)
+            wait_http(f"{u.api}/api/health", timeout, procs["api"], self.stop_event, 600)
         except BaseException:
             self.stop()
             raise

@@ -20,7 +20,7 @@ import httpx
 
 from glyph_assets.settings import PROJECT_ROOT
 from glyph_assets.tooling.bench.runner import Figure, median_of
-from glyph_assets.tooling.supervisor import api_command, free_port
+from glyph_assets.tooling.supervisor import api_command, free_port, wait_http
 
 TARGET = "< 1 s"
 
@@ -42,16 +42,8 @@ def served_api(env: dict[str, str]) -> Iterator[httpx.Client]:
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            deadline = time.monotonic() + 180  # a loaded machine starts it slowly
-            while True:
-                try:
-                    if client.get("/api/imports?limit=1").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError("the API did not start")
-                time.sleep(0.3)
+            # a loaded machine starts it slowly
+            wait_http(f"http://127.0.0.1:{port}/api/imports?limit=1", 180, proc, below=300)
             yield client
     finally:
         proc.terminate()

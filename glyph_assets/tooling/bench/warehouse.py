@@ -42,7 +42,7 @@ from glyph_assets.tooling.bench.storage import (
     _sqlite_url,
     _unreachable,
 )
-from glyph_assets.tooling.supervisor import api_command, free_port
+from glyph_assets.tooling.supervisor import api_command, free_port, wait_http
 
 PLAIN_PAGE = "plain listing page"
 # The reads of issue 16, each with the most it may cost as a multiple of the plain page.
@@ -125,16 +125,7 @@ def api_over(url: str, work: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/api/models", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("the API did not answer within 60 s")
-            time.sleep(0.3)
+        wait_http(f"{base}/api/models", 60, proc, below=300)
         yield base
     finally:
         proc.terminate()
