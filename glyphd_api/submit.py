@@ -85,7 +85,11 @@ def register_and_launch(
             ) from exc
         raise Replayed(existing) from exc
     run_id, attempt = service.launch_first_run(
-        ctx, registered.import_id, submission.source, submission.run_config
+        ctx,
+        registered.import_id,
+        submission.source,
+        submission.run_config,
+        size_bytes=registered.record.get("size_bytes"),
     )
     detected = DetectedFormat.of(registered.inspection)
     record = repository.get_import(ctx.engine, registered.import_id) or registered.record
