@@ -17,7 +17,9 @@ from glyphd_api.rates import diff_items_in_usd, rates_of
 from glyphd_api.routes.common import Limit, Offset, answer, bare_array, errors
 from glyphd_api.schemas import UtcDatetime, Versioned
 
-router = APIRouter(tags=["changes"])
+# Every read here may refuse a token (401), a query (422) or find the database down (503); the
+# reads of one listing, import or delta add 404.
+router = APIRouter(tags=["changes"], responses=errors(401, 422))
 KEY_PATTERN = r"^[tu]-[0-9a-f]{8,40}$"
 
 
@@ -47,7 +49,7 @@ class ListingHistory(Versioned):
     "/api/listings/{listing_key}/history",
     response_model=ListingHistory,
     summary="Every observation of one listing across imports, oldest first",
-    responses=errors(401, 404, 422),
+    responses=errors(404),
 )
 def listing_history(
     ctx: ContextDep,
@@ -120,7 +122,7 @@ class ImportDiffOut(Versioned):
     "/api/imports/{import_id}/diff",
     response_model=ImportDiffOut,
     summary="What changed against another import (default: the previous import of its source)",
-    responses=errors(401, 404, 422),
+    responses=errors(404),
 )
 def import_diff(
     import_id: str,
@@ -209,7 +211,6 @@ def _delta(row: dict[str, Any]) -> PriceDelta:
     "/api/forecast/deltas",
     response_model=list[PriceDelta],
     summary="Price changes between consecutive observations of the same listing (established)",
-    responses=errors(401, 422),
 )
 def forecast_deltas(
     ctx: ContextDep,
@@ -238,7 +239,7 @@ def forecast_deltas(
     "/api/forecast/deltas/{delta_id}",
     response_model=PriceDeltaDetail,
     summary="One price delta with both observations (established)",
-    responses=errors(401, 404, 422),
+    responses=errors(404),
 )
 def forecast_delta(delta_id: int, ctx: ContextDep) -> Any:
     rows = changes.price_deltas(ctx.engine, changes.DeltaFilters(delta_id=delta_id), 1)

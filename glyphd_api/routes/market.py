@@ -14,7 +14,8 @@ from glyphd_api.deps import ContextDep
 from glyphd_api.routes.common import answer, errors
 from glyphd_api.schemas import UtcDatetime, Versioned
 
-router = APIRouter(tags=["market"])
+# Every market read may refuse a token (401), a query (422) or find the database down (503).
+router = APIRouter(tags=["market"], responses=errors(401, 422))
 Model = Annotated[str | None, Query(max_length=64, description="One canonical model")]
 
 
@@ -90,7 +91,6 @@ class PriceMovements(Versioned):
     "/api/market/stats",
     response_model=MarketStats,
     summary="Per model and currency: price statistics over the newest imports, with USD beside",
-    responses=errors(401, 422),
 )
 def market_stats(ctx: ContextDep, model: Model = None) -> Any:
     rows = market.read_model_market_stats(ctx.engine, model)
@@ -101,7 +101,6 @@ def market_stats(ctx: ContextDep, model: Model = None) -> Any:
     "/api/market/movements",
     response_model=PriceMovements,
     summary="Per model and currency: median price between consecutive imports, with USD beside",
-    responses=errors(401, 422),
 )
 def price_movements(
     ctx: ContextDep,

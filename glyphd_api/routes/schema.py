@@ -21,7 +21,8 @@ from glyphd_api.schemas import (
     SchemaVersions,
 )
 
-router = APIRouter(tags=["schema"])
+# Answered from constants: a refused token (401) is the only error, the database is not read.
+router = APIRouter(tags=["schema"], responses=errors(401, database=False))
 SUPPORTED_VERSIONS = (SCHEMA_VERSION,)
 REQUEST_HEADER = "X-Glyph-Schema-Version"
 
@@ -30,7 +31,6 @@ REQUEST_HEADER = "X-Glyph-Schema-Version"
     "/api/schema-version",
     response_model=SchemaVersions,
     summary="The schema versions this service speaks, and how a client asks for one",
-    responses=errors(401, database=False),
 )
 def schema_version() -> Any:
     return answer(
@@ -68,7 +68,6 @@ class EstablishedVersionCheck(BaseModel):
     "/api/schema/versions",
     response_model=EstablishedVersions,
     summary="The established glyphd schema versions (its SchemaVersionInfo)",
-    responses=errors(401, database=False),
 )
 def established_versions() -> Any:
     return EstablishedVersions(
@@ -82,7 +81,6 @@ def established_versions() -> Any:
     "/api/schema/versions/{version}",
     response_model=EstablishedVersionCheck,
     summary="Is this established schema version supported (always 200, as established)",
-    responses=errors(401, database=False),
 )
 def established_version(version: str) -> Any:
     supported = version in ESTABLISHED_SCHEMA_VERSIONS
