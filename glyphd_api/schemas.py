@@ -154,14 +154,20 @@ class ImportAccepted(Versioned):
     links: Links
 
 
-class RunOut(BaseModel):
+class RunTimes(BaseModel):
+    """A Dagster run's times as its run record holds them (an import's runs and a job's status
+    both carry them, under Dagster's own names)."""
+
+    created_at: UtcDatetime | None = None
+    start_time: UtcDatetime | None = None
+    end_time: UtcDatetime | None = None
+
+
+class RunOut(RunTimes):
     run_id: str
     attempt: int
     status: str = Field(description="Dagster's run status (QUEUED, STARTED, SUCCESS, ...)")
     parent_run_id: str | None = None
-    created_at: UtcDatetime | None = None
-    start_time: UtcDatetime | None = None
-    end_time: UtcDatetime | None = None
     dagster_url: str | None = None
 
 
@@ -474,7 +480,7 @@ class Progress(BaseModel):
     stages: list[StageProgress] = Field(default_factory=list)
 
 
-class JobStatus(Versioned):
+class JobStatus(Versioned, RunTimes):
     """A Dagster run of an import, read from Dagster (the source of truth for run state)."""
 
     model_config = _example(
@@ -511,9 +517,6 @@ class JobStatus(Versioned):
     parent_run_id: str | None = None
     import_status: ImportStatus | None = None
     progress: Progress
-    created_at: UtcDatetime | None = None
-    start_time: UtcDatetime | None = None
-    end_time: UtcDatetime | None = None
     failure_message: str | None = None
     links: Links | None = None
 
