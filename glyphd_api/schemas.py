@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -749,3 +749,186 @@ class Health(Versioned):
     components: dict[str, ComponentHealth] = Field(default_factory=dict)
     down: list[str] = Field(default_factory=list)
     versions: dict[str, str]
+
+
+# A listing across imports, what changed between two imports, the established price deltas
+# (routes/changes.py).
+
+
+class Observation(BaseModel):
+    import_id: str
+    source: str
+    observed_at: UtcDatetime
+    import_index: int
+    title: str | None = None
+    canonical_model: str | None = None
+    price: float | None = None
+    unit_price: float | None = Field(default=None, description="The price of one card of a lot")
+    currency: str | None = None
+    condition: str | None = None
+    quantity: int | None = None
+    seller: str | None = None
+    source_url: str | None = None
+    score: float | None = None
+
+
+class ListingHistory(Versioned):
+    listing_key: str
+    observations: list[Observation] = Field(description="Oldest first, one per row seen")
+
+
+class ChangeCounts(BaseModel):
+    new: int
+    gone: int
+    repriced: int
+    unchanged: int
+
+
+class ModelChanges(ChangeCounts):
+    canonical_model: str
+
+
+class UsdEquivalent(BaseModel):
+    """Both prices in US dollars, each at the latest rate on or before its own import's day
+    (``GLYPH_FX_RATES_PATH``); null with a reason where there is no rate, never a guess."""
+
+    price: float | None = None
+    previous_price: float | None = None
+    price_change: float | None = Field(
+        default=None, description="In USD; also where the two currencies differ"
+    )
+    rate: float | None = Field(default=None, description="USD per unit of this price's currency")
+    rate_date: date | None = None
+    reason: str | None = Field(default=None, description="Why this price has no USD value")
+    previous_rate: float | None = None
+    previous_rate_date: date | None = None
+    previous_reason: str | None = None
+
+
+class ChangedListing(BaseModel):
+    listing_key: str
+    canonical_model: str | None = None
+    title: str | None = None
+    import_index: int | None = Field(default=None, description="In this import (null: gone)")
+    previous_import_index: int | None = Field(default=None, description="In the other import")
+    price: float | None = None
+    previous_price: float | None = None
+    currency: str | None = None
+    previous_currency: str | None = None
+    price_change: float | None = Field(default=None, description="Null across currencies")
+    price_change_pct: float | None = None
+    usd: UsdEquivalent
+
+
+class ImportDiffOut(Versioned):
+    import_id: str
+    against: str | None = Field(description="The import compared with (null: none before it)")
+    change: str
+    counts: ChangeCounts
+    by_model: list[ModelChanges]
+    items: list[ChangedListing]
+    total: int
+    limit: int
+    offset: int
+
+
+class Snapshot(BaseModel):
+    id: int
+    price_usd: float | None = None
+    score: float | None = None
+    seen_at: str | None = None
+
+
+class PriceDelta(BaseModel):
+    """The established forecast delta: a listing's change between two consecutive
+    observations (``id`` is the later one's); glyph adds the currency and both prices."""
+
+    id: int
+    model: str | None = None
+    price_delta: float
+    price_delta_pct: float
+    score_delta: float
+    region: str | None = None
+    source_url: str | None = None
+    timestamp: str | None = None
+    current_snapshot_id: int
+    previous_snapshot_id: int
+    currency: str | None = None
+    current_price: float | None = None
+    previous_price: float | None = None
+
+
+class PriceDeltaDetail(PriceDelta):
+    current_snapshot: Snapshot
+    previous_snapshot: Snapshot
+
+
+# The market tables the market assets keep (routes/market.py).
+
+
+class UsdRateUsed(BaseModel):
+    usd_rate: float | None = Field(default=None, description="USD per unit of the currency")
+    usd_rate_date: date | None = Field(default=None, description="The rate's own date")
+    usd_reason: str | None = Field(default=None, description="Why there is no USD value")
+
+
+class MarketStat(UsdRateUsed):
+    """One model's figures in one currency over the newest imports; ``*_usd`` at the rate of
+    the day of the newest import they cover."""
+
+    canonical_model: str
+    currency: str
+    listings: int
+    imports: int
+    min_price: float
+    p10_price: float
+    median_price: float
+    p90_price: float
+    max_price: float
+    median_price_per_gb_vram: float | None = None
+    best_import_id: str | None = None
+    best_import_index: int | None = None
+    best_price: float | None = None
+    best_score: float | None = None
+    min_price_usd: float | None = None
+    p10_price_usd: float | None = None
+    median_price_usd: float | None = None
+    p90_price_usd: float | None = None
+    max_price_usd: float | None = None
+    window_imports: int
+    computed_at: UtcDatetime
+
+
+class MarketStats(Versioned):
+    items: list[MarketStat]
+
+
+class PriceMovement(UsdRateUsed):
+    """A model's median price between two consecutive imports, in its currency; in USD each
+    median at the rate of its own import's day (``abs_change_usd`` includes the currency's own
+    move)."""
+
+    canonical_model: str
+    currency: str
+    source: str = Field(description="The import's source, or * across all sources")
+    import_id: str
+    previous_import_id: str
+    imported_at: UtcDatetime
+    previous_imported_at: UtcDatetime
+    listings: int
+    previous_listings: int
+    median_price: float
+    previous_median_price: float
+    abs_change: float
+    pct_change: float | None = None
+    median_price_usd: float | None = None
+    previous_usd_rate: float | None = None
+    previous_usd_rate_date: date | None = None
+    previous_usd_reason: str | None = None
+    previous_median_price_usd: float | None = None
+    abs_change_usd: float | None = None
+    computed_at: UtcDatetime
+
+
+class PriceMovements(Versioned):
+    items: list[PriceMovement]

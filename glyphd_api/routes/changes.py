@@ -3,11 +3,10 @@ established glyphd price deltas (``/api/forecast/deltas``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
 
 from glyph_assets.store import changes
 from glyphd_api import service
@@ -15,34 +14,22 @@ from glyphd_api.deps import ContextDep
 from glyphd_api.errors import ApiError
 from glyphd_api.rates import diff_items_in_usd, rates_of
 from glyphd_api.routes.common import Limit, Offset, answer, bare_array, errors
-from glyphd_api.schemas import UtcDatetime, Versioned
+from glyphd_api.schemas import (
+    ChangeCounts,
+    ChangedListing,
+    ImportDiffOut,
+    ListingHistory,
+    ModelChanges,
+    Observation,
+    PriceDelta,
+    PriceDeltaDetail,
+    Snapshot,
+)
 
 # Every read here may refuse a token (401), a query (422) or find the database down (503); the
 # reads of one listing, import or delta add 404.
 router = APIRouter(tags=["changes"], responses=errors(401, 422))
 KEY_PATTERN = r"^[tu]-[0-9a-f]{8,40}$"
-
-
-class Observation(BaseModel):
-    import_id: str
-    source: str
-    observed_at: UtcDatetime
-    import_index: int
-    title: str | None = None
-    canonical_model: str | None = None
-    price: float | None = None
-    unit_price: float | None = Field(default=None, description="The price of one card of a lot")
-    currency: str | None = None
-    condition: str | None = None
-    quantity: int | None = None
-    seller: str | None = None
-    source_url: str | None = None
-    score: float | None = None
-
-
-class ListingHistory(Versioned):
-    listing_key: str
-    observations: list[Observation] = Field(description="Oldest first, one per row seen")
 
 
 @router.get(
@@ -61,61 +48,6 @@ def listing_history(
     return answer(
         ListingHistory(listing_key=listing_key, observations=[Observation(**o) for o in seen])
     )
-
-
-class ChangeCounts(BaseModel):
-    new: int
-    gone: int
-    repriced: int
-    unchanged: int
-
-
-class ModelChanges(ChangeCounts):
-    canonical_model: str
-
-
-class UsdEquivalent(BaseModel):
-    """Both prices in US dollars, each at the latest rate on or before its own import's day
-    (``GLYPH_FX_RATES_PATH``); null with a reason where there is no rate, never a guess."""
-
-    price: float | None = None
-    previous_price: float | None = None
-    price_change: float | None = Field(
-        default=None, description="In USD; also where the two currencies differ"
-    )
-    rate: float | None = Field(default=None, description="USD per unit of this price's currency")
-    rate_date: date | None = None
-    reason: str | None = Field(default=None, description="Why this price has no USD value")
-    previous_rate: float | None = None
-    previous_rate_date: date | None = None
-    previous_reason: str | None = None
-
-
-class ChangedListing(BaseModel):
-    listing_key: str
-    canonical_model: str | None = None
-    title: str | None = None
-    import_index: int | None = Field(default=None, description="In this import (null: gone)")
-    previous_import_index: int | None = Field(default=None, description="In the other import")
-    price: float | None = None
-    previous_price: float | None = None
-    currency: str | None = None
-    previous_currency: str | None = None
-    price_change: float | None = Field(default=None, description="Null across currencies")
-    price_change_pct: float | None = None
-    usd: UsdEquivalent
-
-
-class ImportDiffOut(Versioned):
-    import_id: str
-    against: str | None = Field(description="The import compared with (null: none before it)")
-    change: str
-    counts: ChangeCounts
-    by_model: list[ModelChanges]
-    items: list[ChangedListing]
-    total: int
-    limit: int
-    offset: int
 
 
 @router.get(
@@ -160,37 +92,6 @@ def import_diff(
             offset=offset,
         )
     )
-
-
-class Snapshot(BaseModel):
-    id: int
-    price_usd: float | None = None
-    score: float | None = None
-    seen_at: str | None = None
-
-
-class PriceDelta(BaseModel):
-    """The established forecast delta: a listing's change between two consecutive
-    observations (``id`` is the later one's); glyph adds the currency and both prices."""
-
-    id: int
-    model: str | None = None
-    price_delta: float
-    price_delta_pct: float
-    score_delta: float
-    region: str | None = None
-    source_url: str | None = None
-    timestamp: str | None = None
-    current_snapshot_id: int
-    previous_snapshot_id: int
-    currency: str | None = None
-    current_price: float | None = None
-    previous_price: float | None = None
-
-
-class PriceDeltaDetail(PriceDelta):
-    current_snapshot: Snapshot
-    previous_snapshot: Snapshot
 
 
 def _naive(value: Any) -> str | None:
