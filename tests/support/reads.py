@@ -19,6 +19,7 @@ from glyph_assets.store.db import migrate
 from glyph_assets.store.models import Import
 from glyphd_api.app import create_app
 from tests.support.stack import free_port
+from tests.support.warehouse import record_import
 
 A = "00000000-0000-4000-8000-0000000000a1"
 B = "00000000-0000-4000-8000-0000000000b2"
@@ -82,15 +83,7 @@ def seed(
     created: datetime,
 ) -> None:
     engine = migrate(settings.sqlalchemy_url)
-    repository.create_import(
-        engine,
-        import_id=import_id,
-        source=source,
-        filename=f"{source}.csv",
-        sha256="0" * 64,
-        size_bytes=123,
-        kind="raw",
-    )
+    record_import(engine, import_id, source=source, filename=f"{source}.csv", size_bytes=123)
     counts = repository.replace_import_rows(engine, import_id, [frame(rows)])
     repository.set_import_status(engine, import_id, status, total_rows=len(rows), **counts)
     with engine.begin() as conn:

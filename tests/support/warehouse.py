@@ -18,18 +18,25 @@ from glyph_assets.tooling.bench.warehouse import refresh_market
 __all__ = [
     "imports_recorded",
     "insert_rows",
+    "record_import",
     "refresh_market",
     "warehouse_at",
     "warehouse_with_import",
 ]
 
 
+def record_import(engine: Engine, import_id: str, **fields: Any) -> None:
+    """``import_id`` recorded by the store as an upload is: by default a queued raw import of an
+    empty file from source ``t``; ``fields`` (``store.repository.create_import``'s) set what a
+    test needs instead, a status, counts, a source, a file name."""
+    defaults: dict[str, Any] = {"source": "t", "sha256": "0" * 64, "size_bytes": 0, "kind": "raw"}
+    repository.create_import(engine, import_id=import_id, **{**defaults, **fields})
+
+
 def warehouse_with_import(url: str, import_id: str) -> Engine:
     """The database at ``url`` migrated to head, with ``import_id`` recorded (queued, no rows)."""
     engine = migrate(url)
-    repository.create_import(
-        engine, import_id=import_id, source="t", sha256="0" * 64, size_bytes=0, kind="raw"
-    )
+    record_import(engine, import_id)
     return engine
 
 
