@@ -702,6 +702,19 @@ class SchemaVersions(Versioned):
     how_to_ask: str
 
 
+class EstablishedVersions(BaseModel):
+    supported_versions: list[str]
+    default_version: str
+    current_version: str
+
+
+class EstablishedVersionCheck(BaseModel):
+    version: str
+    supported: bool
+    message: str
+    supported_versions: list[str] | None = None
+
+
 class EstablishedModel(ModelMarket):
     """A model as established glyphd clients read it (``GPUModelDTO``: ``model`` is the display
     name, prices and ``listing_count`` required, the optional specs under their established

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from glyphd_api.routes.common import answer, errors
 from glyphd_api.schemas import (
     ESTABLISHED_SCHEMA_VERSION,
     ESTABLISHED_SCHEMA_VERSIONS,
     SCHEMA_VERSION,
+    EstablishedVersionCheck,
+    EstablishedVersions,
     SchemaVersions,
 )
 
@@ -49,19 +50,6 @@ def schema_version() -> Any:
             ),
         )
     )
-
-
-class EstablishedVersions(BaseModel):
-    supported_versions: list[str]
-    default_version: str
-    current_version: str
-
-
-class EstablishedVersionCheck(BaseModel):
-    version: str
-    supported: bool
-    message: str
-    supported_versions: list[str] | None = None
 
 
 @router.get(
