@@ -28,28 +28,35 @@ SUPPORTED_VERSIONS = (SCHEMA_VERSION,)
 REQUEST_HEADER = "X-Glyph-Schema-Version"
 
 
+# What this service speaks is fixed when it starts: the two version reads hand out one answer.
+VERSIONS = SchemaVersions(
+    current_version=SCHEMA_VERSION,
+    supported_versions=list(SUPPORTED_VERSIONS),
+    established_versions=list(ESTABLISHED_SCHEMA_VERSIONS),
+    established_default_version=ESTABLISHED_SCHEMA_VERSION,
+    how_to_ask=(
+        f"Send the header '{REQUEST_HEADER}: <version>' with any request: a version "
+        "this service does not speak answers 406 with the supported ones. Every answer "
+        f"carries its version in 'schema_version' and in the {REQUEST_HEADER} header. "
+        "The established glyphd paths (/api/persist/listings, /api/import/csv, "
+        "/api/imports/from-pipeline) answer ImportResultDTO with schema_version "
+        f"'{ESTABLISHED_SCHEMA_VERSION}'; see /api/schema/versions."
+    ),
+)
+ESTABLISHED_VERSIONS = EstablishedVersions(
+    supported_versions=list(ESTABLISHED_SCHEMA_VERSIONS),
+    default_version=ESTABLISHED_SCHEMA_VERSION,
+    current_version=ESTABLISHED_SCHEMA_VERSION,
+)
+
+
 @router.get(
     "/api/schema-version",
     response_model=SchemaVersions,
     summary="The schema versions this service speaks, and how a client asks for one",
 )
 def schema_version() -> Any:
-    return answer(
-        SchemaVersions(
-            current_version=SCHEMA_VERSION,
-            supported_versions=list(SUPPORTED_VERSIONS),
-            established_versions=list(ESTABLISHED_SCHEMA_VERSIONS),
-            established_default_version=ESTABLISHED_SCHEMA_VERSION,
-            how_to_ask=(
-                f"Send the header '{REQUEST_HEADER}: <version>' with any request: a version "
-                "this service does not speak answers 406 with the supported ones. Every answer "
-                f"carries its version in 'schema_version' and in the {REQUEST_HEADER} header. "
-                "The established glyphd paths (/api/persist/listings, /api/import/csv, "
-                "/api/imports/from-pipeline) answer ImportResultDTO with schema_version "
-                f"'{ESTABLISHED_SCHEMA_VERSION}'; see /api/schema/versions."
-            ),
-        )
-    )
+    return answer(VERSIONS)
 
 
 @router.get(
@@ -58,11 +65,7 @@ def schema_version() -> Any:
     summary="The established glyphd schema versions (its SchemaVersionInfo)",
 )
 def established_versions() -> Any:
-    return EstablishedVersions(
-        supported_versions=list(ESTABLISHED_SCHEMA_VERSIONS),
-        default_version=ESTABLISHED_SCHEMA_VERSION,
-        current_version=ESTABLISHED_SCHEMA_VERSION,
-    )
+    return ESTABLISHED_VERSIONS
 
 
 @router.get(
