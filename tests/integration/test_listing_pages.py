@@ -19,11 +19,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
 
 from glyph_assets.settings import Settings
-from glyph_assets.store import repository
 from glyph_assets.store.db import dispose_engines, migrate
 from glyph_assets.store.pages import ListingFilters, order_by
 from glyphd_api.app import create_app
 from tests.support.stack import free_port
+from tests.support.warehouse import record_import
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -34,13 +34,11 @@ ROWS = 1_000_000
 def fill(engine: Engine) -> None:
     """A finished import of ROWS listings; every tenth score NULL. Indexes are dropped for the
     bulk insert and built again after it (what a restore would do), to keep the test short."""
-    repository.create_import(
+    record_import(
         engine,
-        import_id=IMPORT_ID,
+        IMPORT_ID,
         source="pages",
-        sha256="0" * 64,
         size_bytes=1,
-        kind="raw",
         status="succeeded",
         total_rows=ROWS,
         persisted_rows=ROWS,

@@ -51,6 +51,7 @@ from glyph_assets.tooling.environ import glyph_environment
 from glyph_assets.tooling.supervisor import code_server_command
 from tests.support import pg
 from tests.support.stack import free_port
+from tests.support.warehouse import record_import
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -194,9 +195,7 @@ def test_first_migrations_from_several_processes_do_not_collide() -> None:
 
 
 def _new_import(engine: Engine, import_id: str) -> None:
-    repository.create_import(
-        engine, import_id=import_id, source="test", sha256="0" * 64, size_bytes=0, kind="raw"
-    )
+    record_import(engine, import_id, source="test")
 
 
 def test_replace_is_idempotent_transactional_and_uses_copy(

@@ -41,16 +41,18 @@ def scored_chunk() -> pd.DataFrame:
     return frame
 
 
-def stored(engine: Engine) -> tuple[list[tuple], list[tuple]]:
+def stored(engine: Engine) -> tuple[list[dict], list[dict]]:
+    """Every stored listing and row error in import_index order: each column's value and, under
+    ``typeof(column)``, SQLite's storage class of it."""
     with engine.connect() as conn:
         tables = []
         for table in ("listings", "row_errors"):
             columns = [
                 r[1] for r in conn.execute(text(f"PRAGMA table_info({table})")) if r[1] != "id"
             ]
-            listed = ", ".join(f"{c}, typeof({c})" for c in columns)
+            listed = ", ".join(f'{c}, typeof({c}) AS "typeof({c})"' for c in columns)
             rows = conn.execute(text(f"SELECT {listed} FROM {table} ORDER BY import_index"))
-            tables.append([tuple(r) for r in rows])
+            tables.append([dict(r._mapping) for r in rows])
     return tables[0], tables[1]
 
 
@@ -81,15 +83,10 @@ def test_both_sqlite_paths_store_identical_rows(glyph_env: object, tmp_path: Pat
     listings, errors = stored(native)
     assert (listings, errors) == stored(portable)
     assert len(listings) == 5 and len(errors) == 1
-    first = dict(zip(["import_id", "import_id_type"], listings[0][:2], strict=True))
-    assert first["import_id"] == IMPORT_ID
-    with native.connect() as conn:
-        stored_lot = conn.execute(
-            text(
-                "SELECT unit_price, typeof(unit_price), match_alternatives FROM listings"
-                " ORDER BY import_index"
-            )
-        ).all()
+    assert listings[0]["import_id"] == IMPORT_ID
+    stored_lot = [
+        (r["unit_price"], r["typeof(unit_price)"], r["match_alternatives"]) for r in listings
+    ]
     assert stored_lot[0] == (27450.0, "real", "RTX_3080_10GB|RTX_3080_12GB")
     assert stored_lot[2] == (2.625, "real", None)
 

@@ -13,7 +13,6 @@ does, and the API is started over the warehouse and asked each read repeatedly (
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import tempfile
 import time
@@ -35,7 +34,7 @@ from glyph_assets.store.db import migrate
 from glyph_assets.store.models import Listing
 from glyph_assets.store.status import ImportStatus
 from glyph_assets.tooling.bench.datagen import generate_csv
-from glyph_assets.tooling.bench.runner import Figure
+from glyph_assets.tooling.bench.runner import Figure, median_get_ms
 from glyph_assets.tooling.bench.storage import (
     DEFAULT_ADMIN_URL,
     _postgres_url,
@@ -132,20 +131,6 @@ def api_over(url: str, work: Path) -> Iterator[str]:
         proc.wait(10)
 
 
-def median_ms(client: httpx.Client, path: str, repeat: int) -> float:
-    """Median wall time of ``repeat`` sequential requests, after two to warm the caches."""
-    times = []
-    for n in range(repeat + 2):
-        started = time.perf_counter()
-        response = client.get(path)
-        elapsed = (time.perf_counter() - started) * 1000
-        if response.status_code != 200:
-            raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
-        if n >= 2:
-            times.append(elapsed)
-    return statistics.median(times)
-
-
 def measure(url: str, work: Path, chunks: list[pd.DataFrame], imports: int) -> dict[str, Any]:
     engine = migrate(url)
     started = time.perf_counter()
@@ -154,9 +139,9 @@ def measure(url: str, work: Path, chunks: list[pd.DataFrame], imports: int) -> d
     repeat = 20
     with api_over(url, work) as base, httpx.Client(base_url=base, timeout=300) as client:
         import_id = ids[-1]
-        plain = median_ms(client, PLAIN.format(import_id=import_id), repeat)
+        plain = median_get_ms(client, PLAIN.format(import_id=import_id), repeat, warmup=2)
         reads = {
-            name: median_ms(client, path.format(import_id=import_id), repeat)
+            name: median_get_ms(client, path.format(import_id=import_id), repeat, warmup=2)
             for name, path, _ in READS
         }
     return {
