@@ -1,0 +1,142 @@
+"""A listing as every reader sees it, from the lean tables it is stored in (migration 0012).
+
+``listings`` keeps what is the row's own: its import as the integer ``import_key``, a
+``spec_set`` reference to the specs and spec-decided score components it shares with every
+listing of the same model (``spec_sets``), and ``unit_price`` only where a lot makes it differ
+from ``price``. The readers (pages, summaries, market, audit, changes) ask for a listing's
+columns by their public names here and get the expression that gives each one back:
+``import_id`` from ``imports``, the specs from ``spec_sets``, ``unit_price`` as
+``coalesce(unit_price, price)``. An import is found by its ``import_id`` with
+:func:`of_import`, which the database resolves once (an indexed lookup) before it seeks the
+listing indexes on ``import_key``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, FromClause, func, select
+from sqlalchemy.sql import ColumnElement
+
+from glyph_assets.sieve.columns import (
+    CLIENT_COLUMNS,
+    LISTING_COLUMNS,
+    REGISTRY_SPECS,
+    SCORE_COLUMNS,
+)
+from glyph_assets.store.models import Import, Listing, RowError, SpecSet
+
+# The columns a spec set holds, in the order a listing showed them (the registry's specs, then
+# the three score components that only the specs decide).
+SPEC_SET_KEYS: tuple[str, ...] = tuple(
+    c.name for c in SpecSet.__table__.columns if c.name != "spec_id"
+)
+
+# Every column a listing page (and the CSV export) shows, in the order the API has always
+# given them (the order of the listings table before migration 0012).
+LISTING_KEYS: tuple[str, ...] = (
+    "import_id",
+    "import_index",
+    "title",
+    "price",
+    "currency",
+    "condition",
+    "quantity",
+    "unit_price",
+    "seller",
+    "region",
+    "source_url",
+    "source_type",
+    "listing_age",
+    "model_hint",
+    "brand_hint",
+    "bulk_notes",
+    "canonical_model",
+    "match_type",
+    "match_score",
+    "vendor",
+    "is_gpu",
+    "reject_reason",
+    "listing_key",
+    "match_alternatives",
+    *REGISTRY_SPECS,
+    "warnings",
+    *SCORE_COLUMNS,
+    *CLIENT_COLUMNS,
+)
+assert set(LISTING_KEYS) == {"import_id", *LISTING_COLUMNS}, "a listing column has no place"
+
+_JOINED = Listing.__table__.outerjoin(
+    SpecSet.__table__, SpecSet.__table__.c.spec_id == Listing.__table__.c.spec_set
+)
+
+
+def import_id_of_row(table: Any = Listing) -> ColumnElement[Any]:
+    """A row's ``import_id``: one primary-key lookup in ``imports`` per row returned (a page's
+    rows, not the rows its filter reads)."""
+    return (
+        select(Import.import_id)
+        .where(Import.import_key == table.import_key)
+        .scalar_subquery()
+        .label("import_id")
+    )
+
+
+def column(name: str, joined: bool = False) -> ColumnElement[Any]:
+    """The expression giving a listing's column ``name`` (a public name of ``LISTING_KEYS``
+    or ``id``), labelled with that name. Spec columns need :data:`LISTINGS` in the FROM;
+    ``joined``: the FROM is :data:`WITH_IMPORTS`, which gives ``import_id`` by its join (for
+    reads of whole imports) rather than by a lookup per row returned (for pages)."""
+    if name == "import_id":
+        return Import.import_id.label("import_id") if joined else import_id_of_row()
+    if name == "unit_price":
+        return func.coalesce(Listing.unit_price, Listing.price).label("unit_price")
+    if name in SPEC_SET_KEYS:
+        return SpecSet.__table__.c[name].label(name)
+    return Listing.__table__.c[name].label(name)
+
+
+def columns(names: Iterable[str], joined: bool = False) -> list[ColumnElement[Any]]:
+    return [column(name, joined) for name in names]
+
+
+# listings with their spec sets: the FROM of any read that shows or filters on a spec column
+# (a LEFT JOIN on a primary key, which the databases drop where no spec column is used).
+LISTINGS: FromClause = _JOINED
+# ... and with their imports, for reads that select or filter whole imports by import_id.
+WITH_IMPORTS: FromClause = _JOINED.join(
+    Import.__table__, Import.__table__.c.import_key == Listing.__table__.c.import_key
+)
+
+
+def of_import(import_id: Any, table: Any = Listing) -> ColumnElement[bool]:
+    """``table``'s rows of the import ``import_id`` (a value or a bind parameter): the key is
+    looked up once, then the (import_key, ...) indexes are sought with it."""
+    key = select(Import.import_key).where(Import.import_id == import_id).scalar_subquery()
+    return table.import_key == key
+
+
+def of_errors(import_id: Any) -> ColumnElement[bool]:
+    """The import's row errors (see :func:`of_import`)."""
+    return of_import(import_id, RowError)
+
+
+def import_key(conn: Connection, import_id: str) -> int | None:
+    """The ``import_key`` of ``import_id``, None when there is no such import."""
+    found = conn.execute(select(Import.import_key).where(Import.import_id == import_id)).first()
+    return None if found is None else int(found[0])
+
+
+__all__ = [
+    "LISTINGS",
+    "LISTING_KEYS",
+    "SPEC_SET_KEYS",
+    "WITH_IMPORTS",
+    "column",
+    "columns",
+    "import_id_of_row",
+    "import_key",
+    "of_errors",
+    "of_import",
+]
