@@ -40,9 +40,7 @@ def persisted_sample(
     """The given columns of every ``step``-th persisted row in import_index order, streamed in
     chunks of ``SAMPLE_CHUNK_ROWS``."""
     names = list(columns)
-    query = (
-        select(*listing_rows.columns(names)).select_from(LISTINGS).where(of_import(import_id))
-    )
+    query = select(*listing_rows.columns(names)).select_from(LISTINGS).where(of_import(import_id))
     if step > 1:
         query = query.where(Listing.import_index % step == 0)
     with engine.connect() as conn:

@@ -206,9 +206,7 @@ def diff_page(
 def record_diff(engine: Engine, import_id: str, against: str | None) -> dict[str, Any]:
     """Compute and keep the import's diff against ``against`` (the listing_changes asset)."""
     counts = diff_counts(engine, import_id, against)
-    unkeyed_query = select(func.count()).where(
-        of_import(import_id), Listing.listing_key.is_(None)
-    )
+    unkeyed_query = select(func.count()).where(of_import(import_id), Listing.listing_key.is_(None))
     with engine.begin() as conn:
         unkeyed = int(conn.execute(unkeyed_query).scalar_one())
         conn.execute(delete(ImportDiff).where(ImportDiff.import_id == import_id))

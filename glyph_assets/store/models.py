@@ -154,7 +154,7 @@ class Listing(ImportRow, Base):
         Index("ix_listings_import_score_desc", "import_key", desc("score"), "import_index"),
         # The documented filters (migration 0012 has the DDL with PostgreSQL's NULLS LAST): one
         # import's page of one model; a vendor's listings best first; a model's best first.
-        # The model indexes leave out rows without a model (a model filter never reads them).
+        # These three leave out rows without a model (vendor): their filter never reads them.
         Index(
             "ix_listings_import_model",
             "import_key",
@@ -169,6 +169,8 @@ class Listing(ImportRow, Base):
             desc("score"),
             "import_key",
             "import_index",
+            sqlite_where=text("lower(vendor) IS NOT NULL"),
+            postgresql_where=text("lower(vendor) IS NOT NULL"),
         ),
         Index(
             "ix_listings_model_score",

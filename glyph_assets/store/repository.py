@@ -355,27 +355,35 @@ def replace_import_rows(
     score components as a reference to their ``spec_sets`` row, ``unit_price`` only where it
     differs from ``price``; ``store.listing_rows`` reads every column back as it was given.
     """
-    counts = {"persisted_rows": 0, "error_rows": 0, "not_gpu_rows": 0, "unknown_model_rows": 0}
     with sqlite_writer_turn(engine), bulk_writer(engine) as writer:
-        key = writer.import_key(import_id)
-        if key is None:
-            raise UnknownImport(f"no import {import_id} is recorded")
-        writer.delete_import(import_id, key)
-        catalog = SpecCatalog(writer)
-        for chunk in chunks:
-            failed = chunk["error_stage"].notna()
-            good = chunk.loc[~failed]
-            bad = (
-                chunk.loc[failed]
-                .rename(columns={"error_stage": "stage", "error_field": "field"})
-                .assign(import_key=key, reason=lambda f: f["error_reason"])
-            )
-            writer.insert("listings", STORED_LISTING_COLUMNS, lean_listings(good, key, catalog))
-            writer.insert("row_errors", STORED_ERROR_COLUMNS, bad)
-            counts["persisted_rows"] += len(good)
-            counts["error_rows"] += len(bad)
-            counts["not_gpu_rows"] += int((good["is_gpu"] == False).sum())  # noqa: E712 (not_gpu:*)
-            counts["unknown_model_rows"] += int((good["reject_reason"] == "unknown_model").sum())
+        return write_import_rows(writer, import_id, chunks)
+
+
+def write_import_rows(
+    writer: BulkWriter, import_id: str, chunks: Iterable[pd.DataFrame]
+) -> dict[str, int]:
+    """The body of :func:`replace_import_rows` on a writer's open transaction: the import's
+    earlier rows deleted, each chunk's listings and row errors inserted; returns the counts."""
+    counts = {"persisted_rows": 0, "error_rows": 0, "not_gpu_rows": 0, "unknown_model_rows": 0}
+    key = writer.import_key(import_id)
+    if key is None:
+        raise UnknownImport(f"no import {import_id} is recorded")
+    writer.delete_import(import_id, key)
+    catalog = SpecCatalog(writer)
+    for chunk in chunks:
+        failed = chunk["error_stage"].notna()
+        good = chunk.loc[~failed]
+        bad = (
+            chunk.loc[failed]
+            .rename(columns={"error_stage": "stage", "error_field": "field"})
+            .assign(import_key=key, reason=lambda f: f["error_reason"])
+        )
+        writer.insert("listings", STORED_LISTING_COLUMNS, lean_listings(good, key, catalog))
+        writer.insert("row_errors", STORED_ERROR_COLUMNS, bad)
+        counts["persisted_rows"] += len(good)
+        counts["error_rows"] += len(bad)
+        counts["not_gpu_rows"] += int((good["is_gpu"] == False).sum())  # noqa: E712 (not_gpu:*)
+        counts["unknown_model_rows"] += int((good["reject_reason"] == "unknown_model").sum())
     return counts
 
 
@@ -383,7 +391,7 @@ def lean_listings(good: pd.DataFrame, key: int, catalog: SpecCatalog) -> pd.Data
     """Listings as stored: ``import_key`` and ``spec_set`` added, ``unit_price`` dropped where
     it is the price itself (read back as ``coalesce(unit_price, price)``)."""
     price = pd.to_numeric(good["price"], errors="coerce") if "price" in good else None
-    unit = good["unit_price"] if "unit_price" in good else None
+    unit = good.get("unit_price")
     out = good.assign(import_key=key, spec_set=catalog.ids(good))
     if unit is not None and price is not None:
         same = (pd.to_numeric(unit, errors="coerce") == price).to_numpy()
@@ -624,6 +632,7 @@ __all__ = [
     "replace_import_rows",
     "SpecCatalog",
     "UnknownImport",
+    "write_import_rows",
     "runs_of",
     "set_import_status",
     "set_run_status",

@@ -72,12 +72,7 @@ def edge_models(conn: Connection, import_id: str) -> tuple[str | None, str | Non
     without a model counts as ``UNKNOWN``, as established glyphd clients expect."""
 
     def model_at(order: Any) -> str | None:
-        query = (
-            select(Listing.canonical_model)
-            .where(of_import(import_id))
-            .order_by(order)
-            .limit(1)
-        )
+        query = select(Listing.canonical_model).where(of_import(import_id)).order_by(order).limit(1)
         row = conn.execute(query).first()
         return None if row is None else (row[0] or "UNKNOWN")
 

@@ -18,8 +18,8 @@ listing of a model, ``unit_price`` equal to ``price`` on nearly every row. This 
   simply other sets), which ``gpu_models``, the registry as it is now, could not promise;
 - stores ``unit_price`` only where it differs from ``price`` (read as
   ``coalesce(unit_price, price)``, as the market figures and summaries always did);
-- rebuilds the listing indexes on ``import_key``; the two model indexes leave out rows without
-  a model, which a model filter never reads.
+- rebuilds the listing indexes on ``import_key``; the two model indexes and the vendor index
+  leave out rows without a model (a vendor), which their filters never read.
 
 SQLite: ``listings`` and ``row_errors`` are rebuilt in one pass each (a new table filled from
 the old one, in id order, then renamed); ``imports`` gets its column and unique index in place
@@ -148,10 +148,13 @@ def _create_listing_indexes() -> None:
         sqlite_where=has_model,
         postgresql_where=has_model,
     )
+    has_vendor = sa.text("lower(vendor) IS NOT NULL")
     op.create_index(
         "ix_listings_vendor_score",
         "listings",
         [sa.text("lower(vendor)"), score, "import_key", "import_index"],
+        sqlite_where=has_vendor,
+        postgresql_where=has_vendor,
     )
     op.create_index(
         "ix_listings_model_score",
@@ -201,9 +204,7 @@ def _create_spec_sets() -> None:
 
 
 def _unit_price(alias: str) -> str:
-    return (
-        f"CASE WHEN {alias}.unit_price = {alias}.price THEN NULL ELSE {alias}.unit_price END"
-    )
+    return f"CASE WHEN {alias}.unit_price = {alias}.price THEN NULL ELSE {alias}.unit_price END"
 
 
 def _upgrade_sqlite() -> None:
@@ -307,9 +308,7 @@ def _upgrade_postgres() -> None:
             ["import_key"],
             ondelete="CASCADE",
         )
-        op.create_unique_constraint(
-            f"uq_{table}_import_row", table, ["import_key", "import_index"]
-        )
+        op.create_unique_constraint(f"uq_{table}_import_row", table, ["import_key", "import_index"])
     op.create_foreign_key(
         "listings_spec_set_fkey", "listings", "spec_sets", ["spec_set"], ["spec_id"]
     )
