@@ -20,10 +20,12 @@ from sqlalchemy import Connection, FromClause, func, select
 from sqlalchemy.sql import ColumnElement
 
 from glyph_assets.sieve.columns import (
+    CLEAN_COLUMNS,
     CLIENT_COLUMNS,
-    LISTING_COLUMNS,
-    REGISTRY_SPECS,
+    KEY_COLUMNS,
+    MATCH_COLUMNS,
     SCORE_COLUMNS,
+    SPEC_COLUMNS,
 )
 from glyph_assets.store.models import Import, Listing, RowError, SpecSet
 
@@ -34,38 +36,18 @@ SPEC_SET_KEYS: tuple[str, ...] = tuple(
 )
 
 # Every column a listing page (and the CSV export) shows, in the order the API has always
-# given them (the order of the listings table before migration 0012).
+# given them (the order of the listings table before migration 0012: the match columns, then
+# the listing key, then the alternatives, which came later).
 LISTING_KEYS: tuple[str, ...] = (
     "import_id",
-    "import_index",
-    "title",
-    "price",
-    "currency",
-    "condition",
-    "quantity",
-    "unit_price",
-    "seller",
-    "region",
-    "source_url",
-    "source_type",
-    "listing_age",
-    "model_hint",
-    "brand_hint",
-    "bulk_notes",
-    "canonical_model",
-    "match_type",
-    "match_score",
-    "vendor",
-    "is_gpu",
-    "reject_reason",
-    "listing_key",
+    *CLEAN_COLUMNS,
+    *(c for c in MATCH_COLUMNS if c != "match_alternatives"),
+    *KEY_COLUMNS,
     "match_alternatives",
-    *REGISTRY_SPECS,
-    "warnings",
+    *SPEC_COLUMNS,
     *SCORE_COLUMNS,
     *CLIENT_COLUMNS,
 )
-assert set(LISTING_KEYS) == {"import_id", *LISTING_COLUMNS}, "a listing column has no place"
 
 _JOINED = Listing.__table__.outerjoin(
     SpecSet.__table__, SpecSet.__table__.c.spec_id == Listing.__table__.c.spec_set

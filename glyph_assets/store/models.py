@@ -43,6 +43,21 @@ class ImportRow:
     import_index: Mapped[int] = mapped_column(Integer, nullable=False, sort_order=-1)
 
 
+class GpuSpecs:
+    """The registry's specs of a GPU model, in the order both tables carry them: the registry
+    itself (``gpu_models``, after its names) and the spec sets listings reference."""
+
+    segment: Mapped[str | None] = mapped_column(String(32), sort_order=1)
+    architecture: Mapped[str | None] = mapped_column(String(64), sort_order=1)
+    vram_gb: Mapped[float | None] = mapped_column(Float, sort_order=1)
+    memory_type: Mapped[str | None] = mapped_column(String(32), sort_order=1)
+    tdp_watts: Mapped[float | None] = mapped_column(Float, sort_order=1)
+    mig_instances: Mapped[int | None] = mapped_column(Integer, sort_order=1)
+    nvlink: Mapped[bool | None] = mapped_column(Boolean, sort_order=1)
+    pcie_gen: Mapped[int | None] = mapped_column(Integer, sort_order=1)
+    form_factor: Mapped[str | None] = mapped_column(String(16), sort_order=1)
+
+
 class MarketKey:
     """The key of a market figure, first in its table: prices compare only within one model and
     one currency."""
@@ -107,7 +122,7 @@ class ImportRun(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class SpecSet(Base):
+class SpecSet(GpuSpecs, Base):
     """One distinct set of the facts a listing takes from its model: the registry specs it was
     enriched with and the three score components those specs alone decide. Kept once here and
     referenced by ``listings.spec_set`` (migration 0012) instead of copied onto every listing.
@@ -121,20 +136,13 @@ class SpecSet(Base):
 
     __tablename__ = "spec_sets"
 
-    spec_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    segment: Mapped[str | None] = mapped_column(String(32))
-    architecture: Mapped[str | None] = mapped_column(String(64))
-    vram_gb: Mapped[float | None] = mapped_column(Float)
-    memory_type: Mapped[str | None] = mapped_column(String(32))
-    tdp_watts: Mapped[float | None] = mapped_column(Float)
-    mig_instances: Mapped[int | None] = mapped_column(Integer)
-    nvlink: Mapped[bool | None] = mapped_column(Boolean)
-    pcie_gen: Mapped[int | None] = mapped_column(Integer)
-    form_factor: Mapped[str | None] = mapped_column(String(16))
-    launch_year: Mapped[int | None] = mapped_column(Integer)
-    score_capacity: Mapped[float | None] = mapped_column(Float)
-    score_features: Mapped[float | None] = mapped_column(Float)
-    score_efficiency: Mapped[float | None] = mapped_column(Float)
+    spec_id: Mapped[int] = mapped_column(
+        Integer, primary_key=True, autoincrement=True, sort_order=0
+    )
+    launch_year: Mapped[int | None] = mapped_column(Integer, sort_order=2)
+    score_capacity: Mapped[float | None] = mapped_column(Float, sort_order=2)
+    score_features: Mapped[float | None] = mapped_column(Float, sort_order=2)
+    score_efficiency: Mapped[float | None] = mapped_column(Float, sort_order=2)
 
 
 class Listing(ImportRow, Base):
@@ -283,7 +291,7 @@ class ImportSummary(Base):
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
-class GpuModel(Base):
+class GpuModel(GpuSpecs, Base):
     """The GPU registry, loaded from data/reference/gpu_models.csv."""
 
     __tablename__ = "gpu_models"
@@ -291,18 +299,9 @@ class GpuModel(Base):
     canonical_model: Mapped[str] = mapped_column(String(64), primary_key=True)
     vendor: Mapped[str] = mapped_column(String(16))
     display_name: Mapped[str] = mapped_column(String(200))
-    segment: Mapped[str | None] = mapped_column(String(32))
-    architecture: Mapped[str | None] = mapped_column(String(64))
-    vram_gb: Mapped[float | None] = mapped_column(Float)
-    memory_type: Mapped[str | None] = mapped_column(String(32))
-    tdp_watts: Mapped[float | None] = mapped_column(Float)
-    mig_instances: Mapped[int | None] = mapped_column(Integer)
-    nvlink: Mapped[bool | None] = mapped_column(Boolean)
-    pcie_gen: Mapped[int | None] = mapped_column(Integer)
-    form_factor: Mapped[str | None] = mapped_column(String(16))
-    slot_width: Mapped[int | None] = mapped_column(Integer)
-    launch_year: Mapped[int | None] = mapped_column(Integer)
-    aliases: Mapped[str | None] = mapped_column(Text)
+    slot_width: Mapped[int | None] = mapped_column(Integer, sort_order=2)
+    launch_year: Mapped[int | None] = mapped_column(Integer, sort_order=2)
+    aliases: Mapped[str | None] = mapped_column(Text, sort_order=2)
 
 
 class ModelMarketStat(MarketKey, Base):

@@ -33,6 +33,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.types import TypeEngine
+
+from glyph_assets.store.columns import GPU_SPEC_TYPES, row_error_columns
 
 revision = "0012"
 down_revision = "0011"
@@ -40,16 +43,8 @@ branch_labels = None
 depends_on = None
 
 # The columns a spec set holds: the registry specs, then the spec-decided score components.
-SPEC_TYPES: tuple[tuple[str, sa.types.TypeEngine], ...] = (
-    ("segment", sa.String(length=32)),
-    ("architecture", sa.String(length=64)),
-    ("vram_gb", sa.Float()),
-    ("memory_type", sa.String(length=32)),
-    ("tdp_watts", sa.Float()),
-    ("mig_instances", sa.Integer()),
-    ("nvlink", sa.Boolean()),
-    ("pcie_gen", sa.Integer()),
-    ("form_factor", sa.String(length=16)),
+SPEC_TYPES: tuple[tuple[str, TypeEngine], ...] = (
+    *GPU_SPEC_TYPES,
     ("launch_year", sa.Integer()),
     ("score_capacity", sa.Float()),
     ("score_features", sa.Float()),
@@ -135,35 +130,36 @@ def _listing_columns(key: str) -> list[sa.Column]:
     ]
 
 
-def _create_listing_indexes() -> None:
+def _create_listing_indexes(key: str, partial: bool) -> None:
+    """The listing indexes on ``key`` (import_key at 0012, import_id at 0011); ``partial``:
+    the model and vendor indexes leave out rows without a model (vendor), as at 0012."""
     score = _score()
-    has_model = sa.text("canonical_model IS NOT NULL")
-    op.create_index(
-        "ix_listings_import_score_desc", "listings", ["import_key", score, "import_index"]
-    )
+
+    def where(condition: str) -> dict[str, sa.TextClause]:
+        clause = sa.text(condition)
+        return {"sqlite_where": clause, "postgresql_where": clause} if partial else {}
+
+    has_model = where("canonical_model IS NOT NULL")
+    op.create_index("ix_listings_import_score_desc", "listings", [key, score, "import_index"])
     op.create_index(
         "ix_listings_import_model",
         "listings",
-        ["import_key", "canonical_model", "import_index"],
-        sqlite_where=has_model,
-        postgresql_where=has_model,
+        [key, "canonical_model", "import_index"],
+        **has_model,
     )
-    has_vendor = sa.text("lower(vendor) IS NOT NULL")
     op.create_index(
         "ix_listings_vendor_score",
         "listings",
-        [sa.text("lower(vendor)"), score, "import_key", "import_index"],
-        sqlite_where=has_vendor,
-        postgresql_where=has_vendor,
+        [sa.text("lower(vendor)"), score, key, "import_index"],
+        **where("lower(vendor) IS NOT NULL"),
     )
     op.create_index(
         "ix_listings_model_score",
         "listings",
-        ["canonical_model", score, "import_key", "import_index"],
-        sqlite_where=has_model,
-        postgresql_where=has_model,
+        ["canonical_model", score, key, "import_index"],
+        **has_model,
     )
-    op.create_index("ix_listings_key_import", "listings", ["listing_key", "import_key"])
+    op.create_index("ix_listings_key_import", "listings", ["listing_key", key])
 
 
 def _number_imports() -> None:
@@ -246,10 +242,7 @@ def _upgrade_sqlite() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("import_key", sa.Integer(), nullable=False),
         sa.Column("import_index", sa.Integer(), nullable=False),
-        sa.Column("stage", sa.String(length=32), nullable=False),
-        sa.Column("field", sa.String(length=100), nullable=True),
-        sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("raw_row", sa.Text(), nullable=True),
+        *row_error_columns(),
         sa.ForeignKeyConstraint(["import_key"], ["imports.import_key"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("import_key", "import_index", name="uq_row_errors_import_row"),
@@ -321,7 +314,7 @@ def upgrade() -> None:
         _upgrade_postgres()
     else:
         _upgrade_sqlite()
-    _create_listing_indexes()
+    _create_listing_indexes("import_key", partial=True)
 
 
 # --- downgrade: the listings and row errors of 0011, every value as it was read -------------
@@ -380,10 +373,7 @@ def _downgrade_sqlite() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("import_id", sa.String(length=36), nullable=False),
         sa.Column("import_index", sa.Integer(), nullable=False),
-        sa.Column("stage", sa.String(length=32), nullable=False),
-        sa.Column("field", sa.String(length=100), nullable=True),
-        sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("raw_row", sa.Text(), nullable=True),
+        *row_error_columns(),
         sa.ForeignKeyConstraint(["import_id"], ["imports.import_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("import_id", "import_index", name="uq_row_errors_import_row"),
@@ -438,21 +428,4 @@ def downgrade() -> None:
     op.drop_table("spec_sets")
     op.drop_index("uq_imports_import_key", table_name="imports")
     op.drop_column("imports", "import_key")
-    score = _score()
-    op.create_index(
-        "ix_listings_import_score_desc", "listings", ["import_id", score, "import_index"]
-    )
-    op.create_index(
-        "ix_listings_import_model", "listings", ["import_id", "canonical_model", "import_index"]
-    )
-    op.create_index(
-        "ix_listings_vendor_score",
-        "listings",
-        [sa.text("lower(vendor)"), score, "import_id", "import_index"],
-    )
-    op.create_index(
-        "ix_listings_model_score",
-        "listings",
-        ["canonical_model", score, "import_id", "import_index"],
-    )
-    op.create_index("ix_listings_key_import", "listings", ["listing_key", "import_id"])
+    _create_listing_indexes("import_id", partial=False)
