@@ -203,6 +203,28 @@ def _unit_price(alias: str) -> str:
     return f"CASE WHEN {alias}.unit_price = {alias}.price THEN NULL ELSE {alias}.unit_price END"
 
 
+def _rebuild_row_errors(key: str, type_: TypeEngine, key_of: str) -> None:
+    """SQLite: ``row_errors`` again, its import named by ``key`` (of ``type_``), each row's
+    value given by the SQL ``key_of`` over the old row ``e``; filled in id order, renamed."""
+    op.create_table(
+        "_row_errors_new",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column(key, type_, nullable=False),
+        sa.Column("import_index", sa.Integer(), nullable=False),
+        *row_error_columns(),
+        sa.ForeignKeyConstraint([key], [f"imports.{key}"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint(key, "import_index", name="uq_row_errors_import_row"),
+    )
+    op.execute(
+        f"INSERT INTO _row_errors_new (id, {key}, import_index, stage, field, reason, raw_row)"
+        f" SELECT e.id, {key_of}, e.import_index, e.stage, e.field, e.reason, e.raw_row"
+        " FROM row_errors e ORDER BY e.id"
+    )
+    op.execute("DROP TABLE row_errors")
+    op.execute("ALTER TABLE _row_errors_new RENAME TO row_errors")
+
+
 def _upgrade_sqlite() -> None:
     # The old tables are read in id order and written to new ones, which are then renamed.
     # Each row's import_key and spec set are looked up by index (SQLite's IS is NULL-safe).
@@ -237,24 +259,11 @@ def _upgrade_sqlite() -> None:
     op.execute("ALTER TABLE _listings_0012 RENAME TO listings")
     op.execute("DROP INDEX ix_spec_sets_0012")
 
-    op.create_table(
-        "_row_errors_0012",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("import_key", sa.Integer(), nullable=False),
-        sa.Column("import_index", sa.Integer(), nullable=False),
-        *row_error_columns(),
-        sa.ForeignKeyConstraint(["import_key"], ["imports.import_key"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("import_key", "import_index", name="uq_row_errors_import_row"),
+    _rebuild_row_errors(
+        "import_key",
+        sa.Integer(),
+        "(SELECT i.import_key FROM imports i WHERE i.import_id = e.import_id)",
     )
-    op.execute(
-        "INSERT INTO _row_errors_0012 (id, import_key, import_index, stage, field, reason,"
-        " raw_row) SELECT e.id, (SELECT i.import_key FROM imports i WHERE i.import_id ="
-        " e.import_id), e.import_index, e.stage, e.field, e.reason, e.raw_row"
-        " FROM row_errors e ORDER BY e.id"
-    )
-    op.execute("DROP TABLE row_errors")
-    op.execute("ALTER TABLE _row_errors_0012 RENAME TO row_errors")
 
 
 def _upgrade_postgres() -> None:
@@ -368,24 +377,11 @@ def _downgrade_sqlite() -> None:
     )
     op.execute("DROP TABLE listings")
     op.execute("ALTER TABLE _listings_0011 RENAME TO listings")
-    op.create_table(
-        "_row_errors_0011",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("import_id", sa.String(length=36), nullable=False),
-        sa.Column("import_index", sa.Integer(), nullable=False),
-        *row_error_columns(),
-        sa.ForeignKeyConstraint(["import_id"], ["imports.import_id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("import_id", "import_index", name="uq_row_errors_import_row"),
+    _rebuild_row_errors(
+        "import_id",
+        sa.String(length=36),
+        "(SELECT i.import_id FROM imports i WHERE i.import_key = e.import_key)",
     )
-    op.execute(
-        "INSERT INTO _row_errors_0011 (id, import_id, import_index, stage, field, reason,"
-        " raw_row) SELECT e.id, i.import_id, e.import_index, e.stage, e.field, e.reason,"
-        " e.raw_row FROM row_errors e JOIN imports i ON i.import_key = e.import_key"
-        " ORDER BY e.id"
-    )
-    op.execute("DROP TABLE row_errors")
-    op.execute("ALTER TABLE _row_errors_0011 RENAME TO row_errors")
 
 
 def _downgrade_postgres() -> None:
