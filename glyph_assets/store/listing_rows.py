@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, FromClause, func, select
+from sqlalchemy import FromClause, func, select
 from sqlalchemy.sql import ColumnElement
 
 from glyph_assets.sieve.columns import (
@@ -55,8 +55,8 @@ _JOINED = Listing.__table__.outerjoin(
 
 
 def import_id_of_row(table: Any = Listing) -> ColumnElement[Any]:
-    """A row's ``import_id``: one primary-key lookup in ``imports`` per row returned (a page's
-    rows, not the rows its filter reads)."""
+    """A row's ``import_id``: one lookup in the unique index of ``imports.import_key`` per row
+    returned (a page's rows, not the rows its filter reads)."""
     return (
         select(Import.import_id)
         .where(Import.import_key == table.import_key)
@@ -104,12 +104,6 @@ def of_errors(import_id: Any) -> ColumnElement[bool]:
     return of_import(import_id, RowError)
 
 
-def import_key(conn: Connection, import_id: str) -> int | None:
-    """The ``import_key`` of ``import_id``, None when there is no such import."""
-    found = conn.execute(select(Import.import_key).where(Import.import_id == import_id)).first()
-    return None if found is None else int(found[0])
-
-
 __all__ = [
     "LISTINGS",
     "LISTING_KEYS",
@@ -118,7 +112,6 @@ __all__ = [
     "column",
     "columns",
     "import_id_of_row",
-    "import_key",
     "of_errors",
     "of_import",
 ]
