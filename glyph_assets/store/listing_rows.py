@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import FromClause, func, select
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, visitors
 
 from glyph_assets.sieve.columns import (
     CLEAN_COLUMNS,
@@ -92,6 +92,19 @@ WITH_IMPORTS: FromClause = _JOINED.join(
 )
 
 
+def listings_for(*elements: Any) -> FromClause:
+    """The FROM a listing read needs: :data:`LISTINGS` when ``elements`` (its columns and
+    clauses) use a spec column, else ``listings`` alone. SQLite keeps an unused LEFT JOIN: a
+    count over the rows of a filter would look up every row's spec set for nothing."""
+    specs = SpecSet.__table__
+    used = any(
+        getattr(node, "table", None) is specs
+        for element in elements
+        for node in visitors.iterate(element)
+    )
+    return LISTINGS if used else Listing.__table__
+
+
 def of_import(import_id: Any, table: Any = Listing) -> ColumnElement[bool]:
     """``table``'s rows of the import ``import_id`` (a value or a bind parameter): the key is
     looked up once, then the (import_key, ...) indexes are sought with it."""
@@ -112,6 +125,7 @@ __all__ = [
     "column",
     "columns",
     "import_id_of_row",
+    "listings_for",
     "of_errors",
     "of_import",
 ]

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 
 from glyph_assets.store import listing_rows
-from glyph_assets.store.listing_rows import LISTINGS, of_errors, of_import
+from glyph_assets.store.listing_rows import LISTINGS, listings_for, of_errors, of_import
 from glyph_assets.store.models import Import, ImportRun, Listing, RowError, SpecSet
 from glyph_assets.store.status import PERSISTED_STATUSES
 
@@ -388,7 +388,7 @@ def listing_page_query(clauses: list[Any], sort: str, one_import: bool, keyset: 
 
 def listing_count_query(clauses: list[Any]) -> Select:
     """How many listings the page's filter matches."""
-    return select(func.count()).select_from(LISTINGS).where(*clauses)
+    return select(func.count()).select_from(listings_for(*clauses)).where(*clauses)
 
 
 def _check_keyset(import_id: str | None, sort: str, after_index: int | None) -> None:
