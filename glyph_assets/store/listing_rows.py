@@ -13,10 +13,11 @@ listing indexes on ``import_key``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import FromClause, func, select
+from sqlalchemy import Engine, FromClause, func, select
 from sqlalchemy.sql import ColumnElement, visitors
 
 from glyph_assets.sieve.columns import (
@@ -105,6 +106,67 @@ def listings_for(*elements: Any) -> FromClause:
     return LISTINGS if used else Listing.__table__
 
 
+# --- pages: a listing's own columns from the page's statement, its spec set from here -------
+
+# What a page selects: every public column but the spec set's, then the row's spec_set. Its
+# rows are chosen and ordered on the listings indexes alone: a join in the statement let
+# PostgreSQL, before it had statistics of a new import, hash-join and sort the whole import.
+OWN_KEYS: tuple[str, ...] = tuple(k for k in LISTING_KEYS if k not in SPEC_SET_KEYS)
+_NO_SPECS: tuple[None, ...] = (None,) * len(SPEC_SET_KEYS)
+
+
+def _runs() -> list[tuple[bool, int, int]]:
+    """LISTING_KEYS as runs of (from the spec set?, start, end) over each source's columns."""
+    runs: list[tuple[bool, int, int]] = []
+    at = {False: 0, True: 0}
+    for name in LISTING_KEYS:
+        spec = name in SPEC_SET_KEYS
+        if runs and runs[-1][0] == spec:
+            runs[-1] = (spec, runs[-1][1], runs[-1][2] + 1)
+        else:
+            runs.append((spec, at[spec], at[spec] + 1))
+        at[spec] += 1
+    return runs
+
+
+_RUNS = _runs()
+
+
+def page_columns() -> list[ColumnElement[Any]]:
+    """The select list of a page: ``OWN_KEYS`` then ``spec_set`` (see :func:`whole_rows`)."""
+    return [*columns(OWN_KEYS), Listing.spec_set.label("spec_set")]
+
+
+# spec_id -> the spec set's values (typed as SQLAlchemy reads them), per engine. A spec set is
+# never changed or deleted once written, so each is read once per process.
+_SPEC_SETS: weakref.WeakKeyDictionary[Engine, dict[int, tuple[Any, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def spec_sets(engine: Engine, wanted: Iterable[int | None]) -> dict[int, tuple[Any, ...]]:
+    """The spec sets of ``wanted`` ids (and every other one known): the table is read again
+    only when an id is new to this process."""
+    known = _SPEC_SETS.setdefault(engine, {})
+    if any(spec_id is not None and spec_id not in known for spec_id in wanted):
+        with engine.connect() as conn:
+            for spec_id, *values in conn.execute(select(SpecSet.__table__)):
+                known[spec_id] = tuple(values)
+    return known
+
+
+def whole_rows(engine: Engine, rows: Iterable[Any]) -> list[tuple[Any, ...]]:
+    """Rows of :func:`page_columns` as tuples of every ``LISTING_KEYS`` column."""
+    rows = [tuple(row) for row in rows]
+    specs = spec_sets(engine, (row[-1] for row in rows))
+    whole = []
+    for row in rows:
+        spec = _NO_SPECS if row[-1] is None else specs[row[-1]]
+        parts = [(spec if from_spec else row)[start:end] for from_spec, start, end in _RUNS]
+        whole.append(tuple(value for part in parts for value in part))
+    return whole
+
+
 def of_import(import_id: Any, table: Any = Listing) -> ColumnElement[bool]:
     """``table``'s rows of the import ``import_id`` (a value or a bind parameter): the key is
     looked up once, then the (import_key, ...) indexes are sought with it."""
@@ -120,6 +182,7 @@ def of_errors(import_id: Any) -> ColumnElement[bool]:
 __all__ = [
     "LISTINGS",
     "LISTING_KEYS",
+    "OWN_KEYS",
     "SPEC_SET_KEYS",
     "WITH_IMPORTS",
     "column",
@@ -128,4 +191,7 @@ __all__ = [
     "listings_for",
     "of_errors",
     "of_import",
+    "page_columns",
+    "spec_sets",
+    "whole_rows",
 ]

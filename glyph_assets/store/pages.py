@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 
 from glyph_assets.store import listing_rows
-from glyph_assets.store.listing_rows import LISTINGS, listings_for, of_errors, of_import
+from glyph_assets.store.listing_rows import listings_for, of_errors, of_import
 from glyph_assets.store.models import Import, ImportRun, Listing, RowError, SpecSet
 from glyph_assets.store.status import PERSISTED_STATUSES
 
@@ -327,13 +327,16 @@ def _plain_import_page(
             cursor.close()
     finally:
         connection.close()
-    return [_plain_listing(row) for row in rows], total
+    return [_plain_listing(row) for row in listing_rows.whole_rows(engine, rows)], total
 
 
-# Every listing column a page (and the CSV export) returns (the surrogate id is internal).
+# Every listing column a page (and the CSV export) returns (the surrogate id is internal); a
+# page's statement selects _PAGE_COLUMNS, listing_rows.whole_rows adds the spec set's.
 LISTING_KEYS = listing_rows.LISTING_KEYS
-_PAGE_COLUMNS = tuple(listing_rows.columns(LISTING_KEYS))
-_BOOLEAN_KEYS = tuple(c.name for c in _PAGE_COLUMNS if isinstance(c.type, Boolean))
+_PAGE_COLUMNS = tuple(listing_rows.page_columns())
+_BOOLEAN_KEYS = tuple(
+    c.name for c in listing_rows.columns(LISTING_KEYS) if isinstance(c.type, Boolean)
+)
 
 
 def _plain_listing(row: Any) -> dict[str, Any]:
@@ -378,8 +381,9 @@ def listing_page_query(clauses: list[Any], sort: str, one_import: bool, keyset: 
     # One import's rows: the import is fixed, so import_index alone is the stable tiebreak;
     # across imports, the import's key (its order of creation), as the indexes hold them.
     tiebreak = [Listing.import_index] if one_import else [Listing.import_key, Listing.import_index]
-    query = select(*_PAGE_COLUMNS).select_from(LISTINGS).where(*clauses)
-    query = query.order_by(*order_by(sort, LISTING_SORTS, tiebreak))
+    order = order_by(sort, LISTING_SORTS, tiebreak)
+    query = select(*_PAGE_COLUMNS).select_from(listings_for(*clauses, *order)).where(*clauses)
+    query = query.order_by(*order)
     if keyset:
         # Keyset: the index (import_id, import_index) seeks straight to the page.
         query = query.where(Listing.import_index > bindparam("after_index"))
@@ -412,10 +416,9 @@ def _listing_page(
     query = listing_page_query(clauses, sort, bool(filters.import_id), keyset)
     _check_keyset(filters.import_id, sort, after_index)
     window = {"limit": limit, "offset": offset, **({"after_index": after_index} if keyset else {})}
-    result = conn.execute(query, window)
-    keys = list(result.keys())
+    rows = listing_rows.whole_rows(conn.engine, conn.execute(query, window).all())
     # zip over plain tuples: Row._mapping costs more than the query itself on a page of 100
-    items = [dict(zip(keys, row, strict=True)) for row in result.all()]
+    items = [dict(zip(LISTING_KEYS, row, strict=True)) for row in rows]
     if total is None:
         total = _count_listings(conn, clauses)
     return items, total
@@ -463,7 +466,6 @@ def listing_batches(engine: Engine, import_id: str, batch: int) -> Iterator[list
     """
     query = (
         select(*_PAGE_COLUMNS)
-        .select_from(LISTINGS)
         .where(of_import(import_id), Listing.import_index > bindparam("after"))
         .order_by(Listing.import_index)
         .limit(batch)
@@ -472,7 +474,7 @@ def listing_batches(engine: Engine, import_id: str, batch: int) -> Iterator[list
     last = -1
     while True:
         with engine.connect() as conn:
-            rows = [tuple(row) for row in conn.execute(query, {"after": last}).all()]
+            rows = listing_rows.whole_rows(engine, conn.execute(query, {"after": last}).all())
         yield rows
         if len(rows) < batch:
             return
