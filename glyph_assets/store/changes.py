@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import Engine, and_, case, delete, func, insert, literal, or_, select, union_all
 from sqlalchemy.sql import Select, Subquery
 
+from glyph_assets.store import listing_rows
 from glyph_assets.store.db import fetch_all, fetch_first
+from glyph_assets.store.listing_rows import of_import
 from glyph_assets.store.models import Import, ImportDiff, Listing
 from glyph_assets.store.repository import utcnow
 from glyph_assets.store.status import PERSISTED_STATUSES
@@ -60,7 +62,7 @@ def _firsts(import_id: str, side: int) -> Select[Any]:
             Listing.currency,
             rank.label("rank"),
         )
-        .where(Listing.import_id == import_id, Listing.listing_key.is_not(None))
+        .where(of_import(import_id), Listing.listing_key.is_not(None))
         .subquery()
     )
     return select(*(c for c in inner.c if c.name != "rank")).where(inner.c.rank == 1)
@@ -204,9 +206,7 @@ def diff_page(
 def record_diff(engine: Engine, import_id: str, against: str | None) -> dict[str, Any]:
     """Compute and keep the import's diff against ``against`` (the listing_changes asset)."""
     counts = diff_counts(engine, import_id, against)
-    unkeyed_query = select(func.count()).where(
-        Listing.import_id == import_id, Listing.listing_key.is_(None)
-    )
+    unkeyed_query = select(func.count()).where(of_import(import_id), Listing.listing_key.is_(None))
     with engine.begin() as conn:
         unkeyed = int(conn.execute(unkeyed_query).scalar_one())
         conn.execute(delete(ImportDiff).where(ImportDiff.import_id == import_id))
@@ -232,14 +232,14 @@ def history(engine: Engine, listing_key: str) -> list[dict[str, Any]]:
     """Every observation of a listing, oldest first: the import, when, and what it said."""
     query = (
         select(
-            Listing.import_id,
+            Import.import_id,
             Import.source,
             Import.created_at.label("observed_at"),
             Listing.import_index,
             Listing.title,
             Listing.canonical_model,
             Listing.price,
-            Listing.unit_price,
+            listing_rows.column("unit_price"),
             Listing.currency,
             Listing.condition,
             Listing.quantity,
@@ -247,7 +247,7 @@ def history(engine: Engine, listing_key: str) -> list[dict[str, Any]]:
             Listing.source_url,
             Listing.score,
         )
-        .join(Import, Import.import_id == Listing.import_id)
+        .join(Import, Import.import_key == Listing.import_key)
         .where(Listing.listing_key == listing_key)
         .order_by(Import.created_at, Listing.import_index)
     )
@@ -274,7 +274,7 @@ def price_deltas(engine: Engine, filters: DeltaFilters, limit: int = 100) -> lis
     if filters.delta_id is not None and not 0 < filters.delta_id <= MAX_ROW_ID:
         return []  # no listing has such an id (and the driver could not bind it)
     rank = func.row_number().over(
-        partition_by=(Listing.listing_key, Listing.import_id), order_by=Listing.import_index
+        partition_by=(Listing.listing_key, Listing.import_key), order_by=Listing.import_index
     )
     firsts = (
         select(
@@ -289,7 +289,7 @@ def price_deltas(engine: Engine, filters: DeltaFilters, limit: int = 100) -> lis
             Import.created_at.label("seen_at"),
             rank.label("rank"),
         )
-        .join(Import, Import.import_id == Listing.import_id)
+        .join(Import, Import.import_key == Listing.import_key)
         # As established: a delta needs a listing with a source URL (a scored DTO row or a
         # price-sheet row without one makes none, even where glyph follows it by its text).
         .where(Listing.listing_key.is_not(None), Listing.source_url.is_not(None))

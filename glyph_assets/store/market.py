@@ -17,7 +17,9 @@ from glyph_assets.sieve.market import (
     MOVEMENT_COLUMNS,
     STATS_COLUMNS,
 )
+from glyph_assets.store import listing_rows
 from glyph_assets.store.db import fetch_all
+from glyph_assets.store.listing_rows import WITH_IMPORTS
 from glyph_assets.store.models import Import, Listing, ModelMarketStat, PriceMovement
 from glyph_assets.store.repository import utcnow
 from glyph_assets.store.status import PERSISTED_STATUSES
@@ -41,14 +43,13 @@ def recent_imports(engine: Engine, limit: int) -> pd.DataFrame:
 
 def listings_of(engine: Engine, import_ids: Sequence[str]) -> pd.DataFrame:
     """The columns the market figures need, for the given imports only."""
-    table = Listing.__table__
-    columns = [table.c[name] for name in LISTING_INPUT_COLUMNS]
+    columns = listing_rows.columns(LISTING_INPUT_COLUMNS, joined=True)
     rows: list[tuple[Any, ...]] = []
     ids = list(import_ids)
     with engine.connect() as conn:
         for start in range(0, len(ids), _IN_BATCH):
             batch = ids[start : start + _IN_BATCH]
-            query = select(*columns).where(table.c.import_id.in_(batch))
+            query = select(*columns).select_from(WITH_IMPORTS).where(Import.import_id.in_(batch))
             rows.extend(tuple(r) for r in conn.execute(query))
     return pd.DataFrame(rows, columns=LISTING_INPUT_COLUMNS)
 
@@ -57,12 +58,12 @@ def model_listings(engine: Engine, canonical_model: str) -> tuple[pd.DataFrame, 
     """One model's listings in persisted imports (the columns the market figures need) and
     those imports: what ``sieve.market.price_history`` charts. Read through the listings'
     (canonical_model, score) index."""
-    listings, imports = Listing.__table__, Import.__table__
-    columns = [listings.c[name] for name in LISTING_INPUT_COLUMNS]
+    imports = Import.__table__
+    columns = listing_rows.columns(LISTING_INPUT_COLUMNS, joined=True)
     query = (
         select(*columns)
-        .join(imports, imports.c.import_id == listings.c.import_id)
-        .where(listings.c.canonical_model == canonical_model)
+        .select_from(WITH_IMPORTS)
+        .where(Listing.canonical_model == canonical_model)
         .where(imports.c.status.in_(PERSISTED_STATUSES))
     )
     with engine.connect() as conn:

@@ -16,10 +16,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from glyph_assets.store.listing_rows import of_errors, of_import
 from glyph_assets.store.models import ImportSummary, Listing, RowError
 
 TOP_MODELS = 10
-# The price of one card: unit_price (price / the lot it buys), price for rows stored before it.
+# The price of one card: unit_price (price / the lot it buys) where a lot makes it differ from
+# the price, else the price (migration 0012 stores no copy of it; rows from before 0007 neither).
 CARD_PRICE = func.coalesce(Listing.unit_price, Listing.price)
 
 # Each figure of an import's listings, defined once (the error count is a second statement, on
@@ -50,10 +52,10 @@ def row_figures(conn: Connection, import_id: str, names: Iterable[str]) -> dict[
     figures asked for: a bare count reads the index alone) and one count of its row errors."""
     wanted = [name for name in names if name != "error_rows"]
     row = conn.execute(
-        select(*[_LISTING_FIGURES[name] for name in wanted]).where(Listing.import_id == import_id)
+        select(*[_LISTING_FIGURES[name] for name in wanted]).where(of_import(import_id))
     ).one()
     errors = conn.execute(
-        select(func.count()).select_from(RowError).where(RowError.import_id == import_id)
+        select(func.count()).select_from(RowError).where(of_errors(import_id))
     ).scalar_one()
     figures: dict[str, Any] = {"error_rows": int(errors or 0)}
     for name, value in zip(wanted, row, strict=True):
@@ -70,12 +72,7 @@ def edge_models(conn: Connection, import_id: str) -> tuple[str | None, str | Non
     without a model counts as ``UNKNOWN``, as established glyphd clients expect."""
 
     def model_at(order: Any) -> str | None:
-        query = (
-            select(Listing.canonical_model)
-            .where(Listing.import_id == import_id)
-            .order_by(order)
-            .limit(1)
-        )
+        query = select(Listing.canonical_model).where(of_import(import_id)).order_by(order).limit(1)
         row = conn.execute(query).first()
         return None if row is None else (row[0] or "UNKNOWN")
 
@@ -91,7 +88,7 @@ def top_models(conn: Connection, import_id: str, limit: int = TOP_MODELS) -> lis
             func.min(CARD_PRICE).label("min_price"),
             func.max(CARD_PRICE).label("max_price"),
         )
-        .where(Listing.import_id == import_id, Listing.canonical_model.is_not(None))
+        .where(of_import(import_id), Listing.canonical_model.is_not(None))
         .group_by(Listing.canonical_model)
         .order_by(func.count().desc(), Listing.canonical_model)
         .limit(limit)
