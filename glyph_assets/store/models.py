@@ -304,7 +304,16 @@ class GpuModel(GpuSpecs, Base):
     aliases: Mapped[str | None] = mapped_column(Text, sort_order=2)
 
 
-class ModelMarketStat(MarketKey, Base):
+class UsdRateUsed:
+    """The rate a market row's ``*_usd`` figures were converted at (sieve/fx.py, migration 0008):
+    USD per unit of its currency, the rate's own date, or why there is none."""
+
+    usd_rate: Mapped[float | None] = mapped_column(Float)
+    usd_rate_date: Mapped[date | None] = mapped_column(Date)
+    usd_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class ModelMarketStat(MarketKey, UsdRateUsed, Base):
     """Market figures of one canonical model over the most recent imports (replaced per refresh).
 
     Prices are only comparable within one currency, so the key is (canonical_model, currency).
@@ -331,9 +340,6 @@ class ModelMarketStat(MarketKey, Base):
     best_score: Mapped[float | None] = mapped_column(Float)
     # USD-equivalents beside the figures (sieve/fx.py, migration 0008): the rate of the newest
     # import's day, its date, and why there is none; never in place of the currency's figures.
-    usd_rate: Mapped[float | None] = mapped_column(Float)
-    usd_rate_date: Mapped[date | None] = mapped_column(Date)
-    usd_reason: Mapped[str | None] = mapped_column(String(40))
     min_price_usd: Mapped[float | None] = mapped_column(Float)
     p10_price_usd: Mapped[float | None] = mapped_column(Float)
     median_price_usd: Mapped[float | None] = mapped_column(Float)
@@ -343,7 +349,7 @@ class ModelMarketStat(MarketKey, Base):
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
-class PriceMovement(MarketKey, Base):
+class PriceMovement(MarketKey, UsdRateUsed, Base):
     """Change of a model's median price between two consecutive imports (replaced per refresh).
 
     ``source`` is the importing source label, or ``*`` for the movement across all sources.
@@ -369,9 +375,6 @@ class PriceMovement(MarketKey, Base):
     abs_change: Mapped[float] = mapped_column(Float, nullable=False)
     pct_change: Mapped[float | None] = mapped_column(Float)
     # Each median in USD at the rate of its own import's day (sieve/fx.py, migration 0008).
-    usd_rate: Mapped[float | None] = mapped_column(Float)
-    usd_rate_date: Mapped[date | None] = mapped_column(Date)
-    usd_reason: Mapped[str | None] = mapped_column(String(40))
     median_price_usd: Mapped[float | None] = mapped_column(Float)
     previous_usd_rate: Mapped[float | None] = mapped_column(Float)
     previous_usd_rate_date: Mapped[date | None] = mapped_column(Date)

@@ -221,40 +221,37 @@ def list_errors(
     return _page(engine, query, count, limit, offset)
 
 
+@dataclass(frozen=True)
+class ListingWindow:
+    """Which part of a listing list to answer: its order, then the page (by offset, or by
+    keyset after an ``import_index``)."""
+
+    sort: str = "import_index"
+    limit: int = 50
+    offset: int = 0
+    after_index: int | None = None
+
+
 def list_listings(
-    engine: Engine,
-    filters: ListingFilters,
-    *,
-    sort: str = "import_index",
-    limit: int = 50,
-    offset: int = 0,
-    after_index: int | None = None,
+    engine: Engine, filters: ListingFilters, window: ListingWindow = ListingWindow()
 ) -> tuple[list[dict[str, Any]], int]:
     with engine.connect() as conn:
         total = _known_total(conn, filters)
-        return _listing_page(conn, filters, sort, limit, offset, total, after_index)
+        return _listing_page(conn, filters, window, total)
 
 
 def import_listing_page(
-    engine: Engine,
-    filters: ListingFilters,
-    *,
-    sort: str = "import_index",
-    limit: int = 50,
-    offset: int = 0,
-    after_index: int | None = None,
+    engine: Engine, filters: ListingFilters, window: ListingWindow = ListingWindow()
 ) -> tuple[list[dict[str, Any]], int] | None:
     """One import's page on one connection: the import looked up (None when there is none),
     its total, its rows. The hot read of the API, so one pool checkout instead of three."""
     assert filters.import_id, "an import's page needs its import_id"
     if _unfiltered(filters):
-        return _plain_import_page(
-            engine, filters.import_id, sort.strip(), limit, offset, after_index
-        )
+        return _plain_import_page(engine, filters.import_id, window)
     with engine.connect() as conn:
         if _import_progress(conn, filters.import_id) is None:
             return None
-        return _listing_page(conn, filters, sort, limit, offset, None, after_index)
+        return _listing_page(conn, filters, window, None)
 
 
 @dataclass(frozen=True)
@@ -300,14 +297,15 @@ def driver_errors(dialect: Dialect, sql: str | None = None, params: Any = None) 
 
 
 def _plain_import_page(
-    engine: Engine,
-    import_id: str,
-    sort: str,
-    limit: int,
-    offset: int,
-    after_index: int | None,
+    engine: Engine, import_id: str, window: ListingWindow
 ) -> tuple[list[dict[str, Any]], int] | None:
-    values = {"import_id": import_id, "after_index": after_index, "limit": limit, "offset": offset}
+    sort, after_index = window.sort.strip(), window.after_index
+    values = {
+        "import_id": import_id,
+        "after_index": after_index,
+        "limit": window.limit,
+        "offset": window.offset,
+    }
     with driver_errors(engine.dialect):
         connection = engine.raw_connection()  # a pooled DBAPI connection, returned on close
     try:
@@ -403,20 +401,17 @@ def _check_keyset(import_id: str | None, sort: str, after_index: int | None) -> 
 
 
 def _listing_page(
-    conn: Connection,
-    filters: ListingFilters,
-    sort: str,
-    limit: int,
-    offset: int,
-    total: int | None,
-    after_index: int | None = None,
+    conn: Connection, filters: ListingFilters, window: ListingWindow, total: int | None
 ) -> tuple[list[dict[str, Any]], int]:
     clauses = filters.clauses()
+    after_index = window.after_index
     keyset = after_index is not None
-    query = listing_page_query(clauses, sort, bool(filters.import_id), keyset)
-    _check_keyset(filters.import_id, sort, after_index)
-    window = {"limit": limit, "offset": offset, **({"after_index": after_index} if keyset else {})}
-    rows = listing_rows.whole_rows(conn.engine, conn.execute(query, window).all())
+    query = listing_page_query(clauses, window.sort, bool(filters.import_id), keyset)
+    _check_keyset(filters.import_id, window.sort, after_index)
+    values = {"limit": window.limit, "offset": window.offset}
+    if keyset:
+        values["after_index"] = after_index
+    rows = listing_rows.whole_rows(conn.engine, conn.execute(query, values).all())
     # zip over plain tuples: Row._mapping costs more than the query itself on a page of 100
     items = [dict(zip(LISTING_KEYS, row, strict=True)) for row in rows]
     if total is None:
@@ -489,6 +484,7 @@ __all__ = [
     "BadSort",
     "LISTING_KEYS",
     "ListingFilters",
+    "ListingWindow",
     "import_listing_page",
     "list_errors",
     "list_imports",

@@ -61,7 +61,7 @@ def listing_page(
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of an import's listings under ``query`` (404 for an unknown import)."""
     found = sorted_page(
-        lambda: pages.import_listing_page(ctx.engine, query.filters(import_id), **query.window())
+        lambda: pages.import_listing_page(ctx.engine, query.filters(import_id), query.window())
     )
     if found is None:
         raise service.import_not_found(import_id)

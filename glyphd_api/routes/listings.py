@@ -51,7 +51,7 @@ def find_listings(ctx: Context, query: ListingsAcrossImports) -> tuple[list[dict
         models += [m for m in picked if m]
     filters = query.filters(query.import_id, models)
     filters.quantized = query.quantized
-    return sorted_page(lambda: pages.list_listings(ctx.engine, filters, **query.window()))
+    return sorted_page(lambda: pages.list_listings(ctx.engine, filters, query.window()))
 
 
 def _array_answer(
@@ -125,7 +125,9 @@ def legacy_listings(
         models=[query.model] if query.model else None, quantized=query.quantized
     )
     items, total = sorted_page(
-        lambda: pages.list_listings(ctx.engine, filters, limit=query.limit, offset=query.offset)
+        lambda: pages.list_listings(
+            ctx.engine, filters, pages.ListingWindow(limit=query.limit, offset=query.offset)
+        )
     )
     return bare_array(
         [established.listing_dto(row) for row in items], {"X-Total-Count": str(total)}

@@ -253,16 +253,15 @@ def test_a_release_warehouse_is_converted_in_place_and_reads_back_unchanged(
         assert [dict(zip(pages.LISTING_KEYS, row, strict=True)) for row in batches] == [
             {k: v for k, v in row.items()} for row in _with_raw_booleans(listings, engine)
         ]
-        page, total = pages.list_listings(
-            engine, pages.ListingFilters(import_id=import_id), limit=1000
-        )
+        whole = pages.ListingWindow(limit=1000)
+        page, total = pages.list_listings(engine, pages.ListingFilters(import_id=import_id), whole)
         assert (page, total) == (listings, len(listings))
-        plain = pages.import_listing_page(
-            engine, pages.ListingFilters(import_id=import_id), limit=1000
-        )
+        plain = pages.import_listing_page(engine, pages.ListingFilters(import_id=import_id), whole)
         assert plain == (listings, len(listings))
         best, _ = pages.list_listings(
-            engine, pages.ListingFilters(import_id=import_id), sort="-score", limit=1000
+            engine,
+            pages.ListingFilters(import_id=import_id),
+            pages.ListingWindow(sort="-score", limit=1000),
         )
         assert sorted(best, key=lambda r: r["import_index"]) == listings
         errors, error_total = pages.list_errors(engine, import_id, limit=1000)

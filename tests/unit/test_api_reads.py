@@ -114,8 +114,9 @@ def test_the_fast_import_page_answers_as_the_general_query_and_the_schema(
 ) -> None:
     engine = migrate(glyph_env.sqlalchemy_url)
     filters = pages.ListingFilters(import_id=A)
-    fast = pages.import_listing_page(engine, filters, sort=sort, limit=4, offset=1)
-    general = pages.list_listings(engine, filters, sort=sort, limit=4, offset=1)
+    window = pages.ListingWindow(sort=sort, limit=4, offset=1)
+    fast = pages.import_listing_page(engine, filters, window)
+    general = pages.list_listings(engine, filters, window)
     assert fast == general
     assert fast is not None and {type(i["is_gpu"]) for i in fast[0]} == {bool}
     # The page serialized without validation is exactly what the response model would give.

@@ -41,16 +41,18 @@ def scored_chunk() -> pd.DataFrame:
     return frame
 
 
-def stored(engine: Engine) -> tuple[list[tuple], list[tuple]]:
+def stored(engine: Engine) -> tuple[list[dict], list[dict]]:
+    """Each table's rows as stored: every column (but the surrogate id) and its SQLite storage
+    class, under ``typeof(column)``."""
     with engine.connect() as conn:
         tables = []
         for table in ("listings", "row_errors"):
             columns = [
                 r[1] for r in conn.execute(text(f"PRAGMA table_info({table})")) if r[1] != "id"
             ]
-            listed = ", ".join(f"{c}, typeof({c})" for c in columns)
+            listed = ", ".join(f'{c}, typeof({c}) AS "typeof({c})"' for c in columns)
             rows = conn.execute(text(f"SELECT {listed} FROM {table} ORDER BY import_index"))
-            tables.append([tuple(r) for r in rows])
+            tables.append([dict(r._mapping) for r in rows])
     return tables[0], tables[1]
 
 
@@ -71,15 +73,10 @@ def test_both_sqlite_paths_store_identical_rows(glyph_env: object, tmp_path: Pat
     listings, errors = stored(native)
     assert (listings, errors) == stored(portable)
     assert len(listings) == 5 and len(errors) == 1
-    first = dict(zip(["import_key", "import_key_type"], listings[0][:2], strict=True))
-    assert first == {"import_key": 1, "import_key_type": "integer"}  # the import's key
-    with native.connect() as conn:
-        stored_lot = conn.execute(
-            text(
-                "SELECT unit_price, typeof(unit_price), match_alternatives FROM listings"
-                " ORDER BY import_index"
-            )
-        ).all()
+    assert (listings[0]["import_key"], listings[0]["typeof(import_key)"]) == (1, "integer")
+    stored_lot = [
+        (r["unit_price"], r["typeof(unit_price)"], r["match_alternatives"]) for r in listings
+    ]
     # A unit price equal to the price is not stored again; a lot's is, as a real.
     assert stored_lot[0] == (None, "null", "RTX_3080_10GB|RTX_3080_12GB")
     assert stored_lot[2] == (2.625, "real", None)
