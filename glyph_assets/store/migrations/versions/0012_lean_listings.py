@@ -51,27 +51,40 @@ SPEC_TYPES: tuple[tuple[str, TypeEngine], ...] = (
     ("score_efficiency", sa.Float()),
 )
 SPECS = [name for name, _ in SPEC_TYPES]
-# The listing's own columns, in table order, around import_key, unit_price and spec_set.
-HEAD = ["title", "price", "currency", "condition", "quantity"]
-MIDDLE = [
-    "seller",
-    "region",
-    "source_url",
-    "source_type",
-    "listing_age",
-    "model_hint",
-    "brand_hint",
-    "bulk_notes",
-    "canonical_model",
-    "match_type",
-    "match_score",
-    "vendor",
-    "is_gpu",
-    "reject_reason",
-    "listing_key",
-    "match_alternatives",
-]
-TAIL = ["warnings", "score", "score_value", "client_score"]
+# The listing's own columns and their types, in table order: HEAD, then unit_price, MIDDLE,
+# spec_set, TAIL (a migration keeps its own copy: the pipeline's columns may change later).
+HEAD_TYPES: dict[str, sa.types.TypeEngine] = {
+    "title": sa.Text(),
+    "price": sa.Float(),
+    "currency": sa.String(length=8),
+    "condition": sa.String(length=32),
+    "quantity": sa.Integer(),
+}
+MIDDLE_TYPES: dict[str, sa.types.TypeEngine] = {
+    "seller": sa.Text(),
+    "region": sa.Text(),
+    "source_url": sa.Text(),
+    "source_type": sa.Text(),
+    "listing_age": sa.Text(),
+    "model_hint": sa.Text(),
+    "brand_hint": sa.Text(),
+    "bulk_notes": sa.Text(),
+    "canonical_model": sa.String(length=64),
+    "match_type": sa.String(length=16),
+    "match_score": sa.Float(),
+    "vendor": sa.String(length=16),
+    "is_gpu": sa.Boolean(),
+    "reject_reason": sa.String(length=32),
+    "listing_key": sa.String(length=24),
+    "match_alternatives": sa.Text(),
+}
+TAIL_TYPES: dict[str, sa.types.TypeEngine] = {
+    "warnings": sa.Text(),
+    "score": sa.Float(),
+    "score_value": sa.Float(),
+    "client_score": sa.Float(),
+}
+HEAD, MIDDLE, TAIL = list(HEAD_TYPES), list(MIDDLE_TYPES), list(TAIL_TYPES)
 OLD_INDEXES = (
     "ix_listings_import_score_desc",
     "ix_listings_import_model",
@@ -91,33 +104,7 @@ def _score() -> sa.TextClause:
 
 def _listing_columns(key: str) -> list[sa.Column]:
     """The lean listings table's columns, ``key`` being import_key."""
-    plain = {
-        "title": sa.Text(),
-        "price": sa.Float(),
-        "currency": sa.String(length=8),
-        "condition": sa.String(length=32),
-        "quantity": sa.Integer(),
-        "seller": sa.Text(),
-        "region": sa.Text(),
-        "source_url": sa.Text(),
-        "source_type": sa.Text(),
-        "listing_age": sa.Text(),
-        "model_hint": sa.Text(),
-        "brand_hint": sa.Text(),
-        "bulk_notes": sa.Text(),
-        "canonical_model": sa.String(length=64),
-        "match_type": sa.String(length=16),
-        "match_score": sa.Float(),
-        "vendor": sa.String(length=16),
-        "is_gpu": sa.Boolean(),
-        "reject_reason": sa.String(length=32),
-        "listing_key": sa.String(length=24),
-        "match_alternatives": sa.Text(),
-        "warnings": sa.Text(),
-        "score": sa.Float(),
-        "score_value": sa.Float(),
-        "client_score": sa.Float(),
-    }
+    plain = {**HEAD_TYPES, **MIDDLE_TYPES, **TAIL_TYPES}
     return [
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column(key, sa.Integer(), nullable=False),
