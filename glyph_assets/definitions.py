@@ -13,6 +13,7 @@ from glyph_assets.resources import resources_from
 from glyph_assets.schedules import build_market_refresh
 from glyph_assets.sensors import RUN_STATUS_SENSORS
 from glyph_assets.settings import get_settings
+from glyph_assets.storage import location_text
 
 # The one read of the settings: resources, the job's run-time limit, the inbox folder and the
 # market refresh's schedule are all built from it.
@@ -34,7 +35,7 @@ defs = Definitions(
     # automation runs: the same as ingest_import's (GLYPH_EXECUTOR).
     executor=executor_for(settings),
     resources={
-        "io_manager": ParquetPartsIOManager(base_dir=str(settings.staging_dir.resolve())),
+        "io_manager": ParquetPartsIOManager(base_dir=location_text(settings.staging_dir)),
         **resources_from(settings),
     },
 )

@@ -10,8 +10,6 @@ directory); ``Settings`` stays the one place where a ``GLYPH_`` variable is read
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from dagster import ConfigurableResource, InitResourceContext
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from glyph_assets.landing import Manifest, read_manifest
 from glyph_assets.settings import Settings
 from glyph_assets.sieve.fx import Rates, load_rates
+from glyph_assets.storage import location_text
 from glyph_assets.store.db import migrate
 
 
@@ -46,12 +45,13 @@ class StoreResource(ConfigurableResource):
 
 
 class LandingResource(ConfigurableResource):
-    """The landing zone: every import's original bytes and its manifest."""
+    """The landing zone: every import's original bytes and its manifest, under a local
+    directory or an fsspec URL (``glyph_assets.storage``)."""
 
     landing_dir: str
 
     def manifest(self, import_id: str) -> Manifest:
-        return read_manifest(Path(self.landing_dir), import_id)
+        return read_manifest(self.landing_dir, import_id)
 
 
 class PipelineResource(ConfigurableResource):
@@ -80,7 +80,7 @@ def resources_from(settings: Settings) -> dict[str, ConfigurableResource]:
     """Every resource of the code location, keyed by the parameter names that take them."""
     return {
         "store": StoreResource(database_url=settings.sqlalchemy_url),
-        "landing": LandingResource(landing_dir=str(settings.landing_dir)),
+        "landing": LandingResource(landing_dir=location_text(settings.landing_dir)),
         "pipeline": PipelineResource(
             chunk_rows=settings.chunk_rows,
             max_field_chars=settings.max_field_chars,

@@ -8,6 +8,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from upath import UPath
+
+from glyph_assets.storage import storage_path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,6 +21,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GLYPH_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(default=PROJECT_ROOT / "data")
+    # Where the landing zone and the staging Parquet live: None keeps them under data_dir; an
+    # fsspec URL (s3://bucket/glyph/landing, file:///mnt/shared/staging) puts them where every
+    # Celery worker reaches them (see glyph_assets/storage.py).
+    landing_url: str | None = None
+    staging_url: str | None = None
     database_url: str | None = None
     registry_path: Path = Field(default=PROJECT_ROOT / "data" / "reference" / "gpu_models.csv")
 
@@ -108,16 +116,16 @@ class Settings(BaseSettings):
         return 2 if self.executor == "celery" else 0
 
     @property
-    def landing_dir(self) -> Path:
-        return self.data_dir / "landing"
+    def landing_dir(self) -> UPath:
+        return storage_path(self.landing_url or self.data_dir / "landing")
 
     @property
     def warehouse_dir(self) -> Path:
         return self.data_dir / "warehouse"
 
     @property
-    def staging_dir(self) -> Path:
-        return self.data_dir / "staging"
+    def staging_dir(self) -> UPath:
+        return storage_path(self.staging_url or self.data_dir / "staging")
 
     @property
     def inbox(self) -> Path:

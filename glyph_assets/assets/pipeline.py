@@ -26,6 +26,7 @@ from glyph_assets.run_state import claim
 from glyph_assets.sieve.pipeline import Stages, read_chunks
 from glyph_assets.sieve.registry import load_registry
 from glyph_assets.sieve.scored import ScoreScale
+from glyph_assets.storage import local_file
 from glyph_assets.store import repository, warehouse
 from glyph_assets.store.status import ImportStatus
 
@@ -178,10 +179,11 @@ def raw_listings(
 
     def chunks() -> Iterator[pd.DataFrame]:
         rows = 0
-        for chunk in read_chunks(manifest.path, manifest.original_filename, pipeline.chunk_rows):
-            rows += len(chunk)
-            progress(rows)
-            yield chunk
+        with local_file(manifest.path) as landed:  # a copy when the landing zone is a URL
+            for chunk in read_chunks(landed, manifest.original_filename, pipeline.chunk_rows):
+                rows += len(chunk)
+                progress(rows)
+                yield chunk
 
     context.add_output_metadata(
         {
