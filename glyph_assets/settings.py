@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     # queue has room, rather than at the daemon's next dequeue (glyph_assets.run_coordinator);
     # 0 queues every run. 256 KiB is a few thousand rows: a run of seconds.
     express_max_bytes: int = Field(default=256 * 1024, ge=0)
+    # Fan-out of large imports: an import of at least fanout_min_rows data rows runs the job
+    # whose normalize and enrich stages split it into chunks of about fanout_chunk_rows rows,
+    # one step each (glyph_assets/assets/fanout.py). None: 100,000 with the celery executor,
+    # 0 (never) with multiprocess, where the steps of a run share one process anyway.
+    fanout_min_rows: int | None = Field(default=None, ge=0)
+    fanout_chunk_rows: int = Field(default=50_000, ge=1)
 
     log_format: Literal["plain", "json"] = "plain"  # json: one JSON object per log line
 
@@ -114,6 +120,13 @@ class Settings(BaseSettings):
         if self.celery_workers is not None:
             return self.celery_workers
         return 2 if self.executor == "celery" else 0
+
+    @property
+    def fanout_threshold(self) -> int:
+        """Rows from which an import fans out (0: never)."""
+        if self.fanout_min_rows is not None:
+            return self.fanout_min_rows
+        return 100_000 if self.executor == "celery" else 0
 
     @property
     def landing_dir(self) -> UPath:
