@@ -116,10 +116,14 @@ def plan(parts: list[tuple[str, int]], chunk_rows: int) -> list[ChunkPlan]:
     return chunks
 
 
-@op(
-    out=DynamicOut(io_manager_key=CHUNK_IO_MANAGER),
-    tags=_OP_TAGS,
-    description="Split the import's stored raw parts into chunks, one step each downstream.",
+def _fanout_op(description: str, out: Any) -> Any:
+    """``@op`` as each step of ``listing_chunks`` is declared: glyph's tags, the fan-out's."""
+    return op(out=out, tags=_OP_TAGS, description=description)
+
+
+@_fanout_op(
+    "Split the import's stored raw parts into chunks, one step each downstream.",
+    DynamicOut(io_manager_key=CHUNK_IO_MANAGER),
 )
 def plan_chunks(
     context: OpExecutionContext,
@@ -135,10 +139,9 @@ def plan_chunks(
         yield DynamicOutput(chunk, mapping_key=f"c{chunk.index:04d}")
 
 
-@op(
-    out=Out(io_manager_key=CHUNK_IO_MANAGER),
-    tags=_OP_TAGS,
-    description="Normalize and enrich one chunk of the import, storing both stages' parts.",
+@_fanout_op(
+    "Normalize and enrich one chunk of the import, storing both stages' parts.",
+    Out(io_manager_key=CHUNK_IO_MANAGER),
 )
 def transform_chunk(
     context: OpExecutionContext,
@@ -191,13 +194,9 @@ def _assembled(
     return AssembledParts(locations, {**total.metadata(), **(more or {})})
 
 
-@op(
-    out={
-        NORMALIZED_LISTINGS: Out(is_required=True),
-        ENRICHED_LISTINGS: Out(is_required=True),
-    },
-    tags=_OP_TAGS,
-    description="The chunks' parts, in order, as normalized_listings and enriched_listings.",
+@_fanout_op(
+    "The chunks' parts, in order, as normalized_listings and enriched_listings.",
+    {NORMALIZED_LISTINGS: Out(), ENRICHED_LISTINGS: Out()},
 )
 def assemble_chunks(
     context: OpExecutionContext, results: list[ChunkResult], store: StoreResource
