@@ -75,7 +75,8 @@ def launch_tags(size_bytes: int | None, express_max_bytes: int) -> dict[str, str
 
 # The steps of a fanned-out run's normalize and enrich stages: ``listing_chunks.plan_chunks``,
 # ``listing_chunks.transform_chunk[c0000]``..., ``listing_chunks.assemble_chunks``.
-FANOUT_STEP_PREFIX = "listing_chunks."
+FANOUT_GRAPH = "listing_chunks"
+FANOUT_STEP_PREFIX = FANOUT_GRAPH + "."
 _FANOUT_DONE_STEP = FANOUT_STEP_PREFIX + "assemble_chunks"
 
 
@@ -240,6 +241,7 @@ __all__ = [
     "ATTEMPT_TAG",
     "IMPORT_TAG",
     "IMPORTS_PARTITIONS_NAME",
+    "FANOUT_GRAPH",
     "FANOUT_JOB_NAME",
     "FANOUT_STEP_PREFIX",
     "INGEST_JOB_NAME",

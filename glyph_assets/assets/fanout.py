@@ -50,7 +50,12 @@ from glyph_assets.assets.pipeline import (
     normalized_listings,
 )
 from glyph_assets.assets.progress import StageProgress
-from glyph_assets.contract import ENRICHED_LISTINGS, NORMALIZED_LISTINGS, RAW_LISTINGS
+from glyph_assets.contract import (
+    ENRICHED_LISTINGS,
+    FANOUT_GRAPH,
+    NORMALIZED_LISTINGS,
+    RAW_LISTINGS,
+)
 from glyph_assets.conventions import layer_tags
 from glyph_assets.io_managers import (
     AssembledParts,
@@ -69,7 +74,6 @@ from glyph_assets.resources import (
 from glyph_assets.sieve.pipeline import arrow_text_types
 from glyph_assets.storage import location_text, storage_path
 
-FANOUT_GRAPH = "listing_chunks"
 # The IO manager of the values passed between the chunk steps (small: part locations and
 # tallies), pickled under the staging root so that a worker elsewhere reads them.
 CHUNK_IO_MANAGER = "fanout_io_manager"
@@ -154,6 +158,7 @@ def transform_chunk(
     import_id = context.partition_key
     _claim(context, store, _NORMALIZED_KEY)
     stages = _stages(landing, import_id, pipeline.max_field_chars)
+    # the chunk's frames stay in memory between the two stages: GLYPH_FANOUT_CHUNK_ROWS bounds it
     result = ChunkResult(chunk.index)
     result.normalized.distributions = {"match_type": {}, "reject_reason": {}}
     normalized: list[pd.DataFrame] = []
@@ -183,15 +188,14 @@ def _store(target: UPath, frames: list[pd.DataFrame]) -> list[str]:
     return [location_text(p) for p in ParquetParts(target).part_files]
 
 
-def _assembled(
-    results: list[ChunkResult], parts: str, tally: str, more: dict[str, Any] | None = None
-) -> AssembledParts:
+def _assembled(results: list[ChunkResult], parts: str, tally: str) -> AssembledParts:
+    """One stage's output: every chunk's parts in chunk order, the tallies added up."""
     total = _Tally()
     locations: list[UPath] = []
     for result in sorted(results, key=lambda r: r.index):
         total.merge(getattr(result, tally))
         locations.extend(storage_path(p) for p in getattr(result, parts))
-    return AssembledParts(locations, {**total.metadata(), **(more or {})})
+    return AssembledParts(locations, total.metadata())
 
 
 @_fanout_op(
@@ -233,4 +237,4 @@ def listing_chunks(raw_listings: ParquetParts) -> dict[str, Any]:
     return {NORMALIZED_LISTINGS: normalized, ENRICHED_LISTINGS: enriched}
 
 
-__all__ = ["CHUNK_IO_MANAGER", "FANOUT_GRAPH", "ChunkPlan", "ChunkResult", "listing_chunks", "plan"]
+__all__ = ["CHUNK_IO_MANAGER", "ChunkPlan", "ChunkResult", "listing_chunks", "plan"]
