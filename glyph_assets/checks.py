@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -50,7 +49,7 @@ from glyph_assets.contract import (
     SCORED_LISTINGS,
 )
 from glyph_assets.conventions import layer_tags
-from glyph_assets.io_managers import ParquetParts
+from glyph_assets.io_managers import ParquetParts, read_part
 from glyph_assets.partitions import imports_partitions
 from glyph_assets.resources import PipelineResource, StoreResource
 from glyph_assets.sieve.columns import FIRST_INDEX, SCORE_COLUMNS
@@ -134,7 +133,7 @@ def frame_chunks(frames: Iterable[pd.DataFrame], step: int = 1) -> Iterator[Chun
 def parquet_chunks(parts: ParquetParts, step: int) -> Iterator[Chunk]:
     """Read each part once: the light columns for every row, all columns for the sample only."""
     for part in parts.part_files:
-        table = pq.read_table(part)
+        table = read_part(part)
         light = [c for c in WHOLE_POPULATION_COLUMNS if c in table.column_names]
         sample = table if step == 1 else table.take(pa.array(np.arange(0, table.num_rows, step)))
         # text as Arrow-backed strings: a Parquet string column is text by its type, so pandera

@@ -22,6 +22,10 @@ from glyph_assets.landing import NO_SPACE_MESSAGES
 
 # -- names ------------------------------------------------------------------------------------
 INGEST_JOB_NAME = "ingest_import"
+# The same assets for a large import, its normalize and enrich stages fanned out over chunk
+# steps (glyph_assets/assets/fanout.py); chosen at launch by ``ingest_job_for``.
+FANOUT_JOB_NAME = "ingest_import_chunked"
+INGEST_JOB_NAMES = (INGEST_JOB_NAME, FANOUT_JOB_NAME)
 MARKET_JOB_NAME = "refresh_market"
 IMPORTS_PARTITIONS_NAME = "imports"
 
@@ -67,6 +71,53 @@ def launch_tags(size_bytes: int | None, express_max_bytes: int) -> dict[str, str
     if size_bytes is not None and 0 <= size_bytes <= express_max_bytes:
         return {LAUNCH_TAG: LAUNCH_EXPRESS}
     return {}
+
+
+# The steps of a fanned-out run's normalize and enrich stages: ``listing_chunks.plan_chunks``,
+# ``listing_chunks.transform_chunk[c0000]``..., ``listing_chunks.assemble_chunks``.
+FANOUT_GRAPH = "listing_chunks"
+FANOUT_STEP_PREFIX = FANOUT_GRAPH + "."
+_FANOUT_DONE_STEP = FANOUT_STEP_PREFIX + "assemble_chunks"
+
+
+def stages_of_step(step_key: str) -> tuple[str, ...]:
+    """The pipeline stages a step computes: its own for a one-step stage, normalize and
+    enrich for each step of a fanned-out run's ``listing_chunks``, none for a check."""
+    if step_key in PIPELINE_STAGES:
+        return (step_key,)
+    if step_key.startswith(FANOUT_STEP_PREFIX):
+        return (NORMALIZED_LISTINGS, ENRICHED_LISTINGS)
+    return ()
+
+
+def stage_statuses(step_status: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Each stage's status from a run's step statuses (step key -> status), for either job: a
+    fanned-out stage is done when its assembling step is, failed when any of its steps failed,
+    else in progress once one of them started."""
+    out: dict[str, str | None] = {}
+    fanned = {k: v for k, v in step_status.items() if k.startswith(FANOUT_STEP_PREFIX)}
+    for stage in PIPELINE_STAGES:
+        out[stage] = step_status.get(stage)
+    if fanned:
+        statuses = set(fanned.values())
+        if fanned.get(_FANOUT_DONE_STEP) == "SUCCESS":
+            status: str | None = "SUCCESS"
+        elif "FAILURE" in statuses:
+            status = "FAILURE"
+        else:
+            status = "IN_PROGRESS" if statuses - {None} else None
+        out[NORMALIZED_LISTINGS] = out[ENRICHED_LISTINGS] = status
+    return out
+
+
+def ingest_job_for(rows: int, fanout_min_rows: int, run_config: Mapping | None = None) -> str:
+    """The job a new import's run is launched as: ``ingest_import_chunked`` from
+    ``GLYPH_FANOUT_MIN_ROWS`` data rows (0: never), else ``ingest_import``, whose one step per
+    stage keeps a small import's latency. A run config names the one-step job's ops (a
+    stage's delay or fault switch), so a run launched with one stays on that job."""
+    if fanout_min_rows > 0 and rows >= fanout_min_rows and not run_config:
+        return FANOUT_JOB_NAME
+    return INGEST_JOB_NAME
 
 
 def runtime_limit_tags(seconds: int | None) -> dict[str, str]:
@@ -190,7 +241,11 @@ __all__ = [
     "ATTEMPT_TAG",
     "IMPORT_TAG",
     "IMPORTS_PARTITIONS_NAME",
+    "FANOUT_GRAPH",
+    "FANOUT_JOB_NAME",
+    "FANOUT_STEP_PREFIX",
     "INGEST_JOB_NAME",
+    "INGEST_JOB_NAMES",
     "JOB_TAG",
     "LAUNCH_EXPRESS",
     "LAUNCH_TAG",
@@ -207,7 +262,10 @@ __all__ = [
     "WILL_RETRY_TAG",
     "failure_message",
     "import_of",
+    "ingest_job_for",
     "launch_tags",
+    "stage_statuses",
+    "stages_of_step",
     "progress_from_metadata",
     "progress_metadata",
     "root_cause",

@@ -17,6 +17,7 @@ from glyph_assets.settings import Settings, get_settings
 from glyph_assets.sieve.columns import SCORE_SCALES
 from glyph_assets.sieve.inspect import FileInspection, inspect_file
 from glyph_assets.sieve.read import FileRejected, TooManyRows, count_csv_rows, detect_format
+from glyph_assets.storage import local_file
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
 
@@ -27,6 +28,14 @@ class RegisteredImport:
     manifest: Manifest
     inspection: FileInspection
     record: dict[str, Any]
+
+    @property
+    def estimated_rows(self) -> int:
+        """Data rows as known at landing: counted by the inspection, else the file's line
+        breaks (an upper bound), which is what picks the run's job (``contract.ingest_job_for``)."""
+        return (
+            self.inspection.rows if self.inspection.rows is not None else self.manifest.line_breaks
+        )
 
 
 def file_chunks(path: Path, block: int = 1 << 20) -> Iterable[bytes]:
@@ -66,14 +75,15 @@ def register_import(
         score_scale=score_scale,
     )
     try:
-        inspection = inspect_file(manifest.path, filename, kind)
-        check_row_limit(
-            manifest.path,
-            manifest.original_filename,
-            inspection,
-            settings.max_rows,
-            manifest.line_breaks,
-        )
+        with local_file(manifest.path) as landed:
+            inspection = inspect_file(landed, filename, kind)
+            check_row_limit(
+                landed,
+                manifest.original_filename,
+                inspection,
+                settings.max_rows,
+                manifest.line_breaks,
+            )
     except (FileRejected, UnicodeError, OSError) as exc:
         discard(settings.landing_dir, manifest.import_id)
         if isinstance(exc, FileRejected):

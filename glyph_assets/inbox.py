@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import (
     DefaultSensorStatus,
+    JobDefinition,
     RunRequest,
     RunsFilter,
     SensorDefinition,
@@ -46,7 +47,7 @@ from dagster import (
 )
 from dagster._utils.warnings import BetaWarning
 
-from glyph_assets.contract import IMPORT_TAG, SOURCE_TAG
+from glyph_assets.contract import IMPORT_TAG, SOURCE_TAG, ingest_job_for
 from glyph_assets.conventions import OWNERS, layer_tags
 from glyph_assets.imports import file_chunks, register_import
 from glyph_assets.landing import UploadTooLarge
@@ -166,8 +167,11 @@ def _write_note(target: Path, suffix: str, lines: list[str]) -> Path:
     return note
 
 
-def take_file(path: Path, settings: Settings, outcome: InboxOutcome) -> None:
-    """Register one stable file (or skip / reject it) and move it out of the inbox."""
+def take_file(
+    path: Path, settings: Settings, outcome: InboxOutcome, fanout_min_rows: int = 0
+) -> None:
+    """Register one stable file (or skip / reject it) and move it out of the inbox; its run is
+    ``ingest_import_chunked`` from ``fanout_min_rows`` rows (0: never), else ``ingest_import``."""
     inbox = settings.inbox
     digest = sha256_of(path)
     engine = migrate(settings.sqlalchemy_url)
@@ -226,6 +230,7 @@ def take_file(path: Path, settings: Settings, outcome: InboxOutcome) -> None:
     outcome.run_requests.append(
         RunRequest(
             run_key=import_id,
+            job_name=ingest_job_for(registered.estimated_rows, fanout_min_rows),
             partition_key=import_id,
             tags={IMPORT_TAG: import_id, SOURCE_TAG: SOURCE},
         )
@@ -257,8 +262,11 @@ def record_launched_runs(
             del cursor.awaiting[import_id]
 
 
-def evaluate_inbox(context: SensorEvaluationContext, settings: Settings) -> SensorResult:
-    """One evaluation: record launched runs, then take every file that stopped growing."""
+def evaluate_inbox(
+    context: SensorEvaluationContext, settings: Settings, fanout_min_rows: int = 0
+) -> SensorResult:
+    """One evaluation: record launched runs, then take every file that stopped growing (a
+    large one's run fans out from ``fanout_min_rows`` rows, see ``take_file``)."""
     with contextlib.suppress(OSError):  # show operators where to drop files
         settings.inbox.mkdir(parents=True, exist_ok=True)
     cursor = InboxCursor.load(context.cursor)
@@ -282,7 +290,7 @@ def evaluate_inbox(context: SensorEvaluationContext, settings: Settings) -> Sens
             continue
         taken += 1
         try:
-            take_file(path, settings, outcome)
+            take_file(path, settings, outcome, fanout_min_rows)
         except Exception as exc:  # noqa: BLE001 - one bad file must not block the others
             context.log.error(f"inbox: {path.name} failed and stays in the inbox: {exc!r}")
             still_growing[path.name] = now
@@ -308,18 +316,24 @@ def evaluate_inbox(context: SensorEvaluationContext, settings: Settings) -> Sens
     )
 
 
-def build_inbox_sensor(job: UnresolvedAssetJobDefinition, settings: Settings) -> SensorDefinition:
+def build_inbox_sensor(
+    job: UnresolvedAssetJobDefinition,
+    settings: Settings,
+    chunked_job: JobDefinition | None = None,
+) -> SensorDefinition:
     """The inbox sensor of ``settings``' inbox folder, requesting runs of ``job`` (built by
-    ``definitions.py`` from the one read of the settings)."""
+    ``definitions.py`` from the one read of the settings), or of ``chunked_job`` for a file of
+    at least ``GLYPH_FANOUT_MIN_ROWS`` rows when it is given."""
+    fanout_min_rows = settings.fanout_threshold if chunked_job is not None else 0
 
     def _inbox_sensor(context: SensorEvaluationContext) -> SensorResult:
-        return evaluate_inbox(context, settings)
+        return evaluate_inbox(context, settings, fanout_min_rows)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BetaWarning)  # ``owners`` on a sensor is a beta parameter
         return sensor(
             name="inbox_sensor",
-            job=job,
+            jobs=[job, chunked_job] if chunked_job is not None else [job],
             minimum_interval_seconds=5,
             default_status=DefaultSensorStatus.RUNNING,
             owners=OWNERS,

@@ -3,11 +3,14 @@
 Stages stream: an asset may return a ``FrameStream`` (an iterable of chunks) which is written
 part by part, and downstream assets receive ``ParquetParts`` and read it back chunk by chunk, so
 memory depends on the chunk size, not the file size. A retry from a failed step re-reads them.
+
+The parts live under ``GLYPH_STAGING_URL`` (default ``<data>/staging``): a local directory or an
+fsspec URL (``glyph_assets.storage``), so a step on one Celery worker reads what a step on
+another wrote.
 """
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,8 +22,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import ConfigurableIOManager, InputContext, OutputContext
+from upath import UPath
 
 from glyph_assets.sieve.pipeline import arrow_text_types
+from glyph_assets.storage import (
+    arrow_target,
+    copy_file,
+    make_dirs,
+    remove_tree,
+    replace_tree,
+    storage_path,
+)
 
 
 @dataclass
@@ -36,18 +48,27 @@ class FrameStream:
 
 
 @dataclass
+class AssembledParts:
+    """An asset's output made of parts other steps already wrote (the chunks of a fanned-out
+    stage, in order): the IO manager copies them into the asset's place as its parts."""
+
+    parts: list[UPath]
+    metadata: dict[str, Any]
+
+
+@dataclass
 class ParquetParts:
     """A stored partition: the parts of one asset for one import, read lazily."""
 
-    path: Path
+    path: Path | UPath
 
     @property
-    def part_files(self) -> list[Path]:
-        return sorted(self.path.glob("part-*.parquet"))
+    def part_files(self) -> list[UPath]:
+        return sorted(self.path.glob("part-*.parquet"), key=lambda p: p.name)
 
     @property
     def num_rows(self) -> int:
-        return sum(pq.ParquetFile(p).metadata.num_rows for p in self.part_files)
+        return sum(read_metadata(p).num_rows for p in self.part_files)
 
     def iter_frames(
         self, columns: list[str] | None = None, arrow_strings: bool = False
@@ -55,7 +76,18 @@ class ParquetParts:
         """Each part as a frame; ``arrow_strings`` keeps text Arrow-backed (no object copies)."""
         mapper = arrow_text_types if arrow_strings else None
         for part in self.part_files:
-            yield pq.read_table(part, columns=columns).to_pandas(types_mapper=mapper)
+            yield read_part(part, columns=columns).to_pandas(types_mapper=mapper)
+
+
+def read_part(part: Path | UPath, columns: list[str] | None = None) -> pa.Table:
+    """One Parquet part, from a local path or through its fsspec filesystem."""
+    path, filesystem = arrow_target(part)
+    return pq.read_table(path, columns=columns, filesystem=filesystem)
+
+
+def read_metadata(part: Path | UPath) -> pq.FileMetaData:
+    path, filesystem = arrow_target(part)
+    return pq.read_metadata(path, filesystem=filesystem)
 
 
 # Staging parts are read back two or three times (next stage, checks, retries): lz4 writes
@@ -63,16 +95,22 @@ class ParquetParts:
 PART_COMPRESSION = "lz4"
 
 
-def write_parts(chunks: Iterable[pd.DataFrame], target: Path) -> tuple[int, int]:
+def _new_dir(target: Path | UPath) -> Path | UPath:
+    """A fresh directory beside ``target``, where its parts are written before the swap."""
+    make_dirs(target.parent)
+    staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    make_dirs(staging)
+    return staging
+
+
+def write_parts(chunks: Iterable[pd.DataFrame], target: Path | UPath) -> tuple[int, int]:
     """Write chunks to ``target`` atomically (a new directory swapped in); returns rows, parts.
 
     Encoding a part is Arrow C++ work that releases the GIL, so it runs in a writer thread
     while the stage computes its next chunk on the other core; at most one part waits, so
     memory still follows the chunk size.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    staging.mkdir()
+    staging = _new_dir(target)
     rows = parts = 0
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer") as writer:
@@ -81,17 +119,37 @@ def write_parts(chunks: Iterable[pd.DataFrame], target: Path) -> tuple[int, int]
                 table = pa.Table.from_pandas(chunk, preserve_index=False)
                 if pending is not None:
                     pending.result()
-                path = staging / f"part-{parts:05d}.parquet"
-                pending = writer.submit(pq.write_table, table, path, compression=PART_COMPRESSION)
+                path, filesystem = arrow_target(staging / f"part-{parts:05d}.parquet")
+                pending = writer.submit(
+                    pq.write_table,
+                    table,
+                    path,
+                    compression=PART_COMPRESSION,
+                    filesystem=filesystem,
+                )
                 rows += len(chunk)
                 parts += 1
             if pending is not None:
                 pending.result()
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
+        replace_tree(staging, target)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging)
+    return rows, parts
+
+
+def copy_parts(sources: Iterable[Path | UPath], target: Path | UPath) -> tuple[int, int]:
+    """Copy existing parts, in order, to ``target`` as its parts (atomically, as
+    ``write_parts``); returns rows, parts. The sources stay: a retry can assemble again."""
+    staging = _new_dir(target)
+    rows = parts = 0
+    try:
+        for source in sources:
+            copy_file(source, staging / f"part-{parts:05d}.parquet")
+            rows += read_metadata(source).num_rows
+            parts += 1
+        replace_tree(staging, target)
+    finally:
+        remove_tree(staging)
     return rows, parts
 
 
@@ -100,12 +158,20 @@ class ParquetPartsIOManager(ConfigurableIOManager):
 
     base_dir: str
 
-    def _path(self, context: OutputContext | InputContext) -> Path:
+    def _path(self, context: OutputContext | InputContext) -> UPath:
         key = "__".join(context.asset_key.path)
         partition = context.asset_partition_key if context.has_asset_partitions else "_"
-        return Path(self.base_dir) / key / partition
+        return storage_path(self.base_dir) / key / partition
 
-    def handle_output(self, context: OutputContext, obj: FrameStream | pd.DataFrame) -> None:
+    def handle_output(
+        self, context: OutputContext, obj: FrameStream | AssembledParts | pd.DataFrame
+    ) -> None:
+        if isinstance(obj, AssembledParts):
+            rows, parts = copy_parts(obj.parts, self._path(context))
+            context.add_output_metadata(
+                {"stored_rows": rows, "parquet_parts": parts, **obj.metadata}
+            )
+            return
         chunks = obj.chunks if isinstance(obj, FrameStream) else [obj]
         rows, parts = write_parts(chunks, self._path(context))
         metadata = {"stored_rows": rows, "parquet_parts": parts}

@@ -1,21 +1,38 @@
-"""The asset job that ingests one import partition."""
+"""The asset jobs that ingest one import partition: ``ingest_import`` (one step per stage) and,
+for a large import, ``ingest_import_chunked`` (its normalize and enrich stages over chunk steps)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AssetSelection,
+    Definitions,
     ExecutorDefinition,
+    JobDefinition,
     define_asset_job,
     in_process_executor,
 )
+from dagster._core.execution.with_resources import wrap_resources_for_execution
 from dagster_celery import celery_executor
 
 from glyph_assets.assets.changes import CHANGE_ASSETS
-from glyph_assets.assets.pipeline import PIPELINE_ASSETS
+from glyph_assets.assets.fanout import listing_chunks
+from glyph_assets.assets.pipeline import (
+    PIPELINE_ASSETS,
+    enriched_listings,
+    normalized_listings,
+)
 from glyph_assets.celery_config import celery_executor_config
-from glyph_assets.contract import INGEST_JOB_NAME, JOB_INGEST, JOB_TAG, runtime_limit_tags
+from glyph_assets.checks import PIPELINE_CHECKS
+from glyph_assets.contract import (
+    FANOUT_JOB_NAME,
+    INGEST_JOB_NAME,
+    JOB_INGEST,
+    JOB_TAG,
+    runtime_limit_tags,
+)
 from glyph_assets.settings import Settings
 
 if TYPE_CHECKING:  # Dagster does not export the type define_asset_job returns
@@ -53,4 +70,35 @@ def build_ingest_job(settings: Settings) -> UnresolvedAssetJobDefinition:
     )
 
 
-__all__ = ["build_ingest_job", "executor_for"]
+def build_fanout_job(settings: Settings, resources: Mapping[str, Any]) -> JobDefinition:
+    """``ingest_import_chunked``: the assets of ``ingest_import`` for one import, its normalize
+    and enrich stages computed by ``listing_chunks`` (``assets/fanout.py``) over chunk steps.
+
+    The job is resolved here against an asset graph of its own, where ``listing_chunks``
+    stands for the one-step ``normalized_listings`` and ``enriched_listings``; the code
+    location's asset graph (lineage, the UI, backfills) keeps the one-step assets, and Dagster
+    records this job's materializations under the same asset keys, checked by the same checks.
+    Why a second job rather than a fan-out inside the one-step assets: a dynamic fan-out costs
+    steps of its own (a planning step, the chunk steps, an assembling step), which a small
+    import would pay on every stage; choosing the job at launch keeps the small path as it was.
+    ``resources`` are the code location's (a resolved job is checked against them here).
+    """
+    one_step = {normalized_listings.key, enriched_listings.key}
+    assets = [a for a in PIPELINE_ASSETS if a.key not in one_step]
+    graph = Definitions(
+        assets=[*assets, listing_chunks, *CHANGE_ASSETS],
+        asset_checks=PIPELINE_CHECKS,
+        resources=resources,
+    ).resolve_asset_graph()
+    return define_asset_job(
+        name=FANOUT_JOB_NAME,
+        selection=AssetSelection.assets(*PIPELINE_ASSETS, *CHANGE_ASSETS),
+        executor_def=executor_for(settings),
+        description="ingest_import for a large import: the same assets and checks, its "
+        "normalize and enrich stages split into chunks that run as separate steps (on "
+        "several Celery workers at once). Chosen at launch from GLYPH_FANOUT_MIN_ROWS rows.",
+        tags={JOB_TAG: JOB_INGEST, **runtime_limit_tags(settings.max_run_seconds)},
+    ).resolve(asset_graph=graph, resource_defs=wrap_resources_for_execution(resources))
+
+
+__all__ = ["build_fanout_job", "build_ingest_job", "executor_for"]

@@ -1,7 +1,8 @@
 """The landing zone: every import's original bytes, kept unchanged, with a manifest.
 
 Landing paths are generated from the import_id; a client's filename is recorded in the manifest
-and never used as a path.
+and never used as a path. The zone is a local directory or an fsspec URL (``GLYPH_LANDING_URL``,
+see ``glyph_assets.storage``), so a step on another machine reads the same bytes.
 """
 
 from __future__ import annotations
@@ -11,12 +12,22 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+
+from upath import UPath
+
+from glyph_assets.storage import (
+    is_plain,
+    location_text,
+    make_dirs,
+    remove_tree,
+    storage_path,
+    write_text_atomic,
+)
 
 ORIGINAL_STEM = "original"
 MANIFEST_NAME = "manifest.json"
@@ -37,7 +48,7 @@ NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 class StorageFull(OSError):
     """The landing zone's disk (or quota) is full: nothing of the upload was kept."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | UPath) -> None:
         super().__init__(errno.ENOSPC, "no space left to land the upload", str(path))
 
 
@@ -77,8 +88,9 @@ class Manifest:
     score_scale: str | None = None
 
     @property
-    def path(self) -> Path:
-        return Path(self.stored_as)
+    def path(self) -> UPath:
+        """The landed file: a local path or a URL (``storage.local_file`` reads either)."""
+        return storage_path(self.stored_as)
 
 
 def new_import_id() -> str:
@@ -96,15 +108,40 @@ def safe_suffix(filename: str | None, content_type: str | None = None) -> str:
     return ".csv"
 
 
-def import_dir(landing_root: Path, import_id: str) -> Path:
+def import_dir(landing_root: Path | UPath | str, import_id: str) -> UPath:
     if not re.fullmatch(r"[0-9a-f-]{36}", import_id):
         raise ValueError(f"not an import id: {import_id!r}")
-    return landing_root / import_id
+    return storage_path(landing_root) / import_id
+
+
+def _write_original(
+    target: UPath, chunks: Iterable[bytes], max_bytes: int | None
+) -> tuple[str, int, int]:
+    """Stream the upload to ``target`` (a new file), hashing as it goes: its sha256 digest,
+    size and line breaks. A local file is synced and made read-only; a URL is written through
+    its filesystem (which makes an object durable when it is closed)."""
+    digest = hashlib.sha256()
+    size = 0
+    line_breaks = 0
+    with target.open("xb" if is_plain(target) else "wb") as out:
+        for chunk in chunks:
+            size += len(chunk)
+            if max_bytes is not None and size > max_bytes:
+                raise UploadTooLarge(max_bytes)
+            digest.update(chunk)
+            line_breaks += chunk.count(b"\n") + chunk.count(b"\r")
+            out.write(chunk)
+        if is_plain(target):
+            out.flush()
+            os.fsync(out.fileno())
+    if is_plain(target):
+        os.chmod(target, 0o444)
+    return digest.hexdigest(), size, line_breaks
 
 
 def land_stream(
     chunks: Iterable[bytes],
-    landing_root: Path,
+    landing_root: Path | UPath | str,
     *,
     filename: str | None,
     content_type: str | None,
@@ -118,27 +155,19 @@ def land_stream(
     import_id = import_id or new_import_id()
     target_dir = import_dir(landing_root, import_id)
     target = target_dir / f"{ORIGINAL_STEM}{safe_suffix(filename, content_type)}"
-    digest = hashlib.sha256()
-    size = 0
-    line_breaks = 0
     try:
-        target_dir.mkdir(parents=True, exist_ok=False)
-        with open(target, "xb") as out:
-            for chunk in chunks:
-                size += len(chunk)
-                if max_bytes is not None and size > max_bytes:
-                    raise UploadTooLarge(max_bytes)
-                digest.update(chunk)
-                line_breaks += chunk.count(b"\n") + chunk.count(b"\r")
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(target, 0o444)
+        if is_plain(target_dir):
+            target_dir.mkdir(parents=True, exist_ok=False)
+        elif target_dir.exists():  # an object store has no directory to refuse to create
+            raise FileExistsError(f"{target_dir} exists already")
+        else:
+            make_dirs(target_dir)
+        sha256, size, line_breaks = _write_original(target, chunks, max_bytes)
         manifest = Manifest(
             import_id=import_id,
             original_filename=filename,
-            stored_as=str(target.resolve()),
-            sha256=digest.hexdigest(),
+            stored_as=location_text(target),
+            sha256=sha256,
             size_bytes=size,
             content_type=content_type,
             source=source,
@@ -150,30 +179,26 @@ def land_stream(
         write_manifest(target_dir, manifest)
     except BaseException as exc:
         # Nothing half-written stays: not the bytes, not a manifest without them.
-        shutil.rmtree(target_dir, ignore_errors=True)
+        remove_tree(target_dir)
         if disk_full(exc):
             raise StorageFull(landing_root) from exc
         raise
     return manifest
 
 
-def write_manifest(target_dir: Path, manifest: Manifest) -> None:
+def write_manifest(target_dir: Path | UPath, manifest: Manifest) -> None:
     """Write the manifest whole or not at all (a temporary file renamed over it)."""
-    path = target_dir / MANIFEST_NAME
-    tmp = path.with_suffix(".tmp")
-    try:
-        tmp.write_text(json.dumps(asdict(manifest), indent=2))
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text_atomic(
+        storage_path(target_dir) / MANIFEST_NAME, json.dumps(asdict(manifest), indent=2)
+    )
 
 
-def read_manifest(landing_root: Path, import_id: str) -> Manifest:
+def read_manifest(landing_root: Path | UPath | str, import_id: str) -> Manifest:
     data = json.loads((import_dir(landing_root, import_id) / MANIFEST_NAME).read_text())
     known = {f.name for f in fields(Manifest)}
     return Manifest(**{k: v for k, v in data.items() if k in known})
 
 
-def discard(landing_root: Path, import_id: str) -> None:
+def discard(landing_root: Path | UPath | str, import_id: str) -> None:
     """Remove a landing that was refused at file level (nothing of it is kept)."""
-    shutil.rmtree(import_dir(landing_root, import_id), ignore_errors=True)
+    remove_tree(import_dir(landing_root, import_id))

@@ -10,16 +10,23 @@ directory); ``Settings`` stays the one place where a ``GLYPH_`` variable is read
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource, FilesystemIOManager, InitResourceContext
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from upath import UPath
 
 from glyph_assets.landing import Manifest, read_manifest
 from glyph_assets.settings import Settings
 from glyph_assets.sieve.fx import Rates, load_rates
+from glyph_assets.storage import location_text, storage_path
 from glyph_assets.store.db import migrate
+
+# Under the staging root: the parts of each fanned-out import's chunk steps.
+CHUNKS_DIR = "_chunks"
+# Under the staging root: values passed between the steps of a fanned-out stage (pickles).
+STEP_VALUES_DIR = "_steps"
 
 
 class StoreResource(ConfigurableResource):
@@ -46,18 +53,32 @@ class StoreResource(ConfigurableResource):
 
 
 class LandingResource(ConfigurableResource):
-    """The landing zone: every import's original bytes and its manifest."""
+    """The landing zone: every import's original bytes and its manifest, under a local
+    directory or an fsspec URL (``glyph_assets.storage``)."""
 
     landing_dir: str
 
     def manifest(self, import_id: str) -> Manifest:
-        return read_manifest(Path(self.landing_dir), import_id)
+        return read_manifest(self.landing_dir, import_id)
+
+
+class StagingResource(ConfigurableResource):
+    """Where stages keep their Parquet parts (the IO manager's base: a local directory or an
+    fsspec URL), for the chunk steps of a fanned-out import, which store parts of their own."""
+
+    base_dir: str
+
+    def chunk_dir(self, import_id: str, index: int, stage: str) -> UPath:
+        """``<staging>/_chunks/<import_id>/<chunk>/<stage>``: found and pruned with the rest of
+        the import's staging (``staging.staged_parts``)."""
+        return storage_path(self.base_dir) / CHUNKS_DIR / import_id / f"{index:05d}" / stage
 
 
 class PipelineResource(ConfigurableResource):
     """The pipeline's tunables (``GLYPH_CHUNK_ROWS`` and friends, see ``Settings``)."""
 
     chunk_rows: int
+    fanout_chunk_rows: int
     max_field_chars: int
     check_sample_rows: int
     unknown_model_warn_share: float
@@ -76,13 +97,20 @@ class MarketResource(ConfigurableResource):
         return load_rates(self.fx_rates_path)
 
 
-def resources_from(settings: Settings) -> dict[str, ConfigurableResource]:
-    """Every resource of the code location, keyed by the parameter names that take them."""
+def resources_from(settings: Settings) -> dict[str, Any]:
+    """Every resource of the code location, keyed by the parameter names that take them (and
+    the IO manager of the fanned-out stages' step values, by its key)."""
+    staging = location_text(settings.staging_dir)
     return {
+        "staging": StagingResource(base_dir=staging),
+        "fanout_io_manager": FilesystemIOManager(
+            base_dir=location_text(settings.staging_dir / STEP_VALUES_DIR)
+        ),
         "store": StoreResource(database_url=settings.sqlalchemy_url),
-        "landing": LandingResource(landing_dir=str(settings.landing_dir)),
+        "landing": LandingResource(landing_dir=location_text(settings.landing_dir)),
         "pipeline": PipelineResource(
             chunk_rows=settings.chunk_rows,
+            fanout_chunk_rows=settings.fanout_chunk_rows,
             max_field_chars=settings.max_field_chars,
             check_sample_rows=settings.check_sample_rows,
             unknown_model_warn_share=settings.unknown_model_warn_share,
@@ -99,6 +127,7 @@ __all__ = [
     "LandingResource",
     "MarketResource",
     "PipelineResource",
+    "StagingResource",
     "StoreResource",
     "resources_from",
 ]

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from glyph_assets.contract import (
-    INGEST_JOB_NAME,
+    INGEST_JOB_NAMES,
     MAX_ERROR_CHARS,
     PIPELINE_STAGES,
     WILL_RETRY_TAG,
@@ -51,13 +51,14 @@ def materializes_pipeline(
     """Does the run materialize at least one pipeline asset?
 
     A run of the implicit asset job says what it materializes by its asset selection; a
-    re-execution by its steps; a run of ``ingest_import`` without either runs all five.
+    re-execution by its steps; a run of ``ingest_import`` (or of its fanned-out twin
+    ``ingest_import_chunked``) without either runs all five.
     """
     if asset_keys is not None:
         return not set(PIPELINE_STAGES).isdisjoint(asset_keys)
     if step_keys is not None:
         return not set(PIPELINE_STAGES).isdisjoint(step_keys)
-    return job_name == INGEST_JOB_NAME
+    return job_name in INGEST_JOB_NAMES
 
 
 def retry_pending(

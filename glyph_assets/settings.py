@@ -8,6 +8,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from upath import UPath
+
+from glyph_assets.storage import storage_path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,6 +21,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GLYPH_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(default=PROJECT_ROOT / "data")
+    # Where the landing zone and the staging Parquet live: None keeps them under data_dir; an
+    # fsspec URL (s3://bucket/glyph/landing, file:///mnt/shared/staging) puts them where every
+    # Celery worker reaches them (see glyph_assets/storage.py).
+    landing_url: str | None = None
+    staging_url: str | None = None
     database_url: str | None = None
     registry_path: Path = Field(default=PROJECT_ROOT / "data" / "reference" / "gpu_models.csv")
 
@@ -56,6 +64,12 @@ class Settings(BaseSettings):
     # queue has room, rather than at the daemon's next dequeue (glyph_assets.run_coordinator);
     # 0 queues every run. 256 KiB is a few thousand rows: a run of seconds.
     express_max_bytes: int = Field(default=256 * 1024, ge=0)
+    # Fan-out of large imports: an import of at least fanout_min_rows data rows runs the job
+    # whose normalize and enrich stages split it into chunks of about fanout_chunk_rows rows,
+    # one step each (glyph_assets/assets/fanout.py). None: 100,000 with the celery executor,
+    # 0 (never) with multiprocess, where the steps of a run share one process anyway.
+    fanout_min_rows: int | None = Field(default=None, ge=0)
+    fanout_chunk_rows: int = Field(default=50_000, ge=1)
 
     log_format: Literal["plain", "json"] = "plain"  # json: one JSON object per log line
 
@@ -108,16 +122,23 @@ class Settings(BaseSettings):
         return 2 if self.executor == "celery" else 0
 
     @property
-    def landing_dir(self) -> Path:
-        return self.data_dir / "landing"
+    def fanout_threshold(self) -> int:
+        """Rows from which an import fans out (0: never)."""
+        if self.fanout_min_rows is not None:
+            return self.fanout_min_rows
+        return 100_000 if self.executor == "celery" else 0
+
+    @property
+    def landing_dir(self) -> UPath:
+        return storage_path(self.landing_url or self.data_dir / "landing")
 
     @property
     def warehouse_dir(self) -> Path:
         return self.data_dir / "warehouse"
 
     @property
-    def staging_dir(self) -> Path:
-        return self.data_dir / "staging"
+    def staging_dir(self) -> UPath:
+        return storage_path(self.staging_url or self.data_dir / "staging")
 
     @property
     def inbox(self) -> Path:

@@ -14,31 +14,34 @@ the landing zone, where the original upload is kept, is never pruned.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from upath import UPath
 
 from glyph_assets.contract import PARTITION_TAG
 from glyph_assets.landing import import_dir
+from glyph_assets.storage import remove_tree, storage_path, tree_size
 
 
-def staged_parts(staging_root: Path, import_id: str) -> list[Path]:
-    """The import's part directories, one per stored asset (none when nothing is staged)."""
-    import_dir(staging_root, import_id)  # refuses anything but an import id
-    if not staging_root.is_dir():
+def staged_parts(staging_root: Path | UPath | str, import_id: str) -> list[UPath]:
+    """The import's part directories, one per stored asset and one for the chunks of a
+    fanned-out import (``_chunks``); none when nothing is staged. The root is a local
+    directory or an fsspec URL (``glyph_assets.storage``)."""
+    root = storage_path(staging_root)
+    import_dir(root, import_id)  # refuses anything but an import id
+    if not root.is_dir():
         return []
     return sorted(
-        asset / import_id
-        for asset in staging_root.iterdir()
-        if asset.is_dir() and (asset / import_id).is_dir()
+        (
+            asset / import_id
+            for asset in root.iterdir()
+            if asset.is_dir() and (asset / import_id).is_dir()
+        ),
+        key=str,
     )
-
-
-def _size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 @dataclass
@@ -52,7 +55,7 @@ class PruneResult:
 
 
 def prune_staging(
-    staging_root: Path,
+    staging_root: Path | UPath | str,
     expired: Iterable[str],
     latest_run_succeeded: Callable[[str], bool],
     dry_run: bool = False,
@@ -68,10 +71,10 @@ def prune_staging(
             result.kept_for_retry.append(import_id)
             continue
         for path in parts:
-            result.bytes += _size(path)
+            result.bytes += tree_size(path)
             result.directories += 1
             if not dry_run:
-                shutil.rmtree(path)
+                remove_tree(path)
         result.pruned.append(import_id)
     return result
 

@@ -364,9 +364,11 @@ class DagsterGateway:
         run_config: dict[str, Any] | None = None,
         attempt: int = 1,
         size_bytes: int | None = None,
+        job_name: str = INGEST_JOB_NAME,
     ) -> str:
-        """Launch ``ingest_import`` for the import's partition; returns the run id. A small
-        import (``size_bytes``) is tagged to skip the run queue while it has room."""
+        """Launch ``job_name`` (``ingest_import``, or ``ingest_import_chunked`` for a large
+        import: ``contract.ingest_job_for``) for the import's partition; returns the run id. A
+        small import (``size_bytes``) is tagged to skip the run queue while it has room."""
         tags = {
             PARTITION_TAG: import_id,
             IMPORT_TAG: import_id,
@@ -377,7 +379,7 @@ class DagsterGateway:
         }
         try:
             return self._client.submit_job_execution(
-                INGEST_JOB_NAME,
+                job_name,
                 repository_location_name=self.location,
                 repository_name=REPOSITORY_NAME,
                 run_config=run_config or {},

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from glyph_assets import run_state
+from glyph_assets.contract import ingest_job_for, stage_statuses, stages_of_step
 from glyph_assets.settings import Settings
 from glyph_assets.store import changes, pages, repository, summaries
 from glyph_assets.store.db import Engine
@@ -123,12 +124,15 @@ def launch_first_run(
     source: str,
     run_config: dict[str, Any] | None,
     size_bytes: int | None = None,
+    rows: int = 0,
 ) -> tuple[str, int]:
-    """Add the import's partition and launch its run; a launch that fails fails the import."""
+    """Add the import's partition and launch its run; a launch that fails fails the import.
+    An import of ``rows`` from GLYPH_FANOUT_MIN_ROWS runs as ``ingest_import_chunked``."""
+    job_name = ingest_job_for(rows, ctx.settings.fanout_threshold, run_config)
     try:
         ctx.dagster.add_partition(import_id)
         run_id = ctx.dagster.submit_ingest(
-            import_id, source, run_config, attempt=1, size_bytes=size_bytes
+            import_id, source, run_config, attempt=1, size_bytes=size_bytes, job_name=job_name
         )
     except (DagsterUnavailable, DagsterError) as exc:
         timed_out = isinstance(exc, DagsterUnavailable) and exc.timed_out
@@ -481,8 +485,13 @@ def _run_out(ctx: Context, run: dict[str, Any], info: RunInfo | None) -> RunOut:
 # -- jobs ----------------------------------------------------------------------------------------
 def progress_of(info: RunInfo, events: Any | None) -> Progress:
     """Assets done (of five) from the step stats; rows from the assets' progress log lines."""
-    step_status = {s.step_key: s.status for s in info.step_stats}
-    to_run = set(info.step_keys_to_execute or STAGES)
+    # by stage: a fanned-out run's normalize and enrich stages are several steps each
+    step_status = stage_statuses({s.step_key: s.status for s in info.step_stats})
+    to_run = (
+        {stage for key in info.step_keys_to_execute for stage in stages_of_step(key)}
+        if info.step_keys_to_execute
+        else set(STAGES)
+    )
     stages: list[StageProgress] = []
     done = 0
     current: str | None = None

@@ -90,6 +90,7 @@ def register_and_launch(
         submission.source,
         submission.run_config,
         size_bytes=registered.record.get("size_bytes"),
+        rows=registered.estimated_rows,
     )
     detected = DetectedFormat.of(registered.inspection)
     record = repository.get_import(ctx.engine, registered.import_id) or registered.record

@@ -8,9 +8,11 @@ from typing import Any
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
     Config,
     MaterializeResult,
     MetadataValue,
+    OpExecutionContext,
     RetryPolicy,
 )
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,6 +28,7 @@ from glyph_assets.run_state import claim
 from glyph_assets.sieve.pipeline import Stages, read_chunks
 from glyph_assets.sieve.registry import load_registry
 from glyph_assets.sieve.scored import ScoreScale
+from glyph_assets.storage import local_file
 from glyph_assets.store import repository, warehouse
 from glyph_assets.store.status import ImportStatus
 
@@ -66,15 +69,20 @@ def _apply_switches(context: AssetExecutionContext, config: StageConfig) -> None
         raise RuntimeError(f"fault switch set for {context.asset_key.to_user_string()}")
 
 
-def _claim(context: AssetExecutionContext, store: StoreResource) -> None:
+def _claim(
+    context: AssetExecutionContext | OpExecutionContext,
+    store: StoreResource,
+    asset_key: AssetKey | None = None,
+) -> None:
     """This run is an attempt of the import, whoever launched it: recorded, and the import
     running (see glyph_assets.run_state). Every stage claims, because a re-execution from a
     failed step or a UI materialization of some assets starts at a later stage.
 
     Bookkeeping only: a database that cannot take it now does not fail the stage (the
     run-status sensors record the run when it ends; persisted_listings needs the database and
-    has its own retries). The step also records the worker it runs on (``placement``)."""
-    record_worker(context)
+    has its own retries). The step also records the worker it runs on (``placement``), as an
+    observation of its asset (``asset_key`` for a step of a fanned-out stage)."""
+    record_worker(context, asset_key)
     try:
         claim(store.engine, context.partition_key, context.run_id)
     except SQLAlchemyError as exc:
@@ -129,6 +137,18 @@ class _Tally:
         if self.preview.empty:
             self.preview = frame.head(10)
 
+    def merge(self, later: "_Tally") -> None:
+        """Add the tally of the chunks that follow this one's (a fanned-out stage's chunk
+        steps, in order): the same figures one pass over every chunk gives."""
+        self.rows += later.rows
+        self.errors += later.errors
+        if self.preview.empty:
+            self.preview = later.preview
+        for name, counts in later.distributions.items():
+            mine = self.distributions.setdefault(name, {})
+            for key, count in counts.items():
+                mine[key] = mine.get(key, 0) + count
+
     def count(self, name: str, values: pd.Series) -> None:
         add_counts(self.distributions.setdefault(name, {}), values)
 
@@ -178,10 +198,11 @@ def raw_listings(
 
     def chunks() -> Iterator[pd.DataFrame]:
         rows = 0
-        for chunk in read_chunks(manifest.path, manifest.original_filename, pipeline.chunk_rows):
-            rows += len(chunk)
-            progress(rows)
-            yield chunk
+        with local_file(manifest.path) as landed:  # a copy when the landing zone is a URL
+            for chunk in read_chunks(landed, manifest.original_filename, pipeline.chunk_rows):
+                rows += len(chunk)
+                progress(rows)
+                yield chunk
 
     context.add_output_metadata(
         {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 
-from dagster import AssetExecutionContext
+from dagster import AssetExecutionContext, AssetKey, OpExecutionContext
 
 from glyph_assets.assets.progress import observe
 from glyph_assets.contract import worker_metadata
@@ -29,10 +29,13 @@ def current_worker() -> str:
     )
 
 
-def record_worker(context: AssetExecutionContext) -> None:
-    """An observation of the step's asset partition naming the worker running the step."""
+def record_worker(
+    context: AssetExecutionContext | OpExecutionContext, asset_key: AssetKey | None = None
+) -> None:
+    """An observation of the step's asset partition (or ``asset_key``'s, for a chunk step of a
+    fanned-out stage) naming the worker running the step."""
     worker = current_worker()
-    observe(context, f"running on {worker}", worker_metadata(worker))
+    observe(context, f"running on {worker}", worker_metadata(worker), asset_key)
 
 
 __all__ = ["current_worker", "record_worker"]

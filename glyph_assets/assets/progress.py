@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetObservation
+from dagster import AssetExecutionContext, AssetKey, AssetObservation, OpExecutionContext
 
 from glyph_assets.contract import PROGRESS_EVERY_S, ProgressEvent, progress_metadata
 
@@ -20,9 +20,15 @@ class StageProgress:
     """Reports one stage's rows, at most every ``PROGRESS_EVERY_S`` seconds, and always for the
     first and the last chunk (``done == total``)."""
 
-    def __init__(self, context: AssetExecutionContext, total: int | None = None) -> None:
+    def __init__(
+        self,
+        context: AssetExecutionContext | OpExecutionContext,
+        total: int | None = None,
+        asset_key: AssetKey | None = None,
+    ) -> None:
         self.context = context
         self.total = total
+        self.asset_key = asset_key or context.asset_key
         self._last: float | None = None
 
     def __call__(self, done: int) -> None:
@@ -30,16 +36,22 @@ class StageProgress:
         if self._last is not None and done != self.total and now - self._last < PROGRESS_EVERY_S:
             return
         self._last = now
-        event = ProgressEvent(self.context.asset_key.to_user_string(), done, self.total)
-        observe(self.context, f"progress {event.text}", progress_metadata(event))
+        event = ProgressEvent(self.asset_key.to_user_string(), done, self.total)
+        observe(self.context, f"progress {event.text}", progress_metadata(event), self.asset_key)
 
 
-def observe(context: AssetExecutionContext, description: str, metadata: Mapping[str, Any]) -> None:
-    """An observation of the step's own asset partition: how a step reports to the API (whose
+def observe(
+    context: AssetExecutionContext | OpExecutionContext,
+    description: str,
+    metadata: Mapping[str, Any],
+    asset_key: AssetKey | None = None,
+) -> None:
+    """An observation of the step's own asset partition (or of ``asset_key``, for a step of a
+    fanned-out stage, which computes part of an asset): how a step reports to the API (whose
     metadata ``glyph_assets.contract`` defines) without materializing anything."""
     context.log_event(
         AssetObservation(
-            asset_key=context.asset_key,
+            asset_key=asset_key or context.asset_key,
             partition=context.partition_key,
             description=description,
             metadata=dict(metadata),

@@ -1,7 +1,9 @@
 """GLYPH_EXECUTOR=celery on the real RabbitMQ and PostgreSQL: two ``glyph worker`` processes,
 each started in a directory of its own, take the steps of a 200,000-row import and six small
-ones submitted at once; one worker is SIGKILLed while the large import runs, and every import
-still ends with every row accounted for and no listing twice.
+ones submitted at once. The large import fans out (``ingest_import_chunked``: eight chunk steps
+of 25,000 rows) and its chunks run on both workers; one worker is SIGKILLed in the middle of a
+chunk, and every import still ends with every row accounted for and no listing twice. The small
+imports stay on ``ingest_import``, one step per stage.
 
 The queue is unique to the test run, so parallel runs on one broker never take each other's
 steps. Slow (a few minutes on two cores): marked ``celery`` as well as integration.
@@ -24,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from glyph_assets.contract import FANOUT_JOB_NAME, INGEST_JOB_NAME, PIPELINE_STAGES
 from glyph_assets.tooling.bench.datagen import generate_csv
 from tests.support import pg
 from tests.support.imports import db_counts, listings_csv, post_file, wait_all_final, wait_final
@@ -70,6 +73,8 @@ def stack(tmp_path: Path) -> Iterator[tuple[RunningStack, dict[str, str]]]:
                 celery_workers="0",
                 max_concurrent_runs="8",
                 chunk_rows="25000",
+                fanout_min_rows="100000",
+                fanout_chunk_rows="25000",
             ),
             **dbs.env(),
         }
@@ -125,21 +130,26 @@ def _node(worker: str | None) -> str | None:
     return worker.split("@", 1)[0] if worker else None
 
 
-def _running_step(api: httpx.Client, import_id: str, timeout: float) -> tuple[str, str]:
-    """The large import's step in progress past its first stage, and the worker running it."""
+def _chunk(step: dict[str, Any]) -> bool:
+    return "transform_chunk[" in step["step_key"]
+
+
+def _running_chunk(api: httpx.Client, import_id: str, timeout: float) -> tuple[str, str]:
+    """Once the large import's chunk steps have ended on both workers: one of its chunk steps in
+    progress, and the worker running it."""
     deadline = time.monotonic() + timeout
     summary: dict[str, Any] = {}
     while time.monotonic() < deadline:
         summary = api.get(f"/api/imports/{import_id}").json()
-        for step in summary.get("steps", []):
-            if (
-                step["status"] == "IN_PROGRESS"
-                and step["worker"]
-                and step["step_key"] != "raw_listings"
-            ):
+        steps = summary.get("steps", [])
+        done = {_node(s["worker"]) for s in steps if _chunk(s) and s["status"] == "SUCCESS"}
+        for step in steps if done >= {"w1", "w2"} else []:
+            if _chunk(step) and step["status"] == "IN_PROGRESS" and step["worker"]:
                 return step["step_key"], str(_node(step["worker"]))
         time.sleep(0.3)
-    raise AssertionError(f"no step of {import_id} seen running past raw_listings: {summary}")
+    raise AssertionError(
+        f"no chunk of {import_id} seen running after both workers ran one: {summary}"
+    )
 
 
 def test_two_workers_take_every_step_and_survive_one_killed(
@@ -161,12 +171,15 @@ def test_two_workers_take_every_step_and_survive_one_killed(
             assert response.status_code == 202, response.text
             small_ids.append(response.json()["import_id"])
 
-        step, victim = _running_step(api, large_id, timeout=300)
+        step, victim = _running_chunk(api, large_id, timeout=600)
         os.killpg(pool["procs"][victim].pid, signal.SIGKILL)  # the worker and its pool
         pool["procs"][victim].wait(10)
 
         ids = [large_id, *small_ids]
         summaries = wait_all_final(api, ids, SOURCE, timeout=600)
+        statuses = {
+            i: api.get(f"/api/jobs/{summaries[i]['runs'][-1]['run_id']}/status").json() for i in ids
+        }
 
     logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in pool["logs"].values())
     for import_id in ids:
@@ -185,6 +198,16 @@ def test_two_workers_take_every_step_and_survive_one_killed(
     survivor = ({"w1", "w2"} - {victim}).pop()
     large_steps = {s["step_key"]: _node(s["worker"]) for s in summaries[large_id]["steps"]}
     assert large_steps[step] == survivor, large_steps  # the killed worker's step ran again
+    # The large import fanned out: its eight chunks ran as steps of their own, on both workers.
+    chunks = {key: node for key, node in large_steps.items() if "transform_chunk[" in key}
+    assert len(chunks) == LARGE_ROWS // 25_000, large_steps
+    assert set(chunks.values()) == {"w1", "w2"}, chunks
+    assert statuses[large_id]["job_name"] == FANOUT_JOB_NAME, statuses[large_id]
+    assert statuses[large_id]["progress"]["assets_done"] == 5, statuses[large_id]
+    for small in small_ids:  # one step per stage: the one-step job, no chunk step
+        assert statuses[small]["job_name"] == INGEST_JOB_NAME, statuses[small]
+        keys = {s["step_key"] for s in summaries[small]["steps"]}
+        assert set(PIPELINE_STAGES) <= keys and not any("[" in k for k in keys), keys
 
 
 def test_glyph_dev_supervises_its_workers(tmp_path: Path) -> None:

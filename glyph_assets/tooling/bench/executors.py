@@ -15,12 +15,13 @@ import socket
 import tempfile
 import uuid
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from glyph_assets.contract import PIPELINE_STAGES
+from glyph_assets.contract import PIPELINE_STAGES, stages_of_step
 from glyph_assets.tooling.bench.api import SAMPLE, post_to_terminal, temporary_stack
 from glyph_assets.tooling.bench.datagen import generate_csv
 from glyph_assets.tooling.bench.runner import Figure
@@ -41,8 +42,6 @@ def _steps(base: str, import_id: str) -> list[dict[str, Any]]:
 
 
 def _seconds(step: dict[str, Any]) -> float:
-    from datetime import datetime
-
     start, end = (datetime.fromisoformat(step[k]) for k in ("started_at", "ended_at"))
     return (end - start).total_seconds()
 
@@ -119,7 +118,33 @@ def bench_executors(quick: bool = False) -> list[Figure]:
         if stage in by_step:
             seconds = max(_seconds(by_step[stage]), 1e-9)
             figures.append(Figure(f"celery worker: {stage} rows/s", rows / seconds, "rows/s"))
+    chunks = sum("transform_chunk[" in key for key in by_step)
+    if chunks:  # the import fanned out (GLYPH_FANOUT_MIN_ROWS): its chunks ran side by side
+        seconds = max(stage_span(celery[1]["steps"], FANNED_STAGES), 1e-9)
+        figures.append(
+            Figure(
+                f"celery workers: normalize+enrich over {chunks} chunk steps rows/s",
+                rows / seconds,
+                "rows/s",
+            )
+        )
     return figures
+
+
+FANNED_STAGES = frozenset({"normalized_listings", "enriched_listings"})
+
+
+def stage_span(steps: list[dict[str, Any]], stages: frozenset[str]) -> float:
+    """Seconds from the first start to the last end of the steps computing ``stages`` (one
+    step each, or the chunk steps of a fanned-out run: ``contract.stages_of_step``)."""
+    times = [
+        (datetime.fromisoformat(s["started_at"]), datetime.fromisoformat(s["ended_at"]))
+        for s in steps
+        if s.get("started_at") and s.get("ended_at") and stages & set(stages_of_step(s["step_key"]))
+    ]
+    if not times:
+        return 0.0
+    return (max(e for _, e in times) - min(b for b, _ in times)).total_seconds()
 
 
 if __name__ == "__main__":
