@@ -10,14 +10,26 @@ change is not computed (never a difference of two currencies).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, delete, func, insert, literal, or_, select, union_all
+from sqlalchemy import (
+    Engine,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.sql import Select, Subquery
 
 from glyph_assets.store.db import fetch_all, fetch_first
-from glyph_assets.store.models import Import, ImportDiff, Listing
+from glyph_assets.store.models import Import, ImportDiff, ImportSummary, Listing
 from glyph_assets.store.repository import utcnow
 from glyph_assets.store.status import PERSISTED_STATUSES
 
@@ -113,13 +125,12 @@ class DiffCounts:
         return {c: getattr(self, c) for c in CHANGES}
 
 
-def _count_rows(engine: Engine, import_id: str, against: str | None, by_model: bool) -> Any:
+def _count_rows(engine: Engine, import_id: str, against: str | None) -> Any:
+    """The per-model counts from one pass over both imports (every listing compared)."""
     p = _paired(import_id, against)
     counts = [func.sum(case((when, 1), else_=0)).label(k) for k, when in _kinds(p).items()]
-    query = select(*counts).select_from(p)
-    if by_model:
-        model = func.coalesce(p.c.canonical_model, p.c.previous_canonical_model, literal("UNKNOWN"))
-        query = query.add_columns(model.label("model")).group_by(model)
+    model = func.coalesce(p.c.canonical_model, p.c.previous_canonical_model, literal("UNKNOWN"))
+    query = select(*counts, model.label("model")).select_from(p).group_by(model)
     with engine.connect() as conn:
         return conn.execute(query).all()
 
@@ -128,17 +139,10 @@ def _counts(row: Any) -> dict[str, int]:
     return {k: int(getattr(row, k) or 0) for k in CHANGES}
 
 
-def diff_counts(engine: Engine, import_id: str, against: str | None) -> DiffCounts:
-    """How many listings are new, gone, repriced and unchanged between ``against`` and
-    ``import_id`` (``against`` None: every listing is new)."""
-    return DiffCounts(**_counts(_count_rows(engine, import_id, against, by_model=False)[0]))
-
-
-def diff_by_model(engine: Engine, import_id: str, against: str | None) -> list[dict[str, Any]]:
-    """The same counts per canonical model (UNKNOWN for rows without one), most changes first."""
+def _computed_by_model(engine: Engine, import_id: str, against: str | None) -> list[dict[str, Any]]:
     models = [
         {"canonical_model": row.model, **_counts(row)}
-        for row in _count_rows(engine, import_id, against, by_model=True)
+        for row in _count_rows(engine, import_id, against)
     ]
     return sorted(
         models,
@@ -146,54 +150,149 @@ def diff_by_model(engine: Engine, import_id: str, against: str | None) -> list[d
     )
 
 
+def _totals(models: list[dict[str, Any]]) -> DiffCounts:
+    return DiffCounts(**{k: sum(m[k] for m in models) for k in CHANGES})
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite hands timestamps back naive (glyph stores UTC); PostgreSQL with their offset."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def recorded_by_model(
+    engine: Engine, import_id: str, against: str | None
+) -> list[dict[str, Any]] | None:
+    """The per-model counts the listing_changes asset recorded for this pair, when they still
+    hold: recorded against ``against``, and after both imports' rows were last written (each
+    write ends in ``finish_import``, which stamps ``import_summaries.computed_at``; a retry
+    removes that row until it ends). None otherwise: the caller compares the rows."""
+    recorded = select(ImportDiff.against_import_id, ImportDiff.by_model, ImportDiff.computed_at)
+    sides = [i for i in (import_id, against) if i]
+    stamps = select(ImportSummary.computed_at).where(ImportSummary.import_id.in_(sides))
+    with engine.connect() as conn:
+        row = conn.execute(recorded.where(ImportDiff.import_id == import_id)).first()
+        if row is None or row.by_model is None or row.against_import_id != against:
+            return None
+        written = [_utc(r[0]) for r in conn.execute(stamps)]
+    if len(written) != len(set(sides)) or max(written) > _utc(row.computed_at):
+        return None
+    return list(row.by_model)
+
+
+def diff_by_model(engine: Engine, import_id: str, against: str | None) -> list[dict[str, Any]]:
+    """The counts per canonical model (UNKNOWN for rows without one), most changes first: as
+    recorded by the listing_changes asset when that record still holds, else compared now."""
+    recorded = recorded_by_model(engine, import_id, against)
+    if recorded is not None:
+        return recorded
+    return _computed_by_model(engine, import_id, against)
+
+
 def diff_summary(
     engine: Engine, import_id: str, against: str | None
 ) -> tuple[DiffCounts, list[dict[str, Any]]]:
-    """The counts and the per-model counts from one pass (the totals are the models' sums)."""
+    """The counts and the per-model counts (the totals are the models' sums)."""
     models = diff_by_model(engine, import_id, against)
-    totals = DiffCounts(**{k: sum(m[k] for m in models) for k in CHANGES})
-    return totals, models
+    return _totals(models), models
+
+
+def diff_counts(engine: Engine, import_id: str, against: str | None) -> DiffCounts:
+    """How many listings are new, gone, repriced and unchanged between ``against`` and
+    ``import_id`` (``against`` None: every listing is new)."""
+    return diff_summary(engine, import_id, against)[0]
+
+
+def _walk(import_id: str, against: str | None, change: str) -> tuple[Select, Any]:
+    """The listings of one kind of change, in the order the page lists them, and the column a
+    keyset page continues after.
+
+    One import is walked in ``import_index`` order on its (import_id, import_index) index, the
+    import that lists the changed listing: this one, or the other one for ``gone``. For each of
+    its rows that is the first of its key there, the other import's first row of the same key
+    is found by a seek in ``ix_listings_key_import``. A page then costs the rows it skips and
+    shows, not a comparison of both imports: the totals come from the counts.
+    """
+    gone = change == "gone"
+    this, other = import_id, against or ""
+    walked_import, looked_import = (other, this) if gone else (this, other)
+    table = Listing.__table__
+    walked, earlier, match, found = (
+        table.alias(n) for n in ("walked", "earlier", "match", "found")
+    )
+    first_there = (
+        select(match.c.id)
+        .where(match.c.listing_key == walked.c.listing_key, match.c.import_id == looked_import)
+        .order_by(match.c.import_index)
+        .limit(1)
+        .scalar_subquery()
+    )
+    first_here = ~exists().where(
+        earlier.c.listing_key == walked.c.listing_key,
+        earlier.c.import_id == walked_import,
+        earlier.c.import_index < walked.c.import_index,
+    )
+    here, there = (found, walked) if gone else (walked, found)
+    matched = found.c.id.is_not(None)
+    changed = or_(
+        here.c.price.is_distinct_from(there.c.price),
+        here.c.currency.is_distinct_from(there.c.currency),
+    )
+    kind = {
+        "new": ~matched,
+        "gone": ~matched,
+        "repriced": and_(matched, changed),
+        "unchanged": and_(matched, ~changed),
+    }[change]
+    comparable = here.c.currency.is_not_distinct_from(there.c.currency)
+    query = (
+        select(
+            walked.c.listing_key,
+            func.coalesce(here.c.canonical_model, there.c.canonical_model).label("canonical_model"),
+            func.coalesce(here.c.title, there.c.title).label("title"),
+            here.c.import_index,
+            there.c.import_index.label("previous_import_index"),
+            here.c.price,
+            there.c.price.label("previous_price"),
+            func.coalesce(here.c.currency, there.c.currency).label("currency"),
+            there.c.currency.label("previous_currency"),
+            case((comparable, here.c.price - there.c.price), else_=None).label("price_change"),
+        )
+        .select_from(walked.outerjoin(found, found.c.id == first_there))
+        .where(
+            walked.c.import_id == walked_import,
+            walked.c.listing_key.is_not(None),
+            first_here,
+            kind,
+        )
+        .order_by(walked.c.import_index)
+    )
+    return query, walked.c.import_index
 
 
 def diff_page(
-    engine: Engine, import_id: str, against: str | None, change: str, limit: int, offset: int
+    engine: Engine,
+    import_id: str,
+    against: str | None,
+    change: str,
+    limit: int,
+    offset: int,
+    after_index: int | None = None,
+    counts: DiffCounts | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """The listings of one kind of change, with both prices and the change where comparable,
-    and how many there are of that kind."""
+    and how many there are of that kind (from ``counts`` when the caller has them).
+
+    Ordered by their row in the import that lists them (``previous_import_index`` for gone
+    listings, else ``import_index``); ``after_index`` pages by keyset, after that row."""
     if change not in CHANGES:
         raise ValueError(f"change must be one of {', '.join(CHANGES)}")
-    p = _paired(import_id, against)
-    where = _kinds(p)[change]
-    order = p.c.previous_import_index if change == "gone" else p.c.import_index
-    comparable = p.c.currency.is_not_distinct_from(p.c.previous_currency)
-    query = (
-        select(
-            p.c.key.label("listing_key"),
-            func.coalesce(p.c.canonical_model, p.c.previous_canonical_model).label(
-                "canonical_model"
-            ),
-            func.coalesce(p.c.title, p.c.previous_title).label("title"),
-            p.c.import_index,
-            p.c.previous_import_index,
-            p.c.price,
-            p.c.previous_price,
-            func.coalesce(p.c.currency, p.c.previous_currency).label("currency"),
-            p.c.previous_currency,
-            case((comparable, p.c.price - p.c.previous_price), else_=None).label("price_change"),
-            # the page and its total in one pass (a count after the last page is asked below)
-            func.count().over().label("total"),
-        )
-        .where(where)
-        .order_by(order, p.c.key)
-    )
+    query, position = _walk(import_id, against, change)
+    if after_index is not None:
+        query = query.where(position > after_index)
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query.limit(limit).offset(offset))]
-        if rows:
-            total = int(rows[0]["total"])
-        else:
-            total = int(conn.execute(select(func.count()).select_from(p).where(where)).scalar_one())
+    total = getattr(counts or diff_counts(engine, import_id, against), change)
     for row in rows:
-        del row["total"]
         before, change_abs = row["previous_price"], row["price_change"]
         row["price_change_pct"] = (
             round(100.0 * change_abs / before, 4) if change_abs is not None and before else None
@@ -202,8 +301,10 @@ def diff_page(
 
 
 def record_diff(engine: Engine, import_id: str, against: str | None) -> dict[str, Any]:
-    """Compute and keep the import's diff against ``against`` (the listing_changes asset)."""
-    counts = diff_counts(engine, import_id, against)
+    """Compare the import with ``against`` and keep the counts and the per-model counts (the
+    listing_changes asset): the API then reads them instead of comparing again."""
+    by_model = _computed_by_model(engine, import_id, against)
+    counts = _totals(by_model)
     unkeyed_query = select(func.count()).where(
         Listing.import_id == import_id, Listing.listing_key.is_(None)
     )
@@ -218,6 +319,7 @@ def record_diff(engine: Engine, import_id: str, against: str | None) -> dict[str
             "repriced_listings": counts.repriced,
             "unchanged_listings": counts.unchanged,
             "unkeyed_listings": unkeyed,
+            "by_model": by_model,
             "computed_at": utcnow(),
         }
         conn.execute(insert(ImportDiff).values(**values))
@@ -366,5 +468,6 @@ __all__ = [
     "previous_import",
     "price_deltas",
     "record_diff",
+    "recorded_by_model",
     "stored_diff",
 ]

@@ -197,6 +197,10 @@ class ImportDiff(Base):
     repriced_listings: Mapped[int] = mapped_column(Integer)
     unchanged_listings: Mapped[int] = mapped_column(Integer)
     unkeyed_listings: Mapped[int] = mapped_column(Integer)
+    # [{"canonical_model", "new", "gone", "repriced", "unchanged"}], most changes first: the
+    # diff's per-model summary, read instead of comparing the imports again (migration 0013;
+    # NULL for diffs recorded before it, which the API compares on demand).
+    by_model: Mapped[list | None] = mapped_column(JSON)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -126,12 +126,19 @@ def _measure(url: str, rows: int, label: str) -> list[Figure]:
     ]
 
 
-def bench_changes(quick: bool = False) -> list[Figure]:
+def bench_changes(
+    quick: bool = False,
+    rows: int | None = None,
+    backends: tuple[str, ...] = ("sqlite", "postgresql"),
+) -> list[Figure]:
     """The diff's reads on SQLite and PostgreSQL, each beside reading both imports' rows."""
-    rows = 100_000 if quick else 1_000_000
+    rows = rows or (100_000 if quick else 1_000_000)
     figures: list[Figure] = []
-    with _sqlite_url() as url:
-        figures += _measure(url, rows, "SQLite")
+    if "sqlite" in backends:
+        with _sqlite_url() as url:
+            figures += _measure(url, rows, "SQLite")
+    if "postgresql" not in backends:
+        return figures
     admin = os.environ.get("GLYPH_BENCH_PG_ADMIN_URL", DEFAULT_ADMIN_URL)
     unreachable = _unreachable(admin)
     if unreachable:
@@ -143,8 +150,16 @@ def bench_changes(quick: bool = False) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
     from glyph_assets.tooling.bench.runner import print_table
 
-    print_table(bench_changes(quick="--quick" in sys.argv), title="glyph diff benchmark")
+    parser = argparse.ArgumentParser(description="glyph's import diff on two big imports, alone")
+    parser.add_argument("--quick", action="store_true", help="100,000 rows an import")
+    parser.add_argument("--rows", type=int, help="rows an import (default 1,000,000)")
+    parser.add_argument(
+        "--backend", choices=("sqlite", "postgresql"), action="append", help="default: both"
+    )
+    args = parser.parse_args()
+    chosen = tuple(args.backend or ("sqlite", "postgresql"))
+    print_table(bench_changes(args.quick, args.rows, chosen), title="glyph diff benchmark")
