@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import (
+    Connection,
     Engine,
     and_,
+    bindparam,
     case,
     delete,
-    exists,
     func,
     insert,
     literal,
@@ -28,8 +30,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select, Subquery
 
+from glyph_assets.sieve.changes import DIFF_INPUT_COLUMNS, compare_imports
 from glyph_assets.store.db import fetch_all, fetch_first
-from glyph_assets.store.models import Import, ImportDiff, ImportSummary, Listing
+from glyph_assets.store.models import Import, ImportDiff, ImportDiffRun, ImportSummary, Listing
 from glyph_assets.store.repository import utcnow
 from glyph_assets.store.status import PERSISTED_STATUSES
 
@@ -162,10 +165,11 @@ def _utc(value: datetime) -> datetime:
 def recorded_by_model(
     engine: Engine, import_id: str, against: str | None
 ) -> list[dict[str, Any]] | None:
-    """The per-model counts the listing_changes asset recorded for this pair, when they still
-    hold: recorded against ``against``, and after both imports' rows were last written (each
-    write ends in ``finish_import``, which stamps ``import_summaries.computed_at``; a retry
-    removes that row until it ends). None otherwise: the caller compares the rows."""
+    """The per-model counts the listing_changes asset recorded for this pair (with the runs its
+    pages are found by), when they still hold: recorded against ``against``, and after both
+    imports' rows were last written (each write ends in ``finish_import``, which stamps
+    ``import_summaries.computed_at``; a retry removes that row until it ends). None otherwise:
+    the caller compares the rows."""
     recorded = select(ImportDiff.against_import_id, ImportDiff.by_model, ImportDiff.computed_at)
     sides = [i for i in (import_id, against) if i]
     stamps = select(ImportSummary.computed_at).where(ImportSummary.import_id.in_(sides))
@@ -202,49 +206,31 @@ def diff_counts(engine: Engine, import_id: str, against: str | None) -> DiffCoun
     return diff_summary(engine, import_id, against)[0]
 
 
-def _walk(import_id: str, against: str | None, change: str) -> tuple[Select, Any]:
-    """The listings of one kind of change, in the order the page lists them, and the column a
-    keyset page continues after.
+def _recorded_rows(
+    import_id: str, against: str | None, change: str, positions: list[int]
+) -> Select[Any]:
+    """The listings at ``positions`` of the import that lists this kind (the other import for
+    ``gone``), each beside the first row of its key in the other import, as a page shows them.
 
-    One import is walked in ``import_index`` order on its (import_id, import_index) index, the
-    import that lists the changed listing: this one, or the other one for ``gone``. For each of
-    its rows that is the first of its key there, the other import's first row of the same key
-    is found by a seek in ``ix_listings_key_import``. A page then costs the rows it skips and
-    shows, not a comparison of both imports: the totals come from the counts.
+    That first row is found by a seek in ``ix_listings_key_import``: ``import_index + 0``
+    orders the same, but without statistics (glyph runs no ANALYZE) SQLite would otherwise take
+    (import_id, import_index), whose order saves it a sort, and read the whole import per row.
     """
     gone = change == "gone"
     this, other = import_id, against or ""
     walked_import, looked_import = (other, this) if gone else (this, other)
     table = Listing.__table__
-    walked, earlier, match, found = (
-        table.alias(n) for n in ("walked", "earlier", "match", "found")
-    )
+    walked, match, found = (table.alias(n) for n in ("walked", "match", "found"))
     first_there = (
         select(match.c.id)
         .where(match.c.listing_key == walked.c.listing_key, match.c.import_id == looked_import)
-        .order_by(match.c.import_index)
+        .order_by(match.c.import_index + 0)
         .limit(1)
         .scalar_subquery()
     )
-    first_here = ~exists().where(
-        earlier.c.listing_key == walked.c.listing_key,
-        earlier.c.import_id == walked_import,
-        earlier.c.import_index < walked.c.import_index,
-    )
     here, there = (found, walked) if gone else (walked, found)
-    matched = found.c.id.is_not(None)
-    changed = or_(
-        here.c.price.is_distinct_from(there.c.price),
-        here.c.currency.is_distinct_from(there.c.currency),
-    )
-    kind = {
-        "new": ~matched,
-        "gone": ~matched,
-        "repriced": and_(matched, changed),
-        "unchanged": and_(matched, ~changed),
-    }[change]
     comparable = here.c.currency.is_not_distinct_from(there.c.currency)
-    query = (
+    return (
         select(
             walked.c.listing_key,
             func.coalesce(here.c.canonical_model, there.c.canonical_model).label("canonical_model"),
@@ -258,15 +244,72 @@ def _walk(import_id: str, against: str | None, change: str) -> tuple[Select, Any
             case((comparable, here.c.price - there.c.price), else_=None).label("price_change"),
         )
         .select_from(walked.outerjoin(found, found.c.id == first_there))
-        .where(
-            walked.c.import_id == walked_import,
-            walked.c.listing_key.is_not(None),
-            first_here,
-            kind,
-        )
+        .where(walked.c.import_id == walked_import, walked.c.import_index.in_(positions))
         .order_by(walked.c.import_index)
     )
-    return query, walked.c.import_index
+
+
+def _positions(
+    conn: Connection,
+    import_id: str,
+    change: str,
+    limit: int,
+    offset: int,
+    after_index: int | None,
+    walked_import: str,
+) -> list[int]:
+    """The import_index of the page's rows, from the recorded runs of that kind (every row of
+    the import inside a run is of its kind): the run the page starts in is found by
+    ``members_before`` (or by ``last_index`` after a keyset), and only the rows of the runs the
+    page covers are read, on the (import_id, import_index) index."""
+    runs = ImportDiffRun.__table__.c
+    of_kind = select(runs.first_index, runs.last_index, runs.members_before).where(
+        runs.import_id == import_id, runs.change == change
+    )
+    rows_of = (
+        select(Listing.import_index)
+        .where(
+            Listing.import_id == walked_import,
+            Listing.import_index.between(bindparam("low"), bindparam("high")),
+        )
+        .order_by(Listing.import_index)
+        .limit(bindparam("take"))
+        .offset(bindparam("skip"))
+    )
+    low = None
+    if after_index is not None:
+        following = of_kind.where(runs.last_index > after_index).order_by(runs.last_index)
+        start = conn.execute(following.limit(1)).first()
+        if start is None:
+            return []
+        if start.first_index <= after_index:
+            low = after_index + 1
+            if offset:  # the page starts that many listings after the keyset: count its own
+                offset += int(
+                    conn.execute(
+                        select(func.count())
+                        .select_from(Listing)
+                        .where(
+                            Listing.import_id == walked_import,
+                            Listing.import_index.between(start.first_index, after_index),
+                        )
+                    ).scalar_one()
+                )
+                low = None
+        offset += start.members_before
+    covering = of_kind.where(runs.members_before + runs.members > offset)
+    found: list[int] = []
+    for run in conn.execute(covering.order_by(runs.members_before).limit(limit)).all():
+        if low is not None:  # the keyset's own run, entered after its row
+            values = {"low": low, "skip": 0}
+            low = None
+        else:
+            values = {"low": run.first_index, "skip": max(0, offset - run.members_before)}
+        values.update(high=run.last_index, take=limit - len(found))
+        found += [r[0] for r in conn.execute(rows_of, values)]
+        if len(found) >= limit:
+            break
+    return found
 
 
 def diff_page(
@@ -280,18 +323,28 @@ def diff_page(
     counts: DiffCounts | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """The listings of one kind of change, with both prices and the change where comparable,
-    and how many there are of that kind (from ``counts`` when the caller has them).
+    and how many there are of that kind (``counts``: the caller's, else read or compared).
 
     Ordered by their row in the import that lists them (``previous_import_index`` for gone
-    listings, else ``import_index``); ``after_index`` pages by keyset, after that row."""
+    listings, else ``import_index``); ``after_index`` pages by keyset, after that row. The
+    pair the listing_changes asset recorded is paged by its runs; any other is compared now.
+    """
     if change not in CHANGES:
         raise ValueError(f"change must be one of {', '.join(CHANGES)}")
-    query, position = _walk(import_id, against, change)
-    if after_index is not None:
-        query = query.where(position > after_index)
-    with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(query.limit(limit).offset(offset))]
-    total = getattr(counts or diff_counts(engine, import_id, against), change)
+    recorded = recorded_by_model(engine, import_id, against)
+    if recorded is None:
+        rows, total = _compared_page(engine, import_id, against, change, limit, offset, after_index)
+    else:
+        walked_import = (against or "") if change == "gone" else import_id
+        with engine.connect() as conn:
+            positions = _positions(
+                conn, import_id, change, limit, offset, after_index, walked_import
+            )
+            query = _recorded_rows(import_id, against, change, positions)
+            rows = [dict(r._mapping) for r in conn.execute(query)] if positions else []
+        total = getattr(_totals(recorded), change)
+    if counts is not None:
+        total = getattr(counts, change)
     for row in rows:
         before, change_abs = row["previous_price"], row["price_change"]
         row["price_change_pct"] = (
@@ -300,29 +353,92 @@ def diff_page(
     return rows, total
 
 
+def _compared_page(
+    engine: Engine,
+    import_id: str,
+    against: str | None,
+    change: str,
+    limit: int,
+    offset: int,
+    after_index: int | None,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of a pair nobody recorded: both imports compared for it (one sort of both)."""
+    p = _paired(import_id, against)
+    where = _kinds(p)[change]
+    order = p.c.previous_import_index if change == "gone" else p.c.import_index
+    if after_index is not None:
+        where = and_(where, order > after_index)
+    comparable = p.c.currency.is_not_distinct_from(p.c.previous_currency)
+    query = (
+        select(
+            p.c.key.label("listing_key"),
+            func.coalesce(p.c.canonical_model, p.c.previous_canonical_model).label(
+                "canonical_model"
+            ),
+            func.coalesce(p.c.title, p.c.previous_title).label("title"),
+            p.c.import_index,
+            p.c.previous_import_index,
+            p.c.price,
+            p.c.previous_price,
+            func.coalesce(p.c.currency, p.c.previous_currency).label("currency"),
+            p.c.previous_currency,
+            case((comparable, p.c.price - p.c.previous_price), else_=None).label("price_change"),
+            # the page and its total in one pass (a count after the last page is asked below)
+            func.count().over().label("total"),
+        )
+        .where(where)
+        .order_by(order, p.c.key)
+    )
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query.limit(limit).offset(offset))]
+        if rows:
+            total = int(rows[0]["total"])
+        else:
+            total = int(conn.execute(select(func.count()).select_from(p).where(where)).scalar_one())
+    for row in rows:
+        del row["total"]
+    return rows, total
+
+
+def _rows_of(conn: Connection, import_id: str | None) -> pd.DataFrame:
+    """The columns the comparison needs, of every row of one import (none for None)."""
+    columns = [Listing.__table__.c[name] for name in DIFF_INPUT_COLUMNS]
+    query = select(*columns).where(Listing.import_id == (import_id or ""))
+    return pd.DataFrame([tuple(r) for r in conn.execute(query)], columns=DIFF_INPUT_COLUMNS)
+
+
 def record_diff(engine: Engine, import_id: str, against: str | None) -> dict[str, Any]:
-    """Compare the import with ``against`` and keep the counts and the per-model counts (the
-    listing_changes asset): the API then reads them instead of comparing again."""
-    by_model = _computed_by_model(engine, import_id, against)
-    counts = _totals(by_model)
+    """Compare the import with ``against`` (the listing_changes asset) and keep the counts,
+    the per-model counts and the runs its pages are found by: the API then reads them instead
+    of comparing the two imports again."""
+    with engine.connect() as conn:
+        found = compare_imports(_rows_of(conn, import_id), _rows_of(conn, against))
+    counts = found.totals()
     unkeyed_query = select(func.count()).where(
         Listing.import_id == import_id, Listing.listing_key.is_(None)
     )
+    runs = [
+        {"import_id": import_id, **{k: (v if k == "change" else int(v)) for k, v in run.items()}}
+        for run in found.runs.to_dict("records")
+    ]
     with engine.begin() as conn:
         unkeyed = int(conn.execute(unkeyed_query).scalar_one())
+        conn.execute(delete(ImportDiffRun).where(ImportDiffRun.import_id == import_id))
         conn.execute(delete(ImportDiff).where(ImportDiff.import_id == import_id))
         values = {
             "import_id": import_id,
             "against_import_id": against,
-            "new_listings": counts.new,
-            "gone_listings": counts.gone,
-            "repriced_listings": counts.repriced,
-            "unchanged_listings": counts.unchanged,
+            "new_listings": counts["new"],
+            "gone_listings": counts["gone"],
+            "repriced_listings": counts["repriced"],
+            "unchanged_listings": counts["unchanged"],
             "unkeyed_listings": unkeyed,
-            "by_model": by_model,
+            "by_model": found.by_model,
             "computed_at": utcnow(),
         }
         conn.execute(insert(ImportDiff).values(**values))
+        if runs:
+            conn.execute(insert(ImportDiffRun), runs)
     return values
 
 

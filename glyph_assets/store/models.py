@@ -204,6 +204,29 @@ class ImportDiff(Base):
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ImportDiffRun(Base):
+    """A stretch of consecutive rows of one import that are all of one kind of change in the
+    recorded diff (``sieve/changes.py``): the import that lists that kind, the other one for
+    ``gone``. A page of a kind at offset N starts in the run whose ``members_before`` covers
+    N, so the API pages the recorded diff without comparing both imports again; migration 0013.
+    """
+
+    __tablename__ = "import_diff_runs"
+    __table_args__ = (
+        # a keyset page (after an import_index) starts at the first run ending after it
+        Index("ix_import_diff_runs_last", "import_id", "change", "last_index"),
+    )
+
+    import_id: Mapped[str] = mapped_column(
+        ForeignKey("import_diffs.import_id", ondelete="CASCADE"), primary_key=True
+    )
+    change: Mapped[str] = mapped_column(String(16), primary_key=True)
+    members_before: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    members: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_index: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class ImportSummary(Base):
     """An import's figures, computed once when it ends (``repository.finish_import``) so that
     reading its summary never aggregates its rows again; migration 0009."""

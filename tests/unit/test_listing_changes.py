@@ -227,12 +227,34 @@ def _page_rows(rows: list[dict]) -> list[tuple]:
     return [tuple(r[n] for n in names) for r in rows]
 
 
+def _check_pages(engine: Engine, after: str, before: str | None, expected: dict) -> None:
+    """Every kind's rows, whole, by offset pages and by keyset pages (also with an offset)."""
+    for kind in changes.CHANGES:
+        whole, total = changes.diff_page(engine, after, before, kind, 1000, 0)
+        assert total == len(expected[kind])
+        assert _page_rows(whole) == expected[kind], kind
+        position = "previous_import_index" if kind == "gone" else "import_index"
+        offset_pages, keyset_pages, mark = [], [], None
+        for offset in range(0, total + 7, 7):
+            offset_pages += changes.diff_page(engine, after, before, kind, 7, offset)[0]
+            page, _ = changes.diff_page(engine, after, before, kind, 7, 0, mark)
+            keyset_pages += page
+            if page:
+                mark = page[-1][position]
+        assert _page_rows(offset_pages) == _page_rows(keyset_pages) == expected[kind], kind
+        for n in (0, 1, total // 2):  # a keyset and an offset after it
+            if n < total:
+                mark = whole[n][position]
+                page, _ = changes.diff_page(engine, after, before, kind, 5, 3, mark)
+                assert _page_rows(page) == expected[kind][n + 4 : n + 9], (kind, n)
+
+
 def test_pages_and_recorded_summary_match_a_full_comparison(glyph_env: Settings) -> None:
     """Two imports with every case the diff must tell apart (gone, new, repriced, a currency
     change, prices becoming NULL, keys repeated within an import, rows without a key or a
-    model): each kind's pages, walked by offset and by keyset, are exactly the full comparison,
-    and the recorded per-model summary equals the one compared on demand until a side's rows
-    are written again."""
+    model): each kind's pages, by offset and by keyset, are exactly the full comparison, both
+    compared on demand and read from what the listing_changes asset recorded; the recorded
+    summary is the one compared on demand until a side's rows are written again."""
     from glyph_assets.store.status import ImportStatus
     from glyph_assets.tooling.bench.storage import scored_frame
 
@@ -261,26 +283,19 @@ def test_pages_and_recorded_summary_match_a_full_comparison(glyph_env: Settings)
     computed = changes.diff_by_model(engine, after, before)
     counts = changes.diff_counts(engine, after, before)
     assert counts.as_dict() == {k: len(v) for k, v in expected.items()}
-    for kind in changes.CHANGES:
-        whole, total = changes.diff_page(engine, after, before, kind, 1000, 0)
-        assert total == len(expected[kind])
-        assert _page_rows(whole) == expected[kind], kind
-        offset_pages, keyset_pages, mark = [], [], None
-        for offset in range(0, total + 7, 7):
-            offset_pages += changes.diff_page(engine, after, before, kind, 7, offset)[0]
-            page, _ = changes.diff_page(engine, after, before, kind, 7, 0, mark)
-            keyset_pages += page
-            if page:
-                mark = page[-1]["previous_import_index" if kind == "gone" else "import_index"]
-        assert _page_rows(offset_pages) == _page_rows(keyset_pages) == expected[kind], kind
-    # nothing before the first import: every keyed first row is new
-    alone, total = changes.diff_page(engine, before, None, "new", 1000, 0)
-    keyed = first.loc[first["error_stage"].isna() & first["listing_key"].notna()]
-    assert total == len(alone) == keyed["listing_key"].nunique()
+    _check_pages(engine, after, before, expected)
     assert changes.recorded_by_model(engine, after, before) is None
-    changes.record_diff(engine, after, before)
+    recorded = changes.record_diff(engine, after, before)
+    assert {k: recorded[f"{k}_listings"] for k in changes.CHANGES} == counts.as_dict()
     assert changes.recorded_by_model(engine, after, before) == computed
     assert changes.recorded_by_model(engine, after, None) is None  # another pair
+    _check_pages(engine, after, before, expected)  # now from the record's runs
+    # nothing before the first import: every keyed first row is new, recorded or not
+    alone = _expected_diff(first.iloc[0:0], first)
+    _check_pages(engine, before, None, alone)
+    changes.record_diff(engine, before, None)
+    assert changes.recorded_by_model(engine, before, None) is not None
+    _check_pages(engine, before, None, alone)
     # the older import's rows written again: the record no longer holds
     repository.finish_import(engine, before, ImportStatus.SUCCEEDED)
     assert changes.recorded_by_model(engine, after, before) is None
