@@ -257,6 +257,26 @@ class ImportSummary(Base):
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
+class ModelPricePoint(Base):
+    """One import's card prices of one model in one currency (``sieve.market.price_points``):
+    kept with the import's figures when it ends (``summaries.record_figures``), so a model's
+    price chart reads a row per import instead of every listing of the model; migration 0013.
+    """
+
+    __tablename__ = "model_price_points"
+    __table_args__ = (Index("ix_model_price_points_model", "canonical_model"),)
+
+    import_id: Mapped[str] = mapped_column(
+        ForeignKey("import_summaries.import_id", ondelete="CASCADE"), primary_key=True
+    )
+    canonical_model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(8), primary_key=True)
+    listings: Mapped[int] = mapped_column(Integer, nullable=False)
+    p10_price: Mapped[float] = mapped_column(Float, nullable=False)
+    median_price: Mapped[float] = mapped_column(Float, nullable=False)
+    p90_price: Mapped[float] = mapped_column(Float, nullable=False)
+
+
 class GpuModel(Base):
     """The GPU registry, loaded from data/reference/gpu_models.csv."""
 

@@ -1,4 +1,5 @@
-"""An import's figures: counts, score range, first and last model, top models.
+"""An import's figures: counts, score range, first and last model, top models, and its price
+points per model (``model_price_points``, what a model's price chart reads).
 
 Computed once, when the import ends (:func:`record_figures`, called by
 ``repository.finish_import``), and kept in ``import_summaries``: the summary every client polls
@@ -13,10 +14,12 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Connection, Engine, case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from glyph_assets.store.models import ImportSummary, Listing, RowError
+from glyph_assets.sieve.market import LISTING_INPUT_COLUMNS, price_points
+from glyph_assets.store.models import Import, ImportSummary, Listing, ModelPricePoint, RowError
 
 TOP_MODELS = 10
 # The price of one card: unit_price (price / the lot it buys), price for rows stored before it.
@@ -107,6 +110,27 @@ def compute_figures(conn: Connection, import_id: str) -> dict[str, Any]:
     return figures
 
 
+def record_price_points(conn: Connection, import_id: str) -> int:
+    """Store the import's price points (``sieve.market.price_points``: per model and currency,
+    the p10 / median / p90 card price) beside its summary row, which they go with (a summary
+    deleted takes its points along). Only rows with a model and a currency are read."""
+    columns = [Listing.__table__.c[name] for name in LISTING_INPUT_COLUMNS]
+    query = select(*columns).where(
+        Listing.import_id == import_id,
+        Listing.canonical_model.is_not(None),
+        Listing.currency.is_not(None),
+    )
+    rows = pd.DataFrame([tuple(r) for r in conn.execute(query)], columns=LISTING_INPUT_COLUMNS)
+    points = price_points(rows)
+    records = [
+        {"import_id": import_id, **point} for point in points.astype(object).to_dict("records")
+    ]
+    conn.execute(delete(ModelPricePoint).where(ModelPricePoint.import_id == import_id))
+    if records:
+        conn.execute(insert(ModelPricePoint), records)
+    return len(records)
+
+
 def _stored(conn: Connection, import_id: str) -> dict[str, Any] | None:
     row = conn.execute(
         select(ImportSummary.__table__).where(ImportSummary.import_id == import_id)
@@ -135,6 +159,7 @@ def record_figures(engine: Engine, import_id: str) -> dict[str, Any]:
                 figures = compute_figures(conn, import_id)
                 conn.execute(delete(ImportSummary).where(ImportSummary.import_id == import_id))
                 conn.execute(insert(ImportSummary), [_row_of(import_id, figures)])
+                record_price_points(conn, import_id)
             return figures
         except IntegrityError:
             if not attempts:
@@ -162,9 +187,26 @@ def import_figures(engine: Engine, import_id: str, ended: bool) -> dict[str, Any
         try:
             with engine.begin() as conn:
                 conn.execute(insert(ImportSummary), [_row_of(import_id, figures)])
+                record_price_points(conn, import_id)
         except IntegrityError:
             pass  # another reader (or finish_import) stored it first: the same figures
     return figures
+
+
+def fill_missing(engine: Engine, statuses: Iterable[str]) -> int:
+    """Give every import of ``statuses`` that has no stored figures its figures (an import
+    that ended before ``import_summaries``, or before migration 0013 cleared it to add the
+    price points): readers of stored figures then find every import's. How many were added."""
+    table = Import.__table__
+    with engine.connect() as conn:
+        missing = conn.execute(
+            select(table.c.import_id)
+            .outerjoin(ImportSummary, ImportSummary.import_id == table.c.import_id)
+            .where(ImportSummary.import_id.is_(None), table.c.status.in_(list(statuses)))
+        ).all()
+    for (import_id,) in missing:
+        import_figures(engine, import_id, ended=True)
+    return len(missing)
 
 
 __all__ = [
@@ -173,9 +215,11 @@ __all__ = [
     "TOP_MODELS",
     "compute_figures",
     "edge_models",
+    "fill_missing",
     "forget_figures",
     "import_figures",
     "record_figures",
+    "record_price_points",
     "row_figures",
     "top_models",
 ]
