@@ -39,17 +39,17 @@ class Comparison:
 
 
 def _firsts(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per key: its first; the frame sorted by import_index, with ``first`` marking
-    the rows that stand for their key."""
+    """The rows sorted by import_index, with ``first`` marking those that stand for their key
+    (``key``: the listing_key's code, -1 for none)."""
     ordered = rows.sort_values("import_index", kind="mergesort").reset_index(drop=True)
-    ordered["first"] = ordered["listing_key"].notna() & ~ordered["listing_key"].duplicated()
+    ordered["first"] = (ordered["key"] >= 0) & ~ordered["key"].duplicated()
     return ordered
 
 
 def _same(left: pd.Series, right: pd.Series) -> np.ndarray:
     """Equal, or both missing (SQL's IS NOT DISTINCT FROM)."""
     missing_left, missing_right = left.isna().to_numpy(), right.isna().to_numpy()
-    equal = left.to_numpy(dtype=object) == right.to_numpy(dtype=object)
+    equal = (left == right).fillna(False).to_numpy(dtype=bool)
     return (missing_left & missing_right) | (equal & ~missing_left & ~missing_right)
 
 
@@ -75,38 +75,41 @@ def _runs(kinds: np.ndarray, positions: np.ndarray, wanted: tuple[int, ...]) -> 
 
 def compare_imports(this: pd.DataFrame, other: pd.DataFrame | None) -> Comparison:
     """Compare ``this`` import's rows with ``other``'s (``DIFF_INPUT_COLUMNS``; None: no import
-    before, every listing is new)."""
-    here = _firsts(this)
-    there = _firsts(other if other is not None else this.iloc[0:0])
-    left = here.loc[here["first"], DIFF_INPUT_COLUMNS]
-    right = there.loc[there["first"], DIFF_INPUT_COLUMNS]
-    paired = left.merge(
-        right, on="listing_key", how="outer", suffixes=("", "_previous"), indicator=True
+    before, every listing is new). Keys are compared as integer codes of both imports' keys
+    together: a million-row pair then merges integers, not strings."""
+    other = other if other is not None else this.iloc[0:0]
+    keys = pd.concat([this["listing_key"], other["listing_key"]], ignore_index=True)
+    codes = pd.factorize(keys)[0]
+    columns = [c for c in DIFF_INPUT_COLUMNS if c != "listing_key"]
+    here = _firsts(this[columns].assign(key=codes[: len(this)]))
+    there = _firsts(other[columns].assign(key=codes[len(this) :]))
+    wanted = ["key", *columns]
+    paired = here.loc[here["first"], wanted].merge(
+        there.loc[there["first"], wanted], on="key", how="outer", suffixes=("", "_previous")
     )
-    both = (paired["_merge"] == "both").to_numpy()
+    this_side = paired["import_index"].notna().to_numpy()
+    other_side = paired["import_index_previous"].notna().to_numpy()
     same = _same(paired["price"], paired["price_previous"]) & _same(
         paired["currency"], paired["currency_previous"]
     )
-    kind = np.select(
-        [(paired["_merge"] == "left_only").to_numpy(), ~both, both & ~same],
+    paired["kind"] = np.select(
+        [~other_side, ~this_side, ~same],
         [CHANGES.index("new"), CHANGES.index("gone"), CHANGES.index("repriced")],
         CHANGES.index("unchanged"),
     )
-    paired["kind"] = kind
     model = paired["canonical_model"].where(
         paired["canonical_model"].notna(), paired["canonical_model_previous"]
     )
-    paired["model"] = model.where(model.notna(), "UNKNOWN")
-    counts = pd.crosstab(paired["model"], paired["kind"]).reindex(
-        columns=range(len(CHANGES)), fill_value=0
-    )
+    paired["model"] = model.fillna("UNKNOWN")
+    counts = paired.groupby(["model", "kind"]).size().unstack(fill_value=0)
+    counts = counts.reindex(columns=range(len(CHANGES)), fill_value=0)
     by_model = [
         {"canonical_model": str(name), **{c: int(row[i]) for i, c in enumerate(CHANGES)}}
         for name, row in counts.iterrows()
     ]
     by_model.sort(key=lambda m: (-(m["new"] + m["gone"] + m["repriced"]), m["canonical_model"]))
     runs = [
-        _runs(_kinds_of(here, paired, "import_index"), here["import_index"].to_numpy(), (0, 2, 3)),
+        _runs(_kinds_of(here, paired, "import_index"), _index(here), (0, 2, 3)),
         _runs(_kinds_of(there, paired, "import_index_previous"), _index(there), (1,)),
     ]
     found = pd.concat([r for r in runs if len(r)], ignore_index=True)
