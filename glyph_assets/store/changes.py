@@ -96,7 +96,7 @@ def _paired(import_id: str, against: str | None) -> Subquery:
 
     columns = [
         side(name, which).label(f"previous_{name}" if which == 0 else name)
-        for name in ("import_index", "canonical_model", "title", "price", "currency")
+        for name in _SIDE_COLUMNS
         for which in (1, 0)
     ]
     return select(both.c.key, *columns).group_by(both.c.key).subquery()
@@ -206,6 +206,29 @@ def diff_counts(engine: Engine, import_id: str, against: str | None) -> DiffCoun
     return diff_summary(engine, import_id, against)[0]
 
 
+# Each side's columns a page shows: this import's, and the other import's beside them.
+_SIDE_COLUMNS = ("import_index", "canonical_model", "title", "price", "currency")
+
+
+def _page_columns(key: Any, here: Any, there: Any) -> list[Any]:
+    """The columns of a page's listing from this import's side (``here``) and the other's
+    (``there``), each a mapping of ``_SIDE_COLUMNS`` names to columns (NULL where that import
+    has no such listing); the price change only within one currency."""
+    comparable = here["currency"].is_not_distinct_from(there["currency"])
+    return [
+        key.label("listing_key"),
+        func.coalesce(here["canonical_model"], there["canonical_model"]).label("canonical_model"),
+        func.coalesce(here["title"], there["title"]).label("title"),
+        here["import_index"].label("import_index"),
+        there["import_index"].label("previous_import_index"),
+        here["price"].label("price"),
+        there["price"].label("previous_price"),
+        func.coalesce(here["currency"], there["currency"]).label("currency"),
+        there["currency"].label("previous_currency"),
+        case((comparable, here["price"] - there["price"]), else_=None).label("price_change"),
+    ]
+
+
 def _recorded_rows(
     import_id: str, against: str | None, change: str, positions: list[int]
 ) -> Select[Any]:
@@ -229,20 +252,8 @@ def _recorded_rows(
         .scalar_subquery()
     )
     here, there = (found, walked) if gone else (walked, found)
-    comparable = here.c.currency.is_not_distinct_from(there.c.currency)
     return (
-        select(
-            walked.c.listing_key,
-            func.coalesce(here.c.canonical_model, there.c.canonical_model).label("canonical_model"),
-            func.coalesce(here.c.title, there.c.title).label("title"),
-            here.c.import_index,
-            there.c.import_index.label("previous_import_index"),
-            here.c.price,
-            there.c.price.label("previous_price"),
-            func.coalesce(here.c.currency, there.c.currency).label("currency"),
-            there.c.currency.label("previous_currency"),
-            case((comparable, here.c.price - there.c.price), else_=None).label("price_change"),
-        )
+        select(*_page_columns(walked.c.listing_key, here.c, there.c))
         .select_from(walked.outerjoin(found, found.c.id == first_there))
         .where(walked.c.import_id == walked_import, walked.c.import_index.in_(positions))
         .order_by(walked.c.import_index)
@@ -368,21 +379,10 @@ def _compared_page(
     order = p.c.previous_import_index if change == "gone" else p.c.import_index
     if after_index is not None:
         where = and_(where, order > after_index)
-    comparable = p.c.currency.is_not_distinct_from(p.c.previous_currency)
+    previous = {name: p.c[f"previous_{name}"] for name in _SIDE_COLUMNS}
     query = (
         select(
-            p.c.key.label("listing_key"),
-            func.coalesce(p.c.canonical_model, p.c.previous_canonical_model).label(
-                "canonical_model"
-            ),
-            func.coalesce(p.c.title, p.c.previous_title).label("title"),
-            p.c.import_index,
-            p.c.previous_import_index,
-            p.c.price,
-            p.c.previous_price,
-            func.coalesce(p.c.currency, p.c.previous_currency).label("currency"),
-            p.c.previous_currency,
-            case((comparable, p.c.price - p.c.previous_price), else_=None).label("price_change"),
+            *_page_columns(p.c.key, p.c, previous),
             # the page and its total in one pass (a count after the last page is asked below)
             func.count().over().label("total"),
         )
