@@ -300,3 +300,21 @@ def test_pages_and_recorded_summary_match_a_full_comparison(glyph_env: Settings)
     repository.finish_import(engine, before, ImportStatus.SUCCEEDED)
     assert changes.recorded_by_model(engine, after, before) is None
     assert changes.diff_by_model(engine, after, before) == computed
+
+
+def test_a_recorded_page_seeks_each_key_instead_of_reading_an_import(
+    glyph_env: Settings,
+) -> None:
+    """A page of the recorded diff reads its own rows on (import_id, import_index) and finds
+    each one's row in the other import by its key (ix_listings_key_import), on SQLite without
+    statistics too: neither import is read row by row."""
+    from sqlalchemy.dialects import sqlite
+
+    engine = migrate(glyph_env.sqlalchemy_url)
+    for change in changes.CHANGES:
+        query = changes._recorded_rows("a", "b", change, [1, 2, 3])
+        sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+        with engine.connect() as conn:
+            plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+        assert not [step for step in plan if step.startswith("SCAN")], (change, plan)
+        assert any("ix_listings_key_import" in step for step in plan), (change, plan)
