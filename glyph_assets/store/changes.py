@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import Select, Subquery
 
 from glyph_assets.sieve.changes import DIFF_INPUT_COLUMNS, compare_imports
-from glyph_assets.store.db import fetch_all, fetch_first
+from glyph_assets.store.db import fetch_all, fetch_first, fetch_frame
 from glyph_assets.store.models import Import, ImportDiff, ImportDiffRun, ImportSummary, Listing
 from glyph_assets.store.repository import utcnow
 from glyph_assets.store.status import PERSISTED_STATUSES
@@ -401,27 +401,19 @@ def _compared_page(
 
 
 def _rows_of(conn: Connection, import_id: str | None) -> pd.DataFrame:
-    """The columns the comparison needs, of every row of one import (none for None), read in
-    batches whose text becomes Arrow strings: a million keys take tens of MB, not the several
-    hundred their Python strings would."""
+    """The columns the comparison needs, of every row of one import (none for None)."""
     columns = [Listing.__table__.c[name] for name in DIFF_INPUT_COLUMNS]
     query = select(*columns).where(Listing.import_id == (import_id or ""))
-    result = conn.execution_options(yield_per=_BATCH).execute(query)
-    frames = [
-        _compact(pd.DataFrame(part, columns=DIFF_INPUT_COLUMNS)) for part in result.partitions()
-    ]
-    if not frames:
-        return _compact(pd.DataFrame(columns=DIFF_INPUT_COLUMNS))
-    return pd.concat(frames, ignore_index=True)
+    return fetch_frame(conn, query, DIFF_INPUT_COLUMNS, _DIFF_TYPES)
 
 
-_BATCH = 100_000
-_TEXT = ("listing_key", "canonical_model", "currency")
-
-
-def _compact(frame: pd.DataFrame) -> pd.DataFrame:
-    types: dict[str, Any] = {name: "string[pyarrow]" for name in _TEXT}
-    return frame.astype({**types, "import_index": "int64", "price": "float64"})
+_DIFF_TYPES: dict[str, Any] = {
+    "import_index": "int64",
+    "listing_key": "string[pyarrow]",
+    "canonical_model": "string[pyarrow]",
+    "price": "float64",
+    "currency": "string[pyarrow]",
+}
 
 
 def record_diff(engine: Engine, import_id: str, against: str | None) -> dict[str, Any]:

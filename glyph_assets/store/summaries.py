@@ -14,11 +14,11 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import Connection, Engine, case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from glyph_assets.sieve.market import LISTING_INPUT_COLUMNS, price_points
+from glyph_assets.sieve.market import price_points
+from glyph_assets.store.db import fetch_frame
 from glyph_assets.store.models import Import, ImportSummary, Listing, ModelPricePoint, RowError
 
 TOP_MODELS = 10
@@ -110,25 +110,38 @@ def compute_figures(conn: Connection, import_id: str) -> dict[str, Any]:
     return figures
 
 
-def record_price_points(conn: Connection, import_id: str) -> int:
-    """Store the import's price points (``sieve.market.price_points``: per model and currency,
-    the p10 / median / p90 card price) beside its summary row, which they go with (a summary
-    deleted takes its points along). Only rows with a model and a currency are read."""
-    columns = [Listing.__table__.c[name] for name in LISTING_INPUT_COLUMNS]
-    query = select(*columns).where(
+# What the price points read of an import: the columns ``sieve.market.market_rows`` decides by.
+_POINT_INPUT = {
+    "import_index": "int64",
+    "canonical_model": "string[pyarrow]",
+    "currency": "string[pyarrow]",
+    "price": "float64",
+    "unit_price": "float64",
+    "is_gpu": "bool",  # only true rows are read
+}
+
+
+def price_point_rows(conn: Connection, import_id: str) -> list[dict[str, Any]]:
+    """The import's price points (``sieve.market.price_points``: per model and currency, the
+    p10 / median / p90 card price) as ``model_price_points`` rows. Only GPU rows with a model
+    and a currency are read, in batches (``db.fetch_frame``)."""
+    names = list(_POINT_INPUT)
+    query = select(*(Listing.__table__.c[name] for name in names)).where(
         Listing.import_id == import_id,
+        Listing.is_gpu.is_(True),
         Listing.canonical_model.is_not(None),
         Listing.currency.is_not(None),
     )
-    rows = pd.DataFrame([tuple(r) for r in conn.execute(query)], columns=LISTING_INPUT_COLUMNS)
-    points = price_points(rows)
-    records = [
-        {"import_id": import_id, **point} for point in points.astype(object).to_dict("records")
-    ]
-    conn.execute(delete(ModelPricePoint).where(ModelPricePoint.import_id == import_id))
-    if records:
-        conn.execute(insert(ModelPricePoint), records)
-    return len(records)
+    points = price_points(fetch_frame(conn, query, names, _POINT_INPUT))
+    return [{"import_id": import_id, **p} for p in points.astype(object).to_dict("records")]
+
+
+def _store(conn: Connection, import_id: str, figures: Mapping[str, Any], points: list) -> None:
+    """The summary row and its price points (a summary deleted takes its points along); read
+    before, so a SQLite writer holds its lock for these inserts only."""
+    conn.execute(insert(ImportSummary), [_row_of(import_id, figures)])
+    if points:
+        conn.execute(insert(ModelPricePoint), points)
 
 
 def _stored(conn: Connection, import_id: str) -> dict[str, Any] | None:
@@ -157,9 +170,9 @@ def record_figures(engine: Engine, import_id: str) -> dict[str, Any]:
         try:
             with engine.begin() as conn:
                 figures = compute_figures(conn, import_id)
+                points = price_point_rows(conn, import_id)
                 conn.execute(delete(ImportSummary).where(ImportSummary.import_id == import_id))
-                conn.execute(insert(ImportSummary), [_row_of(import_id, figures)])
-                record_price_points(conn, import_id)
+                _store(conn, import_id, figures, points)
             return figures
         except IntegrityError:
             if not attempts:
@@ -183,11 +196,11 @@ def import_figures(engine: Engine, import_id: str, ended: bool) -> dict[str, Any
         if stored is not None:
             return stored
         figures = compute_figures(conn, import_id)
+        points = price_point_rows(conn, import_id) if ended else []
     if ended:
         try:
             with engine.begin() as conn:
-                conn.execute(insert(ImportSummary), [_row_of(import_id, figures)])
-                record_price_points(conn, import_id)
+                _store(conn, import_id, figures, points)
         except IntegrityError:
             pass  # another reader (or finish_import) stored it first: the same figures
     return figures
@@ -219,7 +232,7 @@ __all__ = [
     "forget_figures",
     "import_figures",
     "record_figures",
-    "record_price_points",
+    "price_point_rows",
     "row_figures",
     "top_models",
 ]
