@@ -158,7 +158,9 @@ def fetch_frame(
     """Every row of ``query`` as a DataFrame of ``columns``, read in batches each cast to
     ``types`` as it arrives (text as ``string[pyarrow]``): a million rows then never sit in
     memory as Python objects, a few hundred MB that the cast frame holds in tens."""
-    result = conn.execution_options(yield_per=FRAME_BATCH).execute(query)
+    # Per statement: Connection.execution_options would keep streaming every later statement
+    # of the connection (on PostgreSQL a server-side cursor, which a DELETE cannot be).
+    result = conn.execute(query, execution_options={"yield_per": FRAME_BATCH})
     frames = [pd.DataFrame(part, columns=columns).astype(types) for part in result.partitions()]
     if not frames:
         return pd.DataFrame(columns=columns).astype(types)
