@@ -56,6 +56,17 @@ RESUME_RETRY_TAG = "dagster/is_resume_retry"
 WILL_RETRY_TAG = "dagster/will_retry"
 # Where a run's worker is (pid and start time, JSON): written by glyph_assets.run_launcher.
 RUN_WORKER_TAG = "glyph/run_worker"
+# How a run wants to be launched: LAUNCH_EXPRESS (a small import) skips the run queue while it
+# has room (glyph_assets.run_coordinator); without the tag a run is queued.
+LAUNCH_TAG = "glyph/launch"
+LAUNCH_EXPRESS = "express"
+
+
+def launch_tags(size_bytes: int | None, express_max_bytes: int) -> dict[str, str]:
+    """The launch tag of an import's run: express when its landed file is small."""
+    if size_bytes is not None and 0 <= size_bytes <= express_max_bytes:
+        return {LAUNCH_TAG: LAUNCH_EXPRESS}
+    return {}
 
 
 def runtime_limit_tags(seconds: int | None) -> dict[str, str]:
@@ -181,6 +192,8 @@ __all__ = [
     "IMPORTS_PARTITIONS_NAME",
     "INGEST_JOB_NAME",
     "JOB_TAG",
+    "LAUNCH_EXPRESS",
+    "LAUNCH_TAG",
     "MAX_ERROR_CHARS",
     "MAX_RUNTIME_TAG",
     "PARTITION_TAG",
@@ -194,6 +207,7 @@ __all__ = [
     "WILL_RETRY_TAG",
     "failure_message",
     "import_of",
+    "launch_tags",
     "progress_from_metadata",
     "progress_metadata",
     "root_cause",

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 import pandas as pd
 import pyarrow as pa
@@ -69,15 +69,9 @@ class CsvSink:
         self._writer.write_table(table.cast(self._schema))
         self.rows += len(frame)
 
-    def __enter__(self) -> CsvSink:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Finish the file (``contextlib.closing`` calls it); a sink that got no frame writes
+        its header."""
         if self._writer is None:
             empty = pa.schema([pa.field(c, pa.string()) for c in self.columns])
             self._writer = pacsv.CSVWriter(self.path, empty)
@@ -130,8 +124,8 @@ def write_offline_outputs(
     stages = Stages(kind=kind)
     with (
         tempfile.TemporaryDirectory(prefix=".glyph-offline-", dir=output.parent) as spill,
-        CsvSink(output, SCORED_COLUMNS) as listings,
-        CsvSink(errors_path, ERROR_OUTPUT_COLUMNS) as errors,
+        closing(CsvSink(output, SCORED_COLUMNS)) as listings,
+        closing(CsvSink(errors_path, ERROR_OUTPUT_COLUMNS)) as errors,
     ):
         raw = read_chunks(input, input.name, chunk_rows)
         chunks = stages.stream(raw, Path(spill), workers=workers)

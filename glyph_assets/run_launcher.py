@@ -4,8 +4,9 @@ Why: Dagster's default launcher asks the code server to start a run, and the cod
 every run worker with multiprocessing ``spawn``: a fresh interpreter that imports Dagster, pandas
 and the code location before the first step runs. On this project's machine that is 2-4 s of a
 3-row import that otherwise takes well under a second. ``WarmRunLauncher`` keeps one
-multiprocessing fork server per launching process (the daemon, which dequeues runs) with Dagster
-and ``glyph_assets.definitions`` already imported, and forks each run worker from it. The worker
+multiprocessing fork server per launching process (the daemon, which dequeues runs, and the
+webserver, which launches small imports at once) with Dagster and ``glyph_assets.definitions``
+already imported, and forks each run worker from it. The worker
 then does exactly what ``dagster api execute_run`` does for the container launchers
 (``_execute_run_command_body``): load the run, report its pid, execute it.
 
@@ -57,6 +58,8 @@ from dagster._serdes.config_class import ConfigurableClassData
 from glyph_assets.contract import RUN_WORKER_TAG
 
 DEFAULT_PRELOAD = ("dagster", "glyph_assets.run_worker_preload")
+# The processes (by program name) that launch runs and so keep a warm fork server.
+LAUNCHING_PROCESSES = frozenset({"dagster-daemon", "dagster-webserver"})
 _START_TIME_SLACK = 1.0  # seconds: psutil's create_time is rounded to the clock tick
 
 
@@ -159,11 +162,12 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         )
 
     def register_instance(self, instance: Any) -> None:
-        """In the daemon (the process that launches queued runs), start the fork server at once
-        rather than on the first launch: the preload takes seconds, and a run must not spend
-        them STARTING (run monitoring fails a run that starts too slowly)."""
+        """In the processes that launch runs (the daemon, which dequeues them; the webserver,
+        which launches small imports at once: ``run_coordinator``), start the fork server at
+        once rather than on the first launch: the preload takes seconds, and a run must not
+        spend them STARTING (run monitoring fails a run that starts too slowly)."""
         super().register_instance(instance)
-        if os.path.basename(sys.argv[0] if sys.argv else "") == "dagster-daemon":
+        if os.path.basename(sys.argv[0] if sys.argv else "") in LAUNCHING_PROCESSES:
             self._warming = True
             threading.Thread(target=self.warm_up, name="warm-fork-server", daemon=True).start()
 

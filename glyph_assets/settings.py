@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # Workers `glyph dev`/`glyph up` supervise; None: 2 with the celery executor, else 0.
     celery_workers: int | None = Field(default=None, ge=0)
     dequeue_interval_seconds: int = 1
+    # An import whose landed file is at most this many bytes is launched at once while the run
+    # queue has room, rather than at the daemon's next dequeue (glyph_assets.run_coordinator);
+    # 0 queues every run. 256 KiB is a few thousand rows: a run of seconds.
+    express_max_bytes: int = Field(default=256 * 1024, ge=0)
 
     log_format: Literal["plain", "json"] = "plain"  # json: one JSON object per log line
 

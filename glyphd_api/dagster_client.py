@@ -363,14 +363,17 @@ class DagsterGateway:
         source: str,
         run_config: dict[str, Any] | None = None,
         attempt: int = 1,
+        size_bytes: int | None = None,
     ) -> str:
-        """Launch ``ingest_import`` for the import's partition; returns the run id."""
+        """Launch ``ingest_import`` for the import's partition; returns the run id. A small
+        import (``size_bytes``) is tagged to skip the run queue while it has room."""
         tags = {
             PARTITION_TAG: import_id,
             IMPORT_TAG: import_id,
             SOURCE_TAG: source,
             ATTEMPT_TAG: str(attempt),
             **self.limit_tags(),
+            **contract.launch_tags(size_bytes, self.settings.express_max_bytes),
         }
         try:
             return self._client.submit_job_execution(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -154,14 +154,20 @@ class ImportAccepted(Versioned):
     links: Links
 
 
-class RunOut(BaseModel):
+class RunTimes(BaseModel):
+    """A Dagster run's times as its run record holds them (an import's runs and a job's status
+    both carry them, under Dagster's own names)."""
+
+    created_at: UtcDatetime | None = None
+    start_time: UtcDatetime | None = None
+    end_time: UtcDatetime | None = None
+
+
+class RunOut(RunTimes):
     run_id: str
     attempt: int
     status: str = Field(description="Dagster's run status (QUEUED, STARTED, SUCCESS, ...)")
     parent_run_id: str | None = None
-    created_at: UtcDatetime | None = None
-    start_time: UtcDatetime | None = None
-    end_time: UtcDatetime | None = None
     dagster_url: str | None = None
 
 
@@ -474,7 +480,7 @@ class Progress(BaseModel):
     stages: list[StageProgress] = Field(default_factory=list)
 
 
-class JobStatus(Versioned):
+class JobStatus(Versioned, RunTimes):
     """A Dagster run of an import, read from Dagster (the source of truth for run state)."""
 
     model_config = _example(
@@ -511,9 +517,6 @@ class JobStatus(Versioned):
     parent_run_id: str | None = None
     import_status: ImportStatus | None = None
     progress: Progress
-    created_at: UtcDatetime | None = None
-    start_time: UtcDatetime | None = None
-    end_time: UtcDatetime | None = None
     failure_message: str | None = None
     links: Links | None = None
 
@@ -699,6 +702,19 @@ class SchemaVersions(Versioned):
     how_to_ask: str
 
 
+class EstablishedVersions(BaseModel):
+    supported_versions: list[str]
+    default_version: str
+    current_version: str
+
+
+class EstablishedVersionCheck(BaseModel):
+    version: str
+    supported: bool
+    message: str
+    supported_versions: list[str] | None = None
+
+
 class EstablishedModel(ModelMarket):
     """A model as established glyphd clients read it (``GPUModelDTO``: ``model`` is the display
     name, prices and ``listing_count`` required, the optional specs under their established
@@ -746,3 +762,191 @@ class Health(Versioned):
     components: dict[str, ComponentHealth] = Field(default_factory=dict)
     down: list[str] = Field(default_factory=list)
     versions: dict[str, str]
+
+
+# A listing across imports, what changed between two imports, the established price deltas
+# (routes/changes.py).
+
+
+class Observation(BaseModel):
+    import_id: str
+    source: str
+    observed_at: UtcDatetime
+    import_index: int
+    title: str | None = None
+    canonical_model: str | None = None
+    price: float | None = None
+    unit_price: float | None = Field(default=None, description="The price of one card of a lot")
+    currency: str | None = None
+    condition: str | None = None
+    quantity: int | None = None
+    seller: str | None = None
+    source_url: str | None = None
+    score: float | None = None
+
+
+class ListingHistory(Versioned):
+    listing_key: str
+    observations: list[Observation] = Field(description="Oldest first, one per row seen")
+
+
+class ChangeCounts(BaseModel):
+    new: int
+    gone: int
+    repriced: int
+    unchanged: int
+
+
+class ModelChanges(ChangeCounts):
+    canonical_model: str
+
+
+class UsdEquivalent(BaseModel):
+    """Both prices in US dollars, each at the latest rate on or before its own import's day
+    (``GLYPH_FX_RATES_PATH``); null with a reason where there is no rate, never a guess."""
+
+    price: float | None = None
+    previous_price: float | None = None
+    price_change: float | None = Field(
+        default=None, description="In USD; also where the two currencies differ"
+    )
+    rate: float | None = Field(default=None, description="USD per unit of this price's currency")
+    rate_date: date | None = None
+    reason: str | None = Field(default=None, description="Why this price has no USD value")
+    previous_rate: float | None = None
+    previous_rate_date: date | None = None
+    previous_reason: str | None = None
+
+
+class ChangedListing(BaseModel):
+    listing_key: str
+    canonical_model: str | None = None
+    title: str | None = None
+    import_index: int | None = Field(default=None, description="In this import (null: gone)")
+    previous_import_index: int | None = Field(default=None, description="In the other import")
+    price: float | None = None
+    previous_price: float | None = None
+    currency: str | None = None
+    previous_currency: str | None = None
+    price_change: float | None = Field(default=None, description="Null across currencies")
+    price_change_pct: float | None = None
+    usd: UsdEquivalent
+
+
+class ImportDiffOut(Versioned):
+    import_id: str
+    against: str | None = Field(description="The import compared with (null: none before it)")
+    change: str
+    counts: ChangeCounts
+    by_model: list[ModelChanges]
+    items: list[ChangedListing]
+    total: int
+    limit: int
+    offset: int
+    next_after_index: int | None = Field(
+        default=None,
+        description="Pass as after_index for the next page (keyset: as fast however deep); "
+        "null on the last page",
+    )
+
+
+class Snapshot(BaseModel):
+    id: int
+    price_usd: float | None = None
+    score: float | None = None
+    seen_at: str | None = None
+
+
+class PriceDelta(BaseModel):
+    """The established forecast delta: a listing's change between two consecutive
+    observations (``id`` is the later one's); glyph adds the currency and both prices."""
+
+    id: int
+    model: str | None = None
+    price_delta: float
+    price_delta_pct: float
+    score_delta: float
+    region: str | None = None
+    source_url: str | None = None
+    timestamp: str | None = None
+    current_snapshot_id: int
+    previous_snapshot_id: int
+    currency: str | None = None
+    current_price: float | None = None
+    previous_price: float | None = None
+
+
+class PriceDeltaDetail(PriceDelta):
+    current_snapshot: Snapshot
+    previous_snapshot: Snapshot
+
+
+# The market tables the market assets keep (routes/market.py).
+
+
+class UsdRateUsed(BaseModel):
+    usd_rate: float | None = Field(default=None, description="USD per unit of the currency")
+    usd_rate_date: date | None = Field(default=None, description="The rate's own date")
+    usd_reason: str | None = Field(default=None, description="Why there is no USD value")
+
+
+class MarketStat(UsdRateUsed):
+    """One model's figures in one currency over the newest imports; ``*_usd`` at the rate of
+    the day of the newest import they cover."""
+
+    canonical_model: str
+    currency: str
+    listings: int
+    imports: int
+    min_price: float
+    p10_price: float
+    median_price: float
+    p90_price: float
+    max_price: float
+    median_price_per_gb_vram: float | None = None
+    best_import_id: str | None = None
+    best_import_index: int | None = None
+    best_price: float | None = None
+    best_score: float | None = None
+    min_price_usd: float | None = None
+    p10_price_usd: float | None = None
+    median_price_usd: float | None = None
+    p90_price_usd: float | None = None
+    max_price_usd: float | None = None
+    window_imports: int
+    computed_at: UtcDatetime
+
+
+class MarketStats(Versioned):
+    items: list[MarketStat]
+
+
+class PriceMovement(UsdRateUsed):
+    """A model's median price between two consecutive imports, in its currency; in USD each
+    median at the rate of its own import's day (``abs_change_usd`` includes the currency's own
+    move)."""
+
+    canonical_model: str
+    currency: str
+    source: str = Field(description="The import's source, or * across all sources")
+    import_id: str
+    previous_import_id: str
+    imported_at: UtcDatetime
+    previous_imported_at: UtcDatetime
+    listings: int
+    previous_listings: int
+    median_price: float
+    previous_median_price: float
+    abs_change: float
+    pct_change: float | None = None
+    median_price_usd: float | None = None
+    previous_usd_rate: float | None = None
+    previous_usd_rate_date: date | None = None
+    previous_usd_reason: str | None = None
+    previous_median_price_usd: float | None = None
+    abs_change_usd: float | None = None
+    computed_at: UtcDatetime
+
+
+class PriceMovements(Versioned):
+    items: list[PriceMovement]

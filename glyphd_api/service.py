@@ -118,12 +118,18 @@ def dagster_failure(exc: Exception, action: str, import_id: str | None = None) -
 
 # -- launching -----------------------------------------------------------------------------------
 def launch_first_run(
-    ctx: Context, import_id: str, source: str, run_config: dict[str, Any] | None
+    ctx: Context,
+    import_id: str,
+    source: str,
+    run_config: dict[str, Any] | None,
+    size_bytes: int | None = None,
 ) -> tuple[str, int]:
     """Add the import's partition and launch its run; a launch that fails fails the import."""
     try:
         ctx.dagster.add_partition(import_id)
-        run_id = ctx.dagster.submit_ingest(import_id, source, run_config, attempt=1)
+        run_id = ctx.dagster.submit_ingest(
+            import_id, source, run_config, attempt=1, size_bytes=size_bytes
+        )
     except (DagsterUnavailable, DagsterError) as exc:
         timed_out = isinstance(exc, DagsterUnavailable) and exc.timed_out
         adopted = _launched_anyway(ctx, import_id) if timed_out else None
@@ -614,7 +620,11 @@ def retry(ctx: Context, import_id: str, request: RetryRequest) -> RetryResponse:
             strategy = "fresh"
             ctx.dagster.add_partition(import_id)
             run_id = ctx.dagster.submit_ingest(
-                import_id, record["source"], request.run_config, attempt=attempt
+                import_id,
+                record["source"],
+                request.run_config,
+                attempt=attempt,
+                size_bytes=record.get("size_bytes"),
             )
     except (DagsterUnavailable, DagsterError) as exc:
         raise dagster_failure(exc, "could not launch the retry", import_id) from exc

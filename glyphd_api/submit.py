@@ -85,7 +85,11 @@ def register_and_launch(
             ) from exc
         raise Replayed(existing) from exc
     run_id, attempt = service.launch_first_run(
-        ctx, registered.import_id, submission.source, submission.run_config
+        ctx,
+        registered.import_id,
+        submission.source,
+        submission.run_config,
+        size_bytes=registered.record.get("size_bytes"),
     )
     detected = DetectedFormat.of(registered.inspection)
     record = repository.get_import(ctx.engine, registered.import_id) or registered.record
@@ -111,16 +115,27 @@ def replay(
 
 
 # How often a waiting request re-reads its import: 50 ms at first (a small import's run is done
-# in well under a second, and a slow first poll was a quarter of its latency), backing off to 1 s
-# so that a long import costs Dagster one status read a second.
+# in about a second, and a slow first poll was a quarter of its latency), backing off to 250 ms
+# while the wait is young (a fixed 1.3x backoff alone had grown to 0.7 s by the time a 4 s import
+# ended, and the client waited for the next poll), then to 1 s, so that a long import costs
+# Dagster one status read a second.
 FIRST_POLL_SECONDS = 0.05
 POLL_BACKOFF = 1.3
+YOUNG_WAIT_SECONDS = 20.0
+YOUNG_POLL_SECONDS = 0.25
+
+
+def poll_delay(previous: float, waited: float) -> float:
+    """The pause before the next poll of an import that has been waited on for ``waited`` s."""
+    ceiling = YOUNG_POLL_SECONDS if waited < YOUNG_WAIT_SECONDS else 1.0
+    return min(previous * POLL_BACKOFF, ceiling)
 
 
 async def wait_until_final(ctx: Context, import_id: str, timeout: float) -> service.ImportState:
     """Poll (reconciling) until the import is final or the timeout passes. The wait itself is
     async, so waiting clients do not hold the worker threads that other requests need."""
-    deadline = time.monotonic() + max(0.0, timeout)
+    started = time.monotonic()
+    deadline = started + max(0.0, timeout)
     delay = FIRST_POLL_SECONDS
     while True:
         state = await anyio.to_thread.run_sync(service.load_state, ctx, import_id)
@@ -128,7 +143,7 @@ async def wait_until_final(ctx: Context, import_id: str, timeout: float) -> serv
         if state.record["status"] in TERMINAL_STATUSES or left <= 0:
             return state
         await anyio.sleep(min(delay, left))
-        delay = min(delay * POLL_BACKOFF, 1.0)
+        delay = poll_delay(delay, time.monotonic() - started)
 
 
 def check_established_dto(document: JsonDocument) -> None:

@@ -6,7 +6,8 @@ table. They refresh through declarative automation (any new persisted import) an
 schedule (``glyph_assets.schedules``) as a backstop.
 """
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Self
 
 import pandas as pd
 from dagster import (
@@ -77,10 +78,28 @@ def _rates_metadata(rates: Rates | None) -> dict[str, Any]:
     }
 
 
-def _load(store: StoreResource, window_imports: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    imports = market_store.recent_imports(store.engine, window_imports)
-    listings = market_store.listings_of(store.engine, imports["import_id"].tolist())
-    return imports, listings
+@dataclass(frozen=True)
+class MarketInputs:
+    """What both market assets read: the window of newest imports, their listings and the rates,
+    and the metadata every market materialization shows about them."""
+
+    window: int
+    imports: pd.DataFrame
+    listings: pd.DataFrame
+    rates: Rates | None
+
+    @classmethod
+    def load(cls, store: StoreResource, market_windows: MarketResource, window: int) -> Self:
+        imports = market_store.recent_imports(store.engine, window)
+        listings = market_store.listings_of(store.engine, imports["import_id"].tolist())
+        return cls(window, imports, listings, market_windows.rates())
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "window_imports": MetadataValue.int(self.window),
+            "imports_in_window": MetadataValue.int(len(self.imports)),
+            **_rates_metadata(self.rates),
+        }
 
 
 def _market_asset(description: str) -> Any:
@@ -107,13 +126,14 @@ def model_market_stats(
     store: StoreResource,
     market_windows: MarketResource,
 ) -> MaterializeResult:
-    window = config.window_imports or market_windows.stats_window_imports
-    imports, listings = _load(store, window)
-    rates = market_windows.rates()
-    stats = market.model_market_stats(listings, imports, rates)
-    written = market_store.replace_model_market_stats(store.engine, stats, window)
+    inputs = MarketInputs.load(
+        store, market_windows, config.window_imports or market_windows.stats_window_imports
+    )
+    imports = inputs.imports
+    stats = market.model_market_stats(inputs.listings, imports, inputs.rates)
+    written = market_store.replace_model_market_stats(store.engine, stats, inputs.window)
     context.log.info(
-        f"model_market_stats: {written} models from {len(listings)} listings "
+        f"model_market_stats: {written} models from {len(inputs.listings)} listings "
         f"of {len(imports)} imports"
     )
     preview = stats.sort_values("listings", ascending=False, kind="mergesort")
@@ -122,10 +142,8 @@ def model_market_stats(
             "dagster/row_count": MetadataValue.int(written),
             "models": MetadataValue.int(int(stats["canonical_model"].nunique())),
             "listings_considered": MetadataValue.int(int(stats["listings"].sum())),
-            "window_imports": MetadataValue.int(window),
-            "imports_in_window": MetadataValue.int(len(imports)),
+            **inputs.metadata(),
             "newest_import_id": str(imports["import_id"].iloc[0]) if len(imports) else "",
-            **_rates_metadata(rates),
             "preview": _markdown(
                 preview[
                     [
@@ -158,10 +176,11 @@ def price_movements(
     store: StoreResource,
     market_windows: MarketResource,
 ) -> MaterializeResult:
-    window = config.window_imports or market_windows.movements_window_imports
-    imports, listings = _load(store, window)
-    rates = market_windows.rates()
-    movements = market.price_movements(listings, imports, rates)
+    inputs = MarketInputs.load(
+        store, market_windows, config.window_imports or market_windows.movements_window_imports
+    )
+    imports = inputs.imports
+    movements = market.price_movements(inputs.listings, imports, inputs.rates)
     written = market_store.replace_price_movements(store.engine, movements)
     overall = movements.loc[movements["source"] == market.ALL_SOURCES]
     latest = overall.loc[
@@ -173,9 +192,7 @@ def price_movements(
         metadata={
             "dagster/row_count": MetadataValue.int(written),
             "models_with_movement": MetadataValue.int(int(overall["canonical_model"].nunique())),
-            "window_imports": MetadataValue.int(window),
-            "imports_in_window": MetadataValue.int(len(imports)),
-            **_rates_metadata(rates),
+            **inputs.metadata(),
             "latest_import_moves": _markdown(
                 biggest[
                     [

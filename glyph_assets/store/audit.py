@@ -15,6 +15,8 @@ import pandas as pd
 from sqlalchemy import Engine, case, func, or_, select
 
 from glyph_assets.sieve.columns import SCORE_COLUMNS
+from glyph_assets.store import listing_rows
+from glyph_assets.store.listing_rows import LISTINGS, of_import
 from glyph_assets.store.models import Listing, RowError
 
 SAMPLE_CHUNK_ROWS = 50_000
@@ -26,7 +28,7 @@ def stored_indexes(engine: Engine, import_id: str) -> tuple[np.ndarray, np.ndarr
     with engine.connect() as conn:
         for table in (Listing, RowError):
             values = conn.execute(
-                select(table.import_index).where(table.import_id == import_id)
+                select(table.import_index).where(of_import(import_id, table))
             ).scalars()
             found.append(np.fromiter(values, dtype=np.int64))
     return found[0], found[1]
@@ -37,14 +39,13 @@ def persisted_sample(
 ) -> Iterator[pd.DataFrame]:
     """The given columns of every ``step``-th persisted row in import_index order, streamed in
     chunks of ``SAMPLE_CHUNK_ROWS``."""
-    table = Listing.__table__
     names = list(columns)
-    query = select(*[table.c[c] for c in names]).where(table.c.import_id == import_id)
+    query = select(*listing_rows.columns(names)).select_from(LISTINGS).where(of_import(import_id))
     if step > 1:
-        query = query.where(table.c.import_index % step == 0)
+        query = query.where(Listing.import_index % step == 0)
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True).execute(
-            query.order_by(table.c.import_index)
+            query.order_by(Listing.import_index)
         )
         while batch := result.fetchmany(SAMPLE_CHUNK_ROWS):
             yield pd.DataFrame([tuple(r) for r in batch], columns=names)
@@ -61,22 +62,25 @@ class PersistedFigures:
 
 def persisted_figures(engine: Engine, import_id: str) -> PersistedFigures:
     """Rows with a score outside [0, 100] (and the first ten of them) and unknown-model rows."""
-    table = Listing.__table__
-    outside = or_(*[(table.c[c] < 0) | (table.c[c] > 100) for c in SCORE_COLUMNS])
-    unknown = table.c.reject_reason == "unknown_model"
-    mine = table.c.import_id == import_id
+    scores = listing_rows.columns(SCORE_COLUMNS)
+    outside = or_(*[(c < 0) | (c > 100) for c in (s.element for s in scores)])
+    unknown = Listing.reject_reason == "unknown_model"
+    mine = of_import(import_id)
     with engine.connect() as conn:
         counts = conn.execute(
             select(
                 func.coalesce(func.sum(case((outside, 1), else_=0)), 0),
                 func.coalesce(func.sum(case((unknown, 1), else_=0)), 0),
-            ).where(mine)
+            )
+            .select_from(LISTINGS)
+            .where(mine)
         ).one()
         rows = (
             conn.execute(
-                select(table.c.import_index, *[table.c[c] for c in SCORE_COLUMNS])
+                select(Listing.import_index, *scores)
+                .select_from(LISTINGS)
                 .where(mine & outside)
-                .order_by(table.c.import_index)
+                .order_by(Listing.import_index)
                 .limit(10)
             ).all()
             if counts[0]

@@ -31,7 +31,9 @@ from sqlalchemy import (
 from sqlalchemy.sql import Select, Subquery
 
 from glyph_assets.sieve.changes import DIFF_INPUT_COLUMNS, compare_imports
+from glyph_assets.store import listing_rows
 from glyph_assets.store.db import fetch_all, fetch_first, fetch_frame
+from glyph_assets.store.listing_rows import of_import
 from glyph_assets.store.models import Import, ImportDiff, ImportDiffRun, ImportSummary, Listing
 from glyph_assets.store.repository import utcnow
 from glyph_assets.store.status import PERSISTED_STATUSES
@@ -75,7 +77,7 @@ def _firsts(import_id: str, side: int) -> Select[Any]:
             Listing.currency,
             rank.label("rank"),
         )
-        .where(Listing.import_id == import_id, Listing.listing_key.is_not(None))
+        .where(of_import(import_id), Listing.listing_key.is_not(None))
         .subquery()
     )
     return select(*(c for c in inner.c if c.name != "rank")).where(inner.c.rank == 1)
@@ -246,7 +248,7 @@ def _recorded_rows(
     walked, match, found = (table.alias(n) for n in ("walked", "match", "found"))
     first_there = (
         select(match.c.id)
-        .where(match.c.listing_key == walked.c.listing_key, match.c.import_id == looked_import)
+        .where(match.c.listing_key == walked.c.listing_key, of_import(looked_import, match.c))
         .order_by(match.c.import_index + 0)
         .limit(1)
         .scalar_subquery()
@@ -255,7 +257,7 @@ def _recorded_rows(
     return (
         select(*_page_columns(walked.c.listing_key, here.c, there.c))
         .select_from(walked.outerjoin(found, found.c.id == first_there))
-        .where(walked.c.import_id == walked_import, walked.c.import_index.in_(positions))
+        .where(of_import(walked_import, walked.c), walked.c.import_index.in_(positions))
         .order_by(walked.c.import_index)
     )
 
@@ -280,7 +282,7 @@ def _positions(
     rows_of = (
         select(Listing.import_index)
         .where(
-            Listing.import_id == walked_import,
+            of_import(walked_import),
             Listing.import_index.between(bindparam("low"), bindparam("high")),
         )
         .order_by(Listing.import_index)
@@ -301,7 +303,7 @@ def _positions(
                         select(func.count())
                         .select_from(Listing)
                         .where(
-                            Listing.import_id == walked_import,
+                            of_import(walked_import),
                             Listing.import_index.between(start.first_index, after_index),
                         )
                     ).scalar_one()
@@ -403,7 +405,7 @@ def _compared_page(
 def _rows_of(conn: Connection, import_id: str | None) -> pd.DataFrame:
     """The columns the comparison needs, of every row of one import (none for None)."""
     columns = [Listing.__table__.c[name] for name in DIFF_INPUT_COLUMNS]
-    query = select(*columns).where(Listing.import_id == (import_id or ""))
+    query = select(*columns).where(of_import(import_id or ""))
     return fetch_frame(conn, query, DIFF_INPUT_COLUMNS, _DIFF_TYPES)
 
 
@@ -423,9 +425,7 @@ def record_diff(engine: Engine, import_id: str, against: str | None) -> dict[str
     with engine.connect() as conn:
         found = compare_imports(_rows_of(conn, import_id), _rows_of(conn, against))
     counts = found.totals()
-    unkeyed_query = select(func.count()).where(
-        Listing.import_id == import_id, Listing.listing_key.is_(None)
-    )
+    unkeyed_query = select(func.count()).where(of_import(import_id), Listing.listing_key.is_(None))
     runs = [
         {"import_id": import_id, **{k: (v if k == "change" else int(v)) for k, v in run.items()}}
         for run in found.runs.to_dict("records")
@@ -459,14 +459,14 @@ def history(engine: Engine, listing_key: str) -> list[dict[str, Any]]:
     """Every observation of a listing, oldest first: the import, when, and what it said."""
     query = (
         select(
-            Listing.import_id,
+            Import.import_id,
             Import.source,
             Import.created_at.label("observed_at"),
             Listing.import_index,
             Listing.title,
             Listing.canonical_model,
             Listing.price,
-            Listing.unit_price,
+            listing_rows.column("unit_price"),
             Listing.currency,
             Listing.condition,
             Listing.quantity,
@@ -474,7 +474,7 @@ def history(engine: Engine, listing_key: str) -> list[dict[str, Any]]:
             Listing.source_url,
             Listing.score,
         )
-        .join(Import, Import.import_id == Listing.import_id)
+        .join(Import, Import.import_key == Listing.import_key)
         .where(Listing.listing_key == listing_key)
         .order_by(Import.created_at, Listing.import_index)
     )
@@ -501,7 +501,7 @@ def price_deltas(engine: Engine, filters: DeltaFilters, limit: int = 100) -> lis
     if filters.delta_id is not None and not 0 < filters.delta_id <= MAX_ROW_ID:
         return []  # no listing has such an id (and the driver could not bind it)
     rank = func.row_number().over(
-        partition_by=(Listing.listing_key, Listing.import_id), order_by=Listing.import_index
+        partition_by=(Listing.listing_key, Listing.import_key), order_by=Listing.import_index
     )
     firsts = (
         select(
@@ -516,7 +516,7 @@ def price_deltas(engine: Engine, filters: DeltaFilters, limit: int = 100) -> lis
             Import.created_at.label("seen_at"),
             rank.label("rank"),
         )
-        .join(Import, Import.import_id == Listing.import_id)
+        .join(Import, Import.import_key == Listing.import_key)
         # As established: a delta needs a listing with a source URL (a scored DTO row or a
         # price-sheet row without one makes none, even where glyph follows it by its text).
         .where(Listing.listing_key.is_not(None), Listing.source_url.is_not(None))

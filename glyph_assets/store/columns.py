@@ -31,6 +31,16 @@ GPU_SPEC_TYPES: tuple[tuple[str, TypeEngine], ...] = (
 )
 
 
+def row_error_columns() -> list[sa.Column]:
+    """What a row error says: the stage that refused the row, the field, why, the raw row."""
+    return [
+        sa.Column("stage", sa.String(length=32), nullable=False),
+        sa.Column("field", sa.String(length=100), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("raw_row", sa.Text(), nullable=True),
+    ]
+
+
 def required(type_: TypeEngine, *names: str) -> list[sa.Column]:
     """NOT NULL columns of one type, in the order given."""
     return [sa.Column(name, type_, nullable=False) for name in names]

@@ -18,11 +18,11 @@ from glyph_assets.sieve.market import (
     POINT_COLUMNS,
     STATS_COLUMNS,
 )
-from glyph_assets.store import summaries
+from glyph_assets.store import listing_rows, summaries
 from glyph_assets.store.db import fetch_all
+from glyph_assets.store.listing_rows import WITH_IMPORTS
 from glyph_assets.store.models import (
     Import,
-    Listing,
     ModelMarketStat,
     ModelPricePoint,
     PriceMovement,
@@ -49,14 +49,13 @@ def recent_imports(engine: Engine, limit: int) -> pd.DataFrame:
 
 def listings_of(engine: Engine, import_ids: Sequence[str]) -> pd.DataFrame:
     """The columns the market figures need, for the given imports only."""
-    table = Listing.__table__
-    columns = [table.c[name] for name in LISTING_INPUT_COLUMNS]
+    columns = listing_rows.columns(LISTING_INPUT_COLUMNS, joined=True)
     rows: list[tuple[Any, ...]] = []
     ids = list(import_ids)
     with engine.connect() as conn:
         for start in range(0, len(ids), _IN_BATCH):
             batch = ids[start : start + _IN_BATCH]
-            query = select(*columns).where(table.c.import_id.in_(batch))
+            query = select(*columns).select_from(WITH_IMPORTS).where(Import.import_id.in_(batch))
             rows.extend(tuple(r) for r in conn.execute(query))
     return pd.DataFrame(rows, columns=LISTING_INPUT_COLUMNS)
 

@@ -28,14 +28,34 @@ class Base(DeclarativeBase):
 
 
 class ImportRow:
-    """A row of one import, first in its table: surrogate id, the import (its rows go with it)
-    and the row's 1-based ``import_index``; the unique (import_id, import_index) is the table's."""
+    """A row of one import, first in its table: surrogate id, the import (by its integer
+    ``import_key``: one to three bytes in every row and index entry where the 36-character
+    ``import_id`` took 37; its rows go with it) and the row's 1-based ``import_index``; the
+    unique (import_key, import_index) is the table's."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True, sort_order=-1)
-    import_id: Mapped[str] = mapped_column(
-        ForeignKey("imports.import_id", ondelete="CASCADE"), nullable=False, sort_order=-1
+    import_key: Mapped[int] = mapped_column(
+        Integer,
+        ForeignKey("imports.import_key", ondelete="CASCADE"),
+        nullable=False,
+        sort_order=-1,
     )
     import_index: Mapped[int] = mapped_column(Integer, nullable=False, sort_order=-1)
+
+
+class GpuSpecs:
+    """The registry's specs of a GPU model, in the order both tables carry them: the registry
+    itself (``gpu_models``, after its names) and the spec sets listings reference."""
+
+    segment: Mapped[str | None] = mapped_column(String(32), sort_order=1)
+    architecture: Mapped[str | None] = mapped_column(String(64), sort_order=1)
+    vram_gb: Mapped[float | None] = mapped_column(Float, sort_order=1)
+    memory_type: Mapped[str | None] = mapped_column(String(32), sort_order=1)
+    tdp_watts: Mapped[float | None] = mapped_column(Float, sort_order=1)
+    mig_instances: Mapped[int | None] = mapped_column(Integer, sort_order=1)
+    nvlink: Mapped[bool | None] = mapped_column(Boolean, sort_order=1)
+    pcie_gen: Mapped[int | None] = mapped_column(Integer, sort_order=1)
+    form_factor: Mapped[str | None] = mapped_column(String(16), sort_order=1)
 
 
 class MarketKey:
@@ -51,8 +71,14 @@ class Import(Base):
     """One submission: a file, a JSON body or an inbox file."""
 
     __tablename__ = "imports"
+    # A unique index rather than a constraint: SQLite can add it to an existing table in place
+    # (migration 0012), and both databases accept it as the parent key of the row tables.
+    __table_args__ = (Index("uq_imports_import_key", "import_key", unique=True),)
 
     import_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # The import's key in the per-row tables (listings, row_errors): given in order of creation
+    # by ``repository.create_import``; import_id stays the id every client sees (migration 0012).
+    import_key: Mapped[int] = mapped_column(Integer, nullable=False)
     source: Mapped[str] = mapped_column(String(200), default="api")
     description: Mapped[str | None] = mapped_column(Text)
     filename: Mapped[str | None] = mapped_column(String(500))
@@ -96,32 +122,77 @@ class ImportRun(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class SpecSet(GpuSpecs, Base):
+    """One distinct set of the facts a listing takes from its model: the registry specs it was
+    enriched with and the three score components those specs alone decide. Kept once here and
+    referenced by ``listings.spec_set`` (migration 0012) instead of copied onto every listing.
+
+    Not ``gpu_models`` itself: that table is the registry as it is now, replaced whenever the
+    registry file changes, while a listing keeps the specs it was scored with; a scored upload
+    keeps the client's own specs, and enrich fills ``vram_gb`` from the title where the registry
+    has none. Each of those is simply another set here, so every listing reads back exactly
+    what was written. A handful of rows per model in practice.
+    """
+
+    __tablename__ = "spec_sets"
+
+    spec_id: Mapped[int] = mapped_column(
+        Integer, primary_key=True, autoincrement=True, sort_order=0
+    )
+    launch_year: Mapped[int | None] = mapped_column(Integer, sort_order=2)
+    score_capacity: Mapped[float | None] = mapped_column(Float, sort_order=2)
+    score_features: Mapped[float | None] = mapped_column(Float, sort_order=2)
+    score_efficiency: Mapped[float | None] = mapped_column(Float, sort_order=2)
+
+
 class Listing(ImportRow, Base):
-    """One persisted row of an import; identity is (import_id, import_index)."""
+    """One persisted row of an import; identity is (import_key, import_index).
+
+    What the API shows of a listing (``store.listing_rows``) adds to these columns its
+    ``import_id`` (from ``imports``), its spec set's columns (``spec_sets``) and ``unit_price``
+    as ``coalesce(unit_price, price)``: a listing stores ``unit_price`` only where a lot makes
+    it differ from ``price`` (migration 0012).
+    """
 
     __tablename__ = "listings"
     __table_args__ = (
-        UniqueConstraint("import_id", "import_index", name="uq_listings_import_row"),
+        UniqueConstraint("import_key", "import_index", name="uq_listings_import_row"),
         # Serves an import's best-first page; on PostgreSQL migration 0003 builds it with
         # "score DESC NULLS LAST" (SQLite has no NULLS in index DDL and sorts NULLs last here).
-        Index("ix_listings_import_score_desc", "import_id", desc("score"), "import_index"),
-        # The documented filters (migration 0011 has the DDL with PostgreSQL's NULLS LAST): one
+        Index("ix_listings_import_score_desc", "import_key", desc("score"), "import_index"),
+        # The documented filters (migration 0012 has the DDL with PostgreSQL's NULLS LAST): one
         # import's page of one model; a vendor's listings best first; a model's best first.
-        Index("ix_listings_import_model", "import_id", "canonical_model", "import_index"),
+        # These three leave out rows without a model (vendor): their filter never reads them.
+        Index(
+            "ix_listings_import_model",
+            "import_key",
+            "canonical_model",
+            "import_index",
+            sqlite_where=text("canonical_model IS NOT NULL"),
+            postgresql_where=text("canonical_model IS NOT NULL"),
+        ),
         Index(
             "ix_listings_vendor_score",
             func.lower(text("vendor")),
             desc("score"),
-            "import_id",
+            "import_key",
             "import_index",
+            sqlite_where=text("lower(vendor) IS NOT NULL"),
+            postgresql_where=text("lower(vendor) IS NOT NULL"),
         ),
         Index(
-            "ix_listings_model_score", "canonical_model", desc("score"), "import_id", "import_index"
+            "ix_listings_model_score",
+            "canonical_model",
+            desc("score"),
+            "import_key",
+            "import_index",
+            sqlite_where=text("canonical_model IS NOT NULL"),
+            postgresql_where=text("canonical_model IS NOT NULL"),
         ),
         # A listing's history across imports and the price deltas. An import's side of a diff
         # sorts its own rows instead: a second index on a random key made every import's
         # transaction hold another index's worth of dirty pages.
-        Index("ix_listings_key_import", "listing_key", "import_id"),
+        Index("ix_listings_key_import", "listing_key", "import_key"),
     )
 
     title: Mapped[str | None] = mapped_column(Text)
@@ -129,7 +200,8 @@ class Listing(ImportRow, Base):
     currency: Mapped[str | None] = mapped_column(String(8))
     condition: Mapped[str | None] = mapped_column(String(32))
     quantity: Mapped[int | None] = mapped_column(Integer)
-    # The price of one card: price / the lot it buys ("Lot of 4"); migration 0007.
+    # The price of one card where a lot ("Lot of 4") makes it differ from price; NULL where it
+    # is the price itself (migrations 0007, 0012). Read as coalesce(unit_price, price).
     unit_price: Mapped[float | None] = mapped_column(Float)
     seller: Mapped[str | None] = mapped_column(Text)
     region: Mapped[str | None] = mapped_column(Text)
@@ -148,21 +220,10 @@ class Listing(ImportRow, Base):
     listing_key: Mapped[str | None] = mapped_column(String(24))
     # The ids the title leaves open ("RTX_3080_10GB|RTX_3080_12GB"), chosen one first.
     match_alternatives: Mapped[str | None] = mapped_column(Text)
-    segment: Mapped[str | None] = mapped_column(String(32))
-    architecture: Mapped[str | None] = mapped_column(String(64))
-    vram_gb: Mapped[float | None] = mapped_column(Float)
-    memory_type: Mapped[str | None] = mapped_column(String(32))
-    tdp_watts: Mapped[float | None] = mapped_column(Float)
-    mig_instances: Mapped[int | None] = mapped_column(Integer)
-    nvlink: Mapped[bool | None] = mapped_column(Boolean)
-    pcie_gen: Mapped[int | None] = mapped_column(Integer)
-    form_factor: Mapped[str | None] = mapped_column(String(16))
-    launch_year: Mapped[int | None] = mapped_column(Integer)
+    # The specs and spec-decided score components (spec_sets); NULL where a row has none.
+    spec_set: Mapped[int | None] = mapped_column(Integer, ForeignKey("spec_sets.spec_id"))
     warnings: Mapped[str | None] = mapped_column(Text)
     score: Mapped[float | None] = mapped_column(Float)
-    score_capacity: Mapped[float | None] = mapped_column(Float)
-    score_features: Mapped[float | None] = mapped_column(Float)
-    score_efficiency: Mapped[float | None] = mapped_column(Float)
     score_value: Mapped[float | None] = mapped_column(Float)
     # An already-scored row's own score, exactly as the client sent it (any scale).
     client_score: Mapped[float | None] = mapped_column(Float)
@@ -173,7 +234,7 @@ class RowError(ImportRow, Base):
 
     __tablename__ = "row_errors"
     __table_args__ = (
-        UniqueConstraint("import_id", "import_index", name="uq_row_errors_import_row"),
+        UniqueConstraint("import_key", "import_index", name="uq_row_errors_import_row"),
     )
 
     stage: Mapped[str] = mapped_column(String(32))
@@ -277,7 +338,7 @@ class ModelPricePoint(Base):
     p90_price: Mapped[float] = mapped_column(Float, nullable=False)
 
 
-class GpuModel(Base):
+class GpuModel(GpuSpecs, Base):
     """The GPU registry, loaded from data/reference/gpu_models.csv."""
 
     __tablename__ = "gpu_models"
@@ -285,21 +346,21 @@ class GpuModel(Base):
     canonical_model: Mapped[str] = mapped_column(String(64), primary_key=True)
     vendor: Mapped[str] = mapped_column(String(16))
     display_name: Mapped[str] = mapped_column(String(200))
-    segment: Mapped[str | None] = mapped_column(String(32))
-    architecture: Mapped[str | None] = mapped_column(String(64))
-    vram_gb: Mapped[float | None] = mapped_column(Float)
-    memory_type: Mapped[str | None] = mapped_column(String(32))
-    tdp_watts: Mapped[float | None] = mapped_column(Float)
-    mig_instances: Mapped[int | None] = mapped_column(Integer)
-    nvlink: Mapped[bool | None] = mapped_column(Boolean)
-    pcie_gen: Mapped[int | None] = mapped_column(Integer)
-    form_factor: Mapped[str | None] = mapped_column(String(16))
-    slot_width: Mapped[int | None] = mapped_column(Integer)
-    launch_year: Mapped[int | None] = mapped_column(Integer)
-    aliases: Mapped[str | None] = mapped_column(Text)
+    slot_width: Mapped[int | None] = mapped_column(Integer, sort_order=2)
+    launch_year: Mapped[int | None] = mapped_column(Integer, sort_order=2)
+    aliases: Mapped[str | None] = mapped_column(Text, sort_order=2)
 
 
-class ModelMarketStat(MarketKey, Base):
+class UsdRateUsed:
+    """The rate a market row's ``*_usd`` figures were converted at (sieve/fx.py, migration 0008):
+    USD per unit of its currency, the rate's own date, or why there is none."""
+
+    usd_rate: Mapped[float | None] = mapped_column(Float)
+    usd_rate_date: Mapped[date | None] = mapped_column(Date)
+    usd_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class ModelMarketStat(MarketKey, UsdRateUsed, Base):
     """Market figures of one canonical model over the most recent imports (replaced per refresh).
 
     Prices are only comparable within one currency, so the key is (canonical_model, currency).
@@ -326,9 +387,6 @@ class ModelMarketStat(MarketKey, Base):
     best_score: Mapped[float | None] = mapped_column(Float)
     # USD-equivalents beside the figures (sieve/fx.py, migration 0008): the rate of the newest
     # import's day, its date, and why there is none; never in place of the currency's figures.
-    usd_rate: Mapped[float | None] = mapped_column(Float)
-    usd_rate_date: Mapped[date | None] = mapped_column(Date)
-    usd_reason: Mapped[str | None] = mapped_column(String(40))
     min_price_usd: Mapped[float | None] = mapped_column(Float)
     p10_price_usd: Mapped[float | None] = mapped_column(Float)
     median_price_usd: Mapped[float | None] = mapped_column(Float)
@@ -338,7 +396,7 @@ class ModelMarketStat(MarketKey, Base):
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
-class PriceMovement(MarketKey, Base):
+class PriceMovement(MarketKey, UsdRateUsed, Base):
     """Change of a model's median price between two consecutive imports (replaced per refresh).
 
     ``source`` is the importing source label, or ``*`` for the movement across all sources.
@@ -364,9 +422,6 @@ class PriceMovement(MarketKey, Base):
     abs_change: Mapped[float] = mapped_column(Float, nullable=False)
     pct_change: Mapped[float | None] = mapped_column(Float)
     # Each median in USD at the rate of its own import's day (sieve/fx.py, migration 0008).
-    usd_rate: Mapped[float | None] = mapped_column(Float)
-    usd_rate_date: Mapped[date | None] = mapped_column(Date)
-    usd_reason: Mapped[str | None] = mapped_column(String(40))
     median_price_usd: Mapped[float | None] = mapped_column(Float)
     previous_usd_rate: Mapped[float | None] = mapped_column(Float)
     previous_usd_rate_date: Mapped[date | None] = mapped_column(Date)

@@ -28,17 +28,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from glyph_assets.store.models import Import, ImportRun, Listing, RowError
+from glyph_assets.store import listing_rows
+from glyph_assets.store.listing_rows import listings_for, of_errors, of_import
+from glyph_assets.store.models import Import, ImportRun, Listing, RowError, SpecSet
 from glyph_assets.store.status import PERSISTED_STATUSES
 
 LISTING_SORTS = {
     "import_index": Listing.import_index,
     "score": Listing.score,
     "price": Listing.price,
-    "unit_price": Listing.unit_price,
+    "unit_price": listing_rows.column("unit_price"),
     "canonical_model": Listing.canonical_model,
     "match_score": Listing.match_score,
-    "vram_gb": Listing.vram_gb,
+    "vram_gb": SpecSet.vram_gb,
 }
 
 ERROR_SORTS = {
@@ -78,7 +80,7 @@ class ListingFilters:
     def clauses(self) -> list[Any]:
         out: list[Any] = []
         if self.import_id:
-            out.append(Listing.import_id == self.import_id)
+            out.append(of_import(self.import_id))
         if self.models:
             out.append(Listing.canonical_model.in_(self.models))
         if self.min_score is not None:
@@ -94,7 +96,7 @@ class ListingFilters:
         if self.vendor:
             out.append(func.lower(Listing.vendor) == self.vendor.lower())
         if self.quantized is not None:
-            capable = func.coalesce(Listing.mig_instances, 0) > 0
+            capable = func.coalesce(SpecSet.mig_instances, 0) > 0
             out.append(capable if self.quantized else ~capable)
         if self.reject_reason:
             if self.reject_reason == "not_gpu":  # every not_gpu:<kind> reason
@@ -198,7 +200,7 @@ def list_errors(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
-    clauses = [RowError.import_id == import_id]
+    clauses = [of_errors(import_id)]
     if stage:
         clauses.append(RowError.stage == stage)
     if field:
@@ -219,40 +221,37 @@ def list_errors(
     return _page(engine, query, count, limit, offset)
 
 
+@dataclass(frozen=True)
+class ListingWindow:
+    """Which part of a listing list to answer: its order, then the page (by offset, or by
+    keyset after an ``import_index``)."""
+
+    sort: str = "import_index"
+    limit: int = 50
+    offset: int = 0
+    after_index: int | None = None
+
+
 def list_listings(
-    engine: Engine,
-    filters: ListingFilters,
-    *,
-    sort: str = "import_index",
-    limit: int = 50,
-    offset: int = 0,
-    after_index: int | None = None,
+    engine: Engine, filters: ListingFilters, window: ListingWindow = ListingWindow()
 ) -> tuple[list[dict[str, Any]], int]:
     with engine.connect() as conn:
         total = _known_total(conn, filters)
-        return _listing_page(conn, filters, sort, limit, offset, total, after_index)
+        return _listing_page(conn, filters, window, total)
 
 
 def import_listing_page(
-    engine: Engine,
-    filters: ListingFilters,
-    *,
-    sort: str = "import_index",
-    limit: int = 50,
-    offset: int = 0,
-    after_index: int | None = None,
+    engine: Engine, filters: ListingFilters, window: ListingWindow = ListingWindow()
 ) -> tuple[list[dict[str, Any]], int] | None:
     """One import's page on one connection: the import looked up (None when there is none),
     its total, its rows. The hot read of the API, so one pool checkout instead of three."""
     assert filters.import_id, "an import's page needs its import_id"
     if _unfiltered(filters):
-        return _plain_import_page(
-            engine, filters.import_id, sort.strip(), limit, offset, after_index
-        )
+        return _plain_import_page(engine, filters.import_id, window)
     with engine.connect() as conn:
         if _import_progress(conn, filters.import_id) is None:
             return None
-        return _listing_page(conn, filters, sort, limit, offset, None, after_index)
+        return _listing_page(conn, filters, window, None)
 
 
 @dataclass(frozen=True)
@@ -298,14 +297,15 @@ def driver_errors(dialect: Dialect, sql: str | None = None, params: Any = None) 
 
 
 def _plain_import_page(
-    engine: Engine,
-    import_id: str,
-    sort: str,
-    limit: int,
-    offset: int,
-    after_index: int | None,
+    engine: Engine, import_id: str, window: ListingWindow
 ) -> tuple[list[dict[str, Any]], int] | None:
-    values = {"import_id": import_id, "after_index": after_index, "limit": limit, "offset": offset}
+    sort, after_index = window.sort.strip(), window.after_index
+    values = {
+        "import_id": import_id,
+        "after_index": after_index,
+        "limit": window.limit,
+        "offset": window.offset,
+    }
     with driver_errors(engine.dialect):
         connection = engine.raw_connection()  # a pooled DBAPI connection, returned on close
     try:
@@ -325,13 +325,16 @@ def _plain_import_page(
             cursor.close()
     finally:
         connection.close()
-    return [_plain_listing(row) for row in rows], total
+    return [_plain_listing(row) for row in listing_rows.whole_rows(engine, rows)], total
 
 
-# Every listing column a page (and the CSV export) returns (the surrogate id is internal).
-_PAGE_COLUMNS = tuple(c for c in Listing.__table__.columns if c.name != "id")
-LISTING_KEYS = tuple(c.name for c in _PAGE_COLUMNS)
-_BOOLEAN_KEYS = tuple(c.name for c in _PAGE_COLUMNS if isinstance(c.type, Boolean))
+# Every listing column a page (and the CSV export) returns (the surrogate id is internal); a
+# page's statement selects _PAGE_COLUMNS, listing_rows.whole_rows adds the spec set's.
+LISTING_KEYS = listing_rows.LISTING_KEYS
+_PAGE_COLUMNS = tuple(listing_rows.page_columns())
+_BOOLEAN_KEYS = tuple(
+    c.name for c in listing_rows.columns(LISTING_KEYS) if isinstance(c.type, Boolean)
+)
 
 
 def _plain_listing(row: Any) -> dict[str, Any]:
@@ -362,10 +365,10 @@ def _progress_statement(dialect: Dialect) -> DriverStatement:
 @functools.lru_cache(maxsize=64)
 def _plain_page_statements(dialect: Dialect, sort: str, keyset: bool) -> _PlainPageStatements:
     """An unfiltered page of one import compiled once per (database, sort, keyset)."""
-    of_import = [Listing.import_id == bindparam("import_id")]
+    mine = [of_import(bindparam("import_id"))]
     return _PlainPageStatements(
-        count=DriverStatement.of(listing_count_query(of_import), dialect),
-        page=DriverStatement.of(listing_page_query(of_import, sort, True, keyset), dialect),
+        count=DriverStatement.of(listing_count_query(mine), dialect),
+        page=DriverStatement.of(listing_page_query(mine, sort, True, keyset), dialect),
     )
 
 
@@ -373,10 +376,12 @@ def listing_page_query(clauses: list[Any], sort: str, one_import: bool, keyset: 
     """The listing page, for both of its read paths: the columns, the filter, the order with a
     stable tiebreak and, for a keyset page, ``import_index > :after_index``; ``:limit`` and
     ``:offset`` are parameters, so one compiled statement serves every page."""
-    # One import's rows: import_id is fixed, so import_index alone is the stable tiebreak.
-    tiebreak = [Listing.import_index] if one_import else [Listing.import_id, Listing.import_index]
-    query = select(*_PAGE_COLUMNS).where(*clauses)
-    query = query.order_by(*order_by(sort, LISTING_SORTS, tiebreak))
+    # One import's rows: the import is fixed, so import_index alone is the stable tiebreak;
+    # across imports, the import's key (its order of creation), as the indexes hold them.
+    tiebreak = [Listing.import_index] if one_import else [Listing.import_key, Listing.import_index]
+    order = order_by(sort, LISTING_SORTS, tiebreak)
+    query = select(*_PAGE_COLUMNS).select_from(listings_for(*clauses, *order)).where(*clauses)
+    query = query.order_by(*order)
     if keyset:
         # Keyset: the index (import_id, import_index) seeks straight to the page.
         query = query.where(Listing.import_index > bindparam("after_index"))
@@ -385,7 +390,7 @@ def listing_page_query(clauses: list[Any], sort: str, one_import: bool, keyset: 
 
 def listing_count_query(clauses: list[Any]) -> Select:
     """How many listings the page's filter matches."""
-    return select(func.count()).select_from(Listing).where(*clauses)
+    return select(func.count()).select_from(listings_for(*clauses)).where(*clauses)
 
 
 def _check_keyset(import_id: str | None, sort: str, after_index: int | None) -> None:
@@ -396,23 +401,19 @@ def _check_keyset(import_id: str | None, sort: str, after_index: int | None) -> 
 
 
 def _listing_page(
-    conn: Connection,
-    filters: ListingFilters,
-    sort: str,
-    limit: int,
-    offset: int,
-    total: int | None,
-    after_index: int | None = None,
+    conn: Connection, filters: ListingFilters, window: ListingWindow, total: int | None
 ) -> tuple[list[dict[str, Any]], int]:
     clauses = filters.clauses()
+    after_index = window.after_index
     keyset = after_index is not None
-    query = listing_page_query(clauses, sort, bool(filters.import_id), keyset)
-    _check_keyset(filters.import_id, sort, after_index)
-    window = {"limit": limit, "offset": offset, **({"after_index": after_index} if keyset else {})}
-    result = conn.execute(query, window)
-    keys = list(result.keys())
+    query = listing_page_query(clauses, window.sort, bool(filters.import_id), keyset)
+    _check_keyset(filters.import_id, window.sort, after_index)
+    values = {"limit": window.limit, "offset": window.offset}
+    if keyset:
+        values["after_index"] = after_index
+    rows = listing_rows.whole_rows(conn.engine, conn.execute(query, values).all())
     # zip over plain tuples: Row._mapping costs more than the query itself on a page of 100
-    items = [dict(zip(keys, row, strict=True)) for row in result.all()]
+    items = [dict(zip(LISTING_KEYS, row, strict=True)) for row in rows]
     if total is None:
         total = _count_listings(conn, clauses)
     return items, total
@@ -460,7 +461,7 @@ def listing_batches(engine: Engine, import_id: str, batch: int) -> Iterator[list
     """
     query = (
         select(*_PAGE_COLUMNS)
-        .where(Listing.import_id == import_id, Listing.import_index > bindparam("after"))
+        .where(of_import(import_id), Listing.import_index > bindparam("after"))
         .order_by(Listing.import_index)
         .limit(batch)
     )
@@ -468,7 +469,7 @@ def listing_batches(engine: Engine, import_id: str, batch: int) -> Iterator[list
     last = -1
     while True:
         with engine.connect() as conn:
-            rows = [tuple(row) for row in conn.execute(query, {"after": last}).all()]
+            rows = listing_rows.whole_rows(engine, conn.execute(query, {"after": last}).all())
         yield rows
         if len(rows) < batch:
             return
@@ -483,6 +484,7 @@ __all__ = [
     "BadSort",
     "LISTING_KEYS",
     "ListingFilters",
+    "ListingWindow",
     "import_listing_page",
     "list_errors",
     "list_imports",

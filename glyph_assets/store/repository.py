@@ -23,7 +23,8 @@ from glyph_assets.contract import MAX_ERROR_CHARS
 from glyph_assets.sieve.columns import LISTING_COLUMNS
 from glyph_assets.store import summaries
 from glyph_assets.store.db import fetch_all, fetch_first
-from glyph_assets.store.models import Base, Import, ImportRun, Listing, RowError
+from glyph_assets.store.listing_rows import SPEC_SET_KEYS, of_errors, of_import
+from glyph_assets.store.models import Base, Import, ImportRun, Listing, RowError, SpecSet
 from glyph_assets.store.status import PERSISTED_STATUSES, TERMINAL_STATUSES, ImportStatus
 
 ROW_ERROR_COLUMNS = ["import_index", "stage", "field", "reason", "raw_row"]
@@ -33,12 +34,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Serializes the choice of the next import_key on PostgreSQL (SQLite's write lock already
+# does); any constant works, as long as every process uses the same one.
+_IMPORT_KEY_LOCK = 0x67_6C_79_6B_79  # "glyky"
+
+
 def create_import(engine: Engine, **fields: Any) -> Import:
+    """Record a new import. Its ``import_key`` (the key of its rows in the per-row tables) is
+    the next integer, chosen inside the INSERT itself, so imports get them in creation order."""
     now = utcnow()
     fields.setdefault("status", ImportStatus.QUEUED)
     record = Import(created_at=now, updated_at=now, **fields)
+    values = {k: v for k, v in _columns_of(record).items() if k != "import_key"}
+    following = select(func.coalesce(func.max(Import.import_key), 0) + 1).scalar_subquery()
     with engine.begin() as conn:
-        conn.execute(Import.__table__.insert().values(**_columns_of(record)))
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(_IMPORT_KEY_LOCK)))
+        record.import_key = conn.execute(
+            Import.__table__.insert()
+            .values(**values, import_key=following)
+            .returning(Import.import_key)
+        ).scalar_one()
     return record
 
 
@@ -315,38 +331,139 @@ def sqlite_writer_turn(engine: Engine, timeout_s: float = 3600.0) -> Iterator[No
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# The columns a listing is written with: its own, its import's key and its spec set.
+STORED_LISTING_COLUMNS = [
+    "import_key",
+    *(c for c in LISTING_COLUMNS if c not in SPEC_SET_KEYS),
+    "spec_set",
+]
+STORED_ERROR_COLUMNS = ["import_key", *ROW_ERROR_COLUMNS]
+
+
+class UnknownImport(LookupError):
+    """Rows were written for an import that is not recorded."""
+
+
 def replace_import_rows(
     engine: Engine, import_id: str, chunks: Iterable[pd.DataFrame]
 ) -> dict[str, int]:
     """Write an import's listings and row errors in one transaction, replacing any earlier ones.
 
     Each chunk carries the scored columns plus error columns; rows with ``error_stage`` set go to
-    ``row_errors``, all others to ``listings``. Re-running replaces, never duplicates.
+    ``row_errors``, all others to ``listings``. Re-running replaces, never duplicates. A listing
+    is stored lean (migration 0012): its import as ``import_key``, its specs and spec-decided
+    score components as a reference to their ``spec_sets`` row, ``unit_price`` only where it
+    differs from ``price``; ``store.listing_rows`` reads every column back as it was given.
     """
-    counts = {"persisted_rows": 0, "error_rows": 0, "not_gpu_rows": 0, "unknown_model_rows": 0}
-    listing_columns = ["import_id", *LISTING_COLUMNS]
-    error_columns = ["import_id", *ROW_ERROR_COLUMNS]
     with sqlite_writer_turn(engine), bulk_writer(engine) as writer:
-        writer.delete_import(import_id)
-        for chunk in chunks:
-            failed = chunk["error_stage"].notna()
-            good = chunk.loc[~failed].assign(import_id=import_id)
-            bad = (
-                chunk.loc[failed]
-                .rename(columns={"error_stage": "stage", "error_field": "field"})
-                .assign(import_id=import_id, reason=lambda f: f["error_reason"])
-            )
-            writer.insert("listings", listing_columns, good)
-            writer.insert("row_errors", error_columns, bad)
-            counts["persisted_rows"] += len(good)
-            counts["error_rows"] += len(bad)
-            counts["not_gpu_rows"] += int((good["is_gpu"] == False).sum())  # noqa: E712 (not_gpu:*)
-            counts["unknown_model_rows"] += int((good["reject_reason"] == "unknown_model").sum())
+        return write_import_rows(writer, import_id, chunks)
+
+
+def write_import_rows(
+    writer: BulkWriter, import_id: str, chunks: Iterable[pd.DataFrame]
+) -> dict[str, int]:
+    """The body of :func:`replace_import_rows` on a writer's open transaction: the import's
+    earlier rows deleted, each chunk's listings and row errors inserted; returns the counts."""
+    counts = {"persisted_rows": 0, "error_rows": 0, "not_gpu_rows": 0, "unknown_model_rows": 0}
+    key = writer.import_key(import_id)
+    if key is None:
+        raise UnknownImport(f"no import {import_id} is recorded")
+    writer.delete_import(import_id, key)
+    catalog = SpecCatalog(writer)
+    for chunk in chunks:
+        failed = chunk["error_stage"].notna()
+        good = chunk.loc[~failed]
+        bad = (
+            chunk.loc[failed]
+            .rename(columns={"error_stage": "stage", "error_field": "field"})
+            .assign(import_key=key, reason=lambda f: f["error_reason"])
+        )
+        writer.insert("listings", STORED_LISTING_COLUMNS, lean_listings(good, key, catalog))
+        writer.insert("row_errors", STORED_ERROR_COLUMNS, bad)
+        counts["persisted_rows"] += len(good)
+        counts["error_rows"] += len(bad)
+        counts["not_gpu_rows"] += int((good["is_gpu"] == False).sum())  # noqa: E712 (not_gpu:*)
+        counts["unknown_model_rows"] += int((good["reject_reason"] == "unknown_model").sum())
     return counts
 
 
+def lean_listings(good: pd.DataFrame, key: int, catalog: SpecCatalog) -> pd.DataFrame:
+    """Listings as stored: ``import_key`` and ``spec_set`` added, ``unit_price`` dropped where
+    it is the price itself (read back as ``coalesce(unit_price, price)``)."""
+    price = pd.to_numeric(good["price"], errors="coerce") if "price" in good else None
+    unit = good.get("unit_price")
+    out = good.assign(import_key=key, spec_set=catalog.ids(good))
+    if unit is not None and price is not None:
+        same = (pd.to_numeric(unit, errors="coerce") == price).to_numpy()
+        out["unit_price"] = unit.mask(same)
+    return out
+
+
+def _spec_value(kind: type, value: Any) -> Any:
+    """A spec set's value as both databases give it back: None for missing, else of the
+    column's Python type (SQLite returns booleans as 0 / 1, drivers integral floats as ints)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    if kind is bool:
+        return bool(value)
+    if kind is int:
+        return int(round(float(value)))
+    if kind is float:
+        return float(value)
+    return str(value)
+
+
+_SPEC_KINDS: tuple[type, ...] = tuple(
+    SpecSet.__table__.c[name].type.python_type for name in SPEC_SET_KEYS
+)
+
+
+def spec_tuple(values: Iterable[Any]) -> tuple[Any, ...]:
+    """One spec set as a comparable tuple of the columns of ``SPEC_SET_KEYS``."""
+    return tuple(_spec_value(kind, v) for kind, v in zip(_SPEC_KINDS, values, strict=True))
+
+
+class SpecCatalog:
+    """The spec sets of the database, read once per write, with the ones a write adds.
+
+    Rows are grouped by their spec columns in pandas (a few distinct sets per chunk), so only
+    the distinct sets are compared and, when new, inserted. Two concurrent writers on
+    PostgreSQL may both add the same new set: two rows with equal values, both correct.
+    """
+
+    def __init__(self, writer: BulkWriter) -> None:
+        self.writer = writer
+        self.known = {spec_tuple(values): spec_id for spec_id, *values in writer.spec_sets()}
+
+    def ids(self, frame: pd.DataFrame) -> pd.Series:
+        """The ``spec_set`` of every row of ``frame`` (None where it has no spec at all)."""
+        if frame.empty:
+            return pd.Series([], index=frame.index, dtype="Int64")
+        specs = frame.reindex(columns=list(SPEC_SET_KEYS))
+        codes = specs.groupby(list(SPEC_SET_KEYS), dropna=False, sort=False).ngroup().to_numpy()
+        firsts = pd.Series(range(len(specs))).groupby(codes).first()
+        found = [self._id_of(spec_tuple(specs.iloc[row])) for row in firsts.to_numpy()]
+        ids = pd.array(found, dtype="Int64")
+        return pd.Series(ids[firsts.index.get_indexer(codes)], index=frame.index)
+
+    def _id_of(self, values: tuple[Any, ...]) -> int | None:
+        if all(v is None for v in values):
+            return None
+        spec_id = self.known.get(values)
+        if spec_id is None:
+            spec_id = self.writer.add_spec_set(dict(zip(SPEC_SET_KEYS, values, strict=True)))
+            self.known[values] = spec_id
+        return spec_id
+
+
 class BulkWriter(Protocol):
-    def delete_import(self, import_id: str) -> None: ...
+    def import_key(self, import_id: str) -> int | None: ...
+
+    def delete_import(self, import_id: str, import_key: int) -> None: ...
+
+    def spec_sets(self) -> list[tuple[Any, ...]]: ...
+
+    def add_spec_set(self, values: dict[str, Any]) -> int: ...
 
     def insert(self, table: str, columns: list[str], frame: pd.DataFrame) -> None: ...
 
@@ -358,10 +475,28 @@ class SqlAlchemyWriter:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def delete_import(self, import_id: str) -> None:
+    def import_key(self, import_id: str) -> int | None:
+        found = self.conn.execute(
+            select(Import.import_key).where(Import.import_id == import_id)
+        ).first()
+        return None if found is None else int(found[0])
+
+    def delete_import(self, import_id: str, import_key: int) -> None:
         summaries.forget_figures(self.conn, import_id)
-        self.conn.execute(delete(Listing).where(Listing.import_id == import_id))
-        self.conn.execute(delete(RowError).where(RowError.import_id == import_id))
+        self.conn.execute(delete(Listing).where(Listing.import_key == import_key))
+        self.conn.execute(delete(RowError).where(RowError.import_key == import_key))
+
+    def spec_sets(self) -> list[tuple[Any, ...]]:
+        table = SpecSet.__table__
+        query = select(table.c.spec_id, *[table.c[n] for n in SPEC_SET_KEYS])
+        return [tuple(row) for row in self.conn.execute(query)]
+
+    def add_spec_set(self, values: dict[str, Any]) -> int:
+        return int(
+            self.conn.execute(
+                SpecSet.__table__.insert().values(**values).returning(SpecSet.spec_id)
+            ).scalar_one()
+        )
 
     def insert(self, table: str, columns: list[str], frame: pd.DataFrame) -> None:
         _bulk_insert(self.conn, table, columns, frame)
@@ -416,8 +551,8 @@ def count_rows(engine: Engine, import_id: str) -> dict[str, int]:
 def delete_import_rows(engine: Engine, import_id: str) -> None:
     """Drop whatever rows an import has (used when a run is canceled)."""
     with engine.begin() as conn:
-        conn.execute(delete(Listing).where(Listing.import_id == import_id))
-        conn.execute(delete(RowError).where(RowError.import_id == import_id))
+        conn.execute(delete(Listing).where(of_import(import_id)))
+        conn.execute(delete(RowError).where(of_errors(import_id)))
 
 
 def finish_import(
@@ -495,6 +630,9 @@ __all__ = [
     "latest_run",
     "reopen_import",
     "replace_import_rows",
+    "SpecCatalog",
+    "UnknownImport",
+    "write_import_rows",
     "runs_of",
     "set_import_status",
     "set_run_status",

@@ -35,10 +35,17 @@ _PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     CACHE_PRAGMAS[CACHE_STEPS_KIB[0]],
 )
-_DELETES = (
-    "DELETE FROM import_summaries WHERE import_id = ?",
-    "DELETE FROM listings WHERE import_id = ?",
-    "DELETE FROM row_errors WHERE import_id = ?",
+_IMPORT_KEY = "SELECT import_key FROM imports WHERE import_id = ?"
+_FORGET_FIGURES = "DELETE FROM import_summaries WHERE import_id = ?"
+_DELETE_ROWS = (
+    "DELETE FROM listings WHERE import_key = ?",
+    "DELETE FROM row_errors WHERE import_key = ?",
+)
+_SPEC_SET_COLUMNS = tuple(c.name for c in Base.metadata.tables["spec_sets"].columns)
+_SPEC_SETS = f"SELECT {', '.join(_SPEC_SET_COLUMNS)} FROM spec_sets"
+_ADD_SPEC_SET = (
+    f"INSERT INTO spec_sets ({', '.join(_SPEC_SET_COLUMNS[1:])}) "
+    f"VALUES ({', '.join('?' for _ in _SPEC_SET_COLUMNS[1:])}) RETURNING spec_id"
 )
 
 
@@ -113,9 +120,23 @@ class AdbcSqliteWriter:
             self._cursor.close()
             self._conn.close()
 
-    def delete_import(self, import_id: str) -> None:
-        for statement in _DELETES:
-            self._cursor.execute(statement, (import_id,))
+    def import_key(self, import_id: str) -> int | None:
+        self._cursor.execute(_IMPORT_KEY, (import_id,))
+        found = self._cursor.fetchall()
+        return int(found[0][0]) if found else None
+
+    def delete_import(self, import_id: str, import_key: int) -> None:
+        self._cursor.execute(_FORGET_FIGURES, (import_id,))
+        for statement in _DELETE_ROWS:
+            self._cursor.execute(statement, (import_key,))
+
+    def spec_sets(self) -> list[tuple[Any, ...]]:
+        self._cursor.execute(_SPEC_SETS)
+        return [tuple(row) for row in self._cursor.fetchall()]
+
+    def add_spec_set(self, values: dict[str, Any]) -> int:
+        self._cursor.execute(_ADD_SPEC_SET, tuple(values[n] for n in _SPEC_SET_COLUMNS[1:]))
+        return int(self._cursor.fetchall()[0][0])
 
     def insert(self, table: str, columns: list[str], frame: pd.DataFrame) -> None:
         if frame.empty:

@@ -19,10 +19,12 @@ from sqlalchemy.exc import IntegrityError
 
 from glyph_assets.sieve.market import price_points
 from glyph_assets.store.db import fetch_frame
+from glyph_assets.store.listing_rows import of_errors, of_import
 from glyph_assets.store.models import Import, ImportSummary, Listing, ModelPricePoint, RowError
 
 TOP_MODELS = 10
-# The price of one card: unit_price (price / the lot it buys), price for rows stored before it.
+# The price of one card: unit_price (price / the lot it buys) where a lot makes it differ from
+# the price, else the price (migration 0012 stores no copy of it; rows from before 0007 neither).
 CARD_PRICE = func.coalesce(Listing.unit_price, Listing.price)
 
 # Each figure of an import's listings, defined once (the error count is a second statement, on
@@ -53,10 +55,10 @@ def row_figures(conn: Connection, import_id: str, names: Iterable[str]) -> dict[
     figures asked for: a bare count reads the index alone) and one count of its row errors."""
     wanted = [name for name in names if name != "error_rows"]
     row = conn.execute(
-        select(*[_LISTING_FIGURES[name] for name in wanted]).where(Listing.import_id == import_id)
+        select(*[_LISTING_FIGURES[name] for name in wanted]).where(of_import(import_id))
     ).one()
     errors = conn.execute(
-        select(func.count()).select_from(RowError).where(RowError.import_id == import_id)
+        select(func.count()).select_from(RowError).where(of_errors(import_id))
     ).scalar_one()
     figures: dict[str, Any] = {"error_rows": int(errors or 0)}
     for name, value in zip(wanted, row, strict=True):
@@ -73,12 +75,7 @@ def edge_models(conn: Connection, import_id: str) -> tuple[str | None, str | Non
     without a model counts as ``UNKNOWN``, as established glyphd clients expect."""
 
     def model_at(order: Any) -> str | None:
-        query = (
-            select(Listing.canonical_model)
-            .where(Listing.import_id == import_id)
-            .order_by(order)
-            .limit(1)
-        )
+        query = select(Listing.canonical_model).where(of_import(import_id)).order_by(order).limit(1)
         row = conn.execute(query).first()
         return None if row is None else (row[0] or "UNKNOWN")
 
@@ -94,7 +91,7 @@ def top_models(conn: Connection, import_id: str, limit: int = TOP_MODELS) -> lis
             func.min(CARD_PRICE).label("min_price"),
             func.max(CARD_PRICE).label("max_price"),
         )
-        .where(Listing.import_id == import_id, Listing.canonical_model.is_not(None))
+        .where(of_import(import_id), Listing.canonical_model.is_not(None))
         .group_by(Listing.canonical_model)
         .order_by(func.count().desc(), Listing.canonical_model)
         .limit(limit)
@@ -127,7 +124,7 @@ def price_point_rows(conn: Connection, import_id: str) -> list[dict[str, Any]]:
     and a currency are read, in batches (``db.fetch_frame``)."""
     names = list(_POINT_INPUT)
     query = select(*(Listing.__table__.c[name] for name in names)).where(
-        Listing.import_id == import_id,
+        of_import(import_id),
         Listing.is_gpu.is_(True),
         Listing.canonical_model.is_not(None),
         Listing.currency.is_not(None),

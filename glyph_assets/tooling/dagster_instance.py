@@ -34,9 +34,10 @@ def instance_config(settings: Settings) -> dict[str, Any]:
     dagster-postgres; without it the instance keeps its SQLite files under DAGSTER_HOME.
     """
     config: dict[str, Any] = {
+        # Dagster's run queue; small imports tagged express skip it while it has room.
         "run_coordinator": {
-            "module": "dagster._core.run_coordinator",
-            "class": "QueuedRunCoordinator",
+            "module": "glyph_assets.run_coordinator",
+            "class": "ExpressRunCoordinator",
             "config": {
                 "max_concurrent_runs": settings.max_concurrent_runs,
                 "dequeue_interval_seconds": settings.dequeue_interval_seconds,

@@ -3,11 +3,10 @@ established glyphd price deltas (``/api/forecast/deltas``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
 
 from glyph_assets.store import changes
 from glyphd_api import service
@@ -15,39 +14,29 @@ from glyphd_api.deps import ContextDep
 from glyphd_api.errors import ApiError
 from glyphd_api.rates import diff_items_in_usd, rates_of
 from glyphd_api.routes.common import Limit, Offset, answer, bare_array, errors
-from glyphd_api.schemas import UtcDatetime, Versioned
+from glyphd_api.schemas import (
+    ChangeCounts,
+    ChangedListing,
+    ImportDiffOut,
+    ListingHistory,
+    ModelChanges,
+    Observation,
+    PriceDelta,
+    PriceDeltaDetail,
+    Snapshot,
+)
 
-router = APIRouter(tags=["changes"])
+# Every read here may refuse a token (401), a query (422) or find the database down (503); the
+# reads of one listing, import or delta add 404.
+router = APIRouter(tags=["changes"], responses=errors(401, 422))
 KEY_PATTERN = r"^[tu]-[0-9a-f]{8,40}$"
-
-
-class Observation(BaseModel):
-    import_id: str
-    source: str
-    observed_at: UtcDatetime
-    import_index: int
-    title: str | None = None
-    canonical_model: str | None = None
-    price: float | None = None
-    unit_price: float | None = Field(default=None, description="The price of one card of a lot")
-    currency: str | None = None
-    condition: str | None = None
-    quantity: int | None = None
-    seller: str | None = None
-    source_url: str | None = None
-    score: float | None = None
-
-
-class ListingHistory(Versioned):
-    listing_key: str
-    observations: list[Observation] = Field(description="Oldest first, one per row seen")
 
 
 @router.get(
     "/api/listings/{listing_key}/history",
     response_model=ListingHistory,
     summary="Every observation of one listing across imports, oldest first",
-    responses=errors(401, 404, 422),
+    responses=errors(404),
 )
 def listing_history(
     ctx: ContextDep,
@@ -61,71 +50,11 @@ def listing_history(
     )
 
 
-class ChangeCounts(BaseModel):
-    new: int
-    gone: int
-    repriced: int
-    unchanged: int
-
-
-class ModelChanges(ChangeCounts):
-    canonical_model: str
-
-
-class UsdEquivalent(BaseModel):
-    """Both prices in US dollars, each at the latest rate on or before its own import's day
-    (``GLYPH_FX_RATES_PATH``); null with a reason where there is no rate, never a guess."""
-
-    price: float | None = None
-    previous_price: float | None = None
-    price_change: float | None = Field(
-        default=None, description="In USD; also where the two currencies differ"
-    )
-    rate: float | None = Field(default=None, description="USD per unit of this price's currency")
-    rate_date: date | None = None
-    reason: str | None = Field(default=None, description="Why this price has no USD value")
-    previous_rate: float | None = None
-    previous_rate_date: date | None = None
-    previous_reason: str | None = None
-
-
-class ChangedListing(BaseModel):
-    listing_key: str
-    canonical_model: str | None = None
-    title: str | None = None
-    import_index: int | None = Field(default=None, description="In this import (null: gone)")
-    previous_import_index: int | None = Field(default=None, description="In the other import")
-    price: float | None = None
-    previous_price: float | None = None
-    currency: str | None = None
-    previous_currency: str | None = None
-    price_change: float | None = Field(default=None, description="Null across currencies")
-    price_change_pct: float | None = None
-    usd: UsdEquivalent
-
-
-class ImportDiffOut(Versioned):
-    import_id: str
-    against: str | None = Field(description="The import compared with (null: none before it)")
-    change: str
-    counts: ChangeCounts
-    by_model: list[ModelChanges]
-    items: list[ChangedListing]
-    total: int
-    limit: int
-    offset: int
-    next_after_index: int | None = Field(
-        default=None,
-        description="Pass as after_index for the next page (keyset: as fast however deep); "
-        "null on the last page",
-    )
-
-
 @router.get(
     "/api/imports/{import_id}/diff",
     response_model=ImportDiffOut,
     summary="What changed against another import (default: the previous import of its source)",
-    responses=errors(401, 404, 422),
+    responses=errors(404),
 )
 def import_diff(
     import_id: str,
@@ -180,37 +109,6 @@ def import_diff(
     )
 
 
-class Snapshot(BaseModel):
-    id: int
-    price_usd: float | None = None
-    score: float | None = None
-    seen_at: str | None = None
-
-
-class PriceDelta(BaseModel):
-    """The established forecast delta: a listing's change between two consecutive
-    observations (``id`` is the later one's); glyph adds the currency and both prices."""
-
-    id: int
-    model: str | None = None
-    price_delta: float
-    price_delta_pct: float
-    score_delta: float
-    region: str | None = None
-    source_url: str | None = None
-    timestamp: str | None = None
-    current_snapshot_id: int
-    previous_snapshot_id: int
-    currency: str | None = None
-    current_price: float | None = None
-    previous_price: float | None = None
-
-
-class PriceDeltaDetail(PriceDelta):
-    current_snapshot: Snapshot
-    previous_snapshot: Snapshot
-
-
 def _naive(value: Any) -> str | None:
     """Established delta timestamps are ISO text without an offset (glyph stores UTC)."""
     if value is None:
@@ -229,7 +127,6 @@ def _delta(row: dict[str, Any]) -> PriceDelta:
     "/api/forecast/deltas",
     response_model=list[PriceDelta],
     summary="Price changes between consecutive observations of the same listing (established)",
-    responses=errors(401, 422),
 )
 def forecast_deltas(
     ctx: ContextDep,
@@ -258,7 +155,7 @@ def forecast_deltas(
     "/api/forecast/deltas/{delta_id}",
     response_model=PriceDeltaDetail,
     summary="One price delta with both observations (established)",
-    responses=errors(401, 404, 422),
+    responses=errors(404),
 )
 def forecast_delta(delta_id: int, ctx: ContextDep) -> Any:
     rows = changes.price_deltas(ctx.engine, changes.DeltaFilters(delta_id=delta_id), 1)

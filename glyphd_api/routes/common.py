@@ -88,11 +88,13 @@ def _query_names(dependant: Dependant) -> frozenset[str]:
     while stack:
         current = stack.pop()
         for param in current.query_params:
-            names.add(param.alias)
             annotation = param.field_info.annotation
             if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                # A query model's fields are the parameters; its own name is none.
                 for name, info in annotation.model_fields.items():
                     names.add(info.alias or name)
+            else:
+                names.add(param.alias)
         stack.extend(current.dependencies)
     return frozenset(names)
 

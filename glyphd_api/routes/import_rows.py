@@ -15,14 +15,16 @@ from glyphd_api.routes.listing_query import ListingQuery, listing_page_json, nex
 from glyphd_api.schemas import ListingPage, Page, RowErrorOut
 from glyphd_api.service import Context
 
-router = APIRouter(tags=["imports"])
+# Every read of one import's rows may refuse a token (401), not know the import (404) or find
+# the database down (503); the paged ones add 422 for their query.
+router = APIRouter(tags=["imports"], responses=errors(401, 404))
 
 
 @router.get(
     "/api/imports/{import_id}/errors",
     response_model=Page[RowErrorOut],
     summary="An import's row errors",
-    responses=errors(401, 404, 422),
+    responses=errors(422),
 )
 def import_errors(
     import_id: str,
@@ -59,7 +61,7 @@ def listing_page(
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of an import's listings under ``query`` (404 for an unknown import)."""
     found = sorted_page(
-        lambda: pages.import_listing_page(ctx.engine, query.filters(import_id), **query.window())
+        lambda: pages.import_listing_page(ctx.engine, query.filters(import_id), query.window())
     )
     if found is None:
         raise service.import_not_found(import_id)
@@ -83,7 +85,7 @@ def _listing_answer(query: ListingQuery, items: list[dict[str, Any]], total: int
     "/api/imports/{import_id}/listings",
     response_model=ListingPage,
     summary="An import's persisted listings",
-    responses=errors(401, 404, 422),
+    responses=errors(422),
 )
 async def import_listings(
     import_id: str,
@@ -106,7 +108,6 @@ async def import_listings(
             "so that spreadsheets show them as text.",
             "content": {"text/csv": {"schema": {"type": "string"}}},
         },
-        **errors(401, 404),
     },
 )
 def import_listings_csv(import_id: str, ctx: ContextDep) -> Any:

@@ -7,17 +7,47 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
 from glyph_assets.store import pages
 from glyph_assets.store.status import IMPORT_STATUSES
 from glyphd_api import service
 from glyphd_api.deps import ContextDep
 from glyphd_api.errors import ApiError
-from glyphd_api.routes.common import Limit, Offset, answer, errors, sort_query, sorted_page
+from glyphd_api.routes.common import (
+    MAX_LIMIT,
+    MAX_OFFSET,
+    answer,
+    errors,
+    sort_pattern,
+    sorted_page,
+)
 from glyphd_api.schemas import ImportListItem, ImportSummary, Page
 from glyphd_api.service import Context
 
 router = APIRouter(tags=["imports"])
+
+
+class ImportListQuery(BaseModel):
+    """The filters, order and window of the import list, as one query-parameter model."""
+
+    status: list[str] | None = Field(
+        None, description=f"One or more of {', '.join(IMPORT_STATUSES)}"
+    )
+    source: str | None = Field(None, max_length=200)
+    created_after: datetime | None = Field(None, description="ISO 8601, inclusive")
+    created_before: datetime | None = Field(None, description="ISO 8601, exclusive")
+    sort: str = Field(
+        "-created_at",
+        description="created_at, finished_at or total_rows; '-' for descending",
+        pattern=sort_pattern(pages.IMPORT_SORTS),
+    )
+    limit: int = Field(50, ge=1, le=MAX_LIMIT, description=f"Page size (1 to {MAX_LIMIT})")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description=f"Items to skip (0 to {MAX_OFFSET})")
+
+    def filters(self) -> dict[str, Any]:
+        """As ``store.pages.list_imports`` takes them."""
+        return {"statuses": self.status, **self.model_dump(exclude={"status", "limit", "offset"})}
 
 
 @router.get(
@@ -26,34 +56,8 @@ router = APIRouter(tags=["imports"])
     summary="List imports, newest first",
     responses=errors(401, 422),
 )
-def list_imports(
-    ctx: ContextDep,
-    status: Annotated[
-        list[str] | None,
-        Query(description=f"One or more of {', '.join(IMPORT_STATUSES)}"),
-    ] = None,
-    source: Annotated[str | None, Query(max_length=200)] = None,
-    created_after: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    created_before: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
-    sort: Annotated[
-        str,
-        sort_query(pages.IMPORT_SORTS, "created_at, finished_at or total_rows; '-' for descending"),
-    ] = "-created_at",
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Any:
-    return answer(
-        imports_page(
-            ctx,
-            statuses=status,
-            source=source,
-            created_after=created_after,
-            created_before=created_before,
-            sort=sort,
-            limit=limit,
-            offset=offset,
-        )
-    )
+def list_imports(ctx: ContextDep, query: Annotated[ImportListQuery, Query()]) -> Any:
+    return answer(imports_page(ctx, query.limit, query.offset, **query.filters()))
 
 
 def imports_page(

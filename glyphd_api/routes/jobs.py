@@ -13,7 +13,9 @@ from glyphd_api.errors import ApiError
 from glyphd_api.routes.common import answer, errors
 from glyphd_api.schemas import JobStatus, RetryRequest, RetryResponse
 
-router = APIRouter()
+# Every route here asks Dagster about a run: a refused token (401), an unknown run or import
+# (404), Dagster failing (502) or unreachable, like the database (503).
+router = APIRouter(responses=errors(401, 404, 502, 503))
 
 
 @router.post(
@@ -22,7 +24,7 @@ router = APIRouter()
     status_code=202,
     response_model=RetryResponse,
     summary="Launch the next attempt of a failed or canceled import",
-    responses=errors(400, 401, 403, 404, 409, 413, 422, 502, 503),
+    responses=errors(400, 403, 409, 413, 422),
 )
 def retry_import(
     import_id: str,
@@ -47,7 +49,6 @@ def retry_import(
     tags=["jobs"],
     response_model=JobStatus,
     summary="A run's status, progress (assets done of five, rows) and failure message",
-    responses=errors(401, 404, 502, 503),
 )
 def job_status(run_id: str, ctx: ContextDep) -> Any:
     """Read from Dagster, the source of truth; the import it belongs to is reconciled on the
@@ -62,7 +63,7 @@ def job_status(run_id: str, ctx: ContextDep) -> Any:
     summary="Terminate a run; its import becomes canceled and keeps no rows",
     responses={
         202: {"model": JobStatus, "description": "Termination requested, not yet final"},
-        **errors(401, 404, 409, 502, 503),
+        **errors(409),
     },
 )
 def cancel_job(

@@ -62,14 +62,9 @@ class ListingQuery(BaseModel):
         given = {name: getattr(self, name) for name in FILTERS}
         return pages.ListingFilters(import_id=import_id, models=models or None, **given)
 
-    def window(self) -> dict[str, Any]:
+    def window(self) -> pages.ListingWindow:
         """Order and page of the answer, as the query functions take them."""
-        return {
-            "sort": self.sort,
-            "limit": self.limit,
-            "offset": self.offset,
-            "after_index": self.after_index,
-        }
+        return pages.ListingWindow(self.sort, self.limit, self.offset, self.after_index)
 
 
 class ListingsAcrossImports(ListingQuery):

@@ -22,7 +22,8 @@ from glyphd_api.routes.models import registry_rows
 from glyphd_api.schemas import EstablishedListing
 from glyphd_api.service import Context
 
-router = APIRouter(tags=["listings"])
+# Both listing reads may refuse a token (401), a query (422) or find the database down (503).
+router = APIRouter(tags=["listings"], responses=errors(401, 422))
 
 
 def listings_page(ctx: Context, query: ListingsAcrossImports, request: Request) -> Response:
@@ -50,7 +51,7 @@ def find_listings(ctx: Context, query: ListingsAcrossImports) -> tuple[list[dict
         models += [m for m in picked if m]
     filters = query.filters(query.import_id, models)
     filters.quantized = query.quantized
-    return sorted_page(lambda: pages.list_listings(ctx.engine, filters, **query.window()))
+    return sorted_page(lambda: pages.list_listings(ctx.engine, filters, query.window()))
 
 
 def _array_answer(
@@ -89,7 +90,6 @@ def _array_answer(
                 },
             }
         },
-        **errors(401, 422),
     },
 )
 def list_listings(
@@ -114,7 +114,6 @@ class LegacyListingQuery(BaseModel):
     response_model=list[EstablishedListing],
     summary="The established legacy listing read: exact model and quantized filters, "
     "a bare array",
-    responses=errors(401, 422),
 )
 def legacy_listings(
     ctx: ContextDep,
@@ -126,7 +125,9 @@ def legacy_listings(
         models=[query.model] if query.model else None, quantized=query.quantized
     )
     items, total = sorted_page(
-        lambda: pages.list_listings(ctx.engine, filters, limit=query.limit, offset=query.offset)
+        lambda: pages.list_listings(
+            ctx.engine, filters, pages.ListingWindow(limit=query.limit, offset=query.offset)
+        )
     )
     return bare_array(
         [established.listing_dto(row) for row in items], {"X-Total-Count": str(total)}

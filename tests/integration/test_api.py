@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from glyph_assets.settings import Settings
+from glyph_assets.store.listing_rows import of_import
 from glyph_assets.store.market import recent_imports
 from glyph_assets.store.models import Import, ImportRun, Listing
 from tests.support.imports import SAMPLE, outcome_counts, upload, wait_final, wait_for_market
@@ -345,9 +346,7 @@ def test_failed_run_retried_from_failure(api: httpx.Client, running_stack: Runni
     assert {k: done[k] for k in counts} == counts
     with running_stack.engine.connect() as conn:
         distinct = conn.execute(
-            select(func.count(func.distinct(Listing.import_index))).where(
-                Listing.import_id == import_id
-            )
+            select(func.count(func.distinct(Listing.import_index))).where(of_import(import_id))
         ).scalar_one()
     assert distinct == counts["persisted_rows"]
     again = api.post(f"/api/imports/{import_id}/retry")
@@ -378,7 +377,11 @@ def _window_prices(engine: Engine, model: str) -> list[float]:
             p
             for (p,) in conn.execute(
                 select(func.coalesce(Listing.unit_price, Listing.price)).where(
-                    Listing.import_id.in_(window["import_id"].tolist()),
+                    Listing.import_key.in_(
+                        select(Import.import_key).where(
+                            Import.import_id.in_(window["import_id"].tolist())
+                        )
+                    ),
                     Listing.canonical_model == model,
                     Listing.price > 0,
                     Listing.currency == "USD",

@@ -278,6 +278,9 @@ def test_unknown_query_parameters_are_named(api: httpx.Client, persisted: dict[s
     assert typo.json()["error"]["details"]["unknown"] == ["canonical_modle"]
     for path in ("/api/imports", f"/api/imports/{persisted['import_id']}/errors"):
         assert api.get(path, params={"colour": "red"}).status_code == 422
+    # A route's query model is read by its parameter name, which is no query parameter itself.
+    for path in ("/api/listings", "/api/listings/legacy"):
+        assert api.get(path, params={"query": "x"}).status_code == 422, path
     import_id = persisted["import_id"]
     for name in ("canonical_model", "model"):
         page = api.get("/api/listings", params={name: "RTX_4090", "import_id": import_id}).json()

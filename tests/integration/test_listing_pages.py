@@ -1,7 +1,7 @@
 """A page of an import with a million listings is read from an index, not sorted or counted.
 
-The default page (import_index) is served by the unique (import_id, import_index) index, the
-best-first page (-score) by (import_id, score DESC, import_index), and the total of an
+The default page (import_index) is served by the unique (import_key, import_index) index, the
+best-first page (-score) by (import_key, score DESC, import_index), and the total of an
 unfiltered page of a finished import comes from imports.persisted_rows. Measured through the
 app in-process on a SQLite store of 1,000,000 rows built for the test (about 6 s).
 """
@@ -19,11 +19,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
 
 from glyph_assets.settings import Settings
-from glyph_assets.store import repository
 from glyph_assets.store.db import dispose_engines, migrate
 from glyph_assets.store.pages import ListingFilters, order_by
 from glyphd_api.app import create_app
 from tests.support.stack import free_port
+from tests.support.warehouse import record_import
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -34,13 +34,11 @@ ROWS = 1_000_000
 def fill(engine: Engine) -> None:
     """A finished import of ROWS listings; every tenth score NULL. Indexes are dropped for the
     bulk insert and built again after it (what a restore would do), to keep the test short."""
-    repository.create_import(
+    record_import(
         engine,
-        import_id=IMPORT_ID,
+        IMPORT_ID,
         source="pages",
-        sha256="0" * 64,
         size_bytes=1,
-        kind="raw",
         status="succeeded",
         total_rows=ROWS,
         persisted_rows=ROWS,
@@ -58,9 +56,10 @@ def fill(engine: Engine) -> None:
         conn.execute(
             text("""
                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :last)
-                INSERT INTO listings (import_id, import_index, title, price, currency,
+                INSERT INTO listings (import_key, import_index, title, price, currency,
                                       canonical_model, is_gpu, score)
-                SELECT :import_id, i, 'NVIDIA L4 24GB #' || i, 1000 + (i % 5000), 'USD',
+                SELECT (SELECT import_key FROM imports WHERE import_id = :import_id),
+                       i, 'NVIDIA L4 24GB #' || i, 1000 + (i % 5000), 'USD',
                        CASE i % 3 WHEN 0 THEN 'L4' WHEN 1 THEN 'T4' END, 1,
                        CASE WHEN i % 10 = 0 THEN NULL ELSE (i * 7919 % 10000) / 100.0 END
                 FROM n

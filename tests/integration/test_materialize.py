@@ -12,6 +12,7 @@ from glyph_assets.contract import IMPORTS_PARTITIONS_NAME, INGEST_JOB_NAME, PIPE
 from glyph_assets.imports import file_chunks, register_import
 from glyph_assets.settings import Settings
 from glyph_assets.store.db import get_engine
+from glyph_assets.store.listing_rows import of_import
 from glyph_assets.store.models import Import, Listing, RowError
 from tests.support.materialize import materialize_import
 
@@ -24,7 +25,7 @@ def _materialize(instance: DagsterInstance, settings: Settings, import_id: str) 
 
 def _rows(settings: Settings, model, import_id: str) -> list:  # type: ignore[no-untyped-def]
     with get_engine(settings.sqlalchemy_url).connect() as conn:
-        return conn.execute(select(model).where(model.import_id == import_id)).all()
+        return conn.execute(select(model).where(of_import(import_id, model))).all()
 
 
 def test_demo_import_persists_every_row_once(glyph_env: Settings, corpus: Path) -> None:

@@ -44,6 +44,7 @@ from glyph_assets.settings import Settings
 from glyph_assets.sieve.read import iter_raw_chunks
 from glyph_assets.store import repository
 from glyph_assets.store.db import alembic_config, dispose_engines, get_engine, migrate
+from glyph_assets.store.listing_rows import LISTINGS, column, of_import
 from glyph_assets.store.models import Import, Listing, RowError
 from glyph_assets.tooling.bench.storage import scored_frame
 from glyph_assets.tooling.dagster_instance import grpc_workspace, write_instance_config
@@ -51,6 +52,7 @@ from glyph_assets.tooling.environ import glyph_environment
 from glyph_assets.tooling.supervisor import code_server_command
 from tests.support import pg
 from tests.support.stack import free_port
+from tests.support.warehouse import record_import
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -108,13 +110,13 @@ def _register(settings: Settings, source: str) -> str:
 def _count(engine: Engine, model: Any, import_id: str) -> int:
     with engine.connect() as conn:
         return len(
-            conn.execute(select(model.import_index).where(model.import_id == import_id)).all()
+            conn.execute(select(model.import_index).where(of_import(import_id, model))).all()
         )
 
 
 def _indexes(engine: Engine, model: Any, import_id: str) -> list[int]:
     with engine.connect() as conn:
-        rows = conn.execute(select(model.import_index).where(model.import_id == import_id)).all()
+        rows = conn.execute(select(model.import_index).where(of_import(import_id, model))).all()
     return [r[0] for r in rows]
 
 
@@ -194,9 +196,7 @@ def test_first_migrations_from_several_processes_do_not_collide() -> None:
 
 
 def _new_import(engine: Engine, import_id: str) -> None:
-    repository.create_import(
-        engine, import_id=import_id, source="test", sha256="0" * 64, size_bytes=0, kind="raw"
-    )
+    record_import(engine, import_id, source="test")
 
 
 def test_replace_is_idempotent_transactional_and_uses_copy(
@@ -234,13 +234,13 @@ def test_replace_is_idempotent_transactional_and_uses_copy(
     with engine.connect() as conn:
         stored = conn.execute(
             select(Listing.title)
-            .where(Listing.import_id == import_id, Listing.import_index < len(titles))
+            .where(of_import(import_id), Listing.import_index < len(titles))
             .order_by(Listing.import_index)
         ).scalars()
         assert list(stored) == titles  # NULL stays NULL, "" stays "", quotes and \. survive
         notes = conn.execute(
             select(Listing.bulk_notes)
-            .where(Listing.import_id == import_id, Listing.import_index >= 3000)
+            .where(of_import(import_id), Listing.import_index >= 3000)
             .order_by(Listing.import_index)
             .limit(2)
         ).scalars()
@@ -266,9 +266,9 @@ def test_replace_is_idempotent_transactional_and_uses_copy(
     assert _count(engine, RowError, import_id) == first["error_rows"]
     with engine.connect() as conn:
         pcie = conn.execute(
-            select(Listing.pcie_gen).where(
-                Listing.import_id == import_id, Listing.import_index >= 3000
-            )
+            select(column("pcie_gen"))
+            .select_from(LISTINGS)
+            .where(of_import(import_id), Listing.import_index >= 3000)
         ).scalars()
         assert {type(v) for v in pcie if v is not None} == {int}
 
@@ -299,17 +299,20 @@ def test_indexes_serve_the_api_filters(dbs: pg.PgDatabases) -> None:
     with engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO imports (import_id, source, sha256, size_bytes, kind, status, "
-                "created_at, updated_at) SELECT md5(g::text), 'bulk', repeat('0', 64), 0, 'raw', "
+                "INSERT INTO imports (import_id, import_key, source, sha256, size_bytes, kind, "
+                "status, created_at, updated_at) SELECT md5(g::text),"
+                " (SELECT max(import_key) FROM imports) + g, 'bulk', "
+                "repeat('0', 64), 0, 'raw', "
                 "CASE WHEN g % 50 = 0 THEN 'failed' ELSE 'succeeded' END, "
                 "now() - g * interval '1 minute', now() FROM generate_series(1, 20000) g"
             )
         )
         conn.execute(
             text(
-                "INSERT INTO row_errors (import_id, import_index, stage, reason) "
-                "SELECT md5((g % 20000 + 1)::text), g, 'clean', 'price is not a number' "
-                "FROM generate_series(1, 40000) g"
+                "INSERT INTO row_errors (import_key, import_index, stage, reason) "
+                "SELECT i.import_key, g, 'clean', 'price is not a number' "
+                "FROM generate_series(1, 40000) g "
+                "JOIN imports i ON i.import_id = md5((g % 20000 + 1)::text)"
             )
         )
         conn.execute(text("ANALYZE"))
@@ -317,10 +320,10 @@ def test_indexes_serve_the_api_filters(dbs: pg.PgDatabases) -> None:
     one = import_ids[3]
     checks = {
         "ix_listings_import_score_desc": select(Listing.import_index, Listing.score)
-        .where(Listing.import_id == one)
+        .where(of_import(one))
         .order_by(Listing.score.desc().nulls_last(), Listing.import_index)
         .limit(50),
-        "ix_listings_model_score": select(Listing.import_id, Listing.score)
+        "ix_listings_model_score": select(Listing.import_key, Listing.score)
         .where(Listing.canonical_model == "MI300X")
         .order_by(Listing.score.desc().nulls_last())
         .limit(50),
@@ -330,11 +333,11 @@ def test_indexes_serve_the_api_filters(dbs: pg.PgDatabases) -> None:
         .order_by(Import.created_at.desc())
         .limit(50),
         "uq_row_errors_import_row": select(RowError.import_index)
-        .where(RowError.import_id == one)
+        .where(of_import(one, RowError))
         .order_by(RowError.import_index)
         .limit(50),
         "uq_listings_import_row": select(Listing.import_index)
-        .where(Listing.import_id == one)
+        .where(of_import(one))
         .order_by(Listing.import_index)
         .limit(50),
     }

@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 
 from glyph_assets.store import repository
 from glyph_assets.store.db import dispose_engines, migrate
+from glyph_assets.store.listing_rows import of_import
 from glyph_assets.store.models import Listing
 from tests.support.imports import TERMINAL, listings_csv
 from tests.support.launched import Launched, launched
@@ -267,7 +268,7 @@ def _check(engine: Any, submitted: dict[str, int], summaries: dict[str, dict[str
         with engine.connect() as conn:
             listed, distinct = conn.execute(
                 select(func.count(), func.count(func.distinct(Listing.import_index))).where(
-                    Listing.import_id == import_id
+                    of_import(import_id)
                 )
             ).one()
         assert listed == distinct == summary["persisted_rows"], (import_id, listed, distinct)

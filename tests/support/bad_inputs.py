@@ -9,6 +9,7 @@ import csv
 import io
 from typing import Any
 
+from tests.support.cases import read_table
 from tests.support.reliability import BAD_INPUTS
 
 # name -> the problems (substrings) the 422 must list, all of them.
@@ -28,67 +29,30 @@ REJECTED: dict[str, list[str]] = {
     "reject_list_of_numbers.json": ["listing title", "the price"],
 }
 
-# name -> (data rows, {import_index (1-based): (field, reason substring)}) of the row errors.
-PARTIAL: dict[str, tuple[int, dict[int, tuple[str, str]]]] = {
-    "partial_titles.csv": (
-        5,
-        {
-            2: ("title", "title is empty"),
-            3: ("title", "title is empty"),
-            5: ("title", "title is empty"),
-        },
-    ),
-    "partial_prices.csv": (
-        7,
-        {
-            1: ("price", "price is missing"),
-            2: ("price", "price is zero"),
-            3: ("price", "price is negative"),
-            4: ("price", "price is not a number: call for price"),
-            6: ("price", "price is zero"),
-            7: ("price", "price is negative"),
-        },
-    ),
-    "partial_ragged.csv": (
-        4,
-        {
-            2: ("row", "row has 6 fields, the header has 4"),
-            3: ("row", "row has 2 fields, the header has 4"),
-        },
-    ),
-    "partial_nul.csv": (
-        3,
-        {2: ("title", "contains NUL bytes"), 3: ("seller", "contains NUL bytes")},
-    ),
-    "partial_long_fields.csv": (
-        4,
-        {
-            1: ("title", "longer than 4096 characters"),
-            2: ("seller", "longer than 4096 characters"),
-            3: ("price", "longer than 4096 characters"),
-        },
-    ),
-    "partial_json_types.json": (
-        9,
-        {
-            2: ("title", "field 'title' is a JSON object, expected text"),
-            3: ("price", "field 'price' is a JSON array, expected text or a number"),
-            4: ("row", "row is a JSON text"),
-            5: ("row", "row is a JSON number"),
-            6: ("row", "row is a JSON null"),
-            8: ("title", "field 'title' is a JSON boolean, expected text"),
-            9: ("price", "price is missing"),
-        },
-    ),
-    "partial_scored.csv": (
-        7,
-        {
-            4: ("score", "score is not a number"),
-            5: ("vram_gb", "vram_gb is not a number"),
-            6: ("canonical_model", "not in the registry"),
-        },
-    ),
+# name -> its data rows; the row errors each must come to are in ROW_ERRORS_TABLE.
+PARTIAL_ROWS: dict[str, int] = {
+    "partial_titles.csv": 5,
+    "partial_prices.csv": 7,
+    "partial_ragged.csv": 4,
+    "partial_nul.csv": 3,
+    "partial_long_fields.csv": 4,
+    "partial_json_types.json": 9,
+    "partial_scored.csv": 7,
 }
+ROW_ERRORS_TABLE = "bad_input_row_errors.csv"
+
+
+def _partial() -> dict[str, tuple[int, dict[int, tuple[str, str]]]]:
+    """Each partial file's data rows and its row errors, {import_index (1-based): (field, reason
+    substring)}, from the table (one row per expected row error)."""
+    errors: dict[str, dict[int, tuple[str, str]]] = {name: {} for name in PARTIAL_ROWS}
+    for row in read_table(ROW_ERRORS_TABLE):
+        errors[row["file"]][int(row["import_index"])] = (row["field"], row["reason"])
+    return {name: (rows, errors[name]) for name, rows in PARTIAL_ROWS.items()}
+
+
+# name -> (data rows, {import_index (1-based): (field, reason substring)}) of the row errors.
+PARTIAL = _partial()
 
 # name -> how Python's csv module reads the same bytes (the independent reference).
 ACCEPTED: dict[str, dict[str, Any]] = {

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from glyph_assets.settings import PROJECT_ROOT
 from glyph_assets.store import repository
+from glyph_assets.store.listing_rows import of_import
 from glyph_assets.store.models import Import, Listing, RowError
 from tests.support.stack import RunningStack
 
@@ -89,9 +90,7 @@ def import_csv_now(client: httpx.Client, name: str, data: bytes) -> dict[str, An
 
 def db_counts(running: RunningStack, import_id: str) -> dict[str, int]:
     """The import's rows as the database holds them, and how many distinct import_index."""
-    distinct = select(func.count(func.distinct(Listing.import_index))).where(
-        Listing.import_id == import_id
-    )
+    distinct = select(func.count(func.distinct(Listing.import_index))).where(of_import(import_id))
     with running.engine.connect() as conn:
         indexes = conn.execute(distinct).scalar_one()
     return {**repository.count_rows(running.engine, import_id), "distinct_indexes": indexes}
@@ -123,7 +122,7 @@ def outcome_counts(stack: RunningStack, import_id: str) -> dict[str, int]:
     with stack.engine.connect() as conn:
 
         def count(model: Any, *where: Any) -> int:
-            query = select(func.count()).select_from(model).where(model.import_id == import_id)
+            query = select(func.count()).select_from(model).where(of_import(import_id, model))
             return int(conn.execute(query.where(*where)).scalar_one())
 
         return {

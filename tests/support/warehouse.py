@@ -4,6 +4,7 @@ an older revision so that a migration can be run over rows stored before it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -14,15 +15,28 @@ from glyph_assets.store.db import alembic_config, migrate
 from glyph_assets.store.models import Import
 from glyph_assets.tooling.bench.warehouse import refresh_market
 
-__all__ = ["imports_recorded", "refresh_market", "warehouse_at", "warehouse_with_import"]
+__all__ = [
+    "imports_recorded",
+    "insert_rows",
+    "record_import",
+    "refresh_market",
+    "warehouse_at",
+    "warehouse_with_import",
+]
+
+
+def record_import(engine: Engine, import_id: str, **fields: Any) -> None:
+    """``import_id`` recorded by the store as an upload is: by default a queued raw import of an
+    empty file from source ``t``; ``fields`` (``store.repository.create_import``'s) set what a
+    test needs instead, a status, counts, a source, a file name."""
+    defaults: dict[str, Any] = {"source": "t", "sha256": "0" * 64, "size_bytes": 0, "kind": "raw"}
+    repository.create_import(engine, import_id=import_id, **{**defaults, **fields})
 
 
 def warehouse_with_import(url: str, import_id: str) -> Engine:
     """The database at ``url`` migrated to head, with ``import_id`` recorded (queued, no rows)."""
     engine = migrate(url)
-    repository.create_import(
-        engine, import_id=import_id, source="t", sha256="0" * 64, size_bytes=0, kind="raw"
-    )
+    record_import(engine, import_id)
     return engine
 
 
@@ -50,3 +64,14 @@ def warehouse_at(tmp_path: Path, revision: str, import_id: str) -> tuple[str, Co
         )
     engine.dispose()
     return url, config
+
+
+def insert_rows(engine: Engine, table: str, rows: list[dict[str, Any]]) -> None:
+    """``rows`` (each with the same keys, the columns) written into ``table`` as plain SQL: a
+    warehouse left at an older revision has a schema the ORM models no longer describe."""
+    columns = list(rows[0])
+    statement = text(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
+    )
+    with engine.begin() as conn:
+        conn.execute(statement, rows)

@@ -7,107 +7,21 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from glyph_assets.settings import Settings
-from glyph_assets.sieve.columns import ERROR_COLUMNS, SCORED_COLUMNS
-from glyph_assets.store import pages, repository
+from glyph_assets.store import pages
 from glyph_assets.store.db import migrate
-from glyph_assets.store.models import Import
-from glyphd_api.app import create_app
 from glyphd_api.routes.listing_query import listing_page_json
 from glyphd_api.schemas import ListingOut, ListingPage
-from tests.support.stack import free_port
+from tests.support.reads import A, B, C, seeded_client
 from tests.support.warehouse import refresh_market
-
-A = "00000000-0000-4000-8000-0000000000a1"
-B = "00000000-0000-4000-8000-0000000000b2"
-C = "00000000-0000-4000-8000-0000000000c3"
-
-
-def frame(rows: list[dict]) -> pd.DataFrame:
-    out = pd.DataFrame(rows).reindex(columns=SCORED_COLUMNS + ERROR_COLUMNS)
-    return out.astype(object).where(out.notna(), None)
-
-
-def listing(index: int, model: str | None, price: float | None, score: float | None, **extra):
-    return {
-        "import_index": index,
-        "title": f"listing {index}",
-        "price": price,
-        "currency": extra.pop("currency", "USD"),
-        "canonical_model": model,
-        "is_gpu": extra.pop("is_gpu", model is not None),
-        "reject_reason": extra.pop("reject_reason", None),
-        "score": score,
-        **extra,
-    }
-
-
-def row_error(index: int, field: str, reason: str, stage: str = "clean") -> dict:
-    return {
-        "import_index": index,
-        "error_stage": stage,
-        "error_field": field,
-        "error_reason": reason,
-        "raw_row": '{"title": "x"}',
-    }
-
-
-ROWS_A = [
-    listing(0, "H100_PCIE_80GB", 1600.0, 10.0, unit_price=400.0),  # a lot of 4
-    listing(1, "H100_PCIE_80GB", 100.0, 90.0),
-    listing(2, "H100_PCIE_80GB", 300.0, None),
-    listing(3, "H100_PCIE_80GB", 200.0, 55.0),
-    listing(4, "B200", 50.0, 70.0),
-    listing(5, None, 10.0, None, is_gpu=False, reject_reason="not_gpu"),
-    listing(6, None, 999.0, None, is_gpu=True, reject_reason="unknown_model"),
-    row_error(7, "price", "price is missing"),
-    row_error(8, "title", "title is empty"),
-    listing(9, "H100_PCIE_80GB", 5000.0, 20.0, currency="EUR"),
-]
-ROWS_B = [
-    listing(0, "B200", 70.0, 40.0),
-    listing(1, "B200", 60.0, 45.0),
-    listing(2, "NOT_IN_REGISTRY_X", 5.0, 1.0),
-]
-
-
-def seed(
-    settings: Settings,
-    import_id: str,
-    rows: list[dict],
-    source: str,
-    status: str,
-    created: datetime,
-) -> None:
-    engine = migrate(settings.sqlalchemy_url)
-    repository.create_import(
-        engine,
-        import_id=import_id,
-        source=source,
-        filename=f"{source}.csv",
-        sha256="0" * 64,
-        size_bytes=123,
-        kind="raw",
-    )
-    counts = repository.replace_import_rows(engine, import_id, [frame(rows)])
-    repository.set_import_status(engine, import_id, status, total_rows=len(rows), **counts)
-    with engine.begin() as conn:
-        conn.execute(update(Import).where(Import.import_id == import_id).values(created_at=created))
 
 
 @pytest.fixture
 def client(glyph_env: Settings) -> Iterator[TestClient]:
-    settings = glyph_env.model_copy(update={"dagster_port": free_port()})
-    now = datetime.now(UTC)
-    seed(settings, A, ROWS_A, "feed-a", "partially_succeeded", now - timedelta(days=2))
-    seed(settings, B, ROWS_B, "feed-b", "succeeded", now - timedelta(days=1))
-    seed(settings, C, [], "feed-b", "failed", now)
-    with TestClient(create_app(settings)) as test_client:
+    with seeded_client(glyph_env) as test_client:
         yield test_client
 
 
@@ -200,8 +114,9 @@ def test_the_fast_import_page_answers_as_the_general_query_and_the_schema(
 ) -> None:
     engine = migrate(glyph_env.sqlalchemy_url)
     filters = pages.ListingFilters(import_id=A)
-    fast = pages.import_listing_page(engine, filters, sort=sort, limit=4, offset=1)
-    general = pages.list_listings(engine, filters, sort=sort, limit=4, offset=1)
+    window = pages.ListingWindow(sort=sort, limit=4, offset=1)
+    fast = pages.import_listing_page(engine, filters, window)
+    general = pages.list_listings(engine, filters, window)
     assert fast == general
     assert fast is not None and {type(i["is_gpu"]) for i in fast[0]} == {bool}
     # The page serialized without validation is exactly what the response model would give.

@@ -154,12 +154,11 @@ def test_a_superseded_attempt_does_not_touch_its_import(glyph_env: Settings) -> 
     from glyph_assets.run_state import superseded
     from glyph_assets.store import repository
     from glyph_assets.store.db import migrate
+    from tests.support.warehouse import record_import
 
     engine = migrate(glyph_env.sqlalchemy_url)
     import_id = "00000000-0000-4000-8000-000000000042"
-    repository.create_import(
-        engine, import_id=import_id, source="t", sha256="0" * 64, size_bytes=0, kind="raw"
-    )
+    record_import(engine, import_id)
     repository.add_run(engine, import_id, "first")
     assert not superseded(engine, import_id, "first")
     repository.add_run(engine, import_id, "second")

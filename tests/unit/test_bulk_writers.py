@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from glyph_assets.sieve.columns import ERROR_COLUMNS, SCORED_COLUMNS
-from glyph_assets.store import repository
+from glyph_assets.store import pages, repository
 from tests.support.warehouse import warehouse_with_import
 
 IMPORT_ID = "00000000-0000-4000-8000-0000000000b1"
@@ -41,16 +41,18 @@ def scored_chunk() -> pd.DataFrame:
     return frame
 
 
-def stored(engine: Engine) -> tuple[list[tuple], list[tuple]]:
+def stored(engine: Engine) -> tuple[list[dict], list[dict]]:
+    """Each table's rows as stored: every column (but the surrogate id) and its SQLite storage
+    class, under ``typeof(column)``."""
     with engine.connect() as conn:
         tables = []
         for table in ("listings", "row_errors"):
             columns = [
                 r[1] for r in conn.execute(text(f"PRAGMA table_info({table})")) if r[1] != "id"
             ]
-            listed = ", ".join(f"{c}, typeof({c})" for c in columns)
+            listed = ", ".join(f'{c}, typeof({c}) AS "typeof({c})"' for c in columns)
             rows = conn.execute(text(f"SELECT {listed} FROM {table} ORDER BY import_index"))
-            tables.append([tuple(r) for r in rows])
+            tables.append([dict(r._mapping) for r in rows])
     return tables[0], tables[1]
 
 
@@ -59,18 +61,8 @@ def engine_at(path: Path) -> Engine:
 
 
 def write(engine: Engine, native: bool, chunks: list[pd.DataFrame]) -> None:
-    listing_columns = ["import_id", *repository.LISTING_COLUMNS]
-    error_columns = ["import_id", *repository.ROW_ERROR_COLUMNS]
     with repository.bulk_writer(engine, native_sqlite=native) as writer:
-        writer.delete_import(IMPORT_ID)
-        for chunk in chunks:
-            failed = chunk["error_stage"].notna()
-            writer.insert(
-                "listings", listing_columns, chunk.loc[~failed].assign(import_id=IMPORT_ID)
-            )
-            bad = chunk.loc[failed].rename(columns={"error_stage": "stage", "error_field": "field"})
-            bad = bad.assign(import_id=IMPORT_ID, reason=bad["error_reason"])
-            writer.insert("row_errors", error_columns, bad)
+        repository.write_import_rows(writer, IMPORT_ID, chunks)
 
 
 def test_both_sqlite_paths_store_identical_rows(glyph_env: object, tmp_path: Path) -> None:
@@ -81,17 +73,18 @@ def test_both_sqlite_paths_store_identical_rows(glyph_env: object, tmp_path: Pat
     listings, errors = stored(native)
     assert (listings, errors) == stored(portable)
     assert len(listings) == 5 and len(errors) == 1
-    first = dict(zip(["import_id", "import_id_type"], listings[0][:2], strict=True))
-    assert first["import_id"] == IMPORT_ID
-    with native.connect() as conn:
-        stored_lot = conn.execute(
-            text(
-                "SELECT unit_price, typeof(unit_price), match_alternatives FROM listings"
-                " ORDER BY import_index"
-            )
-        ).all()
-    assert stored_lot[0] == (27450.0, "real", "RTX_3080_10GB|RTX_3080_12GB")
+    assert (listings[0]["import_key"], listings[0]["typeof(import_key)"]) == (1, "integer")
+    stored_lot = [
+        (r["unit_price"], r["typeof(unit_price)"], r["match_alternatives"]) for r in listings
+    ]
+    # A unit price equal to the price is not stored again; a lot's is, as a real.
+    assert stored_lot[0] == (None, "null", "RTX_3080_10GB|RTX_3080_12GB")
     assert stored_lot[2] == (2.625, "real", None)
+    for engine in (native, portable):  # and both read back as written
+        [rows] = list(pages.listing_batches(engine, IMPORT_ID, 10))
+        read = [dict(zip(pages.LISTING_KEYS, row, strict=True)) for row in rows]
+        assert [r["unit_price"] for r in read] == [27450.0, None, 2.625, 1599.99, 0.1]
+        assert [r["nvlink"] for r in read] == [1, None, 0, None, 0]
 
 
 def test_replace_keeps_one_copy_and_a_failure_keeps_the_old_rows(

@@ -15,11 +15,15 @@ from fastapi.testclient import TestClient
 from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.store.db import migrate
 from tests.support.app import api_client
+from tests.support.reads import ROWS_A, ROWS_B, A, B, C, seed, seeded_client
 from tests.support.warehouse import refresh_market
-from tests.unit import test_api_reads
-from tests.unit.test_api_reads import ROWS_A, ROWS_B, A, B, C, seed
 
-client = test_api_reads.client  # the read tests' seeded warehouse behind the app
+
+@pytest.fixture
+def client(glyph_env: Settings) -> Iterator[TestClient]:
+    """The read tests' seeded warehouse behind the app."""
+    with seeded_client(glyph_env) as test_client:
+        yield test_client
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from glyph_assets.settings import Settings
 from glyph_assets.store import repository, summaries
 from glyph_assets.store.models import ImportSummary, Listing
 from glyph_assets.store.status import ImportStatus
-from tests.support.warehouse import warehouse_at, warehouse_with_import
+from tests.support.warehouse import insert_rows, warehouse_at, warehouse_with_import
 
 IMPORT_ID = "00000000-0000-4000-8000-000000000016"
 
@@ -108,15 +108,16 @@ def test_an_import_ended_before_0009_gets_its_figures_on_first_read(
 ) -> None:
     url, config = warehouse_at(tmp_path, "0007", IMPORT_ID)
     engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO listings (import_id, import_index, canonical_model, score, price)"
-                " VALUES (:i, 1, 'B200', 50.0, 10.0), (:i, 2, NULL, 60.0, 20.0)"
-            ),
-            {"i": IMPORT_ID},
-        )
-    command.upgrade(config, "head")  # the figures are stored with 0013's price points
+    row = {"import_id": IMPORT_ID}
+    insert_rows(
+        engine,
+        "listings",
+        [
+            {**row, "import_index": 1, "canonical_model": "B200", "score": 50.0, "price": 10.0},
+            {**row, "import_index": 2, "canonical_model": None, "score": 60.0, "price": 20.0},
+        ],
+    )
+    command.upgrade(config, "head")  # the store's reads are head's (0012 rekeyed listings)
     figures = summaries.import_figures(engine, IMPORT_ID, ended=True)
     assert (figures["persisted_rows"], figures["first_model"], figures["last_model"]) == (
         2,

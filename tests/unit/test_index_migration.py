@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import create_engine, text
 
-from tests.support.warehouse import warehouse_at
+from tests.support.warehouse import insert_rows, warehouse_at
 
 IMPORT_ID = "00000000-0000-4000-8000-000000000001"
 
@@ -32,19 +32,12 @@ def _indexes(url: str) -> tuple[list[int], list[int], list[int]]:
 def test_an_old_warehouse_is_renumbered_from_one_and_back(tmp_path: Path) -> None:
     url, config = warehouse_at(tmp_path, "0004", IMPORT_ID)
     engine = create_engine(url)
+    insert_rows(
+        engine, "listings", [{"import_id": IMPORT_ID, "import_index": n} for n in (0, 1, 2, 4)]
+    )
+    error = {"import_id": IMPORT_ID, "import_index": 3, "stage": "clean"}
+    insert_rows(engine, "row_errors", [{**error, "reason": "price is missing"}])
     with engine.begin() as conn:
-        for index in (0, 1, 2, 4):
-            conn.execute(
-                text("INSERT INTO listings (import_id, import_index) VALUES (:i, :n)"),
-                {"i": IMPORT_ID, "n": index},
-            )
-        conn.execute(
-            text(
-                "INSERT INTO row_errors (import_id, import_index, stage, reason) "
-                "VALUES (:i, 3, 'clean', 'price is missing')"
-            ),
-            {"i": IMPORT_ID},
-        )
         conn.execute(
             text(
                 "INSERT INTO model_market_stats (canonical_model, currency, listings, imports, "

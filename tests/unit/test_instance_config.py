@@ -64,7 +64,7 @@ def test_default_instance_keeps_sqlite_and_queues_runs(tmp_path: Path) -> None:
     config = instance_config(settings)
     assert "storage" not in config
     assert config["run_launcher"]["class"] == "WarmRunLauncher"
-    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert config["run_coordinator"]["class"] == "ExpressRunCoordinator"
     assert config["run_coordinator"]["config"]["max_concurrent_runs"] == 3
 
     with _loaded_instance(tmp_path / "home", settings) as instance:

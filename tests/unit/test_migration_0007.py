@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import create_engine, text
 
-from tests.support.warehouse import warehouse_at
+from tests.support.warehouse import insert_rows, warehouse_at
 
 IMPORT_ID = "00000000-0000-4000-8000-000000000005"
 
@@ -17,14 +17,14 @@ def test_unit_price_of_old_rows_is_their_price_and_downgrade_drops_the_columns(
 ) -> None:
     url, config = warehouse_at(tmp_path, "0006", IMPORT_ID)
     engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO listings (import_id, import_index, price) VALUES"
-                " (:i, 0, 1200.0), (:i, 1, NULL)"
-            ),
-            {"i": IMPORT_ID},
-        )
+    insert_rows(
+        engine,
+        "listings",
+        [
+            {"import_id": IMPORT_ID, "import_index": 0, "price": 1200.0},
+            {"import_id": IMPORT_ID, "import_index": 1, "price": None},
+        ],
+    )
     command.upgrade(config, "0007")
     with engine.connect() as conn:
         rows = conn.execute(

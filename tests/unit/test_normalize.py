@@ -1,4 +1,5 @@
-"""Title matching: variants, vendors, accessories and the known failure modes of other tools."""
+"""Title matching: variants, vendors, accessories and the known failure modes of other tools.
+The long tables of titles are under tests/fixtures/titles/normalize/."""
 
 from __future__ import annotations
 
@@ -20,89 +21,16 @@ from glyph_assets.sieve.normalize import (
     normalize,
 )
 from glyph_assets.sieve.registry import load_registry
+from tests.support.cases import cases
+
+TABLES = "titles/normalize"
 
 
 def model_of(title: str, **hints: str) -> str | None:
     return match_title(title, **hints).canonical_model
 
 
-@pytest.mark.parametrize(
-    ("title", "expected"),
-    [
-        # failure modes seen in other tools
-        ("Sapphire Pulse Radeon RX 7600 XT 16GB", "RX_7600_XT"),
-        ("Intel Data Center GPU Flex 140 12GB", "DATA_CENTER_GPU_FLEX_140"),
-        ("Cisco Tesla A100 80GB accelerator", "A100_PCIE_80GB"),
-        # memory-size siblings
-        ("Zotac GeForce RTX 3060 Twin Edge 12GB", "RTX_3060_12GB"),
-        ("Zotac GeForce RTX 3060 Twin Edge 8 GB", "RTX_3060_8GB"),
-        ("NVIDIA A100 40GB PCIe", "A100_PCIE_40GB"),
-        ("NVIDIA A100 80G PCIe passive", "A100_PCIE_80GB"),
-        ("PNY RTX A2000 6GB low profile", "RTX_A2000_6GB"),
-        ("RTX A2000 12G workstation card", "RTX_A2000_12GB"),
-        ("MSI RTX 4060 Ti Ventus 16G", "RTX_4060_TI_16GB"),
-        ("MSI RTX4060Ti 8G", "RTX_4060_TI_8GB"),
-        ("Colorful RTX 5060 Ti 16GB", "RTX_5060_TI_16GB"),
-        ("RTX5060TI-O8G", "RTX_5060_TI_8GB"),
-        ("XFX Radeon RX 9060 XT 16GB", "RX_9060_XT_16GB"),
-        ("RX9060XT 8G Swift", "RX_9060_XT_8GB"),
-        ("DUAL GEFORCE RTX 30508GB", "RTX_3050_8GB"),
-        ("Arc A770 Limited Edition 16 GB", "ARC_A770_16GB"),
-        # interface siblings
-        ("H100 80GB SXM5 module on PCIe adapter board", "H100_SXM5_80GB"),
-        ("Tesla A100 SXM4 40GB converted to PCIe", "A100_SXM4_40GB"),
-        ("A100 40GB PCIe card, not SXM", "A100_PCIE_40GB"),
-        ("NVIDIA H100 NVL 94GB", "H100_NVL_94GB"),
-        ("NVIDIA H100 80GB", "H100_PCIE_80GB"),
-        ("H200 NVL 141GB", "H200_NVL_141GB"),
-        ("H200 SXM 141GB HGX board", "H200_SXM_141GB"),
-        ("Tesla V100 16GB SXM2", "V100_SXM2_16GB"),
-        ("Tesla V100 PCIe 32GB", "V100_PCIE_32GB"),
-        # chip variants
-        ("Gigabyte RTX 4070 Ti SUPER Gaming OC", "RTX_4070_TI_SUPER"),
-        ("RTX 4070 SUPER 12G", "RTX_4070_SUPER"),
-        ("RTX 4080S Founders", "RTX_4080_SUPER"),
-        ("RTX 4080 16GB SUPER (OEM)", "RTX_4080_SUPER"),
-        ("GTX1660TI Mini", "GTX_1660_TI"),
-        ("RX 7900 XTX Nitro+", "RX_7900_XTX"),
-        ("RX 7900 XT 20GB", "RX_7900_XT"),
-        ("PowerColor RX7900GRE Hellhound", "RX_7900_GRE"),
-        ("RTX 4090 D 24GB blower", "RTX_4090D"),
-        ("RTX4090D turbo", "RTX_4090D"),
-        ("ASUS ROG RTX 4090 White OC", "RTX_4090"),
-        ("RTX 2060 6GB", "RTX_2060"),
-        ("RTX 2060 12GB", "RTX_2060_12GB"),
-        ("RTX 2060", "RTX_2060"),
-        # workstation families
-        ("NVIDIA RTX A4000 16GB", "RTX_A4000"),
-        ("NVIDIA RTX 4000 Ada Generation 20GB", "RTX_4000_ADA"),
-        ("RTX 4000 SFF Ada 20GB", "RTX_4000_SFF_ADA"),
-        ("RTX 4000 Ada 20GB low-profile", "RTX_4000_SFF_ADA"),
-        ("Quadro RTX 4000 8GB", "QUADRO_RTX_4000"),
-        ("RTX PRO 6000 Blackwell 96GB", "RTX_PRO_6000_BLACKWELL"),
-        ("RTX PRO 6000 Blackwell Max-Q Workstation Edition", "RTX_PRO_6000_BLACKWELL_MAX_Q"),
-        ("RTX PRO 6000 Blackwell Server Edition 96GB", "RTX_PRO_6000_BLACKWELL_SERVER"),
-        ("RTXPRO 6000 96GB", "RTX_PRO_6000_BLACKWELL"),
-        ("NVIDIA RTX 6000 Ada 48GB", "RTX_6000_ADA"),
-        ("RTX 6000 48GB ECC", "RTX_6000_ADA"),
-        ("Quadro RTX 6000 24GB", "QUADRO_RTX_6000"),
-        ("RTX 6000 24GB Turing", "QUADRO_RTX_6000"),
-        ("Quadro RTX T1000 8GB", "T1000_8GB"),
-        ("Quadro RTX A6000 48GB", "RTX_A6000"),
-        ("RTX 4500 24GB", "RTX_4500_ADA"),
-        ("Radeon Pro W7900 48GB", "RADEON_PRO_W7900"),
-        ("Radeon Pro WX 3200 4GB", "RADEON_PRO_WX_3200"),
-        ("Instinct MI300X 192GB OAM", "INSTINCT_MI300X"),
-        ("Intel Arc Pro A40 6GB", "ARC_PRO_A40"),
-        ("NVIDIA A40 48GB", "A40"),
-        ("NVIDIA L40S 48GB", "L40S"),
-        ("NVIDIA L40 48GB", "L40"),
-        ("NVIDIA L4 24GB Tensor Core", "L4"),
-        ("NVIDIA TITAN RTX 24GB", "TITAN_RTX"),
-        ("Radeon HD 7750 1GB", "RADEON_HD_7750"),
-        ("RTX&trade; 2000 Ada Generation", "RTX_2000_ADA"),
-    ],
-)
+@pytest.mark.parametrize(("title", "expected"), cases(f"{TABLES}/ids.csv", "title", "model"))
 def test_titles_map_to_the_right_id(title: str, expected: str) -> None:
     match = match_title(title)
     assert match.canonical_model == expected, match.detail
@@ -111,6 +39,22 @@ def test_titles_map_to_the_right_id(title: str, expected: str) -> None:
     assert match.vendor == load_registry().vendor_of(expected)
     assert match.match_type in {"exact", "alias", "pattern", "fuzzy"}
     assert 0 < match.match_score <= 1
+
+
+@pytest.mark.parametrize(
+    ("title", "model"), cases(f"{TABLES}/cards.csv", "title", "model", blank_is_none={"model"})
+)
+def test_cards_with_extras_misspellings_and_new_ids_are_matched_and_old_names_are_not(
+    title: str, model: str | None
+) -> None:
+    assert model_of(title) == model
+
+
+@pytest.mark.parametrize(("title", "reason"), cases(f"{TABLES}/rejected.csv", "title", "reason"))
+def test_reject_reasons_name_the_rule(title: str, reason: str) -> None:
+    match = match_title(title)
+    assert (match.is_gpu, match.reject_reason) == (False, reason)
+    assert reason in REJECT_REASONS
 
 
 @pytest.mark.parametrize(
@@ -303,115 +247,9 @@ def test_normalize_never_raises(titles: list[str | None]) -> None:
     assert out["is_gpu"].isin([True, False]).all()
 
 
-@pytest.mark.parametrize(
-    ("title", "reason"),
-    [
-        ("Empty packaging for RTX 4080 FE", "not_gpu:box"),
-        ("Originalkarton leer für RTX 3080", "not_gpu:box"),
-        ("Shroud and fans for RTX 3090, no board", "not_gpu:cooler"),
-        ("Gamer-PC mit RTX 3070 und 16GB RAM", "not_gpu:system"),
-        ("Майнинг ферма 6 карт RTX 3060 Ti", "not_gpu:system"),
-        ("kaufe RTX 3080", "not_gpu:wanted"),
-        ("WTB: RTX 4090 Founders Edition", "not_gpu:wanted"),
-        ("RTX 2080 Ti repair service, artifacts fixed", "not_gpu:service"),
-        ("RTX 3060 12GB + Ryzen 5 5600X bundle", "not_gpu:bundle"),
-        ("RX 6600 and RTX 3060, both working", "not_gpu:multi_item"),
-        ("Netzteil 850W für RTX 4080", "not_gpu:accessory"),
-    ],
-)
-def test_reject_reasons_name_the_rule(title: str, reason: str) -> None:
-    match = match_title(title)
-    assert (match.is_gpu, match.reject_reason) == (False, reason)
-    assert reason in REJECT_REASONS
-
-
-@pytest.mark.parametrize(
-    ("title", "model"),
-    [
-        ("RTX 3080 10GB w/ EK waterblock", "RTX_3080_10GB"),
-        ("RTX 4070 Super with support bracket", "RTX_4070_SUPER"),
-        ("Gigabyte 3070 Vision OC 8G", "RTX_3070"),
-        ("Grafikkarte 3060 12GB", "RTX_3060_12GB"),
-        ("Zotac 1660S 6GB", "GTX_1660_SUPER"),
-        ("Sapphire 7900 XT 20GB", "RX_7900_XT"),
-        ("Nvdia Geforse RTX3O70TI", "RTX_3070_TI"),
-        ("Radeоn RX6700XT 12GB", "RX_6700_XT"),  # Cyrillic о
-        ("Asus GT 210 1GB", "210"),
-    ],
-)
-def test_cards_with_extras_bare_numbers_and_misspellings_are_matched(
-    title: str, model: str
-) -> None:
-    assert model_of(title) == model
-
-
-@pytest.mark.parametrize(
-    "title",
-    [
-        "NVIDIA Quadro FX 5800 4GB",
-        "Видеокарта GeForce 8800 GT 512MB",
-        "Samsung Galaxy A10 32GB",
-        "GPU chip N13E-GE-A2 for laptop board",
-        "Quadro 4000 2GB",
-        "Radeon RX 550 X 4GB",
-    ],
-)
-def test_old_names_and_part_numbers_do_not_become_modern_cards(title: str) -> None:
-    assert model_of(title) is None
-
-
-@pytest.mark.parametrize(
-    "title",
-    [
-        "Видеокарта1060-1080ti",  # a dash between two models
-        "GTX 1070 - GTX 1080 в наличии",
-        "RTX 3080 10GB - RTX 3090",
-        "Видеокарты от GTX1060 до GTX1080Ti",  # from ... to ...
-        "from GTX 1060 to GTX 1080 Ti",
-        "Grafikkarten von 1060 bis 1080",
-        "Видеокарты GTX 460 GTX 560 GTX 660",  # three models, no separator
-        "Видеокарты 8600GT 9500GT 9800GT",
-    ],
-)
-def test_range_and_list_ads_are_several_cards(title: str) -> None:
-    match = match_title(title)
-    assert (match.is_gpu, match.reject_reason) == (False, "not_gpu:multi_item")
-
-
-@pytest.mark.parametrize(
-    ("title", "model"),
-    [
-        ("Sapphire RX 580 8GB - 2048SP", "RX_580_8GB"),  # a dash before a spec, not a model
-        ("RTX 3060 Ti 8GB - GA104", "RTX_3060_TI"),
-        ("Palit GeForce GTX 1050 Ti Storm X 4GB GDDR5 (NE5105T018G1-1070F)", "GTX_1050_TI"),
-        ("RTX 3080 10GB vs RTX 3090 vs RTX 3070", "RTX_3080_10GB"),  # compared, not listed
-    ],
-)
-def test_dashes_codes_and_comparisons_are_no_range(title: str, model: str) -> None:
-    assert model_of(title) == model
-
-
 def test_a_from_to_after_a_remark_word_is_no_range() -> None:
     match = match_title("Upgrade from GTX 1060 to RTX 3060 12GB")
     assert match.is_gpu and match.reject_reason != "not_gpu:multi_item"
-
-
-@pytest.mark.parametrize(
-    ("title", "model"),
-    [
-        ("PNY NVIDIA RTX PRO 4000 Blackwell SFF Edition 24GB GDDR7", "RTX_PRO_4000_SFF_BLACKWELL"),
-        ("RTX PRO 4000 SFF 24GB", "RTX_PRO_4000_SFF_BLACKWELL"),
-        ("NVIDIA RTX PRO 4000 Blackwell 24GB", "RTX_PRO_4000_BLACKWELL"),
-        ("NVIDIA RTX PRO 2000 Blackwell 16GB GDDR7 low profile", "RTX_PRO_2000_BLACKWELL"),
-        ("RTX 2000 Ada 16GB", "RTX_2000_ADA"),
-        ("Intel Arc Pro B50 16GB GDDR6 Workstation", "ARC_PRO_B50"),
-        ("ASRock Intel Arc Pro B60 Creator 24GB", "ARC_PRO_B60"),
-        ("Intel Arc B580 Limited Edition 12GB", "ARC_B580"),
-        ("HPE R6B53A NVIDIA A100 40GB PCIe", "A100_PCIE_40GB"),  # B53 inside a part number
-    ],
-)
-def test_new_generation_ids(title: str, model: str) -> None:
-    assert model_of(title) == model
 
 
 def test_normalize_keeps_the_ids_a_title_leaves_open_in_match_alternatives() -> None:
@@ -438,30 +276,3 @@ def test_open_box_is_a_condition_not_the_retail_box(title: str, model: str | Non
     match = match_title(title)
     assert match.canonical_model == model
     assert match.reject_reason == (None if model else "not_gpu:box")
-
-
-@pytest.mark.parametrize(
-    ("title", "reason"),
-    [
-        ("Graphics Card Cooling Fan for ASUS RTX 3060 Dual", "not_gpu:cooler"),  # sold "for" it
-        ("Видеокарта вентилятор для GTX 1060", "not_gpu:cooler"),
-        ("Video card heatsink for GTX 1080 Ti", "not_gpu:cooler"),
-        ("RTX 3060 12GB Gaming PC, 16GB RAM, 1TB SSD", "not_gpu:system"),  # a PC named anywhere
-        ("8-GPU system with H100 80GB", "not_gpu:system"),
-    ],
-)
-def test_parts_sold_for_a_card_and_pcs_named_after_one(title: str, reason: str) -> None:
-    assert match_title(title).reject_reason == reason
-
-
-@pytest.mark.parametrize(
-    ("title", "model"),
-    [
-        ("Graphics card for gaming PC, MSI GTX 1060 6GB", "GTX_1060_6GB"),
-        ("ASUS NVIDIA GEFORCE RTX 3060 12GB GAMING DESKTOP PC GRAPHICS CARD", "RTX_3060_12GB"),
-        ("MSI RTX 4060 Ventus for mini PC builds", "RTX_4060"),
-        ("Graphics card RTX 3060 12GB with cooling fan", "RTX_3060_12GB"),
-    ],
-)
-def test_a_card_for_a_pc_or_with_its_fan_stays_a_card(title: str, model: str) -> None:
-    assert model_of(title) == model

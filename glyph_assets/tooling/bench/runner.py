@@ -6,10 +6,12 @@ import json
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -54,6 +56,22 @@ def run_task(task: str, *args: str, env: dict[str, str] | None = None) -> dict[s
 
 def median_of(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def median_get_ms(client: httpx.Client, path: str, repeat: int, warmup: int = 1) -> float:
+    """Median wall time in ms of ``repeat`` sequential GETs of ``path``, after ``warmup`` GETs
+    whose times are dropped (they fill the server's and the database's caches). Every answer
+    must be 200: a figure of error pages would be fast and mean nothing."""
+    times = []
+    for attempt in range(warmup + repeat):
+        started = time.perf_counter()
+        response = client.get(path)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path} answered {response.status_code}: {response.text[:300]}")
+        if attempt >= warmup:
+            times.append(elapsed)
+    return median_of(times)
 
 
 def _fmt(value: float | None, unit: str = "") -> str:

@@ -13,7 +13,6 @@ does, and the API is started over the warehouse and asked each read repeatedly (
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import tempfile
 import time
@@ -34,8 +33,8 @@ from glyph_assets.store import market, repository
 from glyph_assets.store.db import migrate
 from glyph_assets.store.models import Listing
 from glyph_assets.store.status import ImportStatus
-from glyph_assets.tooling.bench.datagen import generate_csv
-from glyph_assets.tooling.bench.runner import Figure
+from glyph_assets.tooling.bench.datagen import generate_csv, generate_realistic_csv
+from glyph_assets.tooling.bench.runner import Figure, median_get_ms
 from glyph_assets.tooling.bench.storage import (
     DEFAULT_ADMIN_URL,
     _postgres_url,
@@ -96,16 +95,29 @@ def populate(engine: Engine, chunks: list[pd.DataFrame], imports: int) -> list[s
     return ids
 
 
+# Every table of glyph's schema with its indexes and TOAST (not the database's own catalog,
+# which pg_database_size would add: some 7 MB, 70 bytes a listing of a 100,000-row warehouse).
+_PG_TABLES_SIZE = text(
+    "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+)
+
+
 def bytes_per_listing(engine: Engine) -> float:
-    """The database's size on disk over its listings (SQLite: the file after a checkpoint;
-    PostgreSQL: ``pg_database_size``)."""
+    """The store's size on disk, tables and indexes together, over its listings (SQLite: the
+    file's pages in use after a checkpoint; PostgreSQL: every table of the schema with its
+    indexes)."""
     with engine.connect() as conn:
         listings = conn.execute(select(func.count()).select_from(Listing)).scalar_one()
         if engine.dialect.name == "postgresql":
-            size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+            size = conn.execute(_PG_TABLES_SIZE).scalar_one()
         else:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            size = Path(str(engine.url.database)).stat().st_size
+            pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+            free = conn.exec_driver_sql("PRAGMA freelist_count").scalar_one()
+            page_size = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+            size = (pages - free) * page_size
     return float(size) / max(1, int(listings))
 
 
@@ -132,20 +144,6 @@ def api_over(url: str, work: Path) -> Iterator[str]:
         proc.wait(10)
 
 
-def median_ms(client: httpx.Client, path: str, repeat: int) -> float:
-    """Median wall time of ``repeat`` sequential requests, after two to warm the caches."""
-    times = []
-    for n in range(repeat + 2):
-        started = time.perf_counter()
-        response = client.get(path)
-        elapsed = (time.perf_counter() - started) * 1000
-        if response.status_code != 200:
-            raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
-        if n >= 2:
-            times.append(elapsed)
-    return statistics.median(times)
-
-
 def measure(url: str, work: Path, chunks: list[pd.DataFrame], imports: int) -> dict[str, Any]:
     engine = migrate(url)
     started = time.perf_counter()
@@ -154,9 +152,9 @@ def measure(url: str, work: Path, chunks: list[pd.DataFrame], imports: int) -> d
     repeat = 20
     with api_over(url, work) as base, httpx.Client(base_url=base, timeout=300) as client:
         import_id = ids[-1]
-        plain = median_ms(client, PLAIN.format(import_id=import_id), repeat)
+        plain = median_get_ms(client, PLAIN.format(import_id=import_id), repeat, warmup=2)
         reads = {
-            name: median_ms(client, path.format(import_id=import_id), repeat)
+            name: median_get_ms(client, path.format(import_id=import_id), repeat, warmup=2)
             for name, path, _ in READS
         }
     return {
@@ -183,7 +181,7 @@ def _figures(backend: str, found: dict[str, Any], label: str) -> list[Figure]:
         )
     figures.append(
         Figure(
-            f"{label}, {backend}: warehouse bytes per listing",
+            f"{label}, {backend}: warehouse bytes per listing (tables and indexes)",
             found["bytes"],
             "B",
             target="<= 350" if backend == "SQLite" else "",
@@ -195,21 +193,30 @@ def _figures(backend: str, found: dict[str, Any], label: str) -> list[Figure]:
     return figures
 
 
+# The generated files a warehouse can be filled from: the wide 11-column export layout, or
+# uploads shaped like real ones (six narrow columns; what issue 16's figures were taken on).
+LAYOUTS = {"wide": generate_csv, "realistic": generate_realistic_csv}
+
+
 def bench_warehouse(
-    quick: bool = False, rows: int | None = None, imports: int | None = None
+    quick: bool = False,
+    rows: int | None = None,
+    imports: int | None = None,
+    layout: str = "wide",
 ) -> list[Figure]:
     """The reads on SQLite and (when reachable) PostgreSQL warehouses of ``imports`` imports of
-    ``rows`` rows each (by default ten of 1,000,000, three of 20,000 with ``quick``)."""
+    ``rows`` rows each (by default ten of 1,000,000, three of 20,000 with ``quick``), generated
+    in ``layout`` (``LAYOUTS``)."""
     rows = rows or (20_000 if quick else 1_000_000)
     imports = imports or (3 if quick else 10)
     label = (
-        f"warehouse of {imports} x {rows:,}-row imports (written by the store's bulk writer, "
-        "not through Dagster)"
+        f"warehouse of {imports} x {rows:,}-row imports ({layout} rows, written by the store's "
+        "bulk writer, not through Dagster)"
     )
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="glyph-bench-warehouse-") as tmp:
         work = Path(tmp)
-        chunks = scored_chunks(generate_csv(work / f"generated_{rows}.csv", rows))
+        chunks = scored_chunks(LAYOUTS[layout](work / f"generated_{rows}.csv", rows))
         with _sqlite_url() as url:
             figures += _figures("SQLite", measure(url, work / "sqlite", chunks, imports), label)
         admin = os.environ.get("GLYPH_BENCH_PG_ADMIN_URL", DEFAULT_ADMIN_URL)
@@ -233,5 +240,9 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rows", type=int)
     parser.add_argument("--imports", type=int)
+    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="wide")
     args = parser.parse_args()
-    print_table(bench_warehouse(args.quick, args.rows, args.imports), title="glyph warehouse reads")
+    print_table(
+        bench_warehouse(args.quick, args.rows, args.imports, args.layout),
+        title="glyph warehouse reads",
+    )

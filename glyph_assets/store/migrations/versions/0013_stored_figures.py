@@ -8,7 +8,7 @@ deleted here and stored again, with their points, the first time they are needed
 that ended before 0009 got theirs).
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-06 08:10:00
 
 ``import_diffs.by_model`` and ``import_diff_runs``: ``GET /api/imports/{id}/diff`` answers the
@@ -20,9 +20,6 @@ where each kind of change lies in the import (stretches of consecutive rows of o
 page of new, gone, repriced or unchanged listings is found without comparing either. Diffs
 recorded before this revision have NULL and no runs: the API compares those pairs on demand, and
 the asset's next run records them.
-
-Numbered 0013 because 0012 is another branch's; whoever merges second points ``down_revision``
-at the other's revision.
 """
 
 from __future__ import annotations
@@ -31,7 +28,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
