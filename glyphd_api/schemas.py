@@ -843,6 +843,11 @@ class ImportDiffOut(Versioned):
     total: int
     limit: int
     offset: int
+    next_after_index: int | None = Field(
+        default=None,
+        description="Pass as after_index for the next page (keyset: as fast however deep); "
+        "null on the last page",
+    )
 
 
 class Snapshot(BaseModel):

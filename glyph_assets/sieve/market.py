@@ -100,6 +100,16 @@ HISTORY_COLUMNS: list[str] = [
     "p90_price",
 ]
 
+# One import's prices of one model in one currency, kept when the import ends (``price_points``).
+POINT_COLUMNS: list[str] = [
+    "canonical_model",
+    "currency",
+    "listings",
+    "p10_price",
+    "median_price",
+    "p90_price",
+]
+
 # The p10 / median / p90 card price of a group, as named aggregations (the stats and the history).
 PRICE_SPREAD: dict[str, tuple[str, Any]] = {
     "p10_price": ("price", lambda s: s.quantile(0.10)),
@@ -265,24 +275,32 @@ def price_movements(
     return steps[MOVEMENT_COLUMNS].reset_index(drop=True)
 
 
-def price_history(listings: pd.DataFrame, imports: pd.DataFrame) -> pd.DataFrame:
-    """Per import and currency: how many priced listings, and the p10 / median / p90 card price,
-    with the import's source and time, oldest first. The rows a market figure may use only
-    (``market_rows``), so a model's chart agrees with its market figures; the caller passes one
-    model's listings."""
-    rows = _rows_of_imports(listings, imports)
+def price_points(listings: pd.DataFrame) -> pd.DataFrame:
+    """One import's priced listings per (model, currency): how many, and the p10 / median /
+    p90 card price (``POINT_COLUMNS``). The rows a market figure may use only
+    (``market_rows``), so a model's chart agrees with its market figures. Computed once, when
+    the import ends; the chart of a model then reads these instead of its listings."""
+    rows = market_rows(listings)
     if rows.empty:
-        return pd.DataFrame(columns=HISTORY_COLUMNS)
-    history = (
-        rows.groupby(["import_id", "currency"], sort=False)
-        .agg(
-            source=("source", "first"),
-            imported_at=("created_at", "first"),
-            listings=("price", "size"),
-            **PRICE_SPREAD,
-        )
+        return pd.DataFrame(columns=POINT_COLUMNS)
+    points = (
+        rows.groupby(["canonical_model", "currency"], sort=True)
+        .agg(listings=("price", "size"), **PRICE_SPREAD)
         .reset_index()
-        .sort_values(["imported_at", "import_id", "currency"], kind="mergesort")
+    )
+    return points[POINT_COLUMNS]
+
+
+def price_history(points: pd.DataFrame, imports: pd.DataFrame) -> pd.DataFrame:
+    """One model's price points (``price_points``, with their ``import_id``) as its chart
+    shows them: with each import's source and time, oldest first (``HISTORY_COLUMNS``)."""
+    meta = imports.reindex(columns=IMPORT_INPUT_COLUMNS).drop_duplicates("import_id")
+    history = points.merge(meta, on="import_id", how="inner")
+    if history.empty:
+        return pd.DataFrame(columns=HISTORY_COLUMNS)
+    history["source"] = history["source"].fillna("(none)").astype(str)
+    history = history.rename(columns={"created_at": "imported_at"}).sort_values(
+        ["imported_at", "import_id", "currency"], kind="mergesort"
     )
     return history[HISTORY_COLUMNS].reset_index(drop=True)
 
@@ -291,10 +309,12 @@ __all__ = [
     "ALL_SOURCES",
     "HISTORY_COLUMNS",
     "MOVEMENT_COLUMNS",
+    "POINT_COLUMNS",
     "STATS_COLUMNS",
     "USD_STATS_PRICES",
     "market_rows",
     "model_market_stats",
     "price_history",
     "price_movements",
+    "price_points",
 ]

@@ -10,16 +10,31 @@ change is not computed (never a difference of two currencies).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, delete, func, insert, literal, or_, select, union_all
+import pandas as pd
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.sql import Select, Subquery
 
+from glyph_assets.sieve.changes import DIFF_INPUT_COLUMNS, compare_imports
 from glyph_assets.store import listing_rows
-from glyph_assets.store.db import fetch_all, fetch_first
+from glyph_assets.store.db import fetch_all, fetch_first, fetch_frame
 from glyph_assets.store.listing_rows import of_import
-from glyph_assets.store.models import Import, ImportDiff, Listing
+from glyph_assets.store.models import Import, ImportDiff, ImportDiffRun, ImportSummary, Listing
 from glyph_assets.store.repository import utcnow
 from glyph_assets.store.status import PERSISTED_STATUSES
 
@@ -83,7 +98,7 @@ def _paired(import_id: str, against: str | None) -> Subquery:
 
     columns = [
         side(name, which).label(f"previous_{name}" if which == 0 else name)
-        for name in ("import_index", "canonical_model", "title", "price", "currency")
+        for name in _SIDE_COLUMNS
         for which in (1, 0)
     ]
     return select(both.c.key, *columns).group_by(both.c.key).subquery()
@@ -115,13 +130,12 @@ class DiffCounts:
         return {c: getattr(self, c) for c in CHANGES}
 
 
-def _count_rows(engine: Engine, import_id: str, against: str | None, by_model: bool) -> Any:
+def _count_rows(engine: Engine, import_id: str, against: str | None) -> Any:
+    """The per-model counts from one pass over both imports (every listing compared)."""
     p = _paired(import_id, against)
     counts = [func.sum(case((when, 1), else_=0)).label(k) for k, when in _kinds(p).items()]
-    query = select(*counts).select_from(p)
-    if by_model:
-        model = func.coalesce(p.c.canonical_model, p.c.previous_canonical_model, literal("UNKNOWN"))
-        query = query.add_columns(model.label("model")).group_by(model)
+    model = func.coalesce(p.c.canonical_model, p.c.previous_canonical_model, literal("UNKNOWN"))
+    query = select(*counts, model.label("model")).select_from(p).group_by(model)
     with engine.connect() as conn:
         return conn.execute(query).all()
 
@@ -130,17 +144,10 @@ def _counts(row: Any) -> dict[str, int]:
     return {k: int(getattr(row, k) or 0) for k in CHANGES}
 
 
-def diff_counts(engine: Engine, import_id: str, against: str | None) -> DiffCounts:
-    """How many listings are new, gone, repriced and unchanged between ``against`` and
-    ``import_id`` (``against`` None: every listing is new)."""
-    return DiffCounts(**_counts(_count_rows(engine, import_id, against, by_model=False)[0]))
-
-
-def diff_by_model(engine: Engine, import_id: str, against: str | None) -> list[dict[str, Any]]:
-    """The same counts per canonical model (UNKNOWN for rows without one), most changes first."""
+def _computed_by_model(engine: Engine, import_id: str, against: str | None) -> list[dict[str, Any]]:
     models = [
         {"canonical_model": row.model, **_counts(row)}
-        for row in _count_rows(engine, import_id, against, by_model=True)
+        for row in _count_rows(engine, import_id, against)
     ]
     return sorted(
         models,
@@ -148,40 +155,236 @@ def diff_by_model(engine: Engine, import_id: str, against: str | None) -> list[d
     )
 
 
+def _totals(models: list[dict[str, Any]]) -> DiffCounts:
+    return DiffCounts(**{k: sum(m[k] for m in models) for k in CHANGES})
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite hands timestamps back naive (glyph stores UTC); PostgreSQL with their offset."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def recorded_by_model(
+    engine: Engine, import_id: str, against: str | None
+) -> list[dict[str, Any]] | None:
+    """The per-model counts the listing_changes asset recorded for this pair (with the runs its
+    pages are found by), when they still hold: recorded against ``against``, and after both
+    imports' rows were last written (each write ends in ``finish_import``, which stamps
+    ``import_summaries.computed_at``; a retry removes that row until it ends). None otherwise:
+    the caller compares the rows."""
+    recorded = select(ImportDiff.against_import_id, ImportDiff.by_model, ImportDiff.computed_at)
+    sides = [i for i in (import_id, against) if i]
+    stamps = select(ImportSummary.computed_at).where(ImportSummary.import_id.in_(sides))
+    with engine.connect() as conn:
+        row = conn.execute(recorded.where(ImportDiff.import_id == import_id)).first()
+        if row is None or row.by_model is None or row.against_import_id != against:
+            return None
+        written = [_utc(r[0]) for r in conn.execute(stamps)]
+    if len(written) != len(set(sides)) or max(written) > _utc(row.computed_at):
+        return None
+    return list(row.by_model)
+
+
+def diff_by_model(engine: Engine, import_id: str, against: str | None) -> list[dict[str, Any]]:
+    """The counts per canonical model (UNKNOWN for rows without one), most changes first: as
+    recorded by the listing_changes asset when that record still holds, else compared now."""
+    recorded = recorded_by_model(engine, import_id, against)
+    if recorded is not None:
+        return recorded
+    return _computed_by_model(engine, import_id, against)
+
+
 def diff_summary(
     engine: Engine, import_id: str, against: str | None
 ) -> tuple[DiffCounts, list[dict[str, Any]]]:
-    """The counts and the per-model counts from one pass (the totals are the models' sums)."""
+    """The counts and the per-model counts (the totals are the models' sums)."""
     models = diff_by_model(engine, import_id, against)
-    totals = DiffCounts(**{k: sum(m[k] for m in models) for k in CHANGES})
-    return totals, models
+    return _totals(models), models
+
+
+def diff_counts(engine: Engine, import_id: str, against: str | None) -> DiffCounts:
+    """How many listings are new, gone, repriced and unchanged between ``against`` and
+    ``import_id`` (``against`` None: every listing is new)."""
+    return diff_summary(engine, import_id, against)[0]
+
+
+# Each side's columns a page shows: this import's, and the other import's beside them.
+_SIDE_COLUMNS = ("import_index", "canonical_model", "title", "price", "currency")
+
+
+def _page_columns(key: Any, here: Any, there: Any) -> list[Any]:
+    """The columns of a page's listing from this import's side (``here``) and the other's
+    (``there``), each a mapping of ``_SIDE_COLUMNS`` names to columns (NULL where that import
+    has no such listing); the price change only within one currency."""
+    comparable = here["currency"].is_not_distinct_from(there["currency"])
+    return [
+        key.label("listing_key"),
+        func.coalesce(here["canonical_model"], there["canonical_model"]).label("canonical_model"),
+        func.coalesce(here["title"], there["title"]).label("title"),
+        here["import_index"].label("import_index"),
+        there["import_index"].label("previous_import_index"),
+        here["price"].label("price"),
+        there["price"].label("previous_price"),
+        func.coalesce(here["currency"], there["currency"]).label("currency"),
+        there["currency"].label("previous_currency"),
+        case((comparable, here["price"] - there["price"]), else_=None).label("price_change"),
+    ]
+
+
+def _recorded_rows(
+    import_id: str, against: str | None, change: str, positions: list[int]
+) -> Select[Any]:
+    """The listings at ``positions`` of the import that lists this kind (the other import for
+    ``gone``), each beside the first row of its key in the other import, as a page shows them.
+
+    That first row is found by a seek in ``ix_listings_key_import``: ``import_index + 0``
+    orders the same, but without statistics (glyph runs no ANALYZE) SQLite would otherwise take
+    (import_id, import_index), whose order saves it a sort, and read the whole import per row.
+    """
+    gone = change == "gone"
+    this, other = import_id, against or ""
+    walked_import, looked_import = (other, this) if gone else (this, other)
+    table = Listing.__table__
+    walked, match, found = (table.alias(n) for n in ("walked", "match", "found"))
+    first_there = (
+        select(match.c.id)
+        .where(match.c.listing_key == walked.c.listing_key, of_import(looked_import, match.c))
+        .order_by(match.c.import_index + 0)
+        .limit(1)
+        .scalar_subquery()
+    )
+    here, there = (found, walked) if gone else (walked, found)
+    return (
+        select(*_page_columns(walked.c.listing_key, here.c, there.c))
+        .select_from(walked.outerjoin(found, found.c.id == first_there))
+        .where(of_import(walked_import, walked.c), walked.c.import_index.in_(positions))
+        .order_by(walked.c.import_index)
+    )
+
+
+def _positions(
+    conn: Connection,
+    import_id: str,
+    change: str,
+    limit: int,
+    offset: int,
+    after_index: int | None,
+    walked_import: str,
+) -> list[int]:
+    """The import_index of the page's rows, from the recorded runs of that kind (every row of
+    the import inside a run is of its kind): the run the page starts in is found by
+    ``members_before`` (or by ``last_index`` after a keyset), and only the rows of the runs the
+    page covers are read, on the (import_id, import_index) index."""
+    runs = ImportDiffRun.__table__.c
+    of_kind = select(runs.first_index, runs.last_index, runs.members_before).where(
+        runs.import_id == import_id, runs.change == change
+    )
+    rows_of = (
+        select(Listing.import_index)
+        .where(
+            of_import(walked_import),
+            Listing.import_index.between(bindparam("low"), bindparam("high")),
+        )
+        .order_by(Listing.import_index)
+        .limit(bindparam("take"))
+        .offset(bindparam("skip"))
+    )
+    low = None
+    if after_index is not None:
+        following = of_kind.where(runs.last_index > after_index).order_by(runs.last_index)
+        start = conn.execute(following.limit(1)).first()
+        if start is None:
+            return []
+        if start.first_index <= after_index:
+            low = after_index + 1
+            if offset:  # the page starts that many listings after the keyset: count its own
+                offset += int(
+                    conn.execute(
+                        select(func.count())
+                        .select_from(Listing)
+                        .where(
+                            of_import(walked_import),
+                            Listing.import_index.between(start.first_index, after_index),
+                        )
+                    ).scalar_one()
+                )
+                low = None
+        offset += start.members_before
+    covering = of_kind.where(runs.members_before + runs.members > offset)
+    found: list[int] = []
+    for run in conn.execute(covering.order_by(runs.members_before).limit(limit)).all():
+        if low is not None:  # the keyset's own run, entered after its row
+            values = {"low": low, "skip": 0}
+            low = None
+        else:
+            values = {"low": run.first_index, "skip": max(0, offset - run.members_before)}
+        values.update(high=run.last_index, take=limit - len(found))
+        found += [r[0] for r in conn.execute(rows_of, values)]
+        if len(found) >= limit:
+            break
+    return found
 
 
 def diff_page(
-    engine: Engine, import_id: str, against: str | None, change: str, limit: int, offset: int
+    engine: Engine,
+    import_id: str,
+    against: str | None,
+    change: str,
+    limit: int,
+    offset: int,
+    after_index: int | None = None,
+    counts: DiffCounts | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """The listings of one kind of change, with both prices and the change where comparable,
-    and how many there are of that kind."""
+    and how many there are of that kind (``counts``: the caller's, else read or compared).
+
+    Ordered by their row in the import that lists them (``previous_import_index`` for gone
+    listings, else ``import_index``); ``after_index`` pages by keyset, after that row. The
+    pair the listing_changes asset recorded is paged by its runs; any other is compared now.
+    """
     if change not in CHANGES:
         raise ValueError(f"change must be one of {', '.join(CHANGES)}")
+    recorded = recorded_by_model(engine, import_id, against)
+    if recorded is None:
+        rows, total = _compared_page(engine, import_id, against, change, limit, offset, after_index)
+    else:
+        walked_import = (against or "") if change == "gone" else import_id
+        with engine.connect() as conn:
+            positions = _positions(
+                conn, import_id, change, limit, offset, after_index, walked_import
+            )
+            query = _recorded_rows(import_id, against, change, positions)
+            rows = [dict(r._mapping) for r in conn.execute(query)] if positions else []
+        total = getattr(_totals(recorded), change)
+    if counts is not None:
+        total = getattr(counts, change)
+    for row in rows:
+        before, change_abs = row["previous_price"], row["price_change"]
+        row["price_change_pct"] = (
+            round(100.0 * change_abs / before, 4) if change_abs is not None and before else None
+        )
+    return rows, total
+
+
+def _compared_page(
+    engine: Engine,
+    import_id: str,
+    against: str | None,
+    change: str,
+    limit: int,
+    offset: int,
+    after_index: int | None,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of a pair nobody recorded: both imports compared for it (one sort of both)."""
     p = _paired(import_id, against)
     where = _kinds(p)[change]
     order = p.c.previous_import_index if change == "gone" else p.c.import_index
-    comparable = p.c.currency.is_not_distinct_from(p.c.previous_currency)
+    if after_index is not None:
+        where = and_(where, order > after_index)
+    previous = {name: p.c[f"previous_{name}"] for name in _SIDE_COLUMNS}
     query = (
         select(
-            p.c.key.label("listing_key"),
-            func.coalesce(p.c.canonical_model, p.c.previous_canonical_model).label(
-                "canonical_model"
-            ),
-            func.coalesce(p.c.title, p.c.previous_title).label("title"),
-            p.c.import_index,
-            p.c.previous_import_index,
-            p.c.price,
-            p.c.previous_price,
-            func.coalesce(p.c.currency, p.c.previous_currency).label("currency"),
-            p.c.previous_currency,
-            case((comparable, p.c.price - p.c.previous_price), else_=None).label("price_change"),
+            *_page_columns(p.c.key, p.c, previous),
             # the page and its total in one pass (a count after the last page is asked below)
             func.count().over().label("total"),
         )
@@ -196,31 +399,55 @@ def diff_page(
             total = int(conn.execute(select(func.count()).select_from(p).where(where)).scalar_one())
     for row in rows:
         del row["total"]
-        before, change_abs = row["previous_price"], row["price_change"]
-        row["price_change_pct"] = (
-            round(100.0 * change_abs / before, 4) if change_abs is not None and before else None
-        )
     return rows, total
 
 
+def _rows_of(conn: Connection, import_id: str | None) -> pd.DataFrame:
+    """The columns the comparison needs, of every row of one import (none for None)."""
+    columns = [Listing.__table__.c[name] for name in DIFF_INPUT_COLUMNS]
+    query = select(*columns).where(of_import(import_id or ""))
+    return fetch_frame(conn, query, DIFF_INPUT_COLUMNS, _DIFF_TYPES)
+
+
+_DIFF_TYPES: dict[str, Any] = {
+    "import_index": "int64",
+    "listing_key": "string[pyarrow]",
+    "canonical_model": "string[pyarrow]",
+    "price": "float64",
+    "currency": "string[pyarrow]",
+}
+
+
 def record_diff(engine: Engine, import_id: str, against: str | None) -> dict[str, Any]:
-    """Compute and keep the import's diff against ``against`` (the listing_changes asset)."""
-    counts = diff_counts(engine, import_id, against)
+    """Compare the import with ``against`` (the listing_changes asset) and keep the counts,
+    the per-model counts and the runs its pages are found by: the API then reads them instead
+    of comparing the two imports again."""
+    with engine.connect() as conn:
+        found = compare_imports(_rows_of(conn, import_id), _rows_of(conn, against))
+    counts = found.totals()
     unkeyed_query = select(func.count()).where(of_import(import_id), Listing.listing_key.is_(None))
+    runs = [
+        {"import_id": import_id, **{k: (v if k == "change" else int(v)) for k, v in run.items()}}
+        for run in found.runs.to_dict("records")
+    ]
     with engine.begin() as conn:
         unkeyed = int(conn.execute(unkeyed_query).scalar_one())
+        conn.execute(delete(ImportDiffRun).where(ImportDiffRun.import_id == import_id))
         conn.execute(delete(ImportDiff).where(ImportDiff.import_id == import_id))
         values = {
             "import_id": import_id,
             "against_import_id": against,
-            "new_listings": counts.new,
-            "gone_listings": counts.gone,
-            "repriced_listings": counts.repriced,
-            "unchanged_listings": counts.unchanged,
+            "new_listings": counts["new"],
+            "gone_listings": counts["gone"],
+            "repriced_listings": counts["repriced"],
+            "unchanged_listings": counts["unchanged"],
             "unkeyed_listings": unkeyed,
+            "by_model": found.by_model,
             "computed_at": utcnow(),
         }
         conn.execute(insert(ImportDiff).values(**values))
+        if runs:
+            conn.execute(insert(ImportDiffRun), runs)
     return values
 
 
@@ -366,5 +593,6 @@ __all__ = [
     "previous_import",
     "price_deltas",
     "record_diff",
+    "recorded_by_model",
     "stored_diff",
 ]

@@ -15,12 +15,18 @@ from glyph_assets.sieve.market import (
     IMPORT_INPUT_COLUMNS,
     LISTING_INPUT_COLUMNS,
     MOVEMENT_COLUMNS,
+    POINT_COLUMNS,
     STATS_COLUMNS,
 )
-from glyph_assets.store import listing_rows
+from glyph_assets.store import listing_rows, summaries
 from glyph_assets.store.db import fetch_all
 from glyph_assets.store.listing_rows import WITH_IMPORTS
-from glyph_assets.store.models import Import, Listing, ModelMarketStat, PriceMovement
+from glyph_assets.store.models import (
+    Import,
+    ModelMarketStat,
+    ModelPricePoint,
+    PriceMovement,
+)
 from glyph_assets.store.repository import utcnow
 from glyph_assets.store.status import PERSISTED_STATUSES
 
@@ -54,30 +60,28 @@ def listings_of(engine: Engine, import_ids: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=LISTING_INPUT_COLUMNS)
 
 
-def model_listings(engine: Engine, canonical_model: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One model's listings in persisted imports (the columns the market figures need) and
-    those imports: what ``sieve.market.price_history`` charts. Read through the listings'
-    (canonical_model, score) index."""
-    imports = Import.__table__
-    columns = listing_rows.columns(LISTING_INPUT_COLUMNS, joined=True)
+def model_price_points(engine: Engine, canonical_model: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One model's price points (``sieve.market.price_points``, with their import_id) in every
+    persisted import, and those imports: what ``sieve.market.price_history`` charts. A row per
+    import and currency, stored when each import ended, on ``ix_model_price_points_model``;
+    an import whose figures are not stored yet gets them first (once)."""
+    summaries.fill_missing(engine, PERSISTED_STATUSES)
+    points, imports = ModelPricePoint.__table__, Import.__table__
     query = (
-        select(*columns)
-        .select_from(WITH_IMPORTS)
-        .where(Listing.canonical_model == canonical_model)
+        select(points.c.import_id, *(points.c[name] for name in POINT_COLUMNS))
+        .join(imports, imports.c.import_id == points.c.import_id)
+        .where(points.c.canonical_model == canonical_model)
         .where(imports.c.status.in_(PERSISTED_STATUSES))
     )
+    meta = select(imports.c.import_id, imports.c.source, imports.c.created_at).where(
+        imports.c.import_id.in_(query.with_only_columns(points.c.import_id).scalar_subquery())
+    )
     with engine.connect() as conn:
-        rows = [tuple(r) for r in conn.execute(query)]
-        frame = pd.DataFrame(rows, columns=LISTING_INPUT_COLUMNS)
-        ids = sorted(set(frame["import_id"]))
-        meta: list[tuple[Any, ...]] = []
-        for start in range(0, len(ids), _IN_BATCH):
-            batch = ids[start : start + _IN_BATCH]
-            found = select(imports.c.import_id, imports.c.source, imports.c.created_at).where(
-                imports.c.import_id.in_(batch)
-            )
-            meta.extend(tuple(r) for r in conn.execute(found))
-    return frame, pd.DataFrame(meta, columns=IMPORT_INPUT_COLUMNS)
+        found = pd.DataFrame(
+            [tuple(r) for r in conn.execute(query)], columns=["import_id", *POINT_COLUMNS]
+        )
+        seen = pd.DataFrame([tuple(r) for r in conn.execute(meta)], columns=IMPORT_INPUT_COLUMNS)
+    return found, seen
 
 
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
@@ -147,7 +151,7 @@ def read_price_movements(
 
 __all__ = [
     "listings_of",
-    "model_listings",
+    "model_price_points",
     "read_model_market_stats",
     "read_price_movements",
     "recent_imports",

@@ -258,7 +258,34 @@ class ImportDiff(Base):
     repriced_listings: Mapped[int] = mapped_column(Integer)
     unchanged_listings: Mapped[int] = mapped_column(Integer)
     unkeyed_listings: Mapped[int] = mapped_column(Integer)
+    # [{"canonical_model", "new", "gone", "repriced", "unchanged"}], most changes first: the
+    # diff's per-model summary, read instead of comparing the imports again (migration 0013;
+    # NULL for diffs recorded before it, which the API compares on demand).
+    by_model: Mapped[list | None] = mapped_column(JSON)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ImportDiffRun(Base):
+    """A stretch of consecutive rows of one import that are all of one kind of change in the
+    recorded diff (``sieve/changes.py``): the import that lists that kind, the other one for
+    ``gone``. A page of a kind at offset N starts in the run whose ``members_before`` covers
+    N, so the API pages the recorded diff without comparing both imports again; migration 0013.
+    """
+
+    __tablename__ = "import_diff_runs"
+    __table_args__ = (
+        # a keyset page (after an import_index) starts at the first run ending after it
+        Index("ix_import_diff_runs_last", "import_id", "change", "last_index"),
+    )
+
+    import_id: Mapped[str] = mapped_column(
+        ForeignKey("import_diffs.import_id", ondelete="CASCADE"), primary_key=True
+    )
+    change: Mapped[str] = mapped_column(String(16), primary_key=True)
+    members_before: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    members: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_index: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 class ImportSummary(Base):
@@ -289,6 +316,26 @@ class ImportSummary(Base):
     # [{"canonical_model", "listings", "min_price", "max_price"}], most listed first.
     top_models: Mapped[list] = mapped_column(JSON, nullable=False)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class ModelPricePoint(Base):
+    """One import's card prices of one model in one currency (``sieve.market.price_points``):
+    kept with the import's figures when it ends (``summaries.record_figures``), so a model's
+    price chart reads a row per import instead of every listing of the model; migration 0013.
+    """
+
+    __tablename__ = "model_price_points"
+    __table_args__ = (Index("ix_model_price_points_model", "canonical_model"),)
+
+    import_id: Mapped[str] = mapped_column(
+        ForeignKey("import_summaries.import_id", ondelete="CASCADE"), primary_key=True
+    )
+    canonical_model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(8), primary_key=True)
+    listings: Mapped[int] = mapped_column(Integer, nullable=False)
+    p10_price: Mapped[float] = mapped_column(Float, nullable=False)
+    median_price: Mapped[float] = mapped_column(Float, nullable=False)
+    p90_price: Mapped[float] = mapped_column(Float, nullable=False)
 
 
 class GpuModel(GpuSpecs, Base):

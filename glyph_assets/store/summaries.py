@@ -1,4 +1,5 @@
-"""An import's figures: counts, score range, first and last model, top models.
+"""An import's figures: counts, score range, first and last model, top models, and its price
+points per model (``model_price_points``, what a model's price chart reads).
 
 Computed once, when the import ends (:func:`record_figures`, called by
 ``repository.finish_import``), and kept in ``import_summaries``: the summary every client polls
@@ -16,8 +17,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from glyph_assets.sieve.market import price_points
+from glyph_assets.store.db import fetch_frame
 from glyph_assets.store.listing_rows import of_errors, of_import
-from glyph_assets.store.models import ImportSummary, Listing, RowError
+from glyph_assets.store.models import Import, ImportSummary, Listing, ModelPricePoint, RowError
 
 TOP_MODELS = 10
 # The price of one card: unit_price (price / the lot it buys) where a lot makes it differ from
@@ -104,6 +107,40 @@ def compute_figures(conn: Connection, import_id: str) -> dict[str, Any]:
     return figures
 
 
+# What the price points read of an import: the columns ``sieve.market.market_rows`` decides by.
+_POINT_INPUT = {
+    "import_index": "int64",
+    "canonical_model": "string[pyarrow]",
+    "currency": "string[pyarrow]",
+    "price": "float64",
+    "unit_price": "float64",
+    "is_gpu": "bool",  # only true rows are read
+}
+
+
+def price_point_rows(conn: Connection, import_id: str) -> list[dict[str, Any]]:
+    """The import's price points (``sieve.market.price_points``: per model and currency, the
+    p10 / median / p90 card price) as ``model_price_points`` rows. Only GPU rows with a model
+    and a currency are read, in batches (``db.fetch_frame``)."""
+    names = list(_POINT_INPUT)
+    query = select(*(Listing.__table__.c[name] for name in names)).where(
+        of_import(import_id),
+        Listing.is_gpu.is_(True),
+        Listing.canonical_model.is_not(None),
+        Listing.currency.is_not(None),
+    )
+    points = price_points(fetch_frame(conn, query, names, _POINT_INPUT))
+    return [{"import_id": import_id, **p} for p in points.astype(object).to_dict("records")]
+
+
+def _store(conn: Connection, import_id: str, figures: Mapping[str, Any], points: list) -> None:
+    """The summary row and its price points (a summary deleted takes its points along); read
+    before, so a SQLite writer holds its lock for these inserts only."""
+    conn.execute(insert(ImportSummary), [_row_of(import_id, figures)])
+    if points:
+        conn.execute(insert(ModelPricePoint), points)
+
+
 def _stored(conn: Connection, import_id: str) -> dict[str, Any] | None:
     row = conn.execute(
         select(ImportSummary.__table__).where(ImportSummary.import_id == import_id)
@@ -130,8 +167,9 @@ def record_figures(engine: Engine, import_id: str) -> dict[str, Any]:
         try:
             with engine.begin() as conn:
                 figures = compute_figures(conn, import_id)
+                points = price_point_rows(conn, import_id)
                 conn.execute(delete(ImportSummary).where(ImportSummary.import_id == import_id))
-                conn.execute(insert(ImportSummary), [_row_of(import_id, figures)])
+                _store(conn, import_id, figures, points)
             return figures
         except IntegrityError:
             if not attempts:
@@ -155,13 +193,30 @@ def import_figures(engine: Engine, import_id: str, ended: bool) -> dict[str, Any
         if stored is not None:
             return stored
         figures = compute_figures(conn, import_id)
+        points = price_point_rows(conn, import_id) if ended else []
     if ended:
         try:
             with engine.begin() as conn:
-                conn.execute(insert(ImportSummary), [_row_of(import_id, figures)])
+                _store(conn, import_id, figures, points)
         except IntegrityError:
             pass  # another reader (or finish_import) stored it first: the same figures
     return figures
+
+
+def fill_missing(engine: Engine, statuses: Iterable[str]) -> int:
+    """Give every import of ``statuses`` that has no stored figures its figures (an import
+    that ended before ``import_summaries``, or before migration 0013 cleared it to add the
+    price points): readers of stored figures then find every import's. How many were added."""
+    table = Import.__table__
+    with engine.connect() as conn:
+        missing = conn.execute(
+            select(table.c.import_id)
+            .outerjoin(ImportSummary, ImportSummary.import_id == table.c.import_id)
+            .where(ImportSummary.import_id.is_(None), table.c.status.in_(list(statuses)))
+        ).all()
+    for (import_id,) in missing:
+        import_figures(engine, import_id, ended=True)
+    return len(missing)
 
 
 __all__ = [
@@ -170,9 +225,11 @@ __all__ = [
     "TOP_MODELS",
     "compute_figures",
     "edge_models",
+    "fill_missing",
     "forget_figures",
     "import_figures",
     "record_figures",
+    "price_point_rows",
     "row_figures",
     "top_models",
 ]

@@ -50,18 +50,10 @@ def warehouse_stats(engine: Engine) -> dict[str, Any]:
     """The figures the market report opens with: added up over every import's stored figures
     (``import_summaries``, one row per import; an ended import without one gets it first), the
     model count from the market table."""
-    table = Import.__table__
-    with engine.connect() as conn:
-        imports = conn.execute(select(func.count()).select_from(table)).scalar_one()
-        missing = conn.execute(
-            select(table.c.import_id)
-            .outerjoin(ImportSummary, ImportSummary.import_id == table.c.import_id)
-            .where(ImportSummary.import_id.is_(None), table.c.status.in_(TERMINAL_STATUSES))
-        ).all()
-    for (import_id,) in missing:
-        summaries.import_figures(engine, import_id, ended=True)
+    summaries.fill_missing(engine, TERMINAL_STATUSES)
     s = ImportSummary.__table__.c
     with engine.connect() as conn:
+        imports = conn.execute(select(func.count()).select_from(Import.__table__)).scalar_one()
         row = conn.execute(
             select(
                 func.sum(s.persisted_rows),

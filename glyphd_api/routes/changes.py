@@ -67,15 +67,29 @@ def import_diff(
     ] = "repriced",
     limit: Limit = 50,
     offset: Offset = 0,
+    after_index: Annotated[
+        int | None,
+        Query(
+            ge=-1,
+            le=2**31 - 1,  # import_index is a 32-bit INTEGER column
+            description="Keyset paging: the listings after this row (import_index, or "
+            "previous_import_index for gone listings); the previous page's next_after_index",
+        ),
+    ] = None,
 ) -> Any:
     """Listings are matched by ``listing_key``; counts and the per-model summary cover both
-    imports whole, ``items`` pages the listings of one kind of change. Prices are compared
-    within one currency; ``usd`` adds both in US dollars at each import's day's rate."""
+    imports whole (for the previous import of the source, as the listing_changes asset recorded
+    them), ``items`` pages the listings of one kind of change. Prices are compared within one
+    currency; ``usd`` adds both in US dollars at each import's day's rate."""
     this = service.known_import(ctx, import_id)
     other = against or changes.previous_import(ctx.engine, import_id)
     previous = service.known_import(ctx, other) if other else {}
     counts, by_model = changes.diff_summary(ctx.engine, import_id, other)
-    items, total = changes.diff_page(ctx.engine, import_id, other, change, limit, offset)
+    items, total = changes.diff_page(
+        ctx.engine, import_id, other, change, limit, offset, after_index, counts
+    )
+    position = "previous_import_index" if change == "gone" else "import_index"
+    more = len(items) == limit and items
     items = diff_items_in_usd(
         items, rates_of(ctx.settings), this["created_at"], previous.get("created_at")
     )
@@ -90,6 +104,7 @@ def import_diff(
             total=total,
             limit=limit,
             offset=offset,
+            next_after_index=items[-1][position] if more else None,
         )
     )
 

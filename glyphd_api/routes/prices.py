@@ -38,9 +38,10 @@ class PriceHistory(BaseModel):
 
 def model_price_history(ctx: Context, canonical_model: str) -> PriceHistory:
     """The model's priced GPU listings of every persisted import, summarized per import (the
-    same rows its market figures count), oldest import first."""
-    listings, imports = market.model_listings(ctx.engine, canonical_model)
-    history = price_history(listings, imports)
+    same rows its market figures count), oldest import first: the price points each import
+    stored when it ended, not its listings."""
+    points, imports = market.model_price_points(ctx.engine, canonical_model)
+    history = price_history(points, imports)
     points = [PricePoint.model_validate(row) for row in history.to_dict("records")]
     return PriceHistory(canonical_model=canonical_model, points=points)
 

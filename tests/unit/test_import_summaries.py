@@ -133,3 +133,39 @@ def test_an_import_ended_before_0009_gets_its_figures_on_first_read(
         tables = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master"))}
     assert "import_summaries" not in tables
     engine.dispose()
+
+
+def test_0013_clears_the_summaries_stored_without_price_points(
+    glyph_env: object, tmp_path: Path
+) -> None:
+    """A summary stored before 0013 has no price points: the migration deletes it, and the
+    first reader that needs it stores it again with its points."""
+    url, config = warehouse_at(tmp_path, "0011", IMPORT_ID)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO listings (import_id, import_index, canonical_model, currency, price,"
+                " is_gpu) VALUES (:i, 1, 'B200', 'USD', 10.0, 1), (:i, 2, 'B200', 'USD', 30.0, 1)"
+            ),
+            {"i": IMPORT_ID},
+        )
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO import_summaries (import_id, persisted_rows, error_rows,"
+                " not_gpu_rows, unknown_model_rows, warning_rows, scored_rows, top_models,"
+                " computed_at) VALUES (:i, 2, 0, 0, 0, 0, 0, '[]', '2026-12-01 00:00:00')"
+            ),
+            {"i": IMPORT_ID},
+        )
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ImportSummary)).scalar_one() == 0
+    assert summaries.fill_missing(engine, ["succeeded", "partially_succeeded"]) == 1
+    with engine.connect() as conn:
+        points = conn.execute(
+            text("SELECT canonical_model, currency, listings, median_price FROM model_price_points")
+        ).all()
+    assert [tuple(p) for p in points] == [("B200", "USD", 2, 20.0)]
+    engine.dispose()

@@ -160,3 +160,161 @@ def test_history_and_deltas_follow_one_listing(pair: tuple[Engine, str, str]) ->
     assert changes.price_deltas(engine, changes.DeltaFilters(after=later), 100) == []
     one = changes.price_deltas(engine, changes.DeltaFilters(delta_id=deltas[0]["id"]), 1)
     assert one[0]["previous_snapshot_id"] == deltas[0]["previous_snapshot_id"]
+
+
+def _stored_import(engine: Engine, frame: pd.DataFrame, when: datetime) -> str:
+    """An import of ``frame`` (scored rows) written and ended as persisted_listings does."""
+    import uuid
+
+    from sqlalchemy import update
+
+    from glyph_assets.store.models import Import
+    from glyph_assets.store.status import ImportStatus
+
+    import_id = str(uuid.uuid4())
+    repository.create_import(
+        engine, import_id=import_id, source="diff", sha256="0" * 64, size_bytes=0, kind="raw"
+    )
+    with engine.begin() as conn:
+        conn.execute(update(Import).where(Import.import_id == import_id).values(created_at=when))
+    counts = repository.replace_import_rows(engine, import_id, [frame])
+    repository.finish_import(engine, import_id, ImportStatus.SUCCEEDED, counts=counts)
+    return import_id
+
+
+def _expected_diff(first: pd.DataFrame, second: pd.DataFrame) -> dict[str, list[tuple]]:
+    """The diff as the docstring of store/changes.py defines it, written out in Python: the
+    first row of each key stands for it, prices compare within one currency."""
+
+    def firsts(frame: pd.DataFrame) -> dict[str, dict]:
+        good = frame.loc[frame["error_stage"].isna() & frame["listing_key"].notna()]
+        rows = good.sort_values("import_index").drop_duplicates("listing_key")
+        records = rows.astype(object).where(rows.notna(), None).to_dict("records")
+        return {r["listing_key"]: r for r in records}
+
+    before, after = firsts(first), firsts(second)
+    found: dict[str, list[tuple]] = {c: [] for c in changes.CHANGES}
+    for key in sorted(set(before) | set(after)):
+        here, there = after.get(key), before.get(key)
+        if here and there:
+            same = (here["price"], here["currency"]) == (there["price"], there["currency"])
+            kind = "unchanged" if same else "repriced"
+        else:
+            kind = "new" if here else "gone"
+        this, other = here or {}, there or {}
+        comparable = this.get("currency") == other.get("currency")
+        both = this.get("price") is not None and other.get("price") is not None
+        found[kind].append(
+            (
+                (other if kind == "gone" else this)["import_index"],
+                key,
+                this.get("canonical_model") or other.get("canonical_model"),
+                this.get("import_index"),
+                other.get("import_index"),
+                this.get("price"),
+                other.get("price"),
+                this.get("currency") or other.get("currency"),
+                other.get("currency"),
+                this["price"] - other["price"] if comparable and both else None,
+            )
+        )
+    return {kind: [row[1:] for row in sorted(rows)] for kind, rows in found.items()}
+
+
+def _page_rows(rows: list[dict]) -> list[tuple]:
+    names = ["listing_key", "canonical_model", "import_index", "previous_import_index"]
+    names += ["price", "previous_price", "currency", "previous_currency", "price_change"]
+    return [tuple(r[n] for n in names) for r in rows]
+
+
+def _check_pages(engine: Engine, after: str, before: str | None, expected: dict) -> None:
+    """Every kind's rows, whole, by offset pages and by keyset pages (also with an offset)."""
+    for kind in changes.CHANGES:
+        whole, total = changes.diff_page(engine, after, before, kind, 1000, 0)
+        assert total == len(expected[kind])
+        assert _page_rows(whole) == expected[kind], kind
+        position = "previous_import_index" if kind == "gone" else "import_index"
+        offset_pages, keyset_pages, mark = [], [], None
+        for offset in range(0, total + 7, 7):
+            offset_pages += changes.diff_page(engine, after, before, kind, 7, offset)[0]
+            page, _ = changes.diff_page(engine, after, before, kind, 7, 0, mark)
+            keyset_pages += page
+            if page:
+                mark = page[-1][position]
+        assert _page_rows(offset_pages) == _page_rows(keyset_pages) == expected[kind], kind
+        for n in (0, 1, total // 2):  # a keyset and an offset after it
+            if n < total:
+                mark = whole[n][position]
+                page, _ = changes.diff_page(engine, after, before, kind, 5, 3, mark)
+                assert _page_rows(page) == expected[kind][n + 4 : n + 9], (kind, n)
+
+
+def test_pages_and_recorded_summary_match_a_full_comparison(glyph_env: Settings) -> None:
+    """Two imports with every case the diff must tell apart (gone, new, repriced, a currency
+    change, prices becoming NULL, keys repeated within an import, rows without a key or a
+    model): each kind's pages, by offset and by keyset, are exactly the full comparison, both
+    compared on demand and read from what the listing_changes asset recorded; the recorded
+    summary is the one compared on demand until a side's rows are written again."""
+    from glyph_assets.store.status import ImportStatus
+    from glyph_assets.tooling.bench.storage import scored_frame
+
+    engine = migrate(glyph_env.sqlalchemy_url)
+    first = scored_frame(400, 1, seed=3)
+    second = scored_frame(400, 1, seed=3).iloc[30:].copy()  # 30 gone (some were errors)
+    index = second["import_index"].to_numpy()
+    second.loc[index % 7 == 0, "price"] = second["price"] * 0.9  # repriced
+    second.loc[index % 11 == 0, "currency"] = "EUR"  # same number, another currency
+    second.loc[index % 13 == 0, "price"] = None
+    first.loc[first["import_index"] % 17 == 0, "price"] = None  # NULL on both sides: unchanged
+    second.loc[index % 19 == 0, "listing_key"] = None  # no key: in no kind
+    second.loc[index % 23 == 0, "canonical_model"] = None
+    # a key repeated later in both imports: the first row stands for it, the repeat is nothing
+    first.loc[first["import_index"] == 399, "listing_key"] = first["listing_key"].iloc[50]
+    second.loc[index == 398, "listing_key"] = first["listing_key"].iloc[60]
+    added = scored_frame(25, 401, seed=4)  # new rows after the old ones
+    second = pd.concat([second, added], ignore_index=True)
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    before = _stored_import(engine, first, start)
+    after = _stored_import(engine, second, start + timedelta(days=1))
+    expected = _expected_diff(first, second)
+    assert all(len(expected[k]) > 5 for k in changes.CHANGES), {
+        k: len(v) for k, v in expected.items()
+    }
+    computed = changes.diff_by_model(engine, after, before)
+    counts = changes.diff_counts(engine, after, before)
+    assert counts.as_dict() == {k: len(v) for k, v in expected.items()}
+    _check_pages(engine, after, before, expected)
+    assert changes.recorded_by_model(engine, after, before) is None
+    recorded = changes.record_diff(engine, after, before)
+    assert {k: recorded[f"{k}_listings"] for k in changes.CHANGES} == counts.as_dict()
+    assert changes.recorded_by_model(engine, after, before) == computed
+    assert changes.recorded_by_model(engine, after, None) is None  # another pair
+    _check_pages(engine, after, before, expected)  # now from the record's runs
+    # nothing before the first import: every keyed first row is new, recorded or not
+    alone = _expected_diff(first.iloc[0:0], first)
+    _check_pages(engine, before, None, alone)
+    changes.record_diff(engine, before, None)
+    assert changes.recorded_by_model(engine, before, None) is not None
+    _check_pages(engine, before, None, alone)
+    # the older import's rows written again: the record no longer holds
+    repository.finish_import(engine, before, ImportStatus.SUCCEEDED)
+    assert changes.recorded_by_model(engine, after, before) is None
+    assert changes.diff_by_model(engine, after, before) == computed
+
+
+def test_a_recorded_page_seeks_each_key_instead_of_reading_an_import(
+    glyph_env: Settings,
+) -> None:
+    """A page of the recorded diff reads its own rows on (import_id, import_index) and finds
+    each one's row in the other import by its key (ix_listings_key_import), on SQLite without
+    statistics too: neither import is read row by row."""
+    from sqlalchemy.dialects import sqlite
+
+    engine = migrate(glyph_env.sqlalchemy_url)
+    for change in changes.CHANGES:
+        query = changes._recorded_rows("a", "b", change, [1, 2, 3])
+        sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+        with engine.connect() as conn:
+            plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+        assert not [step for step in plan if step.startswith("SCAN")], (change, plan)
+        assert any("ix_listings_key_import" in step for step in plan), (change, plan)

@@ -14,11 +14,12 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 
-from glyph_assets.settings import PROJECT_ROOT
+from glyph_assets.settings import PROJECT_ROOT, get_settings
 from glyph_assets.tooling.bench.runner import Figure, median_of
 from glyph_assets.tooling.supervisor import api_command, free_port, wait_http
 
@@ -102,3 +103,74 @@ def console_figures(env: dict[str, str], import_id: str, repeat: int = 10) -> li
                 )
             )
     return figures
+
+
+def build_warehouse(work: Path, rows: int, imports: int) -> tuple[dict[str, str], str]:
+    """A SQLite warehouse of ``imports`` imports of one generated realistic file of ``rows``
+    rows (``datagen.generate_realistic_csv`` through the pipeline's stages, written by the
+    store's bulk writer as the warehouse bench does), with what the assets would have stored
+    after them: market figures, price movements and each import's diff against the one before.
+    Kept in ``work`` (reused when it is there already): the env the API needs, and the newest
+    import's id."""
+    from glyph_assets.sieve import market as market_figures
+    from glyph_assets.sieve.fx import load_rates
+    from glyph_assets.store import changes, market
+    from glyph_assets.store.db import migrate
+    from glyph_assets.tooling.bench.datagen import generate_realistic_csv
+    from glyph_assets.tooling.bench.warehouse import populate, scored_chunks
+
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "dagster_home").mkdir(exist_ok=True)
+    database = work / "glyph.db"
+    env = {
+        "GLYPH_DATABASE_URL": f"sqlite:///{database}",
+        "GLYPH_DATA_DIR": str(work / "data"),
+        "DAGSTER_HOME": str(work / "dagster_home"),
+    }
+    ready = work / "import_id"
+    if ready.exists():
+        return env, ready.read_text().strip()
+    database.unlink(missing_ok=True)
+    engine = migrate(env["GLYPH_DATABASE_URL"])
+    csv_path = generate_realistic_csv(work / f"realistic_{rows}.csv", rows)
+    chunks = scored_chunks(csv_path)
+    csv_path.unlink()
+    ids = populate(engine, chunks, imports)
+    del chunks
+    settings = get_settings()
+    window = market.recent_imports(engine, settings.market_movements_window_imports)
+    listings = market.listings_of(engine, window["import_id"].tolist())
+    rates = load_rates(settings.fx_rates_path)
+    market.replace_price_movements(engine, market_figures.price_movements(listings, window, rates))
+    for import_id in ids:
+        changes.record_diff(engine, import_id, changes.previous_import(engine, import_id))
+    engine.dispose()
+    ready.write_text(ids[-1])
+    return env, ids[-1]
+
+
+if __name__ == "__main__":
+    import argparse
+    import tempfile
+
+    from glyph_assets.tooling.bench.runner import print_table
+
+    parser = argparse.ArgumentParser(
+        description="The console's pages on a warehouse of big realistic imports, alone"
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows an import")
+    parser.add_argument("--imports", type=int, default=2, help="imports of the generated file")
+    parser.add_argument("--repeat", type=int, default=10, help="requests a page (the median)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="build the warehouse in this directory and keep it; reuse it when it is there",
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="glyph-bench-console-") as tmp:
+        where = args.keep or Path(tmp)
+        env, newest = build_warehouse(where, args.rows, args.imports)
+        print_table(
+            console_figures(env, newest, args.repeat),
+            title=f"glyph console pages ({args.imports} imports of {args.rows:,} realistic rows)",
+        )
