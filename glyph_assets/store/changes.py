@@ -346,7 +346,8 @@ def diff_page(
         raise ValueError(f"change must be one of {', '.join(CHANGES)}")
     recorded = recorded_by_model(engine, import_id, against)
     if recorded is None:
-        rows, total = _compared_page(engine, import_id, against, change, limit, offset, after_index)
+        window = DiffWindow(change, limit, offset, after_index)
+        rows, total = _compared_page(engine, import_id, against, window)
     else:
         walked_import = (against or "") if change == "gone" else import_id
         with engine.connect() as conn:
@@ -366,16 +367,27 @@ def diff_page(
     return rows, total
 
 
+@dataclass(frozen=True)
+class DiffWindow:
+    """Which listings of a diff a page holds: one kind of change, then the page (by offset, or
+    by keyset after a row)."""
+
+    change: str
+    limit: int
+    offset: int
+    after_index: int | None = None
+
+
 def _compared_page(
-    engine: Engine,
-    import_id: str,
-    against: str | None,
-    change: str,
-    limit: int,
-    offset: int,
-    after_index: int | None,
+    engine: Engine, import_id: str, against: str | None, window: DiffWindow
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of a pair nobody recorded: both imports compared for it (one sort of both)."""
+    change, limit, offset, after_index = (
+        window.change,
+        window.limit,
+        window.offset,
+        window.after_index,
+    )
     p = _paired(import_id, against)
     where = _kinds(p)[change]
     order = p.c.previous_import_index if change == "gone" else p.c.import_index

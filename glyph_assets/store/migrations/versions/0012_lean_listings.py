@@ -51,16 +51,15 @@ SPEC_TYPES: tuple[tuple[str, TypeEngine], ...] = (
     ("score_efficiency", sa.Float()),
 )
 SPECS = [name for name, _ in SPEC_TYPES]
-# The listing's own columns and their types, in table order: HEAD, then unit_price, MIDDLE,
-# spec_set, TAIL (a migration keeps its own copy: the pipeline's columns may change later).
-HEAD_TYPES: dict[str, sa.types.TypeEngine] = {
+# The listing's own columns and their types, in table order (a migration keeps its own copy:
+# the pipeline's columns may change later). The table puts unit_price after the first five
+# (HEAD) and spec_set before the last four (TAIL); MIDDLE is the rest.
+LISTING_TYPES: dict[str, sa.types.TypeEngine] = {
     "title": sa.Text(),
     "price": sa.Float(),
     "currency": sa.String(length=8),
     "condition": sa.String(length=32),
     "quantity": sa.Integer(),
-}
-MIDDLE_TYPES: dict[str, sa.types.TypeEngine] = {
     "seller": sa.Text(),
     "region": sa.Text(),
     "source_url": sa.Text(),
@@ -77,14 +76,13 @@ MIDDLE_TYPES: dict[str, sa.types.TypeEngine] = {
     "reject_reason": sa.String(length=32),
     "listing_key": sa.String(length=24),
     "match_alternatives": sa.Text(),
-}
-TAIL_TYPES: dict[str, sa.types.TypeEngine] = {
     "warnings": sa.Text(),
     "score": sa.Float(),
     "score_value": sa.Float(),
     "client_score": sa.Float(),
 }
-HEAD, MIDDLE, TAIL = list(HEAD_TYPES), list(MIDDLE_TYPES), list(TAIL_TYPES)
+_NAMES = list(LISTING_TYPES)
+HEAD, MIDDLE, TAIL = _NAMES[:5], _NAMES[5:-4], _NAMES[-4:]
 OLD_INDEXES = (
     "ix_listings_import_score_desc",
     "ix_listings_import_model",
@@ -104,7 +102,7 @@ def _score() -> sa.TextClause:
 
 def _listing_columns(key: str) -> list[sa.Column]:
     """The lean listings table's columns, ``key`` being import_key."""
-    plain = {**HEAD_TYPES, **MIDDLE_TYPES, **TAIL_TYPES}
+    plain = LISTING_TYPES
     return [
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column(key, sa.Integer(), nullable=False),
