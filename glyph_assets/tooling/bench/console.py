@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -20,7 +19,7 @@ from urllib.parse import quote
 import httpx
 
 from glyph_assets.settings import PROJECT_ROOT, get_settings
-from glyph_assets.tooling.bench.runner import Figure, median_of
+from glyph_assets.tooling.bench.runner import Figure, median_get_ms
 from glyph_assets.tooling.supervisor import api_command, free_port, wait_http
 
 TARGET = "< 1 s"
@@ -51,20 +50,6 @@ def served_api(env: dict[str, str]) -> Iterator[httpx.Client]:
         proc.wait(10)
 
 
-def _median_ms(client: httpx.Client, path: str, repeat: int) -> float:
-    """Median wall time of ``repeat`` GETs of ``path`` after one warm-up; each must be 200."""
-    times = []
-    for attempt in range(repeat + 1):
-        start = time.perf_counter()
-        response = client.get(path)
-        elapsed = (time.perf_counter() - start) * 1000
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {path} answered {response.status_code}: {response.text[:300]}")
-        if attempt:
-            times.append(elapsed)
-    return median_of(times)
-
-
 def console_figures(env: dict[str, str], import_id: str, repeat: int = 10) -> list[Figure]:
     """Each console page's median time on the import, beside the JSON listing page of 100."""
     with served_api(env) as client:
@@ -90,8 +75,8 @@ def console_figures(env: dict[str, str], import_id: str, repeat: int = 10) -> li
         json_page = f"/api/imports/{import_id}/listings?limit=100&offset=500"
         figures = []
         for name, path in pages.items():
-            value = _median_ms(client, path, repeat)
-            baseline = _median_ms(client, json_page, repeat)
+            value = median_get_ms(client, path, repeat)
+            baseline = median_get_ms(client, json_page, repeat)
             figures.append(
                 Figure(
                     f"console {name} ({rows:,} listings), median of {repeat}",
