@@ -112,8 +112,10 @@ def compare_imports(this: pd.DataFrame, other: pd.DataFrame | None) -> Compariso
         _runs(_kinds_of(here, paired, "import_index"), _index(here), (0, 2, 3)),
         _runs(_kinds_of(there, paired, "import_index_previous"), _index(there), (1,)),
     ]
-    found = pd.concat([r for r in runs if len(r)], ignore_index=True)
-    return Comparison(by_model, found if len(found) else pd.DataFrame(columns=RUN_COLUMNS))
+    nonempty = [r for r in runs if len(r)]
+    if not nonempty:  # no listing with a key on either side (e.g. scored rows without URL)
+        return Comparison(by_model, pd.DataFrame(columns=RUN_COLUMNS))
+    return Comparison(by_model, pd.concat(nonempty, ignore_index=True))
 
 
 def _index(rows: pd.DataFrame) -> np.ndarray:

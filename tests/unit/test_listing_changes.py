@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from glyph_assets.settings import PROJECT_ROOT, Settings
+from glyph_assets.sieve.changes import DIFF_INPUT_COLUMNS, RUN_COLUMNS, compare_imports
 from glyph_assets.sieve.listing_key import listing_keys, normalize_url
 from glyph_assets.sieve.pipeline import run_offline
 from glyph_assets.sieve.read import read_raw
@@ -318,3 +319,21 @@ def test_a_recorded_page_seeks_each_key_instead_of_reading_an_import(
             plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
         assert not [step for step in plan if step.startswith("SCAN")], (change, plan)
         assert any("ix_listings_key_import" in step for step in plan), (change, plan)
+
+
+def test_imports_without_any_keyed_listing_compare_to_nothing() -> None:
+    """Scored rows without URL or title have no listing_key: nothing to follow, and the
+    comparison (the listing_changes asset's) records no run rather than failing the run."""
+    rows = pd.DataFrame(
+        {
+            "import_index": [1, 2],
+            "listing_key": pd.array([None, None], dtype="string[pyarrow]"),
+            "canonical_model": pd.array(["H100_80GB_PCIE", None], dtype="string[pyarrow]"),
+            "price": [100.0, 200.0],
+            "currency": pd.array(["USD", "USD"], dtype="string[pyarrow]"),
+        }
+    )[DIFF_INPUT_COLUMNS]
+    for other in (None, rows):
+        found = compare_imports(rows, other)
+        assert found.runs.empty and list(found.runs.columns) == RUN_COLUMNS
+        assert all(m["new"] == m["gone"] == m["repriced"] == 0 for m in found.by_model)
