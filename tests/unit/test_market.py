@@ -307,6 +307,16 @@ def test_market_refresh_follows_new_imports_even_with_a_failed_one() -> None:
         )
         assert requested(eager_after) == set()  # what plain eager() would have done: nothing
 
+        # The refresh it asked for lands, and another import persists before the next tick:
+        # that import still gets a refresh (eager() forgets it, the refresh being newer).
+        for key in ("model_market_stats", "price_movements"):
+            instance.report_runless_asset_event(AssetMaterialization(key))
+        instance.report_runless_asset_event(AssetMaterialization("persisted_listings", partition=A))
+        again = evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
+        assert requested(again) == {"model_market_stats", "price_movements"}
+        settled = evaluate_automation_conditions(defs=defs, instance=instance, cursor=again.cursor)
+        assert requested(settled) == set()  # one refresh per update, not one per tick
+
 
 def test_market_figures_count_a_lot_at_the_price_of_one_card() -> None:
     lots = LISTINGS.assign(unit_price=LISTINGS["price"])
