@@ -28,6 +28,7 @@ from glyph_assets.resources import resources_from
 from glyph_assets.settings import Settings
 from glyph_assets.staging import staged_parts
 from glyph_assets.storage import location_text
+from glyph_assets.store import listing_rows
 from glyph_assets.store.db import get_engine
 from glyph_assets.store.models import Listing, RowError
 from glyph_assets.tooling.bench.datagen import generate_csv
@@ -38,13 +39,16 @@ ROWS = 2_000
 # Raw parts of 300 rows, chunks of at least 700: 7 parts in 3 chunks (700, 700, 600 rows).
 SMALL = {"chunk_rows": 300, "fanout_chunk_rows": 700, "fanout_min_rows": 1_000}
 # Identity and bookkeeping columns, which differ between two imports of the same file.
-_OWN = {"id", "import_id", "created_at", "updated_at", "persisted_at"}
+_OWN = {"id", "import_id", "import_key", "created_at", "updated_at", "persisted_at"}
 
 
 def _rows(settings: Settings, model: Any, import_id: str) -> list[tuple]:
     columns = [c for c in model.__table__.columns if c.name not in _OWN]
+    of = (
+        listing_rows.of_import(import_id) if model is Listing else listing_rows.of_errors(import_id)
+    )
     with get_engine(settings.sqlalchemy_url).connect() as conn:
-        query = select(*columns).where(model.import_id == import_id).order_by(model.import_index)
+        query = select(*columns).where(of).order_by(model.import_index)
         return [tuple(r) for r in conn.execute(query).all()]
 
 

@@ -68,7 +68,9 @@ def api(running_stack: RunningStack) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnStack]:
-    with own_stack(tmp_path_factory.mktemp("faults"), chunk_rows="5") as own:
+    """A stack of its own whose runs all go through the run queue and the daemon (no express
+    launch: ``GLYPH_EXPRESS_MAX_BYTES=0``), which is what these faults are about."""
+    with own_stack(tmp_path_factory.mktemp("faults"), chunk_rows="5", express_max_bytes="0") as own:
         yield own
 
 

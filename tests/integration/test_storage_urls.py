@@ -15,6 +15,7 @@ from glyph_assets.imports import register_import
 from glyph_assets.settings import Settings
 from glyph_assets.staging import staged_parts
 from glyph_assets.storage import is_plain
+from glyph_assets.store import listing_rows
 from glyph_assets.store.db import get_engine
 from glyph_assets.store.models import Listing, RowError
 from tests.support.imports import listings_csv
@@ -27,11 +28,11 @@ def _rows(settings: Settings, import_id: str) -> list[tuple]:
     with get_engine(settings.sqlalchemy_url).connect() as conn:
         listings = conn.execute(
             select(Listing.import_index, Listing.canonical_model, Listing.score).where(
-                Listing.import_id == import_id
+                listing_rows.of_import(import_id)
             )
         ).all()
         errors = conn.execute(
-            select(RowError.import_index).where(RowError.import_id == import_id)
+            select(RowError.import_index).where(listing_rows.of_errors(import_id))
         ).all()
     return sorted(tuple(r) for r in listings) + sorted(tuple(r) for r in errors)
 

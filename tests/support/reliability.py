@@ -199,10 +199,11 @@ def run_progress(running: RunningStack, run_id: str) -> list[ProgressEvent]:
 
 def run_worker(running: RunningStack, run_id: str, timeout: float = 60) -> psutil.Process:
     """The process executing ``run_id``: the pid its in-process executor logged, checked to be
-    a descendant of this stack's code server or daemon (the warm run launcher forks workers
-    from the daemon's fork server), so nothing else can ever be signalled."""
+    a descendant of this stack's code server, daemon or webserver (the warm run launcher forks
+    workers from the daemon's fork server, or the webserver's for an express launch), so
+    nothing else can ever be signalled."""
     deadline = time.monotonic() + timeout
-    launchers = {running.procs[name].pid for name in ("code-server", "daemon")}
+    launchers = {running.procs[name].pid for name in ("code-server", "daemon", "webserver")}
     while time.monotonic() < deadline:
         for message in run_messages(running, run_id):
             if message.startswith("Executing steps in process (pid: "):
@@ -210,7 +211,7 @@ def run_worker(running: RunningStack, run_id: str, timeout: float = 60) -> psuti
                 worker = psutil.Process(pid)
                 assert launchers & {
                     p.pid for p in worker.parents()
-                }, f"pid {pid} is not a child of the code server or the daemon"
+                }, f"pid {pid} is not a child of the code server, the daemon or the webserver"
                 return worker
         time.sleep(0.2)
     raise AssertionError(f"no worker process logged for run {run_id}")
