@@ -275,16 +275,19 @@ def test_a_release_warehouse_is_converted_in_place_and_reads_back_unchanged(
                 ),
                 {"i": import_id},
             ).all()
-            summary = conn.execute(
-                text("SELECT * FROM import_summaries WHERE import_id = :i"), {"i": import_id}
-            ).one()
         assert [tuple(r) for r in ids] == was["ids"]
-        assert dict(summary._mapping) == was["summary"]
+        # 0013 drops the stored summaries (to store them again with their price points): the
+        # first read stores them again from the lean rows.
         stored = summaries.import_figures(engine, import_id, ended=True)
         assert (stored["persisted_rows"], stored["score_max"]) == (
             was["summary"]["persisted_rows"],
             was["summary"]["score_max"],
         )
+        with engine.connect() as conn:
+            summary = conn.execute(
+                text("SELECT * FROM import_summaries WHERE import_id = :i"), {"i": import_id}
+            ).one()
+        assert summary.persisted_rows == was["summary"]["persisted_rows"] == len(listings)
         with engine.connect() as conn:  # the figures read from the lean rows agree
             figures = summaries.row_figures(conn, import_id, summaries.ROW_FIGURES)
         assert figures["persisted_rows"] == len(listings)
@@ -326,7 +329,12 @@ def test_a_release_warehouse_is_converted_in_place_and_reads_back_unchanged(
     old = create_engine(url)
     back = _read_release(old)
     old.dispose()
-    assert back == before
+
+    def rows_only(read: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        # The summaries are not compared: 0013 drops them and the first read stores them anew.
+        return {i: {k: v for k, v in d.items() if k != "summary"} for i, d in read.items()}
+
+    assert rows_only(back) == rows_only(before)
 
 
 def _with_raw_booleans(rows: list[dict[str, Any]], engine: Engine) -> list[dict[str, Any]]:
