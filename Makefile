@@ -45,29 +45,23 @@ format: install
 	$(BIN)/black glyph_assets glyphd_api tests
 	$(BIN)/ruff check --fix glyph_assets glyphd_api tests
 
-# Two lanes run side by side: both spend most of their time waiting on real processes (Dagster
-# runs, servers starting), so together they finish sooner than one after the other.
-# - The main lane: the suite on SQLite, less what the side lane runs.
-# - The side lane: the PostgreSQL pass (the API, conformance and listing-change suites again, with
-#   the listing store and Dagster on PostgreSQL; the Celery tests, two workers on the local
-#   RabbitMQ, which need PostgreSQL whatever the backend), then SIDE_SUITES on SQLite: files
-#   that start stacks of their own, moved here so that both lanes take about as long.
-# The side lane's output follows the main lane's; any pass failing fails the target.
+# The PostgreSQL pass (the API, conformance and listing-change suites again, with the listing
+# store and Dagster on PostgreSQL) runs beside the main suite: both spend most of their time
+# waiting on real processes (Dagster runs, servers starting), so side by side they finish sooner
+# than one after the other. Its output follows the main suite's; either failing fails the target.
+# The Celery tests (two workers on the local RabbitMQ, Dagster on PostgreSQL) need PostgreSQL
+# whatever the backend, so they run in this pass and the main suite leaves them out.
 PG_SUITES := tests/integration/test_api.py tests/integration/test_established.py \
 	tests/integration/test_changes.py tests/integration/test_celery.py
-SIDE_SUITES := tests/integration/test_disk_full.py tests/integration/test_soak.py \
-	tests/integration/test_large_import.py tests/integration/test_supervisor.py
 
 test: install bytecode lint browser
 	@mkdir -p .test-logs
-	@( GLYPH_TEST_BACKEND=postgres $(BIN)/python -m pytest -p no:cacheprovider $(PG_SUITES); \
-	  pg=$$?; $(BIN)/python -m pytest -p no:cacheprovider -m 'not celery' $(SIDE_SUITES); \
-	  side=$$?; [ $$pg -eq 0 ] && exit $$side; exit $$pg ) > .test-logs/side.log 2>&1 & side=$$!; \
-	$(BIN)/python -m pytest -m 'not celery' $(addprefix --ignore=,$(SIDE_SUITES)); main=$$?; \
-	wait $$side; sided=$$?; \
-	echo "--- the side lane (PostgreSQL: $(PG_SUITES); then SQLite: $(SIDE_SUITES))"; \
-	cat .test-logs/side.log; \
-	if [ $$main -ne 0 ]; then exit $$main; fi; exit $$sided
+	@GLYPH_TEST_BACKEND=postgres $(BIN)/python -m pytest -p no:cacheprovider $(PG_SUITES) \
+		> .test-logs/postgres.log 2>&1 & pg=$$!; \
+	$(BIN)/python -m pytest -m 'not celery'; main=$$?; \
+	wait $$pg; postgres=$$?; \
+	echo "--- the PostgreSQL pass ($(PG_SUITES))"; cat .test-logs/postgres.log; \
+	if [ $$main -ne 0 ]; then exit $$main; fi; exit $$postgres
 
 bench: install bytecode bench-tools
 	$(BIN)/glyph bench
