@@ -67,8 +67,9 @@ LAUNCH_EXPRESS = "express"
 
 
 def launch_tags(size_bytes: int | None, express_max_bytes: int) -> dict[str, str]:
-    """The launch tag of an import's run: express when its landed file is small."""
-    if size_bytes is not None and 0 <= size_bytes <= express_max_bytes:
+    """The launch tag of an import's run: express when its landed file is small (an
+    ``express_max_bytes`` of 0 queues every run, as GLYPH_EXPRESS_MAX_BYTES documents)."""
+    if express_max_bytes > 0 and size_bytes is not None and 0 <= size_bytes <= express_max_bytes:
         return {LAUNCH_TAG: LAUNCH_EXPRESS}
     return {}
 

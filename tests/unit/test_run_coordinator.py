@@ -103,6 +103,7 @@ def test_no_limit_launches_every_express_run(instance: DagsterInstance) -> None:
         (1025, 1024, {}),
         (None, 1024, {}),  # size unknown: queued
         (10, 0, {}),  # 0 queues every run
+        (0, 0, {}),  # even an empty file
     ],
 )
 def test_launch_tags_mark_small_files_express(
