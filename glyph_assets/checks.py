@@ -47,6 +47,7 @@ from glyph_assets.contract import (
     PERSISTED_LISTINGS,
     RAW_LISTINGS,
     SCORED_LISTINGS,
+    check_step,
 )
 from glyph_assets.conventions import layer_tags
 from glyph_assets.io_managers import ParquetParts, read_part
@@ -282,7 +283,7 @@ _CHECK_OP_TAGS = {"glyph/checks": "pipeline", **layer_tags("checks")}
 @multi_asset_check(
     specs=_specs(RAW_LISTINGS, _FRAME_CHECKS),
     ins={"raw_listings": AssetIn(RAW_LISTINGS)},
-    name="raw_listings_checks",
+    name=check_step(RAW_LISTINGS),
     description="Schema and import_index checks on the stored raw rows of one import.",
     op_tags=_CHECK_OP_TAGS,
 )
@@ -299,7 +300,7 @@ def _checks_after_raw(stage: str, description: str, extra: list[str]) -> AssetCh
     @multi_asset_check(
         specs=_specs(stage, [*_FRAME_CHECKS, "rows_preserved", *extra], [RAW_LISTINGS]),
         ins={"stage_rows": AssetIn(stage), "raw_listings": AssetIn(RAW_LISTINGS)},
-        name=f"{stage}_checks",
+        name=check_step(stage),
         description=description,
         op_tags=_CHECK_OP_TAGS,
     )
@@ -355,7 +356,7 @@ def _recorded_total(engine: Engine, import_id: str) -> int | None:
         [RAW_LISTINGS],
     ),
     ins={"raw_listings": AssetIn(RAW_LISTINGS)},
-    name="persisted_listings_checks",
+    name=check_step(PERSISTED_LISTINGS),
     description=(
         "Database checks of one import: schema, import_index over listings and row errors, "
         "rows accounted for, score range and the unknown-model share."

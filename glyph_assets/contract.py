@@ -43,6 +43,15 @@ PIPELINE_STAGES = (
     PERSISTED_LISTINGS,
 )
 
+# The step that runs a stage's asset checks (``checks.py``): ``<stage>_checks``.
+CHECKS_STEP_SUFFIX = "_checks"
+
+
+def check_step(stage: str) -> str:
+    """The name of the multi-asset check (and its step) that checks ``stage``."""
+    return f"{stage}{CHECKS_STEP_SUFFIX}"
+
+
 # -- run tags ---------------------------------------------------------------------------------
 IMPORT_TAG = "glyph/import_id"
 SOURCE_TAG = "glyph/source"
@@ -241,6 +250,8 @@ def _disk_full_first(text: str) -> str:
 __all__ = [
     "ATTEMPT_TAG",
     "IMPORT_TAG",
+    "CHECKS_STEP_SUFFIX",
+    "check_step",
     "IMPORTS_PARTITIONS_NAME",
     "FANOUT_GRAPH",
     "FANOUT_JOB_NAME",

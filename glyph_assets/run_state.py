@@ -29,6 +29,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from glyph_assets.contract import (
+    CHECKS_STEP_SUFFIX,
+    FANOUT_GRAPH,
     INGEST_JOB_NAMES,
     MAX_ERROR_CHARS,
     PIPELINE_STAGES,
@@ -48,17 +50,27 @@ RETRY_TAG_WAIT_SECONDS = 30.0
 def materializes_pipeline(
     job_name: str, asset_keys: Iterable[str] | None, step_keys: Iterable[str] | None
 ) -> bool:
-    """Does the run materialize at least one pipeline asset?
+    """Is the run an attempt of its import's pipeline?
 
     A run of the implicit asset job says what it materializes by its asset selection; a
-    re-execution by its steps; a run of ``ingest_import`` (or of its fanned-out twin
-    ``ingest_import_chunked``) without either runs all five.
+    re-execution by its steps, where a stage's checks and the fan-out's steps count as the
+    stage's (a retry of a run whose worker died after persisting re-runs only the last checks,
+    and it is what settles the import); a run of ``ingest_import`` (or of its fanned-out twin
+    ``ingest_import_chunked``) always works on its import, whatever steps it re-executes.
     """
+    if job_name in INGEST_JOB_NAMES:
+        return True
     if asset_keys is not None:
         return not set(PIPELINE_STAGES).isdisjoint(asset_keys)
     if step_keys is not None:
-        return not set(PIPELINE_STAGES).isdisjoint(step_keys)
-    return job_name in INGEST_JOB_NAMES
+        return any(_pipeline_step(step) for step in step_keys)
+    return False
+
+
+def _pipeline_step(step_key: str) -> bool:
+    """A stage's own step, its checks' step, or a step of the graph that fans stages out."""
+    node = step_key.split(".", 1)[0]
+    return node == FANOUT_GRAPH or node.removesuffix(CHECKS_STEP_SUFFIX) in PIPELINE_STAGES
 
 
 def retry_pending(

@@ -77,6 +77,13 @@ def test_root_cause_prefers_the_users_exception() -> None:
         ("__ASSET_JOB", ["market_snapshot"], None, False),
         ("__ASSET_JOB", None, ["scored_listings", "persisted_listings"], True),
         ("ingest_import", None, None, True),
+        # retries from a failed step: the checks after persisting, a chunk of the fan-out
+        ("ingest_import", None, ["persisted_listings_checks"], True),
+        ("ingest_import_chunked", None, ["listing_chunks.transform_chunk[2]"], True),
+        ("__ASSET_JOB", None, ["persisted_listings_checks"], True),
+        ("__ASSET_JOB", None, ["listing_chunks.assemble_chunks", "persisted_listings"], True),
+        ("__ASSET_JOB", None, ["market_snapshot", "model_market_stats_checks"], False),
+        ("__ASSET_JOB", [], ["persisted_listings"], False),
         ("refresh_market", None, None, False),
     ],
 )
