@@ -11,7 +11,7 @@ from glyph_assets.io_managers import ParquetPartsIOManager
 from glyph_assets.jobs import build_fanout_job, build_ingest_job, executor_for
 from glyph_assets.resources import resources_from
 from glyph_assets.schedules import build_market_refresh
-from glyph_assets.sensors import RUN_STATUS_SENSORS
+from glyph_assets.sensors import RUN_STATUS_SENSORS, build_stalled_launch_sensor
 from glyph_assets.settings import get_settings
 from glyph_assets.storage import location_text
 
@@ -32,6 +32,7 @@ defs = Definitions(
     jobs=[ingest_import_job, ingest_chunked_job, *market_refresh.jobs],
     sensors=[
         *RUN_STATUS_SENSORS,
+        build_stalled_launch_sensor(settings),
         build_inbox_sensor(ingest_import_job, settings, ingest_chunked_job),
         *market_refresh.sensors,
     ],

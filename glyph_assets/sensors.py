@@ -12,6 +12,7 @@ notices the end first. The run's start is recorded inside the run (``run_state.c
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
@@ -23,12 +24,18 @@ from dagster import (
     EventLogEntry,
     RunFailureSensorContext,
     RunStatusSensorContext,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SkipReason,
     run_failure_sensor,
     run_status_sensor,
+    sensor,
 )
 
 from glyph_assets import contract, run_state
+from glyph_assets.launch_recovery import recover_stalled_launches
 from glyph_assets.resources import StoreResource
+from glyph_assets.settings import Settings
 
 
 def pipeline_import(run: DagsterRun) -> str | None:
@@ -139,3 +146,30 @@ import_success_sensor = _settling_sensor(
 
 
 RUN_STATUS_SENSORS = [import_failure_sensor, import_canceled_sensor, import_success_sensor]
+
+
+def build_stalled_launch_sensor(settings: Settings) -> SensorDefinition:
+    """The sensor that settles launches a killed process cut short (``launch_recovery``), after
+    ``settings.launch_stall_seconds``."""
+    stall_seconds = settings.launch_stall_seconds
+
+    @sensor(
+        name="stalled_launch_sensor",
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=max(5, min(30, int(stall_seconds // 3))),
+        description=(
+            "Settles launches cut short by a killed process: a run left NOT_STARTED for "
+            f"{stall_seconds:g} s is queued (or deleted when a newer run of its import "
+            "replaced it); a queued import with no run records the runs Dagster has with its "
+            "tag, or fails with that reason so that a retry launches it."
+        ),
+    )
+    def stalled_launch_sensor(context: SensorEvaluationContext, store: StoreResource) -> SkipReason:
+        done = recover_stalled_launches(
+            context.instance, store.engine, datetime.now(UTC), stall_seconds
+        )
+        if done:
+            context.log.warning(done.describe())
+        return SkipReason(done.describe())
+
+    return stalled_launch_sensor

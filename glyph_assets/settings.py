@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # Seconds a launched run may stay STARTING (or CANCELING) before run monitoring fails (or
     # cancels) it; a run worker starts in a few seconds here, far more on a loaded machine.
     run_start_timeout_seconds: int = 60
+    # Seconds a run may stay NOT_STARTED, or a queued import without a run, before the stalled-
+    # launch sensor settles it (``launch_recovery``): longer than the API waits on a launch.
+    launch_stall_seconds: float = Field(default=90.0, gt=0)
     # Days an import's staging Parquet parts are kept after it succeeded (a newer successful
     # run of the same import replaces them sooner); ``glyph prune`` removes the expired ones.
     staging_retention_days: float = Field(default=7.0, ge=0)

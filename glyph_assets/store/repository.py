@@ -194,6 +194,23 @@ def runs_of(engine: Engine, import_id: str) -> list[dict[str, Any]]:
     )
 
 
+def imports_without_runs(
+    engine: Engine, status: str, created_before: datetime
+) -> list[dict[str, Any]]:
+    """Imports in ``status`` created before ``created_before`` with no run recorded: whose
+    launch stalled (``launch_recovery``), oldest first."""
+    return fetch_all(
+        engine,
+        select(Import.__table__)
+        .where(
+            Import.status == status,
+            Import.created_at < created_before,
+            ~select(ImportRun.run_id).where(ImportRun.import_id == Import.import_id).exists(),
+        )
+        .order_by(Import.created_at),
+    )
+
+
 def import_of_run(engine: Engine, run_id: str) -> str | None:
     with engine.connect() as conn:
         return conn.execute(

@@ -3,7 +3,8 @@ intervals while a killer SIGKILLs, at random moments, the daemon, the code serve
 a run worker and the API. The supervisor restarts what dies, Dagster retries runs whose worker
 died, clients repeat what got no answer (with an Idempotency-Key, so nothing is submitted twice).
 
-Afterwards every import is final; an import that still failed (its run killed more often than
+One import is recorded without a launch, as a killed API can leave it: the daemon's stalled-launch
+sensor fails it with that reason. Afterwards every import is final; an import that still failed (its run killed more often than
 Dagster retries) is retried once, as an operator would, and then every import has succeeded with
 persisted + row errors == total rows, no listing twice, and summaries equal to the database.
 
@@ -30,6 +31,9 @@ import psutil
 import pytest
 from sqlalchemy import func, select
 
+from glyph_assets.imports import register_import
+from glyph_assets.launch_recovery import NEVER_LAUNCHED
+from glyph_assets.settings import Settings
 from glyph_assets.store import repository
 from glyph_assets.store.db import dispose_engines, migrate
 from glyph_assets.store.listing_rows import of_import
@@ -161,6 +165,19 @@ def launch(client: httpx.Client, import_id: str, deadline: float, figures: Figur
         assert response.status_code in (502, 503, 504), response.text
 
 
+def unlaunched(stack: Launched, rows: int) -> str:
+    """An import recorded as the API records one, whose run is never launched: what a killed API
+    leaves at the worst moment, made certain here."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in stack.env.items():
+            env.setenv(name, value)
+        settings = Settings()
+    body = listings_csv(rows, tag="unlaunched-")
+    return register_import(
+        [body], filename="unlaunched.csv", source=SOURCE, settings=settings
+    ).import_id
+
+
 def wait_healthy(stack: Launched, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -206,13 +223,17 @@ def test_soak_under_random_kills(tmp_path: Path) -> None:
         # A run whose worker and code server die together is never marked failed by Dagster's
         # default launcher; run monitoring's time limit ends it, and run retries take over.
         stack.env["GLYPH_MAX_RUN_SECONDS"] = str(900 if FULL else 60)
+        # An import whose API died between recording it and launching its run is failed by the
+        # stalled-launch sensor after this long, with its reason, and then retried below.
+        stack.env["GLYPH_LAUNCH_STALL_SECONDS"] = "30"
         stack.dev()
         stack.wait_running()
         up = time.monotonic()
         stop = threading.Event()
         chaos = threading.Thread(target=killer, args=(stack, rng, figures, stop), daemon=True)
         chaos.start()
-        submitted: dict[str, int] = {}
+        never_launched = unlaunched(stack, 20)
+        submitted: dict[str, int] = {never_launched: 20}
         for n, rows in enumerate(sizes):
             body = listings_csv(rows, tag=f"s{n}-")
             submitted[submit(api, f"soak-{n}.csv", body, figures)] = rows
@@ -222,6 +243,8 @@ def test_soak_under_random_kills(tmp_path: Path) -> None:
         wait_healthy(stack)
         ids = list(submitted)
         summaries = finals(api, ids, timeout=900 if FULL else 150)
+        assert summaries[never_launched]["status"] == "failed", summaries[never_launched]
+        assert summaries[never_launched]["error_message"] == NEVER_LAUNCHED
         for import_id, summary in summaries.items():
             if summary["status"] not in ("succeeded", "partially_succeeded"):
                 figures.failures.append(str(summary.get("error_message"))[:160])

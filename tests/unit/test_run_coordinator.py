@@ -7,24 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 from dagster import DagsterInstance
-from dagster._core.remote_origin import (
-    RegisteredCodeLocationOrigin,
-    RemoteJobOrigin,
-    RemoteRepositoryOrigin,
-)
 from dagster._core.run_coordinator.base import SubmitRunContext
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
-from dagster._core.test_utils import create_run_for_test, instance_for_test
+from dagster._core.test_utils import instance_for_test
 
 from glyph_assets.contract import LAUNCH_EXPRESS, LAUNCH_TAG, launch_tags
 from glyph_assets.run_coordinator import ExpressRunCoordinator
+from tests.support.runs import ingest_run
 
 EXPRESS = {LAUNCH_TAG: LAUNCH_EXPRESS}
-# Where a queued run says its job lives (Dagster requires one to queue a run).
-ORIGIN = RemoteJobOrigin(
-    RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("glyph"), "__repository__"),
-    "ingest_import",
-)
 
 
 @pytest.fixture
@@ -43,9 +34,7 @@ def instance(request: pytest.FixtureRequest) -> Iterator[DagsterInstance]:
 
 
 def _submit(instance: DagsterInstance, tags: dict[str, str] | None = None) -> DagsterRun:
-    run = create_run_for_test(
-        instance, job_name="ingest_import", tags=tags or {}, remote_job_origin=ORIGIN
-    )
+    run = ingest_run(instance, tags)
     coordinator = instance.run_coordinator
     assert isinstance(coordinator, ExpressRunCoordinator)
     return coordinator.submit_run(SubmitRunContext(run, workspace=None))  # type: ignore[arg-type]
