@@ -3,10 +3,11 @@ intervals while a killer SIGKILLs, at random moments, the daemon, the code serve
 a run worker and the API. The supervisor restarts what dies, Dagster retries runs whose worker
 died, clients repeat what got no answer (with an Idempotency-Key, so nothing is submitted twice).
 
-One import is recorded without a launch, as a killed API can leave it: the daemon's stalled-launch
-sensor fails it with that reason. Afterwards every import is final; an import that still failed (its run killed more often than
-Dagster retries) is retried once, as an operator would, and then every import has succeeded with
-persisted + row errors == total rows, no listing twice, and summaries equal to the database.
+One import is recorded without a launch, as a killed API can leave it: the daemon's
+stalled-launch sensor fails it with that reason. Afterwards every import is final; an import that
+still failed (its run killed more often than Dagster retries, or never launched) is retried once,
+as an operator would, and then every import has succeeded with persisted + row errors == total
+rows, no listing twice, and summaries equal to the database.
 
 Sized for CI by default (about a minute). ``GLYPH_SOAK=full`` runs the issue's size: 40 imports,
 one of 200,000 rows, a longer fault window; ``GLYPH_SOAK_IMPORTS``, ``GLYPH_SOAK_BIG_ROWS``,
