@@ -39,30 +39,30 @@ NEVER_LAUNCHED = (
 )
 
 
+# What a pass may do, as the sensor's log names it.
+QUEUED = "queued stalled runs"
+DELETED = "deleted replaced runs"
+ADOPTED = "recorded runs of imports"
+FAILED = "failed never-launched imports"
+
+
 @dataclass
 class Recovery:
-    """What one pass did, for the sensor's log (run and import ids)."""
+    """What one pass did: (action, run or import id) in the order it was done."""
 
-    queued: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    adopted: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
+    actions: list[tuple[str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.queued or self.deleted or self.adopted or self.failed)
+        return bool(self.actions)
+
+    def ids(self, action: str) -> list[str]:
+        return [done for kind, done in self.actions if kind == action]
 
     def describe(self) -> str:
-        parts = [
-            f"{name} {', '.join(ids)}"
-            for name, ids in (
-                ("queued stalled runs", self.queued),
-                ("deleted replaced runs", self.deleted),
-                ("recorded runs of imports", self.adopted),
-                ("failed never-launched imports", self.failed),
-            )
-            if ids
-        ]
-        return "; ".join(parts) or "no stalled launch"
+        kinds = dict.fromkeys(kind for kind, _ in self.actions)
+        return "; ".join(f"{kind} {', '.join(self.ids(kind))}" for kind in kinds) or (
+            "no stalled launch"
+        )
 
 
 def recover_stalled_launches(
@@ -80,22 +80,22 @@ def recover_stalled_launches(
             continue  # not an import's run: not glyph's to settle
         if run.remote_job_origin is None or _replaced(instance, run, import_id):
             instance.delete_run(run.run_id)  # replaced, or nothing the queue could launch
-            done.deleted.append(run.run_id)
+            done.actions.append((DELETED, run.run_id))
         else:
             _enqueue(instance, run)
-            done.queued.append(run.run_id)
+            done.actions.append((QUEUED, run.run_id))
     for record in repository.imports_without_runs(engine, ImportStatus.QUEUED, before):
         import_id = record["import_id"]
         runs = instance.get_runs(RunsFilter(tags={IMPORT_TAG: import_id}))
         if runs:
             for run in reversed(runs):  # oldest first: attempts numbered in launch order
                 repository.add_run(engine, import_id, run.run_id, status=run.status.value)
-            done.adopted.append(import_id)
+            done.actions.append((ADOPTED, import_id))
         else:
             repository.finish_import(
                 engine, import_id, ImportStatus.FAILED, error_message=NEVER_LAUNCHED
             )
-            done.failed.append(import_id)
+            done.actions.append((FAILED, import_id))
     return done
 
 
@@ -110,4 +110,12 @@ def _enqueue(instance: DagsterInstance, run: DagsterRun) -> None:
     instance.report_dagster_event(DagsterEvent.job_enqueue(run), run_id=run.run_id)
 
 
-__all__ = ["NEVER_LAUNCHED", "Recovery", "recover_stalled_launches"]
+__all__ = [
+    "ADOPTED",
+    "DELETED",
+    "FAILED",
+    "NEVER_LAUNCHED",
+    "QUEUED",
+    "Recovery",
+    "recover_stalled_launches",
+]

@@ -15,7 +15,14 @@ from dagster._core.test_utils import create_run_for_test, instance_for_test
 from sqlalchemy import Engine
 
 from glyph_assets.contract import IMPORT_TAG
-from glyph_assets.launch_recovery import NEVER_LAUNCHED, recover_stalled_launches
+from glyph_assets.launch_recovery import (
+    ADOPTED,
+    DELETED,
+    FAILED,
+    NEVER_LAUNCHED,
+    QUEUED,
+    recover_stalled_launches,
+)
 from glyph_assets.store import repository
 from glyph_assets.store.status import ImportStatus
 from tests.support.runs import ingest_run
@@ -51,7 +58,7 @@ def test_a_stalled_not_started_run_is_queued(instance: DagsterInstance, engine: 
 
     done = recover_stalled_launches(instance, engine, datetime.now(UTC) + LATER, STALL)
 
-    assert done.queued == [run_id]
+    assert done.ids(QUEUED) == [run_id]
     assert _status(instance, run_id) == DagsterRunStatus.QUEUED
 
 
@@ -76,7 +83,7 @@ def test_a_stalled_run_replaced_by_a_newer_one_is_deleted(
 
     done = recover_stalled_launches(instance, engine, datetime.now(UTC) + LATER, STALL)
 
-    assert done.deleted == [stalled]
+    assert done.ids(DELETED) == [stalled]
     assert instance.get_run_by_id(stalled) is None
     assert _status(instance, newer) == DagsterRunStatus.SUCCESS
 
@@ -87,7 +94,7 @@ def test_an_import_whose_run_exists_records_it(instance: DagsterInstance, engine
 
     done = recover_stalled_launches(instance, engine, datetime.now(UTC) + LATER, STALL)
 
-    assert done.adopted == ["launched"]
+    assert done.ids(ADOPTED) == ["launched"]
     runs = repository.runs_of(engine, "launched")
     assert [(r["run_id"], r["attempt"]) for r in runs] == [(first, 1), (second, 2)]
     assert repository.get_import(engine, "launched")["status"] == ImportStatus.QUEUED
@@ -98,7 +105,7 @@ def test_an_import_never_launched_fails_with_the_reason(
 ) -> None:
     done = recover_stalled_launches(instance, engine, datetime.now(UTC) + LATER, STALL)
 
-    assert done.failed == ["launched"]
+    assert done.ids(FAILED) == ["launched"]
     record = repository.get_import(engine, "launched")
     assert record["status"] == ImportStatus.FAILED
     assert record["error_message"] == NEVER_LAUNCHED
@@ -114,7 +121,7 @@ def test_young_imports_and_imports_with_runs_are_left_alone(
     assert not recover_stalled_launches(instance, engine, datetime.now(UTC), STALL)
     done = recover_stalled_launches(instance, engine, datetime.now(UTC) + LATER, STALL)
 
-    assert done.failed == ["launched"]  # only the import that has no run and is queued
+    assert done.ids(FAILED) == ["launched"]  # only the import that has no run and is queued
     assert repository.get_import(engine, "running")["status"] == ImportStatus.RUNNING
     assert repository.get_import(engine, "recorded")["status"] == ImportStatus.QUEUED
 
@@ -127,5 +134,5 @@ def test_a_stalled_run_the_queue_cannot_launch_is_deleted(
 
     done = recover_stalled_launches(instance, engine, datetime.now(UTC) + LATER, STALL)
 
-    assert done.deleted == [orphan.run_id]
+    assert done.ids(DELETED) == [orphan.run_id]
     assert _status(instance, other.run_id) == DagsterRunStatus.NOT_STARTED
