@@ -119,15 +119,8 @@ def _kinds(p: Subquery) -> dict[str, Any]:
     }
 
 
-@dataclass
-class DiffCounts:
-    new: int = 0
-    gone: int = 0
-    repriced: int = 0
-    unchanged: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {c: getattr(self, c) for c in CHANGES}
+# Listings per kind of change (``CHANGES``): new, gone, repriced, unchanged.
+DiffCounts = dict[str, int]
 
 
 def _count_rows(engine: Engine, import_id: str, against: str | None) -> Any:
@@ -156,7 +149,7 @@ def _computed_by_model(engine: Engine, import_id: str, against: str | None) -> l
 
 
 def _totals(models: list[dict[str, Any]]) -> DiffCounts:
-    return DiffCounts(**{k: sum(m[k] for m in models) for k in CHANGES})
+    return {k: sum(m[k] for m in models) for k in CHANGES}
 
 
 def _utc(value: datetime) -> datetime:
@@ -356,9 +349,9 @@ def diff_page(
             )
             query = _recorded_rows(import_id, against, change, positions)
             rows = [dict(r._mapping) for r in conn.execute(query)] if positions else []
-        total = getattr(_totals(recorded), change)
+        total = _totals(recorded)[change]
     if counts is not None:
-        total = getattr(counts, change)
+        total = counts[change]
     for row in rows:
         before, change_abs = row["previous_price"], row["price_change"]
         row["price_change_pct"] = (

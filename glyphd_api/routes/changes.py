@@ -98,7 +98,7 @@ def import_diff(
             import_id=import_id,
             against=other,
             change=change,
-            counts=ChangeCounts(**counts.as_dict()),
+            counts=ChangeCounts(**counts),
             by_model=[ModelChanges(**m) for m in by_model],
             items=[ChangedListing(**i) for i in items],
             total=total,

@@ -122,7 +122,7 @@ def test_the_sample_pair_diff_is_exact(pair: tuple[Engine, str, str]) -> None:
     assert changes.previous_import(engine, second) == first
     assert changes.previous_import(engine, first) is None
     counts = changes.diff_counts(engine, second, first)
-    assert counts.as_dict() == {"new": 1, "gone": 1, "repriced": 3, "unchanged": 2}
+    assert counts == {"new": 1, "gone": 1, "repriced": 3, "unchanged": 2}
     repriced, total = changes.diff_page(engine, second, first, "repriced", 10, 0)
     assert total == 3
     assert [(r["canonical_model"], r["previous_price"], r["price"]) for r in repriced] == [
@@ -283,11 +283,11 @@ def test_pages_and_recorded_summary_match_a_full_comparison(glyph_env: Settings)
     }
     computed = changes.diff_by_model(engine, after, before)
     counts = changes.diff_counts(engine, after, before)
-    assert counts.as_dict() == {k: len(v) for k, v in expected.items()}
+    assert counts == {k: len(v) for k, v in expected.items()}
     _check_pages(engine, after, before, expected)
     assert changes.recorded_by_model(engine, after, before) is None
     recorded = changes.record_diff(engine, after, before)
-    assert {k: recorded[f"{k}_listings"] for k in changes.CHANGES} == counts.as_dict()
+    assert {k: recorded[f"{k}_listings"] for k in changes.CHANGES} == counts
     assert changes.recorded_by_model(engine, after, before) == computed
     assert changes.recorded_by_model(engine, after, None) is None  # another pair
     _check_pages(engine, after, before, expected)  # now from the record's runs

@@ -108,14 +108,14 @@ def _measure(url: str, rows: int, label: str) -> list[Figure]:
     base = {"baseline": baseline, "baseline_name": f"read both imports ({len(read):,} rows)"}
     # Before the listing_changes asset has run (or for a pair it did not record): compared now.
     compared_s, (counts, _) = _timed(lambda: changes.diff_summary(engine, second, first), 1)
-    _check(label, "compared counts", counts.as_dict(), wanted)
+    _check(label, "compared counts", counts, wanted)
     compared_page_s, _ = _timed(
         lambda: changes.diff_page(engine, second, first, "repriced", 50, 0, counts=counts), 1
     )
     record_s, _ = _timed(lambda: changes.record_diff(engine, second, first), repeat=1)
     # What GET /diff reads once the asset recorded the pair.
     model_s, (summed, _) = _timed(lambda: changes.diff_summary(engine, second, first))
-    _check(label, "recorded per-model sums", summed.as_dict(), wanted)
+    _check(label, "recorded per-model sums", summed, wanted)
     page_s, (_, total) = _timed(lambda: changes.diff_page(engine, second, first, "repriced", 50, 0))
     _check(label, "repriced in the page count", total, wanted["repriced"])
     middle = wanted["unchanged"] // 2
