@@ -62,13 +62,17 @@ def _loaded_instance(home: Path, settings: Settings) -> Iterator[DagsterInstance
 def test_default_instance_keeps_sqlite_and_queues_runs(tmp_path: Path) -> None:
     settings = _settings(tmp_path, max_concurrent_runs=3)
     config = instance_config(settings)
-    assert "storage" not in config
+    assert config["storage"]["custom"]["class"] == "PooledSqliteStorage"
+    assert config["storage"]["custom"]["config"] == {"base_dir": {"env": "DAGSTER_HOME"}}
     assert config["run_launcher"]["class"] == "WarmRunLauncher"
     assert config["run_coordinator"]["class"] == "ExpressRunCoordinator"
     assert config["run_coordinator"]["config"]["max_concurrent_runs"] == 3
 
     with _loaded_instance(tmp_path / "home", settings) as instance:
-        assert type(instance.run_storage).__name__ == "SqliteRunStorage"
+        # Dagster's SQLite files, in their usual places, through connections kept open
+        assert type(instance.run_storage).__name__ == "PooledSqliteRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PooledSqliteEventLogStorage"
+        assert (tmp_path / "home" / "history" / "runs.db").exists()
         assert instance.run_coordinator.get_run_queue_config().max_concurrent_runs == 3
 
 

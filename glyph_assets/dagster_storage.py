@@ -1,0 +1,191 @@
+"""Dagster's SQLite instance storage, with its connections kept open between writes.
+
+Why: the embedded instance keeps its runs in ``history/runs.db`` and each run's event log in
+``history/runs/<run_id>.db`` (plus an ``index.db`` mirror of asset events). Dagster's SQLite
+storages create a SQLAlchemy engine for every read and write, open the file, and dispose of it
+again; in WAL mode the last connection to close also checkpoints the log. A small import writes
+about 145 events (23 "planned" events when the run is created, then each step's), and profiling a
+3-row run worker showed half of its time in ``store_event``: engine creation, statement
+compilation (the compiled-statement cache dies with each engine), connect, commit and close. On
+this project's machine that is about 9.6 ms an event under load, 2.7 ms with connections kept.
+
+The two classes here are Dagster's own ``SqliteEventLogStorage`` and ``SqliteRunStorage`` with one
+change: each database file gets one engine per process, kept in a small LRU (``MAX_ENGINES``, so
+a webserver reading many runs' logs does not hold a file open for each), whose pool keeps its
+connection open. Everything else, schema, migrations, locking and the watchers the UI uses, is
+Dagster's. The event logs are written with ``synchronous=NORMAL``, which in the WAL mode Dagster
+already uses keeps the database consistent after a crash and may lose only the last events
+before a power cut (never a half-written one); run records keep SQLite's defaults.
+
+Engines are per process: a process forked with some open (a fork server, a worker pool) starts
+with an empty cache and never touches its parent's connections. ``glyph_assets.tooling.
+dagster_instance`` configures these classes for the SQLite instance; PostgreSQL is unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    SqliteEventLogStorage,
+)
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._serdes import ConfigurableClassData
+from sqlalchemy import Connection, Engine, create_engine, event
+
+# Database files a process keeps an engine (and an open connection) for: the runs it is
+# working on, the index shard and the run storage; older ones are disposed of.
+MAX_ENGINES = 32
+
+
+class EngineCache:
+    """One engine per database URL in this process, the least recently used disposed beyond
+    ``limit``. ``pragmas`` are run on each new connection."""
+
+    def __init__(self, pragmas: tuple[str, ...] = (), limit: int = MAX_ENGINES) -> None:
+        self._pragmas = pragmas
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+
+    def engine(self, url: str) -> Engine:
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's connections are not ours
+                self._pid = os.getpid()
+                self._engines = OrderedDict()
+            engine = self._engines.get(url)
+            if engine is not None:
+                self._engines.move_to_end(url)
+                return engine
+            engine = self._create(url)
+            self._engines[url] = engine
+            while len(self._engines) > self._limit:
+                self._engines.popitem(last=False)[1].dispose()
+            return engine
+
+    def __len__(self) -> int:
+        return len(self._engines)
+
+    def dispose(self) -> None:
+        with self._lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()
+
+    def _create(self, url: str) -> Engine:
+        # One connection in use at a time per storage (Dagster holds its lock around it); a few
+        # more for the threads of a webserver reading runs while a write is under way.
+        engine = create_engine(
+            url,
+            pool_size=1,
+            max_overflow=4,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        )
+        if self._pragmas:
+            pragmas = self._pragmas
+
+            @event.listens_for(engine, "connect")
+            def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                for pragma in pragmas:
+                    cursor.execute(pragma)
+                cursor.close()
+
+        return engine
+
+
+class PooledSqliteEventLogStorage(SqliteEventLogStorage):
+    """``SqliteEventLogStorage`` whose shards keep their engine and connection open."""
+
+    def __init__(
+        self, base_dir: str, inst_data: ConfigurableClassData | None = None, **kwargs: Any
+    ) -> None:
+        self._engine_cache = EngineCache(pragmas=("PRAGMA synchronous=NORMAL",))
+        super().__init__(base_dir, inst_data=inst_data, **kwargs)
+
+    @classmethod
+    def from_config_value(  # type: ignore[override]
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> PooledSqliteEventLogStorage:
+        return cls(inst_data=inst_data, **config_value)
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        with self._db_lock:
+            engine = self._engine_cache.engine(self.conn_string_for_shard(shard))
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._engine_cache.dispose()
+
+
+class PooledSqliteRunStorage(SqliteRunStorage):
+    """``SqliteRunStorage`` that keeps its engine and connection open."""
+
+    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None) -> None:
+        self._engine_cache = EngineCache(limit=1)
+        super().__init__(conn_string, inst_data)
+
+    @classmethod
+    def from_config_value(  # type: ignore[override]
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> PooledSqliteRunStorage:
+        return cls.from_local(inst_data=inst_data, **config_value)
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        engine = self._engine_cache.engine(self._conn_string)
+        with engine.connect() as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._engine_cache.dispose()
+
+
+class PooledSqliteStorage(DagsterSqliteStorage):
+    """Dagster's SQLite instance storage (``storage: sqlite``, same files under ``base_dir``)
+    with the pooled run and event-log storages above; schedules are Dagster's as they are."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
+        # DagsterSqliteStorage's own __init__ builds Dagster's storages; these are the same
+        # files, each opened through the classes above.
+        self.base_dir = base_dir
+        self._run_storage = PooledSqliteRunStorage.from_local(os.path.join(base_dir, "history", ""))
+        self._event_log_storage = PooledSqliteEventLogStorage(
+            os.path.join(base_dir, "history", "runs", "")
+        )
+        self._schedule_storage = SqliteScheduleStorage.from_local(
+            os.path.join(base_dir, "schedules")
+        )
+        self._inst_data = inst_data
+        super(DagsterSqliteStorage, self).__init__()
+
+    @classmethod
+    def from_config_value(  # type: ignore[override]
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> PooledSqliteStorage:
+        return cls.from_local(inst_data=inst_data, **config_value)
+
+
+__all__ = [
+    "MAX_ENGINES",
+    "EngineCache",
+    "PooledSqliteEventLogStorage",
+    "PooledSqliteRunStorage",
+    "PooledSqliteStorage",
+]

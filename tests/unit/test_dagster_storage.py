@@ -1,0 +1,92 @@
+"""Dagster's SQLite instance storage with connections kept open (glyph_assets.dagster_storage):
+the same files Dagster's own classes read and write, from many threads, an engine per file and
+process, bounded."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import yaml
+from dagster import DagsterInstance
+from dagster._core.test_utils import create_run_for_test
+
+from glyph_assets.dagster_storage import EngineCache, PooledSqliteEventLogStorage
+
+
+def _instance(home: Path, pooled: bool) -> DagsterInstance:
+    home.mkdir(parents=True, exist_ok=True)
+    storage = (
+        {
+            "custom": {
+                "module": "glyph_assets.dagster_storage",
+                "class": "PooledSqliteStorage",
+                "config": {"base_dir": str(home)},
+            }
+        }
+        if pooled
+        else {"sqlite": {"base_dir": str(home)}}
+    )
+    (home / "dagster.yaml").write_text(yaml.safe_dump({"storage": storage}))
+    return DagsterInstance.from_config(str(home))
+
+
+def _messages(instance: DagsterInstance, run_id: str) -> list[str]:
+    return [e.message for e in instance.all_logs(run_id) if e.message.startswith("m")]
+
+
+def test_runs_and_events_are_dagsters_own_files(tmp_path: Path) -> None:
+    pooled = _instance(tmp_path, pooled=True)
+    assert isinstance(pooled.event_log_storage, PooledSqliteEventLogStorage)
+    run = create_run_for_test(pooled, job_name="ingest_import", tags={"k": "v"})
+    for n in range(5):
+        pooled.report_engine_event(f"m{n}", run)
+    pooled.dispose()
+
+    plain = _instance(tmp_path, pooled=False)  # Dagster's own classes over the same files
+    stored = plain.get_run_by_id(run.run_id)
+    assert stored is not None and stored.tags["k"] == "v"
+    assert _messages(plain, run.run_id) == [f"m{n}" for n in range(5)]
+    plain.report_engine_event("m5", stored)
+    plain.dispose()
+
+    again = _instance(tmp_path, pooled=True)
+    assert _messages(again, run.run_id) == [f"m{n}" for n in range(6)]
+    again.dispose()
+
+
+def test_threads_share_the_storage_and_lose_no_event(tmp_path: Path) -> None:
+    instance = _instance(tmp_path, pooled=True)
+    runs = [create_run_for_test(instance, job_name="ingest_import") for _ in range(3)]
+
+    def write(worker: int) -> None:
+        for n in range(20):
+            instance.report_engine_event(f"m{worker}-{n}", runs[n % len(runs)])
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    stored = sorted(m for run in runs for m in _messages(instance, run.run_id))
+    assert stored == sorted(f"m{w}-{n}" for w in range(4) for n in range(20))
+    instance.dispose()
+
+
+def test_engines_are_bounded_and_never_crossed_into_a_fork(tmp_path: Path) -> None:
+    cache = EngineCache(limit=2)
+    urls = [f"sqlite:///{tmp_path / f'{n}.db'}" for n in range(3)]
+    first = cache.engine(urls[0])
+    assert cache.engine(urls[0]) is first  # one engine per file
+    cache.engine(urls[1])
+    cache.engine(urls[2])  # the least recently used (urls[0]) goes
+    assert len(cache) == 2
+    assert cache.engine(urls[0]) is not first
+
+    cache._pid = os.getpid() + 1  # as a forked child sees the cache it inherited
+    assert cache.engine(urls[1]) is not None
+    assert len(cache) == 1  # the parent's engines are left to the parent
+    cache.dispose()
+    assert len(cache) == 0
