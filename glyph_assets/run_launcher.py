@@ -29,6 +29,7 @@ stack restarts all its processes together).
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import multiprocessing
 import os
@@ -93,6 +94,22 @@ def _execute_run(serialized_instance_ref: str, run_id: str) -> None:
                     run_id, instance, lambda _event: None, set_exit_code_on_failure=False
                 )
     os._exit(code)  # no atexit handlers: they belong to the fork server the worker came from
+
+
+def entry_point_modules() -> list[str]:
+    """The module behind this process's console script (``dagster-webserver`` is
+    ``dagster_webserver.cli``), for the fork server to import once.
+
+    Why: every process multiprocessing starts re-runs the launching process's main script first
+    (``spawn._fixup_main_from_path``). For the webserver, which launches express runs, that
+    script imports the whole webserver (Starlette, GraphQL): 0.5 s of every run worker it forked,
+    measured here. With the module already imported in the fork server the re-run is an import
+    found in ``sys.modules``. (Listing ``__main__`` in the preload would be the documented way,
+    but Python 3.11's fork server never receives the main path it needs for that.)
+    """
+    script = os.path.basename(sys.argv[0]) if sys.argv else ""
+    found = importlib.metadata.entry_points(group="console_scripts", name=script)
+    return sorted({entry.module for entry in found})
 
 
 def worker_of(run: DagsterRun) -> tuple[int, float] | None:
@@ -192,7 +209,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         with self._lock:
             if self._context is None:
                 context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload(self._preload)
+                context.set_forkserver_preload([*self._preload, *entry_point_modules()])
                 self._context = context
             return self._context
 
