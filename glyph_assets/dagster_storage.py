@@ -72,6 +72,12 @@ class EngineCache:
                 self._engines.popitem(last=False)[1].dispose()
             return engine
 
+    @contextmanager
+    def transaction(self, url: str) -> Iterator[Connection]:
+        """A connection of ``url``'s engine in a transaction (committed on leaving)."""
+        with self.engine(url).connect() as conn, conn.begin():
+            yield conn
+
     def __len__(self) -> int:
         return len(self._engines)
 
@@ -103,7 +109,17 @@ class EngineCache:
         return engine
 
 
-class PooledSqliteEventLogStorage(SqliteEventLogStorage):
+class _DisposesEngines:
+    """Disposing of the storage closes the connections it kept."""
+
+    _engine_cache: EngineCache
+
+    def dispose(self) -> None:
+        super().dispose()  # type: ignore[misc]
+        self._engine_cache.dispose()
+
+
+class PooledSqliteEventLogStorage(_DisposesEngines, SqliteEventLogStorage):
     """``SqliteEventLogStorage`` whose shards keep their engine and connection open."""
 
     def __init__(
@@ -112,49 +128,28 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         self._engine_cache = EngineCache(pragmas=("PRAGMA synchronous=NORMAL",))
         super().__init__(base_dir, inst_data=inst_data, **kwargs)
 
-    @classmethod
-    def from_config_value(  # type: ignore[override]
-        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
-    ) -> PooledSqliteEventLogStorage:
-        return cls(inst_data=inst_data, **config_value)
-
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
         with self._db_lock:
-            engine = self._engine_cache.engine(self.conn_string_for_shard(shard))
+            url = self.conn_string_for_shard(shard)
             if shard not in self._initialized_dbs:
-                self._initdb(engine)
+                self._initdb(self._engine_cache.engine(url))
                 self._initialized_dbs.add(shard)
-            with engine.connect() as conn, conn.begin():
+            with self._engine_cache.transaction(url) as conn:
                 yield conn
 
-    def dispose(self) -> None:
-        super().dispose()
-        self._engine_cache.dispose()
 
-
-class PooledSqliteRunStorage(SqliteRunStorage):
+class PooledSqliteRunStorage(_DisposesEngines, SqliteRunStorage):
     """``SqliteRunStorage`` that keeps its engine and connection open."""
 
     def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engine_cache = EngineCache(limit=1)
         super().__init__(conn_string, inst_data)
 
-    @classmethod
-    def from_config_value(  # type: ignore[override]
-        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
-    ) -> PooledSqliteRunStorage:
-        return cls.from_local(inst_data=inst_data, **config_value)
-
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        engine = self._engine_cache.engine(self._conn_string)
-        with engine.connect() as conn, conn.begin():
+        with self._engine_cache.transaction(self._conn_string) as conn:
             yield conn
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._engine_cache.dispose()
 
 
 class PooledSqliteStorage(DagsterSqliteStorage):
