@@ -330,7 +330,9 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
     import_id = record["import_id"]
     ended = record["status"] in TERMINAL_STATUSES
     stats = summaries.import_figures(ctx.engine, import_id, ended)
-    errors, _ = pages.list_errors(ctx.engine, import_id, limit=10)
+    errors, _ = pages.list_errors(
+        ctx.engine, import_id, window=pages.PageWindow("import_index", 10)
+    )
     runs = [_run_out(ctx, run, state.infos.get(run["run_id"])) for run in state.runs]
     latest_run_id = state.runs[-1]["run_id"] if state.runs else None
     created, started, finished = (

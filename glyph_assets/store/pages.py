@@ -150,6 +150,19 @@ def _db_time(engine: Engine, value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=None) if engine.dialect.name == "sqlite" else value
 
 
+@dataclass(frozen=True)
+class PageWindow:
+    """Which page of a list to answer: its order (one of the list's sorts), then the page."""
+
+    sort: str
+    limit: int = 50
+    offset: int = 0
+
+
+NEWEST_IMPORTS = PageWindow("-created_at")
+FIRST_ERRORS = PageWindow("import_index")
+
+
 def list_imports(
     engine: Engine,
     *,
@@ -157,9 +170,7 @@ def list_imports(
     source: str | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
-    sort: str = "-created_at",
-    limit: int = 50,
-    offset: int = 0,
+    window: PageWindow = NEWEST_IMPORTS,
 ) -> tuple[list[dict[str, Any]], int]:
     table = Import.__table__
     created_after = _db_time(engine, created_after)
@@ -184,10 +195,10 @@ def list_imports(
     query = (
         select(table, latest.label("latest_run_id"))
         .where(where)
-        .order_by(*order_by(sort, IMPORT_SORTS, [table.c.import_id]))
+        .order_by(*order_by(window.sort, IMPORT_SORTS, [table.c.import_id]))
     )
     count = select(func.count()).select_from(table).where(where)
-    return _page(engine, query, count, limit, offset)
+    return _page(engine, query, count, window.limit, window.offset)
 
 
 def list_errors(
@@ -196,9 +207,7 @@ def list_errors(
     *,
     stage: str | None = None,
     field: str | None = None,
-    sort: str = "import_index",
-    limit: int = 50,
-    offset: int = 0,
+    window: PageWindow = FIRST_ERRORS,
 ) -> tuple[list[dict[str, Any]], int]:
     clauses = [of_errors(import_id)]
     if stage:
@@ -215,10 +224,10 @@ def list_errors(
     query = (
         select(*columns)
         .where(*clauses)
-        .order_by(*order_by(sort, ERROR_SORTS, [RowError.import_index]))
+        .order_by(*order_by(window.sort, ERROR_SORTS, [RowError.import_index]))
     )
     count = select(func.count()).select_from(RowError).where(*clauses)
-    return _page(engine, query, count, limit, offset)
+    return _page(engine, query, count, window.limit, window.offset)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,12 @@ def errors_page(
     404 for an unknown import): the API's answer and the console's table."""
     service.known_import(ctx, import_id)
     items, total = sorted_page(
-        lambda: pages.list_errors(ctx.engine, import_id, limit=limit, offset=offset, **query)
+        lambda: pages.list_errors(
+            ctx.engine,
+            import_id,
+            window=pages.PageWindow(query.pop("sort", "import_index"), limit, offset),
+            **query,
+        )
     )
     return Page[RowErrorOut](
         items=[RowErrorOut(**i) for i in items], total=total, limit=limit, offset=offset

@@ -69,7 +69,11 @@ def imports_page(
     if bad:
         raise ApiError(422, f"unknown status {', '.join(bad)}", code="invalid_request")
     items, total = sorted_page(
-        lambda: pages.list_imports(ctx.engine, limit=limit, offset=offset, **filters)
+        lambda: pages.list_imports(
+            ctx.engine,
+            window=pages.PageWindow(filters.pop("sort", "-created_at"), limit, offset),
+            **filters,
+        )
     )
     items = service.reconcile_page(ctx, items)
     return Page[ImportListItem](

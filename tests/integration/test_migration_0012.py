@@ -264,7 +264,9 @@ def test_a_release_warehouse_is_converted_in_place_and_reads_back_unchanged(
             pages.ListingWindow(sort="-score", limit=1000),
         )
         assert sorted(best, key=lambda r: r["import_index"]) == listings
-        errors, error_total = pages.list_errors(engine, import_id, limit=1000)
+        errors, error_total = pages.list_errors(
+            engine, import_id, window=pages.PageWindow("import_index", 1000)
+        )
         assert (errors, error_total) == (was["errors"], len(was["errors"]))
         assert error_total > 0
         with engine.connect() as conn:
