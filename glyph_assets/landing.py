@@ -82,7 +82,8 @@ class Manifest:
     source: str
     kind: str | None
     received_at: str
-    # Line breaks (\n and \r counted apart): an upper bound of a text file's data rows.
+    # Line breaks (\n, \r\n or a lone \r each count once): an upper bound of a text file's
+    # data rows, which chooses the run's job (``contract.ingest_job_for``).
     line_breaks: int = 0
     # Scored uploads: the scale the client declared for its scores (None: detect, see sieve).
     score_scale: str | None = None
@@ -114,6 +115,14 @@ def import_dir(landing_root: Path | UPath | str, import_id: str) -> UPath:
     return storage_path(landing_root) / import_id
 
 
+def count_line_breaks(chunk: bytes, after_cr: bool = False) -> int:
+    """Line breaks in ``chunk``: ``\n``, ``\r\n`` and a lone ``\r`` count once each (``after_cr``:
+    the chunk before ended in ``\r``, so a ``\n`` opening this one belongs to that break).
+    Counting ``\r`` and ``\n`` apart counted a Windows file's rows twice."""
+    breaks = chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+    return breaks - 1 if after_cr and chunk.startswith(b"\n") else breaks
+
+
 def _write_original(
     target: UPath, chunks: Iterable[bytes], max_bytes: int | None
 ) -> tuple[str, int, int]:
@@ -123,13 +132,15 @@ def _write_original(
     digest = hashlib.sha256()
     size = 0
     line_breaks = 0
+    after_cr = False  # the previous chunk ended in \r: a \n opening this one ends that line
     with target.open("xb" if is_plain(target) else "wb") as out:
         for chunk in chunks:
             size += len(chunk)
             if max_bytes is not None and size > max_bytes:
                 raise UploadTooLarge(max_bytes)
             digest.update(chunk)
-            line_breaks += chunk.count(b"\n") + chunk.count(b"\r")
+            line_breaks += count_line_breaks(chunk, after_cr)
+            after_cr = chunk.endswith(b"\r")
             out.write(chunk)
         if is_plain(target):
             out.flush()

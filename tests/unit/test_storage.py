@@ -13,7 +13,7 @@ from upath import UPath
 
 from glyph_assets.imports import register_import
 from glyph_assets.io_managers import ParquetParts, copy_parts, write_parts
-from glyph_assets.landing import discard, land_stream, read_manifest
+from glyph_assets.landing import count_line_breaks, discard, land_stream, read_manifest
 from glyph_assets.settings import Settings
 from glyph_assets.staging import prune_staging, staged_parts
 from glyph_assets.storage import is_plain, local_file, storage_path, tree_size
@@ -95,3 +95,24 @@ def test_register_import_lands_and_inspects_through_a_url(glyph_env: Settings, r
     assert registered.inspection.format == "csv"
     assert registered.estimated_rows == 40
     assert [p.name for p in settings.landing_dir.iterdir()] == [registered.import_id]
+
+
+@pytest.mark.parametrize(
+    ("text", "chunk", "breaks"),
+    [
+        (b"a,b\n1,2\n3,4\n", 4, 3),
+        (b"a,b\r\n1,2\r\n3,4\r\n", 4, 3),  # Windows: one break per line, not two
+        (b"a,b\r\n1,2\r\n3,4\r\n", 3, 3),  # a \r\n split across two chunks
+        (b"a,b\r1,2\r3,4", 5, 2),  # old Mac: a lone \r ends a line
+        (b"a,b\r\r\n\n", 2, 3),
+    ],
+)
+def test_line_breaks_count_each_line_once(
+    root: UPath, text: bytes, chunk: int, breaks: int
+) -> None:
+    pieces = [text[start : start + chunk] for start in range(0, len(text), chunk)]
+    manifest = land_stream(
+        pieces, root / "landing", filename="x.csv", content_type=None, source="t"
+    )
+    assert manifest.line_breaks == breaks
+    assert count_line_breaks(text) == breaks  # the same, counted in one piece
