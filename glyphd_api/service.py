@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -331,7 +331,7 @@ def build_summary(ctx: Context, state: ImportState) -> ImportSummary:
     ended = record["status"] in TERMINAL_STATUSES
     stats = summaries.import_figures(ctx.engine, import_id, ended)
     errors, _ = pages.list_errors(
-        ctx.engine, import_id, window=pages.PageWindow("import_index", 10)
+        ctx.engine, import_id, window=replace(pages.FIRST_ERRORS, limit=10)
     )
     runs = [_run_out(ctx, run, state.infos.get(run["run_id"])) for run in state.runs]
     latest_run_id = state.runs[-1]["run_id"] if state.runs else None

@@ -48,13 +48,9 @@ def errors_page(
     """One page of an import's row errors (``query`` as ``store.pages.list_errors`` takes it;
     404 for an unknown import): the API's answer and the console's table."""
     service.known_import(ctx, import_id)
+    window = pages.PageWindow(query.pop("sort", pages.FIRST_ERRORS.sort), limit, offset)
     items, total = sorted_page(
-        lambda: pages.list_errors(
-            ctx.engine,
-            import_id,
-            window=pages.PageWindow(query.pop("sort", "import_index"), limit, offset),
-            **query,
-        )
+        lambda: pages.list_errors(ctx.engine, import_id, window=window, **query)
     )
     return Page[RowErrorOut](
         items=[RowErrorOut(**i) for i in items], total=total, limit=limit, offset=offset

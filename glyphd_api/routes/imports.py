@@ -68,13 +68,8 @@ def imports_page(
     bad = [s for s in filters.get("statuses") or [] if s not in IMPORT_STATUSES]
     if bad:
         raise ApiError(422, f"unknown status {', '.join(bad)}", code="invalid_request")
-    items, total = sorted_page(
-        lambda: pages.list_imports(
-            ctx.engine,
-            window=pages.PageWindow(filters.pop("sort", "-created_at"), limit, offset),
-            **filters,
-        )
-    )
+    window = pages.PageWindow(filters.pop("sort", pages.NEWEST_IMPORTS.sort), limit, offset)
+    items, total = sorted_page(lambda: pages.list_imports(ctx.engine, window=window, **filters))
     items = service.reconcile_page(ctx, items)
     return Page[ImportListItem](
         items=[ImportListItem.model_validate(i) for i in items],
