@@ -18,6 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from glyph_assets.store.columns import optional, required
+
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
@@ -27,24 +29,28 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "import_summaries",
-        sa.Column("import_id", sa.String(length=36), nullable=False),
-        sa.Column("persisted_rows", sa.Integer(), nullable=False),
-        sa.Column("error_rows", sa.Integer(), nullable=False),
-        sa.Column("not_gpu_rows", sa.Integer(), nullable=False),
-        sa.Column("unknown_model_rows", sa.Integer(), nullable=False),
-        sa.Column("warning_rows", sa.Integer(), nullable=False),
-        sa.Column("score_min", sa.Float(), nullable=True),
-        sa.Column("score_max", sa.Float(), nullable=True),
-        sa.Column("score_mean", sa.Float(), nullable=True),
-        sa.Column("client_score_min", sa.Float(), nullable=True),
-        sa.Column("client_score_max", sa.Float(), nullable=True),
-        sa.Column("scored_rows", sa.Integer(), nullable=False),
-        sa.Column("price_min", sa.Float(), nullable=True),
-        sa.Column("price_max", sa.Float(), nullable=True),
-        sa.Column("first_model", sa.String(length=64), nullable=True),
-        sa.Column("last_model", sa.String(length=64), nullable=True),
-        sa.Column("top_models", sa.JSON(), nullable=False),
-        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        *required(sa.String(length=36), "import_id"),
+        *required(
+            sa.Integer(),
+            "persisted_rows",
+            "error_rows",
+            "not_gpu_rows",
+            "unknown_model_rows",
+            "warning_rows",
+        ),
+        *optional(
+            sa.Float(),
+            "score_min",
+            "score_max",
+            "score_mean",
+            "client_score_min",
+            "client_score_max",
+        ),
+        *required(sa.Integer(), "scored_rows"),
+        *optional(sa.Float(), "price_min", "price_max"),
+        *optional(sa.String(length=64), "first_model", "last_model"),
+        *required(sa.JSON(), "top_models"),
+        *required(sa.DateTime(timezone=True), "computed_at"),
         sa.ForeignKeyConstraint(["import_id"], ["imports.import_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("import_id"),
     )

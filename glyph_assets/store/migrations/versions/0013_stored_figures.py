@@ -27,6 +27,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from glyph_assets.store.columns import required
+
 revision = "0013"
 down_revision = "0012"
 branch_labels = None
@@ -37,12 +39,10 @@ def upgrade() -> None:
     op.add_column("import_diffs", sa.Column("by_model", sa.JSON(), nullable=True))
     op.create_table(
         "import_diff_runs",
-        sa.Column("import_id", sa.String(length=36), nullable=False),
-        sa.Column("change", sa.String(length=16), nullable=False),
+        *required(sa.String(length=36), "import_id"),
+        *required(sa.String(length=16), "change"),
         sa.Column("members_before", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("members", sa.Integer(), nullable=False),
-        sa.Column("first_index", sa.Integer(), nullable=False),
-        sa.Column("last_index", sa.Integer(), nullable=False),
+        *required(sa.Integer(), "members", "first_index", "last_index"),
         sa.ForeignKeyConstraint(["import_id"], ["import_diffs.import_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("import_id", "change", "members_before"),
     )
@@ -55,13 +55,11 @@ def upgrade() -> None:
 
     op.create_table(
         "model_price_points",
-        sa.Column("import_id", sa.String(length=36), nullable=False),
-        sa.Column("canonical_model", sa.String(length=64), nullable=False),
-        sa.Column("currency", sa.String(length=8), nullable=False),
-        sa.Column("listings", sa.Integer(), nullable=False),
-        sa.Column("p10_price", sa.Float(), nullable=False),
-        sa.Column("median_price", sa.Float(), nullable=False),
-        sa.Column("p90_price", sa.Float(), nullable=False),
+        *required(sa.String(length=36), "import_id"),
+        *required(sa.String(length=64), "canonical_model"),
+        *required(sa.String(length=8), "currency"),
+        *required(sa.Integer(), "listings"),
+        *required(sa.Float(), "p10_price", "median_price", "p90_price"),
         sa.ForeignKeyConstraint(["import_id"], ["import_summaries.import_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("import_id", "canonical_model", "currency"),
     )
