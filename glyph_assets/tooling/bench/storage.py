@@ -44,6 +44,7 @@ MODELS = [
     ("L40S", "NVIDIA", "datacenter", "Ada Lovelace", 48.0, "GDDR6", 350.0, 0, False, 4),
 ]
 CONDITIONS = ["new", "used", "refurbished", "open_box"]
+SPEC_SCORES = ("score_capacity", "score_features", "score_efficiency")
 
 
 def scored_frame(rows: int, start: int = 0, seed: int = 0) -> pd.DataFrame:
@@ -105,8 +106,14 @@ def scored_frame(rows: int, start: int = 0, seed: int = 0) -> pd.DataFrame:
             "warnings": None,
         }
     )
-    for name in ("score", "score_capacity", "score_features", "score_efficiency", "score_value"):
+    # score and score_value depend on the listing (its price); the other three components on
+    # the model's specs alone, as sieve.score computes them: one value per model, so the rows
+    # share their models' spec sets (spec_sets) as the pipeline's rows do.
+    for name in ("score", "score_value"):
         frame[name] = np.round(rng.random(rows) * 100, 3)
+    per_model = np.random.default_rng(seed).random((3, len(MODELS))) * 100
+    for name, values in zip(SPEC_SCORES, per_model, strict=True):
+        frame[name] = np.round(values[pick], 3)
     frame["client_score"] = np.nan  # glyph scored these rows itself
     frame["error_stage"] = np.where(failed, "clean", None)
     frame["error_field"] = np.where(failed, "price", None)
