@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -315,18 +315,23 @@ def _empty_table(headers: list[str]) -> pa.Table:
 
 
 def json_depth(payload: Any) -> int:
-    """Nesting depth of a parsed JSON value (a scalar is 0), computed with an explicit stack."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(payload, 0)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            value = list(value.values())
-        if isinstance(value, list):
-            depth += 1
-            deepest = max(deepest, depth)
-            stack.extend((item, depth) for item in value if isinstance(item, (list, dict)))
-    return deepest
+    """Nesting depth of a parsed JSON value (a scalar is 0, ``[]`` and ``{}`` are 1).
+
+    Walked one level at a time, each level's containers gathered by one comprehension: an upload
+    is typically one array of 100,000 flat objects, two levels, and a node-by-node walk spent
+    most of the parse's time there. No recursion, so 20,000 levels of nesting are only a long
+    loop."""
+    depth = 0
+    level = [payload] if isinstance(payload, (list, dict)) else []
+    while level:
+        depth += 1
+        level = [
+            child
+            for container in level
+            for child in (container.values() if type(container) is dict else container)
+            if isinstance(child, (list, dict))
+        ]
+    return depth
 
 
 def parse_json(data: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
@@ -431,7 +436,55 @@ def _cell(value: Any, text_only: bool = False) -> tuple[str | None, str | None]:
     return None, f"is a JSON {kind}, expected text or a number"
 
 
+def _column_cells(
+    values: list[Any], key: str, text_only: bool, problems: list[list[str] | None]
+) -> list[Any]:
+    """One field of every record as CSV-cell text (``_cell``), its problems appended to their
+    rows' ``problems``. Most fields hold only strings (or nothing) and are taken as they are."""
+    kinds = set(map(type, values))
+    if kinds <= _TEXT_TYPES:
+        pass
+    elif not text_only and kinds <= _SCALAR_TYPES:
+        values = [v if v is None or type(v) is str else _SCALAR_TEXT[type(v)](v) for v in values]
+    else:
+        cells = []
+        for row, value in enumerate(values):
+            cell, problem = _cell(value, text_only)
+            if problem:
+                _add_problem(problems, row, f"field '{key}' {problem}")
+            cells.append(cell)
+        values = cells
+    # JSON strings hold a NUL only through a \u0000 escape: searched in one joined string first.
+    if "\x00" in "\x01".join(filter(None, values)):
+        for row, value in enumerate(values):
+            if value is not None and "\x00" in value:
+                _add_problem(problems, row, f"field '{key}' contains NUL bytes")
+                values[row] = value.replace("\x00", "")
+    return values
+
+
+def _add_problem(problems: list[list[str] | None], row: int, problem: str) -> None:
+    found = problems[row]
+    if found is None:
+        problems[row] = [problem]
+    else:
+        found.append(problem)
+
+
+_TEXT_TYPES = frozenset({str, type(None)})
+# The cell text of a JSON number or boolean (``_cell``), by its parsed type.
+_SCALAR_TEXT: dict[type, Callable[[Any], str]] = {
+    int: str,
+    float: str,
+    bool: lambda value: "true" if value else "false",
+}
+_SCALAR_TYPES = _TEXT_TYPES | frozenset(_SCALAR_TEXT)
+
+
 def records_to_frames(records: list[Any], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """JSON records -> the raw frames every reader yields: one text column per field (in order
+    of first appearance), the row's problems in ``_error`` ("; "-joined, in field order), a
+    record that is not an object a row of nothing but its problem. Built a field at a time."""
     headers_seen: dict[str, None] = {}
     for record in records:
         if isinstance(record, dict):
@@ -441,26 +494,23 @@ def records_to_frames(records: list[Any], chunk_rows: int) -> Iterator[pd.DataFr
     originals = list(headers_seen)
     mapping = map_headers(originals)
     text_keys = {source for column, source in mapping.items() if column in TEXT_COLUMNS}
-    typed = [(key, key in text_keys) for key in originals]
     for start in range(0, max(len(records), 1), chunk_rows):
-        rows: list[list[str | None]] = []
-        for record in records[start : start + chunk_rows]:
-            if not isinstance(record, dict):
+        chunk = records[start : start + chunk_rows]
+        problems: list[list[str] | None] = [None] * len(chunk)
+        objects = [record if isinstance(record, dict) else None for record in chunk]
+        for row, record in enumerate(chunk):
+            if objects[row] is None:
                 kind = _JSON_TYPE_NAMES.get(type(record), "text" if record else "null")
-                rows.append([None] * len(headers) + [f"row is a JSON {kind}, expected an object"])
-                continue
-            values: list[str | None] = []
-            problems: list[str] = []
-            for key, text_only in typed:
-                value, problem = _cell(record.get(key), text_only)
-                if problem:
-                    problems.append(f"field '{key}' {problem}")
-                if value is not None and "\x00" in value:
-                    problems.append(f"field '{key}' contains NUL bytes")
-                    value = value.replace("\x00", "")
-                values.append(value)
-            rows.append(values + ["; ".join(problems) or None])
-        yield _frame(rows, headers, start)
+                problems[row] = [f"row is a JSON {kind}, expected an object"]
+        columns: dict[str, list[Any]] = {}
+        for header, key in zip(headers, originals, strict=True):
+            values = [None if r is None else r.get(key) for r in objects]
+            columns[header] = _column_cells(values, key, key in text_keys, problems)
+        columns[ERROR_COLUMN] = [None if p is None else "; ".join(p) for p in problems]
+        frame = pd.DataFrame(columns, dtype=object, index=pd.RangeIndex(len(chunk)))
+        first = FIRST_INDEX + start  # ``start``: data rows before this chunk
+        frame.insert(0, INDEX_COLUMN, range(first, first + len(frame)))
+        yield frame
 
 
 def load_json(path: Path, fmt: FileFormat) -> list[Any]:

@@ -220,3 +220,28 @@ def test_a_lot_in_the_title_sets_quantity_when_no_column_does(tmp_path: Path) ->
 def test_three_digits_after_a_lot_word_are_a_model_not_a_lot() -> None:
     lots = priced_lot(pd.Series(["Bundle 580 8GB + Ryzen 5", "Lot of 12 RTX 3070", "set 710 GT"]))
     assert pd.isna(lots[0]) and lots[1] == 12 and pd.isna(lots[2])
+
+
+def test_json_records_become_cells_field_by_field(tmp_path: Path) -> None:
+    """Each field's cells whatever its mix of JSON types; a row's problems in field order."""
+    path = tmp_path / "rows.json"
+    path.write_text(
+        '[{"title": "RTX 4090", "price": 1599.5, "quantity": 2, "nvlink": true},'
+        ' {"title": 4090, "price": [1], "quantity": null, "nvlink": false},'
+        ' "not an object",'
+        ' {"title": "A\\u0000100", "price": "900", "seller": "shop\\u0000"}]'
+    )
+    frame = read_raw(path)
+    assert frame["import_index"].tolist() == [1, 2, 3, 4]
+    assert frame["title"].tolist() == ["RTX 4090", None, None, "A100"]
+    assert frame["price"].tolist() == ["1599.5", None, None, "900"]
+    assert frame["quantity"].tolist() == ["2", None, None, None]
+    assert frame["nvlink"].tolist() == ["true", "false", None, None]
+    assert frame["seller"].tolist() == [None, None, None, "shop"]
+    assert frame["_error"].tolist() == [
+        None,
+        "field 'title' is a JSON number, expected text; "
+        "field 'price' is a JSON array, expected text or a number",
+        "row is a JSON text, expected an object",
+        "field 'title' contains NUL bytes; field 'seller' contains NUL bytes",
+    ]
