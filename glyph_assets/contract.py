@@ -69,16 +69,23 @@ RESUME_RETRY_TAG = "dagster/is_resume_retry"
 WILL_RETRY_TAG = "dagster/will_retry"
 # Where a run's worker is (pid and start time, JSON): written by glyph_assets.run_launcher.
 RUN_WORKER_TAG = "glyph/run_worker"
-# How a run wants to be launched: LAUNCH_EXPRESS (a small import) skips the run queue while it
-# has room (glyph_assets.run_coordinator); without the tag a run is queued.
+# How a run wants to be launched: LAUNCH_EXPRESS (a small import, or one a client waits for in
+# its request) skips the run queue while it has room (glyph_assets.run_coordinator); without the
+# tag a run is queued.
 LAUNCH_TAG = "glyph/launch"
 LAUNCH_EXPRESS = "express"
 
 
-def launch_tags(size_bytes: int | None, express_max_bytes: int) -> dict[str, str]:
-    """The launch tag of an import's run: express when its landed file is small (an
-    ``express_max_bytes`` of 0 queues every run, as GLYPH_EXPRESS_MAX_BYTES documents)."""
-    if express_max_bytes > 0 and size_bytes is not None and 0 <= size_bytes <= express_max_bytes:
+def launch_tags(
+    size_bytes: int | None, express_max_bytes: int, waited_on: bool = False
+) -> dict[str, str]:
+    """The launch tag of an import's run: express when its landed file is small, or at any size
+    when the client waits for the import inside its request (an established client's
+    synchronous upload: the dequeue tick would be part of its answer's latency). An
+    ``express_max_bytes`` of 0 queues every run, as GLYPH_EXPRESS_MAX_BYTES documents."""
+    if express_max_bytes <= 0:
+        return {}
+    if waited_on or (size_bytes is not None and 0 <= size_bytes <= express_max_bytes):
         return {LAUNCH_TAG: LAUNCH_EXPRESS}
     return {}
 

@@ -365,17 +365,19 @@ class DagsterGateway:
         attempt: int = 1,
         size_bytes: int | None = None,
         job_name: str = INGEST_JOB_NAME,
+        waited_on: bool = False,
     ) -> str:
         """Launch ``job_name`` (``ingest_import``, or ``ingest_import_chunked`` for a large
         import: ``contract.ingest_job_for``) for the import's partition; returns the run id. A
-        small import (``size_bytes``) is tagged to skip the run queue while it has room."""
+        small import (``size_bytes``), or one a client waits for in its request (``waited_on``),
+        is tagged to skip the run queue while it has room (``contract.launch_tags``)."""
         tags = {
             PARTITION_TAG: import_id,
             IMPORT_TAG: import_id,
             SOURCE_TAG: source,
             ATTEMPT_TAG: str(attempt),
             **self.limit_tags(),
-            **contract.launch_tags(size_bytes, self.settings.express_max_bytes),
+            **contract.launch_tags(size_bytes, self.settings.express_max_bytes, waited_on),
         }
         try:
             return self._client.submit_job_execution(

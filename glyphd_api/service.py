@@ -125,14 +125,22 @@ def launch_first_run(
     run_config: dict[str, Any] | None,
     size_bytes: int | None = None,
     rows: int = 0,
+    waited_on: bool = False,
 ) -> tuple[str, int]:
     """Add the import's partition and launch its run; a launch that fails fails the import.
-    An import of ``rows`` from GLYPH_FANOUT_MIN_ROWS runs as ``ingest_import_chunked``."""
+    An import of ``rows`` from GLYPH_FANOUT_MIN_ROWS runs as ``ingest_import_chunked``; one the
+    client waits for (``waited_on``) may skip the run queue (``contract.launch_tags``)."""
     job_name = ingest_job_for(rows, ctx.settings.fanout_threshold, run_config)
     try:
         ctx.dagster.add_partition(import_id)
         run_id = ctx.dagster.submit_ingest(
-            import_id, source, run_config, attempt=1, size_bytes=size_bytes, job_name=job_name
+            import_id,
+            source,
+            run_config,
+            attempt=1,
+            size_bytes=size_bytes,
+            job_name=job_name,
+            waited_on=waited_on,
         )
     except (DagsterUnavailable, DagsterError) as exc:
         timed_out = isinstance(exc, DagsterUnavailable) and exc.timed_out

@@ -62,9 +62,14 @@ def accepted(
 
 
 def register_and_launch(
-    ctx: Context, submission: Submission, chunks: Iterator[bytes], idempotency_key: str | None
+    ctx: Context,
+    submission: Submission,
+    chunks: Iterator[bytes],
+    idempotency_key: str | None,
+    waited_on: bool = False,
 ) -> ImportAccepted:
-    """Land + check + record (register_import), then add the partition and launch the run."""
+    """Land + check + record (register_import), then add the partition and launch the run
+    (``waited_on``: the client waits for the import in this request)."""
     try:
         registered = register_import(
             chunks,
@@ -91,6 +96,7 @@ def register_and_launch(
         submission.run_config,
         size_bytes=registered.record.get("size_bytes"),
         rows=registered.estimated_rows,
+        waited_on=waited_on,
     )
     detected = DetectedFormat.of(registered.inspection)
     record = repository.get_import(ctx.engine, registered.import_id) or registered.record

@@ -81,7 +81,7 @@ async def _submit(
             return await _finish(ctx, replayed, wait, timeout, REPLAYED, established)
 
     def launch(submission: Submission, chunks: Iterator[bytes]) -> ImportAccepted:
-        return submit.register_and_launch(ctx, submission, chunks, idempotency_key)
+        return submit.register_and_launch(ctx, submission, chunks, idempotency_key, wait)
 
     try:
         accepted = await land(launch)

@@ -99,3 +99,17 @@ def test_launch_tags_mark_small_files_express(
     size: int | None, limit: int, tags: dict[str, str]
 ) -> None:
     assert launch_tags(size, limit) == tags
+
+
+@pytest.mark.parametrize(
+    ("size", "limit", "tags"),
+    [
+        (10**9, 1024, EXPRESS),  # a client waits for it: express at any size
+        (None, 1024, EXPRESS),
+        (10, 0, {}),  # 0 still queues every run
+    ],
+)
+def test_launch_tags_mark_runs_a_client_waits_for_express(
+    size: int | None, limit: int, tags: dict[str, str]
+) -> None:
+    assert launch_tags(size, limit, waited_on=True) == tags
