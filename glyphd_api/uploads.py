@@ -444,8 +444,8 @@ async def _receive_json(
             spool.write(chunk)
         spool.seek(0)
         body, document = await anyio.to_thread.run_sync(read_json_body, spool.read())
-        if check_json is not None:
-            check_json(document)
+        if check_json is not None:  # a check of every record: off the event loop too
+            await anyio.to_thread.run_sync(check_json, document)
         given = {name: getattr(body, name) for name in FORM_FIELDS if name in body.model_fields_set}
         submission = replace(
             upload.base, **given, filename="listings.json", content_type="application/json"

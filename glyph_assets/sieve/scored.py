@@ -80,8 +80,11 @@ def adopt_scored(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHA
         if column not in source:
             return None
         values = raw[source[column]].reset_index(drop=True)
-        text = values.astype(object).where(values.notna(), None)
-        return text.map(lambda v: v.strip() if isinstance(v, str) else v).replace("", None)
+        text = values.astype(object).where(values.notna(), None).tolist()
+        # Stripped; empty or missing is None. One comprehension: a field of 100,000 rows took
+        # 60 ms through Series.map and replace.
+        cells = [(v.strip() or None) if isinstance(v, str) else v for v in text]
+        return pd.Series(cells, index=values.index, dtype=object)
 
     out["listing_key"] = None  # set by the stage runner, as for raw rows
     for column in MATCH_COLUMNS + SPEC_COLUMNS + SCORE_COLUMNS:
@@ -282,10 +285,33 @@ def _dto_field_problem(name: str, value: object) -> str | None:
     return None
 
 
+def _plainly_valid(name: str, values: list[object]) -> bool:
+    """Every value of a DTO field is of its JSON type in its plainest form (a non-empty string,
+    a true boolean, an integer, a finite number) and within its range: what a well-formed body
+    sends, checked a field at a time. False sends the body to the item-by-item check, which
+    also accepts the looser forms ("24", 1.0, "yes") and words each problem."""
+    kind = DTO_REQUIRED[name]
+    if kind == "text":
+        return all(type(v) is str and v.strip() for v in values)
+    if kind == "boolean":
+        return all(type(v) is bool for v in values)
+    types = {int} if kind == "integer" else {int, float}
+    if not set(map(type, values)) <= types:
+        return False
+    numbers = np.asarray(values, dtype=float)
+    low, high = DTO_RANGES.get(name, (-math.inf, math.inf))
+    return bool(np.isfinite(numbers).all() and (numbers >= low).all() and (numbers <= high).all())
+
+
 def dto_problems(records: list[object], limit: int = 100) -> list[str]:
     """Every way a body breaks the established GPUListingDTO contract (1-based item numbers,
     at most ``limit``): the established persist path refuses such a body whole, before anything
     is kept, as its clients expect; glyph's own paths make the same rows row errors instead."""
+    if all(type(record) is dict for record in records) and all(
+        _plainly_valid(name, [record.get(name) for record in records])  # type: ignore[union-attr]
+        for name in DTO_REQUIRED
+    ):
+        return []
     problems: list[str] = []
     for number, record in enumerate(records, start=1):
         if not isinstance(record, dict):
