@@ -30,7 +30,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select, Subquery
 
-from glyph_assets.sieve.changes import DIFF_INPUT_COLUMNS, compare_imports
+from glyph_assets.sieve.changes import (
+    DIFF_INPUT_COLUMNS,
+    RUN_COLUMNS,
+    Comparison,
+    compare_imports,
+)
 from glyph_assets.store import listing_rows
 from glyph_assets.store.db import fetch_all, fetch_first, fetch_frame
 from glyph_assets.store.listing_rows import of_import
@@ -423,12 +428,22 @@ _DIFF_TYPES: dict[str, Any] = {
 }
 
 
+def _has_keys(conn: Connection, import_id: str) -> bool:
+    """Whether any row of the import has a listing_key: a 100,000-row import of scored rows
+    without one was read whole only to compare nothing."""
+    keyed = select(Listing.id).where(of_import(import_id), Listing.listing_key.is_not(None))
+    return conn.execute(select(keyed.exists())).scalar_one()
+
+
 def record_diff(engine: Engine, import_id: str, against: str | None) -> dict[str, Any]:
     """Compare the import with ``against`` (the listing_changes asset) and keep the counts,
     the per-model counts and the runs its pages are found by: the API then reads them instead
     of comparing the two imports again."""
     with engine.connect() as conn:
-        found = compare_imports(_rows_of(conn, import_id), _rows_of(conn, against))
+        if _has_keys(conn, import_id) or (against is not None and _has_keys(conn, against)):
+            found = compare_imports(_rows_of(conn, import_id), _rows_of(conn, against))
+        else:  # already-scored rows without URL or title: no listing to follow on either side
+            found = Comparison(by_model=[], runs=pd.DataFrame(columns=RUN_COLUMNS))
     counts = found.totals()
     unkeyed_query = select(func.count()).where(of_import(import_id), Listing.listing_key.is_(None))
     runs = [

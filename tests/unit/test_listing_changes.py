@@ -337,3 +337,30 @@ def test_imports_without_any_keyed_listing_compare_to_nothing() -> None:
         found = compare_imports(rows, other)
         assert found.runs.empty and list(found.runs.columns) == RUN_COLUMNS
         assert all(m["new"] == m["gone"] == m["repriced"] == 0 for m in found.by_model)
+
+
+def test_an_import_without_keys_records_nothing_to_compare_yet_counts_the_gone(
+    glyph_env: Settings,
+) -> None:
+    """record_diff of an import none of whose rows has a key: against another keyless import
+    it records nothing to compare (every row unkeyed; neither import is read, a shortcut this
+    keeps honest);
+    against an import with keys, each of those keys is gone, as a full comparison says."""
+    from glyph_assets.tooling.bench.storage import scored_frame
+
+    engine = migrate(glyph_env.sqlalchemy_url)
+    keyed = scored_frame(60, 1, seed=5)
+    keyless = scored_frame(50, 1, seed=6).assign(listing_key=None)
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    with_keys = _stored_import(engine, keyed, start)
+    first = _stored_import(engine, keyless, start + timedelta(days=1))
+    second = _stored_import(engine, keyless, start + timedelta(days=2))
+    recorded = changes.record_diff(engine, second, first)
+    assert {k: recorded[f"{k}_listings"] for k in changes.CHANGES} == dict.fromkeys(
+        changes.CHANGES, 0
+    )
+    assert recorded["unkeyed_listings"] == 50 - int(keyless["error_stage"].notna().sum())
+    assert recorded["by_model"] == []
+    gone = changes.record_diff(engine, first, with_keys)
+    assert gone["gone_listings"] == changes.diff_counts(engine, first, with_keys)["gone"] > 0
+    assert gone["by_model"] == changes.diff_by_model(engine, first, with_keys)
