@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     fanout_chunk_rows: int = Field(default=50_000, ge=1)
 
     log_format: Literal["plain", "json"] = "plain"  # json: one JSON object per log line
+    # Listings across imports count their matches (X-Total-Count) only this far past the page:
+    # beyond it the total is a lower bound (X-Total-Count-Relation: gte); 0 counts every match.
+    listing_count_beyond: int = Field(default=10_000, ge=0)
 
     chunk_rows: int = 50_000
     max_upload_bytes: int = 512 * 1024 * 1024

@@ -205,14 +205,15 @@ def model_view(
         query = ListingsAcrossImports(
             canonical_model=[canonical_model], sort="-score", limit=PAGE_SIZE, offset=offset
         )
-        items, total = find_listings(ctx, query)
+        page = find_listings(ctx, query)
         return {
             "model": figures[0] if figures else None,
             "canonical_model": canonical_model,
             "history": history,
             "history_json": script_json(history.model_dump(mode="json")["points"]),
-            "listings": items,
-            "total": total,
+            "listings": page.items,
+            "total": page.total,
+            "total_exact": page.exact,
             "offset": offset,
         }
 

@@ -29,13 +29,15 @@ router = APIRouter(tags=["listings"], responses=errors(401, 422))
 def listings_page(ctx: Context, query: ListingsAcrossImports, request: Request) -> Response:
     """Listings across imports as the established bare array of ``GPUListingDTO`` objects
     (glyph's columns beside the established ones), paged by ``offset`` or by keyset: the total
-    is ``X-Total-Count``, the next page a ``Link: <...>; rel="next"`` (and, for keyset paging,
-    ``X-Next-After-Index``). An unknown import_id is an empty array, like any filter."""
-    items, total = find_listings(ctx, query)
-    return _array_answer(items, total, request, query, next_after_index(query, items))
+    is ``X-Total-Count`` (a lower bound past GLYPH_LISTING_COUNT_BEYOND matches, as
+    ``X-Total-Count-Relation`` says), the next page a ``Link: <...>; rel="next"`` (and, for
+    keyset paging, ``X-Next-After-Index``). An unknown import_id is an empty array, like any
+    filter."""
+    page = find_listings(ctx, query)
+    return _array_answer(page, request, query, next_after_index(query, page.items))
 
 
-def find_listings(ctx: Context, query: ListingsAcrossImports) -> tuple[list[dict[str, Any]], int]:
+def find_listings(ctx: Context, query: ListingsAcrossImports) -> pages.ListingPage:
     """One page of listings across imports under ``query`` and how many match: what
     ``/api/listings`` answers and the console's model page shows."""
     if query.after_index is not None and not query.import_id:
@@ -47,21 +49,22 @@ def find_listings(ctx: Context, query: ListingsAcrossImports) -> tuple[list[dict
         known = warehouse.listed_models(ctx.engine, candidates)
         picked = [established.pick_model(m, known) for m in query.model]
         if not any(picked) and not models:
-            return [], 0
+            return pages.ListingPage([], 0)
         models += [m for m in picked if m]
     filters = query.filters(query.import_id, models)
     filters.quantized = query.quantized
-    return sorted_page(lambda: pages.list_listings(ctx.engine, filters, query.window()))
+    beyond = ctx.settings.listing_count_beyond or None
+    return sorted_page(lambda: pages.list_listings(ctx.engine, filters, query.window(), beyond))
 
 
 def _array_answer(
-    items: list[dict[str, Any]],
-    total: int,
-    request: Request,
-    query: ListingQuery,
-    next_after: int | None,
+    page: pages.ListingPage, request: Request, query: ListingQuery, next_after: int | None
 ) -> Response:
-    headers = {"X-Total-Count": str(total)}
+    items, total = page.items, page.total
+    headers = {
+        "X-Total-Count": str(total),
+        "X-Total-Count-Relation": "eq" if page.exact else "gte",
+    }
     if next_after is not None and query.after_index is not None:
         nxt = request.url.include_query_params(after_index=next_after)
         headers["X-Next-After-Index"] = str(next_after)
@@ -82,7 +85,15 @@ def _array_answer(
     responses={
         200: {
             "headers": {
-                "X-Total-Count": {"schema": {"type": "integer"}, "description": "Matching rows"},
+                "X-Total-Count": {
+                    "schema": {"type": "integer"},
+                    "description": "Matching rows (at least, with X-Total-Count-Relation: gte)",
+                },
+                "X-Total-Count-Relation": {
+                    "schema": {"type": "string", "enum": ["eq", "gte"]},
+                    "description": "eq: X-Total-Count is exact; gte: counting stopped "
+                    "GLYPH_LISTING_COUNT_BEYOND matches past the page",
+                },
                 "Link": {"schema": {"type": "string"}, "description": 'rel="next" page'},
                 "X-Next-After-Index": {
                     "schema": {"type": "integer"},
@@ -124,11 +135,11 @@ def legacy_listings(
     filters = pages.ListingFilters(
         models=[query.model] if query.model else None, quantized=query.quantized
     )
-    items, total = sorted_page(
+    page = sorted_page(
         lambda: pages.list_listings(
             ctx.engine, filters, pages.ListingWindow(limit=query.limit, offset=query.offset)
         )
     )
     return bare_array(
-        [established.listing_dto(row) for row in items], {"X-Total-Count": str(total)}
+        [established.listing_dto(row) for row in page.items], {"X-Total-Count": str(page.total)}
     )

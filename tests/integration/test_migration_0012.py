@@ -254,15 +254,15 @@ def test_a_release_warehouse_is_converted_in_place_and_reads_back_unchanged(
             {k: v for k, v in row.items()} for row in _with_raw_booleans(listings, engine)
         ]
         whole = pages.ListingWindow(limit=1000)
-        page, total = pages.list_listings(engine, pages.ListingFilters(import_id=import_id), whole)
-        assert (page, total) == (listings, len(listings))
+        found = pages.list_listings(engine, pages.ListingFilters(import_id=import_id), whole)
+        assert (found.items, found.total) == (listings, len(listings))
         plain = pages.import_listing_page(engine, pages.ListingFilters(import_id=import_id), whole)
         assert plain == (listings, len(listings))
-        best, _ = pages.list_listings(
+        best = pages.list_listings(
             engine,
             pages.ListingFilters(import_id=import_id),
             pages.ListingWindow(sort="-score", limit=1000),
-        )
+        ).items
         assert sorted(best, key=lambda r: r["import_index"]) == listings
         errors, error_total = pages.list_errors(
             engine, import_id, window=pages.PageWindow("import_index", 1000)

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from glyph_assets.settings import Settings
 from glyph_assets.store import pages
 from glyph_assets.store.db import migrate
+from glyphd_api.app import create_app
 from glyphd_api.routes.listing_query import listing_page_json
 from glyphd_api.schemas import ListingOut, ListingPage
 from tests.support.reads import A, B, C, seeded_client
@@ -117,7 +118,7 @@ def test_the_fast_import_page_answers_as_the_general_query_and_the_schema(
     window = pages.ListingWindow(sort=sort, limit=4, offset=1)
     fast = pages.import_listing_page(engine, filters, window)
     general = pages.list_listings(engine, filters, window)
-    assert fast == general
+    assert fast == (general.items, general.total) and general.exact
     assert fast is not None and {type(i["is_gpu"]) for i in fast[0]} == {bool}
     # The page serialized without validation is exactly what the response model would give.
     raw = client.get(f"/api/imports/{A}/listings", params={"sort": sort, "limit": 4, "offset": 1})
@@ -170,6 +171,32 @@ def test_listings_across_imports_and_by_import_id(client: TestClient) -> None:
     assert only_b.headers["x-total-count"] == "3" and {i["import_id"] for i in only_b.json()} == {B}
     first = client.get("/api/listings", params={"limit": 4})
     assert len(first.json()) == 4 and "offset=4" in first.headers["link"]
+
+
+def test_listings_across_imports_count_only_so_far_past_the_page(glyph_env: Settings) -> None:
+    """GLYPH_LISTING_COUNT_BEYOND: the 11 listings are counted at most 2 past the page, then
+    the total is a lower bound (gte) that still announces the next page; near the end it is
+    exact again; 0 counts every match."""
+    near = glyph_env.model_copy(update={"listing_count_beyond": 2})
+    with seeded_client(near) as client:
+        first = client.get("/api/listings", params={"limit": 3})
+        assert len(first.json()) == 3
+        assert first.headers["x-total-count"] == "5"  # 3 on the page + 2 past it, at least
+        assert first.headers["x-total-count-relation"] == "gte"
+        assert "offset=3" in first.headers["link"]
+        last = client.get("/api/listings", params={"limit": 3, "offset": 7})
+        assert (last.headers["x-total-count"], last.headers["x-total-count-relation"]) == (
+            "11",
+            "eq",
+        )
+        assert len(last.json()) == 3 and "offset=10" in last.headers["link"]
+        every = near.model_copy(update={"listing_count_beyond": 0})
+        with TestClient(create_app(every)) as counting:
+            first = counting.get("/api/listings", params={"limit": 3})
+        assert (first.headers["x-total-count"], first.headers["x-total-count-relation"]) == (
+            "11",
+            "eq",
+        )
 
 
 def test_errors_page(client: TestClient) -> None:
