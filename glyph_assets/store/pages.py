@@ -270,7 +270,8 @@ def list_listings(
             return ListingPage(items, total)
         items = _listing_items(conn, filters, window)
         bound = window.offset + max(window.limit, len(items)) + count_beyond
-        counted = _count_listings(conn, filters.clauses(), at_most=bound)
+        order = page_order(window.sort, bool(filters.import_id))
+        counted = _count_listings(conn, filters.clauses(), bound, order)
         return ListingPage(items, counted, exact=counted < bound)
 
 
@@ -410,16 +411,21 @@ def listing_page_query(clauses: list[Any], sort: str, one_import: bool, keyset: 
     """The listing page, for both of its read paths: the columns, the filter, the order with a
     stable tiebreak and, for a keyset page, ``import_index > :after_index``; ``:limit`` and
     ``:offset`` are parameters, so one compiled statement serves every page."""
-    # One import's rows: the import is fixed, so import_index alone is the stable tiebreak;
-    # across imports, the import's key (its order of creation), as the indexes hold them.
-    tiebreak = [Listing.import_index] if one_import else [Listing.import_key, Listing.import_index]
-    order = order_by(sort, LISTING_SORTS, tiebreak)
+    order = page_order(sort, one_import)
     query = select(*_PAGE_COLUMNS).select_from(listings_for(*clauses, *order)).where(*clauses)
     query = query.order_by(*order)
     if keyset:
         # Keyset: the index (import_id, import_index) seeks straight to the page.
         query = query.where(Listing.import_index > bindparam("after_index"))
     return query.limit(bindparam("limit")).offset(bindparam("offset"))
+
+
+def page_order(sort: str, one_import: bool) -> list[Any]:
+    """The page's ORDER BY: ``sort``, then a stable tiebreak. One import's rows: the import is
+    fixed, so import_index alone; across imports, the import's key (its order of creation)
+    first, as the indexes hold them."""
+    tiebreak = [Listing.import_index] if one_import else [Listing.import_key, Listing.import_index]
+    return order_by(sort, LISTING_SORTS, tiebreak)
 
 
 def listing_count_query(clauses: list[Any]) -> Select:
@@ -460,18 +466,29 @@ def _listing_items(
     return [dict(zip(LISTING_KEYS, row, strict=True)) for row in rows]
 
 
-def _count_listings(conn: Connection, clauses: list[Any], at_most: int | None = None) -> int:
-    """How many listings match, or with ``at_most`` how many of the first ``at_most``."""
+def _count_listings(
+    conn: Connection, clauses: list[Any], at_most: int | None = None, order: list[Any] | None = None
+) -> int:
+    """How many listings match, or with ``at_most`` how many of the first ``at_most`` in the
+    page's ``order``: read in that order the database walks the page's own index and stops
+    there (unordered, PostgreSQL's planner chose a bitmap scan that reads every match first)."""
     if at_most is None:
         return int(conn.execute(listing_count_query(clauses)).scalar_one())
+    query = bounded_count_query(clauses, order or [])
+    return int(conn.execute(query, {"at_most": at_most}).scalar_one())
+
+
+def bounded_count_query(clauses: list[Any], order: list[Any]) -> Select:
+    """How many of the first ``:at_most`` listings the filter matches, read in ``order``."""
     first = (
         select(literal(1).label("one"))
-        .select_from(listings_for(*clauses))
+        .select_from(listings_for(*clauses, *order))
         .where(*clauses)
-        .limit(at_most)
+        .order_by(*order)
+        .limit(bindparam("at_most"))
         .subquery()
     )
-    return int(conn.execute(select(func.count()).select_from(first)).scalar_one())
+    return select(func.count()).select_from(first)
 
 
 def _import_progress(conn: Connection, import_id: str) -> Any:
@@ -536,6 +553,8 @@ __all__ = [
     "LISTING_KEYS",
     "ListingFilters",
     "ListingPage",
+    "bounded_count_query",
+    "page_order",
     "ListingWindow",
     "import_listing_page",
     "list_errors",
