@@ -270,8 +270,7 @@ def list_listings(
             return ListingPage(items, total)
         items = _listing_items(conn, filters, window)
         bound = window.offset + max(window.limit, len(items)) + count_beyond
-        order = page_order(window.sort, bool(filters.import_id))
-        counted = _count_listings(conn, filters.clauses(), bound, order)
+        counted = _count_listings(conn, filters.clauses(), bound)
         return ListingPage(items, counted, exact=counted < bound)
 
 
@@ -466,25 +465,24 @@ def _listing_items(
     return [dict(zip(LISTING_KEYS, row, strict=True)) for row in rows]
 
 
-def _count_listings(
-    conn: Connection, clauses: list[Any], at_most: int | None = None, order: list[Any] | None = None
-) -> int:
-    """How many listings match, or with ``at_most`` how many of the first ``at_most`` in the
-    page's ``order``: read in that order the database walks the page's own index and stops
-    there (unordered, PostgreSQL's planner chose a bitmap scan that reads every match first)."""
+def _count_listings(conn: Connection, clauses: list[Any], at_most: int | None = None) -> int:
+    """How many listings match, or with ``at_most``, how many up to ``at_most``."""
     if at_most is None:
         return int(conn.execute(listing_count_query(clauses)).scalar_one())
-    query = bounded_count_query(clauses, order or [])
-    return int(conn.execute(query, {"at_most": at_most}).scalar_one())
+    return int(conn.execute(bounded_count_query(clauses), {"at_most": at_most}).scalar_one())
 
 
-def bounded_count_query(clauses: list[Any], order: list[Any]) -> Select:
-    """How many of the first ``:at_most`` listings the filter matches, read in ``order``."""
+def bounded_count_query(clauses: list[Any]) -> Select:
+    """How many listings the filter matches, up to ``:at_most``: the database stops at the
+    ``at_most``-th match in whatever order its plan reads them. In no particular order on
+    purpose: in the page's order, a sort no index holds (``-price``) made the database sort
+    every match first (0.25 s on PostgreSQL and 0.7 s on SQLite over ten 200,000-row imports,
+    against 8 ms and 0.4 ms). PostgreSQL reads a vendor's matches by its index once it knows
+    how many there are (migration 0014); without that it read all of them into a bitmap."""
     first = (
         select(literal(1).label("one"))
-        .select_from(listings_for(*clauses, *order))
+        .select_from(listings_for(*clauses))
         .where(*clauses)
-        .order_by(*order)
         .limit(bindparam("at_most"))
         .subquery()
     )
