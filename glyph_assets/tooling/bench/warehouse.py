@@ -171,8 +171,9 @@ def analyze(engine: Engine) -> bool:
     """PostgreSQL: ``ANALYZE``, what autovacuum (on by default) does within a minute of a bulk
     load, and what its documentation asks for after one. Without it the planner has no
     statistics on the rows just written (this machine's server runs with autovacuum off) and
-    the vendor read took 2.3 s instead of milliseconds on ten 1,000,000-row imports. SQLite's
-    planner needs none for these reads."""
+    the vendor read took 2.3 s on ten 1,000,000-row imports (its bounded count then still read
+    in the page's order) where it takes 12 ms with statistics. SQLite's planner needs none for
+    these reads."""
     if engine.dialect.name != "postgresql":
         return False
     with engine.begin() as conn:
