@@ -265,13 +265,12 @@ def list_listings(
     when fewer rows matched, else a lower bound that still says a next page exists."""
     with engine.connect() as conn:
         known = _known_total(conn, filters)
-        if known is not None or count_beyond is None:
-            items, total = _listing_page(conn, filters, window, known)
-            return ListingPage(items, total)
         items = _listing_items(conn, filters, window)
-        bound = window.offset + max(window.limit, len(items)) + count_beyond
+        if known is not None:
+            return ListingPage(items, known)
+        bound = None if count_beyond is None else window.offset + window.limit + count_beyond
         counted = _count_listings(conn, filters.clauses(), bound)
-        return ListingPage(items, counted, exact=counted < bound)
+        return ListingPage(items, counted, exact=bound is None or counted < bound)
 
 
 def import_listing_page(
@@ -285,7 +284,7 @@ def import_listing_page(
     with engine.connect() as conn:
         if _import_progress(conn, filters.import_id) is None:
             return None
-        return _listing_page(conn, filters, window, None)
+        return _listing_page(conn, filters, window)
 
 
 @dataclass(frozen=True)
@@ -410,21 +409,16 @@ def listing_page_query(clauses: list[Any], sort: str, one_import: bool, keyset: 
     """The listing page, for both of its read paths: the columns, the filter, the order with a
     stable tiebreak and, for a keyset page, ``import_index > :after_index``; ``:limit`` and
     ``:offset`` are parameters, so one compiled statement serves every page."""
-    order = page_order(sort, one_import)
+    # One import's rows: the import is fixed, so import_index alone is the stable tiebreak;
+    # across imports, the import's key (its order of creation), as the indexes hold them.
+    tiebreak = [Listing.import_index] if one_import else [Listing.import_key, Listing.import_index]
+    order = order_by(sort, LISTING_SORTS, tiebreak)
     query = select(*_PAGE_COLUMNS).select_from(listings_for(*clauses, *order)).where(*clauses)
     query = query.order_by(*order)
     if keyset:
         # Keyset: the index (import_id, import_index) seeks straight to the page.
         query = query.where(Listing.import_index > bindparam("after_index"))
     return query.limit(bindparam("limit")).offset(bindparam("offset"))
-
-
-def page_order(sort: str, one_import: bool) -> list[Any]:
-    """The page's ORDER BY: ``sort``, then a stable tiebreak. One import's rows: the import is
-    fixed, so import_index alone; across imports, the import's key (its order of creation)
-    first, as the indexes hold them."""
-    tiebreak = [Listing.import_index] if one_import else [Listing.import_key, Listing.import_index]
-    return order_by(sort, LISTING_SORTS, tiebreak)
 
 
 def listing_count_query(clauses: list[Any]) -> Select:
@@ -440,13 +434,10 @@ def _check_keyset(import_id: str | None, sort: str, after_index: int | None) -> 
 
 
 def _listing_page(
-    conn: Connection, filters: ListingFilters, window: ListingWindow, total: int | None
+    conn: Connection, filters: ListingFilters, window: ListingWindow
 ) -> tuple[list[dict[str, Any]], int]:
-    """The page's rows, and ``total`` or (None) the count of every matching row."""
-    items = _listing_items(conn, filters, window)
-    if total is None:
-        total = _count_listings(conn, filters.clauses())
-    return items, total
+    """The page's rows, and the count of every matching row."""
+    return _listing_items(conn, filters, window), _count_listings(conn, filters.clauses())
 
 
 def _listing_items(
@@ -552,7 +543,6 @@ __all__ = [
     "ListingFilters",
     "ListingPage",
     "bounded_count_query",
-    "page_order",
     "ListingWindow",
     "import_listing_page",
     "list_errors",
