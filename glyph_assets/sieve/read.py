@@ -165,8 +165,12 @@ def _unique_headers(raw: list[str]) -> list[str]:
 
 
 def _frame(rows: list[list[str | None]], headers: list[str], start: int) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=headers + [ERROR_COLUMN], dtype=object)
-    first = FIRST_INDEX + start  # ``start``: data rows before this chunk
+    return _numbered(pd.DataFrame(rows, columns=headers + [ERROR_COLUMN], dtype=object), start)
+
+
+def _numbered(frame: pd.DataFrame, start: int) -> pd.DataFrame:
+    """``frame`` with its rows' 1-based ``import_index`` first (``start``: data rows before)."""
+    first = FIRST_INDEX + start
     frame.insert(0, INDEX_COLUMN, range(first, first + len(frame)))
     return frame
 
@@ -507,10 +511,7 @@ def records_to_frames(records: list[Any], chunk_rows: int) -> Iterator[pd.DataFr
             values = [None if r is None else r.get(key) for r in objects]
             columns[header] = _column_cells(values, key, key in text_keys, problems)
         columns[ERROR_COLUMN] = [None if p is None else "; ".join(p) for p in problems]
-        frame = pd.DataFrame(columns, dtype=object, index=pd.RangeIndex(len(chunk)))
-        first = FIRST_INDEX + start  # ``start``: data rows before this chunk
-        frame.insert(0, INDEX_COLUMN, range(first, first + len(frame)))
-        yield frame
+        yield _numbered(pd.DataFrame(columns, dtype=object, index=pd.RangeIndex(len(chunk))), start)
 
 
 def load_json(path: Path, fmt: FileFormat) -> list[Any]:
