@@ -12,8 +12,8 @@ that under half a percent of the rows are a vendor's (8,458 of 2,000,000) where 
 that gathers every match before the count can stop, 33 ms on ten 200,000-row imports, where
 reading that index until the 10,100th match takes 10 ms. Extended statistics on the expression
 (PostgreSQL 14 and later; ``ANALYZE`` and autovacuum fill them) give the planner the real
-share. SQLite's planner uses the index as it is;
-nothing to do there, nor on a PostgreSQL older than 14 (the statement does not exist there).
+share. SQLite's planner uses the index as it is: nothing to do there, nor on a PostgreSQL older
+than 14 (the statement does not exist there).
 """
 
 from __future__ import annotations
