@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.sieve.changes import DIFF_INPUT_COLUMNS, RUN_COLUMNS, compare_imports
-from glyph_assets.sieve.listing_key import listing_keys, normalize_url
+from glyph_assets.sieve.listing_key import _key, listing_keys, normalize_url
 from glyph_assets.sieve.pipeline import run_offline
 from glyph_assets.sieve.read import read_raw
 from glyph_assets.store import changes, repository
@@ -68,6 +70,78 @@ def test_a_url_shared_by_several_rows_does_not_merge_them() -> None:
     )
     first, second = listing_keys(frame).tolist()
     assert first != second
+
+
+def _row_by_row(frame: pd.DataFrame, source: str) -> list[str | None]:
+    """The key rule applied one row at a time: ``normalize_url`` and ``_key`` on each row."""
+    cells = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    urls = [normalize_url(str(c.get("source_url") or "")) for c in cells]
+    counts = {u: urls.count(u) for u in urls}
+    text = [{k: str(c.get(k) or "") for k in ("seller", "title", "canonical_model")} for c in cells]
+    return [
+        _key(
+            url,
+            t["seller"],
+            t["title"],
+            t["canonical_model"],
+            source,
+            bool(url) and counts[url] > 1,
+        )
+        for url, t in zip(urls, text, strict=True)
+    ]
+
+
+_URL_PIECES = st.sampled_from(
+    [
+        "https://www.ebay.com/itm/",
+        "http://ebay.co.uk/itm/",
+        "https://m.ebay.de/itm/",
+        "https://WWW.EBAY.com/itm/",
+        "https://www.ebay.com//itm/",
+        "https://www.ebay.com/itm//",
+        "https://ebay.com/sch/",
+        "https://notebay.com/itm/",
+        "ebay.com/itm/",
+        "https://shop.example.com/products/",
+        " https://www.ebay.com/itm/",
+        "",
+    ]
+)
+_TAILS = st.sampled_from(
+    ["", "/", "?hash=item1&_trk=x", "#desc", "/987654321", "/x", " ", "\t", "?v=2&utm_source=a"]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            _URL_PIECES,
+            st.sampled_from(["", "rtx-4090-fe/", "a/b/", "Ünïcode/"]),
+            st.sampled_from(["", "12345678", "123456789", "336080157531", "1234567890123456"]),
+            _TAILS,
+            st.sampled_from(["", "Seller", "STRASSE", "straße", None]),
+            st.sampled_from(["RTX 4090", "rtx  4090", "", None]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_column_wise_keys_equal_the_rule_row_by_row(rows: list[tuple]) -> None:
+    """The column-wise fast paths (eBay items in one regex pass, unshared URLs in one digest
+    pass) give every row the key the rule gives it alone, on URLs at the edges of the fast
+    path's shape (upper-case hosts, doubled slashes, ids too long or short, whitespace)."""
+    frame = pd.DataFrame(
+        [
+            {"source_url": base + slug + digits + tail, "seller": seller, "title": title}
+            for base, slug, digits, tail, seller, title in rows
+        ]
+    )
+    frame["canonical_model"] = None
+    expected = _row_by_row(frame, "shop")
+    assert listing_keys(frame, "shop").tolist() == expected
+    arrow = frame.astype({c: "string[pyarrow]" for c in ("source_url", "seller", "title")})
+    assert listing_keys(arrow, "shop").tolist() == expected
 
 
 @pytest.mark.parametrize(
