@@ -1781,7 +1781,8 @@ def normalize(clean: pd.DataFrame, registry: Registry | None = None) -> pd.DataF
     if len(positions):
         titles = _column(out, "title").iloc[positions]
         codes, uniques = pd.factorize(titles, use_na_sentinel=True)
-        outcomes: list[Match | _Pending] = [_match_cached(idx, t) for t in uniques]
+        distinct = np.asarray(uniques, dtype=object).tolist()  # not a Python walk of Arrow
+        outcomes: list[Match | _Pending] = [_match_cached(idx, t) for t in distinct]
         outcomes.append(_not_gpu("no title"))  # code -1
         table = np.array(
             [(o if isinstance(o, Match) else o.base).row() for o in outcomes], dtype=object
