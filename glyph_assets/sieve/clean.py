@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from glyph_assets.sieve.columns import (
     CLEAN_COLUMNS,
@@ -108,9 +110,30 @@ def parse_price(values: pd.Series, default_currency: str = "USD") -> tuple[pd.Se
     amount = pd.to_numeric(values, errors="coerce").astype(float)
     currency = pd.Series(default_currency, index=values.index, dtype=object)
     rest = amount.isna() & values.notna()
+    if rest.any():
+        symbol, number = _symbol_prices(values[rest])
+        amount[symbol.index], currency[symbol.index] = number, symbol
+        rest[symbol.index] = False
     if rest.any():  # only text that is not a plain number goes through the patterns
         amount[rest], currency[rest] = _parse_price_text(values[rest], default_currency)
     return amount, currency.where(amount.notna(), None)
+
+
+# "$911.57": a currency symbol and a plain number, the usual shape of a scraped price. Read in
+# one Arrow pass; it is what ``_parse_price_text`` makes of such text, one value at a time.
+_SYMBOL_PRICE = "^(?P<symbol>[" + "".join(CURRENCY_SYMBOLS) + r"])(?P<number>\d+(?:\.\d+)?)$"
+
+
+def _symbol_prices(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(currency, amount) of the values in the ``_SYMBOL_PRICE`` shape, indexed like them."""
+    text = pa.array(values.to_numpy(dtype=object), type=pa.string())
+    found = pc.extract_regex(text, _SYMBOL_PRICE)
+    hit = pc.is_valid(found).to_numpy(zero_copy_only=False)
+    found = found.filter(hit)
+    index = values.index[hit]
+    symbols = found.field("symbol").to_pandas().map(CURRENCY_SYMBOLS)
+    numbers = pc.cast(found.field("number"), pa.float64()).to_numpy(zero_copy_only=False)
+    return pd.Series(symbols.to_numpy(), index=index, dtype=object), pd.Series(numbers, index=index)
 
 
 def _parse_price_text(values: pd.Series, default_currency: str) -> tuple[pd.Series, pd.Series]:
@@ -131,6 +154,11 @@ def _parse_price_text(values: pd.Series, default_currency: str) -> tuple[pd.Seri
     amount = pd.to_numeric(number, errors="coerce")
     amount = amount.where(~negative.fillna(False), -amount)
     return amount.astype(float), currency
+
+
+def _currency_codes(values: pd.Series) -> pd.Series:
+    """The currency code a currency column's text names (``USD`` in "usd", "USD $"), or NaN."""
+    return values.str.upper().str.extract(_CODE_RE, expand=False).str.upper()
 
 
 def normalize_condition(values: pd.Series) -> pd.Series:
@@ -275,7 +303,7 @@ def clean(
     )
     explicit_currency = _text(strings, mapping, "currency")
     if explicit_currency.notna().any():
-        code = explicit_currency.str.upper().str.extract(_CODE_RE, expand=False).str.upper()
+        code = _map_unique(explicit_currency, _currency_codes)
         out["currency"] = out["currency"].mask(code.notna() & out["price"].notna(), code)
     out["condition"] = _map_unique(_text(strings, mapping, "condition"), normalize_condition)
     quantity_text = _text(strings, mapping, "quantity")

@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glyph_assets.sieve.clean import clean, map_headers, parse_price, parse_quantity, priced_lot
+from glyph_assets.sieve.clean import (
+    _parse_price_text,
+    clean,
+    map_headers,
+    parse_price,
+    parse_quantity,
+    priced_lot,
+)
 from glyph_assets.sieve.inspect import inspect_file
 from glyph_assets.sieve.read import FileRejected, read_raw
 
@@ -71,6 +78,33 @@ def test_parse_price(text: str, amount: float | None, currency: str | None) -> N
         assert pd.isna(values[0]) and currencies[0] is None
     else:
         assert values[0] == amount and currencies[0] == currency
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    texts=st.lists(
+        st.text(alphabet="$€£¥₹0123456789.,- USDeurx", min_size=1, max_size=12)
+        | st.from_regex(r"[$€£¥₹]\d{1,7}(\.\d{1,3})?", fullmatch=True),
+        min_size=1,
+        max_size=20,
+    ),
+    header_currency=st.sampled_from(["USD", "EUR"]),
+)
+def test_symbol_prices_read_as_the_general_rule_reads_them(
+    texts: list[str], header_currency: str
+) -> None:
+    """The one-pass Arrow reading of "$911.57"-shaped prices gives what the general text rule
+    gives each value."""
+    values = pd.Series(texts, dtype=object)
+    amounts, currencies = parse_price(values, header_currency)
+    numeric = pd.to_numeric(values, errors="coerce")
+    text = values[numeric.isna()]
+    expected_amounts, expected_currencies = _parse_price_text(text, header_currency)
+    pd.testing.assert_series_equal(
+        amounts[text.index], expected_amounts, check_names=False, check_dtype=False
+    )
+    found = expected_currencies.where(expected_amounts.notna(), None)
+    assert currencies[text.index].tolist() == found.tolist()
 
 
 def test_quantity_words() -> None:
