@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from glyph_assets.sieve.columns import REGISTRY_SPECS
-from glyph_assets.sieve.normalize import title_facts
+from glyph_assets.sieve.normalize import Match, title_facts
 from glyph_assets.sieve.registry import Registry, load_registry
 
 
@@ -36,9 +36,17 @@ def _facts_by_model(registry: Registry) -> dict[str, tuple[float | None, str | N
 
 def title_warnings(title: str, model: str, registry: Registry) -> list[str]:
     """What the title says that the registry entry for ``model`` contradicts."""
-    facts = title_facts(title, registry=registry)
+    return _warnings(title_facts(title, registry=registry), model, registry.memo(*_FACTS))
+
+
+_FACTS = ("enrich.facts", _facts_by_model)
+
+
+def _warnings(
+    facts: Match, model: str, by_model: dict[str, tuple[float | None, str | None]]
+) -> list[str]:
     found: list[str] = []
-    vram, form = registry.memo("enrich.facts", _facts_by_model).get(model, (None, None))
+    vram, form = by_model.get(model, (None, None))
     stated = facts.title_vram_gb
     if stated is not None and vram is not None and abs(stated - vram) > 0.5:
         found.append(f"title says {_gb(stated)}, {model} has {_gb(vram)}")
@@ -82,14 +90,17 @@ def enrich(normalized: pd.DataFrame, registry: Registry | None = None) -> pd.Dat
         pairs = pd.DataFrame({"title": _titles(out, rows), "model": model.iloc[rows].to_numpy()})
         codes = pairs.groupby(["title", "model"], sort=False).ngroup().to_numpy()
         firsts = list(pairs.drop_duplicates().itertuples(index=False, name=None))
+        # each distinct title's facts looked up once, for its warnings and its stated size
+        facts = [title_facts(title, registry) if title else None for title, _ in firsts]
+        by_model = registry.memo(*_FACTS)
         texts = [
-            "; ".join(title_warnings(title, canonical, registry)) or None if title else None
-            for title, canonical in firsts
+            "; ".join(_warnings(fact, canonical, by_model)) or None if fact else None
+            for fact, (_, canonical) in zip(facts, firsts, strict=True)
         ]
         warnings[rows] = np.array(texts, dtype=object)[codes]
         vram = out["vram_gb"].to_numpy(dtype=float, copy=True)
         if np.isnan(vram[rows]).any():
-            stated = [title_facts(t, registry).title_vram_gb if t else None for t, _ in firsts]
+            stated = [fact.title_vram_gb if fact else None for fact in facts]
             from_title = np.array(stated, dtype=float)[codes]
             vram[rows] = np.where(np.isnan(vram[rows]), from_title, vram[rows])
             out["vram_gb"] = vram
