@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 from upath import UPath
 
-from glyph_assets.sieve.pipeline import arrow_text_types
+from glyph_assets.sieve.pipeline import WriteBehind, arrow_text_types
 from glyph_assets.storage import (
     arrow_target,
     copy_file,
@@ -106,21 +106,17 @@ def _new_dir(target: Path | UPath) -> Path | UPath:
 def write_parts(chunks: Iterable[pd.DataFrame], target: Path | UPath) -> tuple[int, int]:
     """Write chunks to ``target`` atomically (a new directory swapped in); returns rows, parts.
 
-    Encoding a part is Arrow C++ work that releases the GIL, so it runs in a writer thread
-    while the stage computes its next chunk on the other core; at most one part waits, so
-    memory still follows the chunk size.
+    Each part is encoded behind (``WriteBehind``) while the stage computes its next chunk on the
+    other core; at most one part waits, so memory still follows the chunk size.
     """
     staging = _new_dir(target)
     rows = parts = 0
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer") as writer:
-            pending: Future[None] | None = None
+        with closing(WriteBehind()) as writer:
             for chunk in chunks:
                 table = pa.Table.from_pandas(chunk, preserve_index=False)
-                if pending is not None:
-                    pending.result()
                 path, filesystem = arrow_target(staging / f"part-{parts:05d}.parquet")
-                pending = writer.submit(
+                writer.submit(
                     pq.write_table,
                     table,
                     path,
@@ -129,8 +125,6 @@ def write_parts(chunks: Iterable[pd.DataFrame], target: Path | UPath) -> tuple[i
                 )
                 rows += len(chunk)
                 parts += 1
-            if pending is not None:
-                pending.result()
         replace_tree(staging, target)
     finally:
         remove_tree(staging)

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from glyph_assets.sieve.columns import SCORED_COLUMNS
-from glyph_assets.sieve.pipeline import Stages, read_chunks
+from glyph_assets.sieve.pipeline import Stages, WriteBehind, read_chunks
 
 ERROR_OUTPUT_COLUMNS = ["import_index", "stage", "field", "reason", "raw_row"]
 # Rows per chunk: large enough that per-chunk costs vanish, small enough that a chunk's frames
@@ -45,9 +45,10 @@ def errors_path_for(output: Path) -> Path:
 
 
 class CsvSink:
-    """One output CSV written a frame at a time. The columns' Arrow types are fixed by the first
-    frame (a column with no value there is text) and later frames are cast to them, so the file
-    has one rendering per column; a file that gets no frame still gets its header."""
+    """One output CSV written a frame at a time, each written behind (``WriteBehind``) while the
+    stages compute the next. The columns' Arrow types are fixed by the first frame (a column with
+    no value there is text) and later frames are cast to them, so the file has one rendering per
+    column; a file that gets no frame still gets its header."""
 
     def __init__(self, path: Path, columns: list[str]) -> None:
         self.path = path
@@ -55,6 +56,7 @@ class CsvSink:
         self.rows = 0
         self._writer: pacsv.CSVWriter | None = None
         self._schema: pa.Schema | None = None
+        self._behind = WriteBehind()
 
     def write(self, frame: pd.DataFrame) -> None:
         table = pa.Table.from_pandas(frame[self.columns], preserve_index=False)
@@ -66,12 +68,13 @@ class CsvSink:
                 ]
             )
             self._writer = pacsv.CSVWriter(self.path, self._schema)
-        self._writer.write_table(table.cast(self._schema))
+        self._behind.submit(self._writer.write_table, table.cast(self._schema))
         self.rows += len(frame)
 
     def close(self) -> None:
         """Finish the file (``contextlib.closing`` calls it); a sink that got no frame writes
         its header."""
+        self._behind.close()
         if self._writer is None:
             empty = pa.schema([pa.field(c, pa.string()) for c in self.columns])
             self._writer = pacsv.CSVWriter(self.path, empty)

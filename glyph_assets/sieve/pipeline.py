@@ -13,7 +13,8 @@ import itertools
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,33 @@ DEFAULT_CHUNK_ROWS = 50_000
 INDEX_COLUMN = "import_index"
 # Spilled parts are written once and read twice (the score's two passes): lz4 costs little.
 SPILL_COMPRESSION = "lz4"
+
+
+class WriteBehind:
+    """Writes in a thread, one at a time and at most one waiting: Arrow's writers encode without
+    the GIL, so a part or an output chunk is written on the other core while the stages compute
+    the next chunk, and memory still follows the chunk size. A write's error surfaces at the
+    next ``submit`` or at ``close``."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind")
+        self._pending: Future[Any] | None = None
+
+    def submit(self, write: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self.wait()
+        self._pending = self._pool.submit(write, *args, **kwargs)
+
+    def wait(self) -> None:
+        """Until the last write is done (raising its error)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown()
 
 
 def arrow_text_types(arrow_type: pa.DataType) -> Any:
@@ -141,11 +169,12 @@ class Stages:
             enriched: Iterable[pd.DataFrame] = _parallel_enriched(self, raw_chunks, workers)
         else:
             enriched = (self.enrich(self.normalize(raw)) for raw in raw_chunks)
-        for frame in enriched:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            part = spill / f"part-{len(parts):05d}.parquet"
-            pq.write_table(table, part, compression=SPILL_COMPRESSION)
-            parts.append(part)
+        with closing(WriteBehind()) as writer:
+            for frame in enriched:
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                part = spill / f"part-{len(parts):05d}.parquet"
+                writer.submit(pq.write_table, table, part, compression=SPILL_COMPRESSION)
+                parts.append(part)
 
         def reread() -> Iterator[pd.DataFrame]:
             for part in parts:
@@ -213,4 +242,4 @@ def run_offline(
     return pd.concat(scored, ignore_index=True)
 
 
-__all__ = ["Stages", "arrow_text_types", "read_chunks", "run_offline"]
+__all__ = ["Stages", "WriteBehind", "arrow_text_types", "read_chunks", "run_offline"]

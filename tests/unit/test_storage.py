@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ from glyph_assets.imports import register_import
 from glyph_assets.io_managers import ParquetParts, copy_parts, write_parts
 from glyph_assets.landing import count_line_breaks, discard, land_stream, read_manifest
 from glyph_assets.settings import Settings
+from glyph_assets.sieve.pipeline import WriteBehind
 from glyph_assets.staging import prune_staging, staged_parts
 from glyph_assets.storage import is_plain, local_file, storage_path, tree_size
 from tests.support.imports import listings_csv
@@ -116,3 +118,41 @@ def test_line_breaks_count_each_line_once(
     )
     assert manifest.line_breaks == breaks
     assert count_line_breaks(text) == breaks  # the same, counted in one piece
+
+
+def test_a_part_that_fails_to_write_fails_the_write_and_leaves_no_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts are encoded behind the stage (``WriteBehind``): a part that cannot be written
+    still fails ``write_parts``, and the target is not swapped in half-written."""
+    import pyarrow.parquet as pq
+
+    real = pq.write_table
+    written: list[object] = []
+
+    def second_fails(table: object, where: object, **kwargs: object) -> None:
+        written.append(where)
+        if len(written) == 2:
+            raise OSError("disk full")
+        real(table, where, **kwargs)
+
+    monkeypatch.setattr(pq, "write_table", second_fails)
+    chunk = pd.DataFrame({"import_index": [1, 2], "title": ["a", "b"]})
+    target = tmp_path / "stage" / "partition"
+    with pytest.raises(OSError, match="disk full"):
+        write_parts(iter([chunk, chunk, chunk]), target)
+    assert not target.exists()
+    assert len(written) == 2  # the third part was never started
+
+
+def test_write_behind_raises_a_failed_write_at_the_next_submit_or_close() -> None:
+    def fail() -> None:
+        raise OSError("disk full")
+
+    writer = WriteBehind()
+    writer.submit(fail)
+    with pytest.raises(OSError, match="disk full"):
+        writer.submit(lambda: None)
+    writer.submit(fail)
+    with pytest.raises(OSError, match="disk full"):
+        writer.close()
