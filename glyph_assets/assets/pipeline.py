@@ -336,9 +336,15 @@ def persisted_listings(
 
     # The registry the stages matched against, kept in gpu_models for the API to join.
     warehouse.sync_registry(engine, load_registry())
-    counts = repository.replace_import_rows(engine, import_id, chunks())
+    written: list[pd.DataFrame] = []
+    counts = repository.replace_import_rows(engine, import_id, chunks(), written)
     status = repository.finish_import(
-        engine, import_id, ImportStatus.SUCCEEDED, counts=counts, total_rows=total
+        engine,
+        import_id,
+        ImportStatus.SUCCEEDED,
+        counts=counts,
+        total_rows=total,
+        written=written,
     )
     return MaterializeResult(
         metadata={

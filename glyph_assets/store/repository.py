@@ -362,7 +362,10 @@ class UnknownImport(LookupError):
 
 
 def replace_import_rows(
-    engine: Engine, import_id: str, chunks: Iterable[pd.DataFrame]
+    engine: Engine,
+    import_id: str,
+    chunks: Iterable[pd.DataFrame],
+    written: list[pd.DataFrame] | None = None,
 ) -> dict[str, int]:
     """Write an import's listings and row errors in one transaction, replacing any earlier ones.
 
@@ -371,13 +374,20 @@ def replace_import_rows(
     is stored lean (migration 0012): its import as ``import_key``, its specs and spec-decided
     score components as a reference to their ``spec_sets`` row, ``unit_price`` only where it
     differs from ``price``; ``store.listing_rows`` reads every column back as it was given.
+
+    ``written``, when given, gets each chunk's stored listings as the price points read them
+    (``summaries.POINT_INPUT_COLUMNS``), for :func:`finish_import` to use instead of reading
+    the import back.
     """
     with sqlite_writer_turn(engine), bulk_writer(engine) as writer:
-        return write_import_rows(writer, import_id, chunks)
+        return write_import_rows(writer, import_id, chunks, written)
 
 
 def write_import_rows(
-    writer: BulkWriter, import_id: str, chunks: Iterable[pd.DataFrame]
+    writer: BulkWriter,
+    import_id: str,
+    chunks: Iterable[pd.DataFrame],
+    written: list[pd.DataFrame] | None = None,
 ) -> dict[str, int]:
     """The body of :func:`replace_import_rows` on a writer's open transaction: the import's
     earlier rows deleted, each chunk's listings and row errors inserted; returns the counts."""
@@ -397,6 +407,8 @@ def write_import_rows(
         )
         writer.insert("listings", STORED_LISTING_COLUMNS, lean_listings(good, key, catalog))
         writer.insert("row_errors", STORED_ERROR_COLUMNS, bad)
+        if written is not None:
+            written.append(good.reindex(columns=summaries.POINT_INPUT_COLUMNS))
         counts["persisted_rows"] += len(good)
         counts["error_rows"] += len(bad)
         counts["not_gpu_rows"] += int((good["is_gpu"] == False).sum())  # noqa: E712 (not_gpu:*)
@@ -580,6 +592,7 @@ def finish_import(
     counts: Mapping[str, int] | None = None,
     total_rows: int | None = None,
     error_message: str | None = None,
+    written: list[pd.DataFrame] | None = None,
 ) -> ImportStatus:
     """Give an import its final status: the one place each ending's rule is written.
 
@@ -593,12 +606,14 @@ def finish_import(
       only what changed is written (on SQLite a needless write queues behind a bulk insert).
 
     Every ending also stores the import's figures (``summaries.record_figures``: counts, score
-    range, first / last and top models), which its summary then reads instead of its rows.
-    Returns the status given.
+    range, first / last and top models), which its summary then reads instead of its rows;
+    ``written`` (from :func:`replace_import_rows`) spares reading the listings back for the
+    price points. Returns the status given.
     """
     status = _end(engine, import_id, ending, counts, total_rows, error_message)
     if get_import(engine, import_id) is not None:
-        summaries.record_figures(engine, import_id)
+        listings = pd.concat(written, ignore_index=True) if written else None
+        summaries.record_figures(engine, import_id, listings)
     return status
 
 

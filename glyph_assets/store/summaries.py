@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Connection, Engine, case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -118,20 +119,29 @@ _POINT_INPUT = {
 }
 
 
-def price_point_rows(conn: Connection, import_id: str) -> list[dict[str, Any]]:
+POINT_INPUT_COLUMNS = list(_POINT_INPUT)
+
+
+def price_point_rows(
+    conn: Connection, import_id: str, written: pd.DataFrame | None = None
+) -> list[dict[str, Any]]:
     """The import's price points (``sieve.market.price_points``: per model and currency, the
-    p10 / median / p90 card price) as ``model_price_points`` rows. Only GPU rows with a model
-    and a currency are read, in batches (``db.fetch_frame``), in one query: read one model at a
-    time, a 100,000-row import with 214 models took 7.1 s here (a query and a grouping per
-    model) against 0.5 s, and its peak memory did not move."""
-    names = list(_POINT_INPUT)
-    query = select(*(Listing.__table__.c[name] for name in names)).where(
-        of_import(import_id),
-        Listing.is_gpu.is_(True),
-        Listing.canonical_model.is_not(None),
-        Listing.currency.is_not(None),
-    )
-    points = price_points(fetch_frame(conn, query, names, _POINT_INPUT))
+    p10 / median / p90 card price) as ``model_price_points`` rows.
+
+    ``written``: the listings the writer has just stored, as ``POINT_INPUT_COLUMNS`` (the
+    ingest run has them in hand; reading 100,000 of them back cost 0.5 s here). Otherwise
+    only GPU rows with a model and a currency are read, in batches (``db.fetch_frame``), in one
+    query: read one model at a time, a 100,000-row import with 214 models took 7.1 s here (a
+    query and a grouping per model) against 0.5 s, and its peak memory did not move."""
+    if written is None:
+        query = select(*(Listing.__table__.c[name] for name in POINT_INPUT_COLUMNS)).where(
+            of_import(import_id),
+            Listing.is_gpu.is_(True),
+            Listing.canonical_model.is_not(None),
+            Listing.currency.is_not(None),
+        )
+        written = fetch_frame(conn, query, POINT_INPUT_COLUMNS, _POINT_INPUT)
+    points = price_points(written)
     return [{"import_id": import_id, **p} for p in points.astype(object).to_dict("records")]
 
 
@@ -156,9 +166,12 @@ def _row_of(import_id: str, figures: Mapping[str, Any]) -> dict[str, Any]:
     return {**values, "import_id": import_id, "computed_at": datetime.now(UTC)}
 
 
-def record_figures(engine: Engine, import_id: str) -> dict[str, Any]:
+def record_figures(
+    engine: Engine, import_id: str, written: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """Compute the import's figures from its rows and store them (replacing earlier ones), in
-    one transaction: the summary of an ended import is read from here from now on.
+    one transaction: the summary of an ended import is read from here from now on. ``written``:
+    its listings as the writer has just stored them, for the price points (``price_point_rows``).
 
     A reader that found the import ended but no row yet may store the same figures between
     this DELETE and INSERT (PostgreSQL); the transaction is then run again.
@@ -169,7 +182,7 @@ def record_figures(engine: Engine, import_id: str) -> dict[str, Any]:
         try:
             with engine.begin() as conn:
                 figures = compute_figures(conn, import_id)
-                points = price_point_rows(conn, import_id)
+                points = price_point_rows(conn, import_id, written)
                 conn.execute(delete(ImportSummary).where(ImportSummary.import_id == import_id))
                 _store(conn, import_id, figures, points)
             return figures
@@ -223,6 +236,7 @@ def fill_missing(engine: Engine, statuses: Iterable[str]) -> int:
 
 __all__ = [
     "CARD_PRICE",
+    "POINT_INPUT_COLUMNS",
     "ROW_FIGURES",
     "TOP_MODELS",
     "compute_figures",

@@ -169,3 +169,29 @@ def test_0013_clears_the_summaries_stored_without_price_points(
         ).all()
     assert [tuple(p) for p in points] == [("B200", "USD", 2, 20.0)]
     engine.dispose()
+
+
+@pytest.mark.parametrize("chunk_rows", [7, 10_000])
+def test_price_points_from_the_written_rows_equal_those_read_back(
+    engine: Engine, chunk_rows: int
+) -> None:
+    """The ingest run hands the writer's own rows to the price points (no read back): they are
+    the points the stored listings give, whatever the chunking."""
+    from glyph_assets.settings import PROJECT_ROOT
+    from glyph_assets.sieve.pipeline import Stages, read_chunks
+
+    sample = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"
+    chunks = Stages(source="shop").run(read_chunks(sample, sample.name, chunk_rows))
+    written: list[pd.DataFrame] = []
+    repository.replace_import_rows(engine, IMPORT_ID, chunks, written)
+    with engine.connect() as conn:
+        read_back = summaries.price_point_rows(conn, IMPORT_ID)
+        given = summaries.price_point_rows(conn, IMPORT_ID, pd.concat(written))
+    assert len(read_back) >= 5
+    assert given == read_back
+    repository.finish_import(engine, IMPORT_ID, ImportStatus.SUCCEEDED, written=written)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT count(*) FROM model_price_points WHERE import_id = :i"), {"i": IMPORT_ID}
+        ).scalar_one()
+    assert stored == len(read_back)
