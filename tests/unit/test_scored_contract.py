@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from glyph_assets.imports import file_chunks, register_import
 from glyph_assets.settings import Settings
@@ -21,7 +23,12 @@ from glyph_assets.sieve.read import (
     parse_json,
     read_raw,
 )
-from glyph_assets.sieve.scored import decide_score_scale, dto_problems
+from glyph_assets.sieve.scored import (
+    PYTHON_WHITESPACE,
+    decide_score_scale,
+    dto_problems,
+    stripped_cells,
+)
 
 DTO = {
     "canonical_model": "H100_PCIE_80GB",
@@ -191,3 +198,25 @@ def test_the_frame_keeps_one_row_per_record(tmp_path: Path) -> None:
     assert pd.isna(frame.loc[0, "_error"])
     assert frame.loc[1, "_error"] == "row is a JSON text, expected an object"
     assert frame.loc[2, "_error"] == "row is a JSON null, expected an object"
+
+
+def test_python_whitespace_is_what_str_strip_removes() -> None:
+    assert set(PYTHON_WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.none()
+        | st.text(alphabet=st.sampled_from([*PYTHON_WHITESPACE, "a", "é", "1", ".", "\u200b"])),
+        max_size=20,
+    )
+)
+def test_a_text_column_is_stripped_as_str_strip_does(cells: list[str | None]) -> None:
+    """Arrow-backed cells are trimmed in one Arrow pass; the result is each cell's
+    ``str.strip()``, empty or missing as None, as for an object column."""
+    arrow = stripped_cells(pd.Series(cells, dtype="string[pyarrow]"))
+    plain = stripped_cells(pd.Series(cells, dtype=object))
+    expected = [(c.strip() or None) if c is not None else None for c in cells]
+    assert arrow.tolist() == expected
+    assert plain.tolist() == expected
