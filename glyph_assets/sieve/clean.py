@@ -30,6 +30,14 @@ from glyph_assets.sieve.columns import (
 DEFAULT_MAX_FIELD_CHARS = 4096
 FIELD_NAME_CHARS = 100  # row_errors.field is VARCHAR(100); a header may be longer
 
+# The characters ``str.strip`` removes (``str.isspace``), for Arrow's trim to remove the same.
+PYTHON_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+
+
 CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 CURRENCY_CODES = ("USD", "EUR", "GBP", "CAD", "AUD", "JPY", "CNY", "HKD", "SGD", "INR", "CHF")
 _CODE_RE = re.compile(r"\b(" + "|".join(CURRENCY_CODES) + r")\b", re.IGNORECASE)

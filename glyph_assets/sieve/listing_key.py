@@ -31,6 +31,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from glyph_assets.sieve.clean import PYTHON_WHITESPACE
+
 KEY_CHARS = 20  # hex characters of the digest kept: 80 bits, no collision in practice
 TRACKING_PARAMS = re.compile(
     r"^(utm_.*|gclid|gbraid|wbraid|fbclid|msclkid|mc_[ce]id|ref|ref_|referrer|source|"
@@ -157,7 +159,7 @@ def listing_keys(frame: pd.DataFrame, source: str = "") -> pd.Series:
     urls = normalized_urls(frame)
     repeated = pd.Series(pd.arrays.ArrowExtensionArray(urls)).duplicated(keep=False).to_numpy()
     alone = pc.and_(pc.is_valid(urls), pa.array(~repeated)).to_numpy(zero_copy_only=False)
-    keys = pd.Series(None, index=frame.index, dtype=object)
+    keys = np.full(len(frame), None, dtype=object)
     if alone.any():
         mine = urls.filter(alone)
         sellers = pc.fill_null(_column(frame, "seller").filter(alone), "")
@@ -170,7 +172,10 @@ def listing_keys(frame: pd.DataFrame, source: str = "") -> pd.Series:
             "u-" + sha1(text.encode()).hexdigest()[:KEY_CHARS]  # noqa: S324
             for text in pc.binary_join_element_wise(owners, mine, "|").to_pylist()
         ]
-    rest = ~alone
+    # neither a URL nor a title (an already-scored DTO row): nothing to follow, no key
+    trimmed = pc.utf8_trim(_column(frame, "title"), characters=PYTHON_WHITESPACE)
+    titled = pc.fill_null(pc.not_equal(trimmed, ""), False)
+    rest = ~alone & pc.or_(pc.is_valid(urls), titled).to_numpy(zero_copy_only=False)
     if rest.any():
         shared_urls = urls.filter(rest).to_pylist()
         part = frame.loc[rest]
@@ -185,7 +190,7 @@ def listing_keys(frame: pd.DataFrame, source: str = "") -> pd.Series:
                 key = memo[wanted] = _key(url, seller, title, model, source, shared)
             out.append(key)  # type: ignore[arg-type]
         keys[rest] = out
-    return keys
+    return pd.Series(keys, index=frame.index, dtype=object)
 
 
 def _key(

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from glyph_assets.sieve.clean import DEFAULT_MAX_FIELD_CHARS, clean
+from glyph_assets.sieve.clean import DEFAULT_MAX_FIELD_CHARS, PYTHON_WHITESPACE, clean
 from glyph_assets.sieve.columns import (
     ERROR_COLUMNS,
     MATCH_COLUMNS,
@@ -59,14 +59,6 @@ def _source(raw: pd.DataFrame) -> dict[str, str]:
         if alias in source and target not in source:
             source[target] = source[alias]
     return source
-
-
-# The characters ``str.strip`` removes (``str.isspace``), for Arrow's trim to remove the same.
-PYTHON_WHITESPACE = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
-    + "".join(chr(c) for c in range(0x2000, 0x200B))
-    + "\u2028\u2029\u202f\u205f\u3000"
-)
 
 
 def stripped_cells(values: pd.Series) -> pd.Series:

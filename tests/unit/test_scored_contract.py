@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from glyph_assets.imports import file_chunks, register_import
 from glyph_assets.settings import Settings
+from glyph_assets.sieve.clean import PYTHON_WHITESPACE
 from glyph_assets.sieve.inspect import inspect_file
 from glyph_assets.sieve.pipeline import run_offline
 from glyph_assets.sieve.read import (
@@ -24,7 +25,6 @@ from glyph_assets.sieve.read import (
     read_raw,
 )
 from glyph_assets.sieve.scored import (
-    PYTHON_WHITESPACE,
     decide_score_scale,
     dto_problems,
     stripped_cells,
