@@ -77,7 +77,7 @@ def _firsts(import_id: str, side: int) -> Select[Any]:
             literal(side).label("side"),
             Listing.import_index,
             Listing.canonical_model,
-            Listing.title,
+            listing_rows.title_of_row(),
             Listing.price,
             Listing.currency,
             rank.label("rank"),
@@ -229,6 +229,13 @@ def _page_columns(key: Any, here: Any, there: Any) -> list[Any]:
     ]
 
 
+def _side(table: Any) -> dict[str, Any]:
+    """``_SIDE_COLUMNS`` of one alias of ``listings`` (its title read from ``titles``)."""
+    side = {name: table.c[name] for name in _SIDE_COLUMNS if name != "title"}
+    side["title"] = listing_rows.title_of_row(table.c)
+    return side
+
+
 def _recorded_rows(
     import_id: str, against: str | None, change: str, positions: list[int]
 ) -> Select[Any]:
@@ -251,9 +258,9 @@ def _recorded_rows(
         .limit(1)
         .scalar_subquery()
     )
-    here, there = (found, walked) if gone else (walked, found)
+    here, there = (_side(found), _side(walked)) if gone else (_side(walked), _side(found))
     return (
-        select(*_page_columns(walked.c.listing_key, here.c, there.c))
+        select(*_page_columns(walked.c.listing_key, here, there))
         .select_from(walked.outerjoin(found, found.c.id == first_there))
         .where(of_import(walked_import, walked.c), walked.c.import_index.in_(positions))
         .order_by(walked.c.import_index)
@@ -483,7 +490,7 @@ def history(engine: Engine, listing_key: str) -> list[dict[str, Any]]:
             Import.source,
             Import.created_at.label("observed_at"),
             Listing.import_index,
-            Listing.title,
+            listing_rows.title_of_row(),
             Listing.canonical_model,
             Listing.price,
             listing_rows.column("unit_price"),

@@ -5,7 +5,8 @@
 listing of the same model (``spec_sets``), and ``unit_price`` only where a lot makes it differ
 from ``price``. The readers (pages, summaries, market, audit, changes) ask for a listing's
 columns by their public names here and get the expression that gives each one back:
-``import_id`` from ``imports``, the specs from ``spec_sets``, ``unit_price`` as
+``import_id`` from ``imports``, the ``title`` from ``titles`` (migration 0015), the specs
+from ``spec_sets``, ``unit_price`` as
 ``coalesce(unit_price, price)``. An import is found by its ``import_id`` with
 :func:`of_import`, which the database resolves once (an indexed lookup) before it seeks the
 listing indexes on ``import_key``.
@@ -28,7 +29,7 @@ from glyph_assets.sieve.columns import (
     SCORE_COLUMNS,
     SPEC_COLUMNS,
 )
-from glyph_assets.store.models import Import, Listing, RowError, SpecSet
+from glyph_assets.store.models import Import, Listing, RowError, SpecSet, Title
 
 # The columns a spec set holds, in the order a listing showed them (the registry's specs, then
 # the three score components that only the specs decide).
@@ -66,6 +67,14 @@ def import_id_of_row(table: Any = Listing) -> ColumnElement[Any]:
     )
 
 
+def title_of_row(table: Any = Listing) -> ColumnElement[Any]:
+    """A row's ``title``, kept once in ``titles`` (migration 0015): one primary-key lookup
+    per row returned."""
+    return (
+        select(Title.text).where(Title.title_id == table.title_id).scalar_subquery().label("title")
+    )
+
+
 def column(name: str, joined: bool = False) -> ColumnElement[Any]:
     """The expression giving a listing's column ``name`` (a public name of ``LISTING_KEYS``
     or ``id``), labelled with that name. Spec columns need :data:`LISTINGS` in the FROM;
@@ -73,6 +82,8 @@ def column(name: str, joined: bool = False) -> ColumnElement[Any]:
     reads of whole imports) rather than by a lookup per row returned (for pages)."""
     if name == "import_id":
         return Import.import_id.label("import_id") if joined else import_id_of_row()
+    if name == "title":
+        return title_of_row()
     if name == "unit_price":
         return func.coalesce(Listing.unit_price, Listing.price).label("unit_price")
     if name in SPEC_SET_KEYS:
@@ -193,5 +204,6 @@ __all__ = [
     "of_import",
     "page_columns",
     "spec_sets",
+    "title_of_row",
     "whole_rows",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -13,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -195,7 +197,8 @@ class Listing(ImportRow, Base):
         Index("ix_listings_key_import", "listing_key", "import_key"),
     )
 
-    title: Mapped[str | None] = mapped_column(Text)
+    # The title, kept once in ``titles`` (migration 0015); NULL where the row has none.
+    title_id: Mapped[int | None] = mapped_column(Integer)
     price: Mapped[float | None] = mapped_column(Float)
     currency: Mapped[str | None] = mapped_column(String(8))
     condition: Mapped[str | None] = mapped_column(String(32))
@@ -227,6 +230,35 @@ class Listing(ImportRow, Base):
     score_value: Mapped[float | None] = mapped_column(Float)
     # An already-scored row's own score, exactly as the client sent it (any scale).
     client_score: Mapped[float | None] = mapped_column(Float)
+
+
+TITLE_DIGEST_BYTES = 16
+
+
+def title_digest(text: str) -> bytes:
+    """The key a title is found by in ``titles``: 16 bytes of BLAKE2b of its UTF-8 text."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=TITLE_DIGEST_BYTES).digest()
+
+
+class Title(Base):
+    """A listing title, kept once however many listings (of however many imports) carry it
+    (migration 0015): a scrape repeats each title across many rows and every re-scrape, and the
+    title was the largest column of a listing (42 of its 218 bytes on realistic rows).
+
+    Found by ``digest`` (16 bytes of BLAKE2b of the text, unique): an index on the text itself
+    would store every title twice, and PostgreSQL's B-tree refuses entries over 2,704 bytes. A
+    listing keeps ``title_id``; ``store.listing_rows`` reads the text back. There is no foreign
+    key (a write would check every row against this table); a title no listing refers to any
+    more (its imports deleted) stays.
+    """
+
+    __tablename__ = "titles"
+
+    title_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    digest: Mapped[bytes] = mapped_column(
+        LargeBinary(TITLE_DIGEST_BYTES), nullable=False, unique=True
+    )
+    text: Mapped[str] = mapped_column(Text, nullable=False)
 
 
 class RowError(ImportRow, Base):

@@ -15,8 +15,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, Integer, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from glyph_assets.contract import MAX_ERROR_CHARS
@@ -24,7 +27,16 @@ from glyph_assets.sieve.columns import LISTING_COLUMNS
 from glyph_assets.store import summaries
 from glyph_assets.store.db import fetch_all, fetch_first
 from glyph_assets.store.listing_rows import SPEC_SET_KEYS, of_errors, of_import
-from glyph_assets.store.models import Base, Import, ImportRun, Listing, RowError, SpecSet
+from glyph_assets.store.models import (
+    Base,
+    Import,
+    ImportRun,
+    Listing,
+    RowError,
+    SpecSet,
+    Title,
+    title_digest,
+)
 from glyph_assets.store.status import PERSISTED_STATUSES, TERMINAL_STATUSES, ImportStatus
 
 ROW_ERROR_COLUMNS = ["import_index", "stage", "field", "reason", "raw_row"]
@@ -351,7 +363,7 @@ def sqlite_writer_turn(engine: Engine, timeout_s: float = 3600.0) -> Iterator[No
 # The columns a listing is written with: its own, its import's key and its spec set.
 STORED_LISTING_COLUMNS = [
     "import_key",
-    *(c for c in LISTING_COLUMNS if c not in SPEC_SET_KEYS),
+    *("title_id" if c == "title" else c for c in LISTING_COLUMNS if c not in SPEC_SET_KEYS),
     "spec_set",
 ]
 STORED_ERROR_COLUMNS = ["import_key", *ROW_ERROR_COLUMNS]
@@ -397,6 +409,7 @@ def write_import_rows(
         raise UnknownImport(f"no import {import_id} is recorded")
     writer.delete_import(import_id, key)
     catalog = SpecCatalog(writer)
+    titles = TitleCatalog(writer)
     for chunk in chunks:
         failed = chunk["error_stage"].notna()
         good = chunk.loc[~failed]
@@ -405,7 +418,7 @@ def write_import_rows(
             .rename(columns={"error_stage": "stage", "error_field": "field"})
             .assign(import_key=key, reason=lambda f: f["error_reason"])
         )
-        writer.insert("listings", STORED_LISTING_COLUMNS, lean_listings(good, key, catalog))
+        writer.insert("listings", STORED_LISTING_COLUMNS, lean_listings(good, key, catalog, titles))
         writer.insert("row_errors", STORED_ERROR_COLUMNS, bad)
         if written is not None:
             written.append(good.reindex(columns=summaries.POINT_INPUT_COLUMNS))
@@ -416,12 +429,15 @@ def write_import_rows(
     return counts
 
 
-def lean_listings(good: pd.DataFrame, key: int, catalog: SpecCatalog) -> pd.DataFrame:
-    """Listings as stored: ``import_key`` and ``spec_set`` added, ``unit_price`` dropped where
-    it is the price itself (read back as ``coalesce(unit_price, price)``)."""
+def lean_listings(
+    good: pd.DataFrame, key: int, catalog: SpecCatalog, titles: TitleCatalog
+) -> pd.DataFrame:
+    """Listings as stored: ``import_key``, ``spec_set`` and ``title_id`` added, ``unit_price``
+    dropped where it is the price itself (read back as ``coalesce(unit_price, price)``)."""
     price = pd.to_numeric(good["price"], errors="coerce") if "price" in good else None
     unit = good.get("unit_price")
-    out = good.assign(import_key=key, spec_set=catalog.ids(good))
+    title = good["title"] if "title" in good else pd.Series(None, index=good.index, dtype=object)
+    out = good.assign(import_key=key, spec_set=catalog.ids(good), title_id=titles.ids(title))
     if unit is not None and price is not None:
         same = (pd.to_numeric(unit, errors="coerce") == price).to_numpy()
         out["unit_price"] = unit.mask(same)
@@ -485,6 +501,43 @@ class SpecCatalog:
         return spec_id
 
 
+class TitleCatalog:
+    """The ``titles`` of one write: each distinct title of a chunk is looked up by its digest
+    once (``title_digest``), added when new, and remembered for the write's later chunks.
+
+    On PostgreSQL two writers may add the same new title at once: the second insert waits for
+    the first's transaction and then does nothing, and both read the one row back."""
+
+    # Digests per lookup statement (SQLite binds at most 32,766 parameters).
+    BATCH = 5_000
+
+    def __init__(self, writer: BulkWriter) -> None:
+        self.writer = writer
+        self.known: dict[str, int] = {}
+
+    def ids(self, titles: pd.Series) -> pd.Series:
+        """The ``title_id`` of every row (<NA> where the row has no title; "" is a title)."""
+        codes, uniques = pd.factorize(titles.astype(object), use_na_sentinel=True)
+        texts = [str(t) for t in np.asarray(uniques, dtype=object).tolist()]
+        missing = {title_digest(t): t for t in texts if t not in self.known}
+        if missing:
+            found = self._lookup(list(missing))
+            new = [(d, t) for d, t in missing.items() if d not in found]
+            if new:
+                self.writer.add_titles(new)
+                found.update(self._lookup([d for d, _ in new]))
+            for digest, text in missing.items():
+                self.known[text] = found[digest]
+        ids = pd.array([self.known[t] for t in texts] + [None], dtype="Int64")
+        return pd.Series(ids[np.where(codes < 0, len(texts), codes)], index=titles.index)
+
+    def _lookup(self, digests: list[bytes]) -> dict[bytes, int]:
+        found: dict[bytes, int] = {}
+        for start in range(0, len(digests), self.BATCH):
+            found.update(self.writer.title_ids(digests[start : start + self.BATCH]))
+        return found
+
+
 class BulkWriter(Protocol):
     def import_key(self, import_id: str) -> int | None: ...
 
@@ -493,6 +546,10 @@ class BulkWriter(Protocol):
     def spec_sets(self) -> list[tuple[Any, ...]]: ...
 
     def add_spec_set(self, values: dict[str, Any]) -> int: ...
+
+    def title_ids(self, digests: list[bytes]) -> dict[bytes, int]: ...
+
+    def add_titles(self, titles: list[tuple[bytes, str]]) -> None: ...
 
     def insert(self, table: str, columns: list[str], frame: pd.DataFrame) -> None: ...
 
@@ -526,6 +583,16 @@ class SqlAlchemyWriter:
                 SpecSet.__table__.insert().values(**values).returning(SpecSet.spec_id)
             ).scalar_one()
         )
+
+    def title_ids(self, digests: list[bytes]) -> dict[bytes, int]:
+        query = select(Title.digest, Title.title_id).where(Title.digest.in_(digests))
+        return {bytes(digest): int(title_id) for digest, title_id in self.conn.execute(query)}
+
+    def add_titles(self, titles: list[tuple[bytes, str]]) -> None:
+        dialect = self.conn.dialect.name
+        insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert_(Title).on_conflict_do_nothing(index_elements=["digest"])
+        self.conn.execute(statement, [{"digest": d, "text": t} for d, t in titles])
 
     def insert(self, table: str, columns: list[str], frame: pd.DataFrame) -> None:
         _bulk_insert(self.conn, table, columns, frame)

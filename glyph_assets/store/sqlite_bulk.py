@@ -138,6 +138,26 @@ class AdbcSqliteWriter:
         self._cursor.execute(_ADD_SPEC_SET, tuple(values[n] for n in _SPEC_SET_COLUMNS[1:]))
         return int(self._cursor.fetchall()[0][0])
 
+    def title_ids(self, digests: list[bytes]) -> dict[bytes, int]:
+        if not digests:
+            return {}
+        marks = ", ".join("?" for _ in digests)
+        self._cursor.execute(
+            f"SELECT digest, title_id FROM titles WHERE digest IN ({marks})",  # noqa: S608
+            tuple(digests),
+        )
+        return {bytes(digest): int(title_id) for digest, title_id in self._cursor.fetchall()}
+
+    def add_titles(self, titles: list[tuple[bytes, str]]) -> None:
+        """Append new titles (this file's writers take turns, so none is added meanwhile)."""
+        data = pa.table(
+            {
+                "digest": pa.array([d for d, _ in titles], type=pa.binary()),
+                "text": pa.array([t for _, t in titles], type=pa.string()),
+            }
+        )
+        self._cursor.adbc_ingest("titles", data, mode="append")
+
     def insert(self, table: str, columns: list[str], frame: pd.DataFrame) -> None:
         if frame.empty:
             return

@@ -52,7 +52,7 @@ from glyph_assets.tooling.environ import glyph_environment
 from glyph_assets.tooling.supervisor import code_server_command
 from tests.support import pg
 from tests.support.stack import free_port
-from tests.support.warehouse import record_import
+from tests.support.warehouse import record_import, titles_migration_round_trip
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -195,6 +195,20 @@ def test_first_migrations_from_several_processes_do_not_collide() -> None:
         pg.drop_database(name)
 
 
+def test_titles_migration_converts_a_warehouse_in_place() -> None:
+    """Migration 0015 on a PostgreSQL warehouse written before it (and back)."""
+    pg.require_postgres()
+    name = f"glyph_it_titles_{os.getpid()}"
+    pg.create_database(name)
+    try:
+        titles_migration_round_trip(
+            f"postgresql+psycopg://{pg.pg_user()}@{pg.PG_HOST}:{pg.PG_PORT}/{name}"
+        )
+    finally:
+        dispose_engines()
+        pg.drop_database(name)
+
+
 def _new_import(engine: Engine, import_id: str) -> None:
     record_import(engine, import_id, source="test")
 
@@ -233,7 +247,7 @@ def test_replace_is_idempotent_transactional_and_uses_copy(
     assert sum(c.startswith('COPY "row_errors"') for c in copies) == 1
     with engine.connect() as conn:
         stored = conn.execute(
-            select(Listing.title)
+            select(column("title"))
             .where(of_import(import_id), Listing.import_index < len(titles))
             .order_by(Listing.import_index)
         ).scalars()
