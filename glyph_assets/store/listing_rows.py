@@ -2,11 +2,11 @@
 
 ``listings`` keeps what is the row's own: its import as the integer ``import_key``, a
 ``spec_set`` reference to the specs and spec-decided score components it shares with every
-listing of the same model (``spec_sets``), and ``unit_price`` only where a lot makes it differ
-from ``price``. The readers (pages, summaries, market, audit, changes) ask for a listing's
-columns by their public names here and get the expression that gives each one back:
-``import_id`` from ``imports``, the ``title`` from ``titles`` (migration 0015), the specs
-from ``spec_sets``, ``unit_price`` as
+listing of the same model (``spec_sets``), a ``title_id`` reference to its title, kept once
+in ``titles`` (migration 0015), and ``unit_price`` only where a lot makes it differ from
+``price``. The readers (pages, summaries, market, audit, changes) ask for a listing's columns
+by their public names here and get the expression that gives each one back: ``import_id``
+from ``imports``, ``title`` from ``titles``, the specs from ``spec_sets``, ``unit_price`` as
 ``coalesce(unit_price, price)``. An import is found by its ``import_id`` with
 :func:`of_import`, which the database resolves once (an indexed lookup) before it seeks the
 listing indexes on ``import_key``.
