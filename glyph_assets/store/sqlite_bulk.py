@@ -9,6 +9,7 @@ so a failure or a killed process leaves the import exactly as it was.
 
 from __future__ import annotations
 
+import json
 from types import TracebackType
 from typing import Any
 
@@ -43,6 +44,11 @@ _DELETE_ROWS = (
 )
 _SPEC_SET_COLUMNS = tuple(c.name for c in Base.metadata.tables["spec_sets"].columns)
 _SPEC_SETS = f"SELECT {', '.join(_SPEC_SET_COLUMNS)} FROM spec_sets"
+# The ids of the titles whose digests the one parameter lists (a JSON array of hex strings):
+# one constant statement whatever their number, each digest sought in the unique index.
+_TITLE_IDS = (
+    "SELECT digest, title_id FROM titles" " WHERE digest IN (SELECT unhex(value) FROM json_each(?))"
+)
 _ADD_SPEC_SET = (
     f"INSERT INTO spec_sets ({', '.join(_SPEC_SET_COLUMNS[1:])}) "
     f"VALUES ({', '.join('?' for _ in _SPEC_SET_COLUMNS[1:])}) RETURNING spec_id"
@@ -141,11 +147,7 @@ class AdbcSqliteWriter:
     def title_ids(self, digests: list[bytes]) -> dict[bytes, int]:
         if not digests:
             return {}
-        marks = ", ".join("?" for _ in digests)
-        self._cursor.execute(
-            f"SELECT digest, title_id FROM titles WHERE digest IN ({marks})",  # noqa: S608
-            tuple(digests),
-        )
+        self._cursor.execute(_TITLE_IDS, (json.dumps([d.hex() for d in digests]),))
         return {bytes(digest): int(title_id) for digest, title_id in self._cursor.fetchall()}
 
     def add_titles(self, titles: list[tuple[bytes, str]]) -> None:

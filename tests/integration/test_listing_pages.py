@@ -53,13 +53,21 @@ def fill(engine: Engine) -> None:
         ).all()
         for name, _sql in indexes:
             conn.execute(text(f'DROP INDEX "{name}"'))
+        conn.execute(  # every row its own title (kept once in titles, migration 0015)
+            text("""
+                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :last)
+                INSERT INTO titles (title_id, digest, text)
+                SELECT i, CAST(printf('%016d', i) AS BLOB), 'NVIDIA L4 24GB #' || i FROM n
+                """),
+            {"last": ROWS},
+        )
         conn.execute(
             text("""
                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :last)
-                INSERT INTO listings (import_key, import_index, title, price, currency,
+                INSERT INTO listings (import_key, import_index, title_id, price, currency,
                                       canonical_model, is_gpu, score)
                 SELECT (SELECT import_key FROM imports WHERE import_id = :import_id),
-                       i, 'NVIDIA L4 24GB #' || i, 1000 + (i % 5000), 'USD',
+                       i, i, 1000 + (i % 5000), 'USD',
                        CASE i % 3 WHEN 0 THEN 'L4' WHEN 1 THEN 'T4' END, 1,
                        CASE WHEN i % 10 = 0 THEN NULL ELSE (i * 7919 % 10000) / 100.0 END
                 FROM n
