@@ -387,9 +387,9 @@ def replace_import_rows(
     score components as a reference to their ``spec_sets`` row, ``unit_price`` only where it
     differs from ``price``; ``store.listing_rows`` reads every column back as it was given.
 
-    ``written``, when given, gets each chunk's stored listings as the price points read them
-    (``summaries.POINT_INPUT_COLUMNS``), for :func:`finish_import` to use instead of reading
-    the import back.
+    ``written``, when given, gets each chunk's stored listings that the price points read (GPU
+    rows with a model and a currency, ``summaries.POINT_INPUT_COLUMNS``), for
+    :func:`finish_import` to use, and consume, instead of reading the import back.
     """
     with sqlite_writer_turn(engine), bulk_writer(engine) as writer:
         return write_import_rows(writer, import_id, chunks, written)
@@ -420,8 +420,12 @@ def write_import_rows(
         )
         writer.insert("listings", STORED_LISTING_COLUMNS, lean_listings(good, key, catalog, titles))
         writer.insert("row_errors", STORED_ERROR_COLUMNS, bad)
-        if written is not None:
-            written.append(good.reindex(columns=summaries.POINT_INPUT_COLUMNS))
+        if written is not None:  # the rows the price points read back would be
+            gpu = good["is_gpu"] if "is_gpu" in good else pd.Series(None, index=good.index)
+            priced = gpu.isin([True])
+            for column in ("canonical_model", "currency"):
+                priced &= good[column].notna() if column in good else False
+            written.append(good.loc[priced].reindex(columns=summaries.POINT_INPUT_COLUMNS))
         counts["persisted_rows"] += len(good)
         counts["error_rows"] += len(bad)
         counts["not_gpu_rows"] += int((good["is_gpu"] == False).sum())  # noqa: E712 (not_gpu:*)
@@ -510,6 +514,9 @@ class TitleCatalog:
 
     # Digests per lookup statement (SQLite binds at most 32,766 parameters).
     BATCH = 5_000
+    # Titles remembered across a write's chunks: beyond this many (a file of mostly distinct
+    # titles) the memory is given back and later chunks look theirs up again.
+    KNOWN_LIMIT = 100_000
 
     def __init__(self, writer: BulkWriter) -> None:
         self.writer = writer
@@ -519,6 +526,8 @@ class TitleCatalog:
         """The ``title_id`` of every row (<NA> where the row has no title; "" is a title)."""
         codes, uniques = pd.factorize(titles.astype(object), use_na_sentinel=True)
         texts = [str(t) for t in np.asarray(uniques, dtype=object).tolist()]
+        if len(self.known) + len(texts) > self.KNOWN_LIMIT:
+            self.known.clear()
         missing = {title_digest(t): t for t in texts if t not in self.known}
         if missing:
             found = self._lookup(list(missing))
@@ -680,6 +689,8 @@ def finish_import(
     status = _end(engine, import_id, ending, counts, total_rows, error_message)
     if get_import(engine, import_id) is not None:
         listings = pd.concat(written, ignore_index=True) if written else None
+        if written:
+            written.clear()  # consumed: its chunks are not kept beside their concatenation
         summaries.record_figures(engine, import_id, listings)
     return status
 
