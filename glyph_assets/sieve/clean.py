@@ -38,6 +38,16 @@ PYTHON_WHITESPACE = (
 )
 
 
+def empty_as_null(text: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Arrow text with "" as null: an empty cell is a missing one."""
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+
+
+def stripped_or_null(text: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Arrow text stripped as ``str.strip`` strips it, empty or missing as null."""
+    return empty_as_null(pc.utf8_trim(text, characters=PYTHON_WHITESPACE))
+
+
 CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
 CURRENCY_CODES = ("USD", "EUR", "GBP", "CAD", "AUD", "JPY", "CNY", "HKD", "SGD", "INR", "CHF")
 _CODE_RE = re.compile(r"\b(" + "|".join(CURRENCY_CODES) + r")\b", re.IGNORECASE)

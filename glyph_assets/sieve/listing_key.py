@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from glyph_assets.sieve.clean import PYTHON_WHITESPACE
+from glyph_assets.sieve.clean import empty_as_null, stripped_or_null
 
 KEY_CHARS = 20  # hex characters of the digest kept: 80 bits, no collision in practice
 TRACKING_PARAMS = re.compile(
@@ -121,7 +121,7 @@ def _column(frame: pd.DataFrame, column: str) -> pa.Array:
             text = text.combine_chunks()
     else:
         text = pa.array(_texts(frame, column), type=pa.string())
-    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    return empty_as_null(text)
 
 
 def normalized_urls(frame: pd.DataFrame) -> pa.Array:
@@ -173,8 +173,7 @@ def listing_keys(frame: pd.DataFrame, source: str = "") -> pd.Series:
             for text in pc.binary_join_element_wise(owners, mine, "|").to_pylist()
         ]
     # neither a URL nor a title (an already-scored DTO row): nothing to follow, no key
-    trimmed = pc.utf8_trim(_column(frame, "title"), characters=PYTHON_WHITESPACE)
-    titled = pc.fill_null(pc.not_equal(trimmed, ""), False)
+    titled = pc.is_valid(stripped_or_null(_column(frame, "title")))
     rest = ~alone & pc.or_(pc.is_valid(urls), titled).to_numpy(zero_copy_only=False)
     if rest.any():
         shared_urls = urls.filter(rest).to_pylist()

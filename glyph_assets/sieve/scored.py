@@ -19,9 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from glyph_assets.sieve.clean import DEFAULT_MAX_FIELD_CHARS, PYTHON_WHITESPACE, clean
+from glyph_assets.sieve.clean import DEFAULT_MAX_FIELD_CHARS, clean, stripped_or_null
 from glyph_assets.sieve.columns import (
     ERROR_COLUMNS,
     MATCH_COLUMNS,
@@ -67,9 +66,7 @@ def stripped_cells(values: pd.Series) -> pd.Series:
     An Arrow-backed text column (what ``read_chunks`` gives) is trimmed in one Arrow pass:
     cell by cell in Python, a DTO body's 14 fields of 100,000 rows took 0.2 s here."""
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
-        text = pa.chunked_array(pa.array(values, type=pa.string()))
-        trimmed = pc.utf8_trim(text, characters=PYTHON_WHITESPACE)
-        kept = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+        kept = stripped_or_null(pa.chunked_array(pa.array(values, type=pa.string())))
         return pd.Series(kept.to_numpy(), index=values.index, dtype=object)
     cells = values.astype(object).where(values.notna(), None).tolist()
     stripped = [(v.strip() or None) if isinstance(v, str) else v for v in cells]

@@ -388,7 +388,7 @@ def replace_import_rows(
     differs from ``price``; ``store.listing_rows`` reads every column back as it was given.
 
     ``written``, when given, gets each chunk's stored listings that the price points read (GPU
-    rows with a model and a currency, ``summaries.POINT_INPUT_COLUMNS``), for
+    rows with a model and a currency, ``summaries.point_input``), for
     :func:`finish_import` to use, and consume, instead of reading the import back.
     """
     with sqlite_writer_turn(engine), bulk_writer(engine) as writer:
@@ -420,12 +420,8 @@ def write_import_rows(
         )
         writer.insert("listings", STORED_LISTING_COLUMNS, lean_listings(good, key, catalog, titles))
         writer.insert("row_errors", STORED_ERROR_COLUMNS, bad)
-        if written is not None:  # the rows the price points read back would be
-            gpu = good["is_gpu"] if "is_gpu" in good else pd.Series(None, index=good.index)
-            priced = gpu.isin([True])
-            for column in ("canonical_model", "currency"):
-                priced &= good[column].notna() if column in good else False
-            written.append(good.loc[priced].reindex(columns=summaries.POINT_INPUT_COLUMNS))
+        if written is not None:
+            written.append(summaries.point_input(good))
         counts["persisted_rows"] += len(good)
         counts["error_rows"] += len(bad)
         counts["not_gpu_rows"] += int((good["is_gpu"] == False).sum())  # noqa: E712 (not_gpu:*)

@@ -47,7 +47,7 @@ _SPEC_SETS = f"SELECT {', '.join(_SPEC_SET_COLUMNS)} FROM spec_sets"
 # The ids of the titles whose digests the one parameter lists (a JSON array of hex strings):
 # one constant statement whatever their number, each digest sought in the unique index.
 _TITLE_IDS = (
-    "SELECT digest, title_id FROM titles" " WHERE digest IN (SELECT unhex(value) FROM json_each(?))"
+    "SELECT digest, title_id FROM titles WHERE digest IN (SELECT unhex(value) FROM json_each(?))"
 )
 _ADD_SPEC_SET = (
     f"INSERT INTO spec_sets ({', '.join(_SPEC_SET_COLUMNS[1:])}) "

@@ -122,13 +122,23 @@ _POINT_INPUT = {
 POINT_INPUT_COLUMNS = list(_POINT_INPUT)
 
 
+def point_input(listings: pd.DataFrame) -> pd.DataFrame:
+    """The listings of a frame that ``price_point_rows`` reads, as its query selects them from
+    the store: GPU rows with a model and a currency, ``POINT_INPUT_COLUMNS``."""
+    gpu = listings["is_gpu"] if "is_gpu" in listings else pd.Series(None, index=listings.index)
+    read = gpu.isin([True])
+    for column in ("canonical_model", "currency"):
+        read &= listings[column].notna() if column in listings else False
+    return listings.loc[read].reindex(columns=POINT_INPUT_COLUMNS)
+
+
 def price_point_rows(
     conn: Connection, import_id: str, written: pd.DataFrame | None = None
 ) -> list[dict[str, Any]]:
     """The import's price points (``sieve.market.price_points``: per model and currency, the
     p10 / median / p90 card price) as ``model_price_points`` rows.
 
-    ``written``: the listings the writer has just stored, as ``POINT_INPUT_COLUMNS`` (the
+    ``written``: the listings the writer has just stored, as ``point_input`` gives them (the
     ingest run has them in hand; reading 100,000 of them back cost 0.5 s here). Otherwise
     only GPU rows with a model and a currency are read, in batches (``db.fetch_frame``), in one
     query: read one model at a time, a 100,000-row import with 214 models took 7.1 s here (a
@@ -245,6 +255,7 @@ __all__ = [
     "forget_figures",
     "import_figures",
     "record_figures",
+    "point_input",
     "price_point_rows",
     "row_figures",
     "top_models",

@@ -12,11 +12,11 @@ again, and PostgreSQL's B-tree refuses entries over 2,704 bytes) and gives each 
 ``title_id`` instead; ``store.listing_rows`` reads the text back. NULL stays NULL, "" is a title.
 
 An existing warehouse is converted in place: its distinct titles are read, then inserted in
-batches, each with its digest (computed here, in Python, the same way the writer computes it), then
-every listing gets its ``title_id`` by text in one UPDATE (SQLite: through a temporary index on
-the text; PostgreSQL: a hash join) and the ``title`` column is dropped (SQLite rewrites the
-table; PostgreSQL marks the column dropped, ``VACUUM FULL`` returns its space). The downgrade
-writes every title back onto its listings and drops ``titles``.
+batches, each with its digest (computed here, in Python, as the writer computes it); every
+listing gets its ``title_id`` by text in one UPDATE (SQLite: through a temporary index on the
+text; PostgreSQL: a hash join) and the ``title`` column is dropped (SQLite rewrites the table;
+PostgreSQL marks the column dropped, ``VACUUM FULL`` returns its space). The downgrade writes
+every title back onto its listings and drops ``titles``.
 """
 
 from __future__ import annotations
