@@ -8,9 +8,12 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
 import yaml
 from dagster import DagsterInstance
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.test_utils import create_run_for_test
+from sqlalchemy import Engine, text
 
 from glyph_assets.dagster_storage import EngineCache, PooledSqliteEventLogStorage
 
@@ -90,3 +93,55 @@ def test_engines_are_bounded_and_never_crossed_into_a_fork(tmp_path: Path) -> No
     assert len(cache) == 1  # the parent's engines are left to the parent
     cache.dispose()
     assert len(cache) == 0
+
+
+def test_a_shard_at_the_newest_revision_skips_dagsters_schema_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = _instance(tmp_path, pooled=False)
+    run = create_run_for_test(plain, job_name="ingest_import")
+    plain.report_engine_event("m0", run)  # Dagster creates and stamps the run's shard
+    plain.dispose()
+
+    checked: list[str] = []
+    dagsters = SqliteEventLogStorage._initdb
+
+    def counting(self: SqliteEventLogStorage, engine: Engine, for_index_shard: bool = False):
+        checked.append(str(engine.url))
+        return dagsters(self, engine, for_index_shard)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "_initdb", counting)
+    pooled = _instance(tmp_path, pooled=True)
+    pooled.report_engine_event("m1", run)
+    assert not [url for url in checked if run.run_id in url]
+    fresh = create_run_for_test(pooled, job_name="ingest_import")
+    pooled.report_engine_event("m0", fresh)  # a new shard still gets Dagster's own setup
+    assert [url for url in checked if fresh.run_id in url]
+    assert _messages(pooled, run.run_id) == ["m0", "m1"]
+    assert _messages(pooled, fresh.run_id) == ["m0"]
+    pooled.dispose()
+
+
+def test_index_tables_are_looked_up_through_the_kept_connection(tmp_path: Path) -> None:
+    instance = _instance(tmp_path, pooled=True)
+    storage = instance.event_log_storage
+    assert isinstance(storage, PooledSqliteEventLogStorage)
+    assert storage.has_table("asset_check_executions")
+    assert not storage.has_table("no_such_table")
+    with storage.index_connection() as conn:
+        conn.execute(text("CREATE TABLE created_later (id INTEGER)"))
+    assert storage.has_table("created_later")  # a missing answer is not remembered
+
+    # Dagster asks while it writes an asset event, holding the storage's lock: no deadlock.
+    answers: list[bool] = []
+
+    def ask_while_writing() -> None:
+        with storage.index_connection():
+            answers.append(storage.has_table("asset_event_tags"))
+            answers.append(storage.has_table("not_yet_created"))
+
+    writer = threading.Thread(target=ask_while_writing, daemon=True)
+    writer.start()
+    writer.join(timeout=30)
+    assert answers == [True, False], "has_table deadlocked under the storage's lock"
+    instance.dispose()
