@@ -121,12 +121,13 @@ def replay(
     )
 
 
-# How often a waiting request re-reads its import: 50 ms at first (a small import's run is done
-# in about a second, and a slow first poll was a quarter of its latency), backing off to 250 ms
-# while the wait is young (a fixed 1.3x backoff alone had grown to 0.7 s by the time a 4 s import
-# ended, and the client waited for the next poll), then to 1 s, so that a long import costs
-# Dagster one status read a second.
+# How often a waiting request re-reads its import: every 50 ms for the first 2 s (a small
+# import's run is done in about a second, and the client waits for the next poll after it ends:
+# with a backoff from the start that was 0.1-0.2 s of a 3-row persist here), then backing off
+# 1.3x to 250 ms while the wait is young, then to 1 s, so that a long import costs Dagster one
+# status read a second.
 FIRST_POLL_SECONDS = 0.05
+STEADY_POLL_WAIT_SECONDS = 2.0
 POLL_BACKOFF = 1.3
 YOUNG_WAIT_SECONDS = 20.0
 YOUNG_POLL_SECONDS = 0.25
@@ -134,6 +135,8 @@ YOUNG_POLL_SECONDS = 0.25
 
 def poll_delay(previous: float, waited: float) -> float:
     """The pause before the next poll of an import that has been waited on for ``waited`` s."""
+    if waited < STEADY_POLL_WAIT_SECONDS:
+        return FIRST_POLL_SECONDS
     ceiling = YOUNG_POLL_SECONDS if waited < YOUNG_WAIT_SECONDS else 1.0
     return min(previous * POLL_BACKOFF, ceiling)
 

@@ -1,0 +1,30 @@
+"""How often a request that waits for its import re-reads it (``glyphd_api.submit.poll_delay``):
+closely while a small import may end at any moment, then less and less often."""
+
+from __future__ import annotations
+
+from glyphd_api.submit import FIRST_POLL_SECONDS, poll_delay
+
+
+def _schedule(until: float) -> list[tuple[float, float]]:
+    """(time waited, pause before the next poll) for a wait of ``until`` seconds."""
+    waited, delay, out = 0.0, FIRST_POLL_SECONDS, []
+    while waited < until:
+        out.append((waited, delay))
+        waited += delay
+        delay = poll_delay(delay, waited)
+    return out
+
+
+def test_a_small_import_is_seen_within_one_short_pause_of_its_end() -> None:
+    early = [delay for waited, delay in _schedule(60) if waited < 2.0]
+    assert early and all(delay == FIRST_POLL_SECONDS for delay in early)
+
+
+def test_a_long_wait_backs_off_to_one_read_a_second() -> None:
+    schedule = _schedule(60)
+    young = [delay for waited, delay in schedule if 2.0 <= waited < 20.0]
+    assert young == sorted(young) and max(young) == 0.25
+    old = [delay for waited, delay in schedule if waited >= 25.0]
+    assert old and all(delay == 1.0 for delay in old)
+    assert len([1 for waited, _ in schedule if waited < 2.0]) == 40  # 50 ms apart
