@@ -256,9 +256,11 @@ def validate_stage(
 
     Row errors keep whatever their fields held when they failed (a negative price, say), so the
     stage's field rules apply to the rows without ``error_stage``; the error columns' own rules
-    apply to every row.
+    apply to every row. A chunk without row errors is validated in one pass: the stage's model
+    holds the error columns' rules too (pandera's fixed cost per pass was half of a 3-row
+    import's checks).
     """
-    has_errors = "error_stage" in frame.columns
+    has_errors = "error_stage" in frame.columns and bool(frame["error_stage"].notna().any())
     if has_errors and issubclass(model, _ErrorColumns):
         good = frame.loc[frame["error_stage"].isna()]
         cases = pd.concat(

@@ -137,6 +137,23 @@ def _scored_rows() -> pd.DataFrame:
     return frame
 
 
+def test_a_chunk_without_row_errors_is_checked_by_every_rule_in_one_pass() -> None:
+    frame = _scored_rows()
+    clean = frame.loc[frame["error_stage"].isna()].reset_index(drop=True)
+    assert len(clean) >= 2 and validate_stage(ScoredListings, clean).passed
+    broken = clean.copy()
+    broken.loc[0, "score"] = 120.0  # a field rule
+    broken.loc[1, "error_reason"] = "a reason without a stage is fine"
+    broken["error_field"] = broken["error_field"].astype(object)
+    broken.loc[1, "error_field"] = 7  # an error column's own rule: text
+    report = validate_stage(ScoredListings, broken)
+    assert not report.passed
+    failed = {(case["column"], case["index"]) for case in report.sample}
+    assert ("score", "0") in failed
+    assert ("error_field", "1") in failed
+    assert report.failing_rows == 2
+
+
 def test_scored_schema_catches_bad_rows_but_not_row_errors() -> None:
     frame = _scored_rows()
     assert validate_stage(ScoredListings, frame).passed
