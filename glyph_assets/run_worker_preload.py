@@ -10,6 +10,7 @@ them done. (Found by listing the modules a worker forked after ``import dagster`
 import contextlib
 import gc
 import importlib
+import logging
 
 import pandas as pd
 import pyarrow as pa
@@ -20,6 +21,7 @@ from glyph_assets.dagster_storage import event_log_head_revision
 from glyph_assets.definitions import defs
 from glyph_assets.io_managers import PART_COMPRESSION
 from glyph_assets.sieve.pipeline import Stages, arrow_text_types
+from glyph_assets.sieve.registry import clear_registry_cache
 from glyph_assets.sieve.schemas import STAGE_SCHEMAS, validate_stage
 
 RUN_WORKER_MODULES = (
@@ -65,14 +67,15 @@ SCORED_ROW = {"canonical_model": "RTX_4090", "price": "1599.0", "score": "0.9"}
 
 
 def exercise_stages() -> None:
-    """Run the stages on a made-up row of each kind, validate every stage's output with its
-    schema and round-trip it through Parquet, all in memory.
+    """Run the stages on a made-up row of each kind, validate each stage's output with every
+    stage schema and round-trip it through Parquet, all in memory.
 
     Why: what a step does the first time in a process (pandera registering its backends,
-    pyarrow's dataset and pandas modules, the registry parsed, Dagster's event-log schema
-    revision read from its scripts, Celery's task state) cost a 3-row import's worker about
-    0.15 s before any row was touched. Done here once, every forked worker starts with it done.
-    Nothing is written.
+    pyarrow's dataset and pandas modules, Dagster's event-log schema revision read from its
+    scripts, Celery's task state) cost a 3-row import's worker about 0.15 s before any row was
+    touched. Done here once, every forked worker starts with it done. Nothing is written, and
+    the registry is not kept: each worker reads it once, as before, so a run never sees an
+    edit made after the fork server started or one made halfway through the run.
     """
     for kind, row in (("raw", RAW_ROW), ("scored", SCORED_ROW)):
         stages = Stages(kind=kind)
@@ -82,18 +85,27 @@ def exercise_stages() -> None:
                 for model in STAGE_SCHEMAS.values():
                     validate_stage(model, frame)
                 sink = pa.BufferOutputStream()
-                table = pa.Table.from_pandas(frame, preserve_index=False)
+                table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
                 pq.write_table(table, sink, compression=PART_COMPRESSION)
                 source = pa.BufferReader(sink.getvalue())
-                pq.read_table(source).to_pandas(types_mapper=arrow_text_types)
+                read = pq.read_table(source, use_threads=False)
+                read.to_pandas(types_mapper=arrow_text_types, use_threads=False)
     event_log_head_revision()
     current_worker()  # imports Celery's task state, to ask whether a step is a Celery task
+    clear_registry_cache()
 
 
-exercise_stages()
+try:
+    exercise_stages()
+except Exception:  # noqa: BLE001 - a warm-up must never stop the fork server
+    # A worker then pays for the first use itself, and a real problem (a broken registry, say)
+    # fails its run with the stage's own error instead of every launch failing here.
+    logging.getLogger(__name__).warning("run worker warm-up failed", exc_info=True)
+    clear_registry_cache()
 
 # Everything imported above lives as long as the fork server. Frozen, the collector never walks
 # it in a worker: a full collection there walked (and so copied) the server's whole heap, about
 # 0.2 s between a worker's start and its first step. A 3-row persist's median, 15 runs each on
 # the same machine: 1.91 s without, 1.53 s with.
+gc.collect()  # nothing the warm-up left behind is frozen with the rest
 gc.freeze()

@@ -298,8 +298,7 @@ def build_registry(frame: pd.DataFrame, path: Path | str = "<frame>") -> Registr
 
 
 @lru_cache(maxsize=8)
-def _load(path: Path, stamp: tuple[int, int] | None = None) -> Registry:
-    """``path`` parsed; ``stamp`` (its modification time and size) only keys the cache."""
+def _load(path: Path) -> Registry:
     if not path.exists():
         raise RegistryError(path, ["file not found"])
     try:
@@ -311,23 +310,12 @@ def _load(path: Path, stamp: tuple[int, int] | None = None) -> Registry:
 
 
 def load_registry(path: Path | str | None = None) -> Registry:
-    """The registry at ``path`` (default: settings.registry_path), parsed once per process and
-    again when the file changes.
-
-    Why the file's stamp: a long-lived process (the API, or the fork server every run worker is
-    forked from, which loads the registry once for all of them) must not keep serving a registry
-    that was edited after it started.
-    """
+    """The registry at ``path`` (default: settings.registry_path), parsed once per process."""
     if path is None:
         from glyph_assets.settings import get_settings
 
         path = get_settings().registry_path
-    resolved = Path(path).resolve()
-    try:
-        status = resolved.stat()
-    except OSError:
-        return _load(resolved)  # missing: _load says so
-    return _load(resolved, (status.st_mtime_ns, status.st_size))
+    return _load(Path(path).resolve())
 
 
 def clear_registry_cache() -> None:

@@ -263,9 +263,13 @@ def validate_stage(
     has_errors = "error_stage" in frame.columns and bool(frame["error_stage"].notna().any())
     if has_errors and issubclass(model, _ErrorColumns):
         good = frame.loc[frame["error_stage"].isna()]
+        # The stage's model holds the error columns' rules too: a good row's failure of one of
+        # them is found by both passes and counted once, as in a chunk without row errors.
         cases = pd.concat(
             [_failures(_ErrorColumns, frame), _failures(model, good)], ignore_index=True
         )
+        identity = [c for c in ("column", "check", "index") if c in cases.columns]
+        cases = cases.drop_duplicates(subset=identity) if identity else cases
     else:
         cases = _failures(model, frame)
     keep = [c for c in ("column", "check", "failure_case", "index") if c in cases.columns]

@@ -22,12 +22,12 @@ SCRIPT = r"""
 import json, sys
 from pathlib import Path
 import glyph_assets.run_worker_preload
+before = set(sys.modules)
 from dagster import DagsterInstance
 from glyph_assets.contract import IMPORTS_PARTITIONS_NAME
 from glyph_assets.imports import file_chunks, register_import
 from glyph_assets.settings import get_settings
 from tests.support.materialize import materialize_import
-before = set(sys.modules)
 
 outcomes = []
 with DagsterInstance.ephemeral() as instance:
@@ -75,6 +75,31 @@ def test_small_imports_import_nothing_after_the_preload(
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["success"] == [True, True]
-    # Dagster's in-process test harness (``materialize``) is not what a worker runs; the rest is.
-    steps = [name for name in result["imported"] if not name.startswith("dagster")]
+    # What only the test harness imports: Dagster's in-process ``materialize`` and ephemeral
+    # instance (a worker runs the run body instead) and this test's helpers.
+    harness = ("dagster.", "tests")
+    steps = [
+        name for name in result["imported"] if name != "dagster" and not name.startswith(harness)
+    ]
     assert steps == []
+
+
+def test_a_failing_warm_up_leaves_the_fork_server_running(glyph_env: Settings) -> None:
+    """The fork server imports the preload: a warm-up that fails (here: no registry) is logged,
+    and the workers pay for first use themselves, where a real problem fails its run."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import glyph_assets.run_worker_preload; print('preloaded')"],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "GLYPH_REGISTRY_PATH": str(glyph_env.data_dir / "no_such_registry.csv"),
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        },
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "preloaded"
+    assert "run worker warm-up failed" in done.stderr
+    assert "file not found" in done.stderr

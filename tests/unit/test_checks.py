@@ -152,6 +152,15 @@ def test_a_chunk_without_row_errors_is_checked_by_every_rule_in_one_pass() -> No
     assert ("score", "0") in failed
     assert ("error_field", "1") in failed
     assert report.failing_rows == 2
+    assert report.failure_cases == 2  # the error column's failure counted once
+
+    # Beside row errors (two passes), the same failure is counted once too.
+    with_errors = frame.copy()
+    good = with_errors.index[with_errors["error_stage"].isna()]
+    with_errors["error_field"] = with_errors["error_field"].astype(object)
+    with_errors.loc[good[0], "error_field"] = 7
+    mixed = validate_stage(ScoredListings, with_errors)
+    assert (mixed.failing_rows, mixed.failure_cases) == (1, 1)
 
 
 def test_scored_schema_catches_bad_rows_but_not_row_errors() -> None:

@@ -131,6 +131,9 @@ def test_index_tables_are_looked_up_through_the_kept_connection(tmp_path: Path) 
     with storage.index_connection() as conn:
         conn.execute(text("CREATE TABLE created_later (id INTEGER)"))
     assert storage.has_table("created_later")  # a missing answer is not remembered
+    with storage.index_connection() as conn:
+        conn.execute(text("DROP TABLE created_later"))
+    assert storage.has_table("created_later")  # a found one is (Dagster never drops a table)
 
     # Dagster asks while it writes an asset event, holding the storage's lock: no deadlock.
     answers: list[bool] = []

@@ -54,17 +54,6 @@ def test_shipped_registry_keeps_every_canonical_id() -> None:
     assert not missing
 
 
-def test_an_edited_registry_is_read_again(tmp_path: Path) -> None:
-    """A long-lived process (the fork server every run worker comes from) sees an edit."""
-    path = _write(tmp_path, GOOD_ROWS)
-    first = load_registry(path)
-    assert load_registry(path) is first
-    _write(tmp_path, GOOD_ROWS[:2])
-    edited = load_registry(path)
-    assert list(edited.specs.index) == ["RTX_4090", "A100_PCIE_80GB"]
-    assert load_registry(path) is edited
-
-
 def test_small_registry_is_typed(tmp_path: Path) -> None:
     registry = load_registry(_write(tmp_path, GOOD_ROWS))
     specs = registry.specs
