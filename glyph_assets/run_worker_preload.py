@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from glyph_assets.assets.placement import current_worker
+from glyph_assets.contract import ENRICHED_LISTINGS, NORMALIZED_LISTINGS, SCORED_LISTINGS
 from glyph_assets.dagster_storage import event_log_head_revision
 from glyph_assets.definitions import defs
 from glyph_assets.io_managers import PART_COMPRESSION
@@ -67,8 +68,8 @@ SCORED_ROW = {"canonical_model": "RTX_4090", "price": "1599.0", "score": "0.9"}
 
 
 def exercise_stages() -> None:
-    """Run the stages on a made-up row of each kind, validate each stage's output with every
-    stage schema and round-trip it through Parquet, all in memory.
+    """Run the stages on a made-up row of each kind, validate each stage's output with its
+    stage's schema and round-trip it through Parquet, all in memory, as the steps do.
 
     Why: what a step does the first time in a process (pandera registering its backends,
     pyarrow's dataset and pandas modules, Dagster's event-log schema revision read from its
@@ -79,11 +80,16 @@ def exercise_stages() -> None:
     """
     for kind, row in (("raw", RAW_ROW), ("scored", SCORED_ROW)):
         stages = Stages(kind=kind)
-        enriched = stages.enrich(stages.normalize(pd.DataFrame([row])))
+        normalized = stages.normalize(pd.DataFrame([row]))
+        enriched = stages.enrich(normalized)
         for scored in stages.score(lambda frame=enriched: [frame]):
-            for frame in (enriched, scored):
-                for model in STAGE_SCHEMAS.values():
-                    validate_stage(model, frame)
+            outputs = {
+                NORMALIZED_LISTINGS: normalized,
+                ENRICHED_LISTINGS: enriched,
+                SCORED_LISTINGS: scored,
+            }
+            for stage, frame in outputs.items():
+                validate_stage(STAGE_SCHEMAS[stage], frame)
                 sink = pa.BufferOutputStream()
                 table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
                 pq.write_table(table, sink, compression=PART_COMPRESSION)
