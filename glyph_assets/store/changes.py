@@ -435,9 +435,18 @@ _DIFF_TYPES: dict[str, Any] = {
 }
 
 
+def _key_counts(conn: Connection, import_id: str) -> tuple[int, int]:
+    """(rows with a listing_key, rows without one) of an import, from one pass over its rows:
+    what the diff reports as unkeyed, and whether there is anything to compare at all (a
+    100,000-row import of scored rows without keys was read whole only to compare nothing)."""
+    listings, keyed = conn.execute(
+        select(func.count(), func.count(Listing.listing_key)).where(of_import(import_id))
+    ).one()
+    return int(keyed or 0), int(listings or 0) - int(keyed or 0)
+
+
 def _has_keys(conn: Connection, import_id: str) -> bool:
-    """Whether any row of the import has a listing_key: a 100,000-row import of scored rows
-    without one was read whole only to compare nothing."""
+    """Whether any row of the import has a listing_key."""
     keyed = select(Listing.id).where(of_import(import_id), Listing.listing_key.is_not(None))
     return conn.execute(select(keyed.exists())).scalar_one()
 
@@ -447,18 +456,17 @@ def record_diff(engine: Engine, import_id: str, against: str | None) -> dict[str
     the per-model counts and the runs its pages are found by: the API then reads them instead
     of comparing the two imports again."""
     with engine.connect() as conn:
-        if _has_keys(conn, import_id) or (against is not None and _has_keys(conn, against)):
+        keyed, unkeyed = _key_counts(conn, import_id)
+        if keyed or (against is not None and _has_keys(conn, against)):
             found = compare_imports(_rows_of(conn, import_id), _rows_of(conn, against))
         else:  # already-scored rows without URL or title: no listing to follow on either side
             found = Comparison(by_model=[], runs=pd.DataFrame(columns=RUN_COLUMNS))
     counts = found.totals()
-    unkeyed_query = select(func.count()).where(of_import(import_id), Listing.listing_key.is_(None))
     runs = [
         {"import_id": import_id, **{k: (v if k == "change" else int(v)) for k, v in run.items()}}
         for run in found.runs.to_dict("records")
     ]
     with engine.begin() as conn:
-        unkeyed = int(conn.execute(unkeyed_query).scalar_one())
         conn.execute(delete(ImportDiffRun).where(ImportDiffRun.import_id == import_id))
         conn.execute(delete(ImportDiff).where(ImportDiff.import_id == import_id))
         values = {
