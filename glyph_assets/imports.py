@@ -57,10 +57,13 @@ def register_import(
     idempotency_key: str | None = None,
     settings: Settings | None = None,
     score_scale: str | None = None,
+    records: list[Any] | None = None,
 ) -> RegisteredImport:
     """Land, inspect and record one submission; raises FileRejected (nothing kept) when unusable.
 
-    ``score_scale`` is the scale a client declared for an already-scored upload's scores."""
+    ``score_scale`` is the scale a client declared for an already-scored upload's scores.
+    ``records``: the listing records of a JSON submission as the caller already parsed them from
+    these bytes (``inspect_file`` then does not parse the landed file again)."""
     settings = settings or get_settings()
     if score_scale is not None and score_scale not in SCORE_SCALES:
         raise FileRejected([f"score_scale must be one of {', '.join(SCORE_SCALES)}"])
@@ -76,7 +79,7 @@ def register_import(
     )
     try:
         with local_file(manifest.path) as landed:
-            inspection = inspect_file(landed, filename, kind)
+            inspection = inspect_file(landed, filename, kind, records=records)
             check_row_limit(
                 landed,
                 manifest.original_filename,

@@ -75,6 +75,7 @@ def register_and_launch(
             chunks,
             **submission.recorded(),
             idempotency_key=idempotency_key,
+            records=submission.records,
             settings=ctx.settings,
         )
     except Conflict as exc:

@@ -15,7 +15,7 @@ import tempfile
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import PurePath
 from typing import Any, Generic, TypeVar
 
@@ -71,11 +71,18 @@ class Submission:
     content_type: str | None = None
     score_scale: str | None = None
     save_to_disk: bool = False  # the artifact validator keeps the upload when asked
+    # A JSON body's listing records as the API parsed them before landing the same bytes: the
+    # landed file's inspection takes them instead of parsing the file again. Not recorded.
+    records: list[Any] | None = field(default=None, repr=False, compare=False)
 
     def recorded(self) -> dict[str, Any]:
         """What the import's record keeps of the submission (run config goes to the launch,
-        save_to_disk to the artifact validator)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("run_config", "save_to_disk")}
+        save_to_disk to the artifact validator, the parsed records to the inspection)."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("run_config", "save_to_disk", "records")
+        }
 
     def checked(self, allow_run_config: bool) -> Submission:
         """Every problem with the fields at once, before a byte of the file is read."""
@@ -448,7 +455,11 @@ async def _receive_json(
             await anyio.to_thread.run_sync(check_json, document)
         given = {name: getattr(body, name) for name in FORM_FIELDS if name in body.model_fields_set}
         submission = replace(
-            upload.base, **given, filename="listings.json", content_type="application/json"
+            upload.base,
+            **given,
+            filename="listings.json",
+            content_type="application/json",
+            records=document.records,
         )
 
         def chunks() -> Iterator[bytes]:

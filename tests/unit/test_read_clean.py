@@ -158,6 +158,30 @@ def test_file_level_rejections(tmp_path: Path, data: bytes, problem: str) -> Non
     assert problem in "; ".join(info.value.problems)
 
 
+def test_inspection_takes_records_already_parsed_from_a_utf8_json_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API parses a JSON body before landing it: the landed file's inspection takes those
+    records instead of parsing the file again, and parses a file in another encoding itself."""
+    import glyph_assets.sieve.inspect as inspect
+
+    body = '[{"title": "RTX 4090 24GB", "price": "1599"}, {"title": "A100 80GB", "price": 9000}]'
+    records = [{"title": "RTX 4090 24GB", "price": "1599"}, {"title": "A100 80GB", "price": 9000}]
+    utf8 = write(tmp_path, "a.json", body.encode("utf-8"))
+    legacy = write(tmp_path, "b.json", body.replace("GB", "GB d\u00e9j\u00e0 vu").encode("cp1252"))
+    parsed = []
+
+    def load_json(path: Path, fmt: object) -> list[object]:
+        parsed.append(path.name)
+        return list(records)
+
+    monkeypatch.setattr(inspect, "load_json", load_json)
+    found = inspect_file(utf8, records=records)
+    assert (found.rows, found.columns, parsed) == (2, ["title", "price"], [])
+    assert inspect_file(utf8).rows == 2 and parsed == ["a.json"]
+    assert inspect_file(legacy, records=records).rows == 2 and parsed == ["a.json", "b.json"]
+
+
 def test_shopify_products_json_expands_variants(corpus: Path) -> None:
     raw = read_raw(corpus / "shopify_products_sample.json")
     cleaned = clean(raw)
