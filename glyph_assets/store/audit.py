@@ -48,7 +48,7 @@ def persisted_sample(
             query.order_by(Listing.import_index)
         )
         while batch := result.fetchmany(SAMPLE_CHUNK_ROWS):
-            yield pd.DataFrame([tuple(r) for r in batch], columns=names)
+            yield pd.DataFrame.from_records(batch, columns=names)
 
 
 @dataclass
