@@ -6,6 +6,7 @@ the local server and store a run in it, so a wrong key or URL fails here and not
 
 from __future__ import annotations
 
+import os
 import stat
 import uuid
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import DagsterInstance
+from dagster import DagsterEventType, DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
@@ -26,6 +27,7 @@ from glyph_assets.tooling.dagster_instance import (
     write_instance_config,
 )
 from tests.support import pg
+from tests.support.launcher_jobs import probe_job
 
 
 def _settings(tmp_path: Path, **overrides: object) -> Settings:
@@ -194,3 +196,25 @@ def test_a_run_stuck_starting_is_failed_within_the_configured_wait(tmp_path: Pat
         assert instance.run_monitoring_enabled
         assert instance.run_monitoring_start_timeout_seconds == 45
         assert instance.run_monitoring_cancel_timeout_seconds == 45
+
+
+def test_a_run_prints_its_messages_but_not_a_debug_line_per_event(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """On the generated instance a run's console (its process's stderr, the stack's logs) gets
+    the run's messages, not Dagster's DEBUG line for every event; the event log still stores
+    every event, which is what the UI and the API read."""
+
+    home = tmp_path / "home"
+    settings = _settings(tmp_path)
+    with _loaded_instance(home, settings) as instance:
+        capfd.readouterr()
+        result = probe_job.execute_in_process(instance=instance)
+        printed = capfd.readouterr().err
+        stored = {
+            e.dagster_event.event_type for e in instance.all_logs(result.run_id) if e.dagster_event
+        }
+    assert result.success
+    assert f"probe pid {os.getpid()}" in printed
+    assert "STEP_START" not in printed and "DEBUG" not in printed
+    assert {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS} <= stored
