@@ -5,6 +5,7 @@ process, bounded."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventL
 from dagster._core.test_utils import create_run_for_test
 from sqlalchemy import Engine, text
 
+from glyph_assets import dagster_storage
 from glyph_assets.dagster_storage import EngineCache, PooledSqliteEventLogStorage
 
 
@@ -115,11 +117,67 @@ def test_a_shard_at_the_newest_revision_skips_dagsters_schema_check(
     pooled.report_engine_event("m1", run)
     assert not [url for url in checked if run.run_id in url]
     fresh = create_run_for_test(pooled, job_name="ingest_import")
-    pooled.report_engine_event("m0", fresh)  # a new shard still gets Dagster's own setup
-    assert [url for url in checked if fresh.run_id in url]
+    pooled.report_engine_event("m0", fresh)  # a new shard: a copy of Dagster's blank one
     assert _messages(pooled, run.run_id) == ["m0", "m1"]
     assert _messages(pooled, fresh.run_id) == ["m0"]
     pooled.dispose()
+
+
+def _shard_schema(path: Path) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]], str]:
+    """A shard's tables and indexes, its alembic revision and its journal mode."""
+    conn = sqlite3.connect(path)
+    try:
+        objects = sorted(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+        revision = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+        return objects, revision, conn.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_new_run_shard_is_a_copy_of_the_blank_shard_dagster_sets_up_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's new shard is copied from a blank shard made by Dagster's own set-up once per
+    process: the same tables, indexes, revision and journal mode as a shard Dagster creates,
+    readable by Dagster's own classes. A shard file some other process created first (even
+    empty) is left to Dagster's set-up."""
+    monkeypatch.setattr(dagster_storage, "_blank_shard_bytes", None)
+    set_up: list[str] = []
+    dagsters = SqliteEventLogStorage._initdb
+
+    def counting(self: SqliteEventLogStorage, engine: Engine, for_index_shard: bool = False):
+        set_up.append(str(engine.url.database))
+        return dagsters(self, engine, for_index_shard)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "_initdb", counting)
+    pooled = _instance(tmp_path / "pooled", pooled=True)
+    runs = [create_run_for_test(pooled, job_name="ingest_import") for _ in range(3)]
+    for run in runs:
+        pooled.report_engine_event("m0", run)
+    made = [url for url in set_up if not url.endswith("index.db")]
+    assert len(made) == 1 and made[0].endswith("blank.db")  # once, outside the logs
+
+    plain = _instance(tmp_path / "plain", pooled=False)
+    theirs = create_run_for_test(plain, job_name="ingest_import")
+    plain.report_engine_event("m0", theirs)
+    expected = _shard_schema(tmp_path / "plain" / "history" / "runs" / f"{theirs.run_id}.db")
+    logs = tmp_path / "pooled" / "history" / "runs"
+    for run in runs:
+        assert _shard_schema(logs / f"{run.run_id}.db") == expected
+    assert expected[2] == "wal" and expected[1]
+    assert not [p.name for p in logs.iterdir() if p.name.endswith(".tmp")]
+
+    late = create_run_for_test(pooled, job_name="ingest_import")
+    (logs / f"{late.run_id}.db").touch()  # another process connected first
+    pooled.report_engine_event("m0", late)
+    assert [url for url in set_up if late.run_id in url]
+    assert _shard_schema(logs / f"{late.run_id}.db") == expected
+    pooled.dispose()
+    plain.dispose()
+
+    reread = _instance(tmp_path / "pooled", pooled=False)  # Dagster's own classes
+    assert [_messages(reread, r.run_id) for r in [*runs, late]] == [["m0"]] * 4
+    reread.dispose()
 
 
 def test_index_tables_are_looked_up_through_the_kept_connection(tmp_path: Path) -> None:
