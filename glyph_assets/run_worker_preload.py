@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from glyph_assets.assets.placement import current_worker
 from glyph_assets.contract import ENRICHED_LISTINGS, NORMALIZED_LISTINGS, SCORED_LISTINGS
-from glyph_assets.dagster_storage import event_log_head_revision
+from glyph_assets.dagster_storage import sqlite_head_revision
 from glyph_assets.definitions import defs
 from glyph_assets.io_managers import PART_COMPRESSION
 from glyph_assets.sieve.pipeline import Stages, arrow_text_types
@@ -96,7 +96,7 @@ def exercise_stages() -> None:
                 source = pa.BufferReader(sink.getvalue())
                 read = pq.read_table(source, use_threads=False)
                 read.to_pandas(types_mapper=arrow_text_types, use_threads=False)
-    event_log_head_revision()
+    sqlite_head_revision()
     current_worker()  # imports Celery's task state, to ask whether a step is a Celery task
     clear_registry_cache()
 

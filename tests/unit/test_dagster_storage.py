@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from alembic.script import ScriptDirectory
 from dagster import DagsterInstance
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.test_utils import create_run_for_test
@@ -206,3 +207,46 @@ def test_index_tables_are_looked_up_through_the_kept_connection(tmp_path: Path) 
     writer.join(timeout=30)
     assert answers == [True, False], "has_table deadlocked under the storage's lock"
     instance.dispose()
+
+
+def test_run_and_schedule_files_at_the_newest_revision_skip_dagsters_set_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening the instance reads Dagster's migration scripts only when a file needs Dagster's
+    set-up (new, or stamped with an older revision); the newest revision is the same for the
+    run, schedule and event-log schemas."""
+    from dagster._core.storage.runs.sqlite import sqlite_run_storage
+    from dagster._core.storage.schedules.sqlite import sqlite_schedule_storage
+    from dagster._core.storage.sql import get_alembic_config
+
+    checked: list[str] = []
+    for module in (sqlite_run_storage, sqlite_schedule_storage):
+        dagsters = module.check_alembic_revision
+
+        def counting(config: object, conn: object, _name: str = module.__name__, _f=dagsters):
+            checked.append(_name.rsplit(".", 1)[-1])
+            return _f(config, conn)
+
+        monkeypatch.setattr(module, "check_alembic_revision", counting)
+        heads = ScriptDirectory.from_config(get_alembic_config(module.__file__))
+        assert heads.as_revision_number("head") == dagster_storage.sqlite_head_revision()
+
+    first = _instance(tmp_path, pooled=True)  # new files: Dagster's own set-up
+    run = create_run_for_test(first, job_name="ingest_import")
+    first.dispose()
+    assert sorted(checked) == ["sqlite_run_storage", "sqlite_schedule_storage"]
+
+    checked.clear()
+    again = _instance(tmp_path, pooled=True)
+    assert checked == []
+    assert again.get_run_by_id(run.run_id) is not None
+    schedules = again.schedule_storage
+    assert schedules is not None and schedules.all_instigator_state() == []
+    again.dispose()
+
+    runs_db = tmp_path / "history" / "runs.db"
+    with sqlite3.connect(runs_db) as conn:  # as a file left by an older Dagster would be
+        conn.execute("UPDATE alembic_version SET version_num = 'older'")
+    older = _instance(tmp_path, pooled=True)  # Dagster's own set-up looks at that file again
+    assert checked == ["sqlite_run_storage"]
+    older.dispose()
