@@ -246,6 +246,18 @@ class ImportState:
     runs: list[dict[str, Any]]
     infos: dict[str, RunInfo]
     dagster_reachable: bool = True
+    # The status glyph's database holds, before an active run's status replaces it in
+    # ``record``: persisted_listings writes the final one while the run's checks still run.
+    stored_status: str | None = None
+
+    @property
+    def wrapping_up(self) -> bool:
+        """The import's rows are written and its run is still active: only the run's last
+        steps (checks, listing changes) remain."""
+        return (
+            self.stored_status in PERSISTED_STATUSES
+            and self.record["status"] not in TERMINAL_STATUSES
+        )
 
 
 def import_not_found(import_id: str) -> ApiError:
@@ -264,7 +276,7 @@ def load_state(ctx: Context, import_id: str, refresh: bool = True) -> ImportStat
     """The import, its runs and Dagster's view of them, reconciled; 404 when unknown."""
     record = known_import(ctx, import_id)
     runs = repository.runs_of(ctx.engine, import_id)
-    state = ImportState(record, runs, {})
+    state = ImportState(record, runs, {}, stored_status=record["status"])
     if not runs or not refresh:
         return state
     latest = runs[-1]

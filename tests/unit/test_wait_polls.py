@@ -29,3 +29,23 @@ def test_a_long_wait_backs_off_to_one_read_a_second() -> None:
     assert old and all(delay == 1.0 for delay in old)
     early = [waited for waited, _ in schedule if waited < 2.0 - 1e-9]
     assert len(early) == 40  # 50 ms apart
+
+
+def test_an_import_whose_rows_are_written_is_polled_closely_until_its_run_ends() -> None:
+    """Only the run's last steps remain: the end is near whatever the wait has lasted."""
+    assert poll_delay(1.0, 45.0, wrapping_up=True) == FIRST_POLL_SECONDS
+    assert poll_delay(0.25, 5.0, wrapping_up=True) == FIRST_POLL_SECONDS
+    assert poll_delay(1.0, 45.0) == 1.0
+
+
+def test_wrapping_up_is_rows_written_while_the_run_is_still_active() -> None:
+    from glyphd_api.service import ImportState
+
+    def state(stored: str, shown: str) -> ImportState:
+        return ImportState({"status": shown}, [], {}, stored_status=stored)
+
+    assert state("succeeded", "running").wrapping_up
+    assert state("partially_succeeded", "running").wrapping_up
+    assert not state("running", "running").wrapping_up  # rows not written yet
+    assert not state("succeeded", "succeeded").wrapping_up  # the run has ended
+    assert not state("failed", "running").wrapping_up
