@@ -16,9 +16,10 @@ connection open. Two set-up costs of every process are also cut, each only where
 set-up would change nothing: a file already at Dagster's newest schema revision is opened
 without it (Dagster reads its 89 migration scripts to decide), and a run's new event-log shard is
 a copy of a blank shard that Dagster's set-up made once in the process. Everything else, schema,
-migrations, locking and the watchers the UI uses, is Dagster's. The event logs are written with ``synchronous=NORMAL``, which in the WAL mode Dagster
-already uses keeps the database consistent after a crash and may lose only the last events
-before a power cut (never a half-written one); run records keep SQLite's defaults.
+migrations, locking and the watchers the UI uses, is Dagster's. The event logs are written with
+``synchronous=NORMAL``, which in the WAL mode Dagster already uses keeps the database consistent
+after a crash and may lose only the last events before a power cut (never a half-written one);
+run records keep SQLite's defaults.
 
 Engines are per process: a process forked with some open (a fork server, a worker pool) starts
 with an empty cache and never touches its parent's connections. ``glyph_assets.tooling.
