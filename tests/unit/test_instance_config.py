@@ -6,7 +6,6 @@ the local server and store a run in it, so a wrong key or URL fails here and not
 
 from __future__ import annotations
 
-import os
 import stat
 import uuid
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import DagsterEventType, DagsterInstance
+from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
@@ -27,7 +26,6 @@ from glyph_assets.tooling.dagster_instance import (
     write_instance_config,
 )
 from tests.support import pg
-from tests.support.launcher_jobs import probe_job
 
 
 def _settings(tmp_path: Path, **overrides: object) -> Settings:
@@ -198,23 +196,12 @@ def test_a_run_stuck_starting_is_failed_within_the_configured_wait(tmp_path: Pat
         assert instance.run_monitoring_cancel_timeout_seconds == 45
 
 
-def test_a_run_prints_its_messages_but_not_a_debug_line_per_event(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
-) -> None:
-    """On the generated instance a run's console (its process's stderr, the stack's logs) gets
-    the run's messages, not Dagster's DEBUG line for every event; the event log still stores
-    every event, which is what the UI and the API read."""
+def test_runs_print_at_info_and_above(tmp_path: Path) -> None:
+    """The loaded instance tells Dagster to give a run's console logger INFO (what it prints to
+    the stack's logs); the stack test ``test_run_logs.py`` reads those logs."""
+    from dagster._loggers import default_system_loggers
 
-    home = tmp_path / "home"
-    settings = _settings(tmp_path)
-    with _loaded_instance(home, settings) as instance:
-        capfd.readouterr()
-        result = probe_job.execute_in_process(instance=instance)
-        printed = capfd.readouterr().err
-        stored = {
-            e.dagster_event.event_type for e in instance.all_logs(result.run_id) if e.dagster_event
-        }
-    assert result.success
-    assert f"probe pid {os.getpid()}" in printed
-    assert "STEP_START" not in printed and "DEBUG" not in printed
-    assert {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS} <= stored
+    with _loaded_instance(tmp_path / "home", _settings(tmp_path)) as instance:
+        assert instance.python_log_level == "INFO"
+        [(_, config)] = default_system_loggers(instance)
+        assert config["log_level"] == "INFO"
