@@ -55,10 +55,24 @@ def _warnings(
     return found
 
 
-def _titles(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    if "title" not in frame:
-        return np.full(len(rows), "", dtype=object)
-    return frame["title"].iloc[rows].astype(object).fillna("").astype(str).to_numpy()
+def _title_model_pairs(
+    frame: pd.DataFrame, rows: np.ndarray, models: np.ndarray
+) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """The distinct (title, model) pairs of ``rows`` in first-seen order, and each row's pair
+    number; a missing title is "". Factorized in C on the title column as it is (Arrow text):
+    making a Python string of every row's title first and grouping those took 1 s of a
+    1,000,000-row file here."""
+    if "title" in frame:
+        titles = frame["title"].iloc[rows]
+        title_codes, distinct = pd.factorize(titles.fillna(""))
+        title_texts = [str(title) for title in distinct]
+    else:
+        title_codes, title_texts = np.zeros(len(rows), dtype=np.intp), [""]
+    model_codes, model_names = pd.factorize(models)
+    pair_codes, pairs = pd.factorize(title_codes.astype(np.int64) * len(model_names) + model_codes)
+    width = len(model_names)
+    firsts = [(title_texts[p // width], str(model_names[p % width])) for p in pairs.tolist()]
+    return pair_codes, firsts
 
 
 def enrich(normalized: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
@@ -87,9 +101,7 @@ def enrich(normalized: pd.DataFrame, registry: Registry | None = None) -> pd.Dat
     rows = np.flatnonzero(known)
     warnings = np.full(n, None, dtype=object)
     if len(rows):
-        pairs = pd.DataFrame({"title": _titles(out, rows), "model": model.iloc[rows].to_numpy()})
-        codes = pairs.groupby(["title", "model"], sort=False).ngroup().to_numpy()
-        firsts = list(pairs.drop_duplicates().itertuples(index=False, name=None))
+        codes, firsts = _title_model_pairs(out, rows, model.iloc[rows].to_numpy())
         # each distinct title's facts looked up once, for its warnings and its stated size
         facts = [title_facts(title, registry) if title else None for title, _ in firsts]
         by_model = registry.memo(*_FACTS)

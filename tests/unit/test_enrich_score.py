@@ -203,3 +203,25 @@ def test_a_lot_is_scored_and_compared_by_the_price_of_one_card() -> None:
     assert out["score_value"].iloc[2] > out["score_value"].iloc[1]
     reference = market_reference([enrich(normalize(frame))])
     assert reference.model_price[("RTX_3090", "USD")] == 900.0  # median of 900, 1000, 900
+
+
+@pytest.mark.parametrize("dtype", ["string[pyarrow]", object])
+def test_title_model_pairs_number_rows_as_grouping_their_titles_as_text_does(dtype: str) -> None:
+    """Each row's (title, model) pair, factorized on the title column as it is, is the pair a
+    grouping of the titles made text ("" for a missing one) gives, first seen first."""
+    from glyph_assets.sieve.enrich import _title_model_pairs
+
+    titles = ["RTX 4090 24GB", None, "RTX 4090 24GB", "", "A100 80GB", "RTX 4090 24GB", None]
+    models = np.array(["RTX_4090", "A100_PCIE_80GB", "RTX_3090", "RTX_4090", "A100_PCIE_80GB",
+                       "RTX_4090", "A100_PCIE_80GB"], dtype=object)
+    frame = pd.DataFrame({"title": pd.Series(titles + ["unused"], dtype=dtype)})
+    rows = np.arange(len(titles))
+    codes, firsts = _title_model_pairs(frame, rows, models)
+    as_text = frame["title"].iloc[rows].astype(object).fillna("").astype(str).to_numpy()
+    pairs = pd.DataFrame({"title": as_text, "model": models})
+    assert codes.tolist() == pairs.groupby(["title", "model"], sort=False).ngroup().tolist()
+    assert firsts == list(pairs.drop_duplicates().itertuples(index=False, name=None))
+    assert firsts[1] == ("", "A100_PCIE_80GB") and codes[6] == codes[1]
+    untitled, named = _title_model_pairs(pd.DataFrame(index=rows), rows, models)
+    assert named == [("", "RTX_4090"), ("", "A100_PCIE_80GB"), ("", "RTX_3090")]
+    assert untitled.tolist() == [0, 1, 2, 0, 1, 0, 1]
