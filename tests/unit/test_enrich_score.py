@@ -212,8 +212,18 @@ def test_title_model_pairs_number_rows_as_grouping_their_titles_as_text_does(dty
     from glyph_assets.sieve.enrich import _title_model_pairs
 
     titles = ["RTX 4090 24GB", None, "RTX 4090 24GB", "", "A100 80GB", "RTX 4090 24GB", None]
-    models = np.array(["RTX_4090", "A100_PCIE_80GB", "RTX_3090", "RTX_4090", "A100_PCIE_80GB",
-                       "RTX_4090", "A100_PCIE_80GB"], dtype=object)
+    models = np.array(
+        [
+            "RTX_4090",
+            "A100_PCIE_80GB",
+            "RTX_3090",
+            "RTX_4090",
+            "A100_PCIE_80GB",
+            "RTX_4090",
+            "A100_PCIE_80GB",
+        ],
+        dtype=object,
+    )
     frame = pd.DataFrame({"title": pd.Series(titles + ["unused"], dtype=dtype)})
     rows = np.arange(len(titles))
     codes, firsts = _title_model_pairs(frame, rows, models)
