@@ -12,10 +12,10 @@ this project's machine that is about 9.6 ms an event under load, 2.7 ms with con
 The two classes here are Dagster's own ``SqliteEventLogStorage`` and ``SqliteRunStorage`` with one
 change: each database file gets one engine per process, kept in a small LRU (``MAX_ENGINES``, so
 a webserver reading many runs' logs does not hold a file open for each), whose pool keeps its
-connection open. Two set-up costs of every process are also cut, each only where Dagster's own
-set-up would change nothing: a file already at Dagster's newest schema revision is opened
-without it (Dagster reads its 89 migration scripts to decide), and a run's new event-log shard is
-a copy of a blank shard that Dagster's set-up made once in the process. Everything else, schema,
+connection open. Two set-up costs of every process are also cut: a file already at Dagster's
+newest schema revision is opened without Dagster's set-up, which would only read it (it reads
+its 89 migration scripts to decide), and a run's new event-log shard is a copy of a blank shard
+that Dagster's set-up made once in the process. Everything else, schema,
 migrations, locking and the watchers the UI uses, is Dagster's. The event logs are written with
 ``synchronous=NORMAL``, which in the WAL mode Dagster already uses keeps the database consistent
 after a crash and may lose only the last events before a power cut (never a half-written one);
@@ -29,9 +29,11 @@ dagster_instance`` configures these classes for the SQLite instance; PostgreSQL 
 from __future__ import annotations
 
 import functools
+import glob
 import os
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -139,6 +141,26 @@ class _DisposesEngines:
 
 _blank_shard_lock = threading.Lock()
 _blank_shard_bytes: bytes | None = None
+# A copy of the blank shard on its way into place (never a ``*.db`` of Dagster's globs).
+PARTIAL_SUFFIX = ".blank.tmp"
+# A copy older than this was left by a process that died before it linked or removed it.
+PARTIAL_STALE_SECONDS = 600
+
+
+def sweep_partial_shards(directory: str, now: float | None = None) -> list[str]:
+    """Remove the copies of the blank shard that a process which died between writing and
+    linking (or unlinking) one left in ``directory``; returns their names. A left copy is a
+    stray file, or a second name of a run's shard (removing the name leaves the shard)."""
+    now = time.time() if now is None else now
+    removed = []
+    for path in glob.glob(os.path.join(glob.escape(directory), f"*{PARTIAL_SUFFIX}")):
+        try:
+            if now - os.stat(path).st_mtime > PARTIAL_STALE_SECONDS:
+                os.unlink(path)
+                removed.append(os.path.basename(path))
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 @functools.cache
@@ -206,17 +228,20 @@ class PooledSqliteEventLogStorage(_DisposesEngines, SqliteEventLogStorage):
 
         Why: Dagster creates a run's shard when the run is created (its planned events), on the
         path of every launch: creating the tables and stamping the revision took 45 ms a run
-        here, copying 0.1 ms. The copy is written beside the shard and linked into place, which
-        fails if any process created the shard meanwhile: that shard is then set up (or found
-        set up) by Dagster's own ``_initdb``, as before."""
+        here, copying about 1 ms. The copy is written beside the shard, flushed to disk (as
+        Dagster's own set-up commits), and linked into place, which fails if any process
+        created the shard meanwhile: that shard is then set up (or found set up) by Dagster's
+        own ``_initdb``, as before. Readers never see a half-written shard."""
         path = engine.url.database
         if not path or os.path.exists(path):
             return False
-        blank = self._blank_shard()
-        partial = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"  # not a *.db of the logs
+        blank = self._blank_shard(os.path.dirname(path))
+        partial = f"{path}.{os.getpid()}.{threading.get_ident()}{PARTIAL_SUFFIX}"
         try:
             with open(partial, "wb") as fh:
                 fh.write(blank)
+                fh.flush()
+                os.fsync(fh.fileno())
             os.link(partial, path)
         except OSError:  # created meanwhile, or a file system without hard links
             return False
@@ -225,11 +250,13 @@ class PooledSqliteEventLogStorage(_DisposesEngines, SqliteEventLogStorage):
                 os.unlink(partial)
         return True
 
-    def _blank_shard(self) -> bytes:
-        """The bytes of a run shard just set up by Dagster's ``_initdb``, made once a process."""
+    def _blank_shard(self, directory: str) -> bytes:
+        """The bytes of a run shard just set up by Dagster's ``_initdb``, made once a process;
+        the first time, copies a crashed process left in ``directory`` are removed too."""
         global _blank_shard_bytes
         with _blank_shard_lock:
             if _blank_shard_bytes is None:
+                sweep_partial_shards(directory)
                 with tempfile.TemporaryDirectory(prefix="glyph-blank-shard-") as tmp:
                     path = os.path.join(tmp, "blank.db")
                     engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
@@ -238,6 +265,13 @@ class PooledSqliteEventLogStorage(_DisposesEngines, SqliteEventLogStorage):
                     with open(path, "rb") as fh:
                         _blank_shard_bytes = fh.read()
             return _blank_shard_bytes
+
+    def wipe(self) -> None:
+        """Dagster's wipe (every run's shard deleted, the index emptied), then the kept engines
+        closed: theirs would go on writing to the deleted files."""
+        super().wipe()
+        self._engine_cache.dispose()
+        self._tables = set()
 
     def has_table(self, table_name: str) -> bool:
         """Whether the index shard has ``table_name``, asked through a connection of the kept
@@ -291,7 +325,7 @@ class StampedSqliteScheduleStorage(SqliteScheduleStorage):
     already at the newest revision (see ``PooledSqliteRunStorage.from_local``)."""
 
     @classmethod
-    def from_local(  # type: ignore[override]
+    def from_local(
         cls, base_dir: str, inst_data: ConfigurableClassData | None = None
     ) -> SqliteScheduleStorage:
         conn_string = create_db_conn_string(base_dir, "schedules")
@@ -334,5 +368,6 @@ __all__ = [
     "PooledSqliteStorage",
     "StampedSqliteScheduleStorage",
     "sqlite_head_revision",
+    "sweep_partial_shards",
     "stamped_at_head",
 ]

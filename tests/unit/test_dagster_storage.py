@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,55 @@ def test_run_and_schedule_files_at_the_newest_revision_skip_dagsters_set_up(
     older = _instance(tmp_path, pooled=True)  # Dagster's own set-up looks at that file again
     assert checked == ["sqlite_run_storage"]
     older.dispose()
+
+
+def test_a_shard_created_by_another_process_while_copying_is_left_to_dagster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process creates the shard between the look and the link: the link fails, the
+    copy is removed, and Dagster's own set-up takes the shard another process made."""
+    pooled = _instance(tmp_path, pooled=True)
+    run = create_run_for_test(pooled, job_name="ingest_import")
+    logs = tmp_path / "history" / "runs"
+    shard = logs / f"{run.run_id}.db"
+    storage = pooled.event_log_storage
+    assert isinstance(storage, PooledSqliteEventLogStorage)
+    storage._engine_cache.dispose()
+    for leftover in logs.glob(f"{run.run_id}.db*"):
+        leftover.unlink()
+    storage._initialized_dbs.discard(run.run_id)
+    set_up: list[str] = []
+    dagsters = SqliteEventLogStorage._initdb
+
+    def counting(self: SqliteEventLogStorage, engine: Engine, for_index_shard: bool = False):
+        set_up.append(str(engine.url.database))
+        return dagsters(self, engine, for_index_shard)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "_initdb", counting)
+    real_exists = os.path.exists
+
+    def racing(path: object) -> bool:
+        if str(path) == str(shard) and not real_exists(shard):
+            shard.touch()  # the other process connects first, right after the look
+            return False
+        return real_exists(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dagster_storage.os.path, "exists", racing)
+    pooled.report_engine_event("m0", run)
+    monkeypatch.undo()
+    assert str(shard) in set_up  # the link found the shard there: Dagster set it up
+    assert _messages(pooled, run.run_id) == ["m0"]
+    assert not [p.name for p in logs.iterdir() if p.name.endswith(".tmp")]
+    pooled.dispose()
+
+
+def test_copies_a_dead_process_left_behind_are_swept(tmp_path: Path) -> None:
+    stale = tmp_path / f"run.db.123.456{dagster_storage.PARTIAL_SUFFIX}"
+    fresh = tmp_path / f"other.db.123.789{dagster_storage.PARTIAL_SUFFIX}"
+    shard = tmp_path / "run.db"
+    for path in (stale, fresh, shard):
+        path.write_bytes(b"x")
+    old = time.time() - dagster_storage.PARTIAL_STALE_SECONDS - 5
+    os.utime(stale, (old, old))
+    assert dagster_storage.sweep_partial_shards(str(tmp_path)) == [stale.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, shard.name])
