@@ -127,19 +127,23 @@ def replay(
 # with a backoff from the start that was 0.1-0.2 s of a 3-row persist here), then backing off
 # 1.3x to 250 ms while the wait is young, then to 1 s, so that a long import costs Dagster one
 # status read a second. Once the import's rows are written and only its run's last steps remain
-# (``ImportState.wrapping_up``), every 50 ms again: the end is then a second or so away, and a
-# 100,000-row persist was answered up to 250 ms after its run ended.
+# (``ImportState.wrapping_up``), every 50 ms again for 3 s, then backing off as before: the end
+# is then about a second away for 100,000 rows (which were answered up to 250 ms after their run
+# ended), and a larger import's checks do not get a read every 50 ms from every waiting client.
 FIRST_POLL_SECONDS = 0.05
 STEADY_POLL_WAIT_SECONDS = 2.0
 POLL_BACKOFF = 1.3
 YOUNG_WAIT_SECONDS = 20.0
 YOUNG_POLL_SECONDS = 0.25
+WRAP_UP_CLOSE_SECONDS = 3.0
 
 
-def poll_delay(previous: float, waited: float, wrapping_up: bool = False) -> float:
+def poll_delay(previous: float, waited: float, wrapping_up_for: float | None = None) -> float:
     """The pause before the next poll of an import that has been waited on for ``waited`` s
-    (``wrapping_up``: its rows are written, its run's last steps remain)."""
-    if waited < STEADY_POLL_WAIT_SECONDS or wrapping_up:
+    (``wrapping_up_for``: how long its rows have been known written, its run still active)."""
+    if waited < STEADY_POLL_WAIT_SECONDS or (
+        wrapping_up_for is not None and wrapping_up_for < WRAP_UP_CLOSE_SECONDS
+    ):
         return FIRST_POLL_SECONDS
     ceiling = YOUNG_POLL_SECONDS if waited < YOUNG_WAIT_SECONDS else 1.0
     return min(previous * POLL_BACKOFF, ceiling)
@@ -151,13 +155,19 @@ async def wait_until_final(ctx: Context, import_id: str, timeout: float) -> serv
     started = time.monotonic()
     deadline = started + max(0.0, timeout)
     delay = FIRST_POLL_SECONDS
+    wrapping_up_since: float | None = None
     while True:
         state = await anyio.to_thread.run_sync(service.load_state, ctx, import_id)
-        left = deadline - time.monotonic()
+        now = time.monotonic()
+        left = deadline - now
         if state.record["status"] in TERMINAL_STATUSES or left <= 0:
             return state
+        if state.wrapping_up and wrapping_up_since is None:
+            wrapping_up_since = now
         await anyio.sleep(min(delay, left))
-        delay = poll_delay(delay, time.monotonic() - started, state.wrapping_up)
+        now = time.monotonic()
+        wrapping_up_for = None if wrapping_up_since is None else now - wrapping_up_since
+        delay = poll_delay(delay, now - started, wrapping_up_for)
 
 
 def check_established_dto(document: JsonDocument) -> None:

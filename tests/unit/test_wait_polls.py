@@ -3,7 +3,7 @@ closely while a small import may end at any moment, then less and less often."""
 
 from __future__ import annotations
 
-from glyphd_api.submit import FIRST_POLL_SECONDS, poll_delay
+from glyphd_api.submit import FIRST_POLL_SECONDS, POLL_BACKOFF, poll_delay
 
 
 def _schedule(until: float) -> list[tuple[float, float]]:
@@ -31,11 +31,14 @@ def test_a_long_wait_backs_off_to_one_read_a_second() -> None:
     assert len(early) == 40  # 50 ms apart
 
 
-def test_an_import_whose_rows_are_written_is_polled_closely_until_its_run_ends() -> None:
-    """Only the run's last steps remain: the end is near whatever the wait has lasted."""
-    assert poll_delay(1.0, 45.0, wrapping_up=True) == FIRST_POLL_SECONDS
-    assert poll_delay(0.25, 5.0, wrapping_up=True) == FIRST_POLL_SECONDS
+def test_an_import_whose_rows_are_written_is_polled_closely_for_a_while() -> None:
+    """Only the run's last steps remain: the end is near whatever the wait has lasted, for a
+    while; checks that go on longer (a very large import's) are polled less and less often."""
+    assert poll_delay(1.0, 45.0, wrapping_up_for=0.0) == FIRST_POLL_SECONDS
+    assert poll_delay(0.25, 5.0, wrapping_up_for=2.9) == FIRST_POLL_SECONDS
     assert poll_delay(1.0, 45.0) == 1.0
+    later = [poll_delay(FIRST_POLL_SECONDS, 8.0, wrapping_up_for=3.0 + n) for n in range(3)]
+    assert later[0] == FIRST_POLL_SECONDS * POLL_BACKOFF and later == sorted(later)
 
 
 def test_wrapping_up_is_rows_written_while_the_run_is_still_active() -> None:
