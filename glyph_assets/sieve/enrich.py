@@ -64,6 +64,8 @@ def _title_model_pairs(
     1,000,000-row file here."""
     if "title" in frame:
         titles = frame["title"].iloc[rows]
+        if not isinstance(titles.dtype, pd.StringDtype):  # objects, categories: as text first
+            titles = titles.astype(object).fillna("").astype(str)
         title_codes, distinct = pd.factorize(titles.fillna(""))
         title_texts = [str(title) for title in distinct]
     else:

@@ -205,7 +205,7 @@ def test_a_lot_is_scored_and_compared_by_the_price_of_one_card() -> None:
     assert reference.model_price[("RTX_3090", "USD")] == 900.0  # median of 900, 1000, 900
 
 
-@pytest.mark.parametrize("dtype", ["string[pyarrow]", object])
+@pytest.mark.parametrize("dtype", ["string[pyarrow]", "string[python]", object, "category"])
 def test_title_model_pairs_number_rows_as_grouping_their_titles_as_text_does(dtype: str) -> None:
     """Each row's (title, model) pair, factorized on the title column as it is, is the pair a
     grouping of the titles made text ("" for a missing one) gives, first seen first."""
@@ -235,3 +235,13 @@ def test_title_model_pairs_number_rows_as_grouping_their_titles_as_text_does(dty
     untitled, named = _title_model_pairs(pd.DataFrame(index=rows), rows, models)
     assert named == [("", "RTX_4090"), ("", "A100_PCIE_80GB"), ("", "RTX_3090")]
     assert untitled.tolist() == [0, 1, 2, 0, 1, 0, 1]
+
+
+def test_title_model_pairs_read_other_values_as_their_text() -> None:
+    """A number where a title belongs is the title its text makes, as a grouping of the text
+    does: 1 and "1" are one pair."""
+    from glyph_assets.sieve.enrich import _title_model_pairs
+
+    frame = pd.DataFrame({"title": pd.Series([1, "1", 2.5], dtype=object)})
+    codes, firsts = _title_model_pairs(frame, np.arange(3), np.array(["M"] * 3, dtype=object))
+    assert codes.tolist() == [0, 0, 1] and firsts == [("1", "M"), ("2.5", "M")]
