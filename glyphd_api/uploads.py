@@ -9,13 +9,14 @@ in that order); a known field after the file is refused rather than silently ign
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Any, Generic, TypeVar
 
@@ -80,7 +81,7 @@ class Submission:
         save_to_disk to the artifact validator, the parsed records to the inspection)."""
         return {
             f.name: getattr(self, f.name)
-            for f in fields(self)
+            for f in dataclasses.fields(self)
             if f.name not in ("run_config", "save_to_disk", "records")
         }
 

@@ -64,11 +64,13 @@ def instance_config(settings: Settings, home: Path | None = None) -> dict[str, A
             "max_retries": settings.run_retries,
             "retry_on_asset_or_op_failure": False,
         },
-        # What a run prints to its process's stderr (the stack's logs): messages at INFO and
-        # above. Every Dagster event is still stored in the event log whatever its level (the
-        # UI's run page); only the DEBUG console line per event is left out, which was 6,000 of
-        # the webserver log's 6,700 lines after a test session and, formatting each event, about
-        # a tenth of a small run's time in its steps.
+        # The level of a run's log manager and of its console (its process's stderr, the
+        # stack's logs): INFO. Dagster's events are stored in the event log whatever their level
+        # (the UI's run page, the API's job status); left out are the DEBUG console line per
+        # event, which was 6,000 of the webserver log's 6,700 lines after a test session and,
+        # formatting each event, about a tenth of a small run's time in its steps, and any
+        # ``context.log.debug`` message, which is then neither printed nor stored (glyph's code
+        # logs none).
         "python_logs": {"python_log_level": RUN_CONSOLE_LOG_LEVEL},
         "telemetry": {"enabled": False},
         "nux": {"enabled": False},
