@@ -37,6 +37,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from multiprocessing import forkserver
 from typing import Any
@@ -52,7 +53,7 @@ from dagster._core.launcher.base import (
     RunLauncher,
     WorkerStatus,
 )
-from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 from dagster._serdes import ConfigurableClass, serialize_value
 from dagster._serdes.config_class import ConfigurableClassData
 
@@ -62,6 +63,9 @@ DEFAULT_PRELOAD = ("dagster", "glyph_assets.run_worker_preload")
 # The processes (by program name) that launch runs and so keep a warm fork server.
 LAUNCHING_PROCESSES = frozenset({"dagster-daemon", "dagster-webserver"})
 _START_TIME_SLACK = 1.0  # seconds: psutil's create_time is rounded to the clock tick
+# A terminated run still CANCELING this long after its worker was signalled is signalled again.
+TERMINATE_AGAIN_SECONDS = 2.0
+TERMINATE_AGAIN_TIMES = 5
 
 
 def _execute_run(serialized_instance_ref: str, run_id: str) -> None:
@@ -74,7 +78,6 @@ def _execute_run(serialized_instance_ref: str, run_id: str) -> None:
     """
     from dagster._cli.api import _execute_run_command_body
     from dagster._core.instance import DagsterInstance, InstanceRef
-    from dagster._core.storage.dagster_run import DagsterRunStatus
     from dagster._serdes import deserialize_value
     from dagster._utils.interrupts import capture_interrupts
 
@@ -267,7 +270,36 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             worker.send_signal(signal.SIGTERM)
         except psutil.Error:
             return False
+        threading.Thread(
+            target=self._signal_again, args=(run_id, worker), name="resend-sigterm", daemon=True
+        ).start()
         return True
+
+    def _signal_again(self, run_id: str, worker: psutil.Process) -> None:
+        """SIGTERM again, every ``TERMINATE_AGAIN_SECONDS``, while the run is still CANCELING
+        and its worker alive (at most ``TERMINATE_AGAIN_TIMES``).
+
+        Why: Dagster's handler raises the interrupt in whatever code the worker is running, and
+        when that is a garbage collector's callback (SQLAlchemy's, for an engine being freed)
+        Python prints "Exception ignored" and goes on: the run then ran to its end, SUCCESS,
+        though terminated. Another signal lands elsewhere. One that arrives while the worker is
+        already cancelling is only recorded by Dagster, which is cancelling anyway."""
+        for _ in range(TERMINATE_AGAIN_TIMES):
+            time.sleep(TERMINATE_AGAIN_SECONDS)
+            run = self._instance.get_run_by_id(run_id)
+            if run is None or run.status != DagsterRunStatus.CANCELING:
+                return
+            try:
+                if not worker.is_running():
+                    return
+                worker.send_signal(signal.SIGTERM)
+            except psutil.Error:
+                return
+            self._instance.report_engine_event(
+                f"The run worker (pid {worker.pid}) is still running: termination sent again.",
+                run,
+                cls=self.__class__,
+            )
 
     @property
     def supports_check_run_worker_health(self) -> bool:

@@ -115,6 +115,24 @@ def test_health_follows_the_worker_and_terminate_cancels_it(instance: DagsterIns
     assert instance.run_launcher.terminate(run.run_id) is False  # already finished
 
 
+def test_a_termination_the_worker_missed_is_sent_again(instance: DagsterInstance) -> None:
+    """The worker misses the first SIGTERM (as when the interrupt is raised inside a garbage
+    collector's callback): the launcher signals it again while the run is still CANCELING."""
+    run = _launch(instance, sleep_seconds=60, lose_first_interrupt=True)
+    worker = _running_worker(instance, run.run_id)
+    deadline = time.monotonic() + 60
+    while not any(m.startswith("probe pid") for m in _messages(instance, run.run_id)):
+        assert time.monotonic() < deadline, "the probe never started"
+        time.sleep(0.05)
+    started = time.monotonic()
+    assert instance.run_launcher.terminate(run.run_id) is True
+    canceled = _wait(instance, run.run_id, {DagsterRunStatus.CANCELED, DagsterRunStatus.FAILURE})
+    assert canceled.status == DagsterRunStatus.CANCELED
+    assert time.monotonic() - started < 30  # not the probe's 60 s sleep
+    assert any("termination sent again" in m for m in _messages(instance, run.run_id))
+    worker.wait(30)
+
+
 def test_a_run_terminated_while_starting_is_canceled_by_its_worker(
     instance: DagsterInstance,
 ) -> None:

@@ -2,6 +2,7 @@
 succeeds as its run config says. Importable by module name, so a fork server can preload it."""
 
 import os
+import signal
 import time
 
 from dagster import Config, OpExecutionContext, in_process_executor, job, op
@@ -10,11 +11,21 @@ from dagster import Config, OpExecutionContext, in_process_executor, job, op
 class ProbeConfig(Config):
     sleep_seconds: float = 0.0
     fail: bool = False
+    # The first SIGTERM does nothing, as when Dagster raises the interrupt inside a garbage
+    # collector's callback and Python ignores it; the next one interrupts as usual.
+    lose_first_interrupt: bool = False
 
 
 @op
 def probe(context: OpExecutionContext, config: ProbeConfig) -> int:
     """Logs the pid it runs in, then behaves as configured."""
+    if config.lose_first_interrupt:
+        dagsters = signal.getsignal(signal.SIGTERM)
+
+        def lost(_signo: int, _frame: object) -> None:
+            signal.signal(signal.SIGTERM, dagsters)
+
+        signal.signal(signal.SIGTERM, lost)
     context.log.info(f"probe pid {os.getpid()}")
     deadline = time.monotonic() + config.sleep_seconds
     while time.monotonic() < deadline:
