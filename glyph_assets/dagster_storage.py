@@ -172,15 +172,28 @@ def sqlite_head_revision() -> str | None:
     return ScriptDirectory.from_config(config).as_revision_number("head")
 
 
-def stamped_at_head(conn_string: str, tables: tuple[str, ...] = ()) -> bool:
-    """Whether the SQLite file is stamped with the newest revision and has ``tables``: then
-    Dagster's set-up of its storage would only read it and change nothing."""
+def at_head(conn: Connection, tables: tuple[str, ...] = ()) -> bool:
+    """Whether the database is stamped with the newest revision and has ``tables``: then
+    Dagster's set-up of it would only read it and change nothing."""
+    if MigrationContext.configure(conn).get_current_revision() != sqlite_head_revision():
+        return False
+    return all(conn.dialect.has_table(conn, table) for table in tables)
+
+
+def file_at_head(base_dir: str, name: str, tables: tuple[str, ...]) -> str | None:
+    """The connection string of ``base_dir/<name>.db`` when that file exists ``at_head`` with
+    ``tables``; None when Dagster's set-up has to look at it (a new or older file).
+
+    Why: Dagster's set-up of its run and schedule storages reads its migration scripts from
+    disk before deciding, in every process that opens the instance: 30 ms each of every run
+    worker's start here."""
+    if not os.path.exists(os.path.join(base_dir, f"{name}.db")):
+        return None
+    conn_string = create_db_conn_string(base_dir, name)
     engine = create_engine(conn_string, poolclass=NullPool)
     try:
         with engine.connect() as conn:
-            if MigrationContext.configure(conn).get_current_revision() != sqlite_head_revision():
-                return False
-            return all(conn.dialect.has_table(conn, table) for table in tables)
+            return conn_string if at_head(conn, tables) else None
     finally:
         engine.dispose()
 
@@ -217,9 +230,9 @@ class PooledSqliteEventLogStorage(_DisposesEngines, SqliteEventLogStorage):
         if not for_index_shard and self._place_blank_shard(engine):
             return
         with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-        if current is None or current != sqlite_head_revision():
-            super()._initdb(engine, for_index_shard)
+            if at_head(conn):
+                return
+        super()._initdb(engine, for_index_shard)
 
     def _place_blank_shard(self, engine: Engine) -> bool:
         """Create a new run's shard as a copy of a blank shard that Dagster's own ``_initdb``
@@ -302,15 +315,9 @@ class PooledSqliteRunStorage(_DisposesEngines, SqliteRunStorage):
     @classmethod
     def from_local(cls, base_dir: str, inst_data: ConfigurableClassData | None = None) -> Self:
         """Dagster's set-up of ``runs.db`` (create, stamp, migrate), skipped when the file is
-        at the newest revision with every table that set-up adds.
-
-        Why: Dagster's set-up reads its migration scripts from disk before deciding, in every
-        process that opens the instance: 30 ms of each run worker's start here (the schedule
-        storage below another 30)."""
-        conn_string = create_db_conn_string(base_dir, "runs")
-        if os.path.exists(os.path.join(base_dir, "runs.db")) and stamped_at_head(
-            conn_string, ("runs", "instance_info")
-        ):
+        at the newest revision with every table that set-up adds (``file_at_head``)."""
+        conn_string = file_at_head(base_dir, "runs", ("runs", "instance_info"))
+        if conn_string is not None:
             return cls(conn_string, inst_data)
         return super().from_local(base_dir, inst_data)
 
@@ -322,16 +329,14 @@ class PooledSqliteRunStorage(_DisposesEngines, SqliteRunStorage):
 
 class StampedSqliteScheduleStorage(SqliteScheduleStorage):
     """Dagster's ``SqliteScheduleStorage``, opened without its set-up when ``schedules.db`` is
-    already at the newest revision (see ``PooledSqliteRunStorage.from_local``)."""
+    already at the newest revision (``file_at_head``)."""
 
     @classmethod
     def from_local(
         cls, base_dir: str, inst_data: ConfigurableClassData | None = None
     ) -> SqliteScheduleStorage:
-        conn_string = create_db_conn_string(base_dir, "schedules")
-        if os.path.exists(os.path.join(base_dir, "schedules.db")) and stamped_at_head(
-            conn_string, ("jobs", "job_ticks")
-        ):
+        conn_string = file_at_head(base_dir, "schedules", ("jobs", "job_ticks"))
+        if conn_string is not None:
             return cls(conn_string, inst_data)
         return super().from_local(base_dir, inst_data)
 
@@ -367,7 +372,8 @@ __all__ = [
     "PooledSqliteRunStorage",
     "PooledSqliteStorage",
     "StampedSqliteScheduleStorage",
+    "at_head",
+    "file_at_head",
     "sqlite_head_revision",
     "sweep_partial_shards",
-    "stamped_at_head",
 ]

@@ -43,6 +43,20 @@ def _messages(instance: DagsterInstance, run_id: str) -> list[str]:
     return [e.message for e in instance.all_logs(run_id) if e.message.startswith("m")]
 
 
+def _dagsters_set_ups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The database files Dagster's own shard set-up (``SqliteEventLogStorage._initdb``) runs
+    on from now on, in order."""
+    set_up: list[str] = []
+    dagsters = SqliteEventLogStorage._initdb
+
+    def counting(self: SqliteEventLogStorage, engine: Engine, for_index_shard: bool = False):
+        set_up.append(str(engine.url.database))
+        return dagsters(self, engine, for_index_shard)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "_initdb", counting)
+    return set_up
+
+
 def test_runs_and_events_are_dagsters_own_files(tmp_path: Path) -> None:
     pooled = _instance(tmp_path, pooled=True)
     assert isinstance(pooled.event_log_storage, PooledSqliteEventLogStorage)
@@ -107,14 +121,7 @@ def test_a_shard_at_the_newest_revision_skips_dagsters_schema_check(
     plain.report_engine_event("m0", run)  # Dagster creates and stamps the run's shard
     plain.dispose()
 
-    checked: list[str] = []
-    dagsters = SqliteEventLogStorage._initdb
-
-    def counting(self: SqliteEventLogStorage, engine: Engine, for_index_shard: bool = False):
-        checked.append(str(engine.url))
-        return dagsters(self, engine, for_index_shard)
-
-    monkeypatch.setattr(SqliteEventLogStorage, "_initdb", counting)
+    checked = _dagsters_set_ups(monkeypatch)
     pooled = _instance(tmp_path, pooled=True)
     pooled.report_engine_event("m1", run)
     assert not [url for url in checked if run.run_id in url]
@@ -144,14 +151,7 @@ def test_a_new_run_shard_is_a_copy_of_the_blank_shard_dagster_sets_up_once(
     readable by Dagster's own classes. A shard file some other process created first (even
     empty) is left to Dagster's set-up."""
     monkeypatch.setattr(dagster_storage, "_blank_shard_bytes", None)
-    set_up: list[str] = []
-    dagsters = SqliteEventLogStorage._initdb
-
-    def counting(self: SqliteEventLogStorage, engine: Engine, for_index_shard: bool = False):
-        set_up.append(str(engine.url.database))
-        return dagsters(self, engine, for_index_shard)
-
-    monkeypatch.setattr(SqliteEventLogStorage, "_initdb", counting)
+    set_up = _dagsters_set_ups(monkeypatch)
     pooled = _instance(tmp_path / "pooled", pooled=True)
     runs = [create_run_for_test(pooled, job_name="ingest_import") for _ in range(3)]
     for run in runs:
@@ -268,14 +268,7 @@ def test_a_shard_created_by_another_process_while_copying_is_left_to_dagster(
     for leftover in logs.glob(f"{run.run_id}.db*"):
         leftover.unlink()
     storage._initialized_dbs.discard(run.run_id)
-    set_up: list[str] = []
-    dagsters = SqliteEventLogStorage._initdb
-
-    def counting(self: SqliteEventLogStorage, engine: Engine, for_index_shard: bool = False):
-        set_up.append(str(engine.url.database))
-        return dagsters(self, engine, for_index_shard)
-
-    monkeypatch.setattr(SqliteEventLogStorage, "_initdb", counting)
+    set_up = _dagsters_set_ups(monkeypatch)
     real_exists = os.path.exists
 
     def racing(path: object) -> bool:
