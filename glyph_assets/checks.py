@@ -1,4 +1,9 @@
-"""Asset checks on every pipeline stage, run in the same ingest run right after each stage.
+"""Asset checks on every pipeline stage, run once an import's ingest run has succeeded.
+
+Where they run: ``check_import`` (``jobs.build_check_job``), launched by the checks sensor after
+each successful ``ingest_import`` / ``ingest_import_chunked`` run, so an import (and a client
+waiting for it) does not wait for its checks; a materialization from the Dagster UI runs the
+checks of what it materializes in its own run, as Dagster does by default.
 
 For each stage the stored Parquet parts (``ParquetParts``, read part by part so memory follows
 the chunk size) or, for ``persisted_listings``, the database rows of the import are checked:

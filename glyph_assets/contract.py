@@ -26,6 +26,9 @@ INGEST_JOB_NAME = "ingest_import"
 # steps (glyph_assets/assets/fanout.py); chosen at launch by ``ingest_job_for``.
 FANOUT_JOB_NAME = "ingest_import_chunked"
 INGEST_JOB_NAMES = (INGEST_JOB_NAME, FANOUT_JOB_NAME)
+# The asset checks of an import's stages, run after a successful ingest run
+# (``sensors.build_import_checks_sensor``): they do not hold up the import's end.
+CHECK_JOB_NAME = "check_import"
 MARKET_JOB_NAME = "refresh_market"
 IMPORTS_PARTITIONS_NAME = "imports"
 
@@ -56,10 +59,14 @@ def check_step(stage: str) -> str:
 IMPORT_TAG = "glyph/import_id"
 SOURCE_TAG = "glyph/source"
 ATTEMPT_TAG = "glyph/attempt"
-# Which of glyph's jobs a run belongs to (JOB_INGEST or JOB_MARKET), for filtering in the UI.
+# Which of glyph's jobs a run belongs to (JOB_INGEST, JOB_CHECKS or JOB_MARKET), for filtering
+# in the UI.
 JOB_TAG = "glyph/job"
 JOB_INGEST = "ingest"
+JOB_CHECKS = "checks"
 JOB_MARKET = "market"
+# On a run of CHECK_JOB_NAME: the ingest run whose materializations it checks.
+CHECKED_RUN_TAG = "glyph/checked_run"
 PARTITION_TAG = "dagster/partition"
 # Enforced by the daemon's run monitoring: a run older than this is terminated and failed.
 MAX_RUNTIME_TAG = "dagster/max_runtime"
@@ -257,7 +264,9 @@ def _disk_full_first(text: str) -> str:
 __all__ = [
     "ATTEMPT_TAG",
     "IMPORT_TAG",
+    "CHECKED_RUN_TAG",
     "CHECKS_STEP_SUFFIX",
+    "CHECK_JOB_NAME",
     "check_step",
     "IMPORTS_PARTITIONS_NAME",
     "FANOUT_GRAPH",
@@ -265,6 +274,7 @@ __all__ = [
     "FANOUT_STEP_PREFIX",
     "INGEST_JOB_NAME",
     "INGEST_JOB_NAMES",
+    "JOB_CHECKS",
     "JOB_TAG",
     "LAUNCH_EXPRESS",
     "LAUNCH_TAG",

@@ -8,10 +8,14 @@ from glyph_assets.assets.pipeline import PIPELINE_ASSETS
 from glyph_assets.checks import PIPELINE_CHECKS
 from glyph_assets.inbox import build_inbox_sensor
 from glyph_assets.io_managers import ParquetPartsIOManager
-from glyph_assets.jobs import build_fanout_job, build_ingest_job, executor_for
+from glyph_assets.jobs import build_check_job, build_fanout_job, build_ingest_job, executor_for
 from glyph_assets.resources import resources_from
 from glyph_assets.schedules import build_market_refresh
-from glyph_assets.sensors import RUN_STATUS_SENSORS, build_stalled_launch_sensor
+from glyph_assets.sensors import (
+    RUN_STATUS_SENSORS,
+    build_import_checks_sensor,
+    build_stalled_launch_sensor,
+)
 from glyph_assets.settings import get_settings
 from glyph_assets.storage import location_text
 
@@ -24,14 +28,16 @@ resources = {
 }
 ingest_import_job = build_ingest_job(settings)
 ingest_chunked_job = build_fanout_job(settings, resources)
+check_import_job = build_check_job(settings)
 market_refresh = build_market_refresh(settings)
 
 defs = Definitions(
     assets=[*PIPELINE_ASSETS, *CHANGE_ASSETS, *MARKET_ASSETS],
     asset_checks=PIPELINE_CHECKS,
-    jobs=[ingest_import_job, ingest_chunked_job, *market_refresh.jobs],
+    jobs=[ingest_import_job, ingest_chunked_job, check_import_job, *market_refresh.jobs],
     sensors=[
         *RUN_STATUS_SENSORS,
+        build_import_checks_sensor(check_import_job),
         build_stalled_launch_sensor(settings),
         build_inbox_sensor(ingest_import_job, settings, ingest_chunked_job),
         *market_refresh.sensors,

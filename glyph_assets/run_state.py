@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from glyph_assets.contract import (
+    CHECK_JOB_NAME,
     CHECKS_STEP_SUFFIX,
     FANOUT_GRAPH,
     INGEST_JOB_NAMES,
@@ -56,8 +57,11 @@ def materializes_pipeline(
     re-execution by its steps, where a stage's checks and the fan-out's steps count as the
     stage's (a retry of a run whose worker died after persisting re-runs only the last checks,
     and it is what settles the import); a run of ``ingest_import`` (or of its fanned-out twin
-    ``ingest_import_chunked``) always works on its import, whatever steps it re-executes.
+    ``ingest_import_chunked``) always works on its import, whatever steps it re-executes. A run
+    of ``check_import`` only checks what an attempt produced (a re-execution of it included).
     """
+    if job_name == CHECK_JOB_NAME:
+        return False
     if job_name in INGEST_JOB_NAMES:
         return True
     if asset_keys is not None:

@@ -23,6 +23,7 @@ from dagster import (
     DefaultSensorStatus,
     EventLogEntry,
     RunFailureSensorContext,
+    RunRequest,
     RunStatusSensorContext,
     SensorDefinition,
     SensorEvaluationContext,
@@ -146,6 +147,45 @@ import_success_sensor = _settling_sensor(
 
 
 RUN_STATUS_SENSORS = [import_failure_sensor, import_canceled_sensor, import_success_sensor]
+
+
+def checks_request(run: DagsterRun) -> RunRequest | None:
+    """The run of ``check_import`` that checks what a successful ingest run materialized, or
+    None for any other run. Keyed by the ingest run, so each is checked once however often the
+    sensor sees it; the partition travels as the run's tag (``jobs.build_check_job``)."""
+    import_id = run.tags.get(contract.PARTITION_TAG)
+    if run.job_name not in contract.INGEST_JOB_NAMES or not import_id:
+        return None
+    return RunRequest(
+        run_key=f"checks-of-{run.run_id}",
+        tags={contract.PARTITION_TAG: import_id, contract.CHECKED_RUN_TAG: run.run_id},
+    )
+
+
+def build_import_checks_sensor(check_job: Any) -> SensorDefinition:
+    """The sensor that launches ``check_job`` (``check_import``) for every successful run of
+    ``ingest_import`` or ``ingest_import_chunked``, whoever launched it.
+
+    A run of Dagster's implicit asset job (an operator's materialization, a backfill) runs the
+    checks of what it materializes itself, as Dagster does by default, so it is not followed.
+    """
+
+    @run_status_sensor(
+        run_status=DagsterRunStatus.SUCCESS,
+        name="import_checks_sensor",
+        request_job=check_job,
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=5,
+        description=(
+            "Runs check_import (the asset checks of the import's five stages) after each "
+            "successful ingest run, so the checks do not hold up the import's end."
+        ),
+    )
+    def import_checks_sensor(context: RunStatusSensorContext) -> RunRequest | SkipReason:
+        request = checks_request(context.dagster_run)
+        return request or SkipReason(f"{context.dagster_run.job_name} is not an ingest run")
+
+    return import_checks_sensor
 
 
 def build_stalled_launch_sensor(settings: Settings) -> SensorDefinition:

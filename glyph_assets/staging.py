@@ -81,7 +81,10 @@ def prune_staging(
 
 def latest_run_succeeded(instance: DagsterInstance) -> Callable[[str], bool]:
     """Does the newest Dagster run of an import's partition (a retry included) have status
-    SUCCESS? An import the instance has no run of is not known to have succeeded."""
+    SUCCESS? An import the instance has no run of is not known to have succeeded. The run of
+    ``check_import`` that follows a successful ingest run carries the partition too, and it
+    reads the parts: while it is queued or running, or after it failed (a re-execution of it
+    reads them again), the parts are kept."""
 
     def check(import_id: str) -> bool:
         runs = instance.get_runs(filters=RunsFilter(tags={PARTITION_TAG: import_id}), limit=1)

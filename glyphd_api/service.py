@@ -247,13 +247,13 @@ class ImportState:
     infos: dict[str, RunInfo]
     dagster_reachable: bool = True
     # The status glyph's database holds, before an active run's status replaces it in
-    # ``record``: persisted_listings writes the final one while the run's checks still run.
+    # ``record``: persisted_listings writes the final one while the run's last step still runs.
     stored_status: str | None = None
 
     @property
     def wrapping_up(self) -> bool:
         """The import's rows are written and its run is still active: only the run's last
-        steps (checks, listing changes) remain."""
+        step (its listing changes) remains."""
         return (
             self.stored_status in PERSISTED_STATUSES
             and self.record["status"] not in TERMINAL_STATUSES

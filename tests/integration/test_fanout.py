@@ -15,6 +15,7 @@ from glyph_assets.assets.changes import CHANGE_ASSETS
 from glyph_assets.assets.pipeline import PIPELINE_ASSETS
 from glyph_assets.checks import PIPELINE_CHECKS
 from glyph_assets.contract import (
+    CHECK_JOB_NAME,
     FANOUT_JOB_NAME,
     IMPORTS_PARTITIONS_NAME,
     INGEST_JOB_NAME,
@@ -23,8 +24,9 @@ from glyph_assets.contract import (
 )
 from glyph_assets.imports import file_chunks, register_import
 from glyph_assets.io_managers import ParquetPartsIOManager
-from glyph_assets.jobs import build_fanout_job, build_ingest_job
+from glyph_assets.jobs import build_check_job, build_fanout_job, build_ingest_job
 from glyph_assets.resources import resources_from
+from glyph_assets.sensors import checks_request
 from glyph_assets.settings import Settings
 from glyph_assets.staging import staged_parts
 from glyph_assets.storage import location_text
@@ -88,12 +90,17 @@ def test_a_fanned_out_import_persists_what_the_one_step_path_does(
     defs = Definitions(
         assets=[*PIPELINE_ASSETS, *CHANGE_ASSETS],
         asset_checks=PIPELINE_CHECKS,
-        jobs=[build_ingest_job(settings), build_fanout_job(settings, resources)],
+        jobs=[
+            build_ingest_job(settings),
+            build_fanout_job(settings, resources),
+            build_check_job(settings),
+        ],
         resources=resources,
     )
     jobs = {name: defs.resolve_job_def(name) for name in (INGEST_JOB_NAME, FANOUT_JOB_NAME)}
     imports: dict[str, str] = {}
     runs: dict[str, Any] = {}
+    check_runs: dict[str, Any] = {}
     with DagsterInstance.ephemeral() as instance:
         for name in jobs:
             registered = register_import(
@@ -110,6 +117,13 @@ def test_a_fanned_out_import_persists_what_the_one_step_path_does(
                 instance=instance, partition_key=registered.import_id
             )
             assert runs[name].success
+            # what the checks sensor asks for after the run: check_import on its partition
+            request = checks_request(instance.get_run_by_id(runs[name].run_id))
+            assert request is not None
+            check_runs[name] = defs.resolve_job_def(CHECK_JOB_NAME).execute_in_process(
+                instance=instance, tags=request.tags
+            )
+            assert check_runs[name].success
 
         one, fan = imports[INGEST_JOB_NAME], imports[FANOUT_JOB_NAME]
         chunk_steps = [
@@ -120,9 +134,13 @@ def test_a_fanned_out_import_persists_what_the_one_step_path_does(
         assert len(chunk_steps) == 3, chunk_steps
         for stage in PIPELINE_STAGES:
             assert _metadata(instance, stage, fan) == _metadata(instance, stage, one), stage
-        checks = _checks(instance, runs[FANOUT_JOB_NAME].run_id)
+        # the ingest runs end without checks; their check runs evaluate all 17, on the partition
+        assert _checks(instance, runs[FANOUT_JOB_NAME].run_id) == {}
+        checks = _checks(instance, check_runs[FANOUT_JOB_NAME].run_id)
         assert len(checks) == 17 and all(checks.values()), checks
-        assert checks == _checks(instance, runs[INGEST_JOB_NAME].run_id)
+        assert checks == _checks(instance, check_runs[INGEST_JOB_NAME].run_id)
+        evaluations = check_runs[FANOUT_JOB_NAME].get_asset_check_evaluations()
+        assert {e.partition for e in evaluations} == {fan}
 
     listings, errors = _rows(settings, Listing, fan), _rows(settings, RowError, fan)
     assert len(listings) + len(errors) == ROWS

@@ -12,9 +12,16 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, SensorResult, build_sensor_context, instance_for_test
 
-from glyph_assets.contract import IMPORT_TAG, IMPORTS_PARTITIONS_NAME, INGEST_JOB_NAME, SOURCE_TAG
+from glyph_assets.contract import (
+    CHECK_JOB_NAME,
+    IMPORT_TAG,
+    IMPORTS_PARTITIONS_NAME,
+    INGEST_JOB_NAME,
+    SOURCE_TAG,
+)
 from glyph_assets.inbox import InboxCursor, build_inbox_sensor
 from glyph_assets.jobs import build_ingest_job
+from glyph_assets.sensors import checks_request
 from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.store import repository
 from glyph_assets.store.db import migrate
@@ -110,15 +117,26 @@ def test_dropped_file_becomes_an_import_and_a_run(
     assert record["status"] in ("succeeded", "partially_succeeded")
     counts = repository.count_rows(engine, import_id)
     assert counts["persisted_rows"] + counts["error_rows"] == record["total_rows"] == 36
-    checks = {e.check_name: e for e in run.get_asset_check_evaluations()}
-    assert checks, "the ingest job runs the pipeline's asset checks"
+    assert not run.get_asset_check_evaluations(), "the checks are check_import's, after the run"
+
+    # what the checks sensor then launches: check_import on the import's partition
+    request = checks_request(instance.get_run_by_id(run.run_id))
+    assert request is not None
+    checks_run = defs.resolve_job_def(CHECK_JOB_NAME).execute_in_process(
+        instance=instance,
+        tags=request.tags,
+        resources=resources_from(glyph_env),
+    )
+    evaluations = checks_run.get_asset_check_evaluations()
+    assert len(evaluations) == 17
     failed = {
         (e.asset_key.to_user_string(), e.check_name): e.metadata
-        for e in run.get_asset_check_evaluations()
+        for e in evaluations
         if not e.passed and e.check_name != "unknown_model_share"
     }
     assert not failed
-    assert {e.partition for e in run.get_asset_check_evaluations()} == {import_id}
+    assert {e.partition for e in evaluations} == {import_id}
+    assert repository.get_import(engine, import_id)["status"] == record["status"]
 
     # the next tick finds the launched run by its tag and records it
     result, cursor = evaluate(instance, cursor)

@@ -79,6 +79,9 @@ def test_root_cause_prefers_the_users_exception() -> None:
         ("ingest_import", None, None, True),
         # retries from a failed step: the checks after persisting, a chunk of the fan-out
         ("ingest_import", None, ["persisted_listings_checks"], True),
+        # an import's checks, after its run or re-executed: not an attempt of the import
+        ("check_import", [], None, False),
+        ("check_import", None, ["persisted_listings_checks"], False),
         ("ingest_import_chunked", None, ["listing_chunks.transform_chunk[2]"], True),
         ("__ASSET_JOB", None, ["persisted_listings_checks"], True),
         ("__ASSET_JOB", None, ["listing_chunks.assemble_chunks", "persisted_listings"], True),
