@@ -5,9 +5,10 @@ large import, ``ingest_import_chunked`` (its normalize and enrich stages over ch
 Why the checks are a run of their own: none of them blocks (a failed check flags the import for
 an operator, it never stops its rows), yet inside the ingest run they were about a quarter of
 its time (a 100,000-row persist answered in 6.3 s with them, 4.6 s without, here), and every
-client that waits for its import, the established ones by default, waited for them too. The ingest run now ends when the
-import is persisted and its listing changes recorded; the checks follow within seconds
-(``sensors.build_import_checks_sensor``) and record their results on the same partition.
+client that waits for its import, the established ones by default, waited for them too. The
+ingest run now ends when the import is persisted and its listing changes recorded; the checks
+follow within seconds (``sensors.build_import_checks_sensor``) and record their results on the
+same partition.
 """
 
 from __future__ import annotations

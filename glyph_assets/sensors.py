@@ -152,14 +152,19 @@ RUN_STATUS_SENSORS = [import_failure_sensor, import_canceled_sensor, import_succ
 def checks_request(run: DagsterRun) -> RunRequest | None:
     """The run of ``check_import`` that checks what a successful ingest run materialized, or
     None for any other run. Keyed by the ingest run, so each is checked once however often the
-    sensor sees it; the partition travels as the run's tag (``jobs.build_check_job``)."""
+    sensor sees it; the partition travels as the run's tag (``jobs.build_check_job``).
+
+    The checks of an import launched express are launched express too (``run_coordinator``):
+    an express run skips the queue only while nothing waits in it, so a check run sitting
+    there until the daemon's next dequeue would send a client's next small import to the
+    queue behind it."""
     import_id = run.tags.get(contract.PARTITION_TAG)
     if run.job_name not in contract.INGEST_JOB_NAMES or not import_id:
         return None
-    return RunRequest(
-        run_key=f"checks-of-{run.run_id}",
-        tags={contract.PARTITION_TAG: import_id, contract.CHECKED_RUN_TAG: run.run_id},
-    )
+    tags = {contract.PARTITION_TAG: import_id, contract.CHECKED_RUN_TAG: run.run_id}
+    if run.tags.get(contract.LAUNCH_TAG) == contract.LAUNCH_EXPRESS:
+        tags[contract.LAUNCH_TAG] = contract.LAUNCH_EXPRESS
+    return RunRequest(run_key=f"checks-of-{run.run_id}", tags=tags)
 
 
 def build_import_checks_sensor(check_job: Any) -> SensorDefinition:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from dagster import DagsterRun
 
-from glyph_assets.contract import CHECKED_RUN_TAG, PARTITION_TAG
+from glyph_assets.contract import CHECKED_RUN_TAG, LAUNCH_EXPRESS, LAUNCH_TAG, PARTITION_TAG
 from glyph_assets.sensors import checks_request
 
 IMPORT_ID = "3f1c2b7e-0000-4000-8000-000000000001"
@@ -26,6 +26,17 @@ def test_a_successful_ingest_run_is_followed_by_its_checks(job: str) -> None:
             DagsterRun(job_name=job, run_id="r-2", tags={PARTITION_TAG: IMPORT_ID})
         ).run_key
     )
+
+
+def test_the_checks_of_an_express_import_are_launched_express() -> None:
+    express = {PARTITION_TAG: IMPORT_ID, LAUNCH_TAG: LAUNCH_EXPRESS, "glyph/source": "api"}
+    request = checks_request(DagsterRun(job_name="ingest_import", run_id="r-1", tags=express))
+    assert request is not None
+    assert request.tags == {
+        PARTITION_TAG: IMPORT_ID,
+        CHECKED_RUN_TAG: "r-1",
+        LAUNCH_TAG: LAUNCH_EXPRESS,
+    }
 
 
 @pytest.mark.parametrize(
