@@ -36,7 +36,7 @@ from glyph_assets.sieve.changes import (
     Comparison,
     compare_imports,
 )
-from glyph_assets.store import listing_rows
+from glyph_assets.store import listing_rows, summaries
 from glyph_assets.store.db import fetch_all, fetch_first, fetch_frame
 from glyph_assets.store.listing_rows import of_import
 from glyph_assets.store.models import Import, ImportDiff, ImportDiffRun, ImportSummary, Listing
@@ -436,9 +436,14 @@ _DIFF_TYPES: dict[str, Any] = {
 
 
 def _key_counts(conn: Connection, import_id: str) -> tuple[int, int]:
-    """(rows with a listing_key, rows without one) of an import, from one pass over its rows:
-    what the diff reports as unkeyed, and whether there is anything to compare at all (a
-    100,000-row import of scored rows without keys was read whole only to compare nothing)."""
+    """(rows with a listing_key, rows without one) of an import: what the diff reports as
+    unkeyed, and whether there is anything to compare at all (a 100,000-row import of scored
+    rows without keys was read whole only to compare nothing). The import's stored figures
+    hold them once it has ended (``summaries.record_figures``, one primary-key lookup);
+    otherwise, one pass over its rows."""
+    stored = summaries.stored_key_counts(conn, import_id)
+    if stored is not None:
+        return stored
     listings, keyed = conn.execute(
         select(func.count(), func.count(Listing.listing_key)).where(of_import(import_id))
     ).one()
@@ -446,7 +451,11 @@ def _key_counts(conn: Connection, import_id: str) -> tuple[int, int]:
 
 
 def _has_keys(conn: Connection, import_id: str) -> bool:
-    """Whether any row of the import has a listing_key."""
+    """Whether any row of the import has a listing_key (from its stored figures if it has
+    them: otherwise a keyless import's rows are all read to find none)."""
+    stored = summaries.stored_key_counts(conn, import_id)
+    if stored is not None:
+        return stored[0] > 0
     keyed = select(Listing.id).where(of_import(import_id), Listing.listing_key.is_not(None))
     return conn.execute(select(keyed.exists())).scalar_one()
 

@@ -343,6 +343,9 @@ class ImportSummary(Base):
     scored_rows: Mapped[int] = mapped_column(Integer, nullable=False)
     price_min: Mapped[float | None] = mapped_column(Float)
     price_max: Mapped[float | None] = mapped_column(Float)
+    # Rows with a listing_key (migration 0016; NULL in a summary stored before it): whether the
+    # import has anything for ``listing_changes`` to follow, without reading its rows again.
+    keyed_rows: Mapped[int | None] = mapped_column(Integer)
     first_model: Mapped[str | None] = mapped_column(String(64))
     last_model: Mapped[str | None] = mapped_column(String(64))
     # [{"canonical_model", "listings", "min_price", "max_price"}], most listed first.

@@ -44,9 +44,17 @@ _LISTING_FIGURES: dict[str, Any] = {
     "scored_rows": func.count(Listing.score),
     "price_min": func.min(Listing.price),
     "price_max": func.max(Listing.price),
+    "keyed_rows": func.count(Listing.listing_key),
 }
 _COUNTED = frozenset(
-    {"persisted_rows", "not_gpu_rows", "unknown_model_rows", "warning_rows", "scored_rows"}
+    {
+        "persisted_rows",
+        "not_gpu_rows",
+        "unknown_model_rows",
+        "warning_rows",
+        "scored_rows",
+        "keyed_rows",
+    }
 )
 ROW_FIGURES = ("error_rows", *_LISTING_FIGURES)
 
@@ -201,6 +209,19 @@ def record_figures(
                 raise
 
 
+def stored_key_counts(conn: Connection, import_id: str) -> tuple[int, int] | None:
+    """(rows with a listing_key, rows without one) as the import's stored figures hold them;
+    None when it has no stored figures or they predate ``keyed_rows`` (migration 0016)."""
+    row = conn.execute(
+        select(ImportSummary.keyed_rows, ImportSummary.persisted_rows).where(
+            ImportSummary.import_id == import_id
+        )
+    ).first()
+    if row is None or row.keyed_rows is None:
+        return None
+    return int(row.keyed_rows), int(row.persisted_rows) - int(row.keyed_rows)
+
+
 def forget_figures(conn: Connection, import_id: str) -> None:
     """The import's rows are about to change (a retry, a replacement): its figures go too."""
     conn.execute(delete(ImportSummary).where(ImportSummary.import_id == import_id))
@@ -258,5 +279,6 @@ __all__ = [
     "point_input",
     "price_point_rows",
     "row_figures",
+    "stored_key_counts",
     "top_models",
 ]

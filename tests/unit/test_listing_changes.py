@@ -438,3 +438,49 @@ def test_an_import_without_keys_records_nothing_to_compare_yet_counts_the_gone(
     gone = changes.record_diff(engine, first, with_keys)
     assert gone["gone_listings"] == changes.diff_counts(engine, first, with_keys)["gone"] > 0
     assert gone["by_model"] == changes.diff_by_model(engine, first, with_keys)
+
+
+def test_ended_imports_say_from_their_figures_whether_they_have_keys(
+    glyph_env: Settings,
+) -> None:
+    """Once both imports ended, whether they have keyed rows comes from their stored figures
+    (``keyed_rows``, migration 0016): record_diff of two keyless imports reads no listing. A
+    summary stored before 0016 (NULL) falls back to counting the rows, with the same result."""
+    from sqlalchemy import event, update
+
+    from glyph_assets.store import summaries
+    from glyph_assets.store.models import ImportSummary
+    from glyph_assets.tooling.bench.storage import scored_frame
+
+    engine = migrate(glyph_env.sqlalchemy_url)
+    keyed = scored_frame(40, 1, seed=7)
+    keyless = scored_frame(30, 1, seed=8).assign(listing_key=None)
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    with_keys = _stored_import(engine, keyed, start)
+    first = _stored_import(engine, keyless, start + timedelta(days=1))
+    second = _stored_import(engine, keyless, start + timedelta(days=2))
+    with engine.connect() as conn:
+        unkeyed = 30 - int(keyless["error_stage"].notna().sum())
+        assert summaries.stored_key_counts(conn, first) == (0, unkeyed)
+        stored = summaries.stored_key_counts(conn, with_keys)
+    assert stored is not None and stored[0] == keyed.loc[keyed["error_stage"].isna()].shape[0]
+
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        recorded = changes.record_diff(engine, second, first)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert not [s for s in statements if "FROM listings" in s], statements
+    assert recorded["by_model"] == [] and recorded["new_listings"] == 0
+
+    with engine.begin() as conn:  # as a summary stored before migration 0016 holds it
+        conn.execute(update(ImportSummary).values(keyed_rows=None))
+    counted = changes.record_diff(engine, second, first)
+    assert {k: v for k, v in counted.items() if k != "computed_at"} == {
+        k: v for k, v in recorded.items() if k != "computed_at"
+    }
