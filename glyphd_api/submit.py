@@ -149,6 +149,31 @@ def poll_delay(previous: float, waited: float, wrapping_up_for: float | None = N
     return min(previous * POLL_BACKOFF, ceiling)
 
 
+async def pause_for_change(
+    ctx: Context, import_id: str, seconds: float, stored: str | None
+) -> None:
+    """The pause before the next poll, cut short when the import's stored status changes.
+
+    A poll asks Dagster about the run; meanwhile the status in glyph's database is looked at
+    every ``FIRST_POLL_SECONDS`` (no call to Dagster). ``persisted_listings`` writes the final
+    status a moment before its run ends, so a request in a backed-off pause (up to 0.25 s)
+    polls at once instead of noticing the end up to a pause late (0.1-0.2 s of a
+    100,000-row persist's answer here)."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        await anyio.sleep(min(FIRST_POLL_SECONDS, left))
+        if left <= FIRST_POLL_SECONDS:
+            return
+        now = await anyio.to_thread.run_sync(stored_status, ctx, import_id)
+        if now != stored:
+            return
+
+
+def stored_status(ctx: Context, import_id: str) -> str | None:
+    """The import's status as glyph's database holds it (no reconciling with Dagster)."""
+    return service.load_state(ctx, import_id, refresh=False).stored_status
+
+
 async def wait_until_final(ctx: Context, import_id: str, timeout: float) -> service.ImportState:
     """Poll (reconciling) until the import is final or the timeout passes. The wait itself is
     async, so waiting clients do not hold the worker threads that other requests need."""
@@ -164,7 +189,7 @@ async def wait_until_final(ctx: Context, import_id: str, timeout: float) -> serv
             return state
         if state.wrapping_up and wrapping_up_since is None:
             wrapping_up_since = now
-        await anyio.sleep(min(delay, left))
+        await pause_for_change(ctx, import_id, min(delay, left), state.stored_status)
         now = time.monotonic()
         wrapping_up_for = None if wrapping_up_since is None else now - wrapping_up_since
         delay = poll_delay(delay, now - started, wrapping_up_for)

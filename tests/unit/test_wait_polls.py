@@ -3,6 +3,10 @@ closely while a small import may end at any moment, then less and less often."""
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
 from glyphd_api.submit import FIRST_POLL_SECONDS, POLL_BACKOFF, poll_delay
 
 
@@ -52,3 +56,30 @@ def test_wrapping_up_is_rows_written_while_the_run_is_still_active() -> None:
     assert not state("running", "running").wrapping_up  # rows not written yet
     assert not state("succeeded", "succeeded").wrapping_up  # the run has ended
     assert not state("failed", "running").wrapping_up
+
+
+def test_a_pause_ends_when_the_stored_status_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between two polls of Dagster, the status glyph's database holds is looked at every
+    FIRST_POLL_SECONDS: persisted_listings writing the final one ends the pause at once."""
+    import anyio
+
+    from glyphd_api import submit
+
+    looks: list[float] = []
+
+    def stored(ctx: object, import_id: str) -> str:
+        looks.append(time.monotonic())
+        return "succeeded" if len(looks) >= 3 else "running"
+
+    monkeypatch.setattr(submit, "stored_status", stored)
+    started = time.monotonic()
+    anyio.run(submit.pause_for_change, None, "i", 5.0, "running")
+    assert len(looks) == 3
+    assert time.monotonic() - started < 2.5  # three looks, not the pause of 5 s
+
+    looks.clear()
+    monkeypatch.setattr(submit, "stored_status", lambda ctx, import_id: looks.append(0) or "x")
+    started = time.monotonic()
+    anyio.run(submit.pause_for_change, None, "i", 0.2, "x")  # nothing changes: the whole pause
+    assert time.monotonic() - started >= 0.19
+    assert 2 <= len(looks) <= 4
