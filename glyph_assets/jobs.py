@@ -53,7 +53,8 @@ if TYPE_CHECKING:  # Dagster does not export the type define_asset_job returns
     )
 
 
-# What an ingest run materializes (the stages and the listing changes), without their checks.
+# What an ingest run materializes: the stages and the listing changes (an asset selection takes
+# the assets' checks along unless told not to; check_import runs them).
 INGESTED = AssetSelection.assets(*PIPELINE_ASSETS, *CHANGE_ASSETS)
 
 
@@ -111,7 +112,7 @@ def build_fanout_job(settings: Settings, resources: Mapping[str, Any]) -> JobDef
         name=FANOUT_JOB_NAME,
         selection=INGESTED.without_checks(),
         executor_def=executor_for(settings),
-        description="ingest_import for a large import: the same assets and checks, its "
+        description="ingest_import for a large import: the same assets, its "
         "normalize and enrich stages split into chunks that run as separate steps (on "
         "several Celery workers at once). Chosen at launch from GLYPH_FANOUT_MIN_ROWS rows.",
         tags={JOB_TAG: JOB_INGEST, **runtime_limit_tags(settings.max_run_seconds)},
