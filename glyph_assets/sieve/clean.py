@@ -82,10 +82,13 @@ _PRICED_LOT_RE = re.compile(
 _PRICED_LOT_WORDS = r"(?i)lot|pack|set|bundle|pcs|pieces|^\W*\d{1,2}\s?[x×]\s"
 
 
-def _map_unique(
+def map_distinct(
     values: pd.Series, parse: Callable[[pd.Series], Any]
 ) -> pd.Series | tuple[pd.Series, ...]:
-    """Apply a vectorised parser to the distinct values only (real files repeat them a lot)."""
+    """Apply a vectorised parser to the distinct values only (real files repeat them a lot).
+
+    ``parse`` gets them as an object Series, missing values as one trailing None, and returns
+    a Series (or a tuple of them) of the same length; each row takes its value's result."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     # one object array in C (iterating Arrow-backed uniques in Python cost ~1 µs a value)
     distinct = np.append(np.asarray(uniques, dtype=object), None)
@@ -316,23 +319,23 @@ def clean(
     if "price" in mapping:
         match = _CURRENCY_FROM_HEADER.search(header_key(mapping["price"]))
         header_currency = match.group(1).upper() if match else None
-    out["price"], out["currency"] = _map_unique(
+    out["price"], out["currency"] = map_distinct(
         price_text, lambda v: parse_price(v, header_currency or "USD")
     )
     explicit_currency = _text(strings, mapping, "currency")
     if explicit_currency.notna().any():
-        code = _map_unique(explicit_currency, _currency_codes)
+        code = map_distinct(explicit_currency, _currency_codes)
         out["currency"] = out["currency"].mask(code.notna() & out["price"].notna(), code)
-    out["condition"] = _map_unique(_text(strings, mapping, "condition"), normalize_condition)
+    out["condition"] = map_distinct(_text(strings, mapping, "condition"), normalize_condition)
     quantity_text = _text(strings, mapping, "quantity")
-    quantity = _map_unique(quantity_text, parse_quantity)
-    title_lot = _map_unique(out["title"], priced_lot)
+    quantity = map_distinct(quantity_text, parse_quantity)
+    title_lot = map_distinct(out["title"], priced_lot)
     lots = quantity.isna() & out["title"].notna()
     if lots.any():
         from_title = _lot_size(out.loc[lots, "title"])
         quantity = quantity.mask(lots, from_title.fillna(title_lot[lots]))
     out["quantity"] = quantity.astype("Int64")
-    quantity_lot = _map_unique(quantity_text, priced_lot)
+    quantity_lot = map_distinct(quantity_text, priced_lot)
     out["unit_price"] = unit_prices(out["price"], title_lot, quantity_lot)
 
     errors = pd.DataFrame(None, index=raw.index, columns=ERROR_COLUMNS, dtype=object)
@@ -355,8 +358,9 @@ def clean(
         _set_error(errors, out["title"].isna(), "title", "title is empty")
     _set_error(errors, price_text.isna(), "price", "price is missing")
     unparsed = price_text.notna() & out["price"].isna()
-    reason = "price is not a number: " + price_text.fillna("").astype(str).str.slice(0, 80)
-    _set_error(errors, unparsed, "price", reason)
+    if unparsed.any():  # the reason quotes the text: built for those rows only
+        quoted = price_text[unparsed].astype(str).str.slice(0, 80)
+        _set_error(errors, unparsed, "price", "price is not a number: " + quoted)
     _set_error(errors, out["price"] == 0, "price", "price is zero")
     _set_error(errors, out["price"] < 0, "price", "price is negative")
     _set_error(errors, out["price"] > 1e8, "price", "price is above 100,000,000")

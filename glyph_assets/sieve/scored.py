@@ -20,7 +20,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from glyph_assets.sieve.clean import DEFAULT_MAX_FIELD_CHARS, clean, stripped_or_null
+from glyph_assets.sieve.clean import (
+    DEFAULT_MAX_FIELD_CHARS,
+    clean,
+    map_distinct,
+    stripped_or_null,
+)
 from glyph_assets.sieve.columns import (
     ERROR_COLUMNS,
     MATCH_COLUMNS,
@@ -73,6 +78,28 @@ def stripped_cells(values: pd.Series) -> pd.Series:
     return pd.Series(stripped, index=values.index, dtype=object)
 
 
+def numbers(text: pd.Series) -> pd.Series:
+    """``pd.to_numeric(text, errors="coerce")``, parsed once per distinct text: a client's
+    specs repeat a few values over 100,000 rows, and parsing every cell was most of what
+    checking them cost. The same values and dtype (a column with a missing value is float)."""
+    codes, distinct = pd.factorize(text)
+    if not len(distinct):
+        return pd.to_numeric(text, errors="coerce")
+    parsed = pd.to_numeric(pd.Series(np.asarray(distinct, dtype=object)), errors="coerce")
+    values = parsed.to_numpy()
+    if (codes < 0).any():  # the missing ones take the NaN appended last (code -1)
+        values = np.append(values.astype(float), np.nan)
+    return pd.Series(values[codes], index=text.index)
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _truth(value: object) -> bool | None:
+    return True if value in _TRUE else (False if value in _FALSE else None)
+
+
 def adopt_scored(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHARS) -> pd.DataFrame:
     """Raw strings of a scored upload -> SCORED_COLUMNS + ERROR_COLUMNS, validated.
 
@@ -102,7 +129,7 @@ def adopt_scored(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHA
             out[column] = None if column != "score" else np.nan
             continue
         if column in NUMERIC_RANGES:
-            number = pd.to_numeric(text, errors="coerce")
+            number = numbers(text)
             flag(text.notna() & number.isna(), column, f"{column} is not a number")
             low, high = NUMERIC_RANGES[column]
             flag(
@@ -112,18 +139,17 @@ def adopt_scored(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHA
             )
             out[column] = number
         elif column in BOOLEAN_COLUMNS:
-            lowered = text.map(lambda v: v.lower() if isinstance(v, str) else v)
+            lowered = map_distinct(text, lambda v: v.map(_lower))
             known = lowered.isna() | lowered.isin(_TRUE | _FALSE)
             flag(~known, column, f"{column} is not true/false")
-            out[column] = lowered.map(
-                lambda v: True if v in _TRUE else (False if v in _FALSE else None)
-            )
+            # all true/false is a bool column, as mapping every row gave
+            out[column] = map_distinct(lowered, lambda v: v.map(_truth)).infer_objects()
         else:
             out[column] = text
     sent = text_of("score")
     if sent is None:
         sent = pd.Series(None, index=out.index, dtype=object)
-    client = pd.to_numeric(sent, errors="coerce").astype(float)
+    client = numbers(sent).astype(float)
     flag(sent.isna(), "score", "score is missing")
     flag(sent.notna() & client.isna(), "score", "score is not a number")
     flag(client.notna() & ~np.isfinite(client), "score", "score is not a finite number")
@@ -131,7 +157,7 @@ def adopt_scored(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHA
     registry_ids = set(load_registry().specs.index)
     model = out["canonical_model"]
     # Ids are upper case by the reference rules; "h100_pcie_80gb" names the same model.
-    upper = model.str.upper() if model.notna().any() else model
+    upper = map_distinct(model, lambda v: v.str.upper()) if model.notna().any() else model
     model = model.where(~upper.isin(registry_ids) | model.isna(), upper)
     out["canonical_model"] = model
     flag(model.isna(), "canonical_model", "canonical_model is missing")

@@ -220,3 +220,20 @@ def test_a_text_column_is_stripped_as_str_strip_does(cells: list[str | None]) ->
     expected = [(c.strip() or None) if c is not None else None for c in cells]
     assert arrow.tolist() == expected
     assert plain.tolist() == expected
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["24", "80", "24", "48"],  # integers only: an integer column
+        ["24", None, "80", "24"],  # a missing one: float, as to_numeric gives
+        ["0.5", "1e3", "abc", "", "inf", "-0.0", "0.5"],
+        [None, None],
+        [],
+    ],
+)
+def test_numbers_parse_each_distinct_text_once_as_to_numeric_does(cells: list) -> None:
+    from glyph_assets.sieve.scored import numbers
+
+    text = pd.Series(cells, dtype=object, index=pd.RangeIndex(10, 10 + len(cells)))
+    pd.testing.assert_series_equal(numbers(text), pd.to_numeric(text, errors="coerce"))
