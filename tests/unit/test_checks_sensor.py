@@ -50,3 +50,37 @@ def test_the_checks_of_an_express_import_are_launched_express() -> None:
 )
 def test_other_runs_are_not_followed(job: str, tags: dict[str, str]) -> None:
     assert checks_request(DagsterRun(job_name=job, run_id="r-1", tags=tags)) is None
+
+
+def test_one_tick_asks_for_the_checks_of_every_ingest_run_that_ended() -> None:
+    """Every successful ingest run since the cursor, in one tick (a run-status sensor handles
+    one run per tick); other jobs, unfinished runs and runs before the cursor are left out."""
+    import time
+
+    from dagster import DagsterInstance, DagsterRunStatus
+
+    from glyph_assets.contract import JOB_INGEST, JOB_TAG
+    from glyph_assets.sensors import CHECKS_LOOKBACK_SECONDS, checks_requests
+
+    def add(instance: DagsterInstance, run_id: str, job: str, status: DagsterRunStatus) -> None:
+        tags = {PARTITION_TAG: IMPORT_ID, JOB_TAG: JOB_INGEST if job.startswith("ingest") else "x"}
+        instance.add_run(DagsterRun(job_name=job, run_id=run_id, tags=tags, status=status))
+
+    with DagsterInstance.ephemeral() as instance:
+        add(instance, "old", "ingest_import", DagsterRunStatus.SUCCESS)
+        first, cursor = checks_requests(instance, None, time.time())
+        assert [r.tags[CHECKED_RUN_TAG] for r in first] == ["old"]
+        for n in range(12):
+            add(instance, f"ok-{n}", "ingest_import", DagsterRunStatus.SUCCESS)
+        add(instance, "chunked", "ingest_import_chunked", DagsterRunStatus.SUCCESS)
+        add(instance, "running", "ingest_import", DagsterRunStatus.STARTED)
+        add(instance, "failed", "ingest_import", DagsterRunStatus.FAILURE)
+        add(instance, "market", "refresh_market", DagsterRunStatus.SUCCESS)
+        requests, later = checks_requests(instance, cursor, time.time())
+        checked = {r.tags[CHECKED_RUN_TAG] for r in requests}
+        # within the look-back the earlier run is asked for again, under the same run key
+        assert checked == {"old", "chunked", *(f"ok-{n}" for n in range(12))}
+        assert float(later) >= float(cursor)
+        # a cursor past every run's update (and its look-back) asks for nothing
+        past = repr(float(later) + 2 * CHECKS_LOOKBACK_SECONDS)
+        assert checks_requests(instance, past, time.time()) == ([], past)
