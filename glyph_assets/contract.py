@@ -67,6 +67,10 @@ JOB_CHECKS = "checks"
 JOB_MARKET = "market"
 # On a run of CHECK_JOB_NAME: the ingest run whose materializations it checks.
 CHECKED_RUN_TAG = "glyph/checked_run"
+# A run nobody waits for (the checks after an import): its worker yields the CPU to the runs
+# clients wait for (``run_launcher``).
+PRIORITY_TAG = "glyph/priority"
+PRIORITY_BACKGROUND = "background"
 PARTITION_TAG = "dagster/partition"
 # Enforced by the daemon's run monitoring: a run older than this is terminated and failed.
 MAX_RUNTIME_TAG = "dagster/max_runtime"
@@ -281,6 +285,8 @@ __all__ = [
     "MAX_ERROR_CHARS",
     "MAX_RUNTIME_TAG",
     "PARTITION_TAG",
+    "PRIORITY_BACKGROUND",
+    "PRIORITY_TAG",
     "PIPELINE_STAGES",
     "PROGRESS_EVERY_S",
     "ProgressEvent",

@@ -57,7 +57,7 @@ from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 from dagster._serdes import ConfigurableClass, serialize_value
 from dagster._serdes.config_class import ConfigurableClassData
 
-from glyph_assets.contract import RUN_WORKER_TAG
+from glyph_assets.contract import PRIORITY_BACKGROUND, PRIORITY_TAG, RUN_WORKER_TAG
 
 DEFAULT_PRELOAD = ("dagster", "glyph_assets.run_worker_preload")
 # The processes (by program name) that launch runs and so keep a warm fork server.
@@ -66,6 +66,9 @@ _START_TIME_SLACK = 1.0  # seconds: psutil's create_time is rounded to the clock
 # A terminated run still CANCELING this long after its worker was signalled is signalled again.
 TERMINATE_AGAIN_SECONDS = 2.0
 TERMINATE_AGAIN_TIMES = 5
+# How far a background run's worker (``PRIORITY_TAG``) lowers its priority: at 10 it gets about
+# a tenth of a core that a run at the default priority also wants (Linux's weights).
+BACKGROUND_NICENESS = 10
 
 
 def _execute_run(serialized_instance_ref: str, run_id: str) -> None:
@@ -74,7 +77,8 @@ def _execute_run(serialized_instance_ref: str, run_id: str) -> None:
     The worker records itself (pid, start time, host) on the run before anything else, so the
     run never reaches STARTED without a worker any process of the instance can find. Then the
     same steps as ``dagster api execute_run`` (the container launchers' entry point): SIGTERM and
-    SIGINT become Dagster's captured interrupt, so a terminated run ends CANCELED.
+    SIGINT become Dagster's captured interrupt, so a terminated run ends CANCELED. A run tagged
+    background (``PRIORITY_TAG``: the checks after an import) lowers its worker's priority first.
     """
     from dagster._cli.api import _execute_run_command_body
     from dagster._core.instance import DagsterInstance, InstanceRef
@@ -89,6 +93,8 @@ def _execute_run(serialized_instance_ref: str, run_id: str) -> None:
             worker = {"pid": me.pid, "started": me.create_time(), "host": socket.gethostname()}
             instance.add_run_tags(run_id, {RUN_WORKER_TAG: json.dumps(worker)})
             run = instance.get_run_by_id(run_id)
+            if run is not None and run.tags.get(PRIORITY_TAG) == PRIORITY_BACKGROUND:
+                os.nice(BACKGROUND_NICENESS)
             if run is not None and run.status == DagsterRunStatus.CANCELING:
                 # Terminated while starting, before this worker could be signalled.
                 instance.report_run_canceled(run, "Canceled before its run worker started.")

@@ -160,11 +160,16 @@ def checks_request(run: DagsterRun) -> RunRequest | None:
     The checks of an import launched express are launched express too (``run_coordinator``):
     an express run skips the queue only while nothing waits in it, so a check run sitting
     there until the daemon's next dequeue would send a client's next small import to the
-    queue behind it."""
+    queue behind it. They run at background priority: on a busy machine the next import a
+    client waits for comes first."""
     import_id = run.tags.get(contract.PARTITION_TAG)
     if run.job_name not in contract.INGEST_JOB_NAMES or not import_id:
         return None
-    tags = {contract.PARTITION_TAG: import_id, contract.CHECKED_RUN_TAG: run.run_id}
+    tags = {
+        contract.PARTITION_TAG: import_id,
+        contract.CHECKED_RUN_TAG: run.run_id,
+        contract.PRIORITY_TAG: contract.PRIORITY_BACKGROUND,
+    }
     if run.tags.get(contract.LAUNCH_TAG) == contract.LAUNCH_EXPRESS:
         tags[contract.LAUNCH_TAG] = contract.LAUNCH_EXPRESS
     return RunRequest(run_key=f"checks-of-{run.run_id}", tags=tags)

@@ -19,8 +19,13 @@ from dagster import DagsterInstance, reconstructable
 from dagster._core.launcher.base import WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
-from glyph_assets.contract import RUN_WORKER_TAG
-from glyph_assets.run_launcher import WarmRunLauncher, live_worker, worker_of
+from glyph_assets.contract import PRIORITY_BACKGROUND, PRIORITY_TAG, RUN_WORKER_TAG
+from glyph_assets.run_launcher import (
+    BACKGROUND_NICENESS,
+    WarmRunLauncher,
+    live_worker,
+    worker_of,
+)
 from tests.support.launcher_jobs import define_probe_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -42,12 +47,15 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterInstan
         yield loaded
 
 
-def _launch(instance: DagsterInstance, **probe: Any) -> DagsterRun:
+def _launch(
+    instance: DagsterInstance, tags: dict[str, str] | None = None, **probe: Any
+) -> DagsterRun:
     recon = reconstructable(define_probe_job)
     run = instance.create_run_for_job(
         job_def=recon.get_definition(),
         run_config={"ops": {"probe": {"config": probe}}},
         job_code_origin=recon.get_python_origin(),
+        tags=tags,
     )
     return instance.launch_run(run.run_id, workspace=None)  # type: ignore[arg-type]
 
@@ -97,6 +105,19 @@ def test_a_run_executes_in_a_forked_worker_that_records_itself(
         psutil.Process(pid).wait(30)
     health = instance.run_launcher.check_run_worker_health(done)
     assert health.status == WorkerStatus.FAILED
+
+
+def test_a_background_run_yields_the_cpu_and_others_do_not(instance: DagsterInstance) -> None:
+    """The checks after an import run tagged background: their worker lowers its priority, so
+    on a busy machine the imports clients wait for come first; other runs keep the default."""
+    base = os.nice(0)
+    background = _launch(instance, tags={PRIORITY_TAG: PRIORITY_BACKGROUND})
+    plain = _launch(instance)
+    for run, niceness in ((background, base + BACKGROUND_NICENESS), (plain, base)):
+        done = _wait(instance, run.run_id, {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE})
+        assert done.status == DagsterRunStatus.SUCCESS
+        messages = _messages(instance, run.run_id)
+        assert f"probe niceness {min(niceness, 19)}" in messages, messages
 
 
 def test_health_follows_the_worker_and_terminate_cancels_it(instance: DagsterInstance) -> None:

@@ -27,6 +27,7 @@ def probe(context: OpExecutionContext, config: ProbeConfig) -> int:
 
         signal.signal(signal.SIGTERM, lost)
     context.log.info(f"probe pid {os.getpid()}")
+    context.log.info(f"probe niceness {os.nice(0)}")
     deadline = time.monotonic() + config.sleep_seconds
     while time.monotonic() < deadline:
         time.sleep(0.05)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from dagster import DagsterRun
 
-from glyph_assets.contract import CHECKED_RUN_TAG, LAUNCH_EXPRESS, LAUNCH_TAG, PARTITION_TAG
+from glyph_assets.contract import (
+    CHECKED_RUN_TAG,
+    LAUNCH_EXPRESS,
+    LAUNCH_TAG,
+    PARTITION_TAG,
+    PRIORITY_BACKGROUND,
+    PRIORITY_TAG,
+)
 from glyph_assets.sensors import checks_request
 
 IMPORT_ID = "3f1c2b7e-0000-4000-8000-000000000001"
@@ -16,7 +23,11 @@ def test_a_successful_ingest_run_is_followed_by_its_checks(job: str) -> None:
     run = DagsterRun(job_name=job, run_id="r-1", tags={PARTITION_TAG: IMPORT_ID})
     request = checks_request(run)
     assert request is not None
-    assert request.tags == {PARTITION_TAG: IMPORT_ID, CHECKED_RUN_TAG: "r-1"}
+    assert request.tags == {
+        PARTITION_TAG: IMPORT_ID,
+        CHECKED_RUN_TAG: "r-1",
+        PRIORITY_TAG: PRIORITY_BACKGROUND,  # nobody waits for it (run_launcher)
+    }
     assert request.partition_key is None  # the partition travels as the tag (build_check_job)
     # keyed by the ingest run: a second look at the same run asks for the same run of checks
     assert (
@@ -35,6 +46,7 @@ def test_the_checks_of_an_express_import_are_launched_express() -> None:
     assert request.tags == {
         PARTITION_TAG: IMPORT_ID,
         CHECKED_RUN_TAG: "r-1",
+        PRIORITY_TAG: PRIORITY_BACKGROUND,
         LAUNCH_TAG: LAUNCH_EXPRESS,
     }
 
