@@ -67,10 +67,15 @@ JOB_CHECKS = "checks"
 JOB_MARKET = "market"
 # On a run of CHECK_JOB_NAME: the ingest run whose materializations it checks.
 CHECKED_RUN_TAG = "glyph/checked_run"
-# A run nobody waits for (the checks after an import): its worker yields the CPU to the runs
-# clients wait for (``run_launcher``).
+# A run nobody waits for (the checks after an import): the queue takes it last and one at a
+# time, it never holds a small import out of the fast lane (``run_coordinator``), and its
+# worker yields the CPU to the runs clients wait for (``run_launcher``).
 PRIORITY_TAG = "glyph/priority"
 PRIORITY_BACKGROUND = "background"
+BACKGROUND_RUNS_AT_ONCE = 1
+# Dagster's own run priority: the queue dequeues higher values first (default 0).
+DAGSTER_PRIORITY_TAG = "dagster/priority"
+BACKGROUND_TAGS = {PRIORITY_TAG: PRIORITY_BACKGROUND, DAGSTER_PRIORITY_TAG: "-1"}
 PARTITION_TAG = "dagster/partition"
 # Enforced by the daemon's run monitoring: a run older than this is terminated and failed.
 MAX_RUNTIME_TAG = "dagster/max_runtime"
@@ -285,6 +290,9 @@ __all__ = [
     "MAX_ERROR_CHARS",
     "MAX_RUNTIME_TAG",
     "PARTITION_TAG",
+    "BACKGROUND_RUNS_AT_ONCE",
+    "BACKGROUND_TAGS",
+    "DAGSTER_PRIORITY_TAG",
     "PRIORITY_BACKGROUND",
     "PRIORITY_TAG",
     "PIPELINE_STAGES",

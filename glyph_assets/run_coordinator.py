@@ -12,8 +12,9 @@ by the process that submitted it (the webserver, through the same run launcher t
 when fewer than ``max_concurrent_runs`` runs are in progress and none is waiting in the queue.
 Otherwise it is queued like any run, so the limit holds (two submissions racing for the last
 slot may overshoot it by the few express runs in flight) and a small run never overtakes a
-queued one. Runs from the Dagster UI, backfills, sensors and retries carry no such tag and are
-queued as before.
+queued one, except a background run (the checks after an import, which nobody waits for and
+the queue takes last: ``contract.BACKGROUND_TAGS``). Runs from the Dagster UI, backfills,
+sensors and retries carry no such tag and are queued as before.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dagster._core.storage.dagster_run import (
     RunsFilter,
 )
 
-from glyph_assets.contract import LAUNCH_EXPRESS, LAUNCH_TAG
+from glyph_assets.contract import LAUNCH_EXPRESS, LAUNCH_TAG, PRIORITY_BACKGROUND, PRIORITY_TAG
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +52,28 @@ class ExpressRunCoordinator(QueuedRunCoordinator):
         return super().submit_run(context)
 
     def has_room(self) -> bool:
-        """No run waits in the queue and fewer than ``max_concurrent_runs`` are in progress."""
+        """No run waits in the queue (a background run aside) and fewer than
+        ``max_concurrent_runs`` are in progress."""
         limit = self.get_run_queue_config().max_concurrent_runs
         if limit == 0:  # the queue is paused: nothing launches, express or not
             return False
-        if self._instance.get_runs_count(RunsFilter(statuses=[DagsterRunStatus.QUEUED])):
+        if self._waiting() > 0:
             return False
         if limit < 0:  # -1: no limit
             return True
         running = self._instance.get_runs_count(RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES))
         return running < limit
+
+    def _waiting(self) -> int:
+        """Queued runs that an express run must not overtake: all but background ones (the
+        checks after an import), which the queue takes last anyway (``dagster/priority``)."""
+        queued = self._instance.get_runs_count(RunsFilter(statuses=[DagsterRunStatus.QUEUED]))
+        if not queued:
+            return 0
+        background = self._instance.get_runs_count(
+            RunsFilter(statuses=[DagsterRunStatus.QUEUED], tags={PRIORITY_TAG: PRIORITY_BACKGROUND})
+        )
+        return queued - background
 
 
 __all__ = ["ExpressRunCoordinator"]

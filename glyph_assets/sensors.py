@@ -157,21 +157,16 @@ def checks_request(run: DagsterRun) -> RunRequest | None:
     None for any other run. Keyed by the ingest run, so each is checked once however often the
     sensor sees it; the partition travels as the run's tag (``jobs.build_check_job``).
 
-    The checks of an import launched express are launched express too (``run_coordinator``):
-    an express run skips the queue only while nothing waits in it, so a check run sitting
-    there until the daemon's next dequeue would send a client's next small import to the
-    queue behind it. They run at background priority: on a busy machine the next import a
-    client waits for comes first."""
+    Nobody waits for it, so it is a background run (``contract.BACKGROUND_TAGS``): queued
+    behind any import, one at a time, at a lower CPU priority."""
     import_id = run.tags.get(contract.PARTITION_TAG)
     if run.job_name not in contract.INGEST_JOB_NAMES or not import_id:
         return None
     tags = {
         contract.PARTITION_TAG: import_id,
         contract.CHECKED_RUN_TAG: run.run_id,
-        contract.PRIORITY_TAG: contract.PRIORITY_BACKGROUND,
+        **contract.BACKGROUND_TAGS,
     }
-    if run.tags.get(contract.LAUNCH_TAG) == contract.LAUNCH_EXPRESS:
-        tags[contract.LAUNCH_TAG] = contract.LAUNCH_EXPRESS
     return RunRequest(run_key=f"checks-of-{run.run_id}", tags=tags)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from glyph_assets.contract import BACKGROUND_RUNS_AT_ONCE, PRIORITY_BACKGROUND, PRIORITY_TAG
 from glyph_assets.settings import Settings, get_settings
 from glyph_assets.stack_state import dagster_home
 
@@ -36,13 +37,21 @@ def instance_config(settings: Settings, home: Path | None = None) -> dict[str, A
     DAGSTER_HOME, read when the instance loads).
     """
     config: dict[str, Any] = {
-        # Dagster's run queue; small imports tagged express skip it while it has room.
+        # Dagster's run queue; small imports tagged express skip it while it has room, and
+        # background runs (the checks after an import) take at most one of its places.
         "run_coordinator": {
             "module": "glyph_assets.run_coordinator",
             "class": "ExpressRunCoordinator",
             "config": {
                 "max_concurrent_runs": settings.max_concurrent_runs,
                 "dequeue_interval_seconds": settings.dequeue_interval_seconds,
+                "tag_concurrency_limits": [
+                    {
+                        "key": PRIORITY_TAG,
+                        "value": PRIORITY_BACKGROUND,
+                        "limit": BACKGROUND_RUNS_AT_ONCE,
+                    }
+                ],
             },
         },
         # A run whose worker never reported STARTED (its code server killed while launching it)

@@ -6,6 +6,7 @@ import pytest
 from dagster import DagsterRun
 
 from glyph_assets.contract import (
+    BACKGROUND_TAGS,
     CHECKED_RUN_TAG,
     LAUNCH_EXPRESS,
     LAUNCH_TAG,
@@ -23,11 +24,7 @@ def test_a_successful_ingest_run_is_followed_by_its_checks(job: str) -> None:
     run = DagsterRun(job_name=job, run_id="r-1", tags={PARTITION_TAG: IMPORT_ID})
     request = checks_request(run)
     assert request is not None
-    assert request.tags == {
-        PARTITION_TAG: IMPORT_ID,
-        CHECKED_RUN_TAG: "r-1",
-        PRIORITY_TAG: PRIORITY_BACKGROUND,  # nobody waits for it (run_launcher)
-    }
+    assert request.tags == {PARTITION_TAG: IMPORT_ID, CHECKED_RUN_TAG: "r-1", **BACKGROUND_TAGS}
     assert request.partition_key is None  # the partition travels as the tag (build_check_job)
     # keyed by the ingest run: a second look at the same run asks for the same run of checks
     assert (
@@ -39,16 +36,12 @@ def test_a_successful_ingest_run_is_followed_by_its_checks(job: str) -> None:
     )
 
 
-def test_the_checks_of_an_express_import_are_launched_express() -> None:
+def test_the_checks_are_a_background_run_even_after_an_express_import() -> None:
     express = {PARTITION_TAG: IMPORT_ID, LAUNCH_TAG: LAUNCH_EXPRESS, "glyph/source": "api"}
     request = checks_request(DagsterRun(job_name="ingest_import", run_id="r-1", tags=express))
     assert request is not None
-    assert request.tags == {
-        PARTITION_TAG: IMPORT_ID,
-        CHECKED_RUN_TAG: "r-1",
-        PRIORITY_TAG: PRIORITY_BACKGROUND,
-        LAUNCH_TAG: LAUNCH_EXPRESS,
-    }
+    assert request.tags == {PARTITION_TAG: IMPORT_ID, CHECKED_RUN_TAG: "r-1", **BACKGROUND_TAGS}
+    assert BACKGROUND_TAGS == {PRIORITY_TAG: PRIORITY_BACKGROUND, "dagster/priority": "-1"}
 
 
 @pytest.mark.parametrize(

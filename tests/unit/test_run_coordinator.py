@@ -11,7 +11,7 @@ from dagster._core.run_coordinator.base import SubmitRunContext
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 from dagster._core.test_utils import instance_for_test
 
-from glyph_assets.contract import LAUNCH_EXPRESS, LAUNCH_TAG, launch_tags
+from glyph_assets.contract import BACKGROUND_TAGS, LAUNCH_EXPRESS, LAUNCH_TAG, launch_tags
 from glyph_assets.run_coordinator import ExpressRunCoordinator
 from tests.support.runs import ingest_run
 
@@ -63,6 +63,21 @@ def test_an_express_run_never_overtakes_a_queued_one(instance: DagsterInstance) 
     run = _submit(instance, EXPRESS)
     assert (waiting.status, run.status) == (DagsterRunStatus.QUEUED, DagsterRunStatus.QUEUED)
     assert _launched(instance) == []
+
+
+def test_a_queued_background_run_does_not_hold_an_express_run_back(
+    instance: DagsterInstance,
+) -> None:
+    """The checks after an import wait in the queue (nobody waits for them); a small import a
+    client waits for still takes the fast lane, as long as there is room."""
+    background = _submit(instance, BACKGROUND_TAGS)
+    assert background.status == DagsterRunStatus.QUEUED
+    run = _submit(instance, EXPRESS)
+    assert run.status == DagsterRunStatus.STARTING
+    assert _launched(instance) == [run.run_id]
+    queued = _submit(instance, {"glyph/import_id": "x"})  # any other queued run still counts
+    assert queued.status == DagsterRunStatus.QUEUED
+    assert _submit(instance, EXPRESS).status == DagsterRunStatus.QUEUED
 
 
 def test_express_runs_respect_the_concurrent_run_limit(instance: DagsterInstance) -> None:
