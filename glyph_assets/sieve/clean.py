@@ -87,13 +87,18 @@ def map_distinct(
 ) -> pd.Series | tuple[pd.Series, ...]:
     """Apply a vectorised parser to the distinct values only (real files repeat them a lot).
 
-    ``parse`` gets them as an object Series, missing values as one trailing None, and returns
-    a Series (or a tuple of them) of the same length; each row takes its value's result."""
+    ``parse`` gets them as an object Series, missing values (if any) as one trailing None, and
+    returns a Series (or a tuple of them) of the same length; each row takes its value's
+    result. Without a missing value ``parse`` sees what the whole column holds, so a parser
+    that infers its dtype (``pd.to_numeric``) infers the one it would from every row."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     # one object array in C (iterating Arrow-backed uniques in Python cost ~1 µs a value)
-    distinct = np.append(np.asarray(uniques, dtype=object), None)
+    distinct = np.asarray(uniques, dtype=object)
+    missing = codes < 0
+    if missing.any():
+        distinct = np.append(distinct, None)
+        codes = np.where(missing, len(uniques), codes)
     parsed = parse(pd.Series(distinct, dtype=object))
-    codes = np.where(codes < 0, len(uniques), codes)
 
     def take(series: pd.Series) -> pd.Series:
         return pd.Series(series.to_numpy()[codes], index=values.index, dtype=series.dtype)
