@@ -170,8 +170,9 @@ async def pause_for_change(
 
 
 def stored_status(ctx: Context, import_id: str) -> str | None:
-    """The import's status as glyph's database holds it (no reconciling with Dagster)."""
-    return service.load_state(ctx, import_id, refresh=False).stored_status
+    """The import's status as glyph's database holds it (its record alone: no runs, no
+    reconciling with Dagster)."""
+    return service.known_import(ctx, import_id)["status"]
 
 
 async def wait_until_final(ctx: Context, import_id: str, timeout: float) -> service.ImportState:
