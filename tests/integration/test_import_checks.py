@@ -12,30 +12,11 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunSta
 from dagster._core.instance.ref import InstanceRef
 
 from glyph_assets.contract import CHECK_JOB_NAME, CHECKED_RUN_TAG, INGEST_JOB_NAME
+from tests.support.imports import TWO_DTO_ROWS
 from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
-ROWS = [
-    {
-        "canonical_model": "RTX_4090",
-        "vram_gb": 24,
-        "mig_support": 0,
-        "nvlink": False,
-        "tdp_watts": 450,
-        "price": 1599.0,
-        "score": 81.0,
-    },
-    {
-        "canonical_model": "H100_PCIE_80GB",
-        "vram_gb": 80,
-        "mig_support": 7,
-        "nvlink": True,
-        "tdp_watts": 350,
-        "price": 24000.0,
-        "score": 64.5,
-    },
-]
 FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 
 
@@ -52,7 +33,7 @@ def _checks_run(instance: DagsterInstance, ingest_run_id: str, timeout: float) -
 
 def test_the_checks_follow_the_ingest_run_on_its_partition(running_stack: RunningStack) -> None:
     with httpx.Client(base_url=running_stack.api_url, timeout=120) as api:
-        done = api.post("/api/persist/listings", json=ROWS)
+        done = api.post("/api/persist/listings", json=TWO_DTO_ROWS)
         assert done.status_code == 200, done.text
         import_id = done.json()["import_id"]
         summary = api.get(f"/api/imports/{import_id}").json()

@@ -5,33 +5,13 @@ from __future__ import annotations
 
 import httpx
 
+from tests.support.imports import TWO_DTO_ROWS
 from tests.support.stack import RunningStack
-
-ROWS = [
-    {
-        "canonical_model": "RTX_4090",
-        "vram_gb": 24,
-        "mig_support": 0,
-        "nvlink": False,
-        "tdp_watts": 450,
-        "price": 1599.0,
-        "score": 0.81,
-    },
-    {
-        "canonical_model": "A100_PCIE_80GB",
-        "vram_gb": 80,
-        "mig_support": 7,
-        "nvlink": True,
-        "tdp_watts": 300,
-        "price": 9500.0,
-        "score": 0.64,
-    },
-]
 
 
 def test_a_run_logs_its_messages_but_not_a_line_per_event(running_stack: RunningStack) -> None:
     with httpx.Client(base_url=running_stack.api_url, timeout=120) as api:
-        done = api.post("/api/persist/listings", json=ROWS)
+        done = api.post("/api/persist/listings", json=TWO_DTO_ROWS)
         assert done.status_code == 200, done.text
         summary = api.get(f"/api/imports/{done.json()['import_id']}").json()
         run_id = summary["runs"][-1]["run_id"]

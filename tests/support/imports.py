@@ -141,3 +141,26 @@ def listings_csv(rows: int, tag: str = "") -> bytes:
 
 def delay(stage: str, seconds: float) -> str:
     return f'{{"ops": {{"{stage}": {{"config": {{"delay_seconds": {seconds}}}}}}}}}'
+
+
+# Two already-scored rows as an established client persists them (GPUListingDTO, 0-1 scores).
+TWO_DTO_ROWS: list[dict[str, Any]] = [
+    {
+        "canonical_model": "RTX_4090",
+        "vram_gb": 24,
+        "mig_support": 0,
+        "nvlink": False,
+        "tdp_watts": 450,
+        "price": 1599.0,
+        "score": 0.81,
+    },
+    {
+        "canonical_model": "A100_PCIE_80GB",
+        "vram_gb": 80,
+        "mig_support": 7,
+        "nvlink": True,
+        "tdp_watts": 300,
+        "price": 9500.0,
+        "score": 0.64,
+    },
+]
