@@ -257,6 +257,18 @@ def _stored_import(engine: Engine, frame: pd.DataFrame, when: datetime) -> str:
     return import_id
 
 
+def _keyed_then_two_keyless(
+    engine: Engine, keyed: pd.DataFrame, keyless: pd.DataFrame
+) -> tuple[str, str, str]:
+    """Three ended imports a day apart: ``keyed``, then ``keyless`` twice; their ids."""
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    return (
+        _stored_import(engine, keyed, start),
+        _stored_import(engine, keyless, start + timedelta(days=1)),
+        _stored_import(engine, keyless, start + timedelta(days=2)),
+    )
+
+
 def _expected_diff(first: pd.DataFrame, second: pd.DataFrame) -> dict[str, list[tuple]]:
     """The diff as the docstring of store/changes.py defines it, written out in Python: the
     first row of each key stands for it, prices compare within one currency."""
@@ -425,10 +437,7 @@ def test_an_import_without_keys_records_nothing_to_compare_yet_counts_the_gone(
     engine = migrate(glyph_env.sqlalchemy_url)
     keyed = scored_frame(60, 1, seed=5)
     keyless = scored_frame(50, 1, seed=6).assign(listing_key=None)
-    start = datetime(2026, 12, 1, tzinfo=UTC)
-    with_keys = _stored_import(engine, keyed, start)
-    first = _stored_import(engine, keyless, start + timedelta(days=1))
-    second = _stored_import(engine, keyless, start + timedelta(days=2))
+    with_keys, first, second = _keyed_then_two_keyless(engine, keyed, keyless)
     recorded = changes.record_diff(engine, second, first)
     assert {k: recorded[f"{k}_listings"] for k in changes.CHANGES} == dict.fromkeys(
         changes.CHANGES, 0
@@ -455,10 +464,7 @@ def test_ended_imports_say_from_their_figures_whether_they_have_keys(
     engine = migrate(glyph_env.sqlalchemy_url)
     keyed = scored_frame(40, 1, seed=7)
     keyless = scored_frame(30, 1, seed=8).assign(listing_key=None)
-    start = datetime(2026, 12, 1, tzinfo=UTC)
-    with_keys = _stored_import(engine, keyed, start)
-    first = _stored_import(engine, keyless, start + timedelta(days=1))
-    second = _stored_import(engine, keyless, start + timedelta(days=2))
+    with_keys, first, second = _keyed_then_two_keyless(engine, keyed, keyless)
     with engine.connect() as conn:
         unkeyed = 30 - int(keyless["error_stage"].notna().sum())
         assert summaries.stored_key_counts(conn, first) == (0, unkeyed)
