@@ -109,13 +109,36 @@ def _scoreable(frame: pd.DataFrame) -> pd.Series:
     return mask.fillna(False).astype(bool)
 
 
-def _market_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    rows = frame.loc[_scoreable(frame)]
+_MARKET_INPUTS = ["canonical_model", "currency", "price", "unit_price", "vram_gb"]
+_FEATURE_INPUTS = ["mig_instances", "nvlink", "tdp_watts"]
+# Every column ``score`` reads: a frame of these alone scores as the whole row does, so a caller
+# holding wide rows elsewhere (``glyph pipeline``'s spilled parts) reads and converts only these.
+SCORE_INPUTS: list[str] = [*_MARKET_INPUTS, *_FEATURE_INPUTS, "is_gpu", "error_stage"]
+
+
+def _scoreable_rows(frame: pd.DataFrame, mask: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """The scoreable rows' ``columns`` (those the frame has): one take of what is read, not of
+    every column of the row (the whole row's take was most of the score's cost)."""
+    return frame.loc[mask, [c for c in columns if c in frame]]
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """``values.astype(str)`` as Python strings, each distinct value converted once."""
+    codes, uniques = pd.factorize(values)
+    text = np.asarray(pd.Index(uniques).astype(str), dtype=object)
+    return pd.Series(text[codes], index=values.index, dtype=object)
+
+
+def _market_rows(frame: pd.DataFrame, mask: np.ndarray | None = None) -> pd.DataFrame:
+    """Model, currency, card price and VRAM of the scoreable rows (``mask``, when known)."""
+    if mask is None:
+        mask = _scoreable(frame).to_numpy()
+    rows = _scoreable_rows(frame, mask, _MARKET_INPUTS)
     currency = rows["currency"] if "currency" in rows else pd.Series("USD", index=rows.index)
     return pd.DataFrame(
         {
-            "canonical_model": rows["canonical_model"].astype(str),
-            "currency": currency.fillna("USD").astype(str),
+            "canonical_model": _as_text(rows["canonical_model"]),
+            "currency": _as_text(currency.fillna("USD")),
             "price": card_price(rows),
             "vram_gb": pd.to_numeric(rows["vram_gb"]).astype(float),
         }
@@ -170,7 +193,7 @@ def score(
     results = {name: np.full(n, np.nan) for name in SCORE_COLUMNS}
     mask = _scoreable(out).to_numpy()
     if mask.any():
-        rows = _market_rows(out)
+        rows = _market_rows(out, mask)
         reference = reference or _reference(rows)
         keys = rows["canonical_model"] + "\x1f" + rows["currency"]
         median = _lookup(keys, reference)
@@ -183,7 +206,7 @@ def score(
             )
         price = rows["price"].to_numpy()
         vram = rows["vram_gb"].to_numpy()
-        picked = out.loc[mask]
+        picked = _scoreable_rows(out, mask, _FEATURE_INPUTS)
         mig = _numeric(picked, "mig_instances")
         link = picked["nvlink"] if "nvlink" in picked else pd.Series(None, index=picked.index)
         nvlink = ((link == True) | (link == "true")).to_numpy(float)  # noqa: E712 (object dtype)
@@ -216,4 +239,11 @@ def score(
     return out
 
 
-__all__ = ["MarketReference", "ScoreConfig", "card_price", "market_reference", "score"]
+__all__ = [
+    "SCORE_INPUTS",
+    "MarketReference",
+    "ScoreConfig",
+    "card_price",
+    "market_reference",
+    "score",
+]

@@ -20,7 +20,7 @@ from glyph_assets.sieve.columns import (
 from glyph_assets.sieve.enrich import enrich
 from glyph_assets.sieve.normalize import normalize
 from glyph_assets.sieve.registry import load_registry
-from glyph_assets.sieve.score import ScoreConfig, market_reference, score
+from glyph_assets.sieve.score import SCORE_INPUTS, ScoreConfig, market_reference, score
 
 
 def _clean(rows: list[tuple[str | None, float | None]]) -> pd.DataFrame:
@@ -118,6 +118,28 @@ def test_score_with_a_market_reference_matches_the_whole_import() -> None:
     )
     assert reference.model_price[("RTX_4090", "USD")] == 1900.0
     np.testing.assert_allclose(whole["score"], parts["score"].iloc[[0, 1, 2]])
+
+
+def test_the_score_inputs_alone_score_as_the_whole_rows_do() -> None:
+    """``glyph pipeline`` scores its spilled parts from ``SCORE_INPUTS`` alone: a column the
+    score reads and the list misses would change the scores here."""
+    rows = [
+        ("NVIDIA H100 80GB PCIe", 25000.0),
+        ("NVIDIA H100 80GB PCIe", 30000.0),
+        ("Lot of 4 RTX 3090 24GB", 3200.0),
+        ("NVIDIA A100 40GB", None),
+        ("RTX 4090 box only", 50.0),
+        ("Tesla T4 16GB", 700.0),
+        (None, 10.0),
+    ]
+    enriched = enrich(normalize(_clean(rows)))
+    enriched.loc[5, "currency"] = "EUR"
+    enriched.loc[2, "unit_price"] = 800.0  # a lot of 4
+    enriched.loc[1, "error_stage"] = "clean"  # a row error is never scored
+    whole = score(enriched)
+    narrow = score(enriched[[c for c in SCORE_INPUTS if c in enriched]])
+    assert whole["score"].notna().sum() >= 3
+    pd.testing.assert_frame_equal(whole[SCORE_COLUMNS], narrow[SCORE_COLUMNS])
 
 
 def test_score_config_is_validated_and_changes_the_weighting() -> None:
