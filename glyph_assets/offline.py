@@ -17,12 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from glyph_assets.sieve.columns import SCORED_COLUMNS
-from glyph_assets.sieve.pipeline import Stages, WriteBehind, read_chunks
+from glyph_assets.sieve.pipeline import Stages, WriteBehind, arrow_text_types, read_chunks
 
 ERROR_OUTPUT_COLUMNS = ["import_index", "stage", "field", "reason", "raw_row"]
+ERROR_RENAMES = {"error_stage": "stage", "error_field": "field", "error_reason": "reason"}
 # Rows per chunk: large enough that per-chunk costs vanish, small enough that a chunk's frames
 # (each stage's, plus its Arrow copy for the writer) stay a few hundred MB.
 OFFLINE_CHUNK_ROWS = 100_000
@@ -45,10 +47,10 @@ def errors_path_for(output: Path) -> Path:
 
 
 class CsvSink:
-    """One output CSV written a frame at a time, each written behind (``WriteBehind``) while the
+    """One output CSV written a table at a time, each written behind (``WriteBehind``) while the
     stages compute the next. The columns' Arrow types are fixed by the first frame (a column with
     no value there is text) and later frames are cast to them, so the file has one rendering per
-    column; a file that gets no frame still gets its header."""
+    column; a file that gets no table still gets its header."""
 
     def __init__(self, path: Path, columns: list[str]) -> None:
         self.path = path
@@ -58,8 +60,8 @@ class CsvSink:
         self._schema: pa.Schema | None = None
         self._behind = WriteBehind()
 
-    def write(self, frame: pd.DataFrame) -> None:
-        table = pa.Table.from_pandas(frame[self.columns], preserve_index=False)
+    def write(self, table: pa.Table) -> None:
+        table = table.select(self.columns)
         if self._writer is None or self._schema is None:
             self._schema = pa.schema(
                 [
@@ -69,7 +71,7 @@ class CsvSink:
             )
             self._writer = pacsv.CSVWriter(self.path, self._schema)
         self._behind.submit(self._writer.write_table, table.cast(self._schema))
-        self.rows += len(frame)
+        self.rows += table.num_rows
 
     def close(self) -> None:
         """Finish the file (``contextlib.closing`` calls it); a sink that got no frame writes
@@ -90,11 +92,13 @@ class _Report:
     models: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
 
-    def add(self, good: pd.DataFrame, errors: pd.DataFrame) -> None:
-        self.match_type.update(_counts(good["match_type"].fillna("none")))
-        self.reject_reason.update(_counts(good["reject_reason"].fillna("(matched)")))
-        self.models.update(_counts(good["canonical_model"].dropna()))
-        self.errors.update(_counts(errors["reason"].astype(object).str.slice(0, 60)))
+    def add(self, good: pa.Table, errors: pa.Table) -> None:
+        listings = _frame(good, ["match_type", "reject_reason", "canonical_model"])
+        self.match_type.update(_counts(listings["match_type"].fillna("none")))
+        self.reject_reason.update(_counts(listings["reject_reason"].fillna("(matched)")))
+        self.models.update(_counts(listings["canonical_model"].dropna()))
+        reasons = _frame(errors, ["reason"])["reason"]
+        self.errors.update(_counts(reasons.astype(object).str.slice(0, 60)))
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {
@@ -103,6 +107,11 @@ class _Report:
             "top models": dict(self.models.most_common(TOP_MODELS)),
             "row errors": dict(self.errors.most_common(TOP_ERRORS)),
         }
+
+
+def _frame(table: pa.Table, columns: list[str]) -> pd.DataFrame:
+    """Only ``columns`` of the table in pandas, text as Arrow-backed strings."""
+    return table.select(columns).to_pandas(types_mapper=arrow_text_types)
 
 
 def _counts(values: pd.Series) -> dict[str, int]:
@@ -133,10 +142,11 @@ def write_offline_outputs(
         raw = read_chunks(input, input.name, chunk_rows)
         chunks = stages.stream(raw, Path(spill), workers=workers)
         for chunk in chunks:
-            failed = chunk["error_stage"].notna()
-            good = chunk.loc[~failed]
-            bad = chunk.loc[failed].rename(columns={"error_stage": "stage", "error_field": "field"})
-            bad = bad.assign(reason=bad["error_reason"])
+            failed = pc.is_valid(chunk.column("error_stage"))
+            good = chunk.filter(pc.invert(failed))
+            bad = chunk.filter(failed).rename_columns(
+                [ERROR_RENAMES.get(name, name) for name in chunk.column_names]
+            )
             listings.write(good)
             errors.write(bad)
             report.add(good, bad)

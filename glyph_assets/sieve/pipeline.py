@@ -22,13 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.ipc  # noqa: F401 (pa.ipc)
 
 from glyph_assets.sieve.clean import DEFAULT_MAX_FIELD_CHARS, clean
 from glyph_assets.sieve.columns import (
+    CLIENT_COLUMNS,
     ENRICHED_COLUMNS,
     ERROR_COLUMNS,
     NORMALIZED_COLUMNS,
+    SCORE_COLUMNS,
     SCORED_COLUMNS,
     map_headers,
 )
@@ -37,13 +39,11 @@ from glyph_assets.sieve.inspect import detect_kind
 from glyph_assets.sieve.listing_key import listing_keys
 from glyph_assets.sieve.normalize import normalize
 from glyph_assets.sieve.read import iter_raw_chunks
-from glyph_assets.sieve.score import ScoreConfig, market_reference, score
+from glyph_assets.sieve.score import SCORE_INPUTS, ScoreConfig, market_reference, score
 from glyph_assets.sieve.scored import ScoreScale, adopt_scored, normalize_scores
 
 DEFAULT_CHUNK_ROWS = 50_000
 INDEX_COLUMN = "import_index"
-# Spilled parts are written once and read twice (the score's two passes): lz4 costs little.
-SPILL_COMPRESSION = "lz4"
 
 
 class WriteBehind:
@@ -150,10 +150,14 @@ class Stages:
 
     def stream(
         self, raw_chunks: Iterable[pd.DataFrame], spill: Path, workers: int = 0
-    ) -> Iterator[pd.DataFrame]:
-        """Every stage in memory bounded by the chunk size, not the file: each enriched chunk is
-        kept as a Parquet part under ``spill`` and the score's two passes re-read the parts, as
-        the assets re-read their stored parts. Scored chunks come out in input order.
+    ) -> Iterator[pa.Table]:
+        """Every stage in memory bounded by the chunk size, not the file: scored chunks, in input
+        order, as the Arrow tables the output files are written from.
+
+        Each enriched chunk is kept under ``spill`` as an uncompressed Arrow IPC part (written
+        behind, read back memory-mapped). The score's two passes read back only the columns the
+        score reads (``SCORE_INPUTS``), and the score's columns are added to the spilled table
+        as it is: the wide rows are converted between pandas and Arrow once, not three times.
 
         ``workers`` > 1 (raw uploads): clean, title matching and enrich run in that many
         processes, see :func:`_parallel_enriched`."""
@@ -171,16 +175,40 @@ class Stages:
             enriched = (self.enrich(self.normalize(raw)) for raw in raw_chunks)
         with closing(WriteBehind()) as writer:
             for frame in enriched:
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                part = spill / f"part-{len(parts):05d}.parquet"
-                writer.submit(pq.write_table, table, part, compression=SPILL_COMPRESSION)
+                part = spill / f"part-{len(parts):05d}.arrow"
+                writer.submit(_write_part, pa.Table.from_pandas(frame, preserve_index=False), part)
                 parts.append(part)
 
-        def reread() -> Iterator[pd.DataFrame]:
+        def reread(columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
             for part in parts:
-                yield pq.read_table(part).to_pandas(types_mapper=arrow_text_types)
+                table = _read_part(part)
+                if columns is not None:
+                    table = table.select([c for c in columns if c in table.column_names])
+                yield table.to_pandas(types_mapper=arrow_text_types)
 
-        yield from self.score(reread)
+        if self.kind == "scored":
+            for frame in self.score(reread):
+                yield pa.Table.from_pandas(frame, preserve_index=False)
+            return
+        reference = market_reference(reread(SCORE_INPUTS))
+        added = SCORE_COLUMNS + CLIENT_COLUMNS
+        for part, inputs in zip(parts, reread(SCORE_INPUTS), strict=True):
+            scored = score(inputs, config=self.config, reference=reference)
+            table = _read_part(part)
+            columns = pa.Table.from_pandas(scored[added], preserve_index=False)
+            for name in added:
+                table = table.append_column(name, columns.column(name))
+            yield table.select(SCORED_COLUMNS + ERROR_COLUMNS)
+
+
+def _write_part(table: pa.Table, path: Path) -> None:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as ipc:
+        ipc.write_table(table)
+
+
+def _read_part(path: Path) -> pa.Table:
+    """A spilled part, memory-mapped: its buffers are the file's pages, read when used."""
+    return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
 
 
 def _matched_rows(max_field_chars: int, raw: pd.DataFrame) -> pd.DataFrame:
