@@ -9,6 +9,7 @@ reader) the rows and values are those of the stages' frames.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections import Counter
 from contextlib import closing
@@ -39,7 +40,7 @@ class OfflineResult:
     errors: int
     errors_path: Path
     report: dict[str, dict[str, int]] = field(default_factory=dict)
-    workers: int = 0  # processes the per-row stages ran in (0: this one)
+    helpers: int = 0  # processes that analysed new titles beside this one
 
 
 def errors_path_for(output: Path) -> Path:
@@ -118,18 +119,25 @@ def _counts(values: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in values.value_counts().items()}
 
 
+def default_title_helpers() -> int:
+    """One helper process where there is a second core: the title analysis is the largest part
+    of a scrape's run and is shared by stealing, so the helper never makes a run wait; on one
+    core it would only compete with this process."""
+    return 1 if (os.cpu_count() or 1) > 1 else 0
+
+
 def write_offline_outputs(
     input: Path,
     output: Path,
     kind: str | None = None,
     chunk_rows: int = OFFLINE_CHUNK_ROWS,
-    workers: int = 0,
+    helpers: int | None = None,
 ) -> OfflineResult:
     """Run every stage on ``input``, writing listings to ``output`` and row errors beside it.
 
-    ``workers`` > 1 runs the per-row stages in that many processes. Off by default: measured on
-    a 1,000,000-row file each worker peaks at about 650 MB (its own imports, title cache and
-    chunk), so two of them more than double the memory of the one-process run (about 650 MB)."""
+    ``helpers``: processes that share the analysis of new titles (:class:`TitleHelpers`);
+    None is :func:`default_title_helpers`."""
+    helpers = default_title_helpers() if helpers is None else helpers
     output.parent.mkdir(parents=True, exist_ok=True)
     errors_path = errors_path_for(output)
     report = _Report()
@@ -140,7 +148,7 @@ def write_offline_outputs(
         closing(CsvSink(errors_path, ERROR_OUTPUT_COLUMNS)) as errors,
     ):
         raw = read_chunks(input, input.name, chunk_rows)
-        chunks = stages.stream(raw, Path(spill), workers=workers)
+        chunks = stages.stream(raw, Path(spill), helpers=helpers)
         for chunk in chunks:
             failed = pc.is_valid(chunk.column("error_stage"))
             good = chunk.filter(pc.invert(failed))
@@ -156,8 +164,8 @@ def write_offline_outputs(
         errors=errors.rows,
         errors_path=errors_path,
         report=report.as_dict(),
-        workers=workers,
+        helpers=helpers,
     )
 
 
-__all__ = ["CsvSink", "OfflineResult", "write_offline_outputs"]
+__all__ = ["CsvSink", "OfflineResult", "default_title_helpers", "write_offline_outputs"]

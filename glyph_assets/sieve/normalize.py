@@ -53,7 +53,7 @@ import functools
 import html
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1698,11 +1698,15 @@ def _evidence_vram(idx: _Index, texts: Iterable[str]) -> float | None:
 def _cached(idx: _Index, title: str) -> Match | _Pending:
     hit = idx.cache.get(title)
     if hit is None:
-        if len(idx.cache) >= _CACHE_LIMIT:
-            _clear(idx)
         hit = _analyse(idx, title)
-        idx.cache[title] = hit
+        _keep(idx, title, hit)
     return hit
+
+
+def _keep(idx: _Index, title: str, outcome: Match | _Pending) -> None:
+    if len(idx.cache) >= _CACHE_LIMIT:
+        _clear(idx)
+    idx.cache[title] = outcome
 
 
 def _text(value: Any) -> str:
@@ -1759,11 +1763,17 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(None, index=frame.index, dtype=object)
 
 
-def normalize(clean: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
+def normalize(
+    clean: pd.DataFrame,
+    registry: Registry | None = None,
+    analyse_new: Callable[[list[str]], None] | None = None,
+) -> pd.DataFrame:
     """Add MATCH_COLUMNS to cleaned rows; row errors pass through with null match columns.
 
     Each distinct title is matched once (and cached for the process); only titles that leave
     the memory size open look at model_hint, brand_hint and bulk_notes, once per combination.
+    ``analyse_new`` is handed the distinct titles not cached yet, to analyse them and
+    :func:`keep_titles` the outcomes first (in other processes: ``TitleHelpers``).
     """
     idx = _index(registry)
     out = clean.copy(deep=False)  # new columns only: the input frame is not modified
@@ -1782,6 +1792,11 @@ def normalize(clean: pd.DataFrame, registry: Registry | None = None) -> pd.DataF
         titles = _column(out, "title").iloc[positions]
         codes, uniques = pd.factorize(titles, use_na_sentinel=True)
         distinct = np.asarray(uniques, dtype=object).tolist()  # not a Python walk of Arrow
+        if analyse_new is not None:
+            texts = (_text(t) for t in distinct)
+            new = [t for t in texts if t not in idx.cache and t.strip()]
+            if new:
+                analyse_new(new)
         outcomes: list[Match | _Pending] = [_match_cached(idx, t) for t in distinct]
         outcomes.append(_not_gpu("no title"))  # code -1
         table = np.array(
@@ -1809,6 +1824,26 @@ def normalize(clean: pd.DataFrame, registry: Registry | None = None) -> pd.DataF
     return out
 
 
+# A title's outcome before the other columns are read: a Match, or a title that waits for
+# their evidence. Opaque outside this module: it only travels between processes and caches.
+TitleOutcome = Match | _Pending
+
+
+def analyse_titles(titles: list[str], registry: Registry | None = None) -> list[TitleOutcome]:
+    """Each title's outcome, analysed (and cached) in this process."""
+    idx = _index(registry)
+    return [_cached(idx, title) for title in titles]
+
+
+def keep_titles(
+    titles: list[str], outcomes: list[TitleOutcome], registry: Registry | None = None
+) -> None:
+    """Cache outcomes another process analysed, so ``normalize`` reads them as its own."""
+    idx = _index(registry)
+    for title, outcome in zip(titles, outcomes, strict=True):
+        _keep(idx, title, outcome)
+
+
 def _match_cached(idx: _Index, title: Any) -> Match | _Pending:
     """Title-only outcome from the process cache (normalize's per-distinct-title step)."""
     text = _text(title)
@@ -1824,7 +1859,10 @@ __all__ = [
     "MATCH_TYPES",
     "Match",
     "NOT_GPU",
+    "TitleOutcome",
     "UNKNOWN_MODEL",
+    "analyse_titles",
+    "keep_titles",
     "match_title",
     "normalize",
     "title_facts",

@@ -9,17 +9,13 @@ read the file through :func:`read_chunks`, so a dry run sees the rows exactly as
 
 from __future__ import annotations
 
-import itertools
-import multiprocessing
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc  # noqa: F401 (pa.ipc)
@@ -32,7 +28,6 @@ from glyph_assets.sieve.columns import (
     NORMALIZED_COLUMNS,
     SCORE_COLUMNS,
     SCORED_COLUMNS,
-    map_headers,
 )
 from glyph_assets.sieve.enrich import enrich, fill_specs
 from glyph_assets.sieve.inspect import detect_kind
@@ -41,8 +36,11 @@ from glyph_assets.sieve.normalize import normalize
 from glyph_assets.sieve.read import iter_raw_chunks
 from glyph_assets.sieve.score import SCORE_INPUTS, ScoreConfig, market_reference, score
 from glyph_assets.sieve.scored import ScoreScale, adopt_scored, normalize_scores
+from glyph_assets.sieve.title_helpers import TitleHelpers
 
 DEFAULT_CHUNK_ROWS = 50_000
+# A first chunk this long means a large file: title helpers are started before its titles.
+EAGER_HELPER_ROWS = 50_000
 INDEX_COLUMN = "import_index"
 
 
@@ -106,15 +104,17 @@ class Stages:
     def resolved_kind(self) -> str:
         return self.kind or "raw"
 
-    def normalize(self, raw: pd.DataFrame) -> pd.DataFrame:
+    def normalize(self, raw: pd.DataFrame, titles: TitleHelpers | None = None) -> pd.DataFrame:
         """Raw strings -> cleaned and matched rows (scored uploads keep their own match
-        columns), each with its ``listing_key``."""
+        columns), each with its ``listing_key``. ``titles``: helper processes that share the
+        analysis of the chunk's new titles."""
         if self.kind is None:
             self.kind = detect_kind([str(c) for c in raw.columns])
         if self.kind == "scored":
             out = adopt_scored(raw, max_field_chars=self.max_field_chars)
         else:
-            out = normalize(clean(raw, max_field_chars=self.max_field_chars))
+            cleaned = clean(raw, max_field_chars=self.max_field_chars)
+            out = normalize(cleaned, analyse_new=titles.analyse if titles else None)
         out["listing_key"] = listing_keys(out, self.source)
         columns = SCORED_COLUMNS if self.kind == "scored" else NORMALIZED_COLUMNS
         return out[columns + ERROR_COLUMNS]
@@ -149,7 +149,7 @@ class Stages:
         yield from self.score(lambda: enriched)
 
     def stream(
-        self, raw_chunks: Iterable[pd.DataFrame], spill: Path, workers: int = 0
+        self, raw_chunks: Iterable[pd.DataFrame], spill: Path, helpers: int = 0
     ) -> Iterator[pa.Table]:
         """Every stage in memory bounded by the chunk size, not the file: scored chunks, in input
         order, as the Arrow tables the output files are written from.
@@ -159,25 +159,19 @@ class Stages:
         score reads (``SCORE_INPUTS``), and the score's columns are added to the spilled table
         as it is: the wide rows are converted between pandas and Arrow once, not three times.
 
-        ``workers`` > 1 (raw uploads): clean, title matching and enrich run in that many
-        processes, see :func:`_parallel_enriched`."""
+        ``helpers`` processes share the analysis of new titles (:class:`TitleHelpers`); they
+        stop once every chunk is enriched."""
         parts: list[Path] = []
-        chunks = iter(raw_chunks)
-        first = next(chunks, None)
-        if first is None:
-            return
-        if self.kind is None:
-            self.kind = detect_kind([str(c) for c in first.columns])
-        raw_chunks = itertools.chain([first], chunks)
-        if workers > 1 and self.kind == "raw":
-            enriched: Iterable[pd.DataFrame] = _parallel_enriched(self, raw_chunks, workers)
-        else:
-            enriched = (self.enrich(self.normalize(raw)) for raw in raw_chunks)
-        with closing(WriteBehind()) as writer:
-            for frame in enriched:
+        with TitleHelpers(helpers) as titles, closing(WriteBehind()) as writer:
+            for raw in raw_chunks:
+                if not parts and len(raw) >= EAGER_HELPER_ROWS:
+                    titles.launch()  # a large file: helpers start while this chunk is cleaned
+                frame = self.enrich(self.normalize(raw, titles))
                 part = spill / f"part-{len(parts):05d}.arrow"
                 writer.submit(_write_part, pa.Table.from_pandas(frame, preserve_index=False), part)
                 parts.append(part)
+        if not parts:
+            return
 
         def reread(columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
             for part in parts:
@@ -209,49 +203,6 @@ def _write_part(table: pa.Table, path: Path) -> None:
 def _read_part(path: Path) -> pa.Table:
     """A spilled part, memory-mapped: its buffers are the file's pages, read when used."""
     return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
-
-
-def _matched_rows(max_field_chars: int, raw: pd.DataFrame) -> pd.DataFrame:
-    """A worker's share of a raw chunk, cleaned, matched and enriched (no listing key yet)."""
-    return enrich(normalize(clean(raw, max_field_chars=max_field_chars)))
-
-
-def _title_shares(raw: pd.DataFrame, workers: int) -> list[pd.DataFrame]:
-    """The chunk's rows split by a hash of their title, so that each distinct title is only
-    ever analysed (and cached) in one worker; rows without a title column split evenly."""
-    source = map_headers([str(c) for c in raw.columns]).get("title")
-    if source is None:
-        lane = np.arange(len(raw)) % workers
-    else:
-        lane = pd.util.hash_pandas_object(raw[source], index=False).to_numpy() % workers
-    return [raw.loc[lane == k] for k in range(workers)]
-
-
-def _parallel_enriched(
-    stages: Stages, raw_chunks: Iterable[pd.DataFrame], workers: int
-) -> Iterator[pd.DataFrame]:
-    """Enriched chunks, the per-row work spread over ``workers`` processes: each chunk's rows
-    go to a worker by title (each title's analysis happens once), come back in input order, and
-    get their listing keys here, over the whole chunk (a URL several rows share is a chunk-wide
-    fact). The next chunk is under way while this one is finished, and at most two are."""
-    context = multiprocessing.get_context("spawn")  # Arrow's threads do not survive a fork
-
-    def finish(shares: list[Future[pd.DataFrame]]) -> pd.DataFrame:
-        out = pd.concat([f.result() for f in shares]).sort_values(INDEX_COLUMN, kind="stable")
-        out["listing_key"] = listing_keys(out, stages.source)
-        return out[ENRICHED_COLUMNS + ERROR_COLUMNS].reset_index(drop=True)
-
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: deque[list[Future[pd.DataFrame]]] = deque()
-        for raw in raw_chunks:
-            shares = _title_shares(raw.reset_index(drop=True), workers)
-            pending.append(
-                [pool.submit(_matched_rows, stages.max_field_chars, share) for share in shares]
-            )
-            if len(pending) > 1:
-                yield finish(pending.popleft())
-        while pending:
-            yield finish(pending.popleft())
 
 
 def run_offline(

@@ -271,14 +271,19 @@ def pipeline(
     output: Annotated[Path, typer.Option("-o", "--output", help="Output CSV")],
     report: Annotated[bool, typer.Option(help="Print match and reject distributions")] = False,
     kind: Annotated[str | None, typer.Option(help="raw or scored (detected by default)")] = None,
-    workers: Annotated[
-        int, typer.Option(min=0, help="Processes for the per-row stages (0: this one)")
-    ] = 0,
+    helpers: Annotated[
+        int | None,
+        typer.Option(
+            "--title-helpers",
+            min=0,
+            help="Processes that share the analysis of new titles (default: 1 on two cores)",
+        ),
+    ] = None,
 ) -> None:
     """Run clean -> normalize -> enrich -> score on INPUT with no Dagster and no database."""
     from glyph_assets.offline import write_offline_outputs
 
-    result = write_offline_outputs(input, output, kind=kind, workers=workers)
+    result = write_offline_outputs(input, output, kind=kind, helpers=helpers)
     console.print(
         f"{result.rows} rows -> {output} ({result.listings} listings, "
         f"{result.errors} row errors -> {result.errors_path})"

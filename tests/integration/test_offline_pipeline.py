@@ -53,7 +53,7 @@ EXPORT = CORPUS / "shopify_store_export.csv"
 
 
 @pytest.mark.skipif(not EXPORT.exists(), reason="corpus not present beside the checkout")
-def test_streamed_files_hold_the_in_memory_rows_and_two_workers_change_nothing(
+def test_streamed_files_hold_the_in_memory_rows_and_title_helpers_change_nothing(
     tmp_path: Path,
 ) -> None:
     expected = run_offline(EXPORT, filename=EXPORT.name)
@@ -66,10 +66,10 @@ def test_streamed_files_hold_the_in_memory_rows_and_two_workers_change_nothing(
         assert ((left == right) | (left.isna() & right.isna())).all(), column
 
     frames = []
-    for workers in (0, 2):
-        spill = tmp_path / f"spill-{workers}"
+    for helpers in (0, 2):
+        spill = tmp_path / f"spill-{helpers}"
         spill.mkdir()
         chunks = read_chunks(EXPORT, EXPORT.name, 4_000)
-        frames.append(list(Stages(kind=None).stream(chunks, spill, workers=workers)))
+        frames.append(list(Stages(kind=None).stream(chunks, spill, helpers=helpers)))
     for serial, parallel in zip(*frames, strict=True):
         assert serial.equals(parallel)

@@ -49,10 +49,12 @@ def write_rows(target: Path, rows: int) -> Path:
 
 
 class MemorySampler:
-    """Peak summed RSS of the stack's processes and their children (run workers included)."""
+    """Peak summed RSS of the stack's processes and their children (run workers included);
+    ``roots=False``: of the children alone."""
 
-    def __init__(self, pids: list[int], interval: float = 0.2) -> None:
+    def __init__(self, pids: list[int], interval: float = 0.2, roots: bool = True) -> None:
         self.pids = pids
+        self.roots = roots
         self.interval = interval
         self.peak_mb = 0.0
         self._stop = threading.Event()
@@ -63,7 +65,7 @@ class MemorySampler:
         for pid in self.pids:
             try:
                 root = psutil.Process(pid)
-                for proc in [root, *root.children(recursive=True)]:
+                for proc in [root] * self.roots + root.children(recursive=True):
                     try:
                         total += proc.memory_info().rss
                     except psutil.Error:

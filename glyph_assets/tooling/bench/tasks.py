@@ -6,6 +6,7 @@ Usage: ``python -m glyph_assets.tooling.bench.tasks TASK ARGS...``; prints one J
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sqlite3
 import sys
@@ -85,17 +86,20 @@ def task_pipeline(path: str, output: str) -> dict[str, Any]:
     """``glyph pipeline`` as a user runs it: every stage, the listings and row-errors files
     written; its peak memory is the whole run's."""
     from glyph_assets.offline import write_offline_outputs
+    from glyph_assets.tooling.bench.api import MemorySampler
 
     start = time.perf_counter()
-    result = write_offline_outputs(Path(path), Path(output))
-    # The worker processes' memory counts too: the largest of them, once per worker.
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    # The helper processes' memory counts too, sampled (their rusage peak would be this
+    # process's size at the moment they were forked to exec the new interpreter).
+    with MemorySampler([os.getpid()], roots=False) as helpers:
+        result = write_offline_outputs(Path(path), Path(output))
     return {
         "seconds": time.perf_counter() - start,
         "rows": result.rows,
         "listings": result.listings,
         "errors": result.errors,
-        "workers_peak_mb": children * result.workers,
+        "helpers": result.helpers,
+        "workers_peak_mb": helpers.peak_mb,
     }
 
 

@@ -1,0 +1,46 @@
+"""Title analysis shared with helper processes (``TitleHelpers``): the same match columns as
+analysing every title here, with real spawned processes doing part of the work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from glyph_assets.sieve.clean import clean
+from glyph_assets.sieve.normalize import normalize
+from glyph_assets.sieve.pipeline import read_chunks
+from glyph_assets.sieve.registry import clear_registry_cache
+from glyph_assets.sieve.title_helpers import TitleHelpers
+from glyph_assets.tooling.bench.datagen import title_pool
+
+
+def _cleaned(tmp_path: Path) -> pd.DataFrame:
+    titles = [t for t, _, _ in title_pool(2_500, np.random.default_rng(5))]
+    rows = pd.DataFrame({"title": titles + titles[:700] + ["", "Lot of 2 RTX 3090 24GB"]})
+    rows["price"] = "$450.00"
+    path = tmp_path / "titles.csv"
+    rows.to_csv(path, index=False)
+    return clean(next(read_chunks(path, path.name, 10_000)))
+
+
+def test_titles_analysed_by_helpers_match_those_analysed_here(tmp_path: Path) -> None:
+    cleaned = _cleaned(tmp_path)
+    clear_registry_cache()  # a fresh registry: a fresh title cache, every title new
+    alone = normalize(cleaned)
+    clear_registry_cache()
+    with TitleHelpers(1, batch=50, least=1) as helpers:
+        helpers.start()
+        shared = normalize(cleaned, analyse_new=helpers.analyse)
+    assert helpers.offloaded > 0  # the helper analysed some of them
+    assert alone["canonical_model"].notna().sum() > 1_000
+    pd.testing.assert_frame_equal(alone, shared)
+
+
+def test_few_new_titles_never_start_a_helper(tmp_path: Path) -> None:
+    cleaned = _cleaned(tmp_path)
+    clear_registry_cache()
+    with TitleHelpers(1) as helpers:  # 2,500 titles: fewer than MIN_NEW_TITLES
+        normalize(cleaned.iloc[:1_000], analyse_new=helpers.analyse)
+        assert helpers._pool is None and helpers.offloaded == 0
