@@ -67,14 +67,48 @@ def _title_model_pairs(
         if not isinstance(titles.dtype, pd.StringDtype):  # objects, categories: as text first
             titles = titles.astype(object).fillna("").astype(str)
         title_codes, distinct = pd.factorize(titles.fillna(""))
-        title_texts = [str(title) for title in distinct]
+        title_texts = np.asarray(distinct, dtype=object)  # one conversion in C, not per value
     else:
-        title_codes, title_texts = np.zeros(len(rows), dtype=np.intp), [""]
+        title_codes, title_texts = np.zeros(len(rows), dtype=np.intp), np.array([""], dtype=object)
     model_codes, model_names = pd.factorize(models)
-    pair_codes, pairs = pd.factorize(title_codes.astype(np.int64) * len(model_names) + model_codes)
+    model_texts = np.array([str(name) for name in model_names], dtype=object)
     width = len(model_names)
-    firsts = [(title_texts[p // width], str(model_names[p % width])) for p in pairs.tolist()]
+    pair_codes, pairs = pd.factorize(title_codes.astype(np.int64) * width + model_codes)
+    title_of, model_of = np.divmod(pairs, width)
+    firsts = list(zip(title_texts[title_of].tolist(), model_texts[model_of].tolist(), strict=True))
     return pair_codes, firsts
+
+
+# Each (title, model) pair's warnings and stated memory size, per registry and process: a
+# scrape repeats its titles in every chunk, and what a pair yields never changes.
+_PAIR_LIMIT = 500_000
+_PAIRS = ("enrich.pairs", lambda registry: {})
+
+
+def _pair_facts(
+    pairs: list[tuple[str, str]], registry: Registry
+) -> tuple[list[str | None], list[float | None]]:
+    """For each (title, model) pair: its warning text (None: none) and the memory size its
+    title states. A title's facts are looked up once, for both."""
+    cache: dict[tuple[str, str], tuple[str | None, float | None]] = registry.memo(*_PAIRS)
+    by_model = registry.memo(*_FACTS)
+    texts: list[str | None] = []
+    stated: list[float | None] = []
+    for pair in pairs:
+        hit = cache.get(pair)
+        if hit is None:
+            title, canonical = pair
+            fact = title_facts(title, registry) if title else None
+            if fact is None:
+                hit = (None, None)
+            else:
+                hit = ("; ".join(_warnings(fact, canonical, by_model)) or None, fact.title_vram_gb)
+            if len(cache) >= _PAIR_LIMIT:
+                cache.clear()
+            cache[pair] = hit
+        texts.append(hit[0])
+        stated.append(hit[1])
+    return texts, stated
 
 
 def enrich(normalized: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
@@ -104,17 +138,10 @@ def enrich(normalized: pd.DataFrame, registry: Registry | None = None) -> pd.Dat
     warnings = np.full(n, None, dtype=object)
     if len(rows):
         codes, firsts = _title_model_pairs(out, rows, model.iloc[rows].to_numpy())
-        # each distinct title's facts looked up once, for its warnings and its stated size
-        facts = [title_facts(title, registry) if title else None for title, _ in firsts]
-        by_model = registry.memo(*_FACTS)
-        texts = [
-            "; ".join(_warnings(fact, canonical, by_model)) or None if fact else None
-            for fact, (_, canonical) in zip(facts, firsts, strict=True)
-        ]
+        texts, stated = _pair_facts(firsts, registry)
         warnings[rows] = np.array(texts, dtype=object)[codes]
         vram = out["vram_gb"].to_numpy(dtype=float, copy=True)
         if np.isnan(vram[rows]).any():
-            stated = [fact.title_vram_gb if fact else None for fact in facts]
             from_title = np.array(stated, dtype=float)[codes]
             vram[rows] = np.where(np.isnan(vram[rows]), from_title, vram[rows])
             out["vram_gb"] = vram
