@@ -1797,7 +1797,8 @@ def normalize(
             new = [t for t in texts if t not in idx.cache and t.strip()]
             if new:
                 analyse_new(new)
-        outcomes: list[Match | _Pending] = [_match_cached(idx, t) for t in distinct]
+        known = idx.cache.get  # a title already analysed is its own key: no _text, no strip
+        outcomes: list[Match | _Pending] = [known(t) or _match_cached(idx, t) for t in distinct]
         outcomes.append(_not_gpu("no title"))  # code -1
         table = np.array(
             [(o if isinstance(o, Match) else o.base).row() for o in outcomes], dtype=object
