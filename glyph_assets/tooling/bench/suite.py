@@ -38,7 +38,7 @@ def offline_figures(
     figures = []
     if stages:
         timed = [run_task("offline", str(path)) for _ in range(repeat)]
-        for stage in ("read", "clean", "normalize", "enrich", "score"):
+        for stage in ("read", "clean", "titles", "normalize", "keys", "enrich", "score"):
             seconds = median_of([r["stages"][stage] for r in timed])
             figures.append(Figure(f"{label}: {stage} rows/s", rows / max(seconds, 1e-9), "rows/s"))
     figures.append(

@@ -46,16 +46,26 @@ def task_sqlite_floor(path: str, db: str) -> dict[str, Any]:
 
 
 def task_offline(path: str, chunk_rows: str = "100000") -> dict[str, Any]:
-    """Each stage timed separately over the same chunks, then the sum as the whole pipeline."""
+    """Each stage timed separately over the same chunks, in this one process, then the sum as
+    the whole pipeline. ``titles`` is the analysis of each distinct title the first time it is
+    seen (inside normalize, which is timed without it); ``keys`` the listing keys."""
     from glyph_assets.sieve.clean import clean
     from glyph_assets.sieve.enrich import enrich
-    from glyph_assets.sieve.normalize import normalize
+    from glyph_assets.sieve.listing_key import listing_keys
+    from glyph_assets.sieve.normalize import analyse_titles, normalize
     from glyph_assets.sieve.read import iter_raw_chunks
     from glyph_assets.sieve.registry import load_registry
     from glyph_assets.sieve.score import market_reference, score
 
     load_registry()
-    timings = dict.fromkeys(("read", "clean", "normalize", "enrich", "score"), 0.0)
+    stages = ("read", "clean", "titles", "normalize", "keys", "enrich", "score")
+    timings = dict.fromkeys(stages, 0.0)
+
+    def analyse(titles: list[str]) -> None:
+        now = time.perf_counter()
+        analyse_titles(titles)
+        timings["titles"] += time.perf_counter() - now
+
     enriched: list[pd.DataFrame] = []
     rows = 0
     started = time.perf_counter()
@@ -65,9 +75,12 @@ def task_offline(path: str, chunk_rows: str = "100000") -> dict[str, Any]:
         timings["read"] += now - tick
         cleaned = clean(raw)
         timings["clean"] += time.perf_counter() - now
+        now, analysed = time.perf_counter(), timings["titles"]
+        normalized = normalize(cleaned, analyse_new=analyse)
+        timings["normalize"] += time.perf_counter() - now - (timings["titles"] - analysed)
         now = time.perf_counter()
-        normalized = normalize(cleaned)
-        timings["normalize"] += time.perf_counter() - now
+        normalized["listing_key"] = listing_keys(normalized)
+        timings["keys"] += time.perf_counter() - now
         now = time.perf_counter()
         enriched.append(enrich(normalized))
         timings["enrich"] += time.perf_counter() - now
