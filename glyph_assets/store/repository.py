@@ -412,7 +412,8 @@ def write_import_rows(
     titles = TitleCatalog(writer)
     for chunk in chunks:
         failed = chunk["error_stage"].notna()
-        good = chunk.loc[~failed]
+        # most chunks have no row error: taking every row of every column would copy the chunk
+        good = chunk.loc[~failed] if failed.any() else chunk
         bad = (
             chunk.loc[failed]
             .rename(columns={"error_stage": "stage", "error_field": "field"})
