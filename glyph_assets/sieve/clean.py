@@ -101,7 +101,8 @@ def map_distinct(
     parsed = parse(pd.Series(distinct, dtype=object))
 
     def take(series: pd.Series) -> pd.Series:
-        return pd.Series(series.to_numpy()[codes], index=values.index, dtype=series.dtype)
+        # the array's own take: a nullable column (Int64) is not rebuilt from Python objects
+        return pd.Series(series.array.take(codes), index=values.index, dtype=series.dtype)
 
     if isinstance(parsed, tuple):
         return tuple(take(part) for part in parsed)
