@@ -102,13 +102,16 @@ def adopt_scored(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHA
 
     out = clean(raw, max_field_chars=max_field_chars, require_title=False)
     source = _source(raw)
-    problems = pd.Series(None, index=out.index, dtype=object)
-    fields = pd.Series(None, index=out.index, dtype=object)
+    # A row's first problem is its reason; rows still without one are ``open``.
+    problems = np.full(len(out), None, dtype=object)
+    fields = np.full(len(out), None, dtype=object)
+    open_rows = np.ones(len(out), dtype=bool)
 
     def flag(mask: pd.Series, field: str, reason: str) -> None:
-        todo = mask.reset_index(drop=True) & problems.isna()
+        todo = mask.to_numpy(dtype=bool) & open_rows
         problems[todo] = reason
         fields[todo] = field
+        open_rows[todo] = False
 
     def text_of(column: str) -> pd.Series | None:
         if column not in source:
@@ -161,7 +164,7 @@ def adopt_scored(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHA
     )
     out["is_gpu"] = out["is_gpu"].where(out["is_gpu"].notna(), model.notna())
 
-    mark = problems.notna() & out["error_stage"].isna()
+    mark = ~open_rows & out["error_stage"].isna().to_numpy()
     out.loc[mark, "error_stage"] = "validate"
     out.loc[mark, "error_field"] = fields[mark]
     out.loc[mark, "error_reason"] = problems[mark]
