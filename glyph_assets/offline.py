@@ -21,11 +21,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from glyph_assets.sieve.columns import SCORED_COLUMNS
+from glyph_assets.sieve.columns import ERROR_OUTPUT_COLUMNS, ERROR_OUTPUT_NAMES, SCORED_COLUMNS
 from glyph_assets.sieve.pipeline import Stages, WriteBehind, arrow_text_types, read_chunks
+from glyph_assets.sieve.title_helpers import TitleHelpers
 
-ERROR_OUTPUT_COLUMNS = ["import_index", "stage", "field", "reason", "raw_row"]
-ERROR_RENAMES = {"error_stage": "stage", "error_field": "field", "error_reason": "reason"}
 # Rows per chunk: large enough that per-chunk costs vanish, small enough that a chunk's frames
 # (each stage's, plus its Arrow copy for the writer) stay a few hundred MB.
 OFFLINE_CHUNK_ROWS = 100_000
@@ -40,7 +39,7 @@ class OfflineResult:
     errors: int
     errors_path: Path
     report: dict[str, dict[str, int]] = field(default_factory=dict)
-    helpers: int = 0  # processes that analysed new titles beside this one
+    helpers: int = 0  # helper processes allowed to analyse new titles (large raw files)
 
 
 def errors_path_for(output: Path) -> Path:
@@ -120,10 +119,12 @@ def _counts(values: pd.Series) -> dict[str, int]:
 
 
 def default_title_helpers() -> int:
-    """One helper process where there is a second core: the title analysis is the largest part
-    of a scrape's run and is shared by stealing, so the helper never makes a run wait; on one
-    core it would only compete with this process."""
-    return 1 if (os.cpu_count() or 1) > 1 else 0
+    """One helper process where this process may use a second core (``glyph pipeline``'s
+    default): the title analysis is the largest part of a scrape's run and is shared by
+    stealing, so the helper never makes a run wait; on one core it would only compete with this
+    process. The library's default is none: a helper is a spawned interpreter, which needs the
+    calling script to guard its top level with ``if __name__ == "__main__"``."""
+    return 1 if len(os.sched_getaffinity(0)) > 1 else 0
 
 
 def write_offline_outputs(
@@ -131,13 +132,11 @@ def write_offline_outputs(
     output: Path,
     kind: str | None = None,
     chunk_rows: int = OFFLINE_CHUNK_ROWS,
-    helpers: int | None = None,
+    helpers: int = 0,
 ) -> OfflineResult:
     """Run every stage on ``input``, writing listings to ``output`` and row errors beside it.
 
-    ``helpers``: processes that share the analysis of new titles (:class:`TitleHelpers`);
-    None is :func:`default_title_helpers`."""
-    helpers = default_title_helpers() if helpers is None else helpers
+    ``helpers``: processes that share the analysis of new titles (:class:`TitleHelpers`)."""
     output.parent.mkdir(parents=True, exist_ok=True)
     errors_path = errors_path_for(output)
     report = _Report()
@@ -148,12 +147,12 @@ def write_offline_outputs(
         closing(CsvSink(errors_path, ERROR_OUTPUT_COLUMNS)) as errors,
     ):
         raw = read_chunks(input, input.name, chunk_rows)
-        chunks = stages.stream(raw, Path(spill), helpers=helpers)
+        chunks = stages.stream(raw, Path(spill), TitleHelpers(helpers))
         for chunk in chunks:
             failed = pc.is_valid(chunk.column("error_stage"))
             good = chunk.filter(pc.invert(failed))
             bad = chunk.filter(failed).rename_columns(
-                [ERROR_RENAMES.get(name, name) for name in chunk.column_names]
+                [ERROR_OUTPUT_NAMES.get(name, name) for name in chunk.column_names]
             )
             listings.write(good)
             errors.write(bad)

@@ -15,6 +15,13 @@ FIRST_INDEX = 1
 ERROR_COLUMN = "_error"
 
 ERROR_COLUMNS: list[str] = ["error_stage", "error_field", "error_reason", "raw_row"]
+# A row error's columns as stored and as `glyph pipeline` writes them (raw_row keeps its name).
+ERROR_OUTPUT_NAMES: dict[str, str] = {
+    "error_stage": "stage",
+    "error_field": "field",
+    "error_reason": "reason",
+}
+ERROR_OUTPUT_COLUMNS: list[str] = ["import_index", *ERROR_OUTPUT_NAMES.values(), "raw_row"]
 
 CLEAN_COLUMNS: list[str] = [
     "import_index",

@@ -1773,8 +1773,11 @@ def normalize(
     Each distinct title is matched once (and cached for the process); only titles that leave
     the memory size open look at model_hint, brand_hint and bulk_notes, once per combination.
     ``analyse_new`` is handed the distinct titles not cached yet, to analyse them and
-    :func:`keep_titles` the outcomes first (in other processes: ``TitleHelpers``).
+    :func:`keep_titles` the outcomes first (in other processes: ``TitleHelpers``); it works on
+    the default registry, as those functions do.
     """
+    if analyse_new is not None and registry is not None:
+        raise ValueError("analyse_new analyses against the default registry; pass no registry")
     idx = _index(registry)
     out = clean.copy(deep=False)  # new columns only: the input frame is not modified
     n = len(out)

@@ -72,7 +72,7 @@ class WriteBehind:
 
 
 def arrow_text_types(arrow_type: pa.DataType) -> Any:
-    """``types_mapper`` keeping Parquet text as Arrow-backed pandas strings. pandas writes its
+    """``types_mapper`` keeping stored Arrow text as Arrow-backed pandas strings. pandas writes its
     Arrow strings as ``large_string``; without this they come back as Python objects."""
     if arrow_type in (pa.string(), pa.large_string()):
         return pd.StringDtype("pyarrow")
@@ -133,10 +133,15 @@ class Stages:
             for chunk in normalize_scores(make_chunks, self.score_scale, self.on_scale):
                 yield chunk[SCORED_COLUMNS + ERROR_COLUMNS]
             return
+        for scored in self.scores(make_chunks):
+            yield scored[SCORED_COLUMNS + ERROR_COLUMNS]
+
+    def scores(self, make_chunks: Callable[[], Iterable[pd.DataFrame]]) -> Iterator[pd.DataFrame]:
+        """glyph's own score of raw uploads: the import's market over every chunk, then each
+        chunk scored against it (the chunks need only ``SCORE_INPUTS``)."""
         reference = market_reference(make_chunks())
         for chunk in make_chunks():
-            scored = score(chunk, config=self.config, reference=reference)
-            yield scored[SCORED_COLUMNS + ERROR_COLUMNS]
+            yield score(chunk, config=self.config, reference=reference)
 
     def enrich_all(self, raw_chunks: Iterable[pd.DataFrame]) -> list[pd.DataFrame]:
         """Normalize and enrich every chunk, kept in memory for the score's two passes (the
@@ -149,22 +154,30 @@ class Stages:
         yield from self.score(lambda: enriched)
 
     def stream(
-        self, raw_chunks: Iterable[pd.DataFrame], spill: Path, helpers: int = 0
+        self,
+        raw_chunks: Iterable[pd.DataFrame],
+        spill: Path,
+        titles: TitleHelpers | None = None,
     ) -> Iterator[pa.Table]:
         """Every stage in memory bounded by the chunk size, not the file: scored chunks, in input
         order, as the Arrow tables the output files are written from.
 
-        Each enriched chunk is kept under ``spill`` as an uncompressed Arrow IPC part (written
-        behind, read back memory-mapped). The score's two passes read back only the columns the
-        score reads (``SCORE_INPUTS``), and the score's columns are added to the spilled table
-        as it is: the wide rows are converted between pandas and Arrow once, not three times.
+        Each enriched chunk is kept under ``spill`` as an Arrow IPC part, uncompressed (about
+        300 bytes a row of a scrape: several times the input, on disk until the caller removes
+        ``spill``), written behind and read back memory-mapped. The score's two passes read
+        back only the columns the score reads (``SCORE_INPUTS``), and the score's columns are
+        added to the spilled table as it is: the wide rows are converted between pandas and
+        Arrow once, not three times.
 
-        ``helpers`` processes share the analysis of new titles (:class:`TitleHelpers`); they
-        stop once every chunk is enriched."""
+        ``titles`` (raw uploads): helper processes that share the analysis of new titles,
+        started with a large file's first chunk and stopped once every chunk is enriched."""
         parts: list[Path] = []
-        with TitleHelpers(helpers) as titles, closing(WriteBehind()) as writer:
+        titles = titles or TitleHelpers(0)
+        with titles, closing(WriteBehind()) as writer:
             for raw in raw_chunks:
-                if not parts and len(raw) >= EAGER_HELPER_ROWS:
+                if self.kind is None:
+                    self.kind = detect_kind([str(c) for c in raw.columns])
+                if not parts and self.kind == "raw" and len(raw) >= EAGER_HELPER_ROWS:
                     titles.launch()  # a large file: helpers start while this chunk is cleaned
                 frame = self.enrich(self.normalize(raw, titles))
                 part = spill / f"part-{len(parts):05d}.arrow"
@@ -184,12 +197,11 @@ class Stages:
             for frame in self.score(reread):
                 yield pa.Table.from_pandas(frame, preserve_index=False)
             return
-        reference = market_reference(reread(SCORE_INPUTS))
         added = SCORE_COLUMNS + CLIENT_COLUMNS
-        for part, inputs in zip(parts, reread(SCORE_INPUTS), strict=True):
-            scored = score(inputs, config=self.config, reference=reference)
+        scored = self.scores(lambda: reread(SCORE_INPUTS))
+        for part, frame in zip(parts, scored, strict=True):
+            columns = pa.Table.from_pandas(frame[added], preserve_index=False)
             table = _read_part(part)
-            columns = pa.Table.from_pandas(scored[added], preserve_index=False)
             for name in added:
                 table = table.append_column(name, columns.column(name))
             yield table.select(SCORED_COLUMNS + ERROR_COLUMNS)

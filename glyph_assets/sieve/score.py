@@ -123,8 +123,11 @@ def _scoreable_rows(frame: pd.DataFrame, mask: np.ndarray, columns: list[str]) -
 
 
 def _as_text(values: pd.Series) -> pd.Series:
-    """``values.astype(str)`` as Python strings, each distinct value converted once."""
+    """``values.astype(str)`` as Python strings, each distinct value converted once. The values
+    are never missing here (the scoreable rows have a model; a missing currency is USD)."""
     codes, uniques = pd.factorize(values)
+    if (codes < 0).any():
+        raise ValueError("_as_text takes no missing value")
     text = np.asarray(pd.Index(uniques).astype(str), dtype=object)
     return pd.Series(text[codes], index=values.index, dtype=object)
 

@@ -8,20 +8,25 @@ caches as its own, so ``normalize`` then finds every title analysed and runs as 
 output is the same as without helpers (each title's analysis depends on the title and the
 registry alone).
 
-The work is shared by stealing: every batch is offered to the helpers, and this process takes
-back from the end of the queue every batch no helper has started, analysing it itself. A
-helper still starting up (a spawned interpreter, its imports and the registry's index: about a
-second) therefore costs nothing, and a chunk with few new titles never waits for a process.
+The work is shared by stealing: once the helpers are ready, every batch is offered to them and
+this process takes back from the end of the queue every batch no helper has been handed,
+analysing it itself. Until they are ready (a spawned interpreter, its imports and the
+registry's index: about a second) this process works alone, so a helper's start-up never makes
+it wait, and a chunk with few new titles never involves a process at all.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 
 from glyph_assets.sieve.normalize import TitleOutcome, analyse_titles, keep_titles
 from glyph_assets.sieve.registry import load_registry
+
+logger = logging.getLogger(__name__)
 
 # Titles per batch: each costs the helper ~70 ms, enough that sending it is cheap beside it.
 BATCH_TITLES = 500
@@ -69,30 +74,66 @@ class TitleHelpers:
         for warming in self._warming:
             warming.result()
 
+    def _ready(self) -> bool:
+        """Have the helpers finished starting? (Never waits.) A batch handed to a helper still
+        starting would keep this process waiting for its start-up, about a second."""
+        return all(warming.done() for warming in self._warming)
+
     def analyse(self, titles: list[str]) -> None:
         """Analyse new titles (``normalize``'s ``analyse_new``), sharing them with the helpers
-        when there are enough of them to pay; the outcomes are cached in this process."""
+        when there are enough of them to pay; the outcomes are cached in this process.
+
+        Until the helpers are ready this process analyses batches itself, from the end; once
+        they are, every remaining batch is offered to them and this process takes back from
+        the end each one no helper has been handed. The executor hands batches out first in,
+        first out, so when one cannot be taken back, no earlier one can: none is analysed
+        twice. A helper that fails (it died, or could not start) is given no more work: its
+        batches are analysed here."""
         if self.helpers < 1 or len(titles) < self.least:
             analyse_titles(titles)
             return
         pool = self._started()
         batches = [titles[i : i + self.batch] for i in range(0, len(titles), self.batch)]
-        offered: list[Future[list[TitleOutcome]]] = [
-            pool.submit(analyse_titles, batch) for batch in batches
-        ]
-        for future, batch in zip(reversed(offered), reversed(batches), strict=True):
+        while batches and not self._ready():
+            analyse_titles(batches.pop())
+        offered: list[tuple[Future[list[TitleOutcome]], list[str]]] = []
+        for position, batch in enumerate(batches):
+            try:
+                offered.append((pool.submit(analyse_titles, batch), batch))
+            except BrokenProcessPool:  # a helper died before: no more offers
+                self._give_up()
+                for rest in batches[position:]:
+                    analyse_titles(rest)
+                break
+        for future, batch in reversed(offered):
             if not future.cancel():
-                break  # a helper has this batch, and every earlier one
+                break  # handed to a helper, as is every earlier one
             analyse_titles(batch)
-        for future, batch in zip(offered, batches, strict=True):
+        for future, batch in offered:
             if not future.cancelled():
-                keep_titles(batch, future.result())
-                self.offloaded += len(batch)
+                self._keep(future, batch)
+
+    def _keep(self, future: Future[list[TitleOutcome]], batch: list[str]) -> None:
+        try:
+            outcomes = future.result()
+        except Exception:  # noqa: BLE001 - a helper's failure must not fail the run
+            self._give_up()
+            analyse_titles(batch)
+            return
+        keep_titles(batch, outcomes)
+        self.offloaded += len(batch)
+
+    def _give_up(self) -> None:
+        if self.helpers:
+            logger.warning("title helper failed; analysing every title in this process")
+        self.helpers = 0
+        self.close()
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+            self._warming = []
 
     def __enter__(self) -> TitleHelpers:
         return self

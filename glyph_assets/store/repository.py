@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from glyph_assets.contract import MAX_ERROR_CHARS
-from glyph_assets.sieve.columns import LISTING_COLUMNS
+from glyph_assets.sieve.columns import ERROR_OUTPUT_COLUMNS, ERROR_OUTPUT_NAMES, LISTING_COLUMNS
 from glyph_assets.store import summaries
 from glyph_assets.store.db import fetch_all, fetch_first
 from glyph_assets.store.listing_rows import SPEC_SET_KEYS, of_errors, of_import
@@ -39,7 +39,7 @@ from glyph_assets.store.models import (
 )
 from glyph_assets.store.status import PERSISTED_STATUSES, TERMINAL_STATUSES, ImportStatus
 
-ROW_ERROR_COLUMNS = ["import_index", "stage", "field", "reason", "raw_row"]
+ROW_ERROR_COLUMNS = ERROR_OUTPUT_COLUMNS
 
 
 def utcnow() -> datetime:
@@ -414,11 +414,7 @@ def write_import_rows(
         failed = chunk["error_stage"].notna()
         # most chunks have no row error: taking every row of every column would copy the chunk
         good = chunk.loc[~failed] if failed.any() else chunk
-        bad = (
-            chunk.loc[failed]
-            .rename(columns={"error_stage": "stage", "error_field": "field"})
-            .assign(import_key=key, reason=lambda f: f["error_reason"])
-        )
+        bad = chunk.loc[failed].rename(columns=ERROR_OUTPUT_NAMES).assign(import_key=key)
         writer.insert("listings", STORED_LISTING_COLUMNS, lean_listings(good, key, catalog, titles))
         writer.insert("row_errors", STORED_ERROR_COLUMNS, bad)
         if written is not None:

@@ -281,8 +281,9 @@ def pipeline(
     ] = None,
 ) -> None:
     """Run clean -> normalize -> enrich -> score on INPUT with no Dagster and no database."""
-    from glyph_assets.offline import write_offline_outputs
+    from glyph_assets.offline import default_title_helpers, write_offline_outputs
 
+    helpers = default_title_helpers() if helpers is None else helpers
     result = write_offline_outputs(input, output, kind=kind, helpers=helpers)
     console.print(
         f"{result.rows} rows -> {output} ({result.listings} listings, "

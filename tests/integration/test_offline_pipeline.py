@@ -12,6 +12,8 @@ from glyph_assets.offline import write_offline_outputs
 from glyph_assets.sieve.columns import MATCH_COLUMNS
 from glyph_assets.sieve.pipeline import Stages, read_chunks, run_offline
 from glyph_assets.sieve.read import read_raw
+from glyph_assets.sieve.registry import clear_registry_cache
+from glyph_assets.sieve.title_helpers import TitleHelpers
 from glyph_assets.tooling.cli import app
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
@@ -65,11 +67,16 @@ def test_streamed_files_hold_the_in_memory_rows_and_title_helpers_change_nothing
         left, right = good[column].astype(object), written[column].astype(object)
         assert ((left == right) | (left.isna() & right.isna())).all(), column
 
-    frames = []
-    for helpers in (0, 2):
-        spill = tmp_path / f"spill-{helpers}"
+    tables = []
+    helped = TitleHelpers(2, batch=50, least=1)  # small batches, so that the helpers take some
+    for titles in (None, helped):
+        clear_registry_cache()  # a fresh title cache: every title is new again
+        if titles is not None:
+            titles.start()
+        spill = tmp_path / f"spill-{len(tables)}"
         spill.mkdir()
         chunks = read_chunks(EXPORT, EXPORT.name, 4_000)
-        frames.append(list(Stages(kind=None).stream(chunks, spill, helpers=helpers)))
-    for serial, parallel in zip(*frames, strict=True):
+        tables.append(list(Stages(kind=None).stream(chunks, spill, titles)))
+    assert helped.offloaded > 0
+    for serial, parallel in zip(*tables, strict=True):
         assert serial.equals(parallel)

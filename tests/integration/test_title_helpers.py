@@ -3,6 +3,7 @@ analysing every title here, with real spawned processes doing part of the work."
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -44,3 +45,18 @@ def test_few_new_titles_never_start_a_helper(tmp_path: Path) -> None:
     with TitleHelpers(1) as helpers:  # 2,500 titles: fewer than MIN_NEW_TITLES
         normalize(cleaned.iloc[:1_000], analyse_new=helpers.analyse)
         assert helpers._pool is None and helpers.offloaded == 0
+
+
+def test_a_helper_that_fails_hands_its_titles_back(tmp_path: Path) -> None:
+    """A helper that cannot work (here: one that dies on its first batch) costs the run
+    nothing but time: its titles are analysed here, and no more batches are offered."""
+    cleaned = _cleaned(tmp_path)
+    clear_registry_cache()
+    alone = normalize(cleaned)
+    clear_registry_cache()
+    with TitleHelpers(1, batch=50, least=1) as helpers:
+        helpers.start()
+        helpers._pool.submit(os._exit, 3)  # the helper process dies
+        shared = normalize(cleaned, analyse_new=helpers.analyse)
+        assert helpers.helpers == 0 and helpers._pool is None
+    pd.testing.assert_frame_equal(alone, shared)

@@ -49,7 +49,7 @@ def offline_figures(
             baseline=median_of([b["seconds"] for b in baseline]),
             baseline_name="pandas.read_csv",
             target=target if rows >= 1_000_000 else "",
-            peak_mem_mb=max(r["peak_mb"] + r["workers_peak_mb"] for r in runs),
+            peak_mem_mb=max(r["peak_mb"] + r["helpers_peak_mb"] for r in runs),
         )
     )
     return figures
