@@ -173,7 +173,7 @@ class Stages:
         started with a large file's first chunk and stopped once every chunk is enriched."""
         parts: list[Path] = []
         titles = titles or TitleHelpers(0)
-        with titles, closing(WriteBehind()) as writer:
+        with closing(titles), closing(WriteBehind()) as writer:
             for raw in raw_chunks:
                 if self.kind is None:
                     self.kind = detect_kind([str(c) for c in raw.columns])

@@ -21,10 +21,8 @@ import logging
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from types import TracebackType
 
 from glyph_assets.sieve.normalize import TitleOutcome, analyse_titles, keep_titles
-from glyph_assets.sieve.registry import load_registry
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +34,14 @@ MIN_NEW_TITLES = 2_000
 
 def _warm() -> None:
     """A helper's first task: the registry and its matching index, before titles arrive."""
-    analyse_titles([])
-    load_registry()
+    analyse_titles([])  # builds the default registry's index, loading the registry
 
 
 class TitleHelpers:
     """``helpers`` processes that analyse new titles beside this one; 0 analyses them all here.
 
-    Works on the default registry (the helpers load it as this process does). A context
-    manager: leaving it stops the helpers."""
+    Works on the default registry (the helpers load it as this process does). ``close`` stops
+    the helpers (``contextlib.closing``)."""
 
     def __init__(self, helpers: int, batch: int = BATCH_TITLES, least: int = MIN_NEW_TITLES):
         self.helpers = helpers
@@ -130,21 +127,11 @@ class TitleHelpers:
         self.close()
 
     def close(self) -> None:
+        """Stop the helpers (enough new titles later would start them again)."""
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
             self._warming = []
-
-    def __enter__(self) -> TitleHelpers:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 __all__ = ["BATCH_TITLES", "MIN_NEW_TITLES", "TitleHelpers"]

@@ -39,8 +39,6 @@ from glyph_assets.store.models import (
 )
 from glyph_assets.store.status import PERSISTED_STATUSES, TERMINAL_STATUSES, ImportStatus
 
-ROW_ERROR_COLUMNS = ERROR_OUTPUT_COLUMNS
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -366,7 +364,7 @@ STORED_LISTING_COLUMNS = [
     *("title_id" if c == "title" else c for c in LISTING_COLUMNS if c not in SPEC_SET_KEYS),
     "spec_set",
 ]
-STORED_ERROR_COLUMNS = ["import_key", *ROW_ERROR_COLUMNS]
+STORED_ERROR_COLUMNS = ["import_key", *ERROR_OUTPUT_COLUMNS]
 
 
 class UnknownImport(LookupError):

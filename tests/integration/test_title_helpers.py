@@ -4,6 +4,7 @@ analysing every title here, with real spawned processes doing part of the work."
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ def test_titles_analysed_by_helpers_match_those_analysed_here(tmp_path: Path) ->
     clear_registry_cache()  # a fresh registry: a fresh title cache, every title new
     alone = normalize(cleaned)
     clear_registry_cache()
-    with TitleHelpers(1, batch=50, least=1) as helpers:
+    with closing(TitleHelpers(1, batch=50, least=1)) as helpers:
         helpers.start()
         shared = normalize(cleaned, analyse_new=helpers.analyse)
     assert helpers.offloaded > 0  # the helper analysed some of them
@@ -42,7 +43,7 @@ def test_titles_analysed_by_helpers_match_those_analysed_here(tmp_path: Path) ->
 def test_few_new_titles_never_start_a_helper(tmp_path: Path) -> None:
     cleaned = _cleaned(tmp_path)
     clear_registry_cache()
-    with TitleHelpers(1) as helpers:  # 2,500 titles: fewer than MIN_NEW_TITLES
+    with closing(TitleHelpers(1)) as helpers:  # 2,500 titles: fewer than MIN_NEW_TITLES
         normalize(cleaned.iloc[:1_000], analyse_new=helpers.analyse)
         assert helpers._pool is None and helpers.offloaded == 0
 
@@ -54,7 +55,7 @@ def test_a_helper_that_fails_hands_its_titles_back(tmp_path: Path) -> None:
     clear_registry_cache()
     alone = normalize(cleaned)
     clear_registry_cache()
-    with TitleHelpers(1, batch=50, least=1) as helpers:
+    with closing(TitleHelpers(1, batch=50, least=1)) as helpers:
         helpers.start()
         helpers._pool.submit(os._exit, 3)  # the helper process dies
         shared = normalize(cleaned, analyse_new=helpers.analyse)
