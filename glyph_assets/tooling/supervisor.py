@@ -315,6 +315,25 @@ def wait_http(
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
+# Any query that reads the instance's run launcher makes the webserver create it.
+_RUN_LAUNCHER_QUERY = "query GlyphRunLauncher { instance { runLauncher { name } } }"
+
+
+def create_run_launcher(dagster_url: str) -> str | None:
+    """Have the webserver create its run launcher now, not with the first small import it
+    launches (``ExpressRunCoordinator``): a warm launcher then starts its fork server while the
+    rest of the stack comes up (``glyph_assets.run_launcher``). Returns the launcher's name;
+    None when the webserver did not say (the first launch then creates it, as before)."""
+    try:
+        answer = httpx.post(
+            f"{dagster_url}/graphql", json={"query": _RUN_LAUNCHER_QUERY}, timeout=30.0
+        )
+        return str(answer.json()["data"]["instance"]["runLauncher"]["name"])
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        log.warning("the webserver did not name its run launcher: %s", exc)
+        return None
+
+
 def _wait_port(
     host: str,
     port: int,
@@ -450,6 +469,7 @@ class Supervisor:
             u = urls(settings)
             procs = self.procs
             wait_http(f"{u.dagster}/server_info", timeout, procs["webserver"], self.stop_event)
+            create_run_launcher(u.dagster)
             # Any answer: the API is up (a 503 names a component still coming up, the daemon).
             wait_http(f"{u.api}/api/health", timeout, procs["api"], self.stop_event, 600)
         except BaseException:

@@ -56,6 +56,10 @@ def test_two_stacks_restarts_and_stops(tmp_path: Path) -> None:
         assert up.returncode == 0, up.stdout + up.stderr + first.log()
         state_a, state_b = first.wait_running(), second.wait_running()
         assert state_a["code_server_port"] != state_b["code_server_port"]
+        # Before any run, both processes that launch runs have started their warm fork server
+        # (Dagster would create their run launcher, and so the server, with the first launch).
+        for name in ("webserver", "daemon"):
+            assert _fork_server_of(state_a["children"][name]["pid"]), (name, first.log())
         again = first.run("up", timeout=60)
         assert again.returncode == 0 and "already running" in again.stdout, again.stdout
 
@@ -120,3 +124,16 @@ def test_two_stacks_restarts_and_stops(tmp_path: Path) -> None:
         second.proc.send_signal(signal.SIGKILL)
         second.proc.wait(5)
         assert wait_gone(second.home, 5) == [], "orphans of a SIGKILLed supervisor"
+
+
+def _fork_server_of(pid: int, wait: float = 30.0) -> bool:
+    """Whether the process ``pid`` has a multiprocessing fork server among its children (the
+    daemon creates its launcher a moment after it starts: waited for up to ``wait`` s)."""
+    deadline = time.monotonic() + wait
+    while True:
+        children = psutil.Process(pid).children()
+        if any("multiprocessing.forkserver" in command(c) for c in children):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
