@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 
-from dagster import DagsterInstance
 from dagster._core.run_coordinator.base import SubmitRunContext
 from dagster._core.run_coordinator.queued_run_coordinator import QueuedRunCoordinator
 from dagster._core.storage.dagster_run import (
@@ -32,22 +31,12 @@ from dagster._core.storage.dagster_run import (
 )
 
 from glyph_assets.contract import LAUNCH_EXPRESS, LAUNCH_TAG, PRIORITY_BACKGROUND, PRIORITY_TAG
-from glyph_assets.run_launcher import launches_runs
 
 log = logging.getLogger(__name__)
 
 
 class ExpressRunCoordinator(QueuedRunCoordinator):
     """``QueuedRunCoordinator`` whose express-tagged runs skip the queue while it has room."""
-
-    def register_instance(self, instance: DagsterInstance) -> None:
-        """In a process that launches runs, the run launcher is created with the coordinator:
-        the daemon creates its coordinator at start but, left to Dagster, its launcher only
-        with the first run it dequeues, so that run (and with a warm launcher, the fork server
-        it starts then) waited for the code to be imported."""
-        super().register_instance(instance)
-        if launches_runs():
-            instance.run_launcher  # noqa: B018 (created on first use: use it now)
 
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = context.dagster_run
