@@ -65,7 +65,11 @@ def test_one_tick_asks_for_the_checks_of_every_ingest_run_that_ended() -> None:
     from dagster import DagsterInstance, DagsterRunStatus
 
     from glyph_assets.contract import JOB_INGEST, JOB_TAG
-    from glyph_assets.sensors import CHECKS_LOOKBACK_SECONDS, checks_requests
+    from glyph_assets.sensors import (
+        CHECKS_LOOKBACK_SECONDS,
+        CHECKS_YIELD_SECONDS,
+        checks_requests,
+    )
 
     def add(instance: DagsterInstance, run_id: str, job: str, status: DagsterRunStatus) -> None:
         tags = {PARTITION_TAG: IMPORT_ID, JOB_TAG: JOB_INGEST if job.startswith("ingest") else "x"}
@@ -81,7 +85,11 @@ def test_one_tick_asks_for_the_checks_of_every_ingest_run_that_ended() -> None:
         add(instance, "running", "ingest_import", DagsterRunStatus.STARTED)
         add(instance, "failed", "ingest_import", DagsterRunStatus.FAILURE)
         add(instance, "market", "refresh_market", DagsterRunStatus.SUCCESS)
-        requests, later = checks_requests(instance, cursor, time.time())
+        # an import still running holds the checks back, up to CHECKS_YIELD_SECONDS after
+        # the oldest of those that ended
+        assert checks_requests(instance, cursor, time.time()) == ([], cursor)
+        late = time.time() + CHECKS_YIELD_SECONDS + 1
+        requests, later = checks_requests(instance, cursor, late)
         checked = {r.tags[CHECKED_RUN_TAG] for r in requests}
         # within the look-back the earlier run is asked for again, under the same run key
         assert checked == {"old", "chunked", *(f"ok-{n}" for n in range(12))}
@@ -89,3 +97,42 @@ def test_one_tick_asks_for_the_checks_of_every_ingest_run_that_ended() -> None:
         # a cursor past every run's update (and its look-back) asks for nothing
         past = repr(float(later) + 2 * CHECKS_LOOKBACK_SECONDS)
         assert checks_requests(instance, past, time.time()) == ([], past)
+
+
+@pytest.mark.parametrize(
+    "status", ["NOT_STARTED", "STARTING", "STARTED", "CANCELING", "SUCCESS", "FAILURE"]
+)
+def test_the_checks_wait_while_an_import_is_under_way(status: str) -> None:
+    """An ended import's checks are asked for at once when no other import is queued or in
+    progress, else held (cursor kept) until that ends or the yield time has passed."""
+    import time
+
+    from dagster import DagsterInstance, DagsterRunStatus
+
+    from glyph_assets.contract import JOB_INGEST, JOB_TAG
+    from glyph_assets.sensors import CHECKS_YIELD_SECONDS, checks_requests
+
+    tags = {PARTITION_TAG: IMPORT_ID, JOB_TAG: JOB_INGEST}
+    other = DagsterRunStatus(status)
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_run(
+            DagsterRun(
+                job_name="ingest_import", run_id="ended", tags=tags, status=DagsterRunStatus.SUCCESS
+            )
+        )
+        # another job's runs in progress do not hold the checks back
+        instance.add_run(
+            DagsterRun(job_name="refresh_market", run_id="m", status=DagsterRunStatus.STARTED)
+        )
+        instance.add_run(
+            DagsterRun(job_name="ingest_import", run_id="other", tags=tags, status=other)
+        )
+        now = time.time()
+        requests, cursor = checks_requests(instance, None, now)
+        held = other not in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE)
+        succeeded = {"ended", "other"} if other == DagsterRunStatus.SUCCESS else {"ended"}
+        assert {r.tags[CHECKED_RUN_TAG] for r in requests} == (set() if held else succeeded)
+        if held:
+            assert float(cursor) < now - 100  # kept where it was: the next tick looks again
+            later, _ = checks_requests(instance, cursor, now + CHECKS_YIELD_SECONDS + 1)
+            assert {r.tags[CHECKED_RUN_TAG] for r in later} == {"ended"}
