@@ -326,7 +326,7 @@ def create_run_launcher(dagster_url: str) -> str | None:
     None when the webserver did not say (the first launch then creates it, as before)."""
     try:
         answer = httpx.post(
-            f"{dagster_url}/graphql", json={"query": _RUN_LAUNCHER_QUERY}, timeout=30.0
+            f"{dagster_url}/graphql", json={"query": _RUN_LAUNCHER_QUERY}, timeout=10.0
         )
         return str(answer.json()["data"]["instance"]["runLauncher"]["name"])
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
