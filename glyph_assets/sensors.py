@@ -35,7 +35,7 @@ from dagster import (
     run_status_sensor,
     sensor,
 )
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
+from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
 from glyph_assets import contract, run_state
 from glyph_assets.launch_recovery import recover_stalled_launches
@@ -181,11 +181,6 @@ CHECKS_BATCH_RUNS = 500
 # How long the checks of an ended import wait while other imports are in progress or queued
 # (``checks_requests``): at most this long after their import ended, they run anyway.
 CHECKS_YIELD_SECONDS = 60.0
-_INGEST_UNDER_WAY = [
-    *IN_PROGRESS_RUN_STATUSES,
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-]
 
 
 def checks_requests(
@@ -212,16 +207,18 @@ def checks_requests(
         limit=CHECKS_BATCH_RUNS,
     )
     requests = [r for record in records if (r := checks_request(record.dagster_run))]
-    oldest = min((record.update_timestamp.timestamp() for record in records), default=now)
-    if requests and now - oldest < CHECKS_YIELD_SECONDS and _ingest_under_way(instance):
+    ended = [record.update_timestamp.timestamp() for record in records]
+    if requests and now - min(ended) < CHECKS_YIELD_SECONDS and _ingest_under_way(instance):
         return [], repr(seen)
-    newest = max([seen, *(record.update_timestamp.timestamp() for record in records)])
-    return requests, repr(newest)
+    return requests, repr(max([seen, *ended]))
 
 
 def _ingest_under_way(instance: DagsterInstance) -> bool:
-    """Whether an ingest run (an import) is in progress or waiting to start."""
-    under_way = RunsFilter(tags={contract.JOB_TAG: contract.JOB_INGEST}, statuses=_INGEST_UNDER_WAY)
+    """Whether an ingest run (an import) is in progress or waiting to start (queued or not yet
+    started: Dagster's ``NOT_FINISHED_STATUSES``)."""
+    under_way = RunsFilter(
+        tags={contract.JOB_TAG: contract.JOB_INGEST}, statuses=NOT_FINISHED_STATUSES
+    )
     return instance.get_runs_count(under_way) > 0
 
 
