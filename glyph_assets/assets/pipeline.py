@@ -29,7 +29,7 @@ from glyph_assets.sieve.pipeline import Stages, read_chunks
 from glyph_assets.sieve.registry import load_registry
 from glyph_assets.sieve.scored import ScoreScale
 from glyph_assets.storage import local_file
-from glyph_assets.store import repository, warehouse
+from glyph_assets.store import repository, summaries, warehouse
 from glyph_assets.store.status import ImportStatus
 
 GROUP = "ingestion"
@@ -336,7 +336,7 @@ def persisted_listings(
 
     # The registry the stages matched against, kept in gpu_models for the API to join.
     warehouse.sync_registry(engine, load_registry())
-    written: list[pd.DataFrame] = []
+    written = summaries.WrittenFigures()
     counts = repository.replace_import_rows(engine, import_id, chunks(), written)
     status = repository.finish_import(
         engine,

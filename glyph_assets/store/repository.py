@@ -375,7 +375,7 @@ def replace_import_rows(
     engine: Engine,
     import_id: str,
     chunks: Iterable[pd.DataFrame],
-    written: list[pd.DataFrame] | None = None,
+    written: summaries.WrittenFigures | None = None,
 ) -> dict[str, int]:
     """Write an import's listings and row errors in one transaction, replacing any earlier ones.
 
@@ -385,9 +385,9 @@ def replace_import_rows(
     score components as a reference to their ``spec_sets`` row, ``unit_price`` only where it
     differs from ``price``; ``store.listing_rows`` reads every column back as it was given.
 
-    ``written``, when given, gets each chunk's stored listings that the price points read (GPU
-    rows with a model and a currency, ``summaries.point_input``), for
-    :func:`finish_import` to use, and consume, instead of reading the import back.
+    ``written``, when given, adds up the figures of what is stored (and the price points'
+    input), for :func:`finish_import` to store instead of aggregating the import's rows again.
+    Returns the row counts (``COUNT_KEYS``).
     """
     with sqlite_writer_turn(engine), bulk_writer(engine) as writer:
         return write_import_rows(writer, import_id, chunks, written)
@@ -397,11 +397,11 @@ def write_import_rows(
     writer: BulkWriter,
     import_id: str,
     chunks: Iterable[pd.DataFrame],
-    written: list[pd.DataFrame] | None = None,
+    written: summaries.WrittenFigures | None = None,
 ) -> dict[str, int]:
     """The body of :func:`replace_import_rows` on a writer's open transaction: the import's
     earlier rows deleted, each chunk's listings and row errors inserted; returns the counts."""
-    counts = {"persisted_rows": 0, "error_rows": 0, "not_gpu_rows": 0, "unknown_model_rows": 0}
+    figures = written if written is not None else summaries.WrittenFigures(with_points=False)
     key = writer.import_key(import_id)
     if key is None:
         raise UnknownImport(f"no import {import_id} is recorded")
@@ -413,15 +413,11 @@ def write_import_rows(
         # most chunks have no row error: taking every row of every column would copy the chunk
         good = chunk.loc[~failed] if failed.any() else chunk
         bad = chunk.loc[failed].rename(columns=ERROR_OUTPUT_NAMES).assign(import_key=key)
-        writer.insert("listings", STORED_LISTING_COLUMNS, lean_listings(good, key, catalog, titles))
+        listings = lean_listings(good, key, catalog, titles)
+        writer.insert("listings", STORED_LISTING_COLUMNS, listings)
         writer.insert("row_errors", STORED_ERROR_COLUMNS, bad)
-        if written is not None:
-            written.append(summaries.point_input(good))
-        counts["persisted_rows"] += len(good)
-        counts["error_rows"] += len(bad)
-        counts["not_gpu_rows"] += int((good["is_gpu"] == False).sum())  # noqa: E712 (not_gpu:*)
-        counts["unknown_model_rows"] += int((good["reject_reason"] == "unknown_model").sum())
-    return counts
+        figures.add(listings, error_rows=len(bad))
+    return figures.counts()
 
 
 def lean_listings(
@@ -619,7 +615,7 @@ def bulk_writer(engine: Engine, native_sqlite: bool = True) -> Iterator[BulkWrit
 
 
 # The counts an import's record carries (``imports.*_rows``), as a finished run leaves them.
-COUNT_KEYS = ("persisted_rows", "error_rows", "not_gpu_rows", "unknown_model_rows")
+COUNT_KEYS = summaries.COUNT_FIGURES
 
 
 def _row_figures(engine: Engine, import_id: str, names: Iterable[str]) -> dict[str, Any]:
@@ -659,7 +655,7 @@ def finish_import(
     counts: Mapping[str, int] | None = None,
     total_rows: int | None = None,
     error_message: str | None = None,
-    written: list[pd.DataFrame] | None = None,
+    written: summaries.WrittenFigures | None = None,
 ) -> ImportStatus:
     """Give an import its final status: the one place each ending's rule is written.
 
@@ -674,15 +670,14 @@ def finish_import(
 
     Every ending also stores the import's figures (``summaries.record_figures``: counts, score
     range, first / last and top models), which its summary then reads instead of its rows;
-    ``written`` (from :func:`replace_import_rows`) spares reading the listings back for the
-    price points. Returns the status given.
+    ``written`` (the figures :func:`replace_import_rows` added up while writing them) spares
+    aggregating the listings again. Returns the status given.
     """
     status = _end(engine, import_id, ending, counts, total_rows, error_message)
     if get_import(engine, import_id) is not None:
-        listings = pd.concat(written, ignore_index=True) if written else None
-        if written:
-            written.clear()  # consumed: its chunks are not kept beside their concatenation
-        summaries.record_figures(engine, import_id, listings)
+        # what the writer added up is the rows' figures only while they are kept
+        kept = written if ending in PERSISTED_STATUSES else None
+        summaries.record_figures(engine, import_id, kept)
     return status
 
 

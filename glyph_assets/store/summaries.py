@@ -10,10 +10,13 @@ import that ended before that table existed gets its row on the first read
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -28,34 +31,117 @@ TOP_MODELS = 10
 # the price, else the price (migration 0012 stores no copy of it; rows from before 0007 neither).
 CARD_PRICE = func.coalesce(Listing.unit_price, Listing.price)
 
+
+def _numbers(listings: pd.DataFrame, column: str) -> pd.Series:
+    """A numeric column of written listings as the store holds it (absent: all NULL)."""
+    if column not in listings:
+        return pd.Series(np.nan, index=listings.index, dtype="float64")
+    return pd.to_numeric(listings[column], errors="coerce").astype("float64")
+
+
+def _present(listings: pd.DataFrame, column: str) -> pd.Series:
+    """Where a column of written listings holds a value (what ``IS NOT NULL`` finds)."""
+    if column not in listings:
+        return pd.Series(False, index=listings.index)
+    return listings[column].notna()
+
+
+def _low(values: pd.Series) -> float | None:
+    return None if values.isna().all() else float(values.min())
+
+
+def _high(values: pd.Series) -> float | None:
+    return None if values.isna().all() else float(values.max())
+
+
+def _least(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _most(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else max(a, b)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of an import's listings, in its two forms: ``sql``, the aggregate over the
+    stored rows; ``of_frame``, the same figure of a chunk of listings as the writer stores them,
+    and ``combine``, how two chunks' values add up. ``test_import_summaries`` holds the two
+    forms to the same results."""
+
+    sql: Any
+    of_frame: Callable[[pd.DataFrame], Any]
+    combine: Callable[[Any, Any], Any]
+    counted: bool = False
+
+
+def _count_of(condition: Callable[[pd.DataFrame], pd.Series]) -> Callable[[pd.DataFrame], int]:
+    return lambda listings: int(condition(listings).sum())
+
+
+def _is_false(listings: pd.DataFrame, column: str) -> pd.Series:
+    if column not in listings:
+        return pd.Series(False, index=listings.index)
+    return listings[column].isin([False])
+
+
+def _equals(listings: pd.DataFrame, column: str, value: str) -> pd.Series:
+    if column not in listings:
+        return pd.Series(False, index=listings.index)
+    return (listings[column] == value).fillna(False).astype(bool)
+
+
 # Each figure of an import's listings, defined once (the error count is a second statement, on
-# row_errors). A not-a-GPU row is one with ``is_gpu`` false, as replace_import_rows counts it
-# while writing (its reject_reason says which kind, ``not_gpu:<kind>``).
-_LISTING_FIGURES: dict[str, Any] = {
-    "persisted_rows": func.count(),
-    "not_gpu_rows": func.sum(case((Listing.is_gpu.is_(False), 1), else_=0)),
-    "unknown_model_rows": func.sum(case((Listing.reject_reason == "unknown_model", 1), else_=0)),
-    "score_min": func.min(Listing.score),
-    "score_max": func.max(Listing.score),
-    "score_mean": func.avg(Listing.score),
-    "warning_rows": func.sum(case((Listing.warnings.is_not(None), 1), else_=0)),
-    "client_score_min": func.min(Listing.client_score),
-    "client_score_max": func.max(Listing.client_score),
-    "scored_rows": func.count(Listing.score),
-    "price_min": func.min(Listing.price),
-    "price_max": func.max(Listing.price),
-    "keyed_rows": func.count(Listing.listing_key),
+# row_errors). A not-a-GPU row is one with ``is_gpu`` false (its reject_reason says which kind,
+# ``not_gpu:<kind>``). ``score_mean`` adds up chunks as a sum, divided by ``scored_rows`` at the
+# end (``WrittenFigures.figures``).
+_LISTING_FIGURES: dict[str, Figure] = {
+    "persisted_rows": Figure(func.count(), len, operator.add, counted=True),
+    "not_gpu_rows": Figure(
+        func.sum(case((Listing.is_gpu.is_(False), 1), else_=0)),
+        _count_of(lambda f: _is_false(f, "is_gpu")),
+        operator.add,
+        counted=True,
+    ),
+    "unknown_model_rows": Figure(
+        func.sum(case((Listing.reject_reason == "unknown_model", 1), else_=0)),
+        _count_of(lambda f: _equals(f, "reject_reason", "unknown_model")),
+        operator.add,
+        counted=True,
+    ),
+    "score_min": Figure(func.min(Listing.score), lambda f: _low(_numbers(f, "score")), _least),
+    "score_max": Figure(func.max(Listing.score), lambda f: _high(_numbers(f, "score")), _most),
+    "score_mean": Figure(
+        func.avg(Listing.score), lambda f: float(_numbers(f, "score").sum()), operator.add
+    ),
+    "warning_rows": Figure(
+        func.sum(case((Listing.warnings.is_not(None), 1), else_=0)),
+        _count_of(lambda f: _present(f, "warnings")),
+        operator.add,
+        counted=True,
+    ),
+    "client_score_min": Figure(
+        func.min(Listing.client_score), lambda f: _low(_numbers(f, "client_score")), _least
+    ),
+    "client_score_max": Figure(
+        func.max(Listing.client_score), lambda f: _high(_numbers(f, "client_score")), _most
+    ),
+    "scored_rows": Figure(
+        func.count(Listing.score),
+        _count_of(lambda f: _numbers(f, "score").notna()),
+        operator.add,
+        counted=True,
+    ),
+    "price_min": Figure(func.min(Listing.price), lambda f: _low(_numbers(f, "price")), _least),
+    "price_max": Figure(func.max(Listing.price), lambda f: _high(_numbers(f, "price")), _most),
+    "keyed_rows": Figure(
+        func.count(Listing.listing_key),
+        _count_of(lambda f: _present(f, "listing_key")),
+        operator.add,
+        counted=True,
+    ),
 }
-_COUNTED = frozenset(
-    {
-        "persisted_rows",
-        "not_gpu_rows",
-        "unknown_model_rows",
-        "warning_rows",
-        "scored_rows",
-        "keyed_rows",
-    }
-)
+_COUNTED = frozenset(name for name, figure in _LISTING_FIGURES.items() if figure.counted)
 ROW_FIGURES = ("error_rows", *_LISTING_FIGURES)
 
 
@@ -64,7 +150,7 @@ def row_figures(conn: Connection, import_id: str, names: Iterable[str]) -> dict[
     figures asked for: a bare count reads the index alone) and one count of its row errors."""
     wanted = [name for name in names if name != "error_rows"]
     row = conn.execute(
-        select(*[_LISTING_FIGURES[name] for name in wanted]).where(of_import(import_id))
+        select(*[_LISTING_FIGURES[name].sql for name in wanted]).where(of_import(import_id))
     ).one()
     errors = conn.execute(
         select(func.count()).select_from(RowError).where(of_errors(import_id))
@@ -140,6 +226,116 @@ def point_input(listings: pd.DataFrame) -> pd.DataFrame:
     return listings.loc[read].reindex(columns=POINT_INPUT_COLUMNS)
 
 
+def _card_prices(listings: pd.DataFrame) -> pd.Series:
+    """``CARD_PRICE`` of written listings: the stored unit_price, else the price."""
+    return _numbers(listings, "unit_price").fillna(_numbers(listings, "price"))
+
+
+def _model_of(value: Any) -> str:
+    """A row's model as ``edge_models`` names it: ``UNKNOWN`` for a row without one."""
+    return value if isinstance(value, str) and value else "UNKNOWN"
+
+
+@dataclass
+class WrittenFigures:
+    """The figures of an import's listings added up chunk by chunk while the writer stores them
+    (``repository.write_import_rows``), so that the end of the import stores its summary
+    (:func:`record_figures`) without aggregating its rows again: for 100,000 rows the queries of
+    :func:`compute_figures` took 0.27 s of the warehouse step here, this about 0.02 s.
+
+    Holds a value per figure and per model, and (``with_points``) each chunk's price-point
+    input (``point_input``), which the price points need whole."""
+
+    with_points: bool = True
+    error_rows: int = 0
+    values: dict[str, Any] = field(default_factory=dict)
+    models: dict[str, list[Any]] = field(default_factory=dict)
+    first: tuple[float, str] | None = None
+    last: tuple[float, str] | None = None
+    points: list[pd.DataFrame] = field(default_factory=list)
+
+    def add(self, listings: pd.DataFrame, error_rows: int = 0) -> None:
+        """One chunk: its listings as they are stored, and how many row errors it had."""
+        self.error_rows += error_rows
+        if listings.empty:
+            return
+        for name, figure in _LISTING_FIGURES.items():
+            value = figure.of_frame(listings)
+            known = self.values.get(name)
+            self.values[name] = value if name not in self.values else figure.combine(known, value)
+        self._add_models(listings)
+        self._add_edges(listings)
+        if self.with_points:
+            self.points.append(point_input(listings))
+
+    def _add_models(self, listings: pd.DataFrame) -> None:
+        if "canonical_model" not in listings:
+            return
+        named = listings["canonical_model"].notna().to_numpy()
+        if not named.any():
+            return
+        models = listings["canonical_model"][named].astype(str)
+        grouped = _card_prices(listings)[named].groupby(models.to_numpy(), sort=False)
+        table = grouped.agg(["size", "min", "max"])
+        for model, size, low, high in zip(
+            table.index, table["size"], table["min"], table["max"], strict=True
+        ):
+            low, high = (None if v != v else float(v) for v in (low, high))
+            known = self.models.get(model)
+            if known is None:
+                self.models[model] = [int(size), low, high]
+            else:
+                known[:] = [known[0] + int(size), _least(known[1], low), _most(known[2], high)]
+
+    def _add_edges(self, listings: pd.DataFrame) -> None:
+        index = pd.to_numeric(listings["import_index"], errors="coerce").to_numpy(dtype="float64")
+        models = listings.get("canonical_model")
+
+        def edge(at: int) -> tuple[float, str]:
+            return float(index[at]), _model_of(None if models is None else models.iloc[at])
+
+        first, last = edge(int(np.nanargmin(index))), edge(int(np.nanargmax(index)))
+        if self.first is None or first[0] < self.first[0]:
+            self.first = first
+        if self.last is None or last[0] > self.last[0]:
+            self.last = last
+
+    def counts(self) -> dict[str, int]:
+        """The row counts an import's record carries (``repository.COUNT_KEYS``)."""
+        figures = self.figures(top=0)
+        return {name: figures[name] for name in COUNT_FIGURES}
+
+    def figures(self, top: int = TOP_MODELS) -> dict[str, Any]:
+        """Every figure of the summary, as :func:`compute_figures` gives them from the rows."""
+        figures: dict[str, Any] = {"error_rows": self.error_rows}
+        for name, figure in _LISTING_FIGURES.items():
+            value = self.values.get(name)
+            figures[name] = int(value or 0) if figure.counted else value
+        scored = figures["scored_rows"]
+        figures["score_mean"] = figures["score_mean"] / scored if scored else None
+        figures["first_model"] = self.first[1] if self.first else None
+        figures["last_model"] = self.last[1] if self.last else None
+        ranked = sorted(self.models.items(), key=lambda item: (-item[1][0], item[0]))[:top]
+        figures["top_models"] = [
+            {"canonical_model": model, "listings": n, "min_price": low, "max_price": high}
+            for model, (n, low, high) in ranked
+        ]
+        return figures
+
+    def point_inputs(self) -> pd.DataFrame | None:
+        """The price points' input of every chunk in one frame, the chunks let go (None when
+        none was kept: ``price_point_rows`` then reads the rows)."""
+        if not self.points:
+            return None
+        frame = pd.concat(self.points, ignore_index=True)
+        self.points.clear()
+        return frame
+
+
+# The counts an import's record carries (``imports.*_rows``), as a finished run leaves them.
+COUNT_FIGURES = ("persisted_rows", "error_rows", "not_gpu_rows", "unknown_model_rows")
+
+
 def price_point_rows(
     conn: Connection, import_id: str, written: pd.DataFrame | None = None
 ) -> list[dict[str, Any]]:
@@ -185,22 +381,24 @@ def _row_of(import_id: str, figures: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def record_figures(
-    engine: Engine, import_id: str, written: pd.DataFrame | None = None
+    engine: Engine, import_id: str, written: WrittenFigures | None = None
 ) -> dict[str, Any]:
-    """Compute the import's figures from its rows and store them (replacing earlier ones), in
-    one transaction: the summary of an ended import is read from here from now on. ``written``:
-    its listings as the writer has just stored them, for the price points (``price_point_rows``).
+    """Store the import's figures (replacing earlier ones), in one transaction: the summary of
+    an ended import is read from here from now on. ``written``: the figures its writer added up
+    while storing its rows (the rows it has now); otherwise they are computed from the rows.
 
     A reader that found the import ended but no row yet may store the same figures between
     this DELETE and INSERT (PostgreSQL); the transaction is then run again.
     """
+    known = written.figures() if written is not None else None
+    inputs = written.point_inputs() if written is not None else None
     attempts = 3
     while True:
         attempts -= 1
         try:
             with engine.begin() as conn:
-                figures = compute_figures(conn, import_id)
-                points = price_point_rows(conn, import_id, written)
+                figures = known if known is not None else compute_figures(conn, import_id)
+                points = price_point_rows(conn, import_id, inputs)
                 conn.execute(delete(ImportSummary).where(ImportSummary.import_id == import_id))
                 _store(conn, import_id, figures, points)
             return figures
@@ -267,6 +465,9 @@ def fill_missing(engine: Engine, statuses: Iterable[str]) -> int:
 
 __all__ = [
     "CARD_PRICE",
+    "COUNT_FIGURES",
+    "Figure",
+    "WrittenFigures",
     "POINT_INPUT_COLUMNS",
     "ROW_FIGURES",
     "TOP_MODELS",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from alembic import command
@@ -172,26 +173,87 @@ def test_0013_clears_the_summaries_stored_without_price_points(
 
 
 @pytest.mark.parametrize("chunk_rows", [7, 10_000])
-def test_price_points_from_the_written_rows_equal_those_read_back(
-    engine: Engine, chunk_rows: int
-) -> None:
-    """The ingest run hands the writer's own rows to the price points (no read back): they are
-    the points the stored listings give, whatever the chunking."""
+def test_the_written_figures_equal_those_read_back(engine: Engine, chunk_rows: int) -> None:
+    """The ingest run hands the figures its writer added up to the summary (no read back): they
+    and the price points are those the stored listings give, whatever the chunking."""
     from glyph_assets.settings import PROJECT_ROOT
     from glyph_assets.sieve.pipeline import Stages, read_chunks
 
     sample = PROJECT_ROOT / "data" / "samples" / "gpu_listings_sample.csv"
     chunks = Stages(source="shop").run(read_chunks(sample, sample.name, chunk_rows))
-    written: list[pd.DataFrame] = []
-    repository.replace_import_rows(engine, IMPORT_ID, chunks, written)
+    written = summaries.WrittenFigures()
+    counts = repository.replace_import_rows(engine, IMPORT_ID, chunks, written)
     with engine.connect() as conn:
         read_back = summaries.price_point_rows(conn, IMPORT_ID)
-        given = summaries.price_point_rows(conn, IMPORT_ID, pd.concat(written))
-    assert len(read_back) >= 5
+        given = summaries.price_point_rows(conn, IMPORT_ID, pd.concat(written.points))
+        figures = summaries.compute_figures(conn, IMPORT_ID)
+    assert len(read_back) >= 5 and len(figures["top_models"]) >= 5
     assert given == read_back
+    assert written.figures() == {**figures, "score_mean": pytest.approx(figures["score_mean"])}
+    assert counts == {key: figures[key] for key in repository.COUNT_KEYS}
     repository.finish_import(engine, IMPORT_ID, ImportStatus.SUCCEEDED, written=written)
     with engine.connect() as conn:
         stored = conn.execute(
             text("SELECT count(*) FROM model_price_points WHERE import_id = :i"), {"i": IMPORT_ID}
         ).scalar_one()
     assert stored == len(read_back)
+
+
+def _odd_chunk(rng: np.random.Generator, start: int, rows: int) -> pd.DataFrame:
+    """Listings with every figure's awkward cases: missing scores, prices and models, lots
+    (unit_price differs), ties in the model counts, row errors, empty warnings."""
+    models = np.array(["RTX_4090", "H100_PCIE_80GB", "A100_PCIE_40GB", "B200", None], dtype=object)
+    price = rng.uniform(10, 40_000, rows).round(2)
+    price[rng.random(rows) < 0.1] = np.nan
+    lot = rng.integers(1, 4, rows)
+    score = rng.uniform(0, 100, rows)
+    score[rng.random(rows) < 0.2] = np.nan
+    failed = rng.random(rows) < 0.1
+    return pd.DataFrame(
+        {
+            "import_index": np.arange(start, start + rows),
+            "title": [f"listing {i % 17}" for i in range(rows)],
+            "canonical_model": models[rng.integers(0, len(models), rows)],
+            "price": price,
+            "unit_price": price / lot,
+            "currency": np.where(rng.random(rows) < 0.9, "USD", None),
+            "score": score,
+            "client_score": np.where(rng.random(rows) < 0.5, rng.random(rows), np.nan),
+            "is_gpu": rng.choice(np.array([True, False, None], dtype=object), rows),
+            "reject_reason": rng.choice(
+                np.array(["unknown_model", "not_gpu:box", None], dtype=object), rows
+            ),
+            "warnings": rng.choice(np.array(["", "odd", None], dtype=object), rows),
+            "listing_key": np.where(rng.random(rows) < 0.7, "k", None),
+            "error_stage": np.where(failed, "clean", None),
+            "error_field": np.where(failed, "price", None),
+            "error_reason": np.where(failed, "bad price", None),
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_figure_of_odd_rows_is_the_same_written_or_read_back(
+    engine: Engine, seed: int
+) -> None:
+    """Each figure's two forms (``summaries.Figure``: SQL over the stored rows, and added up
+    chunk by chunk from what the writer stores) agree on rows with nulls, ties and errors."""
+    rng = np.random.default_rng(seed)
+    chunks = [_odd_chunk(rng, 1 + 40 * i, 40) for i in range(3)]
+    written = summaries.WrittenFigures()
+    repository.replace_import_rows(engine, IMPORT_ID, chunks, written)
+    with engine.connect() as conn:
+        figures = summaries.compute_figures(conn, IMPORT_ID)
+    assert figures["error_rows"] and figures["not_gpu_rows"] and figures["score_min"] is not None
+    assert written.figures() == {**figures, "score_mean": pytest.approx(figures["score_mean"])}
+
+
+def test_an_import_without_listings_has_the_figures_of_none(engine: Engine) -> None:
+    rng = np.random.default_rng(4)
+    chunk = _odd_chunk(rng, 1, 5).assign(error_stage="clean", error_reason="bad price")
+    written = summaries.WrittenFigures()
+    repository.replace_import_rows(engine, IMPORT_ID, [chunk], written)
+    with engine.connect() as conn:
+        figures = summaries.compute_figures(conn, IMPORT_ID)
+    assert figures["persisted_rows"] == 0 and figures["error_rows"] == 5
+    assert written.figures() == figures
