@@ -11,7 +11,7 @@ import codecs
 import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -458,6 +458,9 @@ def _column_cells(
     kinds = set(map(type, values))
     if kinds <= _TEXT_TYPES:
         pass
+    elif not text_only and len(kinds) == 1 and kinds <= _SCALAR_TYPES:
+        # a field of one JSON type (a price of numbers only): converted by map, in C
+        values = list(map(_SCALAR_TEXT[kinds.pop()], values))
     elif not text_only and kinds <= _SCALAR_TYPES:
         values = [v if v is None or type(v) is str else _SCALAR_TEXT[type(v)](v) for v in values]
     else:
@@ -499,11 +502,10 @@ def records_to_frames(records: list[Any], chunk_rows: int) -> Iterator[pd.DataFr
     """JSON records -> the raw frames every reader yields: one text column per field (in order
     of first appearance), the row's problems in ``_error`` ("; "-joined, in field order), a
     record that is not an object a row of nothing but its problem. Built a field at a time."""
-    headers_seen: dict[str, None] = {}
-    for record in records:
-        if isinstance(record, dict):
-            for key in record:
-                headers_seen.setdefault(str(key), None)
+    all_objects = set(map(type, records)) <= {dict}
+    objects_of = records if all_objects else [r for r in records if isinstance(r, dict)]
+    # JSON keys are text: every record's keys, in order of first appearance, gathered in C
+    headers_seen = dict.fromkeys(chain.from_iterable(objects_of))
     headers = _unique_headers(list(headers_seen))
     originals = list(headers_seen)
     mapping = map_headers(originals)
@@ -511,17 +513,28 @@ def records_to_frames(records: list[Any], chunk_rows: int) -> Iterator[pd.DataFr
     for start in range(0, max(len(records), 1), chunk_rows):
         chunk = records[start : start + chunk_rows]
         problems: list[list[str] | None] = [None] * len(chunk)
-        objects = [record if isinstance(record, dict) else None for record in chunk]
-        for row, record in enumerate(chunk):
-            if objects[row] is None:
-                kind = _JSON_TYPE_NAMES.get(type(record), "text" if record else "null")
-                problems[row] = [f"row is a JSON {kind}, expected an object"]
+        objects = chunk if all_objects else [r if isinstance(r, dict) else {} for r in chunk]
+        if not all_objects:
+            for row, record in enumerate(chunk):
+                if not isinstance(record, dict):
+                    kind = _JSON_TYPE_NAMES.get(type(record), "text" if record else "null")
+                    problems[row] = [f"row is a JSON {kind}, expected an object"]
         columns: dict[str, list[Any]] = {}
         for header, key in zip(headers, originals, strict=True):
-            values = [None if r is None else r.get(key) for r in objects]
+            values = list(map(dict.get, objects, repeat(key)))
             columns[header] = _column_cells(values, key, key in text_keys, problems)
         columns[ERROR_COLUMN] = [None if p is None else "; ".join(p) for p in problems]
-        yield _numbered(pd.DataFrame(columns, dtype=object, index=pd.RangeIndex(len(chunk))), start)
+        frame = pd.DataFrame(
+            {name: _arrow_text(cells) for name, cells in columns.items()},
+            index=pd.RangeIndex(len(chunk)),
+        )
+        yield _numbered(frame, start)
+
+
+def _arrow_text(cells: list[str | None]) -> pd.api.extensions.ExtensionArray:
+    """A column of cell texts held by Arrow, as the CSV reader's columns are: built in C from
+    the list, with no Python object per cell kept (nor copied again when the part is written)."""
+    return pd.arrays.ArrowStringArray(pa.array(cells, type=pa.string()))
 
 
 def load_json(path: Path, fmt: FileFormat) -> list[Any]:

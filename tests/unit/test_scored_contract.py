@@ -173,7 +173,7 @@ def test_json_text_fields_must_be_text(tmp_path: Path) -> None:
         {"title": "RTX 4090", "price": 1500, "seller": "shop", "quantity": 2},
     ]
     frame = read_raw(_write(tmp_path, "rows.json", json.dumps(rows)))
-    errors = frame["_error"].where(frame["_error"].notna(), None).tolist()
+    errors = frame["_error"].astype(object).where(frame["_error"].notna(), None).tolist()
     assert errors == [
         "field 'title' is a JSON number, expected text",
         "field 'seller' is a JSON boolean, expected text",
