@@ -83,3 +83,37 @@ def test_a_pause_ends_when_the_stored_status_changes(monkeypatch: pytest.MonkeyP
     anyio.run(submit.pause_for_change, None, "i", 0.2, "x")  # nothing changes: the whole pause
     assert time.monotonic() - started >= 0.19
     assert 2 <= len(looks) <= 4
+
+
+def test_the_pause_after_the_rows_are_found_written_is_short(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long wait has backed off to 0.25 s; the poll that finds the rows written (the run's
+    last steps remain) is followed by a short pause, not by the backed-off one."""
+    import anyio
+
+    from glyphd_api import service, submit
+    from glyphd_api.service import ImportState
+
+    clock = {"now": 0.0}
+    pauses: list[tuple[float, str]] = []
+
+    def load_state(_ctx: object, _import_id: str) -> ImportState:
+        if clock["now"] < 5.0:
+            return ImportState({"status": "running"}, [], {}, stored_status="running")
+        if not any(stored == "succeeded" for _, stored in pauses):
+            return ImportState({"status": "running"}, [], {}, stored_status="succeeded")
+        return ImportState({"status": "succeeded"}, [], {}, stored_status="succeeded")
+
+    async def pause(_ctx: object, _import_id: str, seconds: float, stored: str | None) -> None:
+        pauses.append((seconds, stored or ""))
+        clock["now"] += seconds
+
+    monkeypatch.setattr(service, "load_state", load_state)
+    monkeypatch.setattr(submit, "pause_for_change", pause)
+    monkeypatch.setattr(submit.time, "monotonic", lambda: clock["now"])
+    state = anyio.run(submit.wait_until_final, object(), "import", 60.0)
+    assert state.record["status"] == "succeeded"
+    running = [seconds for seconds, stored in pauses if stored == "running"]
+    assert max(running) == 0.25  # backed off meanwhile
+    assert [seconds for seconds, stored in pauses if stored == "succeeded"] == [FIRST_POLL_SECONDS]
