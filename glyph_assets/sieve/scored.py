@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -322,12 +323,12 @@ def _plainly_valid(name: str, values: list[object]) -> bool:
     sends, checked a field at a time. False sends the body to the item-by-item check, which
     also accepts the looser forms ("24", 1.0, "yes") and words each problem."""
     kind = DTO_REQUIRED[name]
+    kinds = set(map(type, values))  # types, strips and lookups are mapped in C
     if kind == "text":
-        return all(type(v) is str and v.strip() for v in values)
+        return kinds <= {str} and all(map(str.strip, values))
     if kind == "boolean":
-        return all(type(v) is bool for v in values)
-    types = {int} if kind == "integer" else {int, float}
-    if not set(map(type, values)) <= types:
+        return kinds <= {bool}
+    if not kinds <= ({int} if kind == "integer" else {int, float}):
         return False
     numbers = np.asarray(values, dtype=float)
     low, high = DTO_RANGES.get(name, (-math.inf, math.inf))
@@ -338,8 +339,8 @@ def dto_problems(records: list[object], limit: int = 100) -> list[str]:
     """Every way a body breaks the established GPUListingDTO contract (1-based item numbers,
     at most ``limit``): the established persist path refuses such a body whole, before anything
     is kept, as its clients expect; glyph's own paths make the same rows row errors instead."""
-    if all(type(record) is dict for record in records) and all(
-        _plainly_valid(name, [record.get(name) for record in records])  # type: ignore[union-attr]
+    if set(map(type, records)) <= {dict} and all(
+        _plainly_valid(name, list(map(dict.get, records, repeat(name))))  # type: ignore[arg-type]
         for name in DTO_REQUIRED
     ):
         return []
