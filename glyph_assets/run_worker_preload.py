@@ -82,7 +82,7 @@ def exercise_stages() -> None:
         stages = Stages(kind=kind)
         normalized = stages.normalize(pd.DataFrame([row]))
         enriched = stages.enrich(normalized)
-        for scored in stages.score(lambda frame=enriched: [frame]):
+        for scored in stages.score(lambda _columns, frame=enriched: [frame]):
             outputs = {
                 NORMALIZED_LISTINGS: normalized,
                 ENRICHED_LISTINGS: enriched,

@@ -62,7 +62,7 @@ def validate_file(
     except FileRejected as exc:
         return ValidationReport(valid=False, problems=exc.problems, detected=detected)
     reasons: Counter[str] = Counter()
-    for frame in stages.score(lambda: enriched):
+    for frame in stages.score(lambda _columns: enriched):
         failed = frame["error_stage"].notna()
         good = frame.loc[~failed]
         bad = frame.loc[failed]

@@ -236,9 +236,9 @@ def normalized_listings(
     def chunks() -> Iterator[pd.DataFrame]:
         for raw in raw_listings.iter_frames(arrow_strings=True):
             frame = stages.normalize(raw)
-            kept = frame.loc[frame["error_stage"].isna()]
-            tally.count("match_type", kept["match_type"])
-            tally.count("reject_reason", kept["reject_reason"])
+            kept = frame["error_stage"].isna()  # the two columns taken, not the whole frame
+            tally.count("match_type", frame["match_type"][kept])
+            tally.count("reject_reason", frame["reject_reason"][kept])
             yield frame
 
     return _stream(chunks(), progress, tally)
@@ -290,7 +290,9 @@ def scored_listings(
     stages.on_scale = record_scale
 
     def chunks() -> Iterator[pd.DataFrame]:
-        for frame in stages.score(lambda: enriched_listings.iter_frames(arrow_strings=True)):
+        for frame in stages.score(
+            lambda columns: enriched_listings.iter_frames(columns, arrow_strings=True)
+        ):
             scores.append(frame["score"].dropna())
             yield frame
 

@@ -38,6 +38,10 @@ from glyph_assets.sieve.score import SCORE_INPUTS, ScoreConfig, market_reference
 from glyph_assets.sieve.scored import ScoreScale, adopt_scored, normalize_scores
 from glyph_assets.sieve.title_helpers import TitleHelpers
 
+# An import's enriched chunks, read again for each of the score's passes: with at least the
+# named columns (None: every column), so a pass that reads a few need not convert the wide rows.
+ChunkSource = Callable[[list[str] | None], Iterable[pd.DataFrame]]
+
 DEFAULT_CHUNK_ROWS = 50_000
 # A first chunk this long means a large file: title helpers are started before its titles.
 EAGER_HELPER_ROWS = 50_000
@@ -125,7 +129,7 @@ class Stages:
             return fill_specs(normalized)[SCORED_COLUMNS + ERROR_COLUMNS]
         return enrich(normalized)[ENRICHED_COLUMNS + ERROR_COLUMNS]
 
-    def score(self, make_chunks: Callable[[], Iterable[pd.DataFrame]]) -> Iterator[pd.DataFrame]:
+    def score(self, make_chunks: ChunkSource) -> Iterator[pd.DataFrame]:
         """Two passes over the enriched chunks: the import's per-model market first, then each
         chunk scored against it. Scored uploads keep the client's score; the first pass decides
         its scale instead (reported to ``on_scale``)."""
@@ -136,11 +140,13 @@ class Stages:
         for scored in self.scores(make_chunks):
             yield scored[SCORED_COLUMNS + ERROR_COLUMNS]
 
-    def scores(self, make_chunks: Callable[[], Iterable[pd.DataFrame]]) -> Iterator[pd.DataFrame]:
-        """glyph's own score of raw uploads: the import's market over every chunk, then each
-        chunk scored against it (the chunks need only ``SCORE_INPUTS``)."""
-        reference = market_reference(make_chunks())
-        for chunk in make_chunks():
+    def scores(
+        self, make_chunks: ChunkSource, columns: list[str] | None = None
+    ) -> Iterator[pd.DataFrame]:
+        """glyph's own score of raw uploads: the import's market over every chunk (its
+        ``SCORE_INPUTS``), then each chunk (its ``columns``; None: all) scored against it."""
+        reference = market_reference(make_chunks(SCORE_INPUTS))
+        for chunk in make_chunks(columns):
             yield score(chunk, config=self.config, reference=reference)
 
     def enrich_all(self, raw_chunks: Iterable[pd.DataFrame]) -> list[pd.DataFrame]:
@@ -151,7 +157,7 @@ class Stages:
     def run(self, raw_chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         """Every stage in memory: scored chunks, one output row per input data row."""
         enriched = self.enrich_all(raw_chunks)
-        yield from self.score(lambda: enriched)
+        yield from self.score(lambda _columns: enriched)
 
     def stream(
         self,
@@ -198,7 +204,7 @@ class Stages:
                 yield pa.Table.from_pandas(frame, preserve_index=False)
             return
         added = SCORE_COLUMNS + CLIENT_COLUMNS
-        scored = self.scores(lambda: reread(SCORE_INPUTS))
+        scored = self.scores(reread, SCORE_INPUTS)
         for part, frame in zip(parts, scored, strict=True):
             columns = pa.Table.from_pandas(frame[added], preserve_index=False)
             table = _read_part(part)
@@ -233,4 +239,4 @@ def run_offline(
     return pd.concat(scored, ignore_index=True)
 
 
-__all__ = ["Stages", "WriteBehind", "arrow_text_types", "read_chunks", "run_offline"]
+__all__ = ["ChunkSource", "Stages", "WriteBehind", "arrow_text_types", "read_chunks", "run_offline"]

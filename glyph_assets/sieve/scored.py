@@ -228,15 +228,15 @@ def decide_score_scale(low: float | None, high: float | None, declared: str | No
 
 
 def normalize_scores(
-    make_chunks: Callable[[], Iterable[pd.DataFrame]],
+    make_chunks: Callable[[list[str] | None], Iterable[pd.DataFrame]],
     declared: str | None = None,
     on_scale: Callable[[ScoreScale], None] | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """Two passes over a scored import: the range of its client scores decides the scale, then
-    each chunk's ``score`` is ``client_score`` on glyph's 0-100 scale (capped, with a warning on
-    the row when the cap applies)."""
+    """Two passes over a scored import: the range of its client scores decides the scale (a
+    pass over ``client_score`` alone), then each chunk's ``score`` is ``client_score`` on
+    glyph's 0-100 scale (capped, with a warning on the row when the cap applies)."""
     low, high = math.inf, -math.inf
-    for chunk in make_chunks():
+    for chunk in make_chunks(["client_score"]):
         values = pd.to_numeric(chunk["client_score"], errors="coerce").dropna()
         if len(values):
             low, high = min(low, float(values.min())), max(high, float(values.max()))
@@ -244,7 +244,7 @@ def normalize_scores(
     scale = decide_score_scale(low if found else None, high if found else None, declared)
     if on_scale is not None:
         on_scale(scale)
-    for chunk in make_chunks():
+    for chunk in make_chunks(None):
         out = chunk.copy(deep=False)
         client = pd.to_numeric(out["client_score"], errors="coerce").astype(float)
         scaled = client * scale.factor
