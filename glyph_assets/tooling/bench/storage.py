@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-import resource
 import tempfile
 import time
 import uuid
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from glyph_assets.sieve.columns import ERROR_COLUMNS, REGISTRY_SPECS, SCORED_COLUMNS
+from glyph_assets.tooling.bench.memory import peak_mb
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 CHUNK_ROWS = 50_000
@@ -134,10 +134,6 @@ def scored_frames(
         yield frame
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def _write_import(url: str, import_id: str, rows: int, times: int, start_at: Any, out: Any) -> None:
     """Child process: register an import, then write its rows ``times`` times (replace).
 
@@ -149,7 +145,7 @@ def _write_import(url: str, import_id: str, rows: int, times: int, start_at: Any
         _write(url, import_id, rows, times, start_at, report)
     except Exception as exc:  # noqa: BLE001 - the parent reports what failed and why
         report["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-    report.update(peak_mb=_peak_mb(), end=time.time())
+    report.update(peak_mb=peak_mb(), end=time.time())
     out.put(json.dumps(report))
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sqlite3
 import sys
 import time
@@ -16,9 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from glyph_assets.tooling.bench.memory import peak_mb
 
 
 def task_read_csv(path: str) -> dict[str, Any]:
