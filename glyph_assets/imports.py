@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from glyph_assets.landing import Manifest, StorageFull, discard, disk_full, land_stream
+from glyph_assets.memory import give_back_freed_memory
 from glyph_assets.settings import Settings, get_settings
 from glyph_assets.sieve.columns import SCORE_SCALES
 from glyph_assets.sieve.inspect import FileInspection, inspect_file
@@ -80,6 +81,7 @@ def register_import(
     try:
         with local_file(manifest.path) as landed:
             inspection = inspect_file(landed, filename, kind, records=records)
+            give_back_freed_memory()  # the inspection read the whole file through Arrow
             check_row_limit(
                 landed,
                 manifest.original_filename,

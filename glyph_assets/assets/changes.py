@@ -11,6 +11,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 from glyph_assets.assets.placement import record_worker
 from glyph_assets.contract import PERSISTED_LISTINGS
 from glyph_assets.conventions import OWNERS, layer_tags
+from glyph_assets.memory import give_back_freed_memory
 from glyph_assets.partitions import imports_partitions
 from glyph_assets.resources import StoreResource
 from glyph_assets.store import changes
@@ -29,6 +30,7 @@ from glyph_assets.store import changes
     ),
 )
 def listing_changes(context: AssetExecutionContext, store: StoreResource) -> MaterializeResult:
+    give_back_freed_memory()  # what the run's pipeline steps freed (glyph_assets.memory)
     record_worker(context)
     engine = store.engine
     import_id = context.partition_key

@@ -22,6 +22,7 @@ from glyph_assets.assets.placement import record_worker
 from glyph_assets.assets.progress import StageProgress
 from glyph_assets.conventions import DATABASE_WRITE_RETRY, layer_tags, versioned_asset
 from glyph_assets.io_managers import FrameStream, ParquetParts
+from glyph_assets.memory import give_back_freed_memory
 from glyph_assets.partitions import imports_partitions
 from glyph_assets.resources import LandingResource, PipelineResource, StoreResource
 from glyph_assets.run_state import claim
@@ -81,7 +82,9 @@ def _claim(
     Bookkeeping only: a database that cannot take it now does not fail the stage (the
     run-status sensors record the run when it ends; persisted_listings needs the database and
     has its own retries). The step also records the worker it runs on (``placement``), as an
-    observation of its asset (``asset_key`` for a step of a fanned-out stage)."""
+    observation of its asset (``asset_key`` for a step of a fanned-out stage), after giving
+    back the memory earlier steps freed (``glyph_assets.memory``)."""
+    give_back_freed_memory()  # what earlier steps of the run freed (glyph_assets.memory)
     record_worker(context, asset_key)
     try:
         claim(store.engine, context.partition_key, context.run_id)
