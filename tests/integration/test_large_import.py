@@ -3,10 +3,11 @@
 Each import runs in its own process (``bench.runner.run_task``), whose own peak is read from the
 kernel (``VmHWM``, ``bench.memory.peak_mb``), so the figures do not depend on the process that
 starts it. Measured here with 10,000-row chunks: a 10-row import peaks at about 260 MB, a
-100,000-row one at about 470 MB and a 200,000-row one at about 510 MB. The second 100,000 rows
-cost about 35 MB (some 370 bytes a row): the parts of an import that are whole-import by nature,
+100,000-row one at 470-480 MB and a 200,000-row one at 490-510 MB. The second 100,000 rows cost
+13-35 MB (up to some 370 bytes a row): the parts of an import that are whole-import by nature,
 the listing diff's five narrow columns (``store.changes.record_diff``) and the price points'
-input (``summaries.WrittenFigures``). Everything else follows the chunk.
+input (``summaries.WrittenFigures``). Everything else follows the chunk. With the scored chunks
+kept by the warehouse step (a regression tried on purpose) they cost 143 MB, and this fails.
 """
 
 from __future__ import annotations
