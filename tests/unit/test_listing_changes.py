@@ -444,9 +444,35 @@ def test_an_import_without_keys_records_nothing_to_compare_yet_counts_the_gone(
     )
     assert recorded["unkeyed_listings"] == 50 - int(keyless["error_stage"].notna().sum())
     assert recorded["by_model"] == []
-    gone = changes.record_diff(engine, first, with_keys)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        statements.append((statement, parameters))
+
+    from sqlalchemy import event
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        gone = changes.record_diff(engine, first, with_keys)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
     assert gone["gone_listings"] == changes.diff_counts(engine, first, with_keys)["gone"] > 0
     assert gone["by_model"] == changes.diff_by_model(engine, first, with_keys)
+    # the keyless side is not read, and the runs its pages are found by are a full comparison's
+    reads = [p for s, p in statements if "FROM listings" in s and "listing_key" in s]
+    assert reads and not any(first in map(str, p) for p in reads), reads
+    with engine.connect() as conn:
+        full = compare_imports(changes._rows_of(conn, first), changes._rows_of(conn, with_keys))
+        stored = conn.exec_driver_sql(
+            "SELECT change, first_index, last_index, members_before, members"
+            " FROM import_diff_runs WHERE import_id = ? ORDER BY change, first_index",
+            (first,),
+        ).all()
+    expected = full.runs.sort_values(["change", "first_index"])
+    assert [tuple(r) for r in stored] == [
+        tuple(int(v) if k != "change" else v for k, v in row.items())
+        for row in expected.to_dict("records")
+    ]
 
 
 def test_ended_imports_say_from_their_figures_whether_they_have_keys(
