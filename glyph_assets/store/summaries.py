@@ -91,55 +91,49 @@ def _equals(listings: pd.DataFrame, column: str, value: str) -> pd.Series:
     return (listings[column] == value).fillna(False).astype(bool)
 
 
+def _rows_where(sql: Any, frame: Callable[[pd.DataFrame], pd.Series]) -> Figure:
+    """How many listings meet a condition, written in SQL and on a frame."""
+    return Figure(func.sum(case((sql, 1), else_=0)), _count_of(frame), operator.add, True)
+
+
+def _rows_with(column: str, frame: Callable[[pd.DataFrame], pd.Series]) -> Figure:
+    """How many listings have a value in ``column`` (SQL's ``count(column)``)."""
+    return Figure(func.count(Listing.__table__.c[column]), _count_of(frame), operator.add, True)
+
+
+def _lowest(column: str) -> Figure:
+    sql = func.min(Listing.__table__.c[column])
+    return Figure(sql, lambda f: _low(_numbers(f, column)), _least)
+
+
+def _highest(column: str) -> Figure:
+    sql = func.max(Listing.__table__.c[column])
+    return Figure(sql, lambda f: _high(_numbers(f, column)), _most)
+
+
 # Each figure of an import's listings, defined once (the error count is a second statement, on
 # row_errors). A not-a-GPU row is one with ``is_gpu`` false (its reject_reason says which kind,
 # ``not_gpu:<kind>``). ``score_mean`` adds up chunks as a sum, divided by ``scored_rows`` at the
 # end (``WrittenFigures.figures``).
 _LISTING_FIGURES: dict[str, Figure] = {
     "persisted_rows": Figure(func.count(), len, operator.add, counted=True),
-    "not_gpu_rows": Figure(
-        func.sum(case((Listing.is_gpu.is_(False), 1), else_=0)),
-        _count_of(lambda f: _is_false(f, "is_gpu")),
-        operator.add,
-        counted=True,
+    "not_gpu_rows": _rows_where(Listing.is_gpu.is_(False), lambda f: _is_false(f, "is_gpu")),
+    "unknown_model_rows": _rows_where(
+        Listing.reject_reason == "unknown_model",
+        lambda f: _equals(f, "reject_reason", "unknown_model"),
     ),
-    "unknown_model_rows": Figure(
-        func.sum(case((Listing.reject_reason == "unknown_model", 1), else_=0)),
-        _count_of(lambda f: _equals(f, "reject_reason", "unknown_model")),
-        operator.add,
-        counted=True,
-    ),
-    "score_min": Figure(func.min(Listing.score), lambda f: _low(_numbers(f, "score")), _least),
-    "score_max": Figure(func.max(Listing.score), lambda f: _high(_numbers(f, "score")), _most),
+    "score_min": _lowest("score"),
+    "score_max": _highest("score"),
     "score_mean": Figure(
         func.avg(Listing.score), lambda f: float(_numbers(f, "score").sum()), operator.add
     ),
-    "warning_rows": Figure(
-        func.sum(case((Listing.warnings.is_not(None), 1), else_=0)),
-        _count_of(lambda f: _present(f, "warnings")),
-        operator.add,
-        counted=True,
-    ),
-    "client_score_min": Figure(
-        func.min(Listing.client_score), lambda f: _low(_numbers(f, "client_score")), _least
-    ),
-    "client_score_max": Figure(
-        func.max(Listing.client_score), lambda f: _high(_numbers(f, "client_score")), _most
-    ),
-    "scored_rows": Figure(
-        func.count(Listing.score),
-        _count_of(lambda f: _numbers(f, "score").notna()),
-        operator.add,
-        counted=True,
-    ),
-    "price_min": Figure(func.min(Listing.price), lambda f: _low(_numbers(f, "price")), _least),
-    "price_max": Figure(func.max(Listing.price), lambda f: _high(_numbers(f, "price")), _most),
-    "keyed_rows": Figure(
-        func.count(Listing.listing_key),
-        _count_of(lambda f: _present(f, "listing_key")),
-        operator.add,
-        counted=True,
-    ),
+    "warning_rows": _rows_where(Listing.warnings.is_not(None), lambda f: _present(f, "warnings")),
+    "client_score_min": _lowest("client_score"),
+    "client_score_max": _highest("client_score"),
+    "scored_rows": _rows_with("score", lambda f: _numbers(f, "score").notna()),
+    "price_min": _lowest("price"),
+    "price_max": _highest("price"),
+    "keyed_rows": _rows_with("listing_key", lambda f: _present(f, "listing_key")),
 }
 _COUNTED = frozenset(name for name, figure in _LISTING_FIGURES.items() if figure.counted)
 ROW_FIGURES = ("error_rows", *_LISTING_FIGURES)
