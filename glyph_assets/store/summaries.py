@@ -67,7 +67,8 @@ class Figure:
     """One figure of an import's listings, in its two forms: ``sql``, the aggregate over the
     stored rows; ``of_frame``, the same figure of a chunk of listings as the writer stores them,
     and ``combine``, how two chunks' values add up. ``test_import_summaries`` holds the two
-    forms to the same results."""
+    forms to the same results (the mean to float rounding: the database and pandas add the
+    scores up in different orders)."""
 
     sql: Any
     of_frame: Callable[[pd.DataFrame], Any]
@@ -182,10 +183,16 @@ def top_models(conn: Connection, import_id: str, limit: int = TOP_MODELS) -> lis
         )
         .where(of_import(import_id), Listing.canonical_model.is_not(None))
         .group_by(Listing.canonical_model)
-        .order_by(func.count().desc(), Listing.canonical_model)
-        .limit(limit)
     )
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return ranked_models((dict(row._mapping) for row in conn.execute(query)), limit)
+
+
+def ranked_models(models: Iterable[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The most listed models first, at most ``limit``; ties in code-point order of the id,
+    here rather than in SQL: PostgreSQL's collation (en_US, where ``_`` and case hardly count)
+    would order ``A100X`` and ``A100_PCIE_40GB`` otherwise than SQLite and the written figures
+    (``WrittenFigures``), which must agree."""
+    return sorted(models, key=lambda m: (-m["listings"], m["canonical_model"]))[:limit]
 
 
 def compute_figures(conn: Connection, import_id: str) -> dict[str, Any]:
@@ -309,11 +316,13 @@ class WrittenFigures:
         figures["score_mean"] = figures["score_mean"] / scored if scored else None
         figures["first_model"] = self.first[1] if self.first else None
         figures["last_model"] = self.last[1] if self.last else None
-        ranked = sorted(self.models.items(), key=lambda item: (-item[1][0], item[0]))[:top]
-        figures["top_models"] = [
-            {"canonical_model": model, "listings": n, "min_price": low, "max_price": high}
-            for model, (n, low, high) in ranked
-        ]
+        figures["top_models"] = ranked_models(
+            (
+                {"canonical_model": model, "listings": n, "min_price": low, "max_price": high}
+                for model, (n, low, high) in self.models.items()
+            ),
+            top,
+        )
         return figures
 
     def point_inputs(self) -> pd.DataFrame | None:
@@ -472,6 +481,7 @@ __all__ = [
     "import_figures",
     "record_figures",
     "point_input",
+    "ranked_models",
     "price_point_rows",
     "row_figures",
     "stored_key_counts",

@@ -248,6 +248,38 @@ def test_every_figure_of_odd_rows_is_the_same_written_or_read_back(
     assert written.figures() == {**figures, "score_mean": pytest.approx(figures["score_mean"])}
 
 
+def test_ranks_ties_and_edges_are_the_same_written_or_read_back(engine: Engine) -> None:
+    """Chunks written out of import_index order, twelve models tied two by two (ids that a
+    PostgreSQL collation orders otherwise: ``A100X`` / ``A100_PCIE_40GB``, case), the cut at
+    ten, and first and last rows without a model: the written figures are the rows' figures."""
+    models = ["A100X", "A100_PCIE_40GB", "b200", "B200", "H100", "H100_SXM5_80GB"]
+    models += ["L4", "L40S", "RTX_4090", "RTX_4090D", "T4", "V100"]
+    rows = [None] + [m for m in models for _ in range(2)] + models[:3] + [None]
+    frame = pd.DataFrame(
+        {
+            "import_index": range(1, len(rows) + 1),
+            "title": [f"t{i}" for i in range(len(rows))],
+            "canonical_model": rows,
+            "price": [100.0 + i for i in range(len(rows))],
+            "score": [float(i % 7) for i in range(len(rows))],
+            "is_gpu": [m is not None for m in rows],
+            "error_stage": [None] * len(rows),
+            "error_field": [None] * len(rows),
+            "error_reason": [None] * len(rows),
+        }
+    )
+    chunks = [frame.iloc[20:], frame.iloc[:9], frame.iloc[9:20]]  # the last rows first
+    written = summaries.WrittenFigures()
+    repository.replace_import_rows(engine, IMPORT_ID, chunks, written)
+    with engine.connect() as conn:
+        figures = summaries.compute_figures(conn, IMPORT_ID)
+    assert (figures["first_model"], figures["last_model"]) == ("UNKNOWN", "UNKNOWN")
+    # three rows each, then two each in code-point order, cut at ten
+    top = "A100X A100_PCIE_40GB b200 B200 H100 H100_SXM5_80GB L4 L40S RTX_4090 RTX_4090D"
+    assert [m["canonical_model"] for m in figures["top_models"]] == top.split()
+    assert written.figures() == {**figures, "score_mean": pytest.approx(figures["score_mean"])}
+
+
 def test_an_import_without_listings_has_the_figures_of_none(engine: Engine) -> None:
     rng = np.random.default_rng(4)
     chunk = _odd_chunk(rng, 1, 5).assign(error_stage="clean", error_reason="bad price")
