@@ -11,19 +11,21 @@ with the freed memory given back before each step and after a file's inspection.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from functools import cache
+from typing import Any
 
 import pyarrow as pa
 
 
 @cache
-def _malloc_trim() -> object | None:
-    """glibc's ``malloc_trim`` (None where the C library has none: musl, macOS)."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    return getattr(ctypes.CDLL(name), "malloc_trim", None)
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim`` from the C library this process has loaded (None where it has
+    none: musl, macOS)."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim.argtypes = [ctypes.c_size_t]
+        trim.restype = ctypes.c_int
+    return trim
 
 
 def give_back_freed_memory() -> None:
@@ -31,7 +33,7 @@ def give_back_freed_memory() -> None:
     pa.default_memory_pool().release_unused()
     trim = _malloc_trim()
     if trim is not None:
-        trim(0)  # type: ignore[operator]
+        trim(0)
 
 
 __all__ = ["give_back_freed_memory"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+import sys
 
 
 def peak_mb() -> float:
@@ -12,13 +13,14 @@ def peak_mb() -> float:
     465 MB "peaked" at 465 MB; measured by itself it peaks at about 270 MB). A process forked
     without exec starts with its parent's pages, and so its mark with their size."""
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB; bytes on macOS
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
 __all__ = ["peak_mb"]
