@@ -242,7 +242,8 @@ class WrittenFigures:
     """The figures of an import's listings added up chunk by chunk while the writer stores them
     (``repository.write_import_rows``), so that the end of the import stores its summary
     (:func:`record_figures`) without aggregating its rows again: for 100,000 rows the queries of
-    :func:`compute_figures` took 0.27 s of the warehouse step here, this about 0.02 s.
+    :func:`compute_figures` took 0.27-0.30 s of the warehouse step here; storing these figures
+    and the price points now takes 0.04 s, and adding them up does not show in the write.
 
     Holds a value per figure and per model, and (``with_points``) each chunk's price-point
     input (``point_input``), which the price points need whole."""
