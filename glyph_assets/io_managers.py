@@ -83,10 +83,12 @@ def read_part(part: Path | UPath, columns: list[str] | None = None) -> pa.Table:
     """One Parquet part, from a local path or through its fsspec filesystem; ``columns``: only
     those of them the part has (a part written before a column existed lacks it)."""
     path, filesystem = arrow_target(part)
-    if columns is not None:
-        names = set(pq.read_schema(path, filesystem=filesystem).names)
-        columns = [c for c in columns if c in names]
-    return pq.read_table(path, columns=columns, filesystem=filesystem)
+    if columns is None:
+        return pq.read_table(path, filesystem=filesystem)
+    with pq.ParquetFile(path, filesystem=filesystem) as parquet:  # its footer read once
+        names = set(parquet.schema_arrow.names)
+        present = [c for c in columns if c in names]
+        return parquet.read(columns=present, use_pandas_metadata=True)
 
 
 def read_metadata(part: Path | UPath) -> pq.FileMetaData:
