@@ -32,18 +32,21 @@ TOP_MODELS = 10
 CARD_PRICE = func.coalesce(Listing.unit_price, Listing.price)
 
 
-def _numbers(listings: pd.DataFrame, column: str) -> pd.Series:
-    """A numeric column of written listings as the store holds it (absent: all NULL)."""
+def _values(listings: pd.DataFrame, column: str) -> pd.Series:
+    """A column of written listings; one the chunk lacks is all NULL, as the store holds it."""
     if column not in listings:
-        return pd.Series(np.nan, index=listings.index, dtype="float64")
-    return pd.to_numeric(listings[column], errors="coerce").astype("float64")
+        return pd.Series(None, index=listings.index, dtype=object)
+    return listings[column]
+
+
+def _numbers(listings: pd.DataFrame, column: str) -> pd.Series:
+    """A numeric column of written listings as the store holds it."""
+    return pd.to_numeric(_values(listings, column), errors="coerce").astype("float64")
 
 
 def _present(listings: pd.DataFrame, column: str) -> pd.Series:
     """Where a column of written listings holds a value (what ``IS NOT NULL`` finds)."""
-    if column not in listings:
-        return pd.Series(False, index=listings.index)
-    return listings[column].notna()
+    return _values(listings, column).notna()
 
 
 def _low(values: pd.Series) -> float | None:
@@ -81,15 +84,11 @@ def _count_of(condition: Callable[[pd.DataFrame], pd.Series]) -> Callable[[pd.Da
 
 
 def _is_false(listings: pd.DataFrame, column: str) -> pd.Series:
-    if column not in listings:
-        return pd.Series(False, index=listings.index)
-    return listings[column].isin([False])
+    return _values(listings, column).isin([False])
 
 
 def _equals(listings: pd.DataFrame, column: str, value: str) -> pd.Series:
-    if column not in listings:
-        return pd.Series(False, index=listings.index)
-    return (listings[column] == value).fillna(False).astype(bool)
+    return (_values(listings, column) == value).fillna(False).astype(bool)
 
 
 def _rows_where(sql: Any, frame: Callable[[pd.DataFrame], pd.Series]) -> Figure:
