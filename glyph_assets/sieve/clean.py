@@ -138,29 +138,59 @@ def parse_price(values: pd.Series, default_currency: str = "USD") -> tuple[pd.Se
     currency = pd.Series(default_currency, index=values.index, dtype=object)
     rest = amount.isna() & values.notna()
     if rest.any():
-        symbol, number = _symbol_prices(values[rest])
-        amount[symbol.index], currency[symbol.index] = number, symbol
-        rest[symbol.index] = False
+        text = pa.array(values[rest].to_numpy(dtype=object), type=pa.string())
+        hit, number, symbol = _plain_prices(text, default_currency)
+        plain = values.index[rest.to_numpy()][hit]
+        amount[plain], currency[plain] = number[hit], symbol[hit]
+        rest[plain] = False
     if rest.any():  # only text that is not a plain number goes through the patterns
         amount[rest], currency[rest] = _parse_price_text(values[rest], default_currency)
     return amount, currency.where(amount.notna(), None)
 
 
-# "$911.57": a currency symbol and a plain number, the usual shape of a scraped price. Read in
-# one Arrow pass; it is what ``_parse_price_text`` makes of such text, one value at a time.
-_SYMBOL_PRICE = "^(?P<symbol>[" + "".join(CURRENCY_SYMBOLS) + r"])(?P<number>\d+(?:\.\d+)?)$"
+# "$911.57", "1,299.00", "899": an optional currency symbol and a plain number (thousands
+# separated by commas or not), the usual shapes of a scraped price, read in one Arrow pass. It
+# is what ``_parse_price_text`` makes of such text, one value at a time.
+_PLAIN_PRICE = (
+    "^(?P<symbol>[" + "".join(CURRENCY_SYMBOLS) + r"]?)"
+    r"(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)$"
+)
+_SYMBOLS = ["", *CURRENCY_SYMBOLS]
 
 
-def _symbol_prices(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(currency, amount) of the values in the ``_SYMBOL_PRICE`` shape, indexed like them."""
-    text = pa.array(values.to_numpy(dtype=object), type=pa.string())
-    found = pc.extract_regex(text, _SYMBOL_PRICE)
+def _plain_prices(
+    text: pa.Array, default_currency: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which values have the ``_PLAIN_PRICE`` shape, and their amounts and currencies (NaN and
+    None elsewhere)."""
+    found = pc.extract_regex(text, _PLAIN_PRICE)
     hit = pc.is_valid(found).to_numpy(zero_copy_only=False)
-    found = found.filter(hit)
-    index = values.index[hit]
-    symbols = found.field("symbol").to_pandas().map(CURRENCY_SYMBOLS)
-    numbers = pc.cast(found.field("number"), pa.float64()).to_numpy(zero_copy_only=False)
-    return pd.Series(symbols.to_numpy(), index=index, dtype=object), pd.Series(numbers, index=index)
+    amount = np.full(len(text), np.nan)
+    numbers = pc.replace_substring(found.field("number").filter(hit), ",", "")
+    amount[hit] = pc.cast(numbers, pa.float64()).to_numpy(zero_copy_only=False)
+    names = np.array([default_currency, *CURRENCY_SYMBOLS.values()], dtype=object)
+    symbol = pc.index_in(found.field("symbol"), value_set=pa.array(_SYMBOLS))
+    currency = np.where(hit, names[pc.fill_null(symbol, 0).to_numpy(zero_copy_only=False)], None)
+    return hit, amount, currency
+
+
+def parse_prices(text: pd.Series, default_currency: str = "USD") -> tuple[pd.Series, pd.Series]:
+    """``parse_price`` of a whole text column (missing values stay missing): the plain shapes
+    (nearly every scraped price) in one Arrow pass, the rest once per distinct value. Prices
+    rarely repeat, so factorizing the column first cost more than the parse it saved."""
+    arrow = pa.array(text, type=pa.string())
+    if isinstance(arrow, pa.ChunkedArray):  # an Arrow-backed column may hold several chunks
+        arrow = arrow.combine_chunks()
+    hit, amount, currency = _plain_prices(arrow, default_currency)
+    rest = ~hit & text.notna().to_numpy()
+    if rest.any():
+        parsed, named = map_distinct(text[rest], lambda v: parse_price(v, default_currency))
+        amount[rest] = parsed.to_numpy(dtype=float, na_value=np.nan)
+        currency[rest] = named.to_numpy(dtype=object)
+    return (
+        pd.Series(amount, index=text.index, dtype=float),
+        pd.Series(currency, index=text.index, dtype=object),
+    )
 
 
 def _parse_price_text(values: pd.Series, default_currency: str) -> tuple[pd.Series, pd.Series]:
@@ -325,9 +355,7 @@ def clean(
     if "price" in mapping:
         match = _CURRENCY_FROM_HEADER.search(header_key(mapping["price"]))
         header_currency = match.group(1).upper() if match else None
-    out["price"], out["currency"] = map_distinct(
-        price_text, lambda v: parse_price(v, header_currency or "USD")
-    )
+    out["price"], out["currency"] = parse_prices(price_text, header_currency or "USD")
     explicit_currency = _text(strings, mapping, "currency")
     if explicit_currency.notna().any():
         code = map_distinct(explicit_currency, _currency_codes)
@@ -335,11 +363,11 @@ def clean(
     out["condition"] = map_distinct(_text(strings, mapping, "condition"), normalize_condition)
     quantity_text = _text(strings, mapping, "quantity")
     quantity = map_distinct(quantity_text, parse_quantity)
-    title_lot = map_distinct(out["title"], priced_lot)
+    # both read the title's lot phrase: one factorization of the titles serves the two
+    title_lot, title_lot_size = map_distinct(out["title"], lambda v: (priced_lot(v), _lot_size(v)))
     lots = quantity.isna() & out["title"].notna()
     if lots.any():
-        from_title = _lot_size(out.loc[lots, "title"])
-        quantity = quantity.mask(lots, from_title.fillna(title_lot[lots]))
+        quantity = quantity.mask(lots, title_lot_size.fillna(title_lot))
     out["quantity"] = quantity.astype("Int64")
     quantity_lot = map_distinct(quantity_text, priced_lot)
     out["unit_price"] = unit_prices(out["price"], title_lot, quantity_lot)
@@ -373,5 +401,14 @@ def clean(
 
     failed = errors["error_reason"].notna()
     errors["raw_row"] = _raw_rows(raw, failed)
-    result = pd.concat([out, errors], axis=1)
-    return result[CLEAN_COLUMNS + ERROR_COLUMNS].reset_index(drop=True)
+    # one frame from the columns' arrays (numpy's own, not wrapped): selecting from a
+    # concatenation copied every column
+    columns = [out[c] for c in CLEAN_COLUMNS] + [errors[c] for c in ERROR_COLUMNS]
+    return pd.DataFrame({c.name: _unwrapped(c) for c in columns}, copy=False)
+
+
+def _unwrapped(column: pd.Series) -> Any:
+    """A column's values as the frame constructor takes them without a copy: a numpy array, or
+    the extension array (Arrow text, nullable integers) as it is."""
+    values = column.array
+    return values.to_numpy() if isinstance(values, pd.arrays.NumpyExtensionArray) else values

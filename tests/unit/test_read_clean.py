@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from glyph_assets.sieve.clean import (
     _parse_price_text,
     clean,
+    map_distinct,
     map_headers,
     parse_price,
+    parse_prices,
     parse_quantity,
     priced_lot,
 )
@@ -84,17 +86,18 @@ def test_parse_price(text: str, amount: float | None, currency: str | None) -> N
 @given(
     texts=st.lists(
         st.text(alphabet="$€£¥₹0123456789.,- USDeurx", min_size=1, max_size=12)
-        | st.from_regex(r"[$€£¥₹]\d{1,7}(\.\d{1,3})?", fullmatch=True),
+        | st.from_regex(r"[$€£¥₹]\d{1,7}(\.\d{1,3})?", fullmatch=True)
+        | st.from_regex(r"[$€£¥₹]?\d{1,3}(,\d{3}){1,3}(\.\d{1,3})?", fullmatch=True),
         min_size=1,
         max_size=20,
     ),
     header_currency=st.sampled_from(["USD", "EUR"]),
 )
-def test_symbol_prices_read_as_the_general_rule_reads_them(
+def test_plain_prices_read_as_the_general_rule_reads_them(
     texts: list[str], header_currency: str
 ) -> None:
-    """The one-pass Arrow reading of "$911.57"-shaped prices gives what the general text rule
-    gives each value."""
+    """The one-pass Arrow reading of prices shaped like "$911.57" or "1,299" gives what the
+    general text rule gives each value."""
     values = pd.Series(texts, dtype=object)
     amounts, currencies = parse_price(values, header_currency)
     numeric = pd.to_numeric(values, errors="coerce")
@@ -105,6 +108,39 @@ def test_symbol_prices_read_as_the_general_rule_reads_them(
     )
     found = expected_currencies.where(expected_amounts.notna(), None)
     assert currencies[text.index].tolist() == found.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    texts=st.lists(
+        st.text(alphabet="$€£¥₹0123456789.,- USDeurx", min_size=0, max_size=12)
+        | st.from_regex(r"[$€£¥₹]?\d{1,3}(,\d{3}){0,3}(\.\d{1,3})?", fullmatch=True)
+        | st.from_regex(r"[$€£¥₹]?\d{1,9}(\.\d{1,4})?", fullmatch=True),
+        min_size=1,
+        max_size=20,
+    ),
+    header_currency=st.sampled_from(["USD", "EUR"]),
+)
+def test_a_column_of_prices_reads_as_each_distinct_value_reads(
+    texts: list[str], header_currency: str
+) -> None:
+    """``parse_prices`` reads the plain shapes of a whole column in one Arrow pass; every value
+    gets what ``parse_price`` gives it alone, an empty cell stays missing."""
+    column = pd.Series(texts, dtype="string[pyarrow]", index=range(5, 5 + len(texts)))
+    column = column.mask(column == "")
+    amounts, currencies = parse_prices(column, header_currency)
+    expected, named = map_distinct(column, lambda v: parse_price(v, header_currency))
+    pd.testing.assert_series_equal(amounts, expected, check_names=False, check_dtype=False)
+    assert currencies.tolist() == named.tolist()
+    assert list(amounts.index) == list(column.index)
+
+
+def test_long_plain_prices_are_read_to_the_nearest_float() -> None:
+    """A plain number is read as Python's ``float`` reads it, to the last digit."""
+    texts = ["134364244112.40121", "0.093859586774234893", "1,234,567.8912345678"]
+    amounts, currencies = parse_prices(pd.Series(texts, dtype="string[pyarrow]"), "EUR")
+    assert amounts.tolist() == [float(t.replace(",", "")) for t in texts]
+    assert currencies.tolist() == ["EUR"] * 3
 
 
 def test_quantity_words() -> None:
