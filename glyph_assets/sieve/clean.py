@@ -24,6 +24,7 @@ from glyph_assets.sieve.columns import (
     INDEX_COLUMN,
     SCORED_REQUIRED,
     header_key,
+    in_order,
     map_headers,
 )
 
@@ -298,13 +299,39 @@ def _text(strings: _Strings, mapping: dict[str, str], column: str) -> pd.Series:
     return stripped.mask(stripped == "")  # Arrow-backed: no per-value Python objects
 
 
-def _set_error(errors: pd.DataFrame, mask: pd.Series, field: str, reason: str | pd.Series) -> None:
-    todo = mask & errors["error_reason"].isna()
-    if not todo.any():
-        return
-    errors.loc[todo, "error_stage"] = "clean"
-    errors.loc[todo, "error_field"] = field
-    errors.loc[todo, "error_reason"] = reason[todo] if isinstance(reason, pd.Series) else reason
+class _RowErrors:
+    """Each row's first error (stage, field, reason), as arrays: a later check never overwrites
+    it. The rows still free of errors are kept as a mask rather than found again each check."""
+
+    def __init__(self, rows: int) -> None:
+        self.stage = np.full(rows, None, dtype=object)
+        self.field = np.full(rows, None, dtype=object)
+        self.reason = np.full(rows, None, dtype=object)
+        self.free = np.ones(rows, dtype=bool)
+
+    def add(
+        self, mask: pd.Series, field: str, reason: str | pd.Series, stage: str = "clean"
+    ) -> None:
+        """Record ``reason`` for the ``mask`` rows still free of errors (a Series ``reason``
+        holds one per row of the mask, or at least one per such row, by label)."""
+        todo = self.free & mask.to_numpy(dtype=bool, na_value=False)
+        if not todo.any():
+            return
+        self.stage[todo] = stage
+        self.field[todo] = field
+        if isinstance(reason, pd.Series):
+            self.reason[todo] = reason.reindex(mask.index[todo]).to_numpy(dtype=object)
+        else:
+            self.reason[todo] = reason
+        self.free &= ~todo
+
+    def columns(self, index: pd.Index) -> dict[str, pd.Series]:
+        """``error_stage``, ``error_field``, ``error_reason`` on the chunk's ``index``."""
+        arrays = {"error_stage": self.stage, "error_field": self.field}
+        arrays["error_reason"] = self.reason
+        return {
+            name: pd.Series(values, index=index, dtype=object) for name, values in arrays.items()
+        }
 
 
 def _raw_rows(frame: pd.DataFrame, mask: pd.Series) -> pd.Series:
@@ -372,43 +399,37 @@ def clean(
     quantity_lot = map_distinct(quantity_text, priced_lot)
     out["unit_price"] = unit_prices(out["price"], title_lot, quantity_lot)
 
-    errors = pd.DataFrame(None, index=raw.index, columns=ERROR_COLUMNS, dtype=object)
+    errors = _RowErrors(len(raw))
     if ERROR_COLUMN in raw.columns:
         read_error = raw[ERROR_COLUMN]
-        _set_error(errors, read_error.notna(), "row", read_error.astype(object))
-        errors.loc[read_error.notna(), "error_stage"] = "read"
+        errors.add(read_error.notna(), "row", read_error.astype(object), stage="read")
         # "field 'price' has a JSON list ...": the reader named the field; record it as such.
-        failed = read_error.notna()
+        failed = read_error.notna().to_numpy()
         if failed.any():
             named = read_error[failed].astype(str).str.extract(r"^field '([^']*)'", expand=False)
-            named = named.dropna().str.slice(0, FIELD_NAME_CHARS)
-            errors.loc[named.index, "error_field"] = named
+            found = named.notna().to_numpy()
+            at = np.flatnonzero(failed)[found]
+            errors.field[at] = named[found].str.slice(0, FIELD_NAME_CHARS).to_numpy(dtype=object)
     for column in [c for c in raw.columns if c not in (INDEX_COLUMN, ERROR_COLUMN)]:
         lengths = strings[column].str.len()
         too_long = (lengths > max_field_chars).fillna(False).astype(bool)
         reason = f"field is longer than {max_field_chars} characters"
-        _set_error(errors, too_long, column[:FIELD_NAME_CHARS], reason)
+        errors.add(too_long, column[:FIELD_NAME_CHARS], reason)
     if require_title:
-        _set_error(errors, out["title"].isna(), "title", "title is empty")
-    _set_error(errors, price_text.isna(), "price", "price is missing")
+        errors.add(out["title"].isna(), "title", "title is empty")
+    errors.add(price_text.isna(), "price", "price is missing")
     unparsed = price_text.notna() & out["price"].isna()
     if unparsed.any():  # the reason quotes the text: built for those rows only
         quoted = price_text[unparsed].astype(str).str.slice(0, 80)
-        _set_error(errors, unparsed, "price", "price is not a number: " + quoted)
-    _set_error(errors, out["price"] == 0, "price", "price is zero")
-    _set_error(errors, out["price"] < 0, "price", "price is negative")
-    _set_error(errors, out["price"] > 1e8, "price", "price is above 100,000,000")
+        errors.add(unparsed, "price", "price is not a number: " + quoted)
+    errors.add(out["price"] == 0, "price", "price is zero")
+    errors.add(out["price"] < 0, "price", "price is negative")
+    errors.add(out["price"] > 1e8, "price", "price is above 100,000,000")
 
-    failed = errors["error_reason"].notna()
-    errors["raw_row"] = _raw_rows(raw, failed)
-    # one frame from the columns' arrays (numpy's own, not wrapped): selecting from a
-    # concatenation copied every column
-    columns = [out[c] for c in CLEAN_COLUMNS] + [errors[c] for c in ERROR_COLUMNS]
-    return pd.DataFrame({c.name: _unwrapped(c) for c in columns}, copy=False)
-
-
-def _unwrapped(column: pd.Series) -> Any:
-    """A column's values as the frame constructor takes them without a copy: a numpy array, or
-    the extension array (Arrow text, nullable integers) as it is."""
-    values = column.array
-    return values.to_numpy() if isinstance(values, pd.arrays.NumpyExtensionArray) else values
+    columns = errors.columns(raw.index)
+    columns["raw_row"] = _raw_rows(raw, pd.Series(~errors.free, index=raw.index))
+    result = in_order(
+        pd.concat([out, pd.DataFrame(columns)], axis=1, copy=False), CLEAN_COLUMNS + ERROR_COLUMNS
+    )
+    result.index = pd.RangeIndex(len(result))  # the chunk's rows from 0, as every stage expects
+    return result

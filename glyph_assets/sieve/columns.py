@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
+
 INDEX_COLUMN = "import_index"
 # import_index is the 1-based ordinal of a data row in its import (the established glyphd
 # numbering): the first data row of every file is 1, whatever its format.
@@ -155,6 +157,14 @@ TEXT_COLUMNS: frozenset[str] = frozenset(
         "canonical_model",
     }
 )
+
+
+def in_order(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The frame's ``columns``, in that order, sharing the frame's column arrays: a stage's
+    output columns without the copy of every value that ``frame[columns]`` makes (15 ms for
+    100,000 enriched rows). The stages never modify a frame they were given, so sharing is
+    safe; the index is the frame's."""
+    return pd.DataFrame({name: frame[name] for name in columns}, copy=False)
 
 
 def header_key(name: str) -> str:

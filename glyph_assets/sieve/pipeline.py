@@ -28,6 +28,7 @@ from glyph_assets.sieve.columns import (
     NORMALIZED_COLUMNS,
     SCORE_COLUMNS,
     SCORED_COLUMNS,
+    in_order,
 )
 from glyph_assets.sieve.enrich import enrich, fill_specs
 from glyph_assets.sieve.inspect import detect_kind
@@ -121,13 +122,13 @@ class Stages:
             out = normalize(cleaned, analyse_new=titles.analyse if titles else None)
         out["listing_key"] = listing_keys(out, self.source)
         columns = SCORED_COLUMNS if self.kind == "scored" else NORMALIZED_COLUMNS
-        return out[columns + ERROR_COLUMNS]
+        return in_order(out, columns + ERROR_COLUMNS)
 
     def enrich(self, normalized: pd.DataFrame) -> pd.DataFrame:
         """Registry specs for matched rows; scored rows keep theirs and get only what they lack."""
         if self.kind == "scored":
-            return fill_specs(normalized)[SCORED_COLUMNS + ERROR_COLUMNS]
-        return enrich(normalized)[ENRICHED_COLUMNS + ERROR_COLUMNS]
+            return in_order(fill_specs(normalized), SCORED_COLUMNS + ERROR_COLUMNS)
+        return in_order(enrich(normalized), ENRICHED_COLUMNS + ERROR_COLUMNS)
 
     def score(self, make_chunks: ChunkSource) -> Iterator[pd.DataFrame]:
         """Two passes over the enriched chunks: the import's per-model market first, then each
@@ -135,10 +136,10 @@ class Stages:
         its scale instead (reported to ``on_scale``)."""
         if self.kind == "scored":
             for chunk in normalize_scores(make_chunks, self.score_scale, self.on_scale):
-                yield chunk[SCORED_COLUMNS + ERROR_COLUMNS]
+                yield in_order(chunk, SCORED_COLUMNS + ERROR_COLUMNS)
             return
         for scored in self.scores(make_chunks):
-            yield scored[SCORED_COLUMNS + ERROR_COLUMNS]
+            yield in_order(scored, SCORED_COLUMNS + ERROR_COLUMNS)
 
     def scores(
         self, make_chunks: ChunkSource, columns: list[str] | None = None

@@ -36,6 +36,7 @@ from glyph_assets.sieve.columns import (
     SCORED_FIELD_ALIASES,
     SPEC_COLUMNS,
     header_key,
+    in_order,
 )
 
 NUMERIC_RANGES: dict[str, tuple[float, float]] = {
@@ -173,7 +174,7 @@ def adopt_scored(raw: pd.DataFrame, max_field_chars: int = DEFAULT_MAX_FIELD_CHA
         originals = [c for c in raw.columns if c not in ("import_index", "_error")]
         subset = raw.reset_index(drop=True).loc[mark, originals]
         out.loc[mark, "raw_row"] = subset.apply(lambda r: r.dropna().to_json(), axis=1)
-    return out[SCORED_COLUMNS + ERROR_COLUMNS]
+    return in_order(out, SCORED_COLUMNS + ERROR_COLUMNS)
 
 
 @dataclass(frozen=True)
