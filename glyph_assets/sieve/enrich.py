@@ -34,6 +34,19 @@ def _facts_by_model(registry: Registry) -> dict[str, tuple[float | None, str | N
     }
 
 
+def _spec_table(registry: Registry) -> pd.DataFrame:
+    """The registry's ``REGISTRY_SPECS`` as rows take them: missing text as None, never NaN.
+    A last row of missing values, in each column's dtype, is for rows without a known model."""
+    specs = registry.specs[REGISTRY_SPECS].reindex([*registry.specs.index, None])
+    for column in REGISTRY_SPECS:
+        if specs[column].dtype == object:
+            specs[column] = specs[column].astype(object).where(specs[column].notna(), None)
+    return specs
+
+
+_SPECS = ("enrich.specs", _spec_table)
+
+
 def title_warnings(title: str, model: str, registry: Registry) -> list[str]:
     """What the title says that the registry entry for ``model`` contradicts."""
     return _warnings(title_facts(title, registry=registry), model, registry.memo(*_FACTS))
@@ -128,12 +141,13 @@ def enrich(normalized: pd.DataFrame, registry: Registry | None = None) -> pd.Dat
     if "error_stage" in out:
         usable &= out["error_stage"].isna()
     known = (usable & model.isin(registry.specs.index)).to_numpy()
-    specs = registry.specs.reindex(model.where(known, None).to_numpy())  # keeps the dtypes
+    # each distinct model's specs once (a few hundred), spread to the rows by the model's code;
+    # code -1, a row without a known model, takes the table's last row (all missing)
+    codes, models = pd.factorize(model.where(known, None))
+    specs = registry.memo(*_SPECS)
+    rows = np.append(specs.index.get_indexer(models), len(specs) - 1)[codes]
     for column in REGISTRY_SPECS:
-        values = specs[column]
-        if values.dtype == object:
-            values = values.astype(object).where(values.notna(), None)  # None, never NaN
-        out[column] = values.array
+        out[column] = specs[column].array.take(rows)
     rows = np.flatnonzero(known)
     warnings = np.full(n, None, dtype=object)
     if len(rows):
