@@ -1796,8 +1796,7 @@ def normalize(
         codes, uniques = pd.factorize(titles, use_na_sentinel=True)
         distinct = np.asarray(uniques, dtype=object).tolist()  # not a Python walk of Arrow
         if analyse_new is not None:
-            texts = (_text(t) for t in distinct)
-            new = [t for t in texts if t not in idx.cache and t.strip()]
+            new = _unanalysed(distinct, idx)
             if new:
                 analyse_new(new)
         known = idx.cache.get  # a title already analysed is its own key: no _text, no strip
@@ -1826,6 +1825,21 @@ def normalize(
     for name in MATCH_COLUMNS:
         out[name] = columns[name]
     return out
+
+
+def _unanalysed(distinct: list[Any], idx: _Index) -> list[str]:
+    """The titles among ``distinct`` (cells) that this process has not analysed."""
+    texts = (_text(t) for t in distinct)
+    return [t for t in texts if t not in idx.cache and t.strip()]
+
+
+def new_titles(clean: pd.DataFrame) -> list[str]:
+    """The distinct titles of a cleaned chunk's rows (those ``normalize`` matches) that this
+    process has not analysed yet, against the default registry: what a caller can have
+    analysed elsewhere before it normalizes the chunk."""
+    titles = _column(clean, "title")[_column(clean, "error_stage").isna().to_numpy()]
+    distinct = np.asarray(pd.unique(titles.dropna()), dtype=object).tolist()
+    return _unanalysed(distinct, _index())
 
 
 # A title's outcome before the other columns are read: a Match, or a title that waits for
@@ -1868,6 +1882,7 @@ __all__ = [
     "analyse_titles",
     "keep_titles",
     "match_title",
+    "new_titles",
     "normalize",
     "title_facts",
 ]

@@ -33,11 +33,11 @@ from glyph_assets.sieve.columns import (
 from glyph_assets.sieve.enrich import enrich, fill_specs
 from glyph_assets.sieve.inspect import detect_kind
 from glyph_assets.sieve.listing_key import listing_keys
-from glyph_assets.sieve.normalize import normalize
+from glyph_assets.sieve.normalize import new_titles, normalize
 from glyph_assets.sieve.read import iter_raw_chunks
 from glyph_assets.sieve.score import SCORE_INPUTS, ScoreConfig, market_reference, score
 from glyph_assets.sieve.scored import ScoreScale, adopt_scored, normalize_scores
-from glyph_assets.sieve.title_helpers import TitleHelpers
+from glyph_assets.sieve.title_helpers import Offer, TitleHelpers
 
 # An import's enriched chunks, read again for each of the score's passes: with at least the
 # named columns (None: every column), so a pass that reads a few need not convert the wide rows.
@@ -117,12 +117,43 @@ class Stages:
             self.kind = detect_kind([str(c) for c in raw.columns])
         if self.kind == "scored":
             out = adopt_scored(raw, max_field_chars=self.max_field_chars)
-        else:
-            cleaned = clean(raw, max_field_chars=self.max_field_chars)
-            out = normalize(cleaned, analyse_new=titles.analyse if titles else None)
-        out["listing_key"] = listing_keys(out, self.source)
+            return self._keyed(out)
+        cleaned = clean(raw, max_field_chars=self.max_field_chars)
+        return self._keyed(normalize(cleaned, analyse_new=titles.analyse if titles else None))
+
+    def _keyed(self, matched: pd.DataFrame) -> pd.DataFrame:
+        """A matched chunk with its ``listing_key``, in the normalized columns' order."""
+        matched["listing_key"] = listing_keys(matched, self.source)
         columns = SCORED_COLUMNS if self.kind == "scored" else NORMALIZED_COLUMNS
-        return in_order(out, columns + ERROR_COLUMNS)
+        return in_order(matched, columns + ERROR_COLUMNS)
+
+    def _normalized_ahead(
+        self, raw_chunks: Iterable[pd.DataFrame], titles: TitleHelpers
+    ) -> Iterator[pd.DataFrame]:
+        """``normalize`` of each chunk, one chunk ahead for the title helpers: a raw upload's
+        chunk is cleaned and its new titles offered to the helpers before the chunk before it
+        is matched, so the helpers analyse them while this process works on rows (on its own,
+        it would wait for the analysis, or share it, at every chunk)."""
+        waiting: tuple[pd.DataFrame, Offer] | None = None
+        for position, raw in enumerate(raw_chunks):
+            if self.kind is None:
+                self.kind = detect_kind([str(c) for c in raw.columns])
+            if self.kind != "raw":
+                yield self.normalize(raw)
+                continue
+            if position == 0 and len(raw) >= EAGER_HELPER_ROWS:
+                titles.launch()  # a large file: helpers start while this chunk is cleaned
+            cleaned = clean(raw, max_field_chars=self.max_field_chars)
+            offer = titles.offer(new_titles(cleaned))
+            if waiting is not None:
+                yield self._matched(*waiting, titles)
+            waiting = (cleaned, offer)
+        if waiting is not None:
+            yield self._matched(*waiting, titles)
+
+    def _matched(self, cleaned: pd.DataFrame, offer: Offer, titles: TitleHelpers) -> pd.DataFrame:
+        titles.settle(offer)
+        return self._keyed(normalize(cleaned))
 
     def enrich(self, normalized: pd.DataFrame) -> pd.DataFrame:
         """Registry specs for matched rows; scored rows keep theirs and get only what they lack."""
@@ -181,12 +212,8 @@ class Stages:
         parts: list[Path] = []
         titles = titles or TitleHelpers(0)
         with closing(titles), closing(WriteBehind()) as writer:
-            for raw in raw_chunks:
-                if self.kind is None:
-                    self.kind = detect_kind([str(c) for c in raw.columns])
-                if not parts and self.kind == "raw" and len(raw) >= EAGER_HELPER_ROWS:
-                    titles.launch()  # a large file: helpers start while this chunk is cleaned
-                frame = self.enrich(self.normalize(raw, titles))
+            for normalized in self._normalized_ahead(raw_chunks, titles):
+                frame = self.enrich(normalized)
                 part = spill / f"part-{len(parts):05d}.arrow"
                 writer.submit(_write_part, pa.Table.from_pandas(frame, preserve_index=False), part)
                 parts.append(part)

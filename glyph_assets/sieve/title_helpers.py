@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 
 from glyph_assets.sieve.normalize import TitleOutcome, analyse_titles, keep_titles
 
@@ -37,6 +38,16 @@ def _warm() -> None:
     analyse_titles([])  # builds the default registry's index, loading the registry
 
 
+@dataclass
+class Offer:
+    """New titles handed out by :meth:`TitleHelpers.offer`, until :meth:`TitleHelpers.settle`:
+    the batches offered to the helpers, and the titles left to this process."""
+
+    titles: list[str]
+    offered: list[tuple[Future[list[TitleOutcome]], list[str]]] = field(default_factory=list)
+    here: list[str] = field(default_factory=list)
+
+
 class TitleHelpers:
     """``helpers`` processes that analyse new titles beside this one; 0 analyses them all here.
 
@@ -50,6 +61,7 @@ class TitleHelpers:
         self.offloaded = 0  # titles the helpers analysed
         self._pool: ProcessPoolExecutor | None = None
         self._warming: list[Future[None]] = []
+        self._offered: set[str] = set()  # offered and not settled yet
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -78,37 +90,51 @@ class TitleHelpers:
 
     def analyse(self, titles: list[str]) -> None:
         """Analyse new titles (``normalize``'s ``analyse_new``), sharing them with the helpers
-        when there are enough of them to pay; the outcomes are cached in this process.
+        when there are enough of them to pay; the outcomes are cached in this process."""
+        self.settle(self.offer(titles, wait_ready=True))
 
-        Until the helpers are ready this process analyses batches itself, from the end; once
-        they are, every remaining batch is offered to them and this process takes back from
-        the end each one no helper has been handed. The executor hands batches out first in,
-        first out, so when one cannot be taken back, no earlier one can: none is analysed
-        twice. A helper that fails (it died, or could not start) is given no more work: its
-        batches are analysed here."""
+    def offer(self, titles: list[str], wait_ready: bool = False) -> Offer:
+        """Hand new titles to the helpers and return at once: :meth:`settle` later takes back
+        what no helper has started and caches every outcome. Titles offered before and not
+        settled yet are not offered again.
+
+        ``wait_ready``: until the helpers are ready, this process analyses batches itself (from
+        the end) first, as :meth:`analyse` does; without it, every batch is offered at once (a
+        caller that settles a chunk later gives the helpers that time to start)."""
+        titles = [t for t in titles if t not in self._offered]
+        offer = Offer(titles)
         if self.helpers < 1 or len(titles) < self.least:
-            analyse_titles(titles)
-            return
+            offer.here = titles
+            return offer
         pool = self._started()
         batches = [titles[i : i + self.batch] for i in range(0, len(titles), self.batch)]
-        while batches and not self._ready():
+        while wait_ready and batches and not self._ready():
             analyse_titles(batches.pop())
-        offered: list[tuple[Future[list[TitleOutcome]], list[str]]] = []
         for position, batch in enumerate(batches):
             try:
-                offered.append((pool.submit(analyse_titles, batch), batch))
+                offer.offered.append((pool.submit(analyse_titles, batch), batch))
             except BrokenProcessPool:  # a helper died before: no more offers
                 self._give_up()
-                for rest in batches[position:]:
-                    analyse_titles(rest)
+                offer.here = [t for rest in batches[position:] for t in rest]
                 break
-        for future, batch in reversed(offered):
+        self._offered.update(titles)
+        return offer
+
+    def settle(self, offer: Offer) -> None:
+        """Cache the outcomes of an offer's titles. This process takes back from the end each
+        batch no helper has been handed, and analyses it. The executor hands batches out first
+        in, first out, so when one cannot be taken back, no earlier one can: none is analysed
+        twice. A helper that fails (it died, or could not start) is given no more work: its
+        batches are analysed here."""
+        analyse_titles(offer.here)
+        for future, batch in reversed(offer.offered):
             if not future.cancel():
                 break  # handed to a helper, as is every earlier one
             analyse_titles(batch)
-        for future, batch in offered:
+        for future, batch in offer.offered:
             if not future.cancelled():
                 self._keep(future, batch)
+        self._offered.difference_update(offer.titles)
 
     def _keep(self, future: Future[list[TitleOutcome]], batch: list[str]) -> None:
         try:
@@ -134,4 +160,4 @@ class TitleHelpers:
             self._warming = []
 
 
-__all__ = ["BATCH_TITLES", "MIN_NEW_TITLES", "TitleHelpers"]
+__all__ = ["BATCH_TITLES", "MIN_NEW_TITLES", "Offer", "TitleHelpers"]

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from glyph_assets.sieve.clean import clean
-from glyph_assets.sieve.normalize import normalize
+from glyph_assets.sieve.normalize import new_titles, normalize
 from glyph_assets.sieve.pipeline import read_chunks
 from glyph_assets.sieve.registry import clear_registry_cache
 from glyph_assets.sieve.title_helpers import TitleHelpers
@@ -61,3 +61,29 @@ def test_a_helper_that_fails_hands_its_titles_back(tmp_path: Path) -> None:
         shared = normalize(cleaned, analyse_new=helpers.analyse)
         assert helpers.helpers == 0 and helpers._pool is None
     pd.testing.assert_frame_equal(alone, shared)
+
+
+def test_titles_offered_ahead_are_settled_as_analysed_here(tmp_path: Path) -> None:
+    """The pipeline offers a chunk's new titles before it matches the chunk before: offers
+    return at once, a title already offered is not offered again, and once each offer is
+    settled the chunks match as if every title had been analysed here."""
+    cleaned = _cleaned(tmp_path)
+    first, second = cleaned.iloc[:1_800], cleaned.iloc[1_500:].reset_index(drop=True)
+    clear_registry_cache()
+    alone = [normalize(first), normalize(second)]
+    clear_registry_cache()
+    with closing(TitleHelpers(1, batch=50, least=1)) as helpers:
+        helpers.start()
+        ahead = helpers.offer(new_titles(first))
+        behind = helpers.offer(new_titles(second))
+        assert ahead.offered and not set(ahead.titles) & set(behind.titles)
+        assert set(new_titles(second)) - set(ahead.titles) == set(behind.titles)
+        helpers.settle(ahead)
+        matched_first = normalize(first)
+        helpers.settle(behind)
+        matched_second = normalize(second)
+        assert not helpers._offered and helpers.offloaded > 0
+    pd.testing.assert_frame_equal(alone[0], matched_first)
+    pd.testing.assert_frame_equal(alone[1], matched_second)
+    clear_registry_cache()
+    assert len(new_titles(first)) == len(ahead.titles)  # a fresh cache: every title new again
