@@ -242,40 +242,61 @@ def test_clean_never_raises(rows: list[dict]) -> None:
     assert len(result) == len(raw)
 
 
+def _cells(frames: list[pd.DataFrame]) -> list[list[object]]:
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.astype(object).where(frame.notna(), None).values.tolist()
+
+
 @pytest.mark.parametrize(
     "data",
     [
         b'title,price\nA,1\n"B, with ""quotes""\nand a newline",2\n,,\n\nC,3\n',
         "\ufefftitle;price\nCaf\u00e9 RTX,1\nD;2\n".encode(),
         b"title,price\n" + b"".join(b"T%d,%d\n" % (i, i) for i in range(2500)),
+        b"title,price\n" + b"".join(b"T%d,%d\n" % (i, i) for i in range(2500)) + b"late,1,2\n",
+        b"title,price\n" + b"".join(b"T%d,%d\n" % (i, i) for i in range(1800)) + b"\xff\xfe,3\n",
     ],
+    ids=["ragged-quoted", "bom-semicolon", "plain", "ragged-late", "not-utf8-late"],
 )
-def test_arrow_fast_path_reads_like_the_careful_reader(tmp_path: Path, data: bytes) -> None:
-    from glyph_assets.sieve.read import (
-        _arrow_headers,
-        _iter_arrow_chunks,
-        detect_format,
-        iter_csv_chunks,
-    )
+@pytest.mark.parametrize("block_bytes", [4 << 20, 2_000], ids=["one-block", "small-blocks"])
+def test_arrow_fast_path_reads_like_the_careful_reader(
+    tmp_path: Path, data: bytes, block_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file as the careful reader reads it, whether Arrow's reader reads all of it, or
+    stops at a row of another width (or text that is not UTF-8) after some chunks were yielded
+    (small blocks) and the careful reader goes on from there."""
+    from glyph_assets.sieve import read
+    from glyph_assets.sieve.read import detect_format, iter_csv_chunks, iter_raw_chunks
 
+    monkeypatch.setattr(read, "ARROW_BLOCK_BYTES", block_bytes)
     path = write(tmp_path, "a.csv", data)
-    fmt = detect_format(path)
-    headers = _arrow_headers(path, fmt)
-    careful = pd.concat(list(iter_csv_chunks(path, fmt, 1000)), ignore_index=True)
-    if headers is None:  # e.g. ragged rows: only the careful reader applies
-        assert careful["_error"].notna().any()
-        return
-    fast = pd.concat(list(_iter_arrow_chunks(path, fmt, headers, 1000)), ignore_index=True)
-    assert fast.astype(object).where(fast.notna(), None).values.tolist() == (
-        careful.astype(object).where(careful.notna(), None).values.tolist()
-    )
+    careful = list(iter_csv_chunks(path, detect_format(path), 1000))
+    chunks = list(iter_raw_chunks(path, chunk_rows=1000))
+    assert _cells(chunks) == _cells(careful)
+    assert [len(c) for c in chunks] == [len(c) for c in careful]
+
+
+def test_a_row_of_another_width_late_in_a_file_hands_over_to_the_careful_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Arrow's reader yields the chunks before the ragged row; the careful reader numbers the
+    rest on from there, the ragged row with its error."""
+    from glyph_assets.sieve import read
+    from glyph_assets.sieve.read import iter_raw_chunks
+
+    monkeypatch.setattr(read, "ARROW_BLOCK_BYTES", 2_000)
+    rows = b"".join(b"T%d,%d\n" % (i, i) for i in range(2500))
+    path = write(tmp_path, "a.csv", b"title,price\n" + rows + b"late\nlast,5\n")
+    chunks = list(iter_raw_chunks(path, chunk_rows=1000))
+    frame = pd.concat(chunks, ignore_index=True)
+    assert frame["import_index"].tolist() == list(range(1, 2503))
+    assert frame["_error"].notna().tolist() == [False] * 2500 + [True, False]
+    assert frame["title"].tolist()[-3:] == ["T2499", "late", "last"]
+    assert chunks[0]["_error"].dtype == "string[pyarrow]"  # the first ones came from Arrow
 
 
 def test_ragged_file_falls_back_to_the_careful_reader(tmp_path: Path) -> None:
-    from glyph_assets.sieve.read import _arrow_headers, detect_format
-
     path = write(tmp_path, "a.csv", b"title,price\nA,1\nB\n")
-    assert _arrow_headers(path, detect_format(path)) is None
     assert read_raw(path)["_error"].notna().tolist() == [False, True]
 
 
