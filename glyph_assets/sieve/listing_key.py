@@ -33,6 +33,8 @@ import pyarrow.compute as pc
 
 from glyph_assets.sieve.clean import empty_as_null, stripped_or_null
 
+# The columns a listing key is made of (what ``listing_keys`` reads).
+KEY_INPUTS: list[str] = ["source_url", "seller", "title", "canonical_model"]
 KEY_CHARS = 20  # hex characters of the digest kept: 80 bits, no collision in practice
 TRACKING_PARAMS = re.compile(
     r"^(utm_.*|gclid|gbraid|wbraid|fbclid|msclkid|mc_[ce]id|ref|ref_|referrer|source|"
@@ -206,4 +208,4 @@ def _key(
     )
 
 
-__all__ = ["listing_keys", "normalize_title", "normalize_url"]
+__all__ = ["KEY_INPUTS", "listing_keys", "normalize_title", "normalize_url"]

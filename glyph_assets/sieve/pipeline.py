@@ -9,6 +9,7 @@ read the file through :func:`read_chunks`, so a dry run sees the rows exactly as
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
@@ -20,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc  # noqa: F401 (pa.ipc)
 
+from glyph_assets.memory import give_back_freed_memory
 from glyph_assets.sieve.clean import DEFAULT_MAX_FIELD_CHARS, clean
 from glyph_assets.sieve.columns import (
     CLIENT_COLUMNS,
@@ -32,7 +34,7 @@ from glyph_assets.sieve.columns import (
 )
 from glyph_assets.sieve.enrich import enrich, fill_specs
 from glyph_assets.sieve.inspect import detect_kind
-from glyph_assets.sieve.listing_key import listing_keys
+from glyph_assets.sieve.listing_key import KEY_INPUTS, listing_keys
 from glyph_assets.sieve.normalize import new_titles, normalize
 from glyph_assets.sieve.read import iter_raw_chunks
 from glyph_assets.sieve.score import SCORE_INPUTS, ScoreConfig, market_reference, score
@@ -42,6 +44,8 @@ from glyph_assets.sieve.title_helpers import Offer, TitleHelpers
 # An import's enriched chunks, read again for each of the score's passes: with at least the
 # named columns (None: every column), so a pass that reads a few need not convert the wide rows.
 ChunkSource = Callable[[list[str] | None], Iterable[pd.DataFrame]]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_ROWS = 50_000
 # A first chunk this long means a large file: title helpers are started before its titles.
@@ -128,32 +132,42 @@ class Stages:
         return in_order(matched, columns + ERROR_COLUMNS)
 
     def _normalized_ahead(
-        self, raw_chunks: Iterable[pd.DataFrame], titles: TitleHelpers
-    ) -> Iterator[pd.DataFrame]:
-        """``normalize`` of each chunk, one chunk ahead for the title helpers: a raw upload's
-        chunk is cleaned and its new titles offered to the helpers before the chunk before it
-        is matched, so the helpers analyse them while this process works on rows (on its own,
-        it would wait for the analysis, or share it, at every chunk)."""
+        self, raw_chunks: Iterable[pd.DataFrame], titles: TitleHelpers, spill: Path
+    ) -> Iterator[tuple[pd.DataFrame, _KeysBeside | None]]:
+        """``normalize`` of each chunk, one chunk ahead for the helpers: a raw upload's chunk
+        is cleaned and its new titles offered to the helpers before the chunk before it is
+        matched, so the helpers analyse them while this process works on rows (on its own, it
+        would wait for the analysis, or share it, at every chunk). Where the helpers run, they
+        also make each chunk's listing keys (:class:`_KeysBeside`; the chunk's own are null
+        until then)."""
         waiting: tuple[pd.DataFrame, Offer] | None = None
         for position, raw in enumerate(raw_chunks):
             if self.kind is None:
                 self.kind = detect_kind([str(c) for c in raw.columns])
             if self.kind != "raw":
-                yield self.normalize(raw)
+                yield self.normalize(raw), None
                 continue
             if position == 0 and len(raw) >= EAGER_HELPER_ROWS:
                 titles.launch()  # a large file: helpers start while this chunk is cleaned
             cleaned = clean(raw, max_field_chars=self.max_field_chars)
             offer = titles.offer(new_titles(cleaned))
             if waiting is not None:
-                yield self._matched(*waiting, titles)
+                yield self._matched(*waiting, titles, spill / f"keys-{position - 1:05d}.arrow")
             waiting = (cleaned, offer)
         if waiting is not None:
-            yield self._matched(*waiting, titles)
+            yield self._matched(*waiting, titles, spill / f"keys-{position:05d}.arrow")
 
-    def _matched(self, cleaned: pd.DataFrame, offer: Offer, titles: TitleHelpers) -> pd.DataFrame:
+    def _matched(
+        self, cleaned: pd.DataFrame, offer: Offer, titles: TitleHelpers, keys: Path
+    ) -> tuple[pd.DataFrame, _KeysBeside | None]:
         titles.settle(offer)
-        return self._keyed(normalize(cleaned))
+        matched = normalize(cleaned)
+        inputs = pa.Table.from_pandas(in_order(matched, KEY_INPUTS), preserve_index=False)
+        job = titles.beside(_write_keys, inputs, self.source, str(keys))
+        if job is None:
+            return self._keyed(matched), None
+        matched["listing_key"] = None
+        return in_order(matched, NORMALIZED_COLUMNS + ERROR_COLUMNS), _KeysBeside(job, self.source)
 
     def enrich(self, normalized: pd.DataFrame) -> pd.DataFrame:
         """Registry specs for matched rows; scored rows keep theirs and get only what they lack."""
@@ -207,18 +221,29 @@ class Stages:
         added to the spilled table as it is: the wide rows are converted between pandas and
         Arrow once, not three times.
 
-        ``titles`` (raw uploads): helper processes that share the analysis of new titles,
-        started with a large file's first chunk and stopped once every chunk is enriched."""
+        ``titles`` (raw uploads): helper processes that share the analysis of new titles and
+        make listing keys, started with a large file's first chunk and stopped once every
+        chunk is scored."""
         parts: list[Path] = []
+        keys: list[_KeysBeside | None] = []
         titles = titles or TitleHelpers(0)
-        with closing(titles), closing(WriteBehind()) as writer:
-            for normalized in self._normalized_ahead(raw_chunks, titles):
-                frame = self.enrich(normalized)
-                part = spill / f"part-{len(parts):05d}.arrow"
-                writer.submit(_write_part, pa.Table.from_pandas(frame, preserve_index=False), part)
-                parts.append(part)
-        if not parts:
-            return
+        with closing(titles):
+            with closing(WriteBehind()) as writer:
+                for normalized, later in self._normalized_ahead(raw_chunks, titles, spill):
+                    frame = self.enrich(normalized)
+                    part = spill / f"part-{len(parts):05d}.arrow"
+                    table = pa.Table.from_pandas(frame, preserve_index=False)
+                    writer.submit(_write_part, table, part)
+                    parts.append(part)
+                    keys.append(later)
+            if not parts:
+                return
+            yield from self._scored_parts(parts, keys)
+
+    def _scored_parts(
+        self, parts: list[Path], keys: list[_KeysBeside | None]
+    ) -> Iterator[pa.Table]:
+        """The spilled parts scored, each with its listing keys (made beside, where they were)."""
 
         def reread(columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
             for part in parts:
@@ -233,12 +258,45 @@ class Stages:
             return
         added = SCORE_COLUMNS + CLIENT_COLUMNS
         scored = self.scores(reread, SCORE_INPUTS)
-        for part, frame in zip(parts, scored, strict=True):
+        for part, frame, later in zip(parts, scored, keys, strict=True):
             columns = pa.Table.from_pandas(frame[added], preserve_index=False)
             table = _read_part(part)
+            if later is not None:
+                at = table.schema.get_field_index("listing_key")
+                table = table.set_column(at, "listing_key", later.keys(table))
             for name in added:
                 table = table.append_column(name, columns.column(name))
             yield table.select(SCORED_COLUMNS + ERROR_COLUMNS)
+
+
+@dataclass
+class _KeysBeside:
+    """A chunk's listing keys, made by a helper process (:func:`_write_keys`) while this one
+    goes on; made here from the chunk's own columns if the helper could not."""
+
+    job: Future[str]
+    source: str
+
+    def keys(self, chunk: pa.Table) -> pa.Array | pa.ChunkedArray:
+        try:
+            return _read_part(Path(self.job.result())).column("listing_key")
+        except Exception:  # noqa: BLE001 - a helper's failure must not fail the run
+            logger.warning("listing keys not made by the helper; making them here")
+            inputs = chunk.select(KEY_INPUTS).to_pandas(types_mapper=arrow_text_types)
+            return _key_array(inputs, self.source)
+
+
+def _key_array(inputs: pd.DataFrame, source: str) -> pa.Array:
+    return pa.array(listing_keys(inputs, source).to_numpy(dtype=object), type=pa.string())
+
+
+def _write_keys(inputs: pa.Table, source: str, path: str) -> str:
+    """A helper's task: the listing keys of a chunk's ``KEY_INPUTS``, written to ``path``."""
+    frame = inputs.to_pandas(types_mapper=arrow_text_types)
+    _write_part(pa.table({"listing_key": _key_array(frame, source)}), Path(path))
+    del frame
+    give_back_freed_memory()  # the helper lives on: what a chunk's keys took goes back
+    return path
 
 
 def _write_part(table: pa.Table, path: Path) -> None:

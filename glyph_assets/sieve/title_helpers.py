@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from glyph_assets.sieve.normalize import TitleOutcome, analyse_titles, keep_titles
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Titles per batch: each costs the helper ~70 ms, enough that sending it is cheap beside it.
 BATCH_TITLES = 500
@@ -62,6 +65,7 @@ class TitleHelpers:
         self._pool: ProcessPoolExecutor | None = None
         self._warming: list[Future[None]] = []
         self._offered: set[str] = set()  # offered and not settled yet
+        self._beside: list[Future[Any]] = []  # tasks handed out by ``beside``
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -135,6 +139,25 @@ class TitleHelpers:
             if not future.cancelled():
                 self._keep(future, batch)
         self._offered.difference_update(offer.titles)
+
+    def beside(self, task: Callable[..., T], *args: Any, most: int = 2) -> Future[T] | None:
+        """Run ``task(*args)`` in a helper, behind the titles offered so far, if the helpers
+        are running (started for a large file) and fewer than ``most`` such tasks are still
+        waiting or running; None otherwise, or if they failed: the caller runs it itself. The
+        bound keeps what waits for a busy helper (its arguments, in this process) to a few
+        tasks, whatever the file's size."""
+        if self.helpers < 1 or self._pool is None:
+            return None
+        self._beside = [job for job in self._beside if not job.done()]
+        if len(self._beside) >= most:
+            return None
+        try:
+            job = self._pool.submit(task, *args)
+        except (BrokenProcessPool, RuntimeError):  # died, or shut down
+            self._give_up()
+            return None
+        self._beside.append(job)
+        return job
 
     def _keep(self, future: Future[list[TitleOutcome]], batch: list[str]) -> None:
         try:

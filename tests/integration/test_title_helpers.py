@@ -4,15 +4,20 @@ analysing every title here, with real spawned processes doing part of the work."
 from __future__ import annotations
 
 import os
+import time
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from glyph_assets.sieve.clean import clean
+from glyph_assets.sieve.listing_key import listing_keys
 from glyph_assets.sieve.normalize import new_titles, normalize
-from glyph_assets.sieve.pipeline import read_chunks
+from glyph_assets.sieve.pipeline import _KeysBeside, read_chunks
 from glyph_assets.sieve.registry import clear_registry_cache
 from glyph_assets.sieve.title_helpers import TitleHelpers
 from glyph_assets.tooling.bench.datagen import title_pool
@@ -87,3 +92,32 @@ def test_titles_offered_ahead_are_settled_as_analysed_here(tmp_path: Path) -> No
     pd.testing.assert_frame_equal(alone[1], matched_second)
     clear_registry_cache()
     assert len(new_titles(first)) == len(ahead.titles)  # a fresh cache: every title new again
+
+
+def test_tasks_beside_the_titles_are_bounded_and_refused_without_helpers() -> None:
+    """``beside`` runs a task in a running helper, at most ``most`` at a time; without a
+    running helper (none asked for, or not started) the caller is told to run it itself."""
+    assert TitleHelpers(0).beside(pow, 2, 3) is None
+    with closing(TitleHelpers(1)) as helpers:
+        assert helpers.beside(pow, 2, 3) is None  # not started: a small file
+        helpers.start()
+        first = helpers.beside(time.sleep, 1.0, most=1)
+        assert first is not None
+        assert helpers.beside(pow, 2, 3, most=1) is None  # one still running
+        first.result()
+        job = helpers.beside(pow, 2, 3, most=1)
+        assert job is not None and job.result() == 8
+
+
+def test_listing_keys_a_helper_failed_to_make_are_made_here(tmp_path: Path) -> None:
+    """A chunk whose keys job failed gets the same keys, made from its own columns."""
+    cleaned = _cleaned(tmp_path)
+    matched = normalize(cleaned)
+    matched["source_url"] = [f"https://shop.example/p/{i % 900}" for i in range(len(matched))]
+    chunk = pa.Table.from_pandas(matched, preserve_index=False)
+    failed: Future[str] = Future()
+    failed.set_exception(BrokenProcessPool("the helper died"))
+    made_here = _KeysBeside(failed, "sheet.csv").keys(chunk)
+    expected = listing_keys(matched, "sheet.csv")
+    assert made_here.to_pylist() == expected.tolist()
+    assert len(set(expected)) > 800  # shared URLs (search pages) qualified by their titles
