@@ -24,7 +24,6 @@ from glyph_assets.sieve.columns import (
     INDEX_COLUMN,
     SCORED_REQUIRED,
     header_key,
-    in_order,
     map_headers,
 )
 
@@ -157,22 +156,32 @@ _PLAIN_PRICE = (
     r"(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)$"
 )
 _SYMBOLS = ["", *CURRENCY_SYMBOLS]
+_BARE_NUMBER = r"^\d+(?:\.\d+)?$"  # the shape of ``_PLAIN_PRICE`` without symbol or commas
 
 
 def _plain_prices(
     text: pa.Array, default_currency: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which values have the ``_PLAIN_PRICE`` shape, and their amounts and currencies (NaN and
-    None elsewhere)."""
-    found = pc.extract_regex(text, _PLAIN_PRICE)
-    hit = pc.is_valid(found).to_numpy(zero_copy_only=False)
+    None elsewhere). Bare numbers ("899.00", most of a scrape) are picked out by a match alone
+    and cast; only the others are taken apart (a regex that captures costs several times one
+    that only matches)."""
     amount = np.full(len(text), np.nan)
+    currency = np.full(len(text), None, dtype=object)
+    bare = pc.fill_null(pc.match_substring_regex(text, _BARE_NUMBER), False)
+    bare = bare.to_numpy(zero_copy_only=False)
+    amount[bare] = pc.cast(text.filter(bare), pa.float64()).to_numpy(zero_copy_only=False)
+    currency[bare] = default_currency
+    others = np.flatnonzero(~bare)
+    found = pc.extract_regex(text.take(others), _PLAIN_PRICE)
+    hit = pc.is_valid(found).to_numpy(zero_copy_only=False)
     numbers = pc.replace_substring(found.field("number").filter(hit), ",", "")
-    amount[hit] = pc.cast(numbers, pa.float64()).to_numpy(zero_copy_only=False)
+    amount[others[hit]] = pc.cast(numbers, pa.float64()).to_numpy(zero_copy_only=False)
     names = np.array([default_currency, *CURRENCY_SYMBOLS.values()], dtype=object)
-    symbol = pc.index_in(found.field("symbol"), value_set=pa.array(_SYMBOLS))
-    currency = np.where(hit, names[pc.fill_null(symbol, 0).to_numpy(zero_copy_only=False)], None)
-    return hit, amount, currency
+    symbol = pc.index_in(found.field("symbol").filter(hit), value_set=pa.array(_SYMBOLS))
+    currency[others[hit]] = names[symbol.to_numpy(zero_copy_only=False)]
+    bare[others[hit]] = True
+    return bare, amount, currency
 
 
 def parse_prices(text: pd.Series, default_currency: str = "USD") -> tuple[pd.Series, pd.Series]:
@@ -390,8 +399,9 @@ def clean(
     out["condition"] = map_distinct(_text(strings, mapping, "condition"), normalize_condition)
     quantity_text = _text(strings, mapping, "quantity")
     quantity = map_distinct(quantity_text, parse_quantity)
-    # both read the title's lot phrase: one factorization of the titles serves the two
-    title_lot, title_lot_size = map_distinct(out["title"], lambda v: (priced_lot(v), _lot_size(v)))
+    # on every row, not once per distinct title: a lot word is rare, so the Arrow test for one
+    # costs less than grouping the titles (and the patterns run only where it is found)
+    title_lot, title_lot_size = priced_lot(out["title"]), _lot_size(out["title"])
     lots = quantity.isna() & out["title"].notna()
     if lots.any():
         quantity = quantity.mask(lots, title_lot_size.fillna(title_lot))
@@ -428,8 +438,8 @@ def clean(
 
     columns = errors.columns(raw.index)
     columns["raw_row"] = _raw_rows(raw, pd.Series(~errors.free, index=raw.index))
-    result = in_order(
-        pd.concat([out, pd.DataFrame(columns)], axis=1, copy=False), CLEAN_COLUMNS + ERROR_COLUMNS
-    )
+    columns |= {name: out[name] for name in CLEAN_COLUMNS}
+    order = CLEAN_COLUMNS + ERROR_COLUMNS
+    result = pd.DataFrame({name: columns[name] for name in order}, copy=False)
     result.index = pd.RangeIndex(len(result))  # the chunk's rows from 0, as every stage expects
     return result
