@@ -7,6 +7,7 @@ Also the one place that says which header names carry which column (``HEADER_SYN
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pandas as pd
 
@@ -165,6 +166,18 @@ def in_order(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     100,000 enriched rows). The stages never modify a frame they were given, so sharing is
     safe; the index is the frame's."""
     return pd.DataFrame({name: frame[name] for name in columns}, copy=False)
+
+
+def with_columns(frame: pd.DataFrame, added: dict[str, Any]) -> pd.DataFrame:
+    """The frame with the ``added`` columns (arrays or Series of its length, in that order
+    after its own; a name it has is replaced in place), sharing every array: assigning columns
+    one at a time to a frame of many cost about 2 ms each for 100,000 rows."""
+    columns: dict[str, Any] = {name: frame[name] for name in frame.columns}
+    for name, values in added.items():
+        if not isinstance(values, pd.Series):
+            values = pd.Series(values, index=frame.index, copy=False)
+        columns[name] = values
+    return pd.DataFrame(columns, copy=False)
 
 
 def header_key(name: str) -> str:

@@ -12,10 +12,12 @@ fact about that board, so it fills ``vram_gb``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from glyph_assets.sieve.columns import REGISTRY_SPECS
+from glyph_assets.sieve.columns import REGISTRY_SPECS, with_columns
 from glyph_assets.sieve.normalize import Match, title_facts
 from glyph_assets.sieve.registry import Registry, load_registry
 
@@ -131,36 +133,34 @@ def enrich(normalized: pd.DataFrame, registry: Registry | None = None) -> pd.Dat
     computed once per distinct (title, model) pair.
     """
     registry = registry or load_registry()
-    out = normalized.copy(deep=False)  # new columns only: the input frame is not modified
-    n = len(out)
-    if "canonical_model" in out:
-        model = out["canonical_model"].astype(object)
+    n = len(normalized)
+    if "canonical_model" in normalized:
+        model = normalized["canonical_model"].astype(object)
     else:
-        model = pd.Series(None, index=out.index, dtype=object)
+        model = pd.Series(None, index=normalized.index, dtype=object)
     usable = model.notna()
-    if "error_stage" in out:
-        usable &= out["error_stage"].isna()
+    if "error_stage" in normalized:
+        usable &= normalized["error_stage"].isna()
     known = (usable & model.isin(registry.specs.index)).to_numpy()
     # each distinct model's specs once (a few hundred), spread to the rows by the model's code;
     # code -1, a row without a known model, takes the table's last row (all missing)
     codes, models = pd.factorize(model.where(known, None))
     specs = registry.memo(*_SPECS)
     rows = np.append(specs.index.get_indexer(models), len(specs) - 1)[codes]
-    for column in REGISTRY_SPECS:
-        out[column] = specs[column].array.take(rows)
+    added: dict[str, Any] = {column: specs[column].array.take(rows) for column in REGISTRY_SPECS}
     rows = np.flatnonzero(known)
     warnings = np.full(n, None, dtype=object)
     if len(rows):
-        codes, firsts = _title_model_pairs(out, rows, model.iloc[rows].to_numpy())
+        codes, firsts = _title_model_pairs(normalized, rows, model.iloc[rows].to_numpy())
         texts, stated = _pair_facts(firsts, registry)
         warnings[rows] = np.array(texts, dtype=object)[codes]
-        vram = out["vram_gb"].to_numpy(dtype=float, copy=True)
+        vram = np.array(added["vram_gb"], dtype=float)
         if np.isnan(vram[rows]).any():
             from_title = np.array(stated, dtype=float)[codes]
             vram[rows] = np.where(np.isnan(vram[rows]), from_title, vram[rows])
-            out["vram_gb"] = vram
-    out["warnings"] = warnings
-    return out
+            added["vram_gb"] = vram
+    added["warnings"] = warnings
+    return with_columns(normalized, added)  # new columns only: the input is not modified
 
 
 # The spec fields an already-scored row (GPUListingDTO) carries itself: checked, not overwritten.

@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz
 
-from glyph_assets.sieve.columns import MATCH_COLUMNS
+from glyph_assets.sieve.columns import MATCH_COLUMNS, with_columns
 from glyph_assets.sieve.lexicon import CJK, scan
 from glyph_assets.sieve.registry import ModelKey, Registry, load_registry
 
@@ -1779,7 +1779,7 @@ def normalize(
     if analyse_new is not None and registry is not None:
         raise ValueError("analyse_new analyses against the default registry; pass no registry")
     idx = _index(registry)
-    out = clean.copy(deep=False)  # new columns only: the input frame is not modified
+    out = clean  # new columns only (``with_columns``): the input frame is not modified
     n = len(out)
     columns = {
         "canonical_model": np.full(n, None, dtype=object),
@@ -1822,9 +1822,7 @@ def normalize(
                 assert isinstance(item, _Pending)
                 resolved.append(_with_evidence(idx, item, tuple(values)).row())
             _assign(columns, rows, np.array(resolved, dtype=object)[sub_codes])
-    for name in MATCH_COLUMNS:
-        out[name] = columns[name]
-    return out
+    return with_columns(out, columns)
 
 
 def _unanalysed(distinct: list[Any], idx: _Index) -> list[str]:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from glyph_assets.sieve.columns import CLIENT_COLUMNS, SCORE_COLUMNS
+from glyph_assets.sieve.columns import CLIENT_COLUMNS, SCORE_COLUMNS, with_columns
 
 _KEY = ["canonical_model", "currency"]
 
@@ -235,11 +235,9 @@ def score(
         components["score"] = total
         for name, values in components.items():
             results[name][mask] = np.round(np.clip(values, 0.0, 100.0), 2)
-    for name in SCORE_COLUMNS:
-        out[name] = results[name]  # NaN where unscored: NULL in the store
-    for name in CLIENT_COLUMNS:
-        out[name] = np.nan  # glyph scored these rows itself: no client score
-    return out
+    added = {name: results[name] for name in SCORE_COLUMNS}  # NaN where unscored: NULL
+    added |= {name: np.full(len(out), np.nan) for name in CLIENT_COLUMNS}  # glyph scored them
+    return with_columns(out, added)
 
 
 __all__ = [
