@@ -16,13 +16,12 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from glyph_assets.sieve.columns import ERROR_OUTPUT_COLUMNS, ERROR_OUTPUT_NAMES, SCORED_COLUMNS
-from glyph_assets.sieve.pipeline import Stages, WriteBehind, arrow_text_types, read_chunks
+from glyph_assets.sieve.pipeline import Stages, WriteBehind, read_chunks
 from glyph_assets.sieve.title_helpers import TitleHelpers
 
 # Rows per chunk: large enough that per-chunk costs vanish, small enough that a chunk's frames
@@ -93,12 +92,11 @@ class _Report:
     errors: Counter[str] = field(default_factory=Counter)
 
     def add(self, good: pa.Table, errors: pa.Table) -> None:
-        listings = _frame(good, ["match_type", "reject_reason", "canonical_model"])
-        self.match_type.update(_counts(listings["match_type"].fillna("none")))
-        self.reject_reason.update(_counts(listings["reject_reason"].fillna("(matched)")))
-        self.models.update(_counts(listings["canonical_model"].dropna()))
-        reasons = _frame(errors, ["reason"])["reason"]
-        self.errors.update(_counts(reasons.astype(object).str.slice(0, 60)))
+        self.match_type.update(_counts(good.column("match_type"), "none"))
+        self.reject_reason.update(_counts(good.column("reject_reason"), "(matched)"))
+        self.models.update(_counts(good.column("canonical_model")))
+        reasons = pc.utf8_slice_codeunits(pc.cast(errors.column("reason"), pa.string()), 0, 60)
+        self.errors.update(_counts(reasons))
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {
@@ -109,13 +107,20 @@ class _Report:
         }
 
 
-def _frame(table: pa.Table, columns: list[str]) -> pd.DataFrame:
-    """Only ``columns`` of the table in pandas, text as Arrow-backed strings."""
-    return table.select(columns).to_pandas(types_mapper=arrow_text_types)
-
-
-def _counts(values: pd.Series) -> dict[str, int]:
-    return {str(k): int(v) for k, v in values.value_counts().items()}
+def _counts(values: pa.ChunkedArray, missing: str | None = None) -> dict[str, int]:
+    """How often each value occurs, counted by Arrow; missing values as ``missing`` (None:
+    not counted)."""
+    values = pc.cast(values, pa.string())  # a chunk's all-null column is of Arrow's null type
+    if missing is not None:
+        values = pc.fill_null(values, missing)
+    counted = pc.value_counts(values)
+    return {
+        str(value): count
+        for value, count in zip(
+            counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
+        )
+        if value is not None
+    }
 
 
 def default_title_helpers() -> int:
@@ -148,12 +153,15 @@ def write_offline_outputs(
     ):
         raw = read_chunks(input, input.name, chunk_rows)
         chunks = stages.stream(raw, Path(spill), TitleHelpers(helpers))
+        names = None
         for chunk in chunks:
+            names = names or [ERROR_OUTPUT_NAMES.get(name, name) for name in chunk.column_names]
             failed = pc.is_valid(chunk.column("error_stage"))
-            good = chunk.filter(pc.invert(failed))
-            bad = chunk.filter(failed).rename_columns(
-                [ERROR_OUTPUT_NAMES.get(name, name) for name in chunk.column_names]
-            )
+            if pc.any(failed).as_py():
+                good, bad = chunk.filter(pc.invert(failed)), chunk.filter(failed)
+            else:  # the usual chunk: every row a listing, nothing to copy out
+                good, bad = chunk, chunk.slice(0, 0)
+            bad = bad.rename_columns(names)
             listings.write(good)
             errors.write(bad)
             report.add(good, bad)
