@@ -55,7 +55,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -1767,6 +1767,7 @@ def normalize(
     clean: pd.DataFrame,
     registry: Registry | None = None,
     analyse_new: Callable[[list[str]], None] | None = None,
+    titles: ChunkTitles | None = None,
 ) -> pd.DataFrame:
     """Add MATCH_COLUMNS to cleaned rows; row errors pass through with null match columns.
 
@@ -1774,7 +1775,8 @@ def normalize(
     the memory size open look at model_hint, brand_hint and bulk_notes, once per combination.
     ``analyse_new`` is handed the distinct titles not cached yet, to analyse them and
     :func:`keep_titles` the outcomes first (in other processes: ``TitleHelpers``); it works on
-    the default registry, as those functions do.
+    the default registry, as those functions do. ``titles``: the chunk's :func:`chunk_titles`,
+    if the caller has them already.
     """
     if analyse_new is not None and registry is not None:
         raise ValueError("analyse_new analyses against the default registry; pass no registry")
@@ -1790,11 +1792,8 @@ def normalize(
         "reject_reason": np.full(n, None, dtype=object),
         "match_alternatives": np.full(n, None, dtype=object),
     }
-    positions = np.flatnonzero(_column(out, "error_stage").isna().to_numpy())
+    positions, codes, distinct = titles or chunk_titles(out)
     if len(positions):
-        titles = _column(out, "title").iloc[positions]
-        codes, uniques = pd.factorize(titles, use_na_sentinel=True)
-        distinct = np.asarray(uniques, dtype=object).tolist()  # not a Python walk of Arrow
         if analyse_new is not None:
             new = _unanalysed(distinct, idx)
             if new:
@@ -1831,13 +1830,28 @@ def _unanalysed(distinct: list[Any], idx: _Index) -> list[str]:
     return [t for t in texts if t not in idx.cache and t.strip()]
 
 
-def new_titles(clean: pd.DataFrame) -> list[str]:
+class ChunkTitles(NamedTuple):
+    """A cleaned chunk's titles, factorized once: the rows ``normalize`` matches (those
+    without a row error), each one's code into ``distinct`` (-1: no title)."""
+
+    positions: np.ndarray
+    codes: np.ndarray
+    distinct: list[Any]
+
+
+def chunk_titles(clean: pd.DataFrame) -> ChunkTitles:
+    """The chunk's :class:`ChunkTitles` (factorized in C, on the Arrow text as it is)."""
+    positions = np.flatnonzero(_column(clean, "error_stage").isna().to_numpy())
+    codes, uniques = pd.factorize(_column(clean, "title").iloc[positions], use_na_sentinel=True)
+    return ChunkTitles(positions, codes, np.asarray(uniques, dtype=object).tolist())
+
+
+def new_titles(clean: pd.DataFrame | ChunkTitles) -> list[str]:
     """The distinct titles of a cleaned chunk's rows (those ``normalize`` matches) that this
     process has not analysed yet, against the default registry: what a caller can have
     analysed elsewhere before it normalizes the chunk."""
-    titles = _column(clean, "title")[_column(clean, "error_stage").isna().to_numpy()]
-    distinct = np.asarray(pd.unique(titles.dropna()), dtype=object).tolist()
-    return _unanalysed(distinct, _index())
+    titles = clean if isinstance(clean, ChunkTitles) else chunk_titles(clean)
+    return _unanalysed(titles.distinct, _index())
 
 
 # A title's outcome before the other columns are read: a Match, or a title that waits for
@@ -1879,6 +1893,8 @@ __all__ = [
     "UNKNOWN_MODEL",
     "analyse_titles",
     "keep_titles",
+    "ChunkTitles",
+    "chunk_titles",
     "match_title",
     "new_titles",
     "normalize",

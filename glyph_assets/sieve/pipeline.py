@@ -35,7 +35,7 @@ from glyph_assets.sieve.columns import (
 from glyph_assets.sieve.enrich import enrich, fill_specs
 from glyph_assets.sieve.inspect import detect_kind
 from glyph_assets.sieve.listing_key import KEY_INPUTS, listing_keys
-from glyph_assets.sieve.normalize import new_titles, normalize
+from glyph_assets.sieve.normalize import ChunkTitles, chunk_titles, new_titles, normalize
 from glyph_assets.sieve.read import iter_raw_chunks
 from glyph_assets.sieve.score import SCORE_INPUTS, ScoreConfig, market_reference, score
 from glyph_assets.sieve.scored import ScoreScale, adopt_scored, normalize_scores
@@ -140,7 +140,7 @@ class Stages:
         would wait for the analysis, or share it, at every chunk). Where the helpers run, they
         also make each chunk's listing keys (:class:`_KeysBeside`; the chunk's own are null
         until then)."""
-        waiting: tuple[pd.DataFrame, Offer] | None = None
+        waiting: tuple[pd.DataFrame, ChunkTitles, Offer] | None = None
         for position, raw in enumerate(raw_chunks):
             if self.kind is None:
                 self.kind = detect_kind([str(c) for c in raw.columns])
@@ -150,18 +150,24 @@ class Stages:
             if position == 0 and len(raw) >= EAGER_HELPER_ROWS:
                 titles.launch()  # a large file: helpers start while this chunk is cleaned
             cleaned = clean(raw, max_field_chars=self.max_field_chars)
-            offer = titles.offer(new_titles(cleaned))
+            factorized = chunk_titles(cleaned)
+            offer = titles.offer(new_titles(factorized))
             if waiting is not None:
                 yield self._matched(*waiting, titles, spill / f"keys-{position - 1:05d}.arrow")
-            waiting = (cleaned, offer)
+            waiting = (cleaned, factorized, offer)
         if waiting is not None:
             yield self._matched(*waiting, titles, spill / f"keys-{position:05d}.arrow")
 
     def _matched(
-        self, cleaned: pd.DataFrame, offer: Offer, titles: TitleHelpers, keys: Path
+        self,
+        cleaned: pd.DataFrame,
+        factorized: ChunkTitles,
+        offer: Offer,
+        titles: TitleHelpers,
+        keys: Path,
     ) -> tuple[pd.DataFrame, _KeysBeside | None]:
         titles.settle(offer)
-        matched = normalize(cleaned)
+        matched = normalize(cleaned, titles=factorized)
         inputs = pa.Table.from_pandas(in_order(matched, KEY_INPUTS), preserve_index=False)
         job = titles.beside(_write_keys, inputs, self.source, str(keys))
         if job is None:
