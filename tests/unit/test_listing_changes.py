@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from glyph_assets.settings import PROJECT_ROOT, Settings
 from glyph_assets.sieve.changes import DIFF_INPUT_COLUMNS, RUN_COLUMNS, compare_imports
-from glyph_assets.sieve.listing_key import _key, listing_keys, normalize_url
+from glyph_assets.sieve.listing_key import _key, listing_keys, normalize_url, normalized_urls
 from glyph_assets.sieve.pipeline import run_offline
 from glyph_assets.sieve.read import read_raw
 from glyph_assets.store import changes, repository
@@ -41,6 +41,22 @@ PAIR = PROJECT_ROOT / "data" / "samples" / "changes"
 )
 def test_urls_normalise_to_the_item_they_name(url: str, key: str | None) -> None:
     assert normalize_url(url) == key
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.ebay.com/itm/123456789//987654321",
+        "https://www.ebay.com/itm/rtx-4090/336080157531?hash=item1",
+        "https://www.ebay.com/itm/123456789/987654321",
+        "https://www.ebay.com/itm/123456789/x#y",
+        "https://www.ebay.com/itm/336080157531?ref=https://a.example//b",
+    ],
+)
+def test_column_wise_ebay_items_read_as_the_rule_reads_them(url: str) -> None:
+    """A doubled slash after the item ("/itm/123456789//987654321") is read with the slashes
+    collapsed, as ``normalize_url`` reads it, not as the item before it."""
+    assert normalized_urls(pd.DataFrame({"source_url": [url]})).to_pylist() == [normalize_url(url)]
 
 
 def test_keys_follow_the_url_then_the_seller_title_and_model() -> None:
@@ -108,7 +124,20 @@ _URL_PIECES = st.sampled_from(
     ]
 )
 _TAILS = st.sampled_from(
-    ["", "/", "?hash=item1&_trk=x", "#desc", "/987654321", "/x", " ", "\t", "?v=2&utm_source=a"]
+    [
+        "",
+        "/",
+        "?hash=item1&_trk=x",
+        "#desc",
+        "/987654321",
+        "/x",
+        " ",
+        "\t",
+        "?v=2&utm_source=a",
+        "?a=/123456789",
+        "/123456789012/",
+        "#/987654321",
+    ]
 )
 
 
@@ -117,7 +146,7 @@ _TAILS = st.sampled_from(
     rows=st.lists(
         st.tuples(
             _URL_PIECES,
-            st.sampled_from(["", "rtx-4090-fe/", "a/b/", "Ünïcode/"]),
+            st.sampled_from(["", "rtx-4090-fe/", "a/b/", "Ünïcode/", "123456789/", "x?y/"]),
             st.sampled_from(["", "12345678", "123456789", "336080157531", "1234567890123456"]),
             _TAILS,
             st.sampled_from(["", "Seller", "STRASSE", "straße", None]),
