@@ -21,7 +21,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc  # noqa: F401 (pa.ipc)
 
-from glyph_assets.memory import give_back_freed_memory
 from glyph_assets.sieve.clean import DEFAULT_MAX_FIELD_CHARS, clean
 from glyph_assets.sieve.columns import (
     CLIENT_COLUMNS,
@@ -300,8 +299,6 @@ def _write_keys(inputs: pa.Table, source: str, path: str) -> str:
     """A helper's task: the listing keys of a chunk's ``KEY_INPUTS``, written to ``path``."""
     frame = inputs.to_pandas(types_mapper=arrow_text_types)
     _write_part(pa.table({"listing_key": _key_array(frame, source)}), Path(path))
-    del frame
-    give_back_freed_memory()  # the helper lives on: what a chunk's keys took goes back
     return path
 
 
