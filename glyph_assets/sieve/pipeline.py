@@ -149,6 +149,7 @@ class Stages:
             if position == 0 and len(raw) >= EAGER_HELPER_ROWS:
                 titles.launch()  # a large file: helpers start while this chunk is cleaned
             cleaned = clean(raw, max_field_chars=self.max_field_chars)
+            del raw  # cleaned: not held while the chunk before is matched
             factorized = chunk_titles(cleaned)
             offer = titles.offer(new_titles(factorized))
             if waiting is not None:
@@ -235,10 +236,11 @@ class Stages:
         with closing(titles):
             with closing(WriteBehind()) as writer:
                 for normalized, later in self._normalized_ahead(raw_chunks, titles, spill):
-                    frame = self.enrich(normalized)
                     part = spill / f"part-{len(parts):05d}.arrow"
-                    table = pa.Table.from_pandas(frame, preserve_index=False)
+                    table = pa.Table.from_pandas(self.enrich(normalized), preserve_index=False)
+                    del normalized  # not held while the next chunk is worked on
                     writer.submit(_write_part, table, part)
+                    del table  # the writer holds it until it is written
                     parts.append(part)
                     keys.append(later)
             if not parts:
