@@ -39,7 +39,10 @@ def test_titles_analysed_by_helpers_match_those_analysed_here(tmp_path: Path) ->
     clear_registry_cache()
     with closing(TitleHelpers(1, batch=50, least=1)) as helpers:
         helpers.start()
-        shared = normalize(cleaned, analyse_new=helpers.analyse)
+        offer = helpers.offer(new_titles(cleaned))
+        offer.offered[0][0].result()  # the helper has had the first batch, whatever the load
+        helpers.settle(offer)
+        shared = normalize(cleaned)
     assert helpers.offloaded > 0  # the helper analysed some of them
     assert alone["canonical_model"].notna().sum() > 1_000
     pd.testing.assert_frame_equal(alone, shared)
@@ -83,6 +86,7 @@ def test_titles_offered_ahead_are_settled_as_analysed_here(tmp_path: Path) -> No
         behind = helpers.offer(new_titles(second))
         assert ahead.offered and not set(ahead.titles) & set(behind.titles)
         assert set(new_titles(second)) - set(ahead.titles) == set(behind.titles)
+        ahead.offered[0][0].result()  # the helper has had the first batch, whatever the load
         helpers.settle(ahead)
         matched_first = normalize(first)
         helpers.settle(behind)
