@@ -114,11 +114,14 @@ def _counts(values: pa.ChunkedArray, missing: str | None = None) -> dict[str, in
     if missing is not None:
         values = pc.fill_null(values, missing)
     counted = pc.value_counts(values)
+    pairs = zip(
+        counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
+    )
+    # by value, so that equal counts keep one order (``most_common`` keeps the insertion order
+    # among them, which would otherwise be the order Arrow happened to meet the values in)
     return {
         str(value): count
-        for value, count in zip(
-            counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
-        )
+        for value, count in sorted(pairs, key=lambda pair: str(pair[0]))
         if value is not None
     }
 

@@ -171,7 +171,6 @@ def _plain_prices(
     bare = pc.fill_null(pc.match_substring_regex(text, _BARE_NUMBER), False)
     bare = bare.to_numpy(zero_copy_only=False)
     amount[bare] = pc.cast(text.filter(bare), pa.float64()).to_numpy(zero_copy_only=False)
-    currency[bare] = default_currency
     others = np.flatnonzero(~bare)
     found = pc.extract_regex(text.take(others), _PLAIN_PRICE)
     hit = pc.is_valid(found).to_numpy(zero_copy_only=False)
@@ -179,8 +178,13 @@ def _plain_prices(
     amount[others[hit]] = pc.cast(numbers, pa.float64()).to_numpy(zero_copy_only=False)
     names = np.array([default_currency, *CURRENCY_SYMBOLS.values()], dtype=object)
     symbol = pc.index_in(found.field("symbol").filter(hit), value_set=pa.array(_SYMBOLS))
+    currency[bare] = default_currency
     currency[others[hit]] = names[symbol.to_numpy(zero_copy_only=False)]
     bare[others[hit]] = True
+    # beyond a float's range (309 digits) the cast gives inf: left to the general rule, which
+    # reads no number there
+    beyond = bare & ~np.isfinite(amount)
+    amount[beyond], currency[beyond], bare[beyond] = np.nan, None, False
     return bare, amount, currency
 
 

@@ -265,9 +265,9 @@ def _arrow_headers(path: Path, fmt: FileFormat) -> list[str] | None:
     """Headers when Arrow's fast reader may be tried, else None.
 
     It reads as the careful reader does UTF-8 text without NUL bytes whose header is the first
-    line, for as long as every row has the header's width: the first row that does not (or
-    text that is not UTF-8) stops it, and the careful reader reads the rest
-    (``iter_raw_chunks``)."""
+    line and has two columns or more, for as long as every row has the header's width: the
+    first row that does not (or text that is not UTF-8) stops it, and the careful reader reads
+    the rest (``iter_raw_chunks``)."""
     if fmt.encoding not in ("utf-8", "utf-8-sig"):
         return None
     with open(path, "rb") as fh:
@@ -279,6 +279,10 @@ def _arrow_headers(path: Path, fmt: FileFormat) -> list[str] | None:
         header = next(reader, None)
         if not header or reader.line_num != 1 or not any(c.strip() for c in header):
             return None
+    if len(header) < 2:
+        # one column: a line of spaces is a row to Arrow and a blank line to the careful
+        # reader, so their row counts part (and there is no width for Arrow to check)
+        return None
     return _unique_headers(header)
 
 

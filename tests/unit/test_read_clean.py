@@ -135,6 +135,17 @@ def test_a_column_of_prices_reads_as_each_distinct_value_reads(
     assert list(amounts.index) == list(column.index)
 
 
+def test_a_plain_price_beyond_a_float_is_no_number() -> None:
+    """400 digits: not read as infinity (and so "above 100,000,000"), but as no number, as the
+    general rule reads it."""
+    texts = pd.Series(["9" * 400, "$" + "9" * 400, "12"], dtype="string[pyarrow]")
+    amounts, currencies = parse_prices(texts, "USD")
+    expected, named = map_distinct(texts, lambda v: parse_price(v, "USD"))
+    assert amounts.isna().tolist()[:1] == [True] and amounts.tolist()[2] == 12.0
+    pd.testing.assert_series_equal(amounts, expected, check_dtype=False)
+    assert currencies.tolist() == named.tolist()
+
+
 def test_long_plain_prices_are_read_to_the_nearest_float() -> None:
     """A plain number is read as Python's ``float`` reads it, to the last digit."""
     texts = ["134364244112.40121", "0.093859586774234893", "1,234,567.8912345678"]
@@ -255,8 +266,9 @@ def _cells(frames: list[pd.DataFrame]) -> list[list[object]]:
         b"title,price\n" + b"".join(b"T%d,%d\n" % (i, i) for i in range(2500)),
         b"title,price\n" + b"".join(b"T%d,%d\n" % (i, i) for i in range(2500)) + b"late,1,2\n",
         b"title,price\n" + b"".join(b"T%d,%d\n" % (i, i) for i in range(1800)) + b"\xff\xfe,3\n",
+        b"title\nfirst\n   \n" + b"".join(b"T%d\n" % i for i in range(2500)) + b"x,y\nlast\n",
     ],
-    ids=["ragged-quoted", "bom-semicolon", "plain", "ragged-late", "not-utf8-late"],
+    ids=["ragged-quoted", "bom-semicolon", "plain", "ragged-late", "not-utf8-late", "one-column"],
 )
 @pytest.mark.parametrize("block_bytes", [4 << 20, 2_000], ids=["one-block", "small-blocks"])
 def test_arrow_fast_path_reads_like_the_careful_reader(
