@@ -112,21 +112,20 @@ class Stages:
     def resolved_kind(self) -> str:
         return self.kind or "raw"
 
-    def normalize(self, raw: pd.DataFrame, titles: TitleHelpers | None = None) -> pd.DataFrame:
+    def normalize(self, raw: pd.DataFrame) -> pd.DataFrame:
         """Raw strings -> cleaned and matched rows (scored uploads keep their own match
-        columns), each with its ``listing_key``. ``titles``: helper processes that share the
-        analysis of the chunk's new titles."""
+        columns), each with its ``listing_key``."""
         if self.kind is None:
             self.kind = detect_kind([str(c) for c in raw.columns])
         if self.kind == "scored":
             out = adopt_scored(raw, max_field_chars=self.max_field_chars)
             return self._keyed(out)
-        cleaned = clean(raw, max_field_chars=self.max_field_chars)
-        return self._keyed(normalize(cleaned, analyse_new=titles.analyse if titles else None))
+        return self._keyed(normalize(clean(raw, max_field_chars=self.max_field_chars)))
 
-    def _keyed(self, matched: pd.DataFrame) -> pd.DataFrame:
-        """A matched chunk with its ``listing_key``, in the normalized columns' order."""
-        matched["listing_key"] = listing_keys(matched, self.source)
+    def _keyed(self, matched: pd.DataFrame, here: bool = True) -> pd.DataFrame:
+        """A matched chunk with its ``listing_key`` (null if not made ``here``: a helper makes
+        it), in the normalized columns' order."""
+        matched["listing_key"] = listing_keys(matched, self.source) if here else None
         columns = SCORED_COLUMNS if self.kind == "scored" else NORMALIZED_COLUMNS
         return in_order(matched, columns + ERROR_COLUMNS)
 
@@ -168,12 +167,13 @@ class Stages:
     ) -> tuple[pd.DataFrame, _KeysBeside | None]:
         titles.settle(offer)
         matched = normalize(cleaned, titles=factorized)
-        inputs = pa.Table.from_pandas(in_order(matched, KEY_INPUTS), preserve_index=False)
-        job = titles.beside(_write_keys, inputs, self.source, str(keys))
+        job = None
+        if titles.running:  # the key columns cross to a helper only if one can take them
+            inputs = pa.Table.from_pandas(in_order(matched, KEY_INPUTS), preserve_index=False)
+            job = titles.beside(_write_keys, inputs, self.source, str(keys))
         if job is None:
             return self._keyed(matched), None
-        matched["listing_key"] = None
-        return in_order(matched, NORMALIZED_COLUMNS + ERROR_COLUMNS), _KeysBeside(job, self.source)
+        return self._keyed(matched, here=False), _KeysBeside(job, self.source)
 
     def enrich(self, normalized: pd.DataFrame) -> pd.DataFrame:
         """Registry specs for matched rows; scored rows keep theirs and get only what they lack."""

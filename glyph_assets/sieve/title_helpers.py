@@ -90,6 +90,11 @@ class TitleHelpers:
         for warming in self._warming:
             warming.result()
 
+    @property
+    def running(self) -> bool:
+        """Have helpers been started (and not stopped)?"""
+        return self.helpers > 0 and self._pool is not None
+
     def _ready(self) -> bool:
         """Have the helpers finished starting? (Never waits.) A batch handed to a helper still
         starting would keep this process waiting for its start-up, about a second."""
@@ -149,7 +154,7 @@ class TitleHelpers:
         waiting or running; None otherwise, or if they failed: the caller runs it itself. The
         bound keeps what waits for a busy helper (its arguments, in this process) to a few
         tasks, whatever the file's size."""
-        if self.helpers < 1 or self._pool is None:
+        if not self.running:
             return None
         self._beside = [job for job in self._beside if not job.done()]
         if len(self._beside) >= most:
