@@ -82,17 +82,20 @@ def test_parse_price(text: str, amount: float | None, currency: str | None) -> N
         assert values[0] == amount and currencies[0] == currency
 
 
-@settings(max_examples=200, deadline=None)
-@given(
-    texts=st.lists(
-        st.text(alphabet="$€£¥₹0123456789.,- USDeurx", min_size=1, max_size=12)
-        | st.from_regex(r"[$€£¥₹]\d{1,7}(\.\d{1,3})?", fullmatch=True)
-        | st.from_regex(r"[$€£¥₹]?\d{1,3}(,\d{3}){1,3}(\.\d{1,3})?", fullmatch=True),
-        min_size=1,
-        max_size=20,
-    ),
-    header_currency=st.sampled_from(["USD", "EUR"]),
+# Price cells as scrapes write them: text of price characters, and the plain shapes (a
+# symbol or none, digits grouped by commas or not, a few decimals).
+_PRICE_TEXTS = st.lists(
+    st.text(alphabet="$€£¥₹0123456789.,- USDeurx", min_size=0, max_size=12)
+    | st.from_regex(r"[$€£¥₹]?\d{1,3}(,\d{3}){0,3}(\.\d{1,3})?", fullmatch=True)
+    | st.from_regex(r"[$€£¥₹]?\d{1,9}(\.\d{1,4})?", fullmatch=True),
+    min_size=1,
+    max_size=20,
 )
+_HEADER_CURRENCIES = st.sampled_from(["USD", "EUR"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=_PRICE_TEXTS, header_currency=_HEADER_CURRENCIES)
 def test_plain_prices_read_as_the_general_rule_reads_them(
     texts: list[str], header_currency: str
 ) -> None:
@@ -111,16 +114,7 @@ def test_plain_prices_read_as_the_general_rule_reads_them(
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    texts=st.lists(
-        st.text(alphabet="$€£¥₹0123456789.,- USDeurx", min_size=0, max_size=12)
-        | st.from_regex(r"[$€£¥₹]?\d{1,3}(,\d{3}){0,3}(\.\d{1,3})?", fullmatch=True)
-        | st.from_regex(r"[$€£¥₹]?\d{1,9}(\.\d{1,4})?", fullmatch=True),
-        min_size=1,
-        max_size=20,
-    ),
-    header_currency=st.sampled_from(["USD", "EUR"]),
-)
+@given(texts=_PRICE_TEXTS, header_currency=_HEADER_CURRENCIES)
 def test_a_column_of_prices_reads_as_each_distinct_value_reads(
     texts: list[str], header_currency: str
 ) -> None:
