@@ -20,7 +20,15 @@ from glyph_assets.sieve.columns import (
 from glyph_assets.sieve.enrich import enrich
 from glyph_assets.sieve.normalize import normalize
 from glyph_assets.sieve.registry import load_registry
-from glyph_assets.sieve.score import SCORE_INPUTS, ScoreConfig, market_reference, score
+from glyph_assets.sieve.score import (
+    SCORE_INPUTS,
+    MarketReference,
+    ScoreConfig,
+    _is_true,
+    _reference,
+    market_reference,
+    score,
+)
 
 
 def _clean(rows: list[tuple[str | None, float | None]]) -> pd.DataFrame:
@@ -267,3 +275,52 @@ def test_title_model_pairs_read_other_values_as_their_text() -> None:
     frame = pd.DataFrame({"title": pd.Series([1, "1", 2.5], dtype=object)})
     codes, firsts = _title_model_pairs(frame, np.arange(3), np.array(["M"] * 3, dtype=object))
     assert codes.tolist() == [0, 0, 1] and firsts == [("1", "M"), ("2.5", "M")]
+
+
+_CELLS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.sampled_from(["true", "True", "false", "", "yes", 1, 0, 1.0, 2, float("nan"), pd.NA]),
+)
+
+
+@given(st.lists(_CELLS, max_size=30))
+def test_truth_of_distinct_values_equals_the_element_wise_comparison(cells: list[object]) -> None:
+    values = pd.Series(cells, dtype=object)
+    expected = ((values == True) | (values == "true")).fillna(False)  # noqa: E712
+    assert list(_is_true(values, "true")) == list(expected.astype(bool))
+    assert list(_is_true(values)) == list((values == True).fillna(False).astype(bool))  # noqa: E712
+
+
+def _reference_by_text(rows: pd.DataFrame) -> MarketReference:
+    """The medians grouped by the two text columns, as ``_reference`` did before it grouped by
+    the pairs' codes: the oracle for the test below."""
+    key = ["canonical_model", "currency"]
+    model_price = rows.groupby(key)["price"].median()
+    per_gb = (rows["price"] / rows["vram_gb"]).groupby([rows[k] for k in key]).median()
+    return MarketReference(
+        model_price={(str(m), str(c)): float(v) for (m, c), v in model_price.items()},
+        per_gb={str(c): float(v) for c, v in per_gb.groupby(level="currency").median().items()},
+    )
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["RTX_4090", "H100_PCIE_80GB", "A100_SXM4_40GB", "RX_7900_XTX"]),
+            st.sampled_from(["USD", "EUR", "GBP"]),
+            st.floats(0.5, 1e6, allow_nan=False),
+            st.sampled_from([8.0, 16.0, 24.0, 80.0]),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_reference_by_pair_codes_equals_grouping_by_text(
+    rows: list[tuple[str, str, float, float]],
+) -> None:
+    frame = pd.DataFrame(rows, columns=["canonical_model", "currency", "price", "vram_gb"])
+    found, expected = _reference(frame), _reference_by_text(frame)
+    assert found == expected
+    assert list(found.model_price) == list(expected.model_price)  # the same order, too
+    assert list(found.per_gb) == list(expected.per_gb)
