@@ -228,8 +228,8 @@ class Stages:
         Arrow once, not three times.
 
         ``titles`` (raw uploads): helper processes that share the analysis of new titles and
-        make listing keys, started with a large file's first chunk and stopped once every
-        chunk is scored."""
+        make listing keys, started with a large file's first chunk and released once every
+        chunk is enriched (they finish their last keys and exit while the score runs)."""
         parts: list[Path] = []
         keys: list[_KeysBeside | None] = []
         titles = titles or TitleHelpers(0)
@@ -243,6 +243,7 @@ class Stages:
                     del table  # the writer holds it until it is written
                     parts.append(part)
                     keys.append(later)
+            titles.release()  # every title and key job handed out: the score needs no helper
             if not parts:
                 return
             yield from self._scored_parts(parts, keys)

@@ -125,3 +125,19 @@ def test_listing_keys_a_helper_failed_to_make_are_made_here(tmp_path: Path) -> N
     expected = listing_keys(matched, "sheet.csv")
     assert made_here.to_pylist() == expected.tolist()
     assert len(set(expected)) > 800  # shared URLs (search pages) qualified by their titles
+
+
+def test_released_helpers_finish_the_tasks_they_were_given() -> None:
+    """``release`` does not wait for the helpers, nor drop what they hold: a task handed out
+    before still gives its result, and nothing more is handed out."""
+    with closing(TitleHelpers(1)) as helpers:
+        helpers.start()
+        slow = helpers.beside(time.sleep, 2.0)
+        job = helpers.beside(pow, 2, 10)
+        assert slow is not None and job is not None
+        helpers.release()
+        assert not slow.done()  # release did not wait for the sleeping helper
+        assert not helpers.running
+        assert helpers.beside(pow, 2, 3) is None
+        assert job.result(timeout=30) == 1024
+        assert slow.result(timeout=30) is None
