@@ -108,8 +108,6 @@ def _is_true(values: pd.Series, text: str | None = None) -> np.ndarray:
 
 
 def _scoreable(frame: pd.DataFrame) -> np.ndarray:
-    n = len(frame)
-
     def col(name: str) -> pd.Series:
         return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
 
@@ -120,7 +118,7 @@ def _scoreable(frame: pd.DataFrame) -> np.ndarray:
         mask &= (price > 0) & np.isfinite(price) & (vram > 0)
     if "error_stage" in frame:
         mask &= frame["error_stage"].isna().to_numpy()
-    return mask if len(mask) == n else np.zeros(n, dtype=bool)
+    return mask
 
 
 _MARKET_INPUTS = ["canonical_model", "currency", "price", "unit_price", "vram_gb"]
