@@ -340,9 +340,9 @@ class Match:
     # variants (RTX_3080_10GB|RTX_3080_12GB), or the tie of an ambiguous unknown_model row.
     alternatives: str | None = None
 
-    def row(self) -> tuple[Any, ...]:
-        """The MATCH_COLUMNS values, in order."""
-        return (
+    def __post_init__(self) -> None:
+        # a title's outcome is read once per chunk that holds the title: its row is made once
+        row = (
             self.canonical_model,
             self.match_type,
             self.match_score,
@@ -351,6 +351,11 @@ class Match:
             self.reject_reason,
             self.alternatives,
         )
+        object.__setattr__(self, "_row", row)
+
+    def row(self) -> tuple[Any, ...]:
+        """The MATCH_COLUMNS values, in order."""
+        return self._row  # type: ignore[attr-defined, no-any-return]
 
 
 @dataclass(slots=True)

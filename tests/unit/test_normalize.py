@@ -276,3 +276,19 @@ def test_open_box_is_a_condition_not_the_retail_box(title: str, model: str | Non
     match = match_title(title)
     assert match.canonical_model == model
     assert match.reject_reason == (None if model else "not_gpu:box")
+
+
+def test_a_match_row_is_its_fields_however_the_match_was_made() -> None:
+    """``Match.row`` is made once, when the match is: it must still be the fields after a
+    trip through pickle (helpers send matches back) and after ``dataclasses.replace``."""
+    import dataclasses
+    import pickle
+
+    fields = ["canonical_model", "match_type", "match_score", "vendor", "is_gpu"]
+    fields += ["reject_reason", "alternatives"]
+    made = [match_title(t) for t in ("RTX 4090 24GB", "GPU bracket", "RTX 3080", "")]
+    made += [pickle.loads(pickle.dumps(m)) for m in made]
+    made += [dataclasses.replace(m, canonical_model="X", is_gpu=not m.is_gpu) for m in made]
+    assert len(MATCH_COLUMNS) == len(fields)
+    for match in made:
+        assert match.row() == tuple(getattr(match, name) for name in fields)
