@@ -1831,8 +1831,9 @@ def normalize(
 
 def _unanalysed(distinct: list[Any], idx: _Index) -> list[str]:
     """The titles among ``distinct`` (cells) that this process has not analysed."""
-    texts = (_text(t) for t in distinct)
-    return [t for t in texts if t not in idx.cache and t.strip()]
+    cache = idx.cache  # a cell analysed before is a str and its own key: nothing to convert
+    texts = (t if type(t) is str else _text(t) for t in distinct if t not in cache)
+    return [t for t in texts if t not in cache and t.strip()]
 
 
 class ChunkTitles(NamedTuple):
