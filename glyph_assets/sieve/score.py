@@ -204,10 +204,15 @@ def _looked_up(rows: pd.DataFrame, reference: MarketReference) -> tuple[np.ndarr
     """Each row's median price for its model and currency, and the per-GB reference for its
     currency (NaN where the reference has none): looked up once per distinct pair."""
     models, currencies, pair = _pair_codes(rows)
-    prices = [reference.model_price.get((m, c), np.nan) for m in models for c in currencies]
-    per_gb = [reference.per_gb.get(c, np.nan) for c in currencies]
     width = max(len(currencies), 1)
-    return np.array(prices, dtype=float)[pair], np.array(per_gb, dtype=float)[pair % width]
+    at, present = pd.factorize(pair)  # only the pairs the rows hold, however many currencies
+    model_at, currency_at = np.divmod(present, width)
+    prices = [
+        reference.model_price.get((models[m], currencies[c]), np.nan)
+        for m, c in zip(model_at.tolist(), currency_at.tolist(), strict=True)
+    ]
+    per_gb = [reference.per_gb.get(c, np.nan) for c in currencies]
+    return np.array(prices, dtype=float)[at], np.array(per_gb, dtype=float)[pair % width]
 
 
 def _numeric(frame: pd.DataFrame, name: str) -> np.ndarray:

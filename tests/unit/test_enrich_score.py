@@ -324,3 +324,23 @@ def test_reference_by_pair_codes_equals_grouping_by_text(
     assert found == expected
     assert list(found.model_price) == list(expected.model_price)  # the same order, too
     assert list(found.per_gb) == list(expected.per_gb)
+
+
+@pytest.mark.parametrize("dtype", ["boolean", "bool[pyarrow]"])
+def test_an_unknown_nvlink_counts_as_absent_in_a_nullable_column(dtype: str) -> None:
+    """The module's rule ("unknown counts as absent") holds for a nullable column too: its
+    missing value once left the row unscored."""
+    frame = pd.DataFrame(
+        {
+            "canonical_model": ["RTX_4090"] * 3,
+            "currency": ["USD"] * 3,
+            "price": [1000.0, 1500.0, 1200.0],
+            "vram_gb": [24.0] * 3,
+            "is_gpu": [True] * 3,
+            "nvlink": pd.array([True, None, False], dtype=dtype),
+        }
+    )
+    scored = score(frame)
+    assert scored["score"].notna().all()
+    assert scored["score_features"].iloc[1] == scored["score_features"].iloc[2]
+    assert scored["score_features"].iloc[0] > scored["score_features"].iloc[2]
