@@ -72,9 +72,10 @@ class CsvSink:
         self._behind = WriteBehind()
 
     def _open(self, schema: pa.Schema) -> BinaryIO:
-        self._schema = schema
+        header = _rendered(schema.empty_table(), header=True)  # a type CSV cannot hold: raises
         self._file = open(self.path, "wb")  # noqa: SIM115 - closed by close()
-        self._file.write(_rendered(schema.empty_table(), header=True))
+        self._file.write(header)
+        self._schema = schema
         return self._file
 
     def write(self, table: pa.Table) -> None:

@@ -56,21 +56,28 @@ class WriteBehind:
     """Writes in a thread, one at a time and at most one waiting: Arrow's writers encode without
     the GIL, so a part or an output chunk is written on the other core while the stages compute
     the next chunk, and memory still follows the chunk size. A write's error surfaces at the
-    next ``submit`` or at ``close``."""
+    next ``submit`` or at ``close``, and at every one after: a file that missed a write is not
+    written on, with a gap in it."""
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind")
         self._pending: Future[Any] | None = None
+        self._failed: BaseException | None = None
 
     def submit(self, write: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         self.wait()
         self._pending = self._pool.submit(write, *args, **kwargs)
 
     def wait(self) -> None:
-        """Until the last write is done (raising its error)."""
+        """Until the last write is done (raising its error, or an earlier write's)."""
         if self._pending is not None:
             pending, self._pending = self._pending, None
-            pending.result()
+            try:
+                pending.result()
+            except BaseException as error:
+                self._failed = error
+        if self._failed is not None:
+            raise self._failed
 
     def close(self) -> None:
         try:

@@ -50,3 +50,11 @@ def test_a_sink_without_tables_writes_its_header(tmp_path: Path) -> None:
     sink = CsvSink(tmp_path / "out.csv", COLUMNS)
     sink.close()
     assert (tmp_path / "out.csv").read_text() == '"n","title","price","flag","empty"\n'
+
+
+def test_a_table_csv_cannot_hold_is_refused_and_the_file_keeps_its_header(tmp_path: Path) -> None:
+    sink = CsvSink(tmp_path / "out.csv", ["n"])
+    with pytest.raises(pa.ArrowInvalid):
+        sink.write(pa.table({"n": pa.array([[1]], pa.list_(pa.int64()))}))
+    sink.close()
+    assert (tmp_path / "out.csv").read_text() == '"n"\n'

@@ -152,7 +152,22 @@ def test_write_behind_raises_a_failed_write_at_the_next_submit_or_close() -> Non
     writer = WriteBehind()
     writer.submit(fail)
     with pytest.raises(OSError, match="disk full"):
-        writer.submit(lambda: None)
+        writer.close()
+
+
+def test_after_a_failed_write_every_later_write_is_refused() -> None:
+    """A caller that goes on after the error must not get a file with a gap in it."""
+    written: list[int] = []
+
+    def fail() -> None:
+        raise OSError("disk full")
+
+    writer = WriteBehind()
+    writer.submit(written.append, 1)
     writer.submit(fail)
+    for attempt in range(3):
+        with pytest.raises(OSError, match="disk full"):
+            writer.submit(written.append, 2 + attempt)
     with pytest.raises(OSError, match="disk full"):
         writer.close()
+    assert written == [1]
