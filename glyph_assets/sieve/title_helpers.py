@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -193,7 +193,13 @@ class TitleHelpers:
             self._warming = []
 
     def close(self) -> None:
-        """Stop the helpers (enough new titles later would start them again)."""
+        """Stop the helpers (enough new titles later would start them again). Tasks handed out
+        ``beside`` and not started are cancelled, and running ones waited for, released helpers'
+        too: such a task writes where its caller is about to clean up."""
+        for job in self._beside:
+            job.cancel()
+        wait(self._beside)
+        self._beside = []
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None

@@ -141,3 +141,16 @@ def test_released_helpers_finish_the_tasks_they_were_given() -> None:
         assert helpers.beside(pow, 2, 3) is None
         assert job.result(timeout=30) == 1024
         assert slow.result(timeout=30) is None
+
+
+def test_closing_released_helpers_waits_for_their_tasks_beside() -> None:
+    """A task beside may write into a directory its caller removes after ``close``: close
+    cancels those not started and waits for the running one, released or not."""
+    helpers = TitleHelpers(1)
+    helpers.start()
+    running = helpers.beside(time.sleep, 1.0)
+    waiting = helpers.beside(time.sleep, 1.0)
+    assert running is not None and waiting is not None
+    helpers.release()
+    helpers.close()
+    assert running.done() and waiting.done()
