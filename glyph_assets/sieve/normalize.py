@@ -453,6 +453,8 @@ class _Index:
     variant_words: frozenset[str]
     exact_names: dict[str, set[str]]
     aliases: list[tuple[str, str]]  # (" NORMALIZED ALIAS ", id), longest first
+    # first word -> the aliases that open with it, as (place in ``aliases``, alias, id)
+    aliases_by_word: dict[str, list[tuple[int, str, str]]]
     aliases_by_id: dict[str, list[str]]
     digits_index: dict[str, list[ModelKey]]
     cache: dict[str, Match | _Pending] = field(default_factory=dict)
@@ -578,9 +580,17 @@ def _build_index(registry: Registry) -> _Index:
         variant_words=frozenset(variants | CORE_VARIANTS),
         exact_names=exact,
         aliases=alias_list,
+        aliases_by_word=_by_first_word(alias_list),
         aliases_by_id=aliases_by_id,
         digits_index=digits_index,
     )
+
+
+def _by_first_word(aliases: list[tuple[str, str]]) -> dict[str, list[tuple[int, str, str]]]:
+    by_word: dict[str, list[tuple[int, str, str]]] = {}
+    for place, (alias, model) in enumerate(aliases):
+        by_word.setdefault(alias.split()[0], []).append((place, alias, model))
+    return by_word
 
 
 def _index(registry: Registry | None = None) -> _Index:
@@ -1252,8 +1262,13 @@ def _gpu_evidence(title: _Title) -> bool:
 
 
 def _alias_match(idx: _Index, title: _Title, context: bool) -> str | None:
+    """The first alias, longest first, that the title's words hold. An alias held opens with
+    one of the title's words (both are words between spaces), so only the aliases opening with
+    one are tried, in their order: not every alias of the registry, a substring test each."""
     padded = f" {' '.join(title.words)} "
-    for alias, model in idx.aliases:
+    by_word = idx.aliases_by_word
+    tried = sorted(a for w in title.word_set if w in by_word for a in by_word[w])
+    for _, alias, model in tried:
         if alias in padded:
             if not context and _SHORT_TOKEN.match(alias.strip()):
                 continue  # "Galaxy A10": a short data-center alias needs GPU words
