@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -166,13 +167,14 @@ def market_reference(chunks: Iterable[pd.DataFrame]) -> MarketReference:
     return _reference(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame())
 
 
-def _reference(rows: pd.DataFrame) -> MarketReference:
-    """The medians of :class:`MarketReference` over ``rows`` (``_market_rows``). The rows are
-    grouped by the integer code of their (model, currency) pair: grouping by the two text
-    columns themselves was most of the cost (0.35 s for 1,200,000 rows here)."""
+def _reference(rows: pd.DataFrame, pairs: _Pairs | None = None) -> MarketReference:
+    """The medians of :class:`MarketReference` over ``rows`` (``_market_rows``; ``pairs``: their
+    ``_pair_codes``, when the caller has them). The rows are grouped by the integer code of
+    their (model, currency) pair: grouping by the two text columns themselves was most of the
+    cost (0.35 s for 1,200,000 rows here)."""
     if rows.empty:
         return MarketReference()
-    models, currencies, pair = _pair_codes(rows)
+    models, currencies, pair = pairs or _pair_codes(rows)
     price = rows["price"].to_numpy(dtype=float)
     medians = (
         pd.DataFrame({"price": price, "per_gb": price / rows["vram_gb"].to_numpy(dtype=float)})
@@ -191,19 +193,26 @@ def _reference(rows: pd.DataFrame) -> MarketReference:
     )
 
 
-def _pair_codes(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The distinct models and currencies of ``rows``, and each row's pair code
+class _Pairs(NamedTuple):
+    """The distinct models and currencies of market rows, and each row's pair code
     (``model * len(currencies) + currency``)."""
+
+    models: np.ndarray
+    currencies: np.ndarray
+    pair: np.ndarray
+
+
+def _pair_codes(rows: pd.DataFrame) -> _Pairs:
     model_codes, models = pd.factorize(rows["canonical_model"])
     currency_codes, currencies = pd.factorize(rows["currency"])
     pair = model_codes.astype(np.int64) * len(currencies) + currency_codes
-    return np.asarray(models, dtype=object), np.asarray(currencies, dtype=object), pair
+    return _Pairs(np.asarray(models, dtype=object), np.asarray(currencies, dtype=object), pair)
 
 
-def _looked_up(rows: pd.DataFrame, reference: MarketReference) -> tuple[np.ndarray, np.ndarray]:
+def _looked_up(pairs: _Pairs, reference: MarketReference) -> tuple[np.ndarray, np.ndarray]:
     """Each row's median price for its model and currency, and the per-GB reference for its
     currency (NaN where the reference has none): looked up once per distinct pair."""
-    models, currencies, pair = _pair_codes(rows)
+    models, currencies, pair = pairs
     width = max(len(currencies), 1)
     at, present = pd.factorize(pair)  # only the pairs the rows hold, however many currencies
     model_at, currency_at = np.divmod(present, width)
@@ -240,10 +249,12 @@ def score(
     mask = _scoreable(out)
     if mask.any():
         rows = _market_rows(out, mask)
-        reference = reference or _reference(rows)
-        median, per_gb_ref = _looked_up(rows, reference)
+        pairs = _pair_codes(rows)  # once, for the lookups and any reference made here
+        reference = reference or _reference(rows, pairs)
+        median, per_gb_ref = _looked_up(pairs, reference)
         if np.isnan(median).any() or np.isnan(per_gb_ref).any():
-            local_median, local_per_gb = _looked_up(rows, _reference(rows))  # models not seen
+            local = _reference(rows, pairs)  # models the given reference has not seen
+            local_median, local_per_gb = _looked_up(pairs, local)
             median = np.where(np.isnan(median), local_median, median)
             per_gb_ref = np.where(np.isnan(per_gb_ref), local_per_gb, per_gb_ref)
         price = rows["price"].to_numpy()
