@@ -1,7 +1,7 @@
 """GLYPH_EXECUTOR=celery on the real RabbitMQ and PostgreSQL: two ``glyph worker`` processes,
-each started in a directory of its own, take the steps of a 200,000-row import and six small
+each started in a directory of its own, take the steps of a 100,000-row import and six small
 ones submitted at once. The large import fans out (``ingest_import_chunked``: eight chunk steps
-of 25,000 rows) and its chunks run on both workers; one worker is SIGKILLed in the middle of a
+of 12,500 rows) and its chunks run on both workers; one worker is SIGKILLed in the middle of a
 chunk, and every import still ends with every row accounted for and no listing twice. The small
 imports stay on ``ingest_import``, one step per stage.
 
@@ -41,7 +41,8 @@ pytestmark = [
 ]
 
 BROKER = ("127.0.0.1", 5672)
-LARGE_ROWS = 200_000
+LARGE_ROWS = 100_000
+CHUNK_ROWS = 12_500  # eight chunk steps: enough for both workers to take several
 SMALL_ROWS = 40
 SOURCE = "celery-test"
 
@@ -72,9 +73,9 @@ def stack(tmp_path: Path) -> Iterator[tuple[RunningStack, dict[str, str]]]:
                 celery_queue=_queue(),
                 celery_workers="0",
                 max_concurrent_runs="8",
-                chunk_rows="25000",
-                fanout_min_rows="100000",
-                fanout_chunk_rows="25000",
+                chunk_rows=str(CHUNK_ROWS),
+                fanout_min_rows=str(LARGE_ROWS // 2),
+                fanout_chunk_rows=str(CHUNK_ROWS),
             ),
             **dbs.env(),
         }
@@ -200,7 +201,7 @@ def test_two_workers_take_every_step_and_survive_one_killed(
     assert large_steps[step] == survivor, large_steps  # the killed worker's step ran again
     # The large import fanned out: its eight chunks ran as steps of their own, on both workers.
     chunks = {key: node for key, node in large_steps.items() if "transform_chunk[" in key}
-    assert len(chunks) == LARGE_ROWS // 25_000, large_steps
+    assert len(chunks) == LARGE_ROWS // CHUNK_ROWS, large_steps
     assert set(chunks.values()) == {"w1", "w2"}, chunks
     assert statuses[large_id]["job_name"] == FANOUT_JOB_NAME, statuses[large_id]
     assert statuses[large_id]["progress"]["assets_done"] == 5, statuses[large_id]
