@@ -191,7 +191,12 @@ def wait_healthy(stack: Launched, timeout: float = 120) -> None:
     raise AssertionError(f"the stack is not healthy after {timeout} s\n{stack.log()}")
 
 
-def finals(client: httpx.Client, ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+def finals(
+    client: httpx.Client, ids: list[str], timeout: float, stack: Launched
+) -> dict[str, dict[str, Any]]:
+    """Every import's summary once all are final. If some are not in time, the failure shows
+    their summaries (each run and its status), the supervisor's view of its children and the
+    tail of each process's log: a run left queued is then explained by what the daemon did."""
     deadline = time.monotonic() + timeout
     summaries: dict[str, dict[str, Any]] = {}
     while time.monotonic() < deadline:
@@ -207,8 +212,13 @@ def finals(client: httpx.Client, ids: list[str], timeout: float) -> dict[str, di
         if all(summaries.get(i, {}).get("status") in TERMINAL for i in ids):
             return summaries
         time.sleep(1.0)
-    pending = {i: summaries.get(i, {}).get("status") for i in ids}
-    raise AssertionError(f"imports not final after {timeout} s: {pending}")
+    pending = {
+        i: summaries.get(i) for i in ids if summaries.get(i, {}).get("status") not in TERMINAL
+    }
+    raise AssertionError(
+        f"imports not final after {timeout} s: {pending}\n"
+        f"supervisor: {stack.state()}\n{stack.log()}"
+    )
 
 
 def test_soak_under_random_kills(tmp_path: Path) -> None:
@@ -243,7 +253,7 @@ def test_soak_under_random_kills(tmp_path: Path) -> None:
         stop.set()
         wait_healthy(stack)
         ids = list(submitted)
-        summaries = finals(api, ids, timeout=900 if FULL else 150)
+        summaries = finals(api, ids, 900 if FULL else 150, stack)
         assert summaries[never_launched]["status"] == "failed", summaries[never_launched]
         assert summaries[never_launched]["error_message"] == NEVER_LAUNCHED
         for import_id, summary in summaries.items():
@@ -253,7 +263,7 @@ def test_soak_under_random_kills(tmp_path: Path) -> None:
                 assert retry.status_code == 202, retry.text
                 figures.operator_retries += 1
         if figures.operator_retries:
-            summaries = finals(api, ids, timeout=300 if FULL else 90)
+            summaries = finals(api, ids, 300 if FULL else 90, stack)
         state = stack.state() or {}
         url = f"sqlite:///{Path(stack.env['GLYPH_DATA_DIR']) / 'warehouse' / 'glyph.db'}"
         engine = migrate(url)
