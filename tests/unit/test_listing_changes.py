@@ -59,6 +59,36 @@ def test_column_wise_ebay_items_read_as_the_rule_reads_them(url: str) -> None:
     assert normalized_urls(pd.DataFrame({"source_url": [url]})).to_pylist() == [normalize_url(url)]
 
 
+# eBay-like URLs, odd ones included: digits of other scripts (Python's ``\\d`` takes them,
+# Arrow's RE2 does not), whitespace that Python and RE2 class differently (``\\x0b``, ``\\x1c``,
+# ``\\xa0``), upper case, doubled slashes, ports, queries and fragments, in each part of the URL.
+_ODD = ["", " ", "\t", "\x0b", "\x1c", "\xa0", "\u2028", "/", "//", "?", "#", "%2F", "\u0663\u0664"]
+
+
+def _part(*usual: str) -> st.SearchStrategy[str]:
+    return st.tuples(st.sampled_from(usual), st.sampled_from(_ODD), st.booleans()).map(
+        lambda p: p[0] + p[1] if p[2] else p[1] + p[0]
+    )
+
+
+_EBAY_LIKE = st.tuples(
+    _part("https://", "http://", "HTTPS://", "", "ftp://"),
+    _part("www.ebay.com", "ebay.de", "m.ebay.co.uk", "EBAY.com", "ebay.com:443", "ebay.example"),
+    _part("/itm/", "/ITM/", "/itm", "/p/"),
+    _part("", "rtx-4090/", "a b/", "123456789/"),
+    _part("336080157531", "123456789", "1234567890123456", "12345678", "\u0663" * 9),
+    _part("", "/", "?hash=item1", "#x", "?a=1&utm_source=2", "/987654321"),
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_EBAY_LIKE)
+def test_column_wise_urls_equal_the_rule_on_any_url(url: str) -> None:
+    """Whatever the column-wise path (``_ebay_items``) takes, it reads as ``normalize_url``;
+    what it does not take goes through ``normalize_url`` itself."""
+    assert normalized_urls(pd.DataFrame({"source_url": [url]})).to_pylist() == [normalize_url(url)]
+
+
 def test_keys_follow_the_url_then_the_seller_title_and_model() -> None:
     frame = pd.DataFrame(
         {
