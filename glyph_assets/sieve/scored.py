@@ -258,11 +258,14 @@ def normalize_scores(
                 + client[outside].map(lambda v: f"{v:g}")
                 + (f" is outside the {scale.scale} scale; glyph's score is capped")
             )
-            previous = out.loc[outside, "warnings"].astype(object)
-            out.loc[outside, "warnings"] = [
+            # a new column, not written into the chunk's own (a shallow copy shares it): the
+            # caller's chunk stays as it was, and reading it again does not add the note twice
+            warnings = out["warnings"].astype(object).copy()
+            warnings[outside] = [
                 f"{p}; {n}" if isinstance(p, str) and p else n
-                for p, n in zip(previous, note, strict=True)
+                for p, n in zip(warnings[outside], note, strict=True)
             ]
+            out["warnings"] = warnings
         yield out
 
 

@@ -27,6 +27,7 @@ from glyph_assets.sieve.read import (
 from glyph_assets.sieve.scored import (
     decide_score_scale,
     dto_problems,
+    normalize_scores,
     stripped_cells,
 )
 
@@ -125,6 +126,22 @@ def test_scores_outside_the_scale_are_capped_for_glyph_not_for_the_client(
     assert out["client_score"].tolist() == [1.2, 0.4]
     assert out["score"].tolist() == [100.0, 40.0]
     assert "outside the 0-1 scale" in out.loc[0, "warnings"]
+
+
+def test_capping_leaves_the_chunks_it_reads_as_they_were() -> None:
+    """The score's chunks may be read more than once (kept in memory, or re-read): capping
+    writes its note into the chunk it yields, never into the one it was given."""
+    chunk = pd.DataFrame(
+        {"client_score": [150.0, 50.0], "warnings": ["sent note", None], "score": [None, None]}
+    )
+    before = chunk.copy(deep=True)
+    runs = [list(normalize_scores(lambda _columns: [chunk], "0-100")) for _ in range(2)]
+    pd.testing.assert_frame_equal(chunk, before)
+    for (out,) in runs:
+        assert out["warnings"].tolist() == [
+            "sent note; score 150 is outside the 0-100 scale; glyph's score is capped",
+            None,
+        ]
 
 
 def test_dto_problems_name_each_item_and_field() -> None:
