@@ -261,8 +261,20 @@ def _cells(frames: list[pd.DataFrame]) -> list[list[object]]:
         b"title,price\n" + b"".join(b"T%d,%d\n" % (i, i) for i in range(2500)) + b"late,1,2\n",
         b"title,price\n" + b"".join(b"T%d,%d\n" % (i, i) for i in range(1800)) + b"\xff\xfe,3\n",
         b"title\nfirst\n   \n" + b"".join(b"T%d\n" % i for i in range(2500)) + b"x,y\nlast\n",
+        # Windows line ends: with small blocks, many a "\r\n" is split between two blocks
+        b"title,price\r\n" + b"".join(b"T%d,%d\r\n" % (i, i * 7) for i in range(2500)),
+        b"title,price\r\n" + b"".join(b'"T%d\r\nnext line",%d\r\n' % (i, i) for i in range(900)),
     ],
-    ids=["ragged-quoted", "bom-semicolon", "plain", "ragged-late", "not-utf8-late", "one-column"],
+    ids=[
+        "ragged-quoted",
+        "bom-semicolon",
+        "plain",
+        "ragged-late",
+        "not-utf8-late",
+        "one-column",
+        "crlf",
+        "crlf-in-quotes",
+    ],
 )
 @pytest.mark.parametrize("block_bytes", [4 << 20, 2_000], ids=["one-block", "small-blocks"])
 def test_arrow_fast_path_reads_like_the_careful_reader(
