@@ -54,14 +54,18 @@ format: install
 PG_SUITES := tests/integration/test_api.py tests/integration/test_established.py \
 	tests/integration/test_changes.py tests/integration/test_celery.py
 
+# The unit tests come last, on two processes (pytest-xdist): by then the PostgreSQL pass is over
+# and the integration tests' stacks are stopped, so both cores are theirs.
 test: install bytecode lint browser
 	@mkdir -p .test-logs
 	@GLYPH_TEST_BACKEND=postgres $(BIN)/python -m pytest -p no:cacheprovider $(PG_SUITES) \
 		> .test-logs/postgres.log 2>&1 & pg=$$!; \
-	$(BIN)/python -m pytest -m 'not celery'; main=$$?; \
+	$(BIN)/python -m pytest -m 'not celery' tests/integration; integration=$$?; \
+	$(BIN)/python -m pytest -n 2 tests/unit; unit=$$?; \
 	wait $$pg; postgres=$$?; \
 	echo "--- the PostgreSQL pass ($(PG_SUITES))"; cat .test-logs/postgres.log; \
-	if [ $$main -ne 0 ]; then exit $$main; fi; exit $$postgres
+	if [ $$integration -ne 0 ]; then exit $$integration; fi; \
+	if [ $$unit -ne 0 ]; then exit $$unit; fi; exit $$postgres
 
 bench: install bytecode bench-tools
 	$(BIN)/glyph bench
