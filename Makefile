@@ -54,15 +54,16 @@ format: install
 PG_SUITES := tests/integration/test_api.py tests/integration/test_established.py \
 	tests/integration/test_changes.py tests/integration/test_celery.py
 
-# The unit tests come last, on two processes (pytest-xdist): by then the PostgreSQL pass is over
-# and the integration tests' stacks are stopped, so both cores are theirs.
+# The unit tests come last, on two processes (pytest-xdist), once the PostgreSQL pass has ended
+# (it usually has, before the integration tests) and the integration stacks are stopped: both
+# cores are theirs.
 test: install bytecode lint browser
 	@mkdir -p .test-logs
 	@GLYPH_TEST_BACKEND=postgres $(BIN)/python -m pytest -p no:cacheprovider $(PG_SUITES) \
 		> .test-logs/postgres.log 2>&1 & pg=$$!; \
 	$(BIN)/python -m pytest -m 'not celery' tests/integration; integration=$$?; \
-	$(BIN)/python -m pytest -n 2 tests/unit; unit=$$?; \
 	wait $$pg; postgres=$$?; \
+	$(BIN)/python -m pytest -n 2 tests/unit; unit=$$?; \
 	echo "--- the PostgreSQL pass ($(PG_SUITES))"; cat .test-logs/postgres.log; \
 	if [ $$integration -ne 0 ]; then exit $$integration; fi; \
 	if [ $$unit -ne 0 ]; then exit $$unit; fi; exit $$postgres
