@@ -51,7 +51,10 @@ SIZES = (3, 20, 150, 800)
 SOURCE = "soak"
 TARGETS = ("daemon", "code-server", "webserver", "run-worker", "api")
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600 if FULL else 300)]
+# Waits, not latency targets: under a loaded machine (the PostgreSQL pass's Celery workers beside
+# it) the stack took 130 s to start and a run over a minute to start, and one import was still
+# queued 150 s after the faults; it is final that matters here, and a hang still fails.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600 if FULL else 600)]
 
 
 @dataclass
@@ -253,7 +256,7 @@ def test_soak_under_random_kills(tmp_path: Path) -> None:
         stop.set()
         wait_healthy(stack)
         ids = list(submitted)
-        summaries = finals(api, ids, 900 if FULL else 150, stack)
+        summaries = finals(api, ids, 900 if FULL else 300, stack)
         assert summaries[never_launched]["status"] == "failed", summaries[never_launched]
         assert summaries[never_launched]["error_message"] == NEVER_LAUNCHED
         for import_id, summary in summaries.items():
@@ -263,7 +266,7 @@ def test_soak_under_random_kills(tmp_path: Path) -> None:
                 assert retry.status_code == 202, retry.text
                 figures.operator_retries += 1
         if figures.operator_retries:
-            summaries = finals(api, ids, 300 if FULL else 90, stack)
+            summaries = finals(api, ids, 300 if FULL else 150, stack)
         state = stack.state() or {}
         url = f"sqlite:///{Path(stack.env['GLYPH_DATA_DIR']) / 'warehouse' / 'glyph.db'}"
         engine = migrate(url)
