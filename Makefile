@@ -46,16 +46,17 @@ format: install
 	$(BIN)/ruff check --fix glyph_assets glyphd_api tests
 
 # The PostgreSQL pass (the API, conformance and listing-change suites again, with the listing
-# store and Dagster on PostgreSQL) runs beside the main suite: both spend most of their time
-# waiting on real processes (Dagster runs, servers starting), so side by side they finish sooner
-# than one after the other. Its output follows the main suite's; either failing fails the target.
+# store and Dagster on PostgreSQL) runs beside the main integration tests: both spend most of
+# their time waiting on real processes (Dagster runs, servers starting), so side by side they
+# finish sooner than one after the other. Its output is printed last, after the unit tests';
+# any of the three runs failing fails the target.
 # The Celery tests (two workers on the local RabbitMQ, Dagster on PostgreSQL) need PostgreSQL
 # whatever the backend, so they run in this pass and the main suite leaves them out.
 PG_SUITES := tests/integration/test_api.py tests/integration/test_established.py \
 	tests/integration/test_changes.py tests/integration/test_celery.py
 
 # The unit tests come last, on two processes (pytest-xdist), once the PostgreSQL pass has ended
-# (it usually has, before the integration tests) and the integration stacks are stopped: both
+# (it usually has, before the integration tests have) and the integration stacks are stopped: both
 # cores are theirs.
 test: install bytecode lint browser
 	@mkdir -p .test-logs
