@@ -109,19 +109,20 @@ def _texts(frame: pd.DataFrame, column: str) -> list[str]:
 # and without whitespace, so where this matches, ``normalize_url`` returns ``ebay:<id>``.
 # Anything else (an upper-case host, ``//`` in the path, a longer id) goes through
 # ``normalize_url`` itself.
+#
+# Printable ASCII only (``[!-~]``; the slug: that less ``/``, ``?`` and ``#``): RE2's ``\d`` and
+# ``\s`` are ASCII where Python's are Unicode (other scripts' digits; ``\xa0``, ``\x0b`` and
+# ``\x1c``, which ``str.strip`` also removes), so a URL holding anything else is left to
+# ``normalize_url``. eBay's own URLs are percent-encoded ASCII.
 _EBAY_ITEM_URL = (
-    r"^https?://(?:[a-z0-9-]+\.)*ebay\.[a-z.]+/itm/(?:[^/?#\s]+/)?(?P<item>\d{9,15})"
-    r"(?:[/?#]\S*)?$"
+    r'^https?://(?:[a-z0-9-]+\.)*ebay\.[a-z.]+/itm/(?:[!"$-.0->@-~]+/)?(?P<item>[0-9]{9,15})'
+    r"(?:[/?#][!-~]*)?$"
 )
 
 
 # "//" after the scheme: ``normalize_url`` reads the path with its slashes collapsed, so such a
 # URL ("/itm/123456789//987654321") is left to it.
 _DOUBLED_SLASH = r"^[a-z]+://.*//"
-# Printable ASCII only: RE2's ``\d`` and ``\s`` are ASCII, Python's are Unicode (other scripts'
-# digits, ``\xa0``, ``\x0b``, ``\x1c``, which ``str.strip`` also removes), so a URL holding
-# anything else is left to ``normalize_url``. eBay's own URLs are percent-encoded ASCII.
-_PRINTABLE_ASCII = r"^[!-~]+$"
 
 
 def _ebay_items(text: pa.Array) -> pa.Array:
@@ -131,11 +132,8 @@ def _ebay_items(text: pa.Array) -> pa.Array:
     second segment is the id when it is all digits (9-15: the regex tries the slug first),
     else the first."""
     matched = pc.and_(
-        pc.and_(
-            pc.fill_null(pc.match_substring_regex(text, _EBAY_ITEM_URL), False),
-            pc.invert(pc.fill_null(pc.match_substring_regex(text, _DOUBLED_SLASH), False)),
-        ),
-        pc.fill_null(pc.match_substring_regex(text, _PRINTABLE_ASCII), False),
+        pc.fill_null(pc.match_substring_regex(text, _EBAY_ITEM_URL), False),
+        pc.invert(pc.fill_null(pc.match_substring_regex(text, _DOUBLED_SLASH), False)),
     )
     urls = text.filter(matched)
     after = pc.list_element(pc.split_pattern(urls, "/itm/", max_splits=1), 1)
