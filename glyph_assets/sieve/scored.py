@@ -260,7 +260,7 @@ def normalize_scores(
             )
             # a new column, not written into the chunk's own (a shallow copy shares it): the
             # caller's chunk stays as it was, and reading it again does not add the note twice
-            warnings = out["warnings"].astype(object).copy()
+            warnings = out["warnings"].astype(object, copy=True)
             warnings[outside] = [
                 f"{p}; {n}" if isinstance(p, str) and p else n
                 for p, n in zip(warnings[outside], note, strict=True)
