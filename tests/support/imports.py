@@ -37,6 +37,31 @@ def wait_final(client: httpx.Client, import_id: str, timeout: float = 300) -> di
     raise AssertionError(f"import {import_id} not final after {timeout} s: {summary}")
 
 
+def assert_launched_once(client: httpx.Client, summary: dict[str, Any], run_id: str) -> None:
+    """The import's runs are the one its submission launched (``run_id``) and, when that run
+    failed for want of its infrastructure, Dagster's run retries of it: each the child of a
+    failed run. A second launch of the same submission would be a run without a parent.
+
+    Why retries are allowed: run monitoring fails a run still STARTING after
+    ``GLYPH_RUN_START_TIMEOUT_SECONDS`` (60 s), and a loaded machine reaches that: one CI run
+    here, beside the PostgreSQL pass, took 180 s over a test that takes 11 s alone, and its
+    import succeeded on its retry. A data failure is never retried (instance ``run_retries``),
+    so a retry here is always an infrastructure one. The failures' messages are in the
+    assertion's text.
+    """
+    runs = summary["runs"]
+    status = {run["run_id"]: run["status"] for run in runs}
+    why = {
+        failed: client.get(f"/api/jobs/{failed}/status").json().get("failure_message")
+        for failed, state in status.items()
+        if state == "FAILURE"
+    }
+    assert [run["run_id"] for run in runs if not run["parent_run_id"]] == [run_id], (runs, why)
+    for run in runs:
+        if run["parent_run_id"]:
+            assert status.get(run["parent_run_id"]) == "FAILURE", (runs, why)
+
+
 def wait_for_market(
     client: httpx.Client, since: datetime, timeout: float = 240
 ) -> list[dict[str, Any]]:
