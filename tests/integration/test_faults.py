@@ -151,13 +151,13 @@ def test_api_restart_loses_no_import(fault_stack: OwnStack) -> None:
     fault_stack.start("api")
     with httpx.Client(base_url=running.api_url, timeout=120) as client:
         finals = wait_all_final(client, [a["import_id"] for a in accepted], "fault-restart")
-    for n, acc in zip(sizes, accepted, strict=True):
-        summary = finals[acc["import_id"]]
-        assert summary["status"] == "succeeded", summary
-        assert summary["persisted_rows"] == n == summary["total_rows"]
-        assert_launched_once(client, summary, acc["run_id"])
-        counts = db_counts(running, acc["import_id"])
-        assert counts["persisted_rows"] == counts["distinct_indexes"] == n
+        for n, acc in zip(sizes, accepted, strict=True):
+            summary = finals[acc["import_id"]]
+            assert summary["status"] == "succeeded", summary
+            assert summary["persisted_rows"] == n == summary["total_rows"]
+            assert_launched_once(client, summary, acc["run_id"])
+            counts = db_counts(running, acc["import_id"])
+            assert counts["persisted_rows"] == counts["distinct_indexes"] == n
 
 
 # -- the daemon is down ---------------------------------------------------------------------------
