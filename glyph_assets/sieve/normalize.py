@@ -1886,6 +1886,11 @@ def analyse_titles(titles: list[str], registry: Registry | None = None) -> list[
     return [_cached(idx, title) for title in titles]
 
 
+def analysed_titles(registry: Registry | None = None) -> int:
+    """How many titles this process holds analysed (its cache), against ``registry``."""
+    return len(_index(registry).cache)
+
+
 def keep_titles(
     titles: list[str], outcomes: list[TitleOutcome], registry: Registry | None = None
 ) -> None:
@@ -1913,6 +1918,7 @@ __all__ = [
     "TitleOutcome",
     "UNKNOWN_MODEL",
     "analyse_titles",
+    "analysed_titles",
     "keep_titles",
     "ChunkTitles",
     "chunk_titles",
