@@ -38,6 +38,7 @@ from glyph_assets.contract import (
     WILL_RETRY_TAG,
 )
 from glyph_assets.store import repository
+from glyph_assets.store.repository import RunFacts
 from glyph_assets.store.status import PERSISTED_STATUSES, ImportStatus
 
 # How long a failed run marked for retry may wait for its retry before the import counts as
@@ -104,9 +105,12 @@ def superseded(engine: Engine, import_id: str, run_id: str) -> bool:
     return run_id in attempts and attempts[run_id] < max(attempts.values())
 
 
-def claim(engine: Engine, import_id: str, run_id: str) -> int | None:
-    """A run starts working on the import: record it as the next attempt (once) and mark the
-    import running. Returns the attempt, or None when glyph has no such import.
+def claim(
+    engine: Engine, import_id: str, run_id: str, parent_run_id: str | None = None
+) -> int | None:
+    """A run starts working on the import: record it as the next attempt (once), with the run
+    it re-executes (``parent_run_id``: a retry from the Dagster UI is recorded here first), and
+    mark the import running. Returns the attempt, or None when glyph has no such import.
 
     Writes only what changed: every pipeline step calls this, and on SQLite a needless write
     would queue behind another import's bulk transaction.
@@ -115,10 +119,13 @@ def claim(engine: Engine, import_id: str, run_id: str) -> int | None:
     if record is None:
         return None
     runs = {r["run_id"]: r for r in repository.runs_of(engine, import_id)}
+    facts = RunFacts(parent_run_id)
     if run_id in runs:
         attempt = int(runs[run_id]["attempt"])
+        if facts.missing_from(runs[run_id]):
+            repository.set_run_status(engine, run_id, runs[run_id]["status"], facts)
     else:
-        attempt = repository.add_run(engine, import_id, run_id, status="STARTED")
+        attempt = repository.add_run(engine, import_id, run_id, status="STARTED", facts=facts)
     if superseded(engine, import_id, run_id):
         return attempt
     if record["status"] != ImportStatus.RUNNING:
@@ -134,6 +141,7 @@ def settle(
     failure: Callable[[], str | None],
     replace_message: bool = False,
     will_retry: bool = False,
+    facts: RunFacts | None = None,
 ) -> dict[str, Any] | None:
     """Apply a finished run (SUCCESS, FAILURE or CANCELED) to its import; returns the import.
 
@@ -146,17 +154,18 @@ def settle(
       next attempt when it claims the import, decides.
     - CANCELED: ``canceled``, and whatever rows the import has are deleted.
 
-    The run is recorded if it was not yet (next attempt), its stored status is brought up to
-    date, and nothing else happens when a newer attempt exists. None when the import is unknown.
+    The run is recorded if it was not yet (next attempt), its stored status and ``facts`` (its
+    parent, start and end, as Dagster gives them) are brought up to date, and nothing else
+    happens when a newer attempt exists. None when the import is unknown.
     """
     record = repository.get_import(engine, import_id)
     if record is None:
         return None
     runs = {r["run_id"]: r for r in repository.runs_of(engine, import_id)}
     if run_id not in runs:
-        repository.add_run(engine, import_id, run_id, status=run_status)
-    elif runs[run_id]["status"] != run_status:
-        repository.set_run_status(engine, run_id, run_status)
+        repository.add_run(engine, import_id, run_id, status=run_status, facts=facts)
+    elif runs[run_id]["status"] != run_status or (facts and facts.missing_from(runs[run_id])):
+        repository.set_run_status(engine, run_id, run_status, facts)
     if superseded(engine, import_id, run_id):
         return record
     status = record["status"]
@@ -190,6 +199,7 @@ def settle(
 
 
 __all__ = [
+    "RunFacts",
     "claim",
     "materializes_pipeline",
     "retry_pending",

@@ -60,6 +60,14 @@ def _import_id(context: RunStatusSensorContext) -> str | None:
     return pipeline_import(context.dagster_run)
 
 
+def _run_facts(context: RunStatusSensorContext) -> run_state.RunFacts:
+    """The finished run's parent, start and end, as Dagster recorded them."""
+    run = context.dagster_run
+    record = context.instance.get_run_record_by_id(run.run_id)
+    start, end = (record.start_time, record.end_time) if record is not None else (None, None)
+    return run_state.RunFacts.of(run.parent_run_id, start, end)
+
+
 def _error_of(entry: EventLogEntry) -> str | None:
     data = entry.dagster_event.event_specific_data if entry.dagster_event else None
     error = getattr(data, "error", None)
@@ -116,6 +124,7 @@ def import_failure_sensor(context: RunFailureSensorContext, store: StoreResource
         lambda: run_failure_message(context.instance, run_id, _run_failure(context)),
         replace_message=True,
         will_retry=run_state.retry_pending(context.dagster_run.tags),
+        facts=_run_facts(context),
     )
 
 
@@ -133,7 +142,14 @@ def _settling_sensor(status: DagsterRunStatus, name: str, description: str) -> A
         import_id = _import_id(context)
         if import_id:
             run_id = context.dagster_run.run_id
-            run_state.settle(store.engine, import_id, run_id, status.value, lambda: None)
+            run_state.settle(
+                store.engine,
+                import_id,
+                run_id,
+                status.value,
+                lambda: None,
+                facts=_run_facts(context),
+            )
 
     return _sensor
 

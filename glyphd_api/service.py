@@ -19,6 +19,7 @@ from glyph_assets.contract import ingest_job_for, stage_statuses, stages_of_step
 from glyph_assets.settings import Settings
 from glyph_assets.store import changes, pages, repository, summaries
 from glyph_assets.store.db import Engine
+from glyph_assets.store.repository import RunFacts
 from glyph_assets.store.status import (
     PERSISTED_STATUSES,
     RETRYABLE_STATUSES,
@@ -229,8 +230,14 @@ def reconcile(
         info.status,
         lambda: _failure_message(ctx, info.run_id),
         will_retry=run_state.retry_pending(info.tags, info.end_time, now),
+        facts=run_facts(info),
     )
     return settled or record
+
+
+def run_facts(info: RunInfo) -> RunFacts:
+    """What glyph keeps of a run besides its status (``import_runs``), from Dagster's answer."""
+    return RunFacts.of(info.parent_run_id, info.start_time, info.end_time)
 
 
 def _failure_message(ctx: Context, run_id: str) -> str | None:
@@ -291,13 +298,11 @@ def load_state(ctx: Context, import_id: str, refresh: bool = True) -> ImportStat
         return state
     for run in runs:
         info = state.infos.get(run["run_id"])
-        if (
-            info is not None
-            and info.terminal
-            and info.status != run["status"]
-            and run is not latest
-        ):
-            repository.set_run_status(ctx.engine, run["run_id"], info.status)
+        if info is None or not info.terminal or run is latest:
+            continue
+        facts = run_facts(info)
+        if info.status != run["status"] or facts.missing_from(run):
+            repository.set_run_status(ctx.engine, run["run_id"], info.status, facts)
     state.record = reconcile(ctx, record, latest, state.infos.get(latest["run_id"]))
     state.runs = repository.runs_of(ctx.engine, import_id)
     return state
@@ -492,14 +497,15 @@ def _steps(ctx: Context, state: ImportState) -> list[StepOut]:
 
 
 def _run_out(ctx: Context, run: dict[str, Any], info: RunInfo | None) -> RunOut:
+    """A run as Dagster gives it now, or as glyph kept it (a final import is not reconciled)."""
     return RunOut(
         run_id=run["run_id"],
         attempt=run["attempt"],
         status=info.status if info else run["status"],
-        parent_run_id=info.parent_run_id if info else None,
+        parent_run_id=info.parent_run_id if info else run.get("parent_run_id"),
         created_at=run.get("created_at"),
-        start_time=to_datetime(info.start_time) if info else None,
-        end_time=to_datetime(info.end_time) if info else None,
+        start_time=to_datetime(info.start_time) if info else run.get("started_at"),
+        end_time=to_datetime(info.end_time) if info else run.get("ended_at"),
         dagster_url=ctx.dagster_url(run["run_id"]),
     )
 
@@ -660,11 +666,14 @@ def retry(ctx: Context, import_id: str, request: RetryRequest) -> RetryResponse:
     except (DagsterUnavailable, DagsterError) as exc:
         raise dagster_failure(exc, "could not launch the retry", import_id) from exc
     repository.reopen_import(ctx.engine, import_id)
-    attempt = repository.add_run(ctx.engine, import_id, run_id, status="QUEUED")
+    parent_run_id = parent_id if strategy != "fresh" else None
+    attempt = repository.add_run(
+        ctx.engine, import_id, run_id, status="QUEUED", facts=RunFacts(parent_run_id)
+    )
     return RetryResponse(
         import_id=import_id,
         run_id=run_id,
-        parent_run_id=parent_id if strategy != "fresh" else None,
+        parent_run_id=parent_run_id,
         attempt=attempt,
         strategy=strategy,
         status=ImportStatus.QUEUED,

@@ -87,7 +87,12 @@ def _claim(
     give_back_freed_memory()  # what earlier steps of the run freed (glyph_assets.memory)
     record_worker(context, asset_key)
     try:
-        claim(store.engine, context.partition_key, context.run_id)
+        claim(
+            store.engine,
+            context.partition_key,
+            context.run_id,
+            parent_run_id=context.run.parent_run_id,
+        )
     except SQLAlchemyError as exc:
         context.log.warning(f"could not record run {context.run_id} as an attempt yet: {exc}")
 

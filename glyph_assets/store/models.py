@@ -122,6 +122,11 @@ class ImportRun(Base):
     status: Mapped[str] = mapped_column(String(32), default="QUEUED")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Dagster's facts of the run, kept once known (migration 0017): a final import's summary is
+    # served from here without asking Dagster, and Dagster may have pruned the run by then.
+    parent_run_id: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SpecSet(GpuSpecs, Base):

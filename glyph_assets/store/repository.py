@@ -12,6 +12,7 @@ import fcntl
 import io
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -141,14 +142,47 @@ def latest_run(engine: Engine, import_id: str) -> dict[str, Any] | None:
     )
 
 
-def add_run(engine: Engine, import_id: str, run_id: str, status: str = "QUEUED") -> int:
+@dataclass(frozen=True)
+class RunFacts:
+    """What Dagster says of a run beyond its status, kept in ``import_runs`` once known: the
+    run it re-executes (a retry's parent), and when it started and ended."""
+
+    parent_run_id: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @classmethod
+    def of(cls, parent_run_id: str | None, start: float | None, end: float | None) -> RunFacts:
+        """From Dagster's form: epoch seconds (None or 0 for not yet)."""
+        return cls(
+            parent_run_id,
+            datetime.fromtimestamp(start, tz=UTC) if start else None,
+            datetime.fromtimestamp(end, tz=UTC) if end else None,
+        )
+
+    def values(self) -> dict[str, Any]:
+        """The known facts as ``import_runs`` columns (an unknown one is not written)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def missing_from(self, run: Mapping[str, Any]) -> bool:
+        """Does the stored ``run`` lack one of these facts?"""
+        return any(run.get(k) is None for k in self.values())
+
+
+def add_run(
+    engine: Engine,
+    import_id: str,
+    run_id: str,
+    status: str = "QUEUED",
+    facts: RunFacts | None = None,
+) -> int:
     """Record a Dagster run of an import; returns its attempt number (1 for the first run).
 
     Idempotent per run: the API that launched a run and the run itself (or a sensor) may record
     it at the same moment; the one that loses the unique run_id gets the winner's attempt.
     """
     try:
-        return _insert_run(engine, import_id, run_id, status)
+        return _insert_run(engine, import_id, run_id, status, facts or RunFacts())
     except IntegrityError:
         with engine.connect() as conn:
             existing = conn.execute(
@@ -159,7 +193,7 @@ def add_run(engine: Engine, import_id: str, run_id: str, status: str = "QUEUED")
         return int(existing)
 
 
-def _insert_run(engine: Engine, import_id: str, run_id: str, status: str) -> int:
+def _insert_run(engine: Engine, import_id: str, run_id: str, status: str, facts: RunFacts) -> int:
     now = utcnow()
     with engine.begin() as conn:
         existing = conn.execute(
@@ -181,17 +215,19 @@ def _insert_run(engine: Engine, import_id: str, run_id: str, status: str) -> int
                 status=status,
                 created_at=now,
                 updated_at=now,
+                **facts.values(),
             )
         )
     return attempt
 
 
-def set_run_status(engine: Engine, run_id: str, status: str) -> None:
+def set_run_status(engine: Engine, run_id: str, status: str, facts: RunFacts | None = None) -> None:
+    """The run's status, and whatever ``facts`` are known (the others are left as stored)."""
     with engine.begin() as conn:
         conn.execute(
             update(ImportRun)
             .where(ImportRun.run_id == run_id)
-            .values(status=status, updated_at=utcnow())
+            .values(status=status, updated_at=utcnow(), **(facts or RunFacts()).values())
         )
 
 
@@ -732,4 +768,5 @@ __all__ = [
     "runs_of",
     "set_import_status",
     "set_run_status",
+    "RunFacts",
 ]

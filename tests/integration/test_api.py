@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from glyph_assets.settings import Settings
+from glyph_assets.store import repository
 from glyph_assets.store.listing_rows import of_import
 from glyph_assets.store.market import recent_imports
 from glyph_assets.store.models import Import, ImportRun, Listing
@@ -338,6 +339,16 @@ def test_failed_run_retried_from_failure(api: httpx.Client, running_stack: Runni
     ]
     second = api.get(f"/api/jobs/{retry['run_id']}/status").json()
     assert second["parent_run_id"] == first_run and second["attempt"] == 2
+    # Final, the summary is served from glyph's database: the runs keep Dagster's facts there.
+    kept = repository.runs_of(running_stack.engine, import_id)
+    assert [r["parent_run_id"] for r in kept] == [None, first_run]
+    assert all(r["started_at"] and r["ended_at"] for r in kept), kept
+    runs = api.get(f"/api/imports/{import_id}").json()["runs"]
+    assert [r["parent_run_id"] for r in runs] == [None, first_run]
+    jobs = [api.get(f"/api/jobs/{r['run_id']}/status").json() for r in runs]
+    for run, job in zip(runs, jobs, strict=True):
+        for name in ("start_time", "end_time"):
+            assert datetime.fromisoformat(run[name]) == datetime.fromisoformat(job[name]), name
     reused = [s["stage"] for s in second["progress"]["stages"] if s["status"] == "REUSED"]
     assert reused == ["raw_listings", "normalized_listings", "enriched_listings", "scored_listings"]
 

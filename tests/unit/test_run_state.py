@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -201,3 +202,60 @@ def test_add_run_is_idempotent_per_run(engine: Engine) -> None:
     assert repository.add_run(engine, IMPORT_ID, "a") == 1
     assert repository.add_run(engine, IMPORT_ID, "b") == 2
     assert repository.add_run(engine, IMPORT_ID, "a") == 1
+
+
+def _facts(engine: Engine) -> list[tuple[str, str | None, datetime | None, datetime | None]]:
+    """Each run's kept facts, times in UTC (SQLite gives them back without a zone)."""
+
+    def utc(value: datetime | None) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+    return [
+        (r["run_id"], r["parent_run_id"], utc(r["started_at"]), utc(r["ended_at"]))
+        for r in repository.runs_of(engine, IMPORT_ID)
+    ]
+
+
+def test_a_runs_parent_and_times_are_kept_once_known(engine: Engine) -> None:
+    """The summary of a final import is served from ``import_runs`` without asking Dagster: a
+    run's parent and times are kept there, by the step that claims it and by whoever settles
+    it, and a later write that does not know them leaves them as they are."""
+    start, end = 1_765_000_000.0, 1_765_000_042.5
+    at = datetime.fromtimestamp(start, tz=UTC), datetime.fromtimestamp(end, tz=UTC)
+    run_state.claim(engine, IMPORT_ID, "first")
+    run_state.settle(
+        engine,
+        IMPORT_ID,
+        "first",
+        "FAILURE",
+        lambda: "boom",
+        facts=run_state.RunFacts.of(None, start, end),
+    )
+    run_state.claim(engine, IMPORT_ID, "retry", parent_run_id="first")
+    assert _facts(engine) == [("first", None, *at), ("retry", "first", None, None)]
+
+    run_state.settle(engine, IMPORT_ID, "retry", "SUCCESS", _never)  # knows nothing more
+    assert _facts(engine)[1] == ("retry", "first", None, None)
+    facts = run_state.RunFacts.of("first", start + 60, end + 60)
+    run_state.settle(engine, IMPORT_ID, "retry", "SUCCESS", _never, facts=facts)
+    assert _facts(engine)[1] == ("retry", "first", facts.started_at, facts.ended_at)
+    assert repository.runs_of(engine, IMPORT_ID)[1]["status"] == "SUCCESS"
+
+
+def test_a_run_recorded_before_its_parent_was_known_gets_it_when_claimed(engine: Engine) -> None:
+    repository.add_run(engine, IMPORT_ID, "first")
+    repository.add_run(engine, IMPORT_ID, "retry")  # launched; its parent not said
+    assert run_state.claim(engine, IMPORT_ID, "retry", parent_run_id="first") == 2
+    assert [f[:2] for f in _facts(engine)] == [("first", None), ("retry", "first")]
+    assert repository.runs_of(engine, IMPORT_ID)[1]["status"] == "QUEUED"
+
+
+def test_run_facts_from_dagster_epoch_seconds() -> None:
+    facts = run_state.RunFacts.of("p", 0.0, None)  # Dagster's "not yet" is 0 or None
+    assert (facts.started_at, facts.ended_at) == (None, None)
+    assert facts.values() == {"parent_run_id": "p"}
+    assert facts.missing_from({"parent_run_id": None}) and not facts.missing_from(
+        {"parent_run_id": "p"}
+    )
