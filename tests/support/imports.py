@@ -48,9 +48,8 @@ def assert_launched_once(client: httpx.Client, summary: dict[str, Any], run_id: 
     import succeeded on its retry. A data failure is never retried (instance ``run_retries``),
     so a retry here is always an infrastructure one.
 
-    Each run's parent and status are read from its job status, which asks Dagster: a final
-    import's summary is served from glyph's database without asking Dagster, and then leaves
-    ``parent_run_id`` empty. A failing assertion's text holds every run's job status (the
+    Each run's parent and status are read from its job status, which asks Dagster and gives
+    its failure message too. A failing assertion's text holds every run's job status (the
     failures' messages among them).
     """
     jobs = {
