@@ -123,7 +123,7 @@ def claim(
     if run_id in runs:
         attempt = int(runs[run_id]["attempt"])
         if facts.missing_from(runs[run_id]):
-            repository.set_run_status(engine, run_id, runs[run_id]["status"], facts)
+            repository.keep_run_facts(engine, run_id, facts)
     else:
         attempt = repository.add_run(engine, import_id, run_id, status="STARTED", facts=facts)
     if superseded(engine, import_id, run_id):

@@ -61,10 +61,19 @@ def _import_id(context: RunStatusSensorContext) -> str | None:
 
 
 def _run_facts(context: RunStatusSensorContext) -> run_state.RunFacts:
-    """The finished run's parent, start and end, as Dagster recorded them."""
+    """The finished run's parent, start and end, as Dagster recorded them.
+
+    Dagster stores the run's end event first and then writes its end time (that event's
+    timestamp) on the run's record, so a sensor tick in between finds no end time there: it is
+    then read from the event itself, as it is kept once (a final import is not asked again)."""
     run = context.dagster_run
     record = context.instance.get_run_record_by_id(run.run_id)
     start, end = (record.start_time, record.end_time) if record is not None else (None, None)
+    if end is None and context.dagster_event is not None:
+        ended = context.instance.get_records_for_run(
+            run.run_id, of_type=context.dagster_event.event_type, limit=1, ascending=False
+        ).records
+        end = ended[0].event_log_entry.timestamp if ended else None
     return run_state.RunFacts.of(run.parent_run_id, start, end)
 
 

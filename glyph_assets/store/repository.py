@@ -231,6 +231,18 @@ def set_run_status(engine: Engine, run_id: str, status: str, facts: RunFacts | N
         )
 
 
+def keep_run_facts(engine: Engine, run_id: str, facts: RunFacts) -> None:
+    """Fill in the run's facts that are still missing, and nothing else: its status is left as
+    it is (a cancel recorded meanwhile stays recorded)."""
+    values = {
+        name: func.coalesce(getattr(ImportRun, name), value)
+        for name, value in facts.values().items()
+    }
+    if values:
+        with engine.begin() as conn:
+            conn.execute(update(ImportRun).where(ImportRun.run_id == run_id).values(**values))
+
+
 def runs_of(engine: Engine, import_id: str) -> list[dict[str, Any]]:
     return fetch_all(
         engine,
@@ -768,5 +780,6 @@ __all__ = [
     "runs_of",
     "set_import_status",
     "set_run_status",
+    "keep_run_facts",
     "RunFacts",
 ]

@@ -245,11 +245,15 @@ def test_a_runs_parent_and_times_are_kept_once_known(engine: Engine) -> None:
 
 
 def test_a_run_recorded_before_its_parent_was_known_gets_it_when_claimed(engine: Engine) -> None:
+    """Only the missing fact is written: a status recorded meanwhile (a cancel) stays."""
     repository.add_run(engine, IMPORT_ID, "first")
     repository.add_run(engine, IMPORT_ID, "retry")  # launched; its parent not said
+    repository.set_run_status(engine, "retry", "CANCELED")
     assert run_state.claim(engine, IMPORT_ID, "retry", parent_run_id="first") == 2
     assert [f[:2] for f in _facts(engine)] == [("first", None), ("retry", "first")]
-    assert repository.runs_of(engine, IMPORT_ID)[1]["status"] == "QUEUED"
+    assert repository.runs_of(engine, IMPORT_ID)[1]["status"] == "CANCELED"
+    repository.keep_run_facts(engine, "retry", run_state.RunFacts("another"))
+    assert _facts(engine)[1][1] == "first"  # kept, not replaced
 
 
 def test_run_facts_from_dagster_epoch_seconds() -> None:
