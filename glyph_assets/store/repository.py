@@ -179,10 +179,12 @@ def add_run(
     """Record a Dagster run of an import; returns its attempt number (1 for the first run).
 
     Idempotent per run: the API that launched a run and the run itself (or a sensor) may record
-    it at the same moment; the one that loses the unique run_id gets the winner's attempt.
+    it at the same moment; the one that loses the unique run_id gets the winner's attempt, and
+    its ``facts`` fill in what the winner did not know (``keep_run_facts``).
     """
+    facts = facts or RunFacts()
     try:
-        return _insert_run(engine, import_id, run_id, status, facts or RunFacts())
+        attempt, inserted = _insert_run(engine, import_id, run_id, status, facts)
     except IntegrityError:
         with engine.connect() as conn:
             existing = conn.execute(
@@ -190,17 +192,23 @@ def add_run(
             ).scalar_one_or_none()
         if existing is None:
             raise
-        return int(existing)
+        attempt, inserted = int(existing), False
+    if not inserted:
+        keep_run_facts(engine, run_id, facts)
+    return attempt
 
 
-def _insert_run(engine: Engine, import_id: str, run_id: str, status: str, facts: RunFacts) -> int:
+def _insert_run(
+    engine: Engine, import_id: str, run_id: str, status: str, facts: RunFacts
+) -> tuple[int, bool]:
+    """The run's attempt, and whether this call recorded it (False: it was already)."""
     now = utcnow()
     with engine.begin() as conn:
         existing = conn.execute(
             select(ImportRun.attempt).where(ImportRun.run_id == run_id)
         ).scalar_one_or_none()
         if existing is not None:
-            return existing
+            return existing, False
         attempt = (
             conn.execute(
                 select(func.max(ImportRun.attempt)).where(ImportRun.import_id == import_id)
@@ -218,7 +226,7 @@ def _insert_run(engine: Engine, import_id: str, run_id: str, status: str, facts:
                 **facts.values(),
             )
         )
-    return attempt
+    return attempt, True
 
 
 def set_run_status(engine: Engine, run_id: str, status: str, facts: RunFacts | None = None) -> None:

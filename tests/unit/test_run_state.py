@@ -263,3 +263,15 @@ def test_run_facts_from_dagster_epoch_seconds() -> None:
     assert facts.missing_from({"parent_run_id": None}) and not facts.missing_from(
         {"parent_run_id": "p"}
     )
+
+
+def test_a_run_recorded_again_fills_in_only_the_facts_it_lacked(engine: Engine) -> None:
+    """Two writers recording one run at once: the loser's facts are not lost, and what the
+    winner kept is not replaced."""
+    assert repository.add_run(engine, IMPORT_ID, "first") == 1
+    assert repository.add_run(engine, IMPORT_ID, "retry", facts=run_state.RunFacts("first")) == 2
+    later = run_state.RunFacts.of("another", 1_765_000_000.0, None)
+    assert repository.add_run(engine, IMPORT_ID, "retry", status="STARTED", facts=later) == 2
+    [_, retry] = _facts(engine)
+    assert retry == ("retry", "first", later.started_at, None)
+    assert repository.runs_of(engine, IMPORT_ID)[1]["status"] == "QUEUED"
