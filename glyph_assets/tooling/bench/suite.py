@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -48,7 +49,13 @@ def offline_figures(
             if split:
                 rest.append(run_task("pipeline_rows", str(path), str(Path(out) / "rest.csv")))
     rows = runs[0]["rows"]
-    read = median_of([b["seconds"] for b in baseline])
+    # seconds of a run, as a ratio to the median read_csv of the same file in this run
+    against_read = partial(
+        Figure,
+        unit="s",
+        baseline=median_of([b["seconds"] for b in baseline]),
+        baseline_name="pandas.read_csv",
+    )
     figures = []
     if stages:
         timed = [run_task("offline", str(path)) for _ in range(repeat)]
@@ -56,12 +63,9 @@ def offline_figures(
             seconds = median_of([r["stages"][stage] for r in timed])
             figures.append(Figure(f"{label}: {stage} rows/s", rows / max(seconds, 1e-9), "rows/s"))
     figures.append(
-        Figure(
+        against_read(
             f"{label}: whole offline pipeline ({rows:,} rows)",
             median_of([r["seconds"] for r in runs]),
-            "s",
-            baseline=read,
-            baseline_name="pandas.read_csv",
             target=target if rows >= 1_000_000 else "",
             peak_mem_mb=max(r["peak_mb"] + r["helpers_peak_mb"] for r in runs),
         )
@@ -69,21 +73,15 @@ def offline_figures(
     if split:
         titles = run_task("file_titles", str(path))
         figures.append(
-            Figure(
+            against_read(
                 f"{label}: its {titles['titles']:,} distinct titles analysed (one core)",
                 titles["seconds"],
-                "s",
-                baseline=read,
-                baseline_name="pandas.read_csv",
             )
         )
         figures.append(
-            Figure(
+            against_read(
                 f"{label}: whole offline pipeline, every title analysed beforehand",
                 median_of([r["seconds"] for r in rest]),
-                "s",
-                baseline=read,
-                baseline_name="pandas.read_csv",
                 peak_mem_mb=max(r["peak_mb"] for r in rest),
             )
         )

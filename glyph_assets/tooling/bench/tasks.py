@@ -121,9 +121,7 @@ def task_pipeline_rows(path: str, output: str) -> dict[str, Any]:
     from glyph_assets.offline import default_title_helpers, write_offline_outputs
     from glyph_assets.sieve.normalize import analyse_titles, analysed_titles
 
-    titles = pd.read_csv(path, usecols=["title"], dtype=str, keep_default_na=False)["title"]
-    analyse_titles([t.strip() for t in titles.unique().tolist() if t.strip()])
-    del titles
+    analyse_titles([t.strip() for t in _distinct_titles(path) if t.strip()])
     known = analysed_titles()
     start = time.perf_counter()
     result = write_offline_outputs(Path(path), Path(output), helpers=default_title_helpers())
@@ -150,8 +148,13 @@ def task_titles(distinct: str = "20000", seed: str = "11") -> dict[str, Any]:
 def task_file_titles(path: str) -> dict[str, Any]:
     """As ``titles``, on the distinct titles of a file's ``title`` column (a generated upload's
     60,000, say: seller-written titles, not the pool's)."""
+    return _titles_per_second(_distinct_titles(path))
+
+
+def _distinct_titles(path: str) -> list[str]:
+    """The distinct values of a file's ``title`` column, as read_csv gives them."""
     frame = pd.read_csv(path, usecols=["title"], dtype=str, keep_default_na=False)
-    return _titles_per_second(frame["title"].unique().tolist())
+    return frame["title"].unique().tolist()
 
 
 def _titles_per_second(titles: list[str]) -> dict[str, Any]:
